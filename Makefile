@@ -1,0 +1,56 @@
+# Two commands set everything up on a fresh Debian 12 machine:
+#   make run    installs what is missing and starts the core server on its embedded defaults
+#   make test   installs what is missing and runs the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian packages: dcmtk (DICOM test clients, also handy for administrators), PostgreSQL
+# (the production database; the tests start a throwaway cluster of it).
+APT_PACKAGES := dcmtk postgresql
+STAMP_APT := $(VENV)/.apt-installed
+STAMP_PIP := $(VENV)/.pip-installed
+
+.PHONY: run test install lint format bench clean
+
+run: install
+	$(BIN)/core-server serve
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+install: $(STAMP_APT) $(STAMP_PIP)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP_APT): | $(VENV)/bin/python
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	touch $@
+
+$(STAMP_PIP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[core,dev]'
+	touch $@
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python -m bench.archive_bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

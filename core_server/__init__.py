@@ -1,0 +1,1 @@
+"""Core server of the imaging-center appliance: DICOM archive, REST API and (later) RIS."""

@@ -1,0 +1,21 @@
+"""The DICOM archive domain: storage area, index, ingest, matching, storage commitment."""
+
+from core_server.archive.commitment import Reference, Verdict
+from core_server.archive.ingest import Origin, Stored
+from core_server.archive.objects import InvalidObject
+from core_server.archive.query import ATTRIBUTES, DERIVED, Level, QueryError
+from core_server.archive.service import Archive, InstanceFile
+
+__all__ = [
+    "ATTRIBUTES",
+    "DERIVED",
+    "Archive",
+    "InstanceFile",
+    "InvalidObject",
+    "Level",
+    "Origin",
+    "QueryError",
+    "Reference",
+    "Stored",
+    "Verdict",
+]

@@ -1,0 +1,228 @@
+"""The one ingest path: every way in (C-STORE, import, later STOW-RS and the capture station)
+calls :func:`store_instance`.
+
+Order of work, so that an acknowledged object is never lost and a failed one leaves nothing:
+parse and check the bytes, write the file under a temporary name, fsync, rename, fsync the
+folder, then commit its index rows. Only then does the caller send its success status.
+
+Duplicate SOP Instance UIDs: the same bytes again are a success and change nothing; different
+bytes under a stored UID replace the indexed object (a modality re-sending a corrected image),
+and the older file is kept and listed in ``replaced_instances``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from core_server import db
+from core_server.archive import tables as t
+from core_server.archive.objects import ParsedObject, integer, parse, person_name_keys, text
+from core_server.archive.storage import StorageArea
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an object came from: ``dimse``, ``import``, ``stow``..., and the sender."""
+
+    channel: str
+    ae_title: str = ""
+    remote: str = ""
+
+
+@dataclass(frozen=True)
+class Stored:
+    sop_class_uid: str
+    sop_instance_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+    outcome: str  # "stored", "duplicate" (same bytes, nothing changed) or "replaced"
+
+
+def store_instance(engine: Engine, storage: StorageArea, data: bytes, origin: Origin) -> Stored:
+    """Store one Part 10 object. Raises :class:`InvalidObject` for bytes it cannot index."""
+    parsed = parse(data)
+    digest = hashlib.sha256(data).hexdigest()
+    with db.read(engine) as conn:
+        existing = conn.execute(
+            select(t.instances.c.sha256).where(
+                t.instances.c.sop_instance_uid == parsed.sop_instance_uid
+            )
+        ).first()
+    if existing is not None and existing.sha256 == digest:
+        return _stored(parsed, "duplicate")
+
+    received_at = datetime.now(UTC)
+    relative = storage.new_path(parsed.study_instance_uid, received_at)
+    storage.write(relative, data)
+    try:
+        outcome = _index(engine, parsed, relative, len(data), digest, received_at, origin)
+    except BaseException:
+        storage.remove(relative)
+        raise
+    return _stored(parsed, outcome)
+
+
+def _stored(parsed: ParsedObject, outcome: str) -> Stored:
+    return Stored(
+        parsed.sop_class_uid,
+        parsed.sop_instance_uid,
+        parsed.study_instance_uid,
+        parsed.series_instance_uid,
+        outcome,
+    )
+
+
+def _index(
+    engine: Engine,
+    parsed: ParsedObject,
+    relative: str,
+    size: int,
+    digest: str,
+    received_at: datetime,
+    origin: Origin,
+) -> str:
+    ds = parsed.dataset
+    instance_values = {
+        "sop_class_uid": parsed.sop_class_uid,
+        "instance_number": integer(ds, "InstanceNumber"),
+        "transfer_syntax_uid": parsed.transfer_syntax_uid,
+        "number_of_frames": integer(ds, "NumberOfFrames"),
+        "rows": integer(ds, "Rows"),
+        "columns": integer(ds, "Columns"),
+        "path": relative,
+        "size": size,
+        "sha256": digest,
+        "received_at": received_at,
+        "source_ae_title": origin.ae_title[:16],
+    }
+    for attempt in range(3):
+        try:
+            with db.write(engine) as conn:
+                series_fk = _series_fk(conn, parsed, origin, received_at)
+                old = conn.execute(
+                    select(t.instances).where(
+                        t.instances.c.sop_instance_uid == parsed.sop_instance_uid
+                    )
+                ).first()
+                if old is None:
+                    conn.execute(
+                        insert(t.instances).values(
+                            series_fk=series_fk,
+                            sop_instance_uid=parsed.sop_instance_uid,
+                            **instance_values,
+                        )
+                    )
+                    return "stored"
+                conn.execute(
+                    insert(t.replaced_instances).values(
+                        sop_instance_uid=old.sop_instance_uid,
+                        path=old.path,
+                        size=old.size,
+                        sha256=old.sha256,
+                        received_at=old.received_at,
+                        replaced_at=received_at,
+                    )
+                )
+                conn.execute(
+                    update(t.instances)
+                    .where(t.instances.c.id == old.id)
+                    .values(series_fk=series_fk, **instance_values)
+                )
+                log.info("instance %s replaced; older file kept", parsed.sop_instance_uid)
+                return "replaced"
+        except IntegrityError:
+            # Another association inserted the same patient/study/series/instance first.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _series_fk(conn: Connection, parsed: ParsedObject, origin: Origin, now: datetime) -> int:
+    ds = parsed.dataset
+    found = _id_of(conn, t.series, t.series.c.series_instance_uid, parsed.series_instance_uid)
+    if found is not None:
+        return found
+    study_fk = _study_fk(conn, parsed, now)
+    return _insert(
+        conn,
+        t.series,
+        study_fk=study_fk,
+        series_instance_uid=parsed.series_instance_uid,
+        modality=text(ds, "Modality", 16),
+        series_number=integer(ds, "SeriesNumber"),
+        series_description=text(ds, "SeriesDescription", 64),
+        body_part_examined=text(ds, "BodyPartExamined", 16),
+        series_date=text(ds, "SeriesDate", 8),
+        series_time=text(ds, "SeriesTime", 16),
+        station_name=text(ds, "StationName", 16),
+        source_ae_title=origin.ae_title[:16],
+    )
+
+
+def _study_fk(conn: Connection, parsed: ParsedObject, now: datetime) -> int:
+    ds = parsed.dataset
+    found = _id_of(conn, t.studies, t.studies.c.study_instance_uid, parsed.study_instance_uid)
+    if found is not None:
+        return found
+    referring = text(ds, "ReferringPhysicianName", 324)
+    return _insert(
+        conn,
+        t.studies,
+        patient_fk=_patient_fk(conn, parsed, now),
+        study_instance_uid=parsed.study_instance_uid,
+        study_date=text(ds, "StudyDate", 8),
+        study_time=text(ds, "StudyTime", 16),
+        accession_number=text(ds, "AccessionNumber", 64),
+        study_id=text(ds, "StudyID", 16),
+        study_description=text(ds, "StudyDescription", 64),
+        referring_physician_name=referring,
+        referring_physician_key=person_name_keys(referring)[0],
+        created_at=now,
+    )
+
+
+def _patient_fk(conn: Connection, parsed: ParsedObject, now: datetime) -> int:
+    ds = parsed.dataset
+    patient_id = text(ds, "PatientID", 64)
+    issuer = text(ds, "IssuerOfPatientID", 64)
+    found = conn.execute(
+        select(t.patients.c.id).where(
+            t.patients.c.patient_id == patient_id,
+            t.patients.c.issuer_of_patient_id == issuer,
+        )
+    ).scalar()
+    if found is not None:
+        return int(found)
+    name = text(ds, "PatientName", 324)
+    alpha, ideo, phon = person_name_keys(name)
+    return _insert(
+        conn,
+        t.patients,
+        patient_id=patient_id,
+        issuer_of_patient_id=issuer,
+        patient_name=name,
+        patient_name_alpha=alpha,
+        patient_name_ideo=ideo,
+        patient_name_phon=phon,
+        birth_date=text(ds, "PatientBirthDate", 8),
+        sex=text(ds, "PatientSex", 16),
+        created_at=now,
+    )
+
+
+def _id_of(conn: Connection, table: Table, column: Any, value: str) -> int | None:
+    found = conn.execute(select(table.c.id).where(column == value)).scalar()
+    return None if found is None else int(found)
+
+
+def _insert(conn: Connection, table: Table, **values: Any) -> int:
+    return int(conn.execute(insert(table).values(**values)).inserted_primary_key[0])

@@ -1,0 +1,112 @@
+"""Reading what the archive needs from a received DICOM object, once, from its encoded bytes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Any
+
+from pydicom import Dataset, dcmread
+from pydicom.dataelem import RawDataElement
+from pydicom.multival import MultiValue
+from pydicom.uid import DeflatedExplicitVRLittleEndian
+from pydicom.valuerep import PersonName
+
+_SEQUENCE_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+
+
+class InvalidObject(ValueError):
+    """The bytes are not a complete DICOM object the archive can index; says why."""
+
+
+@dataclass(frozen=True)
+class ParsedObject:
+    dataset: Dataset
+    transfer_syntax_uid: str
+    sop_class_uid: str
+    sop_instance_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+
+
+def parse(data: bytes) -> ParsedObject:
+    """Parse a Part 10 object; refuse one that is truncated or lacks its identifying UIDs."""
+    try:
+        dataset = dcmread(BytesIO(data))
+    except Exception as exc:
+        raise InvalidObject(f"not a readable DICOM file: {exc}") from exc
+    transfer_syntax = str(getattr(dataset.file_meta, "TransferSyntaxUID", "") or "")
+    if not transfer_syntax:
+        raise InvalidObject("file meta information has no Transfer Syntax UID")
+    if transfer_syntax != DeflatedExplicitVRLittleEndian:
+        _check_complete(dataset, data)
+    uids = {}
+    for keyword in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
+        value = text(dataset, keyword)
+        if not value:
+            raise InvalidObject(f"{keyword} is missing")
+        if len(value) > 64:
+            raise InvalidObject(f"{keyword} is longer than 64 characters")
+        uids[keyword] = value
+    return ParsedObject(
+        dataset=dataset,
+        transfer_syntax_uid=transfer_syntax,
+        sop_class_uid=uids["SOPClassUID"],
+        sop_instance_uid=uids["SOPInstanceUID"],
+        study_instance_uid=uids["StudyInstanceUID"],
+        series_instance_uid=uids["SeriesInstanceUID"],
+    )
+
+
+def _check_complete(dataset: Dataset, data: bytes) -> None:
+    # pydicom reads a truncated file without complaint (a short last value, or a dropped
+    # undefined-length element), so check that the last element ends where the bytes end.
+    if not dataset._dict:
+        raise InvalidObject("the data set is empty or truncated")
+    last = dataset._dict[max(dataset._dict)]
+    if not isinstance(last, RawDataElement):
+        return
+    if last.length == 0xFFFFFFFF:
+        if not data.endswith(_SEQUENCE_DELIMITER):
+            raise InvalidObject(f"truncated: element {last.tag} has no sequence delimiter")
+        return
+    size = len(data)
+    if last.value_tell + last.length != size:
+        raise InvalidObject(
+            f"truncated: element {last.tag} needs {last.length} bytes, "
+            f"{size - last.value_tell} arrived"
+        )
+
+
+def text(dataset: Dataset, keyword: str, limit: int | None = None) -> str:
+    """An attribute as text ('' when absent or empty); multiple values joined by backslash."""
+    value: Any = dataset.get(keyword)
+    if value is None:
+        return ""
+    result = "\\".join(str(v) for v in value) if isinstance(value, MultiValue) else str(value)
+    result = result.strip(" \x00")
+    return result[:limit] if limit else result
+
+
+def integer(dataset: Dataset, keyword: str) -> int | None:
+    value = dataset.get(keyword)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value[0] if isinstance(value, MultiValue) else value)
+    except (TypeError, ValueError):
+        return None
+
+
+def person_name_keys(value: str | PersonName) -> tuple[str, str, str]:
+    """The alphabetic, ideographic and phonetic groups as upper-cased match keys."""
+    groups = ([*str(value).split("="), "", ""])[:3]
+    return tuple(normalize_name(group) for group in groups)  # type: ignore[return-value]
+
+
+def normalize_name(group: str) -> str:
+    """One name group as a key: components trimmed, empty trailing components dropped."""
+    components = [part.strip() for part in group.split("^")]
+    while components and not components[-1]:
+        components.pop()
+    return "^".join(components).upper()

@@ -1,0 +1,319 @@
+"""Matching the archive's index the DICOM way (PS3.4 C.2.2.2), for C-FIND and later QIDO-RS.
+
+A query is a level and a mapping of attribute keyword -> matching string as DICOM writes it:
+empty (universal), a single value, ``*``/``?`` wildcards, ``A-B`` date/time ranges, or a
+backslash-separated UID list. Person names match case-insensitively on each component group;
+a query with one group matches the alphabetic, ideographic or phonetic group. Answers are
+dicts of keyword -> value, so that each protocol adapter encodes them its own way.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
+
+from core_server.archive import tables as t
+from core_server.archive.objects import normalize_name
+
+
+class Level(StrEnum):
+    PATIENT = "PATIENT"
+    STUDY = "STUDY"
+    SERIES = "SERIES"
+    IMAGE = "IMAGE"
+
+
+_DEPTH = {Level.PATIENT: 0, Level.STUDY: 1, Level.SERIES: 2, Level.IMAGE: 3}
+
+
+class QueryError(ValueError):
+    """The query cannot be answered as asked (for example an unknown level)."""
+
+
+@dataclass(frozen=True)
+class Attribute:
+    keyword: str
+    level: Level
+    column: Any  # the column the answer comes from
+    match: str  # "pn", "date", "time", "uid", "text", "int"; "" = return key only
+    keys: tuple[Any, ...] = ()  # person names: the upper-cased match keys per group
+
+
+ATTRIBUTES: dict[str, Attribute] = {
+    a.keyword: a
+    for a in (
+        Attribute(
+            "PatientName",
+            Level.PATIENT,
+            t.patients.c.patient_name,
+            "pn",
+            (
+                t.patients.c.patient_name_alpha,
+                t.patients.c.patient_name_ideo,
+                t.patients.c.patient_name_phon,
+            ),
+        ),
+        Attribute("PatientID", Level.PATIENT, t.patients.c.patient_id, "text"),
+        Attribute("IssuerOfPatientID", Level.PATIENT, t.patients.c.issuer_of_patient_id, "text"),
+        Attribute("PatientBirthDate", Level.PATIENT, t.patients.c.birth_date, "date"),
+        Attribute("PatientSex", Level.PATIENT, t.patients.c.sex, "text"),
+        Attribute("StudyInstanceUID", Level.STUDY, t.studies.c.study_instance_uid, "uid"),
+        Attribute("StudyDate", Level.STUDY, t.studies.c.study_date, "date"),
+        Attribute("StudyTime", Level.STUDY, t.studies.c.study_time, "time"),
+        Attribute("AccessionNumber", Level.STUDY, t.studies.c.accession_number, "text"),
+        Attribute("StudyID", Level.STUDY, t.studies.c.study_id, "text"),
+        Attribute("StudyDescription", Level.STUDY, t.studies.c.study_description, "text"),
+        Attribute(
+            "ReferringPhysicianName",
+            Level.STUDY,
+            t.studies.c.referring_physician_name,
+            "pn",
+            (t.studies.c.referring_physician_key,),
+        ),
+        Attribute("SeriesInstanceUID", Level.SERIES, t.series.c.series_instance_uid, "uid"),
+        Attribute("Modality", Level.SERIES, t.series.c.modality, "text"),
+        Attribute("SeriesNumber", Level.SERIES, t.series.c.series_number, "int"),
+        Attribute("SeriesDescription", Level.SERIES, t.series.c.series_description, "text"),
+        Attribute("BodyPartExamined", Level.SERIES, t.series.c.body_part_examined, "text"),
+        Attribute("SeriesDate", Level.SERIES, t.series.c.series_date, "date"),
+        Attribute("SeriesTime", Level.SERIES, t.series.c.series_time, "time"),
+        Attribute("StationName", Level.SERIES, t.series.c.station_name, "text"),
+        Attribute("SOPInstanceUID", Level.IMAGE, t.instances.c.sop_instance_uid, "uid"),
+        Attribute("SOPClassUID", Level.IMAGE, t.instances.c.sop_class_uid, "uid"),
+        Attribute("InstanceNumber", Level.IMAGE, t.instances.c.instance_number, "int"),
+        Attribute("NumberOfFrames", Level.IMAGE, t.instances.c.number_of_frames, ""),
+        Attribute("Rows", Level.IMAGE, t.instances.c.rows, ""),
+        Attribute("Columns", Level.IMAGE, t.instances.c.columns, ""),
+    )
+}
+
+# Answered from the index but computed, not stored; ModalitiesInStudy can also be matched.
+DERIVED: dict[str, Level] = {
+    "NumberOfPatientRelatedStudies": Level.PATIENT,
+    "NumberOfPatientRelatedSeries": Level.PATIENT,
+    "NumberOfPatientRelatedInstances": Level.PATIENT,
+    "ModalitiesInStudy": Level.STUDY,
+    "NumberOfStudyRelatedSeries": Level.STUDY,
+    "NumberOfStudyRelatedInstances": Level.STUDY,
+    "NumberOfSeriesRelatedInstances": Level.SERIES,
+}
+
+_TABLES = (t.patients, t.studies, t.series, t.instances)
+_BATCH = 500
+
+
+def find(
+    conn: Connection,
+    level: Level | str,
+    query: Mapping[str, str],
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Iterator[dict[str, Any]]:
+    """Every entity at ``level`` that matches ``query``, with all the attributes the index
+    holds for it and its parents, and the derived ones the query asks for."""
+    level = _level(level)
+    statement = _select(level, query).offset(offset)
+    if limit is not None:
+        statement = statement.limit(limit)
+    wanted = [k for k in query if k in DERIVED and _DEPTH[DERIVED[k]] <= _DEPTH[level]]
+    result = conn.execute(statement)
+    while batch := result.fetchmany(_BATCH):
+        answers = [_answer(row, level) for row in batch]
+        if wanted:
+            _add_derived(conn, level, batch, answers, wanted)
+        yield from answers
+
+
+def count(conn: Connection, level: Level | str, query: Mapping[str, str]) -> int:
+    inner = _select(_level(level), query).subquery()
+    return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
+
+
+def _level(level: Level | str) -> Level:
+    try:
+        return Level(str(level).upper())
+    except ValueError:
+        raise QueryError(f"unknown query level {level!r}") from None
+
+
+def _select(level: Level, query: Mapping[str, str]) -> Select[Any]:
+    depth = _DEPTH[level]
+    tables = _TABLES[: depth + 1]
+    joined: Any = t.patients
+    if depth >= 1:
+        joined = joined.join(t.studies, t.studies.c.patient_fk == t.patients.c.id)
+    if depth >= 2:
+        joined = joined.join(t.series, t.series.c.study_fk == t.studies.c.id)
+    if depth >= 3:
+        joined = joined.join(t.instances, t.instances.c.series_fk == t.series.c.id)
+    columns = [c.label(f"{table.name}__{c.name}") for table in tables for c in table.c]
+    conditions = []
+    for keyword, raw in query.items():
+        value = "" if raw is None else str(raw)
+        if value in ("", "*"):
+            continue  # universal matching
+        attribute = ATTRIBUTES.get(keyword)
+        if attribute is not None and attribute.match and _DEPTH[attribute.level] <= depth:
+            conditions.append(_condition(attribute, value))
+        elif keyword == "ModalitiesInStudy" and depth >= 1:
+            conditions.append(_modalities_in_study(value))
+    deepest = tables[-1]
+    return (
+        select(*columns).select_from(joined).where(and_(true(), *conditions)).order_by(deepest.c.id)
+    )
+
+
+def _condition(attribute: Attribute, value: str) -> ColumnElement[bool]:
+    column = attribute.column
+    match attribute.match:
+        case "uid":
+            uids = [u.strip() for u in value.split("\\") if u.strip()]
+            return column == uids[0] if len(uids) == 1 else column.in_(uids)
+        case "date" | "time":
+            return _range(column, value.strip())
+        case "int":
+            try:
+                return column == int(value)
+            except ValueError:
+                return false()
+        case "pn":
+            return _person_name(attribute.keys, value)
+        case _:
+            return _text(column, value.strip())
+
+
+def _text(column: Any, value: str) -> ColumnElement[bool]:
+    if "*" in value or "?" in value:
+        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return column.like(escaped.replace("*", "%").replace("?", "_"), escape="\\")
+    return column == value
+
+
+def _range(column: Any, value: str) -> ColumnElement[bool]:
+    if "-" not in value:
+        return _text(column, value)
+    low, high = (part.strip() for part in value.split("-", 1))
+    conditions = [column != ""]
+    if low:
+        conditions.append(column >= low)
+    if high:
+        # '~' sorts after digits and '.', so "1200" includes 12:00:59.5 and "20261231" itself.
+        conditions.append(column <= high + "~")
+    return and_(*conditions)
+
+
+def _person_name(keys: tuple[Any, ...], value: str) -> ColumnElement[bool]:
+    groups = value.split("=")
+    if len(groups) == 1 or len(keys) == 1:
+        pattern = _name_pattern(groups[0])
+        return or_(*(_text(key, pattern) for key in keys))
+    conditions = [
+        _text(key, _name_pattern(group))
+        for key, group in zip(keys, groups, strict=False)
+        if group.strip() and group.strip() != "*"
+    ]
+    return and_(true(), *conditions)
+
+
+def _name_pattern(group: str) -> str:
+    group = group.strip()
+    return group.upper() if group.endswith("*") else normalize_name(group)
+
+
+def _modalities_in_study(value: str) -> ColumnElement[bool]:
+    wanted = [m.strip() for m in value.split("\\") if m.strip()]
+    return exists(
+        select(t.series.c.id).where(
+            t.series.c.study_fk == t.studies.c.id,
+            or_(*(_text(t.series.c.modality, m) for m in wanted)),
+        )
+    )
+
+
+def _answer(row: Any, level: Level) -> dict[str, Any]:
+    mapping = row._mapping
+    answer: dict[str, Any] = {"QueryRetrieveLevel": level.value}
+    for keyword, attribute in ATTRIBUTES.items():
+        if _DEPTH[attribute.level] <= _DEPTH[level]:
+            column = attribute.column
+            answer[keyword] = mapping[f"{column.table.name}__{column.name}"]
+    for table in _TABLES[: _DEPTH[level] + 1]:
+        answer[f"_{table.name}_id"] = mapping[f"{table.name}__id"]
+    if level is Level.IMAGE:
+        answer["_path"] = mapping["instances__path"]
+        answer["_size"] = mapping["instances__size"]
+        answer["_transfer_syntax_uid"] = mapping["instances__transfer_syntax_uid"]
+    return answer
+
+
+def _add_derived(
+    conn: Connection,
+    level: Level,
+    rows: list[Any],
+    answers: list[dict[str, Any]],
+    wanted: list[str],
+) -> None:
+    """Counts and ModalitiesInStudy for one batch of answers, a grouped query each."""
+    for keyword in wanted:
+        owner = DERIVED[keyword]
+        owner_ids = [a[f"_{_TABLES[_DEPTH[owner]].name}_id"] for a in answers]
+        values = _derived_values(conn, keyword, sorted(set(owner_ids)))
+        empty: Any = [] if keyword == "ModalitiesInStudy" else 0
+        for answer, owner_id in zip(answers, owner_ids, strict=True):
+            answer[keyword] = values.get(owner_id, empty)
+
+
+def _derived_values(conn: Connection, keyword: str, ids: list[int]) -> dict[int, Any]:
+    _, st, se, i = (table.c for table in _TABLES)
+    if keyword == "ModalitiesInStudy":
+        found: dict[int, list[str]] = defaultdict(list)
+        rows = conn.execute(
+            select(se.study_fk, se.modality)
+            .where(se.study_fk.in_(ids), se.modality != "")
+            .group_by(se.study_fk, se.modality)
+            .order_by(se.study_fk, se.modality)
+        )
+        for owner, modality in rows:
+            found[owner].append(modality)
+        return found
+    owner, counted, joined = {
+        "NumberOfPatientRelatedStudies": (st.patient_fk, st.id, t.studies),
+        "NumberOfPatientRelatedSeries": (
+            st.patient_fk,
+            se.id,
+            t.studies.join(t.series, se.study_fk == st.id),
+        ),
+        "NumberOfPatientRelatedInstances": (
+            st.patient_fk,
+            i.id,
+            t.studies.join(t.series, se.study_fk == st.id).join(t.instances, i.series_fk == se.id),
+        ),
+        "NumberOfStudyRelatedSeries": (se.study_fk, se.id, t.series),
+        "NumberOfStudyRelatedInstances": (
+            se.study_fk,
+            i.id,
+            t.series.join(t.instances, i.series_fk == se.id),
+        ),
+        "NumberOfSeriesRelatedInstances": (i.series_fk, i.id, t.instances),
+    }[keyword]
+    rows = conn.execute(
+        select(owner, func.count(counted)).select_from(joined).where(owner.in_(ids)).group_by(owner)
+    )
+    return {int(o): int(n) for o, n in rows}

@@ -1,0 +1,112 @@
+"""The archive's public face: what adapters and other domains call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from core_server import db
+from core_server.archive import commitment, importer, ingest, query
+from core_server.archive import tables as t
+from core_server.archive.storage import StorageArea
+from core_server.events import EventBus
+
+RETRIEVE_KEYS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+
+
+@dataclass(frozen=True)
+class InstanceFile:
+    sop_class_uid: str
+    sop_instance_uid: str
+    transfer_syntax_uid: str
+    path: Path
+    size: int
+
+
+class Archive:
+    def __init__(self, engine: Engine, storage_dir: Path, bus: EventBus | None = None) -> None:
+        self.engine = engine
+        self.storage = StorageArea(storage_dir)
+        self.bus = bus or EventBus()
+
+    def store_instance(self, data: bytes, origin: ingest.Origin) -> ingest.Stored:
+        """The single ingest path; see :mod:`core_server.archive.ingest`."""
+        stored = ingest.store_instance(self.engine, self.storage, data, origin)
+        if stored.outcome != "duplicate":
+            self.bus.publish(
+                "archive.instance_stored",
+                {
+                    "sop_instance_uid": stored.sop_instance_uid,
+                    "series_instance_uid": stored.series_instance_uid,
+                    "study_instance_uid": stored.study_instance_uid,
+                    "outcome": stored.outcome,
+                    "channel": origin.channel,
+                    "ae_title": origin.ae_title,
+                },
+            )
+        return stored
+
+    def find(
+        self,
+        level: query.Level | str,
+        keys: Mapping[str, str],
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Iterator[dict[str, Any]]:
+        with db.read(self.engine) as conn:
+            yield from query.find(conn, level, keys, limit=limit, offset=offset)
+
+    def count(self, level: query.Level | str, keys: Mapping[str, str]) -> int:
+        with db.read(self.engine) as conn:
+            return query.count(conn, level, keys)
+
+    def locate(self, keys: Mapping[str, str]) -> list[InstanceFile]:
+        """The stored files a retrieve (C-MOVE, C-GET, later WADO) names by its unique keys."""
+        unique = {k: str(keys[k]) for k in RETRIEVE_KEYS if keys.get(k)}
+        if not unique:
+            return []
+        return [
+            InstanceFile(
+                answer["SOPClassUID"],
+                answer["SOPInstanceUID"],
+                answer["_transfer_syntax_uid"],
+                self.storage.absolute(answer["_path"]),
+                answer["_size"],
+            )
+            for answer in self.find(query.Level.IMAGE, unique)
+        ]
+
+    def commitment(self, references: Iterable[commitment.Reference]) -> commitment.Verdict:
+        with db.read(self.engine) as conn:
+            return commitment.check(conn, self.storage, references)
+
+    def statistics(self) -> dict[str, int]:
+        with db.read(self.engine) as conn:
+            return {
+                name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+                for name, table in (
+                    ("patients", t.patients),
+                    ("studies", t.studies),
+                    ("series", t.series),
+                    ("instances", t.instances),
+                )
+            }
+
+    def import_paths(self, paths: list[Path], progress: Any = None) -> importer.ImportReport:
+        return importer.import_files(self.store_instance, importer.candidate_files(paths), progress)
+
+    def verify(self) -> dict[str, list[str]]:
+        """Index against storage: rows whose file is gone or has another size, and files that
+        no row (current or replaced) names."""
+        with db.read(self.engine) as conn:
+            rows = conn.execute(select(t.instances.c.path, t.instances.c.size)).all()
+            kept = {p for (p,) in conn.execute(select(t.replaced_instances.c.path))}
+        missing = [path for path, size in rows if not self.storage.exists(path, size)]
+        indexed = {path for path, _ in rows} | kept
+        orphans = [path for path in self.storage.walk() if path not in indexed]
+        return {"missing": missing, "orphans": orphans}

@@ -1,0 +1,31 @@
+"""Users and their bearer tokens."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, Table, false, true
+
+from core_server.db import metadata
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(128), nullable=False, server_default=""),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("active", Boolean, nullable=False, server_default=true()),
+    Column("must_change_password", Boolean, nullable=False, server_default=false()),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Opaque tokens, stored only as their SHA-256, so they can be revoked and work across
+# several core processes.
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("user_fk", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)

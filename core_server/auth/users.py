@@ -1,0 +1,179 @@
+"""Users, password hashing (Argon2id) and opaque bearer tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, delete, func, insert, select, update
+
+from core_server import db
+from core_server.auth.tables import tokens, users
+
+log = logging.getLogger(__name__)
+
+# The hospital's roles; each route names the roles it admits.
+ROLES = (
+    "admin",
+    "registrar",
+    "technician",
+    "reporting_doctor",
+    "reviewing_doctor",
+    "clinician",
+    "device",
+)
+
+_hasher = PasswordHasher()
+
+
+class AuthError(ValueError):
+    """A user-facing refusal (bad password, unknown user, invalid role...)."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    display_name: str
+    role: str
+    active: bool
+    must_change_password: bool
+
+
+def _user(row: object) -> User:
+    return User(
+        id=row.id,  # type: ignore[attr-defined]
+        username=row.username,  # type: ignore[attr-defined]
+        display_name=row.display_name,  # type: ignore[attr-defined]
+        role=row.role,  # type: ignore[attr-defined]
+        active=bool(row.active),  # type: ignore[attr-defined]
+        must_change_password=bool(row.must_change_password),  # type: ignore[attr-defined]
+    )
+
+
+def create_user(
+    engine: Engine,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str = "",
+    must_change_password: bool = False,
+) -> User:
+    if role not in ROLES:
+        raise AuthError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+    if not username or len(username) > 64:
+        raise AuthError("a username has 1 to 64 characters")
+    if len(password) < 8:
+        raise AuthError("a password has at least 8 characters")
+    with db.write(engine) as conn:
+        if conn.execute(select(users.c.id).where(users.c.username == username)).first():
+            raise AuthError(f"user {username!r} exists already")
+        conn.execute(
+            insert(users).values(
+                username=username,
+                display_name=display_name,
+                password_hash=_hasher.hash(password),
+                role=role,
+                must_change_password=must_change_password,
+                created_at=datetime.now(UTC),
+            )
+        )
+        row = conn.execute(select(users).where(users.c.username == username)).one()
+    return _user(row)
+
+
+def list_users(engine: Engine) -> list[User]:
+    with db.read(engine) as conn:
+        return [_user(r) for r in conn.execute(select(users).order_by(users.c.username))]
+
+
+def set_password(engine: Engine, username: str, password: str) -> None:
+    if len(password) < 8:
+        raise AuthError("a password has at least 8 characters")
+    with db.write(engine) as conn:
+        done = conn.execute(
+            update(users)
+            .where(users.c.username == username)
+            .values(password_hash=_hasher.hash(password), must_change_password=False)
+        )
+        if not done.rowcount:
+            raise AuthError(f"no user {username!r}")
+
+
+def authenticate(engine: Engine, username: str, password: str) -> User:
+    with db.read(engine) as conn:
+        row = conn.execute(select(users).where(users.c.username == username)).first()
+    try:
+        if row is None or not row.active:
+            raise VerificationError
+        _hasher.verify(row.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        raise AuthError("wrong username or password") from None
+    return _user(row)
+
+
+def issue_token(engine: Engine, user: User, hours: float) -> str:
+    token = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    with db.write(engine) as conn:
+        conn.execute(delete(tokens).where(tokens.c.expires_at < now))
+        conn.execute(
+            insert(tokens).values(
+                token_sha256=_digest(token),
+                user_fk=user.id,
+                created_at=now,
+                expires_at=now + timedelta(hours=hours),
+            )
+        )
+    return token
+
+
+def user_for_token(engine: Engine, token: str) -> User | None:
+    with db.read(engine) as conn:
+        row = conn.execute(
+            select(users, tokens.c.expires_at)
+            .join(tokens, tokens.c.user_fk == users.c.id)
+            .where(tokens.c.token_sha256 == _digest(token))
+        ).first()
+    if row is None or not row.active:
+        return None
+    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
+    if expires < datetime.now(UTC):
+        return None
+    return _user(row)
+
+
+def revoke_token(engine: Engine, token: str) -> None:
+    with db.write(engine) as conn:
+        conn.execute(delete(tokens).where(tokens.c.token_sha256 == _digest(token)))
+
+
+def ensure_initial_admin(engine: Engine, data_dir: Path, password: str | None) -> User | None:
+    """On first start with no users: an ``admin`` whose password is the given one, or a random
+    one written once to ``<data-dir>/initial-admin-password`` (mode 0600)."""
+    with db.read(engine) as conn:
+        if conn.execute(select(func.count()).select_from(users)).scalar_one():
+            return None
+    generated = password is None
+    if password is None:
+        password = secrets.token_urlsafe(12)
+        path = data_dir / "initial-admin-password"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+        os.chmod(path, 0o600)
+        log.warning("initial admin password written to %s", path)
+    return create_user(
+        engine, "admin", password, "admin", "Administrator", must_change_password=generated
+    )
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

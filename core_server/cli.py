@@ -1,0 +1,259 @@
+"""``core-server``: run the core and administer it without the web UI.
+
+core-server serve [--data-dir DIR] [--http-port N] ...
+core-server users list | add NAME ROLE | passwd NAME
+core-server modality list | add AE HOST PORT | update AE ... | remove AE
+core-server db migrate | backup [DEST] | check
+core-server import PATH...
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from core_server import auth, db, modalities
+from core_server.archive import Archive
+from core_server.server import serve
+from core_server.settings import Settings
+
+
+def _add_settings_options(parser: argparse.ArgumentParser) -> None:
+    for name, spec in Settings.model_fields.items():
+        option = "--" + name.replace("_", "-")
+        default = spec.default
+        helptext = f"{spec.description} (env CORE_{name.upper()}; default {default})"
+        if spec.annotation is bool:
+            parser.add_argument(
+                option, action=argparse.BooleanOptionalAction, default=None, help=helptext
+            )
+        else:
+            parser.add_argument(option, default=None, help=helptext)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    given = {
+        name: getattr(args, name)
+        for name in Settings.model_fields
+        if getattr(args, name, None) is not None
+    }
+    return Settings(**given)
+
+
+def _engine(settings: Settings) -> Engine:
+    engine = db.make_engine(settings.effective_database_url)
+    db.migrate(engine)
+    return engine
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="core-server", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, helptext: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=helptext)
+        _add_settings_options(sub)
+        return sub
+
+    command("serve", "run the core server")
+
+    users = command("users", "manage users").add_subparsers(dest="action", required=True)
+    users.add_parser("list")
+    add_user = users.add_parser("add")
+    add_user.add_argument("username")
+    add_user.add_argument("role", choices=auth.ROLES)
+    add_user.add_argument("--display-name", default="")
+    add_user.add_argument("--password", help="default: asked on the terminal")
+    passwd = users.add_parser("passwd")
+    passwd.add_argument("username")
+    passwd.add_argument("--password", help="default: asked on the terminal")
+
+    modality = command("modality", "manage registered DICOM peers")
+    actions = modality.add_subparsers(dest="action", required=True)
+    actions.add_parser("list")
+    add = actions.add_parser("add")
+    add.add_argument("ae_title_arg", metavar="AE_TITLE")
+    add.add_argument("peer_host", metavar="HOST")
+    add.add_argument("peer_port", metavar="PORT", type=int)
+    update = actions.add_parser("update")
+    update.add_argument("ae_title_arg", metavar="AE_TITLE")
+    update.add_argument("--new-ae-title")
+    update.add_argument("--peer-host")
+    update.add_argument("--peer-port", type=int)
+    for sub in (add, update):
+        sub.add_argument("--description")
+        for right in ("store", "query", "retrieve"):
+            sub.add_argument(f"--allow-{right}", action=argparse.BooleanOptionalAction)
+    remove = actions.add_parser("remove")
+    remove.add_argument("ae_title_arg", metavar="AE_TITLE")
+
+    database = command("db", "database maintenance")
+    db_actions = database.add_subparsers(dest="action", required=True)
+    db_actions.add_parser("migrate")
+    backup = db_actions.add_parser("backup")
+    backup.add_argument("destination", nargs="?", type=Path)
+    db_actions.add_parser("check")
+
+    importing = command("import", "import DICOM files, folders or a DICOMDIR")
+    importing.add_argument("paths", nargs="+", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = _settings(args)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # pynetdicom narrates every PDU at INFO; its warnings and errors still show.
+    logging.getLogger("pynetdicom").setLevel(max(logging.WARNING, logging.root.level))
+    try:
+        return int(_run(args, settings) or 0)
+    except (auth.AuthError, modalities.ModalityError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int | None:
+    if args.command == "serve":
+        serve(settings)
+        return 0
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = _engine(settings)
+    handler = {"users": _users, "modality": _modality, "db": _db, "import": _import}
+    return handler[args.command](args, settings, engine)
+
+
+def _password(given: str | None) -> str:
+    if given:
+        return given
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("again: "):
+        raise auth.AuthError("the two passwords differ")
+    return first
+
+
+def _users(args: argparse.Namespace, _settings: Settings, engine: Engine) -> int:
+    if args.action == "list":
+        for user in auth.list_users(engine):
+            print(f"{user.username}\t{user.role}\t{'active' if user.active else 'disabled'}")
+    elif args.action == "add":
+        auth.create_user(
+            engine, args.username, _password(args.password), args.role, args.display_name
+        )
+        print(f"user {args.username} added")
+    elif args.action == "passwd":
+        auth.set_password(engine, args.username, _password(args.password))
+        print(f"password of {args.username} changed")
+    return 0
+
+
+def _modality(args: argparse.Namespace, _settings: Settings, engine: Engine) -> int:
+    if args.action == "list":
+        for m in modalities.list_modalities(engine):
+            print(json.dumps(m.as_dict(), ensure_ascii=False))
+        return 0
+    if args.action == "remove":
+        modalities.remove_modality(engine, args.ae_title_arg)
+        print(f"modality {args.ae_title_arg} removed")
+        return 0
+    changes: dict[str, Any] = {
+        "description": args.description,
+        "allow_store": args.allow_store,
+        "allow_query": args.allow_query,
+        "allow_retrieve": args.allow_retrieve,
+    }
+    if args.action == "add":
+        changes = {k: v for k, v in changes.items() if v is not None}
+        added = modalities.Modality(args.ae_title_arg, args.peer_host, args.peer_port, **changes)
+        modalities.add_modality(engine, added)
+        print(f"modality {args.ae_title_arg} added")
+    else:
+        changes.update(ae_title=args.new_ae_title, host=args.peer_host, port=args.peer_port)
+        changes = {k: v for k, v in changes.items() if v is not None}
+        modalities.update_modality(engine, args.ae_title_arg, **changes)
+        print(f"modality {args.ae_title_arg} updated")
+    return 0
+
+
+def _db(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    if args.action == "migrate":
+        print("database schema is at the newest revision")
+        return 0
+    if args.action == "backup":
+        print(f"backup written to {_backup(engine, settings, args.destination)}")
+        return 0
+    problems = 0
+    if db.is_sqlite(engine):
+        with engine.connect() as conn:
+            result = conn.execute(text("PRAGMA integrity_check")).scalar()
+        print(f"sqlite integrity: {result}")
+        problems += result != "ok"
+    report = Archive(engine, settings.storage_dir).verify()
+    for kind, paths in report.items():
+        print(f"{kind}: {len(paths)}")
+        for path in paths[:50]:
+            print(f"  {path}")
+        problems += len(paths)
+    return 1 if problems else 0
+
+
+def _backup(engine: Engine, settings: Settings, destination: Path | None) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = settings.data_dir / "backups"
+    if db.is_sqlite(engine):
+        import sqlite3
+
+        target = destination or folder / f"core-{stamp}.db"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = sqlite3.connect(make_url(settings.effective_database_url).database or "")
+        copy = sqlite3.connect(target)
+        with copy:
+            source.backup(copy)
+        source.close()
+        copy.close()
+        return target
+    if shutil.which("pg_dump") is None:
+        raise FileNotFoundError("pg_dump is needed to back up PostgreSQL (apt: postgresql-client)")
+    target = destination or folder / f"core-{stamp}.pgdump"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    url = make_url(settings.effective_database_url).set(drivername="postgresql")
+    subprocess.run(
+        ["pg_dump", "--format=custom", f"--file={target}", url.render_as_string(False)],
+        check=True,
+    )
+    return target
+
+
+def _import(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    from tqdm import tqdm
+
+    from core_server.archive.importer import candidate_files, import_files
+
+    archive = Archive(engine, settings.storage_dir)
+    files = candidate_files(args.paths)
+    with tqdm(total=len(files), unit="file", desc="import") as bar:
+        report = import_files(archive.store_instance, files, lambda _p: bar.update())
+    print(
+        f"stored {report.stored}, already present {report.duplicates}, "
+        f"not objects {report.skipped}, failed {len(report.failed)}"
+    )
+    for path, reason in report.failed:
+        print(f"  {path}: {reason}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

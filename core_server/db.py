@@ -1,0 +1,119 @@
+"""Database infrastructure: one metadata for every domain's tables, engines, migrations.
+
+SQLite (default) runs in WAL mode with ``synchronous=FULL`` so that a committed row survives a
+power cut; writers take the write lock at ``BEGIN IMMEDIATE`` (see :func:`write`) instead of
+upgrading a read lock mid-transaction, which SQLite would answer with SQLITE_BUSY.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import make_url
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+# 64-bit keys where rows can pass 2^31 (instances); SQLite only auto-increments INTEGER.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+def Key(length: int) -> String:
+    """A string column that DICOM matching searches: byte-wise (C) ordering on PostgreSQL, so
+    that a ``LIKE 'ZHANG%'`` prefix can walk its B-tree index (SQLite does so by default)."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 60}, pool_size=32
+        )
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_size=16, max_overflow=32, pool_pre_ping=True)
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling is switched off so that ``begin`` below decides.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=FULL",
+        "foreign_keys=ON",
+        "busy_timeout=60000",
+        "cache_size=-65536",
+        "temp_store=MEMORY",
+        # LIKE is case-sensitive as DICOM matching wants (person names are searched on
+        # upper-cased keys) and so prefix patterns can use an index.
+        "case_sensitive_like=ON",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get("write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: committed on success, rolled back on error."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(write=True)
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def read(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        config = alembic_config(conn)
+        command.upgrade(config, "head")
+
+
+def alembic_config(conn: Connection | None = None) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.attributes["connection"] = conn
+    return config

@@ -1,0 +1,468 @@
+"""The archive's DICOM application entity (pynetdicom): verification, storage, query/retrieve
+(Patient and Study Root FIND, GET, MOVE) and storage commitment (push model).
+
+Who may do what is read from the modality registry once per association, so registry changes
+apply to the next association without a restart. Unknown calling AEs may echo and store
+unless strict mode is on; query and retrieve need a registered AE.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pydicom import Dataset, dcmread
+from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import DataElement
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pynetdicom import (
+    AE,
+    ALL_TRANSFER_SYNTAXES,
+    AllStoragePresentationContexts,
+    build_context,
+    build_role,
+    evt,
+)
+from pynetdicom.association import Association
+from pynetdicom.sop_class import (
+    PatientRootQueryRetrieveInformationModelFind,
+    PatientRootQueryRetrieveInformationModelGet,
+    PatientRootQueryRetrieveInformationModelMove,
+    StorageCommitmentPushModel,
+    StudyRootQueryRetrieveInformationModelFind,
+    StudyRootQueryRetrieveInformationModelGet,
+    StudyRootQueryRetrieveInformationModelMove,
+    Verification,
+)
+from sqlalchemy import Engine
+
+from core_server.archive import (
+    Archive,
+    InstanceFile,
+    InvalidObject,
+    Origin,
+    QueryError,
+    Reference,
+)
+from core_server.dicom.charsets import answer_charset, requested
+from core_server.modalities import Modality, get_modality, list_modalities
+
+log = logging.getLogger(__name__)
+
+SUCCESS = 0x0000
+PENDING = 0xFF00
+CANCEL = 0xFE00
+NOT_AUTHORIZED = 0x0124
+OUT_OF_RESOURCES = 0xA700
+CANNOT_UNDERSTAND = 0xC000
+IDENTIFIER_DOES_NOT_MATCH = 0xA900
+UNABLE_TO_PROCESS = 0xC001
+STORAGE_COMMITMENT_INSTANCE = "1.2.840.10008.1.20.1.1"
+_UNCOMPRESSED = {ExplicitVRLittleEndian, ImplicitVRLittleEndian}
+_UNKNOWN = "unknown"
+
+
+class DicomServer:
+    def __init__(
+        self,
+        archive: Archive,
+        engine: Engine,
+        *,
+        ae_title: str,
+        host: str,
+        port: int,
+        strict: bool = False,
+        max_pdu: int = 1048576,
+        timeout: float = 60.0,
+    ) -> None:
+        self.archive = archive
+        self.engine = engine
+        self.ae_title = ae_title
+        self.host = host
+        self.port = port
+        self.strict = strict
+        self._peers: weakref.WeakKeyDictionary[Association, Modality | str] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._server: Any = None
+        self.ae = self._build_ae(max_pdu, timeout)
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        handlers = [
+            (evt.EVT_CONN_OPEN, _nodelay),
+            (evt.EVT_C_ECHO, self._on_echo),
+            (evt.EVT_C_STORE, self._on_store),
+            (evt.EVT_C_FIND, self._on_find),
+            (evt.EVT_C_GET, self._on_get),
+            (evt.EVT_C_MOVE, self._on_move),
+            (evt.EVT_N_ACTION, self._on_commitment),
+        ]
+        self._server = self.ae.start_server(
+            (self.host, self.port), block=False, evt_handlers=handlers
+        )
+        self.port = self._server.server_address[1]
+        log.info("DICOM %s listening on %s:%s", self.ae_title, self.host, self.port)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server = None
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def _build_ae(self, max_pdu: int, timeout: float) -> AE:
+        ae = _ArchiveAE(self.ae_title, self._registered_titles if self.strict else None)
+        ae.maximum_pdu_size = max_pdu
+        ae.network_timeout = timeout
+        ae.dimse_timeout = timeout
+        ae.acse_timeout = timeout
+        ae.maximum_associations = 64
+        ae.add_supported_context(Verification)
+        # Every storage SOP class in every transfer syntax; the roles let a C-GET requestor
+        # act as the storage SCP on the same association.
+        for context in AllStoragePresentationContexts:
+            ae.add_supported_context(
+                context.abstract_syntax, ALL_TRANSFER_SYNTAXES, scu_role=True, scp_role=True
+            )
+        for model in (
+            PatientRootQueryRetrieveInformationModelFind,
+            PatientRootQueryRetrieveInformationModelGet,
+            PatientRootQueryRetrieveInformationModelMove,
+            StudyRootQueryRetrieveInformationModelFind,
+            StudyRootQueryRetrieveInformationModelGet,
+            StudyRootQueryRetrieveInformationModelMove,
+        ):
+            ae.add_supported_context(model)
+        ae.add_supported_context(StorageCommitmentPushModel)
+        return ae
+
+    def _registered_titles(self) -> list[str]:
+        # Never empty: pynetdicom reads an empty list as "anyone may associate".
+        return [m.ae_title for m in list_modalities(self.engine)] or ["\\none"]
+
+    # -- who may do what ----------------------------------------------------------------------
+
+    def _peer(self, assoc: Association) -> Modality | None:
+        found = self._peers.get(assoc)
+        if found is None:
+            ae_title = assoc.requestor.ae_title.strip()
+            found = get_modality(self.engine, ae_title) or _UNKNOWN
+            self._peers[assoc] = found
+        return None if found == _UNKNOWN else found  # type: ignore[return-value]
+
+    def _may(self, assoc: Association, action: str) -> bool:
+        peer = self._peer(assoc)
+        if peer is None:
+            allowed = action in ("echo", "store") and not self.strict
+        else:
+            allowed = action == "echo" or bool(getattr(peer, f"allow_{action}"))
+        if not allowed:
+            log.warning(
+                "refused %s from %s (%s)",
+                action,
+                assoc.requestor.ae_title,
+                "not registered" if peer is None else "not permitted",
+            )
+        return allowed
+
+    # -- handlers -----------------------------------------------------------------------------
+
+    def _on_echo(self, event: evt.Event) -> int:
+        return SUCCESS if self._may(event.assoc, "echo") else NOT_AUTHORIZED
+
+    def _on_store(self, event: evt.Event) -> Dataset | int:
+        assoc = event.assoc
+        if not self._may(assoc, "store"):
+            return _status(NOT_AUTHORIZED, "calling AE title may not store here")
+        origin = Origin("dimse", assoc.requestor.ae_title.strip(), assoc.requestor.address)
+        try:
+            self.archive.store_instance(event.encoded_dataset(), origin)
+        except InvalidObject as exc:
+            log.warning("C-STORE from %s refused: %s", origin.ae_title, exc)
+            return _status(CANNOT_UNDERSTAND, str(exc))
+        except Exception as exc:
+            log.exception("C-STORE from %s failed", origin.ae_title)
+            return _status(OUT_OF_RESOURCES, f"archive could not store the object: {exc}")
+        return SUCCESS
+
+    def _on_find(self, event: evt.Event) -> Iterator[tuple[int, Dataset | None]]:
+        if not self._may(event.assoc, "query"):
+            yield _status(NOT_AUTHORIZED, "calling AE title may not query"), None
+            return
+        identifier = event.identifier
+        level = str(identifier.get("QueryRetrieveLevel", "")).strip()
+        keys = _query_keys(identifier)
+        terms = requested(identifier)
+        try:
+            answers = self.archive.find(level, keys)
+            for answer in answers:
+                if event.is_cancelled:
+                    yield CANCEL, None
+                    return
+                yield PENDING, self._answer(identifier, answer, terms)
+        except QueryError as exc:
+            yield _status(IDENTIFIER_DOES_NOT_MATCH, str(exc)), None
+            return
+        yield SUCCESS, None
+
+    def _answer(self, identifier: Dataset, answer: dict[str, Any], terms: list[str]) -> Dataset:
+        ds = Dataset()
+        texts = [v for v in answer.values() if isinstance(v, str)]
+        charset = answer_charset(terms, texts)
+        if charset:
+            ds.SpecificCharacterSet = charset if len(charset) > 1 else charset[0]
+        for element in identifier:
+            keyword = element.keyword
+            if keyword == "SpecificCharacterSet":
+                continue
+            vr = _vr(element)
+            if keyword in answer:
+                value = _dicom_value(answer[keyword], vr)
+            elif keyword == "RetrieveAETitle":
+                value = self.ae_title
+            elif keyword == "InstanceAvailability":
+                value = "ONLINE"
+            else:
+                value = Sequence() if vr == "SQ" else None
+            ds.add(DataElement(element.tag, vr, value))
+        ds.QueryRetrieveLevel = answer["QueryRetrieveLevel"]
+        if "RetrieveAETitle" not in ds:
+            ds.RetrieveAETitle = self.ae_title
+        return ds
+
+    def _on_get(self, event: evt.Event) -> Iterator[Any]:
+        if not self._may(event.assoc, "retrieve"):
+            yield 0
+            yield _status(NOT_AUTHORIZED, "calling AE title may not retrieve"), None
+            return
+        files = self.archive.locate(_query_keys(event.identifier))
+        accepted: dict[str, set[str]] = {}
+        for context in event.assoc.accepted_contexts:
+            accepted.setdefault(context.abstract_syntax, set()).add(context.transfer_syntax[0])
+        yield len(files)
+        yield from _send(event, files, lambda: accepted)
+
+    def _on_move(self, event: evt.Event) -> Iterator[Any]:
+        destination = get_modality(self.engine, event.move_destination.decode().strip())
+        if not self._may(event.assoc, "retrieve") or destination is None:
+            if destination is None:
+                log.warning("C-MOVE to unknown destination %r", event.move_destination)
+            yield None, None  # answered with 0xA801, move destination unknown
+            return
+        files = self.archive.locate(_query_keys(event.identifier))
+        accepted: dict[str, set[str]] = {}
+
+        def remember(accept_event: evt.Event) -> None:
+            for context in accept_event.assoc.accepted_contexts:
+                accepted.setdefault(context.abstract_syntax, set()).add(context.transfer_syntax[0])
+
+        yield (
+            destination.host,
+            destination.port,
+            {
+                "ae_title": destination.ae_title,
+                "contexts": _contexts_for(files),
+                "evt_handlers": [(evt.EVT_CONN_OPEN, _nodelay), (evt.EVT_ACCEPTED, remember)],
+                "max_pdu": self.ae.maximum_pdu_size,
+            },
+        )
+        yield len(files)
+        yield from _send(event, files, lambda: accepted)
+
+    def _on_commitment(self, event: evt.Event) -> tuple[int, Dataset | None]:
+        if event.action_type != 1:
+            return 0x0123, None  # no such action
+        info = event.action_information
+        references = [
+            Reference(str(item.ReferencedSOPClassUID), str(item.ReferencedSOPInstanceUID))
+            for item in info.get("ReferencedSOPSequence", [])
+        ]
+        transaction = str(info.TransactionUID)
+        assoc = event.assoc
+        verdict = self.archive.commitment(references)
+        report = _commitment_report(transaction, verdict, self.ae_title)
+        calling = assoc.requestor.ae_title.strip()
+        threading.Thread(
+            target=self._deliver_report,
+            args=(assoc, calling, report, 2 if verdict.failed else 1),
+            name=f"commit-{transaction}",
+            daemon=True,
+        ).start()
+        return SUCCESS, None
+
+    def _deliver_report(self, assoc: Association, calling: str, report: Dataset, kind: int) -> None:
+        # The N-ACTION response goes out when the handler returns; the report follows it, on
+        # the same association while the requestor keeps it open, else on a new one.
+        time.sleep(0.05)
+        if assoc.is_established:
+            try:
+                answer = assoc.send_n_event_report(
+                    report, kind, StorageCommitmentPushModel, STORAGE_COMMITMENT_INSTANCE
+                )
+                if answer[0] is not None and answer[0].get("Status", 0xFFFF) == SUCCESS:
+                    return
+            except Exception:
+                log.exception("storage commitment report on the same association failed")
+        self._report_on_new_association(calling, report, kind)
+
+    def _report_on_new_association(self, calling: str, report: Dataset, kind: int) -> None:
+        peer = get_modality(self.engine, calling)
+        if peer is None:
+            log.error("storage commitment report for unregistered AE %s undeliverable", calling)
+            return
+        ae = AE(ae_title=self.ae_title)
+        ae.add_requested_context(StorageCommitmentPushModel)
+        role = build_role(StorageCommitmentPushModel, scp_role=True)
+        for attempt in range(3):
+            assoc = ae.associate(
+                peer.host,
+                peer.port,
+                ae_title=peer.ae_title,
+                ext_neg=[role],
+                evt_handlers=[(evt.EVT_CONN_OPEN, _nodelay)],
+            )
+            if assoc.is_established:
+                try:
+                    assoc.send_n_event_report(
+                        report, kind, StorageCommitmentPushModel, STORAGE_COMMITMENT_INSTANCE
+                    )
+                    return
+                finally:
+                    assoc.release()
+            time.sleep(2**attempt)
+        log.error("storage commitment report to %s undeliverable", calling)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+class _ArchiveAE(AE):
+    """An AE whose list of admitted calling AE titles is read afresh for every association
+    (strict mode), so registry changes apply without a restart."""
+
+    def __init__(self, ae_title: str, admitted: Callable[[], list[str]] | None) -> None:
+        self._admitted = admitted
+        super().__init__(ae_title=ae_title)
+
+    @property  # type: ignore[override]
+    def require_calling_aet(self) -> list[str]:
+        return self._admitted() if self._admitted else []
+
+    @require_calling_aet.setter
+    def require_calling_aet(self, value: list[str]) -> None:
+        pass  # decided by the registry
+
+
+def _nodelay(event: evt.Event) -> None:
+    sock = event.assoc.dul.socket.socket if event.assoc.dul.socket else None
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _status(code: int, comment: str) -> Dataset:
+    status = Dataset()
+    status.Status = code
+    status.ErrorComment = comment[:64]
+    return status
+
+
+def _vr(element: DataElement) -> str:
+    try:
+        return str(dictionary_VR(element.tag))
+    except KeyError:
+        return str(element.VR)
+
+
+def _query_keys(identifier: Dataset) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for element in identifier:
+        if not element.keyword or element.VR == "SQ":
+            continue
+        value = element.value
+        if value is None:
+            keys[element.keyword] = ""
+        elif isinstance(value, MultiValue | list):
+            keys[element.keyword] = "\\".join(str(v) for v in value)
+        else:
+            keys[element.keyword] = str(value)
+    return keys
+
+
+def _dicom_value(value: Any, vr: str) -> Any:
+    if value is None or value == "":
+        return None
+    if vr in ("US", "UL", "SS", "SL"):
+        return int(value)
+    if isinstance(value, list):
+        return value or None
+    return str(value) if not isinstance(value, int) else value
+
+
+def _contexts_for(files: list[InstanceFile]) -> list[Any]:
+    """One context per stored SOP class and syntax, offering uncompressed as fallback."""
+    wanted: dict[str, list[str]] = {}
+    for f in files:
+        syntaxes = wanted.setdefault(f.sop_class_uid, [])
+        for syntax in (f.transfer_syntax_uid, ExplicitVRLittleEndian, ImplicitVRLittleEndian):
+            if syntax not in syntaxes:
+                syntaxes.append(syntax)
+    return [build_context(uid, syntaxes) for uid, syntaxes in list(wanted.items())[:128]]
+
+
+def _send(
+    event: evt.Event, files: list[InstanceFile], accepted: Callable[[], dict[str, set[str]]]
+) -> Iterator[tuple[int, Any]]:
+    for f in files:
+        if event.is_cancelled:
+            yield CANCEL, None
+            return
+        try:
+            yield PENDING, _dataset_for(f, accepted().get(f.sop_class_uid, set()))
+        except Exception:
+            log.exception("cannot send %s from %s", f.sop_instance_uid, f.path)
+            # pynetdicom counts a pending answer without a Dataset as a failed sub-operation
+            yield PENDING, "unreadable"
+
+
+def _dataset_for(f: InstanceFile, accepted: set[str]) -> Dataset:
+    dataset = dcmread(f.path)
+    stored = UID(f.transfer_syntax_uid)
+    if accepted and stored not in accepted and stored.is_compressed and accepted & _UNCOMPRESSED:
+        dataset.decompress()  # the peer takes no compressed syntax of this class
+    return dataset
+
+
+def _commitment_report(transaction: str, verdict: Any, ae_title: str) -> Dataset:
+    report = Dataset()
+    report.TransactionUID = transaction
+    report.RetrieveAETitle = ae_title
+    if verdict.committed:
+        report.ReferencedSOPSequence = [
+            _reference(r.sop_class_uid, r.sop_instance_uid) for r in verdict.committed
+        ]
+    if verdict.failed:
+        failed = []
+        for r, reason in verdict.failed:
+            item = _reference(r.sop_class_uid, r.sop_instance_uid)
+            item.FailureReason = reason
+            failed.append(item)
+        report.FailedSOPSequence = failed
+    return report
+
+
+def _reference(sop_class: str, sop_instance: str) -> Dataset:
+    item = Dataset()
+    item.ReferencedSOPClassUID = sop_class
+    item.ReferencedSOPInstanceUID = sop_instance
+    return item

@@ -1,0 +1,22 @@
+"""Registered DICOM peers (modalities, workstations, other archives)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, DateTime, Integer, String, Table, true
+
+from core_server.db import metadata
+
+modalities = Table(
+    "modalities",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ae_title", String(16), nullable=False, unique=True),
+    Column("host", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("description", String(255), nullable=False, server_default=""),
+    Column("allow_store", Boolean, nullable=False, server_default=true()),
+    Column("allow_query", Boolean, nullable=False, server_default=true()),
+    Column("allow_retrieve", Boolean, nullable=False, server_default=true()),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,74 @@
+"""Composition: one core process with its database, archive, DICOM listener and HTTP app."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from core_server import auth, db
+from core_server.archive import Archive
+from core_server.dicom import DicomServer
+from core_server.events import EventBus
+from core_server.settings import Settings
+from core_server.web import WebContext, create_web_app
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Core:
+    settings: Settings
+    engine: Engine
+    bus: EventBus
+    archive: Archive
+    dicom: DicomServer
+
+
+def build_core(settings: Settings) -> Core:
+    """Open (and migrate) the database, the storage area and the DICOM AE, not yet listening."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = db.make_engine(settings.effective_database_url)
+    db.migrate(engine)
+    auth.ensure_initial_admin(engine, settings.data_dir, settings.admin_password)
+    bus = EventBus()
+    archive = Archive(engine, settings.storage_dir, bus)
+    dicom = DicomServer(
+        archive,
+        engine,
+        ae_title=settings.ae_title,
+        host=settings.host,
+        port=settings.dicom_port,
+        strict=settings.strict_ae,
+        max_pdu=settings.dicom_max_pdu,
+        timeout=settings.dicom_network_timeout,
+    )
+    return Core(settings, engine, bus, archive, dicom)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The whole core as an ASGI app: the DICOM listener starts and stops with it."""
+    core = build_core(settings)
+    ctx = WebContext(settings=settings, engine=core.engine, archive=core.archive)
+    ctx.listeners["dicom"] = lambda: core.dicom.running
+    ctx.on_startup.append(core.dicom.start)
+    ctx.on_shutdown.append(core.dicom.stop)
+    ctx.on_shutdown.append(core.engine.dispose)
+    app = create_web_app(ctx)
+    app.state.core = core
+    return app
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.http_port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )

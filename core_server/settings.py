@@ -1,0 +1,76 @@
+"""One settings object for the core server.
+
+Every option comes, in rising priority, from its default, a TOML config file (``--config`` or
+``CORE_CONFIG``), an environment variable ``CORE_<OPTION>`` and the command line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CORE_", extra="forbid")
+
+    data_dir: Path = Field(Path("var"), description="Database, storage area and secrets")
+    host: str = Field("0.0.0.0", description="Address every listener binds to")
+    http_port: int = Field(8080, description="HTTP port: REST API, web UI, DICOMweb")
+    dicom_port: int = Field(11112, description="DICOM port (C-ECHO/STORE/FIND/MOVE/GET, commit)")
+    hl7_port: int = Field(2575, description="HL7 v2 MLLP port (the listener comes with the RIS)")
+    ae_title: str = Field("PACS", max_length=16, description="The archive's own AE title")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default SQLite at <data-dir>/core.db"
+    )
+    strict_ae: bool = Field(
+        False, description="Refuse every association from an AE title that is not registered"
+    )
+    admin_password: str | None = Field(
+        None, description="Password of the first 'admin' user; random if unset"
+    )
+    token_hours: float = Field(12.0, description="Lifetime of a bearer token, in hours")
+    dicom_max_pdu: int = Field(
+        1048576, description="Largest P-DATA PDU the archive accepts (bytes; 0 = unlimited)"
+    )
+    dicom_network_timeout: float = Field(60.0, description="DICOM network/DIMSE timeout (s)")
+    log_level: str = Field("INFO", description="Python logging level")
+    config: Path | None = Field(None, description="TOML config file with any of these options")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _config_file(init_settings())
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.data_dir / "storage"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'core.db').resolve()}"
+
+
+def _config_file(init: dict[str, Any]) -> Path | None:
+    path = init.get("config") or os.environ.get("CORE_CONFIG")
+    return Path(path) if path else None

@@ -1,0 +1,70 @@
+"""The FastAPI application: health, authentication, users, modalities, archive statistics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from core_server.archive import Archive
+from core_server.settings import Settings
+from core_server.web import routes_admin, routes_auth
+
+
+@dataclass
+class WebContext:
+    """What the routes need, built by the server and kept on ``app.state.ctx``."""
+
+    settings: Settings
+    engine: Engine
+    archive: Archive
+    # Listener name -> "is it up?"; /healthz answers 200 only when all are.
+    listeners: dict[str, Callable[[], bool]] = field(default_factory=dict)
+    on_startup: list[Callable[[], None]] = field(default_factory=list)
+    on_shutdown: list[Callable[[], None]] = field(default_factory=list)
+
+
+def create_web_app(ctx: WebContext) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        for start in ctx.on_startup:
+            start()
+        ctx.listeners["http"] = lambda: True
+        try:
+            yield
+        finally:
+            ctx.listeners["http"] = lambda: False
+            for stop in reversed(ctx.on_shutdown):
+                stop()
+
+    app = FastAPI(
+        title="Imaging appliance core server",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+    )
+    app.state.ctx = ctx
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> Any:
+        from fastapi.responses import JSONResponse
+
+        listeners = {name: bool(up()) for name, up in ctx.listeners.items()}
+        ok = bool(listeners) and all(listeners.values())
+        body = {
+            "status": "ok" if ok else "starting",
+            "ae_title": ctx.settings.ae_title,
+            "listeners": listeners,
+            "ports": {"http": ctx.settings.http_port, "dicom": ctx.settings.dicom_port},
+        }
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    healthz.public = True  # type: ignore[attr-defined]  (the one route open to anyone)
+    app.include_router(routes_auth.router)
+    app.include_router(routes_admin.router)
+    return app

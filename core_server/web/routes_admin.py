@@ -1,0 +1,112 @@
+"""Administration: users, the modality registry, archive statistics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from pydantic import BaseModel, Field
+
+from core_server import auth, modalities
+from core_server.web.security import require
+
+admin = Depends(require("admin"))
+router = APIRouter(prefix="/api", tags=["admin"])
+
+
+class ModalityIn(BaseModel):
+    ae_title: str = Field(min_length=1, max_length=16)
+    host: str = Field(min_length=1, max_length=255)
+    port: int = Field(ge=1, le=65535)
+    description: str = ""
+    allow_store: bool = True
+    allow_query: bool = True
+    allow_retrieve: bool = True
+
+
+class ModalityChange(BaseModel):
+    ae_title: str | None = Field(None, min_length=1, max_length=16)
+    host: str | None = Field(None, min_length=1, max_length=255)
+    port: int | None = Field(None, ge=1, le=65535)
+    description: str | None = None
+    allow_store: bool | None = None
+    allow_query: bool | None = None
+    allow_retrieve: bool | None = None
+
+
+def _engine(request: Request) -> Any:
+    return request.app.state.ctx.engine
+
+
+@router.get("/modalities", dependencies=[admin])
+def list_modalities(request: Request) -> list[dict[str, Any]]:
+    return [m.as_dict() for m in modalities.list_modalities(_engine(request))]
+
+
+@router.post("/modalities", status_code=201, dependencies=[admin])
+def add_modality(request: Request, body: ModalityIn) -> dict[str, Any]:
+    try:
+        added = modalities.add_modality(_engine(request), modalities.Modality(**body.model_dump()))
+        return added.as_dict()
+    except modalities.ModalityError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+
+
+@router.get("/modalities/{ae_title}", dependencies=[admin])
+def get_modality(request: Request, ae_title: str) -> dict[str, Any]:
+    found = modalities.get_modality(_engine(request), ae_title)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no modality {ae_title!r}")
+    return found.as_dict()
+
+
+@router.patch("/modalities/{ae_title}", dependencies=[admin])
+def change_modality(request: Request, ae_title: str, body: ModalityChange) -> dict[str, Any]:
+    changes = body.model_dump(exclude_none=True)
+    try:
+        return modalities.update_modality(_engine(request), ae_title, **changes).as_dict()
+    except modalities.ModalityError as exc:
+        code = status.HTTP_404_NOT_FOUND if "no modality" in str(exc) else 409
+        raise HTTPException(code, str(exc)) from None
+
+
+@router.delete("/modalities/{ae_title}", status_code=204, dependencies=[admin])
+def remove_modality(request: Request, ae_title: str) -> None:
+    try:
+        modalities.remove_modality(_engine(request), ae_title)
+    except modalities.ModalityError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=8)
+    role: str
+    display_name: str = ""
+
+
+@router.get("/users", dependencies=[admin])
+def list_users(request: Request) -> list[auth.User]:
+    return auth.list_users(_engine(request))
+
+
+@router.post("/users", status_code=201, dependencies=[admin])
+def add_user(request: Request, body: UserIn) -> auth.User:
+    try:
+        return auth.create_user(
+            _engine(request),
+            body.username,
+            body.password,
+            body.role,
+            body.display_name,
+            must_change_password=True,
+        )
+    except auth.AuthError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
+
+
+@router.get("/archive/statistics")
+def statistics(
+    request: Request, _user: Annotated[auth.User, Depends(require(*auth.ROLES))]
+) -> dict[str, int]:
+    return request.app.state.ctx.archive.statistics()

@@ -1,0 +1,1 @@
+"""See README.md: built by a later issue."""

@@ -1,0 +1,136 @@
+"""Shared fixtures: databases (SQLite and a throwaway PostgreSQL), a running core, DICOM data."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from tests.postgres import Cluster
+
+os.environ.setdefault("TCP_NODELAY", "1")  # dcmtk tools read it: no Nagle delays
+ADMIN_PASSWORD = "admin-password-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    cluster = Cluster()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each backend in turn: a test that takes this fixture runs on SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'core.db'}"
+    return request.getfixturevalue("postgres").new_database()
+
+
+class RunningCore:
+    """A whole core (HTTP + DICOM) in this process, on free loopback ports."""
+
+    def __init__(self, data_dir: Path, database_url: str | None = None, **options: object) -> None:
+        from core_server.server import create_app
+        from core_server.settings import Settings
+
+        self.settings = Settings(
+            data_dir=data_dir,
+            host="127.0.0.1",
+            http_port=free_port(),
+            dicom_port=free_port(),
+            database_url=database_url,
+            admin_password=ADMIN_PASSWORD,
+            **options,
+        )
+        self.app = create_app(self.settings)
+        self.core = self.app.state.core
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.settings.http_port, log_level="warning"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.http_port}"
+
+    @property
+    def dicom_port(self) -> int:
+        return self.settings.dicom_port
+
+    @property
+    def ae_title(self) -> str:
+        return self.settings.ae_title
+
+    def start(self) -> RunningCore:
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("core did not come up")
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+
+    def token(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> str:
+        answer = httpx.post(
+            self.base_url + "/api/auth/token", data={"username": username, "password": password}
+        )
+        answer.raise_for_status()
+        return str(answer.json()["access_token"])
+
+    def api(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {self.token(username, password)}"},
+        )
+
+    def register(self, ae_title: str, host: str = "127.0.0.1", port: int = 104, **rights: bool):
+        with self.api() as client:
+            answer = client.post(
+                "/api/modalities", json={"ae_title": ae_title, "host": host, "port": port, **rights}
+            )
+            answer.raise_for_status()
+
+
+@pytest.fixture
+def core(tmp_path: Path) -> Iterator[RunningCore]:
+    """A running core on SQLite."""
+    running = RunningCore(tmp_path / "data").start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def core_on(tmp_path: Path, database_url: str) -> Iterator[RunningCore]:
+    """A running core on each database backend in turn."""
+    running = RunningCore(tmp_path / "data", database_url).start()
+    try:
+        yield running
+    finally:
+        running.stop()
