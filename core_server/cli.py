@@ -59,34 +59,37 @@ def _engine(settings: Settings) -> Engine:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="core-server", description=__doc__.split("\n")[0])
+    options = argparse.ArgumentParser(add_help=False)
+    _add_settings_options(options)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, helptext: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=helptext)
-        _add_settings_options(sub)
-        return sub
+    def group(name: str, helptext: str) -> Any:
+        return commands.add_parser(name, help=helptext).add_subparsers(dest="action", required=True)
 
-    command("serve", "run the core server")
+    def leaf(parent: Any, name: str, helptext: str = "") -> argparse.ArgumentParser:
+        # Settings options go on the last word, so they may follow it: `db check --data-dir X`.
+        return parent.add_parser(name, help=helptext, parents=[options])
 
-    users = command("users", "manage users").add_subparsers(dest="action", required=True)
-    users.add_parser("list")
-    add_user = users.add_parser("add")
+    leaf(commands, "serve", "run the core server")
+
+    users = group("users", "manage users")
+    leaf(users, "list")
+    add_user = leaf(users, "add")
     add_user.add_argument("username")
     add_user.add_argument("role", choices=auth.ROLES)
     add_user.add_argument("--display-name", default="")
     add_user.add_argument("--password", help="default: asked on the terminal")
-    passwd = users.add_parser("passwd")
+    passwd = leaf(users, "passwd")
     passwd.add_argument("username")
     passwd.add_argument("--password", help="default: asked on the terminal")
 
-    modality = command("modality", "manage registered DICOM peers")
-    actions = modality.add_subparsers(dest="action", required=True)
-    actions.add_parser("list")
-    add = actions.add_parser("add")
+    actions = group("modality", "manage registered DICOM peers")
+    leaf(actions, "list")
+    add = leaf(actions, "add")
     add.add_argument("ae_title_arg", metavar="AE_TITLE")
     add.add_argument("peer_host", metavar="HOST")
     add.add_argument("peer_port", metavar="PORT", type=int)
-    update = actions.add_parser("update")
+    update = leaf(actions, "update")
     update.add_argument("ae_title_arg", metavar="AE_TITLE")
     update.add_argument("--new-ae-title")
     update.add_argument("--peer-host")
@@ -95,17 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--description")
         for right in ("store", "query", "retrieve"):
             sub.add_argument(f"--allow-{right}", action=argparse.BooleanOptionalAction)
-    remove = actions.add_parser("remove")
+    remove = leaf(actions, "remove")
     remove.add_argument("ae_title_arg", metavar="AE_TITLE")
 
-    database = command("db", "database maintenance")
-    db_actions = database.add_subparsers(dest="action", required=True)
-    db_actions.add_parser("migrate")
-    backup = db_actions.add_parser("backup")
+    db_actions = group("db", "database maintenance")
+    leaf(db_actions, "migrate", "bring the schema to the newest revision")
+    backup = leaf(db_actions, "backup", "copy the database (SQLite) or pg_dump it")
     backup.add_argument("destination", nargs="?", type=Path)
-    db_actions.add_parser("check")
+    leaf(db_actions, "check", "database integrity and index against storage")
 
-    importing = command("import", "import DICOM files, folders or a DICOMDIR")
+    importing = leaf(commands, "import", "import DICOM files, folders or a DICOMDIR")
     importing.add_argument("paths", nargs="+", type=Path)
     return parser
 
@@ -117,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # pynetdicom narrates every PDU at INFO; its warnings and errors still show.
-    logging.getLogger("pynetdicom").setLevel(max(logging.WARNING, logging.root.level))
+    # pynetdicom narrates every PDU and Alembic every step at INFO; warnings still show.
+    for chatty in ("pynetdicom", "alembic"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
     try:
         return int(_run(args, settings) or 0)
     except (auth.AuthError, modalities.ModalityError, FileNotFoundError) as exc:

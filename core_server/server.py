@@ -35,6 +35,9 @@ def build_core(settings: Settings) -> Core:
     auth.ensure_initial_admin(engine, settings.data_dir, settings.admin_password)
     bus = EventBus()
     archive = Archive(engine, settings.storage_dir, bus)
+    recovered = archive.recover()
+    if any(recovered.values()):
+        log.warning("storage recovery after an unclean stop: %s", recovered)
     dicom = DicomServer(
         archive,
         engine,

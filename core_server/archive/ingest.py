@@ -71,6 +71,17 @@ def store_instance(engine: Engine, storage: StorageArea, data: bytes, origin: Or
     return _stored(parsed, outcome)
 
 
+def index_file(engine: Engine, storage: StorageArea, relative: str) -> Stored:
+    """Index a complete file already in the storage area that no row names (written before a
+    crash, never acknowledged): a sender's retry of it is then a duplicate."""
+    data = storage.read(relative)
+    parsed = parse(data)
+    received_at = datetime.now(UTC)
+    digest = hashlib.sha256(data).hexdigest()
+    outcome = _index(engine, parsed, relative, len(data), digest, received_at, Origin("recovery"))
+    return _stored(parsed, outcome)
+
+
 def _stored(parsed: ParsedObject, outcome: str) -> Stored:
     return Stored(
         parsed.sop_class_uid,

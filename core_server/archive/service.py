@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from core_server.archive import tables as t
 from core_server.archive.storage import StorageArea
 from core_server.events import EventBus
 
+log = logging.getLogger(__name__)
 RETRIEVE_KEYS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
 
 
@@ -99,6 +102,32 @@ class Archive:
 
     def import_paths(self, paths: list[Path], progress: Any = None) -> importer.ImportReport:
         return importer.import_files(self.store_instance, importer.candidate_files(paths), progress)
+
+    def recover(self, days: int = 2) -> dict[str, int]:
+        """After an unclean stop: drop half-written temporary files and index the complete
+        files written just before the crash. Only recent day folders are walked, so start-up
+        stays quick on a large archive."""
+        since = datetime.now(UTC) - timedelta(days=days)
+        partial = self.storage.remove_partial(since)
+        recent = self.storage.walk(since)
+        indexed = 0
+        if recent:
+            with db.read(self.engine) as conn:
+                known = {
+                    path
+                    for (path,) in conn.execute(
+                        select(t.instances.c.path).where(t.instances.c.received_at >= since)
+                    )
+                } | {p for (p,) in conn.execute(select(t.replaced_instances.c.path))}
+            for relative in recent:
+                if relative in known:
+                    continue
+                try:
+                    ingest.index_file(self.engine, self.storage, relative)
+                    indexed += 1
+                except Exception:
+                    log.exception("cannot index %s left by an unclean stop", relative)
+        return {"partial_removed": partial, "indexed": indexed}
 
     def verify(self) -> dict[str, list[str]]:
         """Index against storage: rows whose file is gone or has another size, and files that

@@ -60,13 +60,34 @@ class StorageArea:
     def remove(self, relative: str) -> None:
         (self.root / relative).unlink(missing_ok=True)
 
-    def walk(self) -> list[str]:
-        """Every stored file, relative to the root (leftover ``.part`` files excluded)."""
+    def walk(self, since: datetime | None = None) -> list[str]:
+        """Every stored file, relative to the root (leftover ``.part`` files excluded); with
+        ``since``, only the day folders from that date on."""
         return sorted(
             str(path.relative_to(self.root))
-            for path in self.root.rglob("*.dcm")
+            for folder in self._day_folders(since)
+            for path in folder.rglob("*.dcm")
             if not path.name.startswith(".")
         )
+
+    def remove_partial(self, since: datetime | None = None) -> int:
+        """Delete the temporary files a crash left behind mid-write."""
+        removed = 0
+        for folder in self._day_folders(since):
+            for path in folder.rglob(".*.part"):
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    def _day_folders(self, since: datetime | None) -> list[Path]:
+        if since is None:
+            return [self.root]
+        first = since.strftime("%Y/%m/%d")
+        return [
+            day
+            for day in self.root.glob("[0-9]*/[0-9]*/[0-9]*")
+            if day.is_dir() and str(day.relative_to(self.root)) >= first
+        ]
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -34,9 +34,6 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
     }
 
 
-token.public = True  # type: ignore[attr-defined]  (signing in needs no token)
-
-
 @router.post("/logout", status_code=204)
 def logout(
     request: Request,

@@ -1,0 +1,1 @@
+"""Benchmarks of the core server's DICOM archive (see ``bench/README.md``)."""
