@@ -7,6 +7,7 @@ upgrading a read lock mid-transaction, which SQLite would answer with SQLITE_BUS
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,13 +83,26 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+_sqlite_writers: dict[int, threading.Lock] = {}
+
+
 @contextmanager
 def write(engine: Engine) -> Iterator[Connection]:
-    """A transaction that will write: committed on success, rolled back on error."""
-    with engine.connect() as conn:
-        conn = conn.execution_options(write=True)
-        with conn.begin():
-            yield conn
+    """A transaction that will write: committed on success, rolled back on error.
+
+    On SQLite the threads of this process queue on a lock first: SQLite admits one writer, and
+    its busy handler polls with sleeps of up to 100 ms, which starves 20 concurrent writers."""
+    lock = _sqlite_writers.setdefault(id(engine), threading.Lock()) if is_sqlite(engine) else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(write=True)
+            with conn.begin():
+                yield conn
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 @contextmanager

@@ -17,6 +17,9 @@ def testdata(name: str) -> Path:
     return Path(str(get_testdata_file(name, download=False)))
 
 
+testdata.__test__ = False  # type: ignore[attr-defined]  (a helper, not a test)
+
+
 def make_ct(
     *,
     patient_id: str = "P001",

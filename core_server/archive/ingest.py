@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +29,8 @@ from core_server.archive.objects import ParsedObject, integer, parse, person_nam
 from core_server.archive.storage import StorageArea
 
 log = logging.getLogger(__name__)
+# File writes run beside the index transaction (fsync waits release the GIL).
+_writers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="storage-write")
 
 
 @dataclass(frozen=True)
@@ -62,10 +66,15 @@ def store_instance(engine: Engine, storage: StorageArea, data: bytes, origin: Or
 
     received_at = datetime.now(UTC)
     relative = storage.new_path(parsed.study_instance_uid, received_at)
-    storage.write(relative, data)
+    # The file is written (and fsynced) while the index rows are prepared; the transaction
+    # commits only once the file is durable, so a committed row always has its file.
+    written = _writers.submit(storage.write, relative, data)
     try:
-        outcome = _index(engine, parsed, relative, len(data), digest, received_at, origin)
+        outcome = _index(
+            engine, parsed, relative, len(data), digest, received_at, origin, written.result
+        )
     except BaseException:
+        wait([written])
         storage.remove(relative)
         raise
     return _stored(parsed, outcome)
@@ -100,6 +109,7 @@ def _index(
     digest: str,
     received_at: datetime,
     origin: Origin,
+    before_commit: Callable[[], object] = lambda: None,
 ) -> str:
     ds = parsed.dataset
     instance_values = {
@@ -132,6 +142,7 @@ def _index(
                             **instance_values,
                         )
                     )
+                    before_commit()
                     return "stored"
                 conn.execute(
                     insert(t.replaced_instances).values(
@@ -148,6 +159,7 @@ def _index(
                     .where(t.instances.c.id == old.id)
                     .values(series_fk=series_fk, **instance_values)
                 )
+                before_commit()
                 log.info("instance %s replaced; older file kept", parsed.sop_instance_uid)
                 return "replaced"
         except IntegrityError:

@@ -1,0 +1,114 @@
+"""The single ingest path: durability, bad input, duplicates, recovery after a crash."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from core_server import db
+from core_server.archive import Archive, InvalidObject, Origin, ingest
+from core_server.archive import tables as t
+from tests.dicom_data import encode, make_ct, testdata
+
+ORIGIN = Origin("test", "CT01")
+
+
+@pytest.fixture
+def archive(tmp_path: Path, database_url: str) -> Archive:
+    engine = db.make_engine(database_url)
+    db.migrate(engine)
+    return Archive(engine, tmp_path / "storage")
+
+
+def files(archive: Archive) -> list[Path]:
+    return sorted(archive.storage.root.rglob("*.dcm"))
+
+
+def test_stored_file_is_the_bytes_received(archive: Archive) -> None:
+    data = encode(make_ct(patient_name="Wang^Wu=王^五", charset="GB18030"))
+    stored = archive.store_instance(data, ORIGIN)
+    assert stored.outcome == "stored"
+    (path,) = files(archive)
+    assert path.read_bytes() == data
+    (patient,) = archive.find("PATIENT", {"PatientName": "王*"})
+    assert patient["PatientName"] == "Wang^Wu=王^五"
+    assert archive.verify() == {"missing": [], "orphans": []}
+
+
+def test_duplicates_same_bytes_change_nothing(archive: Archive) -> None:
+    data = encode(make_ct())
+    archive.store_instance(data, ORIGIN)
+    assert archive.store_instance(data, ORIGIN).outcome == "duplicate"
+    assert len(files(archive)) == 1
+    assert archive.statistics()["instances"] == 1
+
+
+def test_duplicates_other_bytes_replace_and_keep_the_older_file(archive: Archive) -> None:
+    first = make_ct(StudyDescription="first")
+    archive.store_instance(encode(first), ORIGIN)
+    second = make_ct(
+        sop_uid=first.SOPInstanceUID,
+        study_uid=first.StudyInstanceUID,
+        series_uid=first.SeriesInstanceUID,
+        instance_number=7,
+    )
+    assert archive.store_instance(encode(second), ORIGIN).outcome == "replaced"
+    (image,) = archive.find("IMAGE", {"SOPInstanceUID": first.SOPInstanceUID})
+    assert image["InstanceNumber"] == 7
+    assert len(files(archive)) == 2  # the older file is kept
+    with db.read(archive.engine) as conn:
+        assert len(conn.execute(select(t.replaced_instances)).all()) == 1
+    assert archive.verify() == {"missing": [], "orphans": []}
+
+
+@pytest.mark.parametrize("name", ["MR_truncated.dcm", "rtplan_truncated.dcm"])
+def test_truncated_objects_are_refused_and_leave_nothing(archive: Archive, name: str) -> None:
+    with pytest.raises(InvalidObject, match="truncated"):
+        archive.store_instance(testdata(name).read_bytes(), ORIGIN)
+    assert files(archive) == []
+    assert archive.statistics()["instances"] == 0
+
+
+def test_cut_encapsulated_pixel_data_is_refused(archive: Archive) -> None:
+    data = testdata("JPEG2000.dcm").read_bytes()
+    with pytest.raises(InvalidObject):
+        archive.store_instance(data[:-20], ORIGIN)
+    archive.store_instance(data, ORIGIN)  # the whole object is fine
+
+
+def test_not_dicom_and_missing_uids(archive: Archive) -> None:
+    with pytest.raises(InvalidObject, match="not a readable DICOM file"):
+        archive.store_instance(b"hello" * 100, ORIGIN)
+    ds = make_ct()
+    del ds.StudyInstanceUID
+    with pytest.raises(InvalidObject, match="StudyInstanceUID is missing"):
+        archive.store_instance(encode(ds), ORIGIN)
+    assert files(archive) == []
+
+
+def test_a_failed_index_transaction_removes_the_file(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> str:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(ingest, "_index", broken)
+    with pytest.raises(RuntimeError):
+        archive.store_instance(encode(make_ct()), ORIGIN)
+    assert files(archive) == []
+
+
+def test_recover_indexes_files_left_by_a_crash(archive: Archive) -> None:
+    ds = make_ct(patient_id="ORPHAN")
+    relative = archive.storage.new_path(ds.StudyInstanceUID, datetime.now(UTC))
+    archive.storage.write(relative, encode(ds))  # written, then the process died
+    partial = archive.storage.absolute(relative).parent / ".half.dcm.part"
+    partial.write_bytes(b"half")
+    assert archive.verify()["orphans"] == [relative]
+    assert archive.recover() == {"partial_removed": 1, "indexed": 1}
+    assert not partial.exists()
+    assert archive.verify() == {"missing": [], "orphans": []}
+    assert archive.count("STUDY", {"PatientID": "ORPHAN"}) == 1
