@@ -2,8 +2,9 @@
 calls :func:`store_instance`.
 
 Order of work, so that an acknowledged object is never lost and a failed one leaves nothing:
-parse and check the bytes, write the file under a temporary name, fsync, rename, fsync the
-folder, then commit its index rows. Only then does the caller send its success status.
+parse and check the bytes; write the file under a temporary name, fsync, rename, fsync the
+folder (in a worker thread, while the index rows are prepared); then commit the rows. Only
+then does the caller send its success status.
 
 Duplicate SOP Instance UIDs: the same bytes again are a success and change nothing; different
 bytes under a stored UID replace the indexed object (a modality re-sending a corrected image),
@@ -29,7 +30,7 @@ from core_server.archive.objects import ParsedObject, integer, parse, person_nam
 from core_server.archive.storage import StorageArea
 
 log = logging.getLogger(__name__)
-# File writes run beside the index transaction (fsync waits release the GIL).
+# Hashing and writing run beside the index transaction (both release the GIL).
 _writers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="storage-write")
 
 
@@ -54,29 +55,23 @@ class Stored:
 def store_instance(engine: Engine, storage: StorageArea, data: bytes, origin: Origin) -> Stored:
     """Store one Part 10 object. Raises :class:`InvalidObject` for bytes it cannot index."""
     parsed = parse(data)
-    digest = hashlib.sha256(data).hexdigest()
-    with db.read(engine) as conn:
-        existing = conn.execute(
-            select(t.instances.c.sha256).where(
-                t.instances.c.sop_instance_uid == parsed.sop_instance_uid
-            )
-        ).first()
-    if existing is not None and existing.sha256 == digest:
-        return _stored(parsed, "duplicate")
-
     received_at = datetime.now(UTC)
     relative = storage.new_path(parsed.study_instance_uid, received_at)
-    # The file is written (and fsynced) while the index rows are prepared; the transaction
-    # commits only once the file is durable, so a committed row always has its file.
-    written = _writers.submit(storage.write, relative, data)
+
+    def hash_and_write() -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        storage.write(relative, data)
+        return digest
+
+    written = _writers.submit(hash_and_write)
     try:
-        outcome = _index(
-            engine, parsed, relative, len(data), digest, received_at, origin, written.result
-        )
+        outcome = _index(engine, parsed, relative, len(data), received_at, origin, written.result)
     except BaseException:
         wait([written])
         storage.remove(relative)
         raise
+    if outcome == "duplicate":
+        storage.remove(relative)
     return _stored(parsed, outcome)
 
 
@@ -85,9 +80,12 @@ def index_file(engine: Engine, storage: StorageArea, relative: str) -> Stored:
     crash, never acknowledged): a sender's retry of it is then a duplicate."""
     data = storage.read(relative)
     parsed = parse(data)
-    received_at = datetime.now(UTC)
     digest = hashlib.sha256(data).hexdigest()
-    outcome = _index(engine, parsed, relative, len(data), digest, received_at, Origin("recovery"))
+    outcome = _index(
+        engine, parsed, relative, len(data), datetime.now(UTC), Origin("recovery"), lambda: digest
+    )
+    if outcome == "duplicate":
+        storage.remove(relative)
     return _stored(parsed, outcome)
 
 
@@ -106,11 +104,12 @@ def _index(
     parsed: ParsedObject,
     relative: str,
     size: int,
-    digest: str,
     received_at: datetime,
     origin: Origin,
-    before_commit: Callable[[], object] = lambda: None,
+    durable_digest: Callable[[], str],
 ) -> str:
+    """Insert (or replace) the rows; ``durable_digest`` waits for the file to be on disk and
+    gives its SHA-256, so the transaction commits only after the file is durable."""
     ds = parsed.dataset
     instance_values = {
         "sop_class_uid": parsed.sop_class_uid,
@@ -121,29 +120,31 @@ def _index(
         "columns": integer(ds, "Columns"),
         "path": relative,
         "size": size,
-        "sha256": digest,
         "received_at": received_at,
         "source_ae_title": origin.ae_title[:16],
     }
     for attempt in range(3):
         try:
             with db.write(engine) as conn:
-                series_fk = _series_fk(conn, parsed, origin, received_at)
                 old = conn.execute(
                     select(t.instances).where(
                         t.instances.c.sop_instance_uid == parsed.sop_instance_uid
                     )
                 ).first()
+                series_fk = _series_fk(conn, parsed, origin, received_at)
+                digest = durable_digest()
                 if old is None:
                     conn.execute(
                         insert(t.instances).values(
                             series_fk=series_fk,
                             sop_instance_uid=parsed.sop_instance_uid,
+                            sha256=digest,
                             **instance_values,
                         )
                     )
-                    before_commit()
                     return "stored"
+                if old.sha256 == digest and old.size == size:
+                    return "duplicate"
                 conn.execute(
                     insert(t.replaced_instances).values(
                         sop_instance_uid=old.sop_instance_uid,
@@ -157,13 +158,12 @@ def _index(
                 conn.execute(
                     update(t.instances)
                     .where(t.instances.c.id == old.id)
-                    .values(series_fk=series_fk, **instance_values)
+                    .values(series_fk=series_fk, sha256=digest, **instance_values)
                 )
-                before_commit()
                 log.info("instance %s replaced; older file kept", parsed.sop_instance_uid)
                 return "replaced"
         except IntegrityError:
-            # Another association inserted the same patient/study/series/instance first.
+            # Another process inserted the same patient/study/series/instance first.
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
