@@ -1,10 +1,12 @@
 """The one ingest path: every way in (C-STORE, import, later STOW-RS and the capture station)
-calls :func:`store_instance`.
+calls :func:`store_file` (bytes are first put in the incoming folder).
 
 Order of work, so that an acknowledged object is never lost and a failed one leaves nothing:
-parse and check the bytes; write the file under a temporary name, fsync, rename, fsync the
-folder (in a worker thread, while the index rows are prepared); then commit the rows. Only
-then does the caller send its success status.
+the object arrives as a file in the storage area's incoming folder (C-STORE data sets are
+written there by pynetdicom as their fragments arrive, so they are never held whole in memory);
+its attributes are read and checked; it is fsynced, renamed to its final name and its folder
+fsynced (in a worker thread, while the index rows are prepared); then the rows are committed.
+Only then does the caller send its success status.
 
 Duplicate SOP Instance UIDs: the same bytes again are a success and change nothing; different
 bytes under a stored UID replace the indexed object (a modality re-sending a corrected image),
@@ -13,12 +15,12 @@ and the older file is kept and listed in ``replaced_instances``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, insert, select, update
@@ -30,8 +32,7 @@ from core_server.archive.objects import ParsedObject, integer, parse, person_nam
 from core_server.archive.storage import StorageArea
 
 log = logging.getLogger(__name__)
-# Hashing and writing run beside the index transaction (both release the GIL).
-_writers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="storage-write")
+_movers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="storage-adopt")
 
 
 @dataclass(frozen=True)
@@ -52,22 +53,25 @@ class Stored:
     outcome: str  # "stored", "duplicate" (same bytes, nothing changed) or "replaced"
 
 
-def store_instance(engine: Engine, storage: StorageArea, data: bytes, origin: Origin) -> Stored:
-    """Store one Part 10 object. Raises :class:`InvalidObject` for bytes it cannot index."""
-    parsed = parse(data)
+def store_file(engine: Engine, storage: StorageArea, incoming: Path, origin: Origin) -> Stored:
+    """Check, make durable and index one Part 10 file from the incoming folder; it is moved into
+    place, or removed if refused. Raises :class:`InvalidObject` for a file it cannot index."""
+    try:
+        parsed = parse(incoming)
+    except BaseException:
+        incoming.unlink(missing_ok=True)
+        raise
+    size = incoming.stat().st_size
     received_at = datetime.now(UTC)
     relative = storage.new_path(parsed.study_instance_uid, received_at)
-
-    def hash_and_write() -> str:
-        digest = hashlib.sha256(data).hexdigest()
-        storage.write(relative, data)
-        return digest
-
-    written = _writers.submit(hash_and_write)
+    # fsync, rename and the folder's fsync run beside the index transaction, which commits
+    # only once the file is durable: a committed row always has its file.
+    moved = _movers.submit(storage.adopt, incoming, relative)
     try:
-        outcome = _index(engine, parsed, relative, len(data), received_at, origin, written.result)
+        outcome = _index(engine, storage, parsed, relative, size, received_at, origin, moved.result)
     except BaseException:
-        wait([written])
+        wait([moved])
+        incoming.unlink(missing_ok=True)
         storage.remove(relative)
         raise
     if outcome == "duplicate":
@@ -78,11 +82,11 @@ def store_instance(engine: Engine, storage: StorageArea, data: bytes, origin: Or
 def index_file(engine: Engine, storage: StorageArea, relative: str) -> Stored:
     """Index a complete file already in the storage area that no row names (written before a
     crash, never acknowledged): a sender's retry of it is then a duplicate."""
-    data = storage.read(relative)
-    parsed = parse(data)
-    digest = hashlib.sha256(data).hexdigest()
+    parsed = parse(storage.absolute(relative))
+    size = storage.absolute(relative).stat().st_size
+    received_at = datetime.now(UTC)
     outcome = _index(
-        engine, parsed, relative, len(data), datetime.now(UTC), Origin("recovery"), lambda: digest
+        engine, storage, parsed, relative, size, received_at, Origin("recovery"), lambda: None
     )
     if outcome == "duplicate":
         storage.remove(relative)
@@ -101,15 +105,16 @@ def _stored(parsed: ParsedObject, outcome: str) -> Stored:
 
 def _index(
     engine: Engine,
+    storage: StorageArea,
     parsed: ParsedObject,
     relative: str,
     size: int,
     received_at: datetime,
     origin: Origin,
-    durable_digest: Callable[[], str],
+    durable: Callable[[], object],
 ) -> str:
-    """Insert (or replace) the rows; ``durable_digest`` waits for the file to be on disk and
-    gives its SHA-256, so the transaction commits only after the file is durable."""
+    """Insert (or replace) the rows; ``durable`` waits for the file to be on disk, so the
+    transaction commits only after it is."""
     ds = parsed.dataset
     instance_values = {
         "sop_class_uid": parsed.sop_class_uid,
@@ -132,25 +137,23 @@ def _index(
                     )
                 ).first()
                 series_fk = _series_fk(conn, parsed, origin, received_at)
-                digest = durable_digest()
+                durable()
                 if old is None:
                     conn.execute(
                         insert(t.instances).values(
                             series_fk=series_fk,
                             sop_instance_uid=parsed.sop_instance_uid,
-                            sha256=digest,
                             **instance_values,
                         )
                     )
                     return "stored"
-                if old.sha256 == digest and old.size == size:
+                if old.size == size and storage.same_content(old.path, relative):
                     return "duplicate"
                 conn.execute(
                     insert(t.replaced_instances).values(
                         sop_instance_uid=old.sop_instance_uid,
                         path=old.path,
                         size=old.size,
-                        sha256=old.sha256,
                         received_at=old.received_at,
                         replaced_at=received_at,
                     )
@@ -158,7 +161,7 @@ def _index(
                 conn.execute(
                     update(t.instances)
                     .where(t.instances.c.id == old.id)
-                    .values(series_fk=series_fk, sha256=digest, **instance_values)
+                    .values(series_fk=series_fk, **instance_values)
                 )
                 log.info("instance %s replaced; older file kept", parsed.sop_instance_uid)
                 return "replaced"

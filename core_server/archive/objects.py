@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 from pydicom import Dataset, dcmread
@@ -13,6 +13,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import PersonName
 
 _SEQUENCE_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+_DEFER = 4096  # values larger than this (pixel data) are not read while indexing
 
 
 class InvalidObject(ValueError):
@@ -29,17 +30,18 @@ class ParsedObject:
     series_instance_uid: str
 
 
-def parse(data: bytes) -> ParsedObject:
-    """Parse a Part 10 object; refuse one that is truncated or lacks its identifying UIDs."""
+def parse(path: Path) -> ParsedObject:
+    """Read a Part 10 file's attributes (large values are left on disk); refuse one that is
+    truncated or lacks its identifying UIDs."""
     try:
-        dataset = dcmread(BytesIO(data))
+        dataset = dcmread(path, defer_size=_DEFER)
     except Exception as exc:
         raise InvalidObject(f"not a readable DICOM file: {exc}") from exc
     transfer_syntax = str(getattr(dataset.file_meta, "TransferSyntaxUID", "") or "")
     if not transfer_syntax:
         raise InvalidObject("file meta information has no Transfer Syntax UID")
     if transfer_syntax != DeflatedExplicitVRLittleEndian:
-        _check_complete(dataset, data)
+        _check_complete(dataset, path)
     uids = {}
     for keyword in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
         value = text(dataset, keyword)
@@ -58,7 +60,7 @@ def parse(data: bytes) -> ParsedObject:
     )
 
 
-def _check_complete(dataset: Dataset, data: bytes) -> None:
+def _check_complete(dataset: Dataset, path: Path) -> None:
     # pydicom reads a truncated file without complaint (a short last value, or a dropped
     # undefined-length element), so check that the last element ends where the bytes end.
     if not dataset._dict:
@@ -66,11 +68,13 @@ def _check_complete(dataset: Dataset, data: bytes) -> None:
     last = dataset._dict[max(dataset._dict)]
     if not isinstance(last, RawDataElement):
         return
+    size = path.stat().st_size
     if last.length == 0xFFFFFFFF:
-        if not data.endswith(_SEQUENCE_DELIMITER):
-            raise InvalidObject(f"truncated: element {last.tag} has no sequence delimiter")
+        with path.open("rb") as f:
+            f.seek(max(0, size - len(_SEQUENCE_DELIMITER)))
+            if f.read() != _SEQUENCE_DELIMITER:
+                raise InvalidObject(f"truncated: element {last.tag} has no sequence delimiter")
         return
-    size = len(data)
     if last.value_tell + last.length != size:
         raise InvalidObject(
             f"truncated: element {last.tag} needs {last.length} bytes, "

@@ -37,8 +37,13 @@ class Archive:
         self.bus = bus or EventBus()
 
     def store_instance(self, data: bytes, origin: ingest.Origin) -> ingest.Stored:
-        """The single ingest path; see :mod:`core_server.archive.ingest`."""
-        stored = ingest.store_instance(self.engine, self.storage, data, origin)
+        """Store the bytes of a Part 10 object; see :mod:`core_server.archive.ingest`."""
+        return self.store_file(self.storage.receive(data), origin)
+
+    def store_file(self, incoming: Path, origin: ingest.Origin) -> ingest.Stored:
+        """The single ingest path: a Part 10 file in :attr:`StorageArea.incoming` is checked,
+        made durable and indexed, or refused and removed."""
+        stored = ingest.store_file(self.engine, self.storage, incoming, origin)
         if stored.outcome != "duplicate":
             self.bus.publish(
                 "archive.instance_stored",
@@ -108,7 +113,7 @@ class Archive:
         files written just before the crash. Only recent day folders are walked, so start-up
         stays quick on a large archive."""
         since = datetime.now(UTC) - timedelta(days=days)
-        partial = self.storage.remove_partial(since)
+        partial = self.storage.remove_partial()
         recent = self.storage.walk(since)
         indexed = 0
         if recent:

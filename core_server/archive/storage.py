@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import uuid
 from datetime import datetime
 from pathlib import Path
+
+INCOMING = ".incoming"
 
 
 class StorageArea:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.root.mkdir(parents=True, exist_ok=True)
+        # Objects arrive here (pynetdicom writes C-STORE data sets straight into it) and are
+        # renamed into place once checked: the same filesystem, so nothing is copied twice.
+        self.incoming = root / INCOMING
+        self.incoming.mkdir(parents=True, exist_ok=True)
 
     def new_path(self, study_instance_uid: str, received_at: datetime) -> str:
         study_hash = hashlib.sha1(study_instance_uid.encode()).hexdigest()[:16]
@@ -26,27 +32,43 @@ class StorageArea:
     def absolute(self, relative: str) -> Path:
         return self.root / relative
 
-    def write(self, relative: str, data: bytes) -> None:
-        """Write, fsync, rename into place and fsync the folder: durable when it returns."""
+    def receive(self, data: bytes) -> Path:
+        """Put bytes in the incoming folder (not yet durable; see :meth:`adopt`)."""
+        path = self.incoming / f"{uuid.uuid4().hex}.part"
+        path.write_bytes(data)
+        return path
+
+    def adopt(self, incoming: Path, relative: str) -> None:
+        """Move an incoming file to its final name durably: fsync it, rename it, fsync the
+        folder. When this returns the file survives a power cut."""
+        fd = os.open(incoming, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         final = self.root / relative
         folder = final.parent
         if not folder.is_dir():
             folder.mkdir(parents=True, exist_ok=True)
             _fsync_dir(folder.parent)
-        temporary = folder / f".{final.name}.part"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            temporary.unlink(missing_ok=True)
-            raise
-        os.close(fd)
-        os.rename(temporary, final)
+        os.rename(incoming, final)
         _fsync_dir(folder)
+
+    def write(self, relative: str, data: bytes) -> None:
+        """Write bytes durably under their final name."""
+        self.adopt(self.receive(data), relative)
+
+    def same_content(self, relative: str, other: str) -> bool:
+        first, second = self.root / relative, self.root / other
+        if first.stat().st_size != second.stat().st_size:
+            return False
+        with first.open("rb") as a, second.open("rb") as b:
+            while True:
+                chunk = a.read(1 << 20)
+                if chunk != b.read(1 << 20):
+                    return False
+                if not chunk:
+                    return True
 
     def read(self, relative: str) -> bytes:
         return (self.root / relative).read_bytes()
@@ -67,14 +89,16 @@ class StorageArea:
             str(path.relative_to(self.root))
             for folder in self._day_folders(since)
             for path in folder.rglob("*.dcm")
-            if not path.name.startswith(".")
+            if not path.relative_to(self.root).parts[0].startswith(".")
         )
 
-    def remove_partial(self, since: datetime | None = None) -> int:
-        """Delete the temporary files a crash left behind mid-write."""
+    def remove_partial(self, idle_seconds: float = 3600) -> int:
+        """Delete incoming files a crash left behind (none was ever acknowledged). Only files
+        untouched for ``idle_seconds``: another core process may be receiving into the folder."""
         removed = 0
-        for folder in self._day_folders(since):
-            for path in folder.rglob(".*.part"):
+        cutoff = time.time() - idle_seconds
+        for path in self.incoming.iterdir():
+            if path.stat().st_mtime < cutoff:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed

@@ -97,7 +97,6 @@ instances = Table(
     Column("columns", Integer, nullable=True),
     Column("path", String(255), nullable=False, comment="relative to the storage area"),
     Column("size", BigInteger, nullable=False),
-    Column("sha256", String(64), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("source_ae_title", String(16), nullable=False, server_default=""),
     Index(None, "series_fk", "instance_number"),
@@ -113,7 +112,6 @@ replaced_instances = Table(
     Column("sop_instance_uid", Key(64), nullable=False, index=True),
     Column("path", String(255), nullable=False),
     Column("size", BigInteger, nullable=False),
-    Column("sha256", String(64), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("replaced_at", DateTime(timezone=True), nullable=False),
 )

@@ -8,12 +8,15 @@ unless strict mode is on; query and retrieve need a registered AE.
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
+import tempfile
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from pydicom import Dataset, dcmread
@@ -26,8 +29,10 @@ from pynetdicom import (
     AE,
     ALL_TRANSFER_SYNTAXES,
     AllStoragePresentationContexts,
+    _config,
     build_context,
     build_role,
+    dimse_messages,
     evt,
 )
 from pynetdicom.association import Association
@@ -97,8 +102,10 @@ class DicomServer:
     # -- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        _receive_into(self.archive.storage.incoming)
         handlers = [
             (evt.EVT_CONN_OPEN, _nodelay),
+            (evt.EVT_REQUESTED, _prefer_requestor_order),
             (evt.EVT_C_ECHO, self._on_echo),
             (evt.EVT_C_STORE, self._on_store),
             (evt.EVT_C_FIND, self._on_find),
@@ -187,7 +194,7 @@ class DicomServer:
             return _status(NOT_AUTHORIZED, "calling AE title may not store here")
         origin = Origin("dimse", assoc.requestor.ae_title.strip(), assoc.requestor.address)
         try:
-            self.archive.store_instance(event.encoded_dataset(), origin)
+            self.archive.store_file(event.dataset_path, origin)
         except InvalidObject as exc:
             log.warning("C-STORE from %s refused: %s", origin.ae_title, exc)
             return _status(CANNOT_UNDERSTAND, str(exc))
@@ -364,10 +371,44 @@ class _ArchiveAE(AE):
         pass  # decided by the registry
 
 
+def _receive_into(folder: Path) -> None:
+    """Have pynetdicom write each C-STORE data set to a file in ``folder`` as its fragments
+    arrive (its chunked mode), instead of assembling it in memory for us to write again; the
+    archive then renames the file into place. pynetdicom removes the file after the handler
+    returns, which finds nothing once the archive has taken it."""
+    _config.STORE_RECV_CHUNKED_DATASET = True
+    dimse_messages.NamedTemporaryFile = functools.partial(  # type: ignore[attr-defined]
+        tempfile.NamedTemporaryFile, dir=folder
+    )
+
+
 def _nodelay(event: evt.Event) -> None:
     sock = event.assoc.dul.socket.socket if event.assoc.dul.socket else None
     if sock is not None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _prefer_requestor_order(event: evt.Event) -> None:
+    """Accept, in each presentation context, the transfer syntax the requestor proposed first
+    among those we support.
+
+    pynetdicom picks the acceptor's first supported syntax that was proposed; ours start with
+    Implicit VR Little Endian, so a storescu offering [Explicit, Implicit] would be made to
+    convert to implicit VR (private elements lose their VR), and a C-GET requestor offering
+    [JPEG 2000, Explicit, Implicit] would get a stored JPEG 2000 object decompressed.
+    """
+    primitive = event.assoc.requestor.primitive
+    proposed: dict[str, list[str]] = {}
+    for context in primitive.presentation_context_definition_list or []:
+        syntaxes = proposed.setdefault(str(context.abstract_syntax), [])
+        syntaxes.extend(s for s in context.transfer_syntax if s not in syntaxes)
+    for context in event.assoc.acceptor.supported_contexts:
+        wanted = proposed.get(str(context.abstract_syntax))
+        if wanted:
+            ours = context.transfer_syntax
+            context.transfer_syntax = [s for s in wanted if s in ours] + [
+                s for s in ours if s not in wanted
+            ]
 
 
 def _status(code: int, comment: str) -> Dataset:

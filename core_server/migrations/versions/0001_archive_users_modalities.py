@@ -116,7 +116,6 @@ def upgrade() -> None:
         ),
         sa.Column("path", sa.String(length=255), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
-        sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("replaced_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_replaced_instances")),
@@ -327,7 +326,6 @@ def upgrade() -> None:
             "path", sa.String(length=255), nullable=False, comment="relative to the storage area"
         ),
         sa.Column("size", sa.BigInteger(), nullable=False),
-        sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("source_ae_title", sa.String(length=16), server_default="", nullable=False),
         sa.ForeignKeyConstraint(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +26,8 @@ def archive(tmp_path: Path, database_url: str) -> Archive:
 
 
 def files(archive: Archive) -> list[Path]:
-    return sorted(archive.storage.root.rglob("*.dcm"))
+    """Stored files, and anything left in the incoming folder."""
+    return sorted(archive.storage.root.rglob("*.dcm")) + sorted(archive.storage.incoming.iterdir())
 
 
 def test_stored_file_is_the_bytes_received(archive: Archive) -> None:
@@ -105,10 +108,11 @@ def test_recover_indexes_files_left_by_a_crash(archive: Archive) -> None:
     ds = make_ct(patient_id="ORPHAN")
     relative = archive.storage.new_path(ds.StudyInstanceUID, datetime.now(UTC))
     archive.storage.write(relative, encode(ds))  # written, then the process died
-    partial = archive.storage.absolute(relative).parent / ".half.dcm.part"
-    partial.write_bytes(b"half")
+    stale = archive.storage.receive(b"half an object")  # a receive the crash cut short
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    fresh = archive.storage.receive(b"another process is receiving this")
     assert archive.verify()["orphans"] == [relative]
     assert archive.recover() == {"partial_removed": 1, "indexed": 1}
-    assert not partial.exists()
+    assert not stale.exists() and fresh.exists()
     assert archive.verify() == {"missing": [], "orphans": []}
     assert archive.count("STUDY", {"PatientID": "ORPHAN"}) == 1
