@@ -397,6 +397,10 @@ def _receive_into(folder: Path) -> None:
     archive then renames the file into place. pynetdicom removes the file after the handler
     returns, which finds nothing once the archive has taken it."""
     _config.STORE_RECV_CHUNKED_DATASET = True
+    # pynetdicom formats every query identifier and answer for its INFO log whatever the log
+    # level: most of a C-FIND's CPU time. Our own log says what was asked.
+    _config.LOG_REQUEST_IDENTIFIERS = False
+    _config.LOG_RESPONSE_IDENTIFIERS = False
     dimse_messages.NamedTemporaryFile = functools.partial(  # type: ignore[attr-defined]
         tempfile.NamedTemporaryFile, dir=folder
     )
