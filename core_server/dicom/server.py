@@ -229,7 +229,10 @@ class DicomServer:
 
     def _answer(self, identifier: Dataset, answer: dict[str, Any], terms: list[str]) -> Dataset:
         ds = Dataset()
-        texts = [v for v in answer.values() if isinstance(v, str)]
+        # Only the values the answer carries decide its character set: the index holds more
+        # (every name of the level), which the query may not have asked for.
+        asked = {element.keyword for element in identifier}
+        texts = [v for k, v in answer.items() if k in asked and isinstance(v, str)]
         charset = answer_charset(terms, texts)
         if charset:
             ds.SpecificCharacterSet = charset if len(charset) > 1 else charset[0]
@@ -254,7 +257,9 @@ class DicomServer:
 
     def _on_get(self, event: evt.Event) -> Iterator[Any]:
         if not self._may(event.assoc, "retrieve"):
-            yield 0
+            # pynetdicom answers Success, without reading further, when the handler announces
+            # no sub-operations: announce one, so that the refusal is what goes out.
+            yield 1
             yield _status(NOT_AUTHORIZED, "calling AE title may not retrieve"), None
             return
         files = self.archive.locate(_query_keys(event.identifier))
@@ -429,10 +434,12 @@ def _prefer_requestor_order(event: evt.Event) -> None:
     for context in event.assoc.acceptor.supported_contexts:
         wanted = proposed.get(str(context.abstract_syntax))
         if wanted:
-            ours = context.transfer_syntax
-            context.transfer_syntax = [s for s in wanted if s in ours] + [
-                s for s in ours if s not in wanted
-            ]
+            # Negotiation only looks at proposed syntaxes, so ours can be cut down to those,
+            # in the requestor's order (short lists keep this cheap: no 45-syntax rebuilds).
+            ours = set(context.transfer_syntax)
+            common = [s for s in wanted if s in ours]
+            if common:
+                context.transfer_syntax = common
 
 
 def _status(code: int, comment: str) -> Dataset:
@@ -504,7 +511,9 @@ def _dataset_for(f: InstanceFile, accepted: set[str]) -> Dataset:
     dataset = dcmread(f.path)
     stored = UID(f.transfer_syntax_uid)
     if accepted and stored not in accepted and stored.is_compressed and accepted & _UNCOMPRESSED:
-        dataset.decompress()  # the peer takes no compressed syntax of this class
+        # The peer takes no compressed syntax of this class. A change of transfer syntax is
+        # the same object: keep its SOP Instance UID (pydicom 3 mints a new one by default).
+        dataset.decompress(generate_instance_uid=False)
     return dataset
 
 

@@ -116,3 +116,13 @@ def test_recover_indexes_files_left_by_a_crash(archive: Archive) -> None:
     assert not stale.exists() and fresh.exists()
     assert archive.verify() == {"missing": [], "orphans": []}
     assert archive.count("STUDY", {"PatientID": "ORPHAN"}) == 1
+
+
+def test_iso_2022_ir_58_names_are_indexed_right(archive: Archive) -> None:
+    """pydicom alone writes and reads GB 2312 without its escape sequence; ours does both."""
+    ds = make_ct(patient_name="Zhao^Liu=赵^六", charset=["", "ISO 2022 IR 58"])
+    data = encode(ds)
+    assert b"\x1b$)A\xd5\xd4" in data  # ESC $ ) A designates GB 2312 before 赵
+    archive.store_instance(data, ORIGIN)
+    (patient,) = archive.find("PATIENT", {"PatientName": "赵*"})
+    assert patient["PatientName"] == "Zhao^Liu=赵^六"
