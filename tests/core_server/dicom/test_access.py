@@ -13,7 +13,7 @@ from pynetdicom.sop_class import (
 )
 
 from tests.conftest import RunningCore
-from tests.core_server.dicom.test_store import associate, client_ae, dcmtk, keys, peer
+from tests.core_server.dicom.clients import associate, client_ae, dcmtk, keys, peer
 from tests.dicom_data import make_ct, write
 
 # 0x0124 (Refused: Not Authorized, PS3.7 C.5) is a general status dcmtk names for no service

@@ -16,7 +16,7 @@ from pynetdicom import AE, evt
 from pynetdicom.sop_class import StorageCommitmentPushModel
 
 from tests.conftest import RunningCore, free_port
-from tests.core_server.dicom.test_store import associate, client_ae, dcmtk, nodelay, peer
+from tests.core_server.dicom.clients import associate, client_ae, dcmtk, nodelay, peer
 from tests.dicom_data import make_ct, write
 
 INSTANCE = "1.2.840.10008.1.20.1.1"  # the well-known Storage Commitment Push Model instance

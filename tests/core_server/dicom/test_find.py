@@ -14,7 +14,7 @@ from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from tests.conftest import RunningCore
-from tests.core_server.dicom.test_store import dcmtk, keys, peer
+from tests.core_server.dicom.clients import dcmtk, keys, peer
 from tests.dicom_data import make_ct, write
 
 STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"

@@ -24,7 +24,7 @@ from pydicom.uid import (
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove
 
 from tests.conftest import RunningCore, free_port
-from tests.core_server.dicom.test_store import (
+from tests.core_server.dicom.clients import (
     associate,
     client_ae,
     dcmtk,
