@@ -350,12 +350,14 @@ class DicomServer:
             )
             if assoc.is_established:
                 try:
-                    assoc.send_n_event_report(
+                    answer, _ = assoc.send_n_event_report(
                         report, kind, StorageCommitmentPushModel, STORAGE_COMMITMENT_INSTANCE
                     )
-                    return
                 finally:
                     assoc.release()
+                if answer is not None and answer.get("Status", 0xFFFF) == SUCCESS:
+                    return
+                log.warning("storage commitment report refused by %s: %r", calling, answer)
             time.sleep(2**attempt)
         log.error("storage commitment report to %s undeliverable", calling)
 
