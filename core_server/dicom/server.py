@@ -47,6 +47,7 @@ from pynetdicom.sop_class import (
     StudyRootQueryRetrieveInformationModelMove,
     Verification,
 )
+from pynetdicom.transport import ThreadedAssociationServer
 from sqlalchemy import Engine
 
 from core_server.archive import (
@@ -57,6 +58,7 @@ from core_server.archive import (
     QueryError,
     Reference,
 )
+from core_server.dicom import fast_store
 from core_server.dicom.charsets import answer_charset, requested
 from core_server.modalities import Modality, get_modality, list_modalities
 
@@ -114,13 +116,17 @@ class DicomServer:
             (evt.EVT_C_MOVE, self._on_move),
             (evt.EVT_N_ACTION, self._on_commitment),
         ]
-        self._server = self.ae.start_server(
+        server = self.ae.make_server(
             (self.host, self.port),
-            block=False,
             evt_handlers=handlers,
             contexts=_CheaplyCopiedContexts(self.ae.supported_contexts),
+            server_class=_RoutingServer,
         )
-        self.port = self._server.server_address[1]
+        server.fast_path = self._serve_store_association
+        self.ae._servers.append(server)
+        threading.Thread(target=server.serve_forever, name="dicom-acceptor", daemon=True).start()
+        self._server = server
+        self.port = server.server_address[1]
         log.info("DICOM %s listening on %s:%s", self.ae_title, self.host, self.port)
 
     def stop(self) -> None:
@@ -173,7 +179,9 @@ class DicomServer:
         return None if found == _UNKNOWN else found  # type: ignore[return-value]
 
     def _may(self, assoc: Association, action: str) -> bool:
-        peer = self._peer(assoc)
+        return self._permits(self._peer(assoc), assoc.requestor.ae_title.strip(), action)
+
+    def _permits(self, peer: Modality | None, ae_title: str, action: str) -> bool:
         if peer is None:
             allowed = action in ("echo", "store") and not self.strict
         else:
@@ -182,10 +190,34 @@ class DicomServer:
             log.warning(
                 "refused %s from %s (%s)",
                 action,
-                assoc.requestor.ae_title,
+                ae_title,
                 "not registered" if peer is None else "not permitted",
             )
         return allowed
+
+    def _serve_store_association(self, sock: socket.socket, request: Any) -> None:
+        """An association that only stores and echoes, on the direct path (fast_store)."""
+        calling = request.calling_ae_title.strip()
+        peer = get_modality(self.engine, calling)
+
+        def store(ae_title: str, address: str, path: Path) -> Dataset | int:
+            if not self._permits(peer, ae_title, "store"):
+                return _status(NOT_AUTHORIZED, "calling AE title may not store here")
+            return self._store(path, Origin("dimse", ae_title, address))
+
+        fast_store.StoreAssociation(
+            sock,
+            request,
+            ae_title=self.ae_title,
+            max_pdu=self.ae.maximum_pdu_size,
+            timeout=self.ae.network_timeout or 60.0,
+            implementation=(self.ae.implementation_class_uid, self.ae.implementation_version_name),
+            admit=lambda ae_title: peer is not None or not self.strict,
+            echo=lambda ae_title: (
+                SUCCESS if self._permits(peer, ae_title, "echo") else NOT_AUTHORIZED
+            ),
+            store=store,
+        ).serve()
 
     # -- handlers -----------------------------------------------------------------------------
 
@@ -197,8 +229,11 @@ class DicomServer:
         if not self._may(assoc, "store"):
             return _status(NOT_AUTHORIZED, "calling AE title may not store here")
         origin = Origin("dimse", assoc.requestor.ae_title.strip(), assoc.requestor.address)
+        return self._store(event.dataset_path, origin)
+
+    def _store(self, path: Path, origin: Origin) -> Dataset | int:
         try:
-            self.archive.store_file(event.dataset_path, origin)
+            self.archive.store_file(path, origin)
         except InvalidObject as exc:
             log.warning("C-STORE from %s refused: %s", origin.ae_title, exc)
             return _status(CANNOT_UNDERSTAND, str(exc))
@@ -363,6 +398,30 @@ class DicomServer:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+class _RoutingServer(ThreadedAssociationServer):
+    """pynetdicom's association server, except that an association proposing only storage and
+    verification is served on the direct path (:mod:`fast_store`)."""
+
+    fast_path: Callable[[socket.socket, Any], None] | None = None
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        if self.fast_path is not None and isinstance(request, socket.socket):
+            blocking = request.gettimeout()
+            association = fast_store.peek_request(request, self.ae.acse_timeout or 30.0)
+            if association is not None and fast_store.serves(association):
+                try:
+                    self.fast_path(request, association)
+                except (OSError, ConnectionError) as exc:
+                    log.info("storage association from %s ended: %s", client_address, exc)
+                except Exception:
+                    log.exception("storage association from %s failed", client_address)
+                finally:
+                    self.shutdown_request(request)
+                return
+            request.settimeout(blocking)
+        super().process_request_thread(request, client_address)
 
 
 class _ArchiveAE(AE):

@@ -1,0 +1,92 @@
+"""The direct storage path: which associations take it, and that they behave as DICOM says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydicom import Dataset
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pynetdicom.sop_class import (
+    CTImageStorage,
+    StudyRootQueryRetrieveInformationModelFind,
+    Verification,
+)
+
+from core_server.dicom import fast_store
+from tests.conftest import RunningCore
+from tests.core_server.dicom.clients import associate, client_ae, dcmtk, peer
+from tests.dicom_data import make_ct, write
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Calling AE titles of the associations the direct path served."""
+    calls: list[str] = []
+    original = fast_store.StoreAssociation.serve
+
+    def spy(self: fast_store.StoreAssociation) -> None:
+        calls.append(self.calling)
+        original(self)
+
+    monkeypatch.setattr(fast_store.StoreAssociation, "serve", spy)
+    return calls
+
+
+def test_storage_only_associations_take_the_direct_path(
+    core: RunningCore, served: list[str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "send"
+    for number in range(1, 4):
+        write(make_ct(patient_id="FAST", instance_number=number), folder)
+    dcmtk("storescu", "-aet", "MODALITY", "+sd", *peer(core), folder)
+    dcmtk("echoscu", "-aet", "MODALITY", *peer(core))
+    assert served == ["MODALITY", "MODALITY"]
+    assert core.core.archive.count("IMAGE", {"PatientID": "FAST"}) == 3
+
+
+def test_small_peer_pdus_and_negotiated_syntax(
+    core: RunningCore, served: list[str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "send"
+    write(make_ct(patient_id="SMALLPDU", size=128), folder)
+    # Implicit VR only, and 4 kB PDUs both ways: many fragments in, a small answer out.
+    dcmtk(
+        "storescu", "-xi", "--max-pdu", "4096", "--max-send-pdu", "4096", "+sd", *peer(core), folder
+    )
+    assert served
+    (image,) = core.core.archive.find("IMAGE", {"PatientID": "SMALLPDU"})
+    assert image["_transfer_syntax_uid"] == ImplicitVRLittleEndian
+
+
+def test_mixed_associations_stay_with_pynetdicom(core: RunningCore, served: list[str]) -> None:
+    core.register("WORKSTATION")
+    ae = client_ae("WORKSTATION")
+    ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+    ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
+    assoc = associate(ae, core)
+    ds = make_ct(patient_id="MIXED")
+    assert assoc.send_c_store(ds).Status == 0x0000
+    query = Dataset()
+    query.QueryRetrieveLevel = "STUDY"
+    query.PatientID = "MIXED"
+    query.StudyInstanceUID = ""
+    answers = list(assoc.send_c_find(query, StudyRootQueryRetrieveInformationModelFind))
+    assoc.release()
+    assert [a.StudyInstanceUID for s, a in answers if a is not None] == [ds.StudyInstanceUID]
+    assert served == []
+
+
+def test_an_abort_mid_object_leaves_nothing(core: RunningCore, served: list[str]) -> None:
+    ae = client_ae("MODALITY")
+    ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+    ae.add_requested_context(Verification)
+    assoc = associate(ae, core)
+    assert assoc.send_c_echo().Status == 0x0000
+    assoc.abort()
+    assoc = associate(ae, core)  # the server goes on
+    assert assoc.send_c_store(make_ct(patient_id="AFTER")).Status == 0x0000
+    assoc.release()
+    assert served == ["MODALITY", "MODALITY"]
+    assert core.core.archive.count("IMAGE", {"PatientID": "AFTER"}) == 1
+    assert list(core.core.archive.storage.incoming.iterdir()) == []
