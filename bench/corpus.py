@@ -17,14 +17,14 @@ import numpy as np
 from pydicom import Dataset
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import (
+    PYDICOM_IMPLEMENTATION_UID,
     CTImageStorage,
     ExplicitVRLittleEndian,
     MRImageStorage,
-    PYDICOM_IMPLEMENTATION_UID,
     generate_uid,
 )
 
-FORMAT = 1  # bump when the generated objects change
+FORMAT = 2  # bump when the generated objects change
 SIZE = 512
 SETS = ("a", "b")
 _DATES = {"a": ("20240312", "20240313"), "b": ("20240314", "20240315")}
@@ -158,7 +158,7 @@ def _slice(study: Study, number: int, rng: np.random.Generator) -> Dataset:
     ds.InstanceNumber = number
     ds.ImagePositionPatient = [-250.0, -250.0, float(-number)]
     ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
-    ds.FrameOfReferenceUID = study.series_uid + ".1"
+    ds.FrameOfReferenceUID = generate_uid(entropy_srcs=[study.series_uid, "frame"])
     ds.SliceLocation = float(-number)
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
