@@ -28,6 +28,7 @@ from core_server import auth, db, modalities
 from core_server.archive import Archive
 from core_server.server import serve
 from core_server.settings import Settings
+from core_server.workers import run_worker
 
 
 def _add_settings_options(parser: argparse.ArgumentParser) -> None:
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         return parent.add_parser(name, help=helptext, parents=[options])
 
     leaf(commands, "serve", "run the core server")
+    leaf(commands, "dicom-worker")  # started by `serve` with --dicom-workers > 1
 
     users = group("users", "manage users")
     leaf(users, "list")
@@ -137,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, settings: Settings) -> int | None:
     if args.command == "serve":
         serve(settings)
+        return 0
+    if args.command == "dicom-worker":
+        run_worker(settings)
         return 0
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = _engine(settings)

@@ -14,6 +14,7 @@ from core_server.dicom import DicomServer
 from core_server.events import EventBus
 from core_server.settings import Settings
 from core_server.web import WebContext, create_web_app
+from core_server.workers import DicomWorkers, dicom_server
 
 log = logging.getLogger(__name__)
 
@@ -38,26 +39,17 @@ def build_core(settings: Settings) -> Core:
     recovered = archive.recover()
     if any(recovered.values()):
         log.warning("storage recovery after an unclean stop: %s", recovered)
-    dicom = DicomServer(
-        archive,
-        engine,
-        ae_title=settings.ae_title,
-        host=settings.host,
-        port=settings.dicom_port,
-        strict=settings.strict_ae,
-        max_pdu=settings.dicom_max_pdu,
-        timeout=settings.dicom_network_timeout,
-    )
-    return Core(settings, engine, bus, archive, dicom)
+    return Core(settings, engine, bus, archive, dicom_server(settings, archive, engine))
 
 
 def create_app(settings: Settings) -> FastAPI:
     """The whole core as an ASGI app: the DICOM listener starts and stops with it."""
     core = build_core(settings)
     ctx = WebContext(settings=settings, engine=core.engine, archive=core.archive)
-    ctx.listeners["dicom"] = lambda: core.dicom.running
-    ctx.on_startup.append(core.dicom.start)
-    ctx.on_shutdown.append(core.dicom.stop)
+    workers = DicomWorkers(settings, settings.dicom_processes - 1)
+    ctx.listeners["dicom"] = lambda: core.dicom.running and workers.alive()
+    ctx.on_startup += [core.dicom.start, workers.start]
+    ctx.on_shutdown += [workers.stop, core.dicom.stop]
     ctx.on_shutdown.append(core.engine.dispose)
     app = create_web_app(ctx)
     app.state.core = core

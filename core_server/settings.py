@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         1048576, description="Largest P-DATA PDU the archive accepts (bytes; 0 = unlimited)"
     )
     dicom_network_timeout: float = Field(60.0, description="DICOM network/DIMSE timeout (s)")
+    dicom_workers: int = Field(
+        1,
+        ge=0,
+        description="Processes serving the DICOM port together (SO_REUSEPORT); 0 = one per CPU",
+    )
     log_level: str = Field("INFO", description="Python logging level")
     config: Path | None = Field(None, description="TOML config file with any of these options")
 
@@ -59,6 +64,10 @@ class Settings(BaseSettings):
         if config_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return tuple(sources)
+
+    @property
+    def dicom_processes(self) -> int:
+        return self.dicom_workers or os.cpu_count() or 1
 
     @property
     def storage_dir(self) -> Path:

@@ -89,8 +89,10 @@ class DicomServer:
         strict: bool = False,
         max_pdu: int = 1048576,
         timeout: float = 60.0,
+        share_port: bool = False,
     ) -> None:
         self.archive = archive
+        self.share_port = share_port
         self.engine = engine
         self.ae_title = ae_title
         self.host = host
@@ -120,7 +122,7 @@ class DicomServer:
             (self.host, self.port),
             evt_handlers=handlers,
             contexts=_CheaplyCopiedContexts(self.ae.supported_contexts),
-            server_class=_RoutingServer,
+            server_class=_SharedPortServer if self.share_port else _RoutingServer,
         )
         server.fast_path = self._serve_store_association
         self.ae._servers.append(server)
@@ -422,6 +424,16 @@ class _RoutingServer(ThreadedAssociationServer):
                 return
             request.settimeout(blocking)
         super().process_request_thread(request, client_address)
+
+
+class _SharedPortServer(_RoutingServer):
+    """Binds with SO_REUSEPORT: several core processes listen on one DICOM port and the kernel
+    spreads the associations over them (see ``--dicom-workers``)."""
+
+    def server_bind(self) -> None:
+        assert self.socket is not None
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
 
 
 class _ArchiveAE(AE):
