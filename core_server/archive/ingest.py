@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core_server import db
@@ -131,20 +131,17 @@ def _index(
     for attempt in range(3):
         try:
             with db.write(engine) as conn:
-                old = conn.execute(
-                    select(t.instances).where(
-                        t.instances.c.sop_instance_uid == parsed.sop_instance_uid
-                    )
-                ).first()
+                old = conn.execute(_OLD_INSTANCE, {"uid": parsed.sop_instance_uid}).first()
                 series_fk = _series_fk(conn, parsed, origin, received_at)
                 durable()
                 if old is None:
                     conn.execute(
-                        insert(t.instances).values(
-                            series_fk=series_fk,
-                            sop_instance_uid=parsed.sop_instance_uid,
+                        _INSERT[t.instances.name],
+                        {
+                            "series_fk": series_fk,
+                            "sop_instance_uid": parsed.sop_instance_uid,
                             **instance_values,
-                        )
+                        },
                     )
                     return "stored"
                 if old.size == size and storage.same_content(old.path, relative):
@@ -220,12 +217,7 @@ def _patient_fk(conn: Connection, parsed: ParsedObject, now: datetime) -> int:
     ds = parsed.dataset
     patient_id = text(ds, "PatientID", 64)
     issuer = text(ds, "IssuerOfPatientID", 64)
-    found = conn.execute(
-        select(t.patients.c.id).where(
-            t.patients.c.patient_id == patient_id,
-            t.patients.c.issuer_of_patient_id == issuer,
-        )
-    ).scalar()
+    found = conn.execute(_PATIENT_ID, {"patient_id": patient_id, "issuer": issuer}).scalar()
     if found is not None:
         return int(found)
     name = text(ds, "PatientName", 324)
@@ -246,9 +238,25 @@ def _patient_fk(conn: Connection, parsed: ParsedObject, now: datetime) -> int:
 
 
 def _id_of(conn: Connection, table: Table, column: Any, value: str) -> int | None:
-    found = conn.execute(select(table.c.id).where(column == value)).scalar()
+    found = conn.execute(_ID_BY_UID[table.name], {"uid": value}).scalar()
     return None if found is None else int(found)
 
 
 def _insert(conn: Connection, table: Table, **values: Any) -> int:
-    return int(conn.execute(insert(table).values(**values)).inserted_primary_key[0])
+    return int(conn.execute(_INSERT[table.name], values).inserted_primary_key[0])
+
+
+# Statements built once, values bound at execution: building a statement per object cost
+# more CPU than running it.
+_OLD_INSTANCE = select(t.instances).where(t.instances.c.sop_instance_uid == bindparam("uid"))
+_ID_BY_UID = {
+    t.series.name: select(t.series.c.id).where(t.series.c.series_instance_uid == bindparam("uid")),
+    t.studies.name: select(t.studies.c.id).where(
+        t.studies.c.study_instance_uid == bindparam("uid")
+    ),
+}
+_PATIENT_ID = select(t.patients.c.id).where(
+    t.patients.c.patient_id == bindparam("patient_id"),
+    t.patients.c.issuer_of_patient_id == bindparam("issuer"),
+)
+_INSERT = {table.name: insert(table) for table in (t.patients, t.studies, t.series, t.instances)}
