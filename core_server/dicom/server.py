@@ -58,7 +58,7 @@ from core_server.archive import (
     QueryError,
     Reference,
 )
-from core_server.dicom import fast_store
+from core_server.dicom import direct
 from core_server.dicom.charsets import answer_charset, requested
 from core_server.modalities import Modality, get_modality, list_modalities
 
@@ -124,7 +124,10 @@ class DicomServer:
             contexts=_CheaplyCopiedContexts(self.ae.supported_contexts),
             server_class=_SharedPortServer if self.share_port else _RoutingServer,
         )
-        server.fast_path = self._serve_store_association
+        server.fast_path = self._serve_direct
+        server.elsewhere = (
+            frozenset(str(c.abstract_syntax) for c in self.ae.supported_contexts) - direct.SERVED
+        )
         self.ae._servers.append(server)
         threading.Thread(target=server.serve_forever, name="dicom-acceptor", daemon=True).start()
         self._server = server
@@ -197,8 +200,8 @@ class DicomServer:
             )
         return allowed
 
-    def _serve_store_association(self, sock: socket.socket, request: Any) -> None:
-        """An association that only stores and echoes, on the direct path (fast_store)."""
+    def _serve_direct(self, sock: socket.socket, request: Any) -> None:
+        """An association that stores, echoes or gets, on the direct path (:mod:`direct`)."""
         calling = request.calling_ae_title.strip()
         peer = get_modality(self.engine, calling)
 
@@ -207,7 +210,12 @@ class DicomServer:
                 return _status(NOT_AUTHORIZED, "calling AE title may not store here")
             return self._store(path, Origin("dimse", ae_title, address))
 
-        fast_store.StoreAssociation(
+        def retrieve(ae_title: str, keys: dict[str, str]) -> list[InstanceFile] | int:
+            if not self._permits(peer, ae_title, "retrieve"):
+                return NOT_AUTHORIZED
+            return self.archive.locate(keys)
+
+        direct.DirectAssociation(
             sock,
             request,
             ae_title=self.ae_title,
@@ -219,6 +227,8 @@ class DicomServer:
                 SUCCESS if self._permits(peer, ae_title, "echo") else NOT_AUTHORIZED
             ),
             store=store,
+            retrieve=retrieve,
+            query_keys=_query_keys,
         ).serve()
 
     # -- handlers -----------------------------------------------------------------------------
@@ -404,15 +414,16 @@ class DicomServer:
 
 class _RoutingServer(ThreadedAssociationServer):
     """pynetdicom's association server, except that an association proposing only storage and
-    verification is served on the direct path (:mod:`fast_store`)."""
+    verification is served on the direct path (:mod:`direct`)."""
 
     fast_path: Callable[[socket.socket, Any], None] | None = None
+    elsewhere: frozenset[str] = frozenset()  # abstract syntaxes only pynetdicom serves
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         if self.fast_path is not None and isinstance(request, socket.socket):
             blocking = request.gettimeout()
-            association = fast_store.peek_request(request, self.ae.acse_timeout or 30.0)
-            if association is not None and fast_store.serves(association):
+            association = direct.peek_request(request, self.ae.acse_timeout or 30.0)
+            if association is not None and direct.serves(association, self.elsewhere):
                 try:
                     self.fast_path(request, association)
                 except (OSError, ConnectionError) as exc:

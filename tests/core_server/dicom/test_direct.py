@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydicom import Dataset
+from pydicom import Dataset, dcmread
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom.sop_class import (
     CTImageStorage,
@@ -13,9 +13,10 @@ from pynetdicom.sop_class import (
     Verification,
 )
 
-from core_server.dicom import fast_store
+from core_server.dicom import direct
 from tests.conftest import RunningCore
-from tests.core_server.dicom.clients import associate, client_ae, dcmtk, peer
+from tests.core_server.dicom.clients import associate, client_ae, dcmtk, getscu, peer
+from tests.core_server.dicom.test_store import assert_same_elements
 from tests.dicom_data import make_ct, write
 
 
@@ -23,13 +24,13 @@ from tests.dicom_data import make_ct, write
 def served(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Calling AE titles of the associations the direct path served."""
     calls: list[str] = []
-    original = fast_store.StoreAssociation.serve
+    original = direct.DirectAssociation.serve
 
-    def spy(self: fast_store.StoreAssociation) -> None:
+    def spy(self: direct.DirectAssociation) -> None:
         calls.append(self.calling)
         original(self)
 
-    monkeypatch.setattr(fast_store.StoreAssociation, "serve", spy)
+    monkeypatch.setattr(direct.DirectAssociation, "serve", spy)
     return calls
 
 
@@ -90,3 +91,18 @@ def test_an_abort_mid_object_leaves_nothing(core: RunningCore, served: list[str]
     assert served == ["MODALITY", "MODALITY"]
     assert core.core.archive.count("IMAGE", {"PatientID": "AFTER"}) == 1
     assert list(core.core.archive.storage.incoming.iterdir()) == []
+
+
+def test_c_get_takes_the_direct_path_and_sends_the_stored_bytes(
+    core: RunningCore, served: list[str], tmp_path: Path
+) -> None:
+    core.register("VIEWER")
+    sent = [write(make_ct(patient_id="GETME", instance_number=n), tmp_path / "in") for n in (1, 2)]
+    dcmtk("storescu", "-aet", "MODALITY", "+sd", *peer(core), tmp_path / "in")
+    out = tmp_path / "out"
+    received = getscu(core, out, "-aet", "VIEWER", QueryRetrieveLevel="PATIENT", PatientID="GETME")
+    assert served == ["MODALITY", "VIEWER"]
+    by_uid = {dcmread(path).SOPInstanceUID: path for path in received}
+    assert len(by_uid) == 2
+    for original in sent:
+        assert_same_elements(original, by_uid[dcmread(original).SOPInstanceUID])
