@@ -1,5 +1,5 @@
-"""A direct path for associations that store, echo or retrieve with C-GET: modalities sending
-images, workstations and viewers fetching them.
+"""A direct path for associations that store, echo, query or retrieve (C-FIND, C-GET, C-MOVE):
+modalities sending images, workstations and viewers finding and fetching them.
 
 pynetdicom serves each association with two threads that poll each other and their socket,
 sleeping a millisecond whenever a turn finds nothing to do, and spends about 2 ms of CPU and
@@ -8,28 +8,44 @@ association whose every presentation context is a storage SOP class or Verificat
 module reads the socket itself on one blocking thread: PDUs and DIMSE messages are still
 decoded and encoded by pynetdicom's own classes (the data set fragments go straight to a file
 in the storage area's incoming folder, as in pynetdicom's chunked mode), only the threads and
-their polling are replaced. A C-GET sends the stored files' bytes as they are, without decoding
-and re-encoding them, whenever the requestor accepted the stored transfer syntax. Anything else
-(C-FIND, C-MOVE, storage commitment, user identity, extended negotiation) is left to pynetdicom.
+their polling are replaced. C-GET and C-MOVE send the stored files' bytes as they are, without
+decoding and re-encoding them, whenever the receiver accepted the stored transfer syntax
+(C-MOVE over an association this module opens to the destination). Anything else (storage
+commitment, user identity, extended negotiation) is left to pynetdicom.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import select
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from io import BytesIO
 from typing import Any
 
 from pydicom import Dataset
 from pydicom.uid import UID
 from pynetdicom import ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
-from pynetdicom.dimse_messages import C_ECHO_RSP, C_GET_RSP, C_STORE_RQ, C_STORE_RSP, DIMSEMessage
-from pynetdicom.dimse_primitives import C_ECHO, C_GET, C_STORE
+from pynetdicom.dimse_messages import (
+    C_ECHO_RSP,
+    C_FIND_RSP,
+    C_GET_RSP,
+    C_MOVE_RSP,
+    C_STORE_RQ,
+    C_STORE_RSP,
+    DIMSEMessage,
+)
+from pynetdicom.dimse_primitives import C_ECHO, C_FIND, C_GET, C_MOVE, C_STORE
 from pynetdicom.dsutils import decode, encode, split_dataset
-from pynetdicom.pdu import A_ABORT_RQ, A_ASSOCIATE_AC, A_ASSOCIATE_RJ, A_ASSOCIATE_RQ, P_DATA_TF
+from pynetdicom.pdu import (
+    A_ABORT_RQ,
+    A_ASSOCIATE_AC,
+    A_ASSOCIATE_RJ,
+    A_ASSOCIATE_RQ,
+    P_DATA_TF,
+)
 from pynetdicom.pdu_primitives import (
     A_ASSOCIATE,
     ImplementationClassUIDNotification,
@@ -39,37 +55,49 @@ from pynetdicom.pdu_primitives import (
 )
 from pynetdicom.presentation import PresentationContext
 from pynetdicom.sop_class import (
+    PatientRootQueryRetrieveInformationModelFind,
     PatientRootQueryRetrieveInformationModelGet,
+    PatientRootQueryRetrieveInformationModelMove,
+    StudyRootQueryRetrieveInformationModelFind,
     StudyRootQueryRetrieveInformationModelGet,
+    StudyRootQueryRetrieveInformationModelMove,
     Verification,
 )
 
 log = logging.getLogger(__name__)
 
 STORAGE_CLASSES = frozenset(str(c.abstract_syntax) for c in AllStoragePresentationContexts)
-GET_MODELS = frozenset(
+RETRIEVE_MODELS = frozenset(
     str(m)
     for m in (
+        PatientRootQueryRetrieveInformationModelFind,
+        StudyRootQueryRetrieveInformationModelFind,
         PatientRootQueryRetrieveInformationModelGet,
         StudyRootQueryRetrieveInformationModelGet,
+        PatientRootQueryRetrieveInformationModelMove,
+        StudyRootQueryRetrieveInformationModelMove,
     )
 )
-SERVED = STORAGE_CLASSES | GET_MODELS | {str(Verification)}
+SERVED = STORAGE_CLASSES | RETRIEVE_MODELS | {str(Verification)}
 _SYNTAXES = frozenset(str(s) for s in ALL_TRANSFER_SYNTAXES)
-# User information items this path understands; any other (role selection, user identity,
-# extended negotiation...) sends the association to pynetdicom.
+# User information items this path understands; any other (user identity, extended
+# negotiation...) sends the association to pynetdicom.
 _PLAIN_ITEMS = (
     MaximumLengthNotification,
     ImplementationClassUIDNotification,
     ImplementationVersionNameNotification,
     SCP_SCU_RoleSelectionNegotiation,
 )
+_APPLICATION_CONTEXT = UID("1.2.840.10008.3.1.1.1")
+_RELEASE_RQ = b"\x05\x00\x00\x00\x00\x04\x00\x00\x00\x00"
 _RELEASE_RP = b"\x06\x00\x00\x00\x00\x04\x00\x00\x00\x00"
-_C_STORE_RQ, _C_ECHO_RQ, _C_GET_RQ, _C_CANCEL_RQ = 0x0001, 0x0030, 0x0010, 0x0FFF
+_C_STORE_RQ, _C_ECHO_RQ, _C_FIND_RQ, _C_GET_RQ, _C_MOVE_RQ = 0x0001, 0x0030, 0x0020, 0x0010, 0x0021
+_C_CANCEL_RQ, _C_STORE_RSP = 0x0FFF, 0x8001
 _UNCOMPRESSED = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
 SUCCESS, PENDING, CANCEL, WARNING = 0x0000, 0xFF00, 0xFE00, 0xB000
+NOT_AUTHORIZED, DESTINATION_UNKNOWN, NONE_DONE = 0x0124, 0xA801, 0xA702
 
-# (calling AE title, remote address) -> may it associate at all? (strict mode)
+# calling AE title -> may it associate at all? (strict mode)
 Admit = Callable[[str], bool]
 # (calling AE title, remote address, incoming file path) -> status (int or status Dataset)
 Store = Callable[[str, str, Any], "int | Dataset"]
@@ -77,6 +105,11 @@ Store = Callable[[str, str, Any], "int | Dataset"]
 Echo = Callable[[str], int]
 # (calling AE title, query keys) -> the files to send, or a refusal status
 Retrieve = Callable[[str, dict[str, str]], "list[Any] | int"]
+# (calling AE title, move destination AE title) -> (host, port), or a refusal status
+Destination = Callable[[str, str], "tuple[str, int] | int"]
+# (calling AE title, identifier, "cancelled?") -> (status, answer) pairs, as pynetdicom's
+# C-FIND handlers yield them
+Find = Callable[[str, Dataset, Callable[[], bool]], Iterator[tuple[Any, Dataset | None]]]
 
 
 def peek_request(sock: socket.socket, timeout: float) -> A_ASSOCIATE | None:
@@ -98,14 +131,14 @@ def peek_request(sock: socket.socket, timeout: float) -> A_ASSOCIATE | None:
     except (OSError, ValueError, struct.error):
         return None
     except Exception:  # a malformed request: pynetdicom will answer it properly
-        log.debug("association request not decodable on the fast path", exc_info=True)
+        log.debug("association request not decodable on the direct path", exc_info=True)
         return None
 
 
 def serves(request: A_ASSOCIATE, elsewhere: frozenset[str]) -> bool:
-    """Does this request ask for nothing but storage, verification and C-GET (and SOP classes
-    no one here serves, which are rejected), with nothing else negotiated? ``elsewhere``: the
-    abstract syntaxes pynetdicom serves and this path does not (C-FIND, C-MOVE, commitment)."""
+    """Does this request ask for nothing but storage, verification and retrieval (and SOP
+    classes no one here serves, which are rejected), with nothing else negotiated?
+    ``elsewhere``: the abstract syntaxes pynetdicom serves and this path does not."""
     contexts = request.presentation_context_definition_list or []
     items = request.user_information or []
     syntaxes = {str(c.abstract_syntax) for c in contexts}
@@ -123,8 +156,89 @@ class _Accepted:
         self._accepted_cx = contexts
 
 
+class _Link:
+    """One association's socket: PDUs in and out, DIMSE messages through pynetdicom's codecs."""
+
+    def __init__(self, sock: socket.socket, max_pdu: int) -> None:
+        self.sock = sock
+        self.max_pdu = max_pdu  # what we accept
+        self.peer_max_pdu = 16382  # what the peer accepts; from its association PDU
+        self.accepted: dict[int, PresentationContext] = {}
+
+    def read_pdu(self) -> tuple[int, bytes]:
+        header = self._read(6)
+        length = struct.unpack(">I", header[2:6])[0]
+        if length > max(self.max_pdu, 1 << 16) + 1024 and header[0] == 0x04:
+            self.abort()
+            raise ConnectionAbortedError(f"P-DATA PDU of {length} bytes exceeds our maximum")
+        return header[0], header + self._read(length)
+
+    def next_message(self) -> DIMSEMessage | None:
+        """The next complete DIMSE message; None once the peer released or aborted."""
+        message = DIMSEMessage()
+        holder = _Accepted(self.accepted)
+        while True:
+            pdu_type, body = self.read_pdu()
+            if pdu_type == 0x04:
+                pdu = P_DATA_TF()
+                pdu.decode(body)
+                if message.decode_msg(pdu.to_primitive(), holder):  # type: ignore[arg-type]
+                    return message
+            elif pdu_type == 0x05:
+                self.sock.sendall(_RELEASE_RP)
+                return None
+            elif pdu_type == 0x07:
+                return None
+            else:
+                self.abort()
+                return None
+
+    def send(self, encoder: DIMSEMessage, primitive: Any, context_id: int) -> None:
+        encoder.primitive_to_message(primitive)
+        for p_data in encoder.encode_msg(context_id, self.peer_max_pdu):
+            pdu = P_DATA_TF()
+            pdu.from_primitive(p_data)
+            self.sock.sendall(pdu.encode())
+
+    def readable(self) -> bool:
+        return bool(select.select([self.sock], [], [], 0)[0])
+
+    def abort(self) -> None:
+        abort = A_ABORT_RQ()
+        abort.source, abort.reason_diagnostic = 0x02, 0x00
+        with contextlib.suppress(OSError):
+            self.sock.sendall(abort.encode())
+
+    def _read(self, size: int) -> bytes:
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        while view:
+            got = self.sock.recv_into(view)
+            if not got:
+                raise ConnectionResetError("peer closed the connection")
+            view = view[got:]
+        return bytes(buffer)
+
+
+def _user_information(max_pdu: int, implementation: tuple[str, str]) -> list[Any]:
+    length = MaximumLengthNotification()
+    length.maximum_length_received = max_pdu
+    class_uid = ImplementationClassUIDNotification()
+    class_uid.implementation_class_uid = UID(implementation[0])
+    version = ImplementationVersionNameNotification()
+    version.implementation_version_name = implementation[1]
+    return [length, class_uid, version]
+
+
+def _peer_max_pdu(items: list[Any] | None) -> int:
+    for item in items or []:
+        if isinstance(item, MaximumLengthNotification) and item.maximum_length_received:
+            return int(item.maximum_length_received)
+    return 1 << 20  # 0 or absent: no limit; keep PDUs reasonable all the same
+
+
 class DirectAssociation:
-    """One association on the fast path, served on the calling thread until it ends."""
+    """One accepted association on the direct path, served on the calling thread."""
 
     def __init__(
         self,
@@ -139,54 +253,33 @@ class DirectAssociation:
         echo: Echo,
         store: Store,
         retrieve: Retrieve,
+        destination: Destination,
+        find: Find,
         query_keys: Callable[[Dataset], dict[str, str]],
     ) -> None:
-        self.sock = sock
+        self.link = _Link(sock, max_pdu)
         self.request = request
         self.ae_title = ae_title
-        self.max_pdu = max_pdu
         self.timeout = timeout
         self.implementation = implementation
         self.admit, self.echo, self.store = admit, echo, store
-        self.retrieve, self.query_keys = retrieve, query_keys
+        self.retrieve, self.destination, self.query_keys = retrieve, destination, query_keys
+        self.find = find
+        self.calling = request.calling_ae_title.strip()
         self.message_id = 0
         # Storage contexts on which the requestor took the SCP role: where C-GET sends.
         self.sendable: dict[str, list[PresentationContext]] = {}
-        self.calling = request.calling_ae_title.strip()
-        self.peer_max_pdu = 16382
-        self.accepted: dict[int, PresentationContext] = {}
 
     def serve(self) -> None:
-        self.sock.settimeout(self.timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        address = self.sock.getpeername()[0]
-        self._read_pdu()  # the A-ASSOCIATE-RQ, already decoded when peeked
+        sock = self.link.sock
+        sock.settimeout(self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        address = sock.getpeername()[0]
+        self.link.read_pdu()  # the A-ASSOCIATE-RQ, already decoded when peeked
         if not self._associate():
             return
-        self.address = address
-        while (message := self._next_message()) is not None:
+        while (message := self.link.next_message()) is not None:
             self._answer(message, address)
-
-    def _next_message(self) -> DIMSEMessage | None:
-        """The next complete DIMSE message; None once the peer released or aborted."""
-        message = DIMSEMessage()
-        holder = _Accepted(self.accepted)
-        while True:
-            pdu_type, body = self._read_pdu()
-            if pdu_type == 0x04:
-                pdu = P_DATA_TF()
-                pdu.decode(body)
-                if message.decode_msg(pdu.to_primitive(), holder):  # type: ignore[arg-type]
-                    return message
-            elif pdu_type == 0x05:
-                self.sock.sendall(_RELEASE_RP)
-                return None
-            elif pdu_type == 0x07:
-                log.info("association from %s aborted by the peer", self.calling)
-                return None
-            else:
-                self._abort()
-                return None
 
     def _associate(self) -> bool:
         if not self.admit(self.calling):
@@ -194,15 +287,15 @@ class DirectAssociation:
             rejection.result, rejection.result_source, rejection.diagnostic = 0x01, 0x01, 0x03
             pdu = A_ASSOCIATE_RJ()
             pdu.from_primitive(rejection)
-            self.sock.sendall(pdu.encode())
+            self.link.sock.sendall(pdu.encode())
             log.warning("association from unregistered AE %s rejected", self.calling)
             return False
-        roles: dict[str, SCP_SCU_RoleSelectionNegotiation] = {}
-        for item in self.request.user_information or []:
-            if isinstance(item, MaximumLengthNotification) and item.maximum_length_received:
-                self.peer_max_pdu = int(item.maximum_length_received)
-            elif isinstance(item, SCP_SCU_RoleSelectionNegotiation):
-                roles[str(item.sop_class_uid)] = item
+        self.link.peer_max_pdu = _peer_max_pdu(self.request.user_information)
+        roles = {
+            str(item.sop_class_uid): item
+            for item in self.request.user_information or []
+            if isinstance(item, SCP_SCU_RoleSelectionNegotiation)
+        }
         results = []
         for proposed in self.request.presentation_context_definition_list:
             result = PresentationContext()
@@ -217,7 +310,7 @@ class DirectAssociation:
                 result.result = 0x00 if chosen else 0x04
             results.append(result)
             if chosen:
-                self.accepted[int(proposed.context_id)] = result
+                self.link.accepted[int(proposed.context_id)] = result
                 role = roles.get(str(proposed.abstract_syntax))
                 if role is not None and role.scp_role:
                     self.sendable.setdefault(str(proposed.abstract_syntax), []).append(result)
@@ -227,13 +320,7 @@ class DirectAssociation:
         accept.called_ae_title = self.request.called_ae_title
         accept.result, accept.result_source = 0x00, 0x01
         accept.presentation_context_definition_results_list = results
-        length = MaximumLengthNotification()
-        length.maximum_length_received = self.max_pdu
-        class_uid = ImplementationClassUIDNotification()
-        class_uid.implementation_class_uid = UID(self.implementation[0])
-        version = ImplementationVersionNameNotification()
-        version.implementation_version_name = self.implementation[1]
-        accept.user_information = [length, class_uid, version]
+        accept.user_information = _user_information(self.link.max_pdu, self.implementation)
         for uid, proposed_role in roles.items():  # we take whatever roles the requestor asks
             reply = SCP_SCU_RoleSelectionNegotiation()
             reply.sop_class_uid = UID(uid)
@@ -242,13 +329,20 @@ class DirectAssociation:
             accept.user_information.append(reply)
         pdu = A_ASSOCIATE_AC()
         pdu.from_primitive(accept)
-        self.sock.sendall(pdu.encode())
+        self.link.sock.sendall(pdu.encode())
         return True
 
     def _answer(self, message: DIMSEMessage, address: str) -> None:
         command = message.command_set
         context_id = int(message.context_id)
-        if command.CommandField == _C_STORE_RQ:
+        field = command.CommandField
+        if field in (_C_GET_RQ, _C_MOVE_RQ):
+            self._retrieve(message, context_id)
+            return
+        if field == _C_FIND_RQ:
+            self._query(message, context_id)
+            return
+        if field == _C_STORE_RQ:
             request = message.message_to_primitive()
             path = request._dataset_path  # type: ignore[union-attr]
             try:
@@ -261,80 +355,167 @@ class DirectAssociation:
             response.AffectedSOPClassUID = command.AffectedSOPClassUID
             response.AffectedSOPInstanceUID = command.AffectedSOPInstanceUID
             encoder: Any = C_STORE_RSP()
-        elif command.CommandField == _C_GET_RQ:
-            self._get(message, context_id)
-            return
-        elif command.CommandField == _C_ECHO_RQ:
+        elif field == _C_ECHO_RQ:
             status = self.echo(self.calling)
             response = C_ECHO()
             response.AffectedSOPClassUID = command.AffectedSOPClassUID
             encoder = C_ECHO_RSP()
+        elif field == _C_CANCEL_RQ:
+            return  # nothing under way to cancel
         else:  # nothing else can come on a context we accepted; refuse it all the same
-            self._abort()
-            raise ConnectionAbortedError(f"unexpected DIMSE command {command.CommandField:#06x}")
+            self.link.abort()
+            raise ConnectionAbortedError(f"unexpected DIMSE command {field:#06x}")
         response.MessageIDBeingRespondedTo = command.MessageID
-        if isinstance(status, Dataset):
-            response.Status = int(status.Status)
-            if "ErrorComment" in status:
-                response.ErrorComment = status.ErrorComment
-        else:
-            response.Status = int(status)
-        self._send(encoder, response, context_id)
+        _set_status(response, status)
+        self.link.send(encoder, response, context_id)
 
-    def _send(self, encoder: DIMSEMessage, primitive: Any, context_id: int) -> None:
-        encoder.primitive_to_message(primitive)
-        for p_data in encoder.encode_msg(context_id, self.peer_max_pdu):
-            pdu = P_DATA_TF()
-            pdu.from_primitive(p_data)
-            self.sock.sendall(pdu.encode())
+    # -- C-FIND ---------------------------------------------------------------------------------
 
-    # -- C-GET ----------------------------------------------------------------------------------
-
-    def _get(self, message: DIMSEMessage, context_id: int) -> None:
+    def _query(self, message: DIMSEMessage, context_id: int) -> None:
         request = message.message_to_primitive()
-        syntax = self.accepted[context_id].transfer_syntax[0]
-        identifier = decode(
-            request.Identifier,  # type: ignore[union-attr]
-            syntax.is_implicit_VR,
-            syntax.is_little_endian,
-            syntax.is_deflated,
+        syntax = self.link.accepted[context_id].transfer_syntax[0]
+        identifier = self._identifier(request, syntax)
+        for status, answer in self.find(self.calling, identifier, self._cancelled):
+            response = C_FIND()
+            response.MessageIDBeingRespondedTo = request.MessageID  # type: ignore[union-attr]
+            response.AffectedSOPClassUID = self.link.accepted[context_id].abstract_syntax
+            _set_status(response, status)
+            if answer is not None:
+                response.Identifier = BytesIO(
+                    encode(answer, syntax.is_implicit_VR, syntax.is_little_endian)
+                )
+            self.link.send(C_FIND_RSP(), response, context_id)
+
+    def _cancelled(self) -> bool:
+        """Has the requestor sent a C-CANCEL (read between answers)?"""
+        if not self.link.readable():
+            return False
+        message = self.link.next_message()
+        return message is None or message.command_set.CommandField == _C_CANCEL_RQ
+
+    @staticmethod
+    def _identifier(request: Any, syntax: UID) -> Dataset:
+        return decode(
+            request.Identifier, syntax.is_implicit_VR, syntax.is_little_endian, syntax.is_deflated
         )
-        message_id = int(request.MessageID)  # type: ignore[union-attr]
+
+    # -- C-GET and C-MOVE -----------------------------------------------------------------------
+
+    def _retrieve(self, message: DIMSEMessage, context_id: int) -> None:
+        request = message.message_to_primitive()
+        is_move = message.command_set.CommandField == _C_MOVE_RQ
+        syntax = self.link.accepted[context_id].transfer_syntax[0]
+        identifier = self._identifier(request, syntax)
+        answer = _Answer(self, context_id, int(request.MessageID), is_move)  # type: ignore[union-attr]
         found = self.retrieve(self.calling, self.query_keys(identifier))
         if isinstance(found, int):
-            self._get_response(context_id, message_id, found)
+            answer.final(found)
             return
-        completed = warning = 0
-        failed: list[str] = []
-        for index, instance in enumerate(found):
-            status = self._send_instance(instance)
-            if status is None:  # a C-CANCEL came: stop, say what was done
-                remaining = len(found) - index
-                self._get_response(
-                    context_id, message_id, CANCEL, completed, warning, failed, remaining
-                )
-                return
-            if status == SUCCESS:
-                completed += 1
-            elif status & 0xF000 == WARNING:
-                warning += 1
-            else:
-                failed.append(instance.sop_instance_uid)
-            remaining = len(found) - index - 1
-            if remaining:
-                self._get_response(
-                    context_id, message_id, PENDING, completed, warning, [], remaining
-                )
-        final = SUCCESS if not failed and not warning else WARNING
-        if found and len(failed) == len(found):
-            final = 0xA702  # refused: out of resources, unable to perform any sub-operation
-        self._get_response(context_id, message_id, final, completed, warning, failed)
+        if not is_move:
+            self._send_all(found, self.link, self.sendable, answer, None)
+            return
+        where = self.destination(self.calling, str(request.MoveDestination).strip())  # type: ignore[union-attr]
+        if isinstance(where, int):
+            answer.final(where)
+            return
+        if not found:
+            answer.final(SUCCESS)
+            return
+        destination = str(request.MoveDestination).strip()  # type: ignore[union-attr]
+        try:
+            link, contexts = self._open(where, destination, found)
+        except (OSError, ConnectionError) as exc:
+            log.warning("C-MOVE destination %s unreachable: %s", destination, exc)
+            answer.final(DESTINATION_UNKNOWN)
+            return
+        try:
+            originator = (self.calling, int(request.MessageID))  # type: ignore[union-attr]
+            self._send_all(found, link, contexts, answer, originator)
+            with contextlib.suppress(OSError, ConnectionError):
+                link.sock.sendall(_RELEASE_RQ)
+                link.read_pdu()
+        finally:
+            link.sock.close()
 
-    def _send_instance(self, instance: Any) -> int | None:
-        """C-STORE one stored file to the requestor; its status (None: the peer cancelled)."""
-        contexts = self.sendable.get(instance.sop_class_uid, [])
+    def _send_all(
+        self,
+        found: list[Any],
+        link: _Link,
+        contexts: dict[str, list[PresentationContext]],
+        answer: _Answer,
+        originator: tuple[str, int] | None,
+    ) -> None:
+        for index, instance in enumerate(found):
+            if self.link is not link and self._cancelled():
+                answer.final(CANCEL, remaining=len(found) - index)
+                return
+            status = self._send_instance(link, contexts, instance, originator)
+            if status is None:  # a C-CANCEL came on the C-GET association
+                answer.final(CANCEL, remaining=len(found) - index)
+                return
+            answer.count(status, instance.sop_instance_uid)
+            if index + 1 < len(found):
+                answer.pending(len(found) - index - 1)
+        answer.final(answer.outcome(len(found)))
+
+    def _open(
+        self, where: tuple[str, int], destination: str, found: list[Any]
+    ) -> tuple[_Link, dict[str, list[PresentationContext]]]:
+        """Associate with a C-MOVE destination, proposing each stored class and syntax with
+        uncompressed ones as fallback."""
+        sock = socket.create_connection(where, timeout=self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        link = _Link(sock, self.link.max_pdu)
+        wanted: dict[str, list[str]] = {}
+        for instance in found:
+            syntaxes = wanted.setdefault(instance.sop_class_uid, [])
+            for syntax in (str(instance.transfer_syntax_uid), *_UNCOMPRESSED):
+                if syntax not in syntaxes:
+                    syntaxes.append(syntax)
+        proposed = []
+        for number, (uid, syntaxes) in enumerate(list(wanted.items())[:128]):
+            context = PresentationContext()
+            context.context_id = 2 * number + 1
+            context.abstract_syntax = UID(uid)
+            context.transfer_syntax = [UID(s) for s in syntaxes]
+            proposed.append(context)
+        request = A_ASSOCIATE()
+        request.application_context_name = _APPLICATION_CONTEXT
+        request.calling_ae_title = self.ae_title
+        request.called_ae_title = destination
+        request.presentation_context_definition_list = proposed
+        request.user_information = _user_information(self.link.max_pdu, self.implementation)
+        pdu = A_ASSOCIATE_RQ()
+        pdu.from_primitive(request)
+        sock.sendall(pdu.encode())
+        pdu_type, body = link.read_pdu()
+        if pdu_type != 0x02:
+            sock.close()
+            raise ConnectionRefusedError(f"{destination} did not accept the association")
+        accepted = A_ASSOCIATE_AC()
+        accepted.decode(body)
+        reply = accepted.to_primitive()
+        link.peer_max_pdu = _peer_max_pdu(reply.user_information)
+        by_id = {int(c.context_id): c for c in proposed}
+        contexts: dict[str, list[PresentationContext]] = {}
+        for result in reply.presentation_context_definition_results_list:
+            if result.result == 0x00 and int(result.context_id) in by_id:
+                result.abstract_syntax = by_id[int(result.context_id)].abstract_syntax
+                link.accepted[int(result.context_id)] = result
+                contexts.setdefault(str(result.abstract_syntax), []).append(result)
+        return link, contexts
+
+    def _send_instance(
+        self,
+        link: _Link,
+        contexts: dict[str, list[PresentationContext]],
+        instance: Any,
+        originator: tuple[str, int] | None,
+    ) -> int | None:
+        """C-STORE one stored file over ``link``; its status (None: the peer cancelled)."""
+        usable = contexts.get(instance.sop_class_uid, [])
         stored = str(instance.transfer_syntax_uid)
-        same = [c for c in contexts if str(c.transfer_syntax[0]) == stored]
+        same = [c for c in usable if str(c.transfer_syntax[0]) == stored]
         try:
             if same:
                 context = same[0]
@@ -343,86 +524,99 @@ class DirectAssociation:
                     f.seek(offset)
                     data = f.read()
             else:
-                plain = [c for c in contexts if str(c.transfer_syntax[0]) in _UNCOMPRESSED]
+                plain = [c for c in usable if str(c.transfer_syntax[0]) in _UNCOMPRESSED]
                 if not plain:
-                    log.warning("C-GET: %s has no usable context", instance.sop_instance_uid)
-                    return 0xA702
+                    log.warning("%s: no usable presentation context", instance.sop_instance_uid)
+                    return NONE_DONE
                 context = plain[0]
                 data = _converted(instance.path, context.transfer_syntax[0])
         except Exception:
-            log.exception("C-GET: cannot read %s", instance.path)
-            return 0xA702
+            log.exception("cannot read %s", instance.path)
+            return NONE_DONE
         self.message_id = self.message_id % 65535 + 1
         store = C_STORE()
         store.MessageID = self.message_id
         store.AffectedSOPClassUID = instance.sop_class_uid
         store.AffectedSOPInstanceUID = instance.sop_instance_uid
         store.Priority = 0x0000
+        if originator is not None:
+            store.MoveOriginatorApplicationEntityTitle = originator[0]
+            store.MoveOriginatorMessageID = originator[1]
         store.DataSet = BytesIO(data)
-        self._send(C_STORE_RQ(), store, int(context.context_id))
+        link.send(C_STORE_RQ(), store, int(context.context_id))
         while True:
-            answer = self._next_message()
+            answer = link.next_message()
             if answer is None:
-                raise ConnectionAbortedError("peer left during a C-GET")
+                raise ConnectionAbortedError("the receiver left during a retrieve")
             field = answer.command_set.CommandField
             if field == _C_CANCEL_RQ:
                 return None
-            if field == 0x8001:
+            if field == _C_STORE_RSP:
                 return int(answer.command_set.Status)
 
-    def _get_response(
-        self,
-        context_id: int,
-        message_id: int,
-        status: int,
-        completed: int = 0,
-        warning: int = 0,
-        failed: list[str] | None = None,
-        remaining: int | None = None,
+
+class _Answer:
+    """The C-GET/C-MOVE responses of one request: pending ones with counts, then the final."""
+
+    def __init__(
+        self, association: DirectAssociation, context_id: int, message_id: int, is_move: bool
     ) -> None:
-        response = C_GET()
-        response.MessageIDBeingRespondedTo = message_id
-        response.AffectedSOPClassUID = self.accepted[context_id].abstract_syntax
+        self.association = association
+        self.context_id = context_id
+        self.message_id = message_id
+        self.is_move = is_move
+        self.completed = self.warning = 0
+        self.failed: list[str] = []
+
+    def count(self, status: int, sop_instance_uid: str) -> None:
+        if status == SUCCESS:
+            self.completed += 1
+        elif status & 0xF000 == WARNING:
+            self.warning += 1
+        else:
+            self.failed.append(sop_instance_uid)
+
+    def outcome(self, total: int) -> int:
+        if total and len(self.failed) == total:
+            return NONE_DONE
+        return SUCCESS if not self.failed and not self.warning else WARNING
+
+    def pending(self, remaining: int) -> None:
+        self._send(PENDING, remaining)
+
+    def final(self, status: int, remaining: int | None = None) -> None:
+        self._send(status, remaining)
+
+    def _send(self, status: int, remaining: int | None) -> None:
+        link = self.association.link
+        response: Any = C_MOVE() if self.is_move else C_GET()
+        response.MessageIDBeingRespondedTo = self.message_id
+        response.AffectedSOPClassUID = link.accepted[self.context_id].abstract_syntax
         response.Status = status
-        failed = failed or []
-        if status != 0x0124:
-            response.NumberOfCompletedSuboperations = completed
-            response.NumberOfWarningSuboperations = warning
-            response.NumberOfFailedSuboperations = len(failed)
+        if status not in (NOT_AUTHORIZED, DESTINATION_UNKNOWN):
+            response.NumberOfCompletedSuboperations = self.completed
+            response.NumberOfWarningSuboperations = self.warning
+            response.NumberOfFailedSuboperations = len(self.failed)
         if remaining is not None:
             response.NumberOfRemainingSuboperations = remaining
-        if failed and status != PENDING:
+        if self.failed and status != PENDING:
             identifier = Dataset()
-            identifier.FailedSOPInstanceUIDList = failed
-            syntax = self.accepted[context_id].transfer_syntax[0]
+            identifier.FailedSOPInstanceUIDList = self.failed
+            syntax = link.accepted[self.context_id].transfer_syntax[0]
             response.Identifier = BytesIO(
                 encode(identifier, syntax.is_implicit_VR, syntax.is_little_endian)
             )
-        self._send(C_GET_RSP(), response, context_id)
+        link.send(C_MOVE_RSP() if self.is_move else C_GET_RSP(), response, self.context_id)
 
-    def _read_pdu(self) -> tuple[int, bytes]:
-        header = self._read(6)
-        length = struct.unpack(">I", header[2:6])[0]
-        if length > max(self.max_pdu, 1 << 16) + 1024 and header[0] == 0x04:
-            self._abort()
-            raise ConnectionAbortedError(f"P-DATA PDU of {length} bytes exceeds our maximum")
-        return header[0], header + self._read(length)
 
-    def _read(self, size: int) -> bytes:
-        buffer = bytearray(size)
-        view = memoryview(buffer)
-        while view:
-            got = self.sock.recv_into(view)
-            if not got:
-                raise ConnectionResetError("peer closed the connection")
-            view = view[got:]
-        return bytes(buffer)
-
-    def _abort(self) -> None:
-        abort = A_ABORT_RQ()
-        abort.source, abort.reason_diagnostic = 0x02, 0x00
-        with contextlib.suppress(OSError):
-            self.sock.sendall(abort.encode())
+def _set_status(response: Any, status: int | Dataset) -> None:
+    """A handler's status, a code or a status data set with an error comment."""
+    if isinstance(status, Dataset):
+        response.Status = int(status.Status)
+        if "ErrorComment" in status:
+            response.ErrorComment = status.ErrorComment
+    else:
+        response.Status = int(status)
 
 
 def _converted(path: Any, syntax: UID) -> bytes:

@@ -72,6 +72,7 @@ OUT_OF_RESOURCES = 0xA700
 CANNOT_UNDERSTAND = 0xC000
 IDENTIFIER_DOES_NOT_MATCH = 0xA900
 UNABLE_TO_PROCESS = 0xC001
+MOVE_DESTINATION_UNKNOWN = 0xA801
 STORAGE_COMMITMENT_INSTANCE = "1.2.840.10008.1.20.1.1"
 _UNCOMPRESSED = {ExplicitVRLittleEndian, ImplicitVRLittleEndian}
 _UNKNOWN = "unknown"
@@ -201,7 +202,7 @@ class DicomServer:
         return allowed
 
     def _serve_direct(self, sock: socket.socket, request: Any) -> None:
-        """An association that stores, echoes or gets, on the direct path (:mod:`direct`)."""
+        """An association that stores, echoes or retrieves, on the direct path (:mod:`direct`)."""
         calling = request.calling_ae_title.strip()
         peer = get_modality(self.engine, calling)
 
@@ -214,6 +215,20 @@ class DicomServer:
             if not self._permits(peer, ae_title, "retrieve"):
                 return NOT_AUTHORIZED
             return self.archive.locate(keys)
+
+        def find(
+            ae_title: str, identifier: Dataset, cancelled: Callable[[], bool]
+        ) -> Iterator[tuple[int | Dataset, Dataset | None]]:
+            if not self._permits(peer, ae_title, "query"):
+                return iter([(_status(NOT_AUTHORIZED, "calling AE title may not query"), None)])
+            return self._find(identifier, cancelled)
+
+        def destination(_ae_title: str, move_destination: str) -> tuple[str, int] | int:
+            target = get_modality(self.engine, move_destination)
+            if target is None:
+                log.warning("C-MOVE to unknown destination %r", move_destination)
+                return MOVE_DESTINATION_UNKNOWN
+            return target.host, target.port
 
         direct.DirectAssociation(
             sock,
@@ -228,6 +243,8 @@ class DicomServer:
             ),
             store=store,
             retrieve=retrieve,
+            destination=destination,
+            find=find,
             query_keys=_query_keys,
         ).serve()
 
@@ -258,14 +275,18 @@ class DicomServer:
         if not self._may(event.assoc, "query"):
             yield _status(NOT_AUTHORIZED, "calling AE title may not query"), None
             return
-        identifier = event.identifier
+        yield from self._find(event.identifier, lambda: bool(event.is_cancelled))
+
+    def _find(
+        self, identifier: Dataset, cancelled: Callable[[], bool]
+    ) -> Iterator[tuple[int | Dataset, Dataset | None]]:
         level = str(identifier.get("QueryRetrieveLevel", "")).strip()
         keys = _query_keys(identifier)
         terms = requested(identifier)
         try:
             answers = self.archive.find(level, keys)
             for answer in answers:
-                if event.is_cancelled:
+                if cancelled():
                     yield CANCEL, None
                     return
                 yield PENDING, self._answer(identifier, answer, terms)

@@ -96,7 +96,7 @@ def test_unregistered_ae_may_echo_and_store_only(core: RunningCore, tmp_path: Pa
 
     core.register("DEST", port=1)  # a known destination: the refusal is about the caller
     log = move(core, "STRANGER", study, "DEST")
-    assert "Received Final Move Response (Refused: MoveDestinationUnknown)" in log
+    assert "Received Final Move Response (Unknown Status: 0x124)" in log  # refused: not authorised
     assert "Sub-Operations" not in log
 
 
@@ -122,7 +122,7 @@ def test_rights_are_checked_one_by_one(core: RunningCore, tmp_path: Path) -> Non
     assert FIND_DONE in find(core, "NORETRIEVE")
     assert get_status(core, "NORETRIEVE", study) == 0x0124
     core.register("DEST", port=1)
-    assert "Refused: MoveDestinationUnknown" in move(core, "NORETRIEVE", study, "DEST")
+    assert "Unknown Status: 0x124" in move(core, "NORETRIEVE", study, "DEST")
 
     core.register("NOSTORE", allow_store=False)
     log = store(core, "NOSTORE", tmp_path / "refused", patient_id="R3")

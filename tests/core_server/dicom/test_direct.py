@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 from pydicom import Dataset, dcmread
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 from pynetdicom.sop_class import (
     CTImageStorage,
+    StorageCommitmentPushModel,
     StudyRootQueryRetrieveInformationModelFind,
     Verification,
 )
 
 from core_server.dicom import direct
-from tests.conftest import RunningCore
+from tests.conftest import RunningCore, free_port
 from tests.core_server.dicom.clients import associate, client_ae, dcmtk, getscu, peer
+from tests.core_server.dicom.test_retrieve import wait_listening
 from tests.core_server.dicom.test_store import assert_same_elements
 from tests.dicom_data import make_ct, write
 
@@ -60,11 +64,13 @@ def test_small_peer_pdus_and_negotiated_syntax(
     assert image["_transfer_syntax_uid"] == ImplicitVRLittleEndian
 
 
-def test_mixed_associations_stay_with_pynetdicom(core: RunningCore, served: list[str]) -> None:
+def test_storage_commitment_stays_with_pynetdicom(core: RunningCore, served: list[str]) -> None:
+    """An association that also proposes storage commitment is pynetdicom's, whole."""
     core.register("WORKSTATION")
     ae = client_ae("WORKSTATION")
     ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
     ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
+    ae.add_requested_context(StorageCommitmentPushModel)
     assoc = associate(ae, core)
     ds = make_ct(patient_id="MIXED")
     assert assoc.send_c_store(ds).Status == 0x0000
@@ -106,3 +112,64 @@ def test_c_get_takes_the_direct_path_and_sends_the_stored_bytes(
     assert len(by_uid) == 2
     for original in sent:
         assert_same_elements(original, by_uid[dcmread(original).SOPInstanceUID])
+
+
+def test_c_move_takes_the_direct_path_and_sends_the_stored_bytes(
+    core: RunningCore, served: list[str], tmp_path: Path
+) -> None:
+    port = free_port()
+    received = tmp_path / "dest"
+    received.mkdir()
+    storescp = subprocess.Popen(
+        ["storescp", "-aet", "DEST", "-od", str(received), str(port)],
+        env={**os.environ, "TCP_NODELAY": "1"},
+    )
+    try:
+        wait_listening(port, storescp)  # type: ignore[arg-type]
+        core.register("DEST", port=port)
+        core.register("VIEWER")
+        study = generate_uid()
+        sent = [
+            write(make_ct(patient_id="MOVEME", study_uid=study, instance_number=n), tmp_path / "in")
+            for n in (1, 2)
+        ]
+        dcmtk("storescu", "-aet", "MODALITY", "+sd", *peer(core), tmp_path / "in")
+        log = dcmtk(
+            "movescu",
+            "-v",
+            "-S",
+            "-aet",
+            "VIEWER",
+            "-aem",
+            "DEST",
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            f"StudyInstanceUID={study}",
+            *peer(core),
+        ).stderr
+        assert "Received Final Move Response (Success)" in log
+        assert served == ["MODALITY", "VIEWER"]
+        by_uid = {dcmread(path).SOPInstanceUID: path for path in received.iterdir()}
+        assert len(by_uid) == 2, sorted(received.iterdir())
+        for original in sent:
+            assert_same_elements(original, by_uid[dcmread(original).SOPInstanceUID])
+        unknown = dcmtk(
+            "movescu",
+            "-v",
+            "-S",
+            "-aet",
+            "VIEWER",
+            "-aem",
+            "NOWHERE",
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            f"StudyInstanceUID={study}",
+            *peer(core),
+            check=False,
+        ).stderr
+        assert "Received Final Move Response (Refused: MoveDestinationUnknown)" in unknown
+    finally:
+        storescp.terminate()
+        storescp.wait(timeout=10)
