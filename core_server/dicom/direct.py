@@ -21,11 +21,14 @@ import logging
 import select
 import socket
 import struct
+import uuid
 from collections.abc import Callable, Iterator
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 from pydicom import Dataset
+from pydicom.filewriter import write_file_meta_info
 from pydicom.uid import UID
 from pynetdicom import ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from pynetdicom.dimse_messages import (
@@ -38,7 +41,7 @@ from pynetdicom.dimse_messages import (
     DIMSEMessage,
 )
 from pynetdicom.dimse_primitives import C_ECHO, C_FIND, C_GET, C_MOVE, C_STORE
-from pynetdicom.dsutils import decode, encode, split_dataset
+from pynetdicom.dsutils import create_file_meta, decode, encode, split_dataset
 from pynetdicom.pdu import (
     A_ABORT_RQ,
     A_ASSOCIATE_AC,
@@ -149,21 +152,43 @@ def serves(request: A_ASSOCIATE, elsewhere: frozenset[str]) -> bool:
     )
 
 
-class _Accepted:
-    """What pynetdicom's DIMSE decoder asks of an association: the accepted contexts."""
+class _Message:
+    """One DIMSE message as received: its command set, and its data set in memory or, for a
+    C-STORE request, in a file in the incoming folder."""
 
-    def __init__(self, contexts: dict[int, PresentationContext]) -> None:
-        self._accepted_cx = contexts
+    def __init__(self, command: Dataset, context_id: int) -> None:
+        self.command = command
+        self.context_id = context_id
+        self.data = BytesIO()
+        self.path: Path | None = None
+        self.file: Any = None
+
+    @property
+    def field(self) -> int:
+        return int(self.command.CommandField)
+
+    def identifier(self, syntax: UID) -> Dataset:
+        self.data.seek(0)
+        return decode(self.data, syntax.is_implicit_VR, syntax.is_little_endian, syntax.is_deflated)
+
+    def discard(self) -> None:
+        if self.file is not None:
+            self.file.close()
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
 
 class _Link:
-    """One association's socket: PDUs in and out, DIMSE messages through pynetdicom's codecs."""
+    """One association's socket: PDUs in and out. Command sets are encoded and decoded by
+    pynetdicom; data set fragments (PS3.8 9.3.5) are cut from and written to buffers without
+    copies, straight into a file for a C-STORE."""
 
-    def __init__(self, sock: socket.socket, max_pdu: int) -> None:
+    def __init__(self, sock: socket.socket, max_pdu: int, incoming: Path | None = None) -> None:
         self.sock = sock
         self.max_pdu = max_pdu  # what we accept
         self.peer_max_pdu = 16382  # what the peer accepts; from its association PDU
         self.accepted: dict[int, PresentationContext] = {}
+        self.incoming = incoming  # where C-STORE data sets are written
 
     def read_pdu(self) -> tuple[int, bytes]:
         header = self._read(6)
@@ -173,25 +198,84 @@ class _Link:
             raise ConnectionAbortedError(f"P-DATA PDU of {length} bytes exceeds our maximum")
         return header[0], header + self._read(length)
 
-    def next_message(self) -> DIMSEMessage | None:
+    def next_message(self) -> _Message | None:
         """The next complete DIMSE message; None once the peer released or aborted."""
-        message = DIMSEMessage()
-        holder = _Accepted(self.accepted)
+        command = bytearray()
+        message: _Message | None = None
         while True:
             pdu_type, body = self.read_pdu()
-            if pdu_type == 0x04:
-                pdu = P_DATA_TF()
-                pdu.decode(body)
-                if message.decode_msg(pdu.to_primitive(), holder):  # type: ignore[arg-type]
-                    return message
-            elif pdu_type == 0x05:
+            if pdu_type == 0x05:
                 self.sock.sendall(_RELEASE_RP)
                 return None
-            elif pdu_type == 0x07:
+            if pdu_type != 0x04:
+                if pdu_type != 0x07:
+                    self.abort()
                 return None
-            else:
-                self.abort()
-                return None
+            view = memoryview(body)
+            offset = 6
+            while offset < len(view):
+                length = struct.unpack_from(">I", view, offset)[0]
+                context_id, control = view[offset + 4], view[offset + 5]
+                fragment = view[offset + 6 : offset + 4 + length]
+                offset += 4 + length
+                if control & 1:  # command set
+                    command += fragment
+                    if control & 2:
+                        message = self._started(bytes(command), context_id)
+                        if message.command.CommandDataSetType == 0x0101:
+                            return message
+                elif message is not None:
+                    (message.file or message.data).write(fragment)
+                    if control & 2:
+                        if message.file is not None:
+                            message.file.close()
+                            message.file = None
+                        return message
+                else:
+                    self.abort()
+                    raise ConnectionAbortedError("a data set arrived before its command")
+
+    def _started(self, encoded: bytes, context_id: int) -> _Message:
+        message = _Message(decode(BytesIO(encoded), True, True), context_id)
+        if message.field == _C_STORE_RQ and self.incoming is not None:
+            message.path = self.incoming / f"{uuid.uuid4().hex}.part"
+            message.file = message.path.open("wb")
+            message.file.write(b"\x00" * 128 + b"DICM")
+            write_file_meta_info(
+                message.file,
+                create_file_meta(
+                    sop_class_uid=message.command.AffectedSOPClassUID,
+                    sop_instance_uid=message.command.AffectedSOPInstanceUID,
+                    transfer_syntax=self.accepted[context_id].transfer_syntax[0],
+                ),
+            )
+        return message
+
+    def send_store(self, primitive: C_STORE, data: bytes, context_id: int) -> None:
+        """A C-STORE request whose data set is sent from ``data`` in PDU-sized slices."""
+        encoder = C_STORE_RQ()
+        encoder.primitive_to_message(primitive)
+        encoder.command_set.CommandDataSetType = 0x0001  # a data set follows (same length)
+        command = encode(encoder.command_set, True, True)
+        self._send_pdv(context_id, 0x03, memoryview(command))
+        view = memoryview(data)
+        step = self.peer_max_pdu - 6 if self.peer_max_pdu else len(view)
+        for start in range(0, len(view), step):
+            last = start + step >= len(view)
+            self._send_pdv(context_id, 0x02 if last else 0x00, view[start : start + step])
+
+    def _send_pdv(self, context_id: int, control: int, fragment: memoryview) -> None:
+        head = struct.pack(
+            ">BBIIBB", 0x04, 0, len(fragment) + 6, len(fragment) + 2, context_id, control
+        )
+        parts = [memoryview(head), fragment]
+        while parts:
+            sent = self.sock.sendmsg(parts)
+            while parts and sent >= len(parts[0]):
+                sent -= len(parts[0])
+                parts.pop(0)
+            if parts and sent:
+                parts[0] = parts[0][sent:]
 
     def send(self, encoder: DIMSEMessage, primitive: Any, context_id: int) -> None:
         encoder.primitive_to_message(primitive)
@@ -248,6 +332,7 @@ class DirectAssociation:
         ae_title: str,
         max_pdu: int,
         timeout: float,
+        incoming: Path,
         implementation: tuple[str, str],
         admit: Admit,
         echo: Echo,
@@ -257,7 +342,7 @@ class DirectAssociation:
         find: Find,
         query_keys: Callable[[Dataset], dict[str, str]],
     ) -> None:
-        self.link = _Link(sock, max_pdu)
+        self.link = _Link(sock, max_pdu, incoming)
         self.request = request
         self.ae_title = ae_title
         self.timeout = timeout
@@ -332,10 +417,10 @@ class DirectAssociation:
         self.link.sock.sendall(pdu.encode())
         return True
 
-    def _answer(self, message: DIMSEMessage, address: str) -> None:
-        command = message.command_set
-        context_id = int(message.context_id)
-        field = command.CommandField
+    def _answer(self, message: _Message, address: str) -> None:
+        command = message.command
+        context_id = message.context_id
+        field = message.field
         if field in (_C_GET_RQ, _C_MOVE_RQ):
             self._retrieve(message, context_id)
             return
@@ -343,14 +428,10 @@ class DirectAssociation:
             self._query(message, context_id)
             return
         if field == _C_STORE_RQ:
-            request = message.message_to_primitive()
-            path = request._dataset_path  # type: ignore[union-attr]
             try:
-                status = self.store(self.calling, address, path)
+                status = self.store(self.calling, address, message.path)
             finally:
-                if request._dataset_file:  # type: ignore[union-attr]
-                    request._dataset_file.close()  # type: ignore[union-attr]
-                path.unlink(missing_ok=True)
+                message.discard()  # the archive took the file, or refused it
             response: Any = C_STORE()
             response.AffectedSOPClassUID = command.AffectedSOPClassUID
             response.AffectedSOPInstanceUID = command.AffectedSOPInstanceUID
@@ -371,13 +452,12 @@ class DirectAssociation:
 
     # -- C-FIND ---------------------------------------------------------------------------------
 
-    def _query(self, message: DIMSEMessage, context_id: int) -> None:
-        request = message.message_to_primitive()
+    def _query(self, message: _Message, context_id: int) -> None:
         syntax = self.link.accepted[context_id].transfer_syntax[0]
-        identifier = self._identifier(request, syntax)
+        identifier = message.identifier(syntax)
         for status, answer in self.find(self.calling, identifier, self._cancelled):
             response = C_FIND()
-            response.MessageIDBeingRespondedTo = request.MessageID  # type: ignore[union-attr]
+            response.MessageIDBeingRespondedTo = message.command.MessageID
             response.AffectedSOPClassUID = self.link.accepted[context_id].abstract_syntax
             _set_status(response, status)
             if answer is not None:
@@ -391,22 +471,16 @@ class DirectAssociation:
         if not self.link.readable():
             return False
         message = self.link.next_message()
-        return message is None or message.command_set.CommandField == _C_CANCEL_RQ
-
-    @staticmethod
-    def _identifier(request: Any, syntax: UID) -> Dataset:
-        return decode(
-            request.Identifier, syntax.is_implicit_VR, syntax.is_little_endian, syntax.is_deflated
-        )
+        return message is None or message.field == _C_CANCEL_RQ
 
     # -- C-GET and C-MOVE -----------------------------------------------------------------------
 
-    def _retrieve(self, message: DIMSEMessage, context_id: int) -> None:
-        request = message.message_to_primitive()
-        is_move = message.command_set.CommandField == _C_MOVE_RQ
+    def _retrieve(self, message: _Message, context_id: int) -> None:
+        request = message.command
+        is_move = message.field == _C_MOVE_RQ
         syntax = self.link.accepted[context_id].transfer_syntax[0]
-        identifier = self._identifier(request, syntax)
-        answer = _Answer(self, context_id, int(request.MessageID), is_move)  # type: ignore[union-attr]
+        identifier = message.identifier(syntax)
+        answer = _Answer(self, context_id, int(request.MessageID), is_move)
         found = self.retrieve(self.calling, self.query_keys(identifier))
         if isinstance(found, int):
             answer.final(found)
@@ -414,14 +488,14 @@ class DirectAssociation:
         if not is_move:
             self._send_all(found, self.link, self.sendable, answer, None)
             return
-        where = self.destination(self.calling, str(request.MoveDestination).strip())  # type: ignore[union-attr]
+        where = self.destination(self.calling, str(request.MoveDestination).strip())
         if isinstance(where, int):
             answer.final(where)
             return
         if not found:
             answer.final(SUCCESS)
             return
-        destination = str(request.MoveDestination).strip()  # type: ignore[union-attr]
+        destination = str(request.MoveDestination).strip()
         try:
             link, contexts = self._open(where, destination, found)
         except (OSError, ConnectionError) as exc:
@@ -429,7 +503,7 @@ class DirectAssociation:
             answer.final(DESTINATION_UNKNOWN)
             return
         try:
-            originator = (self.calling, int(request.MessageID))  # type: ignore[union-attr]
+            originator = (self.calling, int(request.MessageID))
             self._send_all(found, link, contexts, answer, originator)
             with contextlib.suppress(OSError, ConnectionError):
                 link.sock.sendall(_RELEASE_RQ)
@@ -542,17 +616,15 @@ class DirectAssociation:
         if originator is not None:
             store.MoveOriginatorApplicationEntityTitle = originator[0]
             store.MoveOriginatorMessageID = originator[1]
-        store.DataSet = BytesIO(data)
-        link.send(C_STORE_RQ(), store, int(context.context_id))
+        link.send_store(store, data, int(context.context_id))
         while True:
             answer = link.next_message()
             if answer is None:
                 raise ConnectionAbortedError("the receiver left during a retrieve")
-            field = answer.command_set.CommandField
-            if field == _C_CANCEL_RQ:
+            if answer.field == _C_CANCEL_RQ:
                 return None
-            if field == _C_STORE_RSP:
-                return int(answer.command_set.Status)
+            if answer.field == _C_STORE_RSP:
+                return int(answer.command.Status)
 
 
 class _Answer:
