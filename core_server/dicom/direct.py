@@ -70,6 +70,7 @@ from pynetdicom.sop_class import (
 log = logging.getLogger(__name__)
 
 STORAGE_CLASSES = frozenset(str(c.abstract_syntax) for c in AllStoragePresentationContexts)
+# Query/retrieve information models (Patient and Study Root; FIND, GET, MOVE).
 RETRIEVE_MODELS = frozenset(
     str(m)
     for m in (

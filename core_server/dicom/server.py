@@ -38,13 +38,7 @@ from pynetdicom import (
 )
 from pynetdicom.association import Association
 from pynetdicom.sop_class import (
-    PatientRootQueryRetrieveInformationModelFind,
-    PatientRootQueryRetrieveInformationModelGet,
-    PatientRootQueryRetrieveInformationModelMove,
     StorageCommitmentPushModel,
-    StudyRootQueryRetrieveInformationModelFind,
-    StudyRootQueryRetrieveInformationModelGet,
-    StudyRootQueryRetrieveInformationModelMove,
     Verification,
 )
 from pynetdicom.transport import ThreadedAssociationServer
@@ -158,14 +152,7 @@ class DicomServer:
             ae.add_supported_context(
                 context.abstract_syntax, ALL_TRANSFER_SYNTAXES, scu_role=True, scp_role=True
             )
-        for model in (
-            PatientRootQueryRetrieveInformationModelFind,
-            PatientRootQueryRetrieveInformationModelGet,
-            PatientRootQueryRetrieveInformationModelMove,
-            StudyRootQueryRetrieveInformationModelFind,
-            StudyRootQueryRetrieveInformationModelGet,
-            StudyRootQueryRetrieveInformationModelMove,
-        ):
+        for model in sorted(direct.RETRIEVE_MODELS):  # C-FIND, C-GET, C-MOVE, both roots
             ae.add_supported_context(model)
         ae.add_supported_context(StorageCommitmentPushModel)
         return ae
