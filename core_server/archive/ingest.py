@@ -16,14 +16,18 @@ and the older file is kept and listed in ``replaced_instances``.
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from core_server import db
@@ -128,45 +132,56 @@ def _index(
         "received_at": received_at,
         "source_ae_title": origin.ae_title[:16],
     }
+    series_uid = parsed.series_instance_uid
     for attempt in range(3):
         try:
             with db.write(engine) as conn:
-                old = conn.execute(_OLD_INSTANCE, {"uid": parsed.sop_instance_uid}).first()
-                series_fk = _series_fk(conn, parsed, origin, received_at)
+                series_fk = _known_series.get(series_uid) if not attempt else None
+                if series_fk is None:
+                    series_fk = _series_fk(conn, parsed, origin, received_at)
                 durable()
-                if old is None:
-                    conn.execute(
-                        _INSERT[t.instances.name],
-                        {
-                            "series_fk": series_fk,
-                            "sop_instance_uid": parsed.sop_instance_uid,
-                            **instance_values,
-                        },
-                    )
-                    return "stored"
-                if old.size == size and storage.same_content(old.path, relative):
-                    return "duplicate"
-                conn.execute(
-                    insert(t.replaced_instances).values(
-                        sop_instance_uid=old.sop_instance_uid,
-                        path=old.path,
-                        size=old.size,
-                        received_at=old.received_at,
-                        replaced_at=received_at,
-                    )
+                outcome = _insert_or_replace(
+                    conn, storage, parsed, series_fk, instance_values, received_at
                 )
-                conn.execute(
-                    update(t.instances)
-                    .where(t.instances.c.id == old.id)
-                    .values(series_fk=series_fk, **instance_values)
-                )
-                log.info("instance %s replaced; older file kept", parsed.sop_instance_uid)
-                return "replaced"
+            _known_series.put(series_uid, series_fk)  # committed: safe to remember
+            return outcome
         except IntegrityError:
-            # Another process inserted the same patient/study/series/instance first.
+            # Another process inserted the same patient/study/series/instance first, or a
+            # remembered series is gone: look everything up again.
+            _known_series.forget(series_uid)
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+def _insert_or_replace(
+    conn: Connection,
+    storage: StorageArea,
+    parsed: ParsedObject,
+    series_fk: int,
+    values: dict[str, Any],
+    received_at: datetime,
+) -> str:
+    new = {"series_fk": series_fk, "sop_instance_uid": parsed.sop_instance_uid, **values}
+    if conn.execute(_insert_new_instance(conn.dialect.name), new).first() is not None:
+        return "stored"
+    old = conn.execute(_OLD_INSTANCE, {"uid": parsed.sop_instance_uid}).one()
+    if old.size == values["size"] and storage.same_content(old.path, values["path"]):
+        return "duplicate"
+    conn.execute(
+        insert(t.replaced_instances).values(
+            sop_instance_uid=old.sop_instance_uid,
+            path=old.path,
+            size=old.size,
+            received_at=old.received_at,
+            replaced_at=received_at,
+        )
+    )
+    conn.execute(
+        update(t.instances).where(t.instances.c.id == old.id).values(series_fk=series_fk, **values)
+    )
+    log.info("instance %s replaced; older file kept", parsed.sop_instance_uid)
+    return "replaced"
 
 
 def _series_fk(conn: Connection, parsed: ParsedObject, origin: Origin, now: datetime) -> int:
@@ -260,3 +275,43 @@ _PATIENT_ID = select(t.patients.c.id).where(
     t.patients.c.issuer_of_patient_id == bindparam("issuer"),
 )
 _INSERT = {table.name: insert(table) for table in (t.patients, t.studies, t.series, t.instances)}
+
+
+@lru_cache(maxsize=4)
+def _insert_new_instance(dialect: str) -> Any:
+    """INSERT that does nothing, and returns no row, when the SOP Instance UID is stored."""
+    module = {"sqlite": sqlite, "postgresql": postgresql}[dialect]
+    return (
+        module.insert(t.instances)
+        .on_conflict_do_nothing(index_elements=["sop_instance_uid"])
+        .returning(t.instances.c.id)
+    )
+
+
+class _SeriesIds:
+    """Series UID -> row id of series this process has committed or seen, so that the common
+    case (the next image of a series) needs no look-up. Series rows are never renumbered; a
+    removed one shows as an integrity error, which forgets it and retries."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._ids: OrderedDict[str, int] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, uid: str) -> int | None:
+        with self._lock:
+            return self._ids.get(uid)
+
+    def put(self, uid: str, series_id: int) -> None:
+        with self._lock:
+            self._ids[uid] = series_id
+            self._ids.move_to_end(uid)
+            while len(self._ids) > self._size:
+                self._ids.popitem(last=False)
+
+    def forget(self, uid: str) -> None:
+        with self._lock:
+            self._ids.pop(uid, None)
+
+
+_known_series = _SeriesIds()

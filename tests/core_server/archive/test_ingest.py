@@ -126,3 +126,20 @@ def test_iso_2022_ir_58_names_are_indexed_right(archive: Archive) -> None:
     archive.store_instance(data, ORIGIN)
     (patient,) = archive.find("PATIENT", {"PatientName": "赵*"})
     assert patient["PatientName"] == "Zhao^Liu=赵^六"
+
+
+def test_a_remembered_series_that_was_removed_is_created_again(archive: Archive) -> None:
+    first = make_ct(patient_id="GONE")
+    archive.store_instance(encode(first), ORIGIN)  # the series id is now remembered
+    with db.write(archive.engine) as conn:  # removed behind the archive's back
+        conn.execute(t.instances.delete())
+        conn.execute(t.series.delete())
+    second = make_ct(
+        patient_id="GONE",
+        study_uid=first.StudyInstanceUID,
+        series_uid=first.SeriesInstanceUID,
+        instance_number=2,
+    )
+    assert archive.store_instance(encode(second), ORIGIN).outcome == "stored"
+    (series,) = archive.find("SERIES", {"SeriesInstanceUID": first.SeriesInstanceUID})
+    assert series["PatientID"] == "GONE"
