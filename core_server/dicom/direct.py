@@ -257,7 +257,10 @@ class _Link:
         encoder = C_STORE_RQ()
         encoder.primitive_to_message(primitive)
         encoder.command_set.CommandDataSetType = 0x0001  # a data set follows (same length)
-        command = encode(encoder.command_set, True, True)
+        self.send_encoded(context_id, encode(encoder.command_set, True, True), data)
+
+    def send_encoded(self, context_id: int, command: bytes, data: bytes) -> None:
+        """A message whose command set and data set are encoded already."""
         self._send_pdv(context_id, 0x03, memoryview(command))
         view = memoryview(data)
         step = self.peer_max_pdu - 6 if self.peer_max_pdu else len(view)
@@ -456,16 +459,24 @@ class DirectAssociation:
     def _query(self, message: _Message, context_id: int) -> None:
         syntax = self.link.accepted[context_id].transfer_syntax[0]
         identifier = message.identifier(syntax)
+        pending: bytes | None = None  # every pending response has the same command set
         for status, answer in self.find(self.calling, identifier, self._cancelled):
+            data = None
+            if answer is not None:
+                data = encode(answer, syntax.is_implicit_VR, syntax.is_little_endian)
+            if status == PENDING and pending is not None and data is not None:
+                self.link.send_encoded(context_id, pending, data)
+                continue
             response = C_FIND()
             response.MessageIDBeingRespondedTo = message.command.MessageID
             response.AffectedSOPClassUID = self.link.accepted[context_id].abstract_syntax
             _set_status(response, status)
-            if answer is not None:
-                response.Identifier = BytesIO(
-                    encode(answer, syntax.is_implicit_VR, syntax.is_little_endian)
-                )
-            self.link.send(C_FIND_RSP(), response, context_id)
+            if data is not None:
+                response.Identifier = BytesIO(data)
+            encoder = C_FIND_RSP()
+            self.link.send(encoder, response, context_id)
+            if status == PENDING and data is not None:
+                pending = encode(encoder.command_set, True, True)
 
     def _cancelled(self) -> bool:
         """Has the requestor sent a C-CANCEL (read between answers)?"""
