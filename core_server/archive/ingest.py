@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -133,22 +134,23 @@ def _index(
         "source_ae_title": origin.ae_title[:16],
     }
     series_uid = parsed.series_instance_uid
+    known = _series_ids(engine)
     for attempt in range(3):
         try:
             with db.write(engine) as conn:
-                series_fk = _known_series.get(series_uid) if not attempt else None
+                series_fk = known.get(series_uid) if not attempt else None
                 if series_fk is None:
                     series_fk = _series_fk(conn, parsed, origin, received_at)
                 durable()
                 outcome = _insert_or_replace(
                     conn, storage, parsed, series_fk, instance_values, received_at
                 )
-            _known_series.put(series_uid, series_fk)  # committed: safe to remember
+            known.put(series_uid, series_fk)  # committed: safe to remember
             return outcome
         except IntegrityError:
             # Another process inserted the same patient/study/series/instance first, or a
             # remembered series is gone: look everything up again.
-            _known_series.forget(series_uid)
+            known.forget(series_uid)
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
@@ -314,4 +316,14 @@ class _SeriesIds:
             self._ids.pop(uid, None)
 
 
-_known_series = _SeriesIds()
+_known_series: weakref.WeakKeyDictionary[Engine, _SeriesIds] = weakref.WeakKeyDictionary()
+_known_lock = threading.Lock()
+
+
+def _series_ids(engine: Engine) -> _SeriesIds:
+    """The remembered series of one database (a process may open several, as the tests do)."""
+    with _known_lock:
+        found = _known_series.get(engine)
+        if found is None:
+            found = _known_series[engine] = _SeriesIds()
+        return found

@@ -143,3 +143,19 @@ def test_a_remembered_series_that_was_removed_is_created_again(archive: Archive)
     assert archive.store_instance(encode(second), ORIGIN).outcome == "stored"
     (series,) = archive.find("SERIES", {"SeriesInstanceUID": first.SeriesInstanceUID})
     assert series["PatientID"] == "GONE"
+
+
+def test_remembered_series_belong_to_their_own_database(tmp_path: Path) -> None:
+    archives = []
+    for name in ("a", "b"):
+        engine = db.make_engine(f"sqlite:///{tmp_path / name}.db")
+        db.migrate(engine)
+        archives.append(Archive(engine, tmp_path / name))
+    first, second = archives
+    second.store_instance(encode(make_ct(patient_id="ONLY-B")), ORIGIN)  # series id 1 in b
+    shared = make_ct(patient_id="BOTH")
+    first.store_instance(encode(shared), ORIGIN)  # series id 1 in a, remembered for a
+    second.store_instance(encode(shared), ORIGIN)
+    (series,) = second.find("SERIES", {"SeriesInstanceUID": shared.SeriesInstanceUID})
+    assert series["PatientID"] == "BOTH"
+    assert second.count("SERIES", {}) == 2
