@@ -20,6 +20,7 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 install: $(STAMP_APT) $(STAMP_PIP)
@@ -44,6 +45,7 @@ $(STAMP_PIP): pyproject.toml | $(VENV)/bin/python
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format .

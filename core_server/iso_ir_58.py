@@ -5,6 +5,7 @@ importing this module (every reader of DICOM text needs it: ingest, matching, an
 from __future__ import annotations
 
 import codecs
+from typing import Any
 
 import pydicom.charset
 
@@ -48,7 +49,7 @@ def _ir58_encode(text: str, errors: str = "strict") -> tuple[bytes, int]:
     return bytes(encoded), len(text)
 
 
-def _ir58_decode(data: bytes, errors: str = "strict") -> tuple[str, int]:
+def _ir58_decode(data: Any, errors: str = "strict") -> tuple[str, int]:
     raw = bytes(data)
     plain = raw.replace(_DESIGNATE_GB2312, b"").replace(_DESIGNATE_ASCII, b"")
     return plain.decode("gbk", errors), len(raw)
@@ -69,7 +70,10 @@ def install_iso_2022_ir_58() -> None:
     pydicom.charset.python_encoding["ISO 2022 IR 58"] = ISO_2022_IR_58
     pydicom.charset.CODES_TO_ENCODINGS[_DESIGNATE_GB2312] = ISO_2022_IR_58
     pydicom.charset.ENCODINGS_TO_CODES[ISO_2022_IR_58] = _DESIGNATE_GB2312
-    pydicom.charset.handled_encodings = (*pydicom.charset.handled_encodings, ISO_2022_IR_58)
+    pydicom.charset.handled_encodings = (  # type: ignore[assignment]
+        *pydicom.charset.handled_encodings,
+        ISO_2022_IR_58,
+    )
 
 
 install_iso_2022_ir_58()

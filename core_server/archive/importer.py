@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydicom import dcmread
 from pydicom.dataset import FileMetaDataset
-from pydicom.uid import ImplicitVRLittleEndian
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from core_server.archive.ingest import Origin, Stored
 from core_server.archive.objects import InvalidObject
@@ -95,7 +95,7 @@ def as_part10(data: bytes) -> bytes | None:
     dataset.file_meta.MediaStorageSOPClassUID = sop_class
     dataset.file_meta.MediaStorageSOPInstanceUID = sop_instance
     dataset.file_meta.TransferSyntaxUID = (
-        ImplicitVRLittleEndian if dataset.original_encoding[0] else "1.2.840.10008.1.2.1"
+        ImplicitVRLittleEndian if dataset.original_encoding[0] else ExplicitVRLittleEndian
     )
     buffer = BytesIO()
     dataset.save_as(buffer, enforce_file_format=True)

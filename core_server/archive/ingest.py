@@ -260,7 +260,9 @@ def _id_of(conn: Connection, table: Table, column: Any, value: str) -> int | Non
 
 
 def _insert(conn: Connection, table: Table, **values: Any) -> int:
-    return int(conn.execute(_INSERT[table.name], values).inserted_primary_key[0])
+    key = conn.execute(_INSERT[table.name], values).inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 # Statements built once, values bound at execution: building a statement per object cost

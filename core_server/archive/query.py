@@ -10,7 +10,7 @@ dicts of keyword -> value, so that each protocol adapter encodes them its own wa
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -266,7 +266,7 @@ def _answer(row: Any, level: Level) -> dict[str, Any]:
 def _add_derived(
     conn: Connection,
     level: Level,
-    rows: list[Any],
+    rows: Sequence[Any],
     answers: list[dict[str, Any]],
     wanted: list[str],
 ) -> None:

@@ -259,7 +259,7 @@ class DicomServer:
             return _status(OUT_OF_RESOURCES, f"archive could not store the object: {exc}")
         return SUCCESS
 
-    def _on_find(self, event: evt.Event) -> Iterator[tuple[int, Dataset | None]]:
+    def _on_find(self, event: evt.Event) -> Iterator[tuple[int | Dataset, Dataset | None]]:
         if not self._may(event.assoc, "query"):
             yield _status(NOT_AUTHORIZED, "calling AE title may not query"), None
             return
