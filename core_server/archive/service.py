@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from core_server import db
-from core_server.archive import commitment, importer, ingest, query
+from core_server.archive import commitment, ingest, query
 from core_server.archive import tables as t
 from core_server.archive.storage import StorageArea
 from core_server.events import EventBus
@@ -104,9 +104,6 @@ class Archive:
                     ("instances", t.instances),
                 )
             }
-
-    def import_paths(self, paths: list[Path], progress: Any = None) -> importer.ImportReport:
-        return importer.import_files(self.store_instance, importer.candidate_files(paths), progress)
 
     def recover(self, days: int = 2) -> dict[str, int]:
         """After an unclean stop: drop half-written temporary files and index the complete

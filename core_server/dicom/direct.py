@@ -552,14 +552,8 @@ class DirectAssociation:
         sock = socket.create_connection(where, timeout=self.timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         link = _Link(sock, self.link.max_pdu)
-        wanted: dict[str, list[str]] = {}
-        for instance in found:
-            syntaxes = wanted.setdefault(instance.sop_class_uid, [])
-            for syntax in (str(instance.transfer_syntax_uid), *_UNCOMPRESSED):
-                if syntax not in syntaxes:
-                    syntaxes.append(syntax)
         proposed = []
-        for number, (uid, syntaxes) in enumerate(list(wanted.items())[:128]):
+        for number, (uid, syntaxes) in enumerate(proposals(found).items()):
             context = PresentationContext()
             context.context_id = 2 * number + 1
             context.abstract_syntax = UID(uid)
@@ -703,15 +697,33 @@ def _set_status(response: Any, status: int | Dataset) -> None:
         response.Status = int(status)
 
 
-def _converted(path: Any, syntax: UID) -> bytes:
-    """The object re-encoded in an uncompressed syntax, decompressed if need be (a receiver
-    that takes none of its stored syntax); it keeps its SOP Instance UID."""
+def proposals(found: list[Any]) -> dict[str, list[str]]:
+    """What to propose to a receiver of stored objects: per SOP class (at most 128), their
+    stored syntaxes, then uncompressed ones as fallback."""
+    wanted: dict[str, list[str]] = {}
+    for instance in found:
+        syntaxes = wanted.setdefault(instance.sop_class_uid, [])
+        for syntax in (str(instance.transfer_syntax_uid), *_UNCOMPRESSED):
+            if syntax not in syntaxes:
+                syntaxes.append(syntax)
+    return dict(list(wanted.items())[:128])
+
+
+def uncompressed(path: Any) -> Dataset:
+    """A stored object decompressed for a receiver that takes none of its compressed syntax.
+    A change of transfer syntax is the same object: it keeps its SOP Instance UID (pydicom 3
+    mints a new one by default)."""
     from pydicom import dcmread
 
     dataset = dcmread(path)
     if dataset.file_meta.TransferSyntaxUID.is_compressed:
         dataset.decompress(generate_instance_uid=False)
-    data = encode(dataset, syntax.is_implicit_VR, syntax.is_little_endian)
+    return dataset
+
+
+def _converted(path: Any, syntax: UID) -> bytes:
+    """The object re-encoded in an uncompressed syntax."""
+    data = encode(uncompressed(path), syntax.is_implicit_VR, syntax.is_little_endian)
     if data is None:
         raise ValueError(f"cannot encode {path} as {syntax.name}")
     return data

@@ -422,8 +422,8 @@ class DicomServer:
 
 
 class _RoutingServer(ThreadedAssociationServer):
-    """pynetdicom's association server, except that an association proposing only storage and
-    verification is served on the direct path (:mod:`direct`)."""
+    """pynetdicom's association server, except that an association the direct path serves
+    (storage, verification, C-FIND, C-GET, C-MOVE) is handed to it (:mod:`direct`)."""
 
     fast_path: Callable[[socket.socket, Any], None] | None = None
     elsewhere: frozenset[str] = frozenset()  # abstract syntaxes only pynetdicom serves
@@ -436,9 +436,9 @@ class _RoutingServer(ThreadedAssociationServer):
                 try:
                     self.fast_path(request, association)
                 except (OSError, ConnectionError) as exc:
-                    log.info("storage association from %s ended: %s", client_address, exc)
+                    log.info("association from %s ended: %s", client_address, exc)
                 except Exception:
-                    log.exception("storage association from %s failed", client_address)
+                    log.exception("association from %s failed", client_address)
                 finally:
                     self.shutdown_request(request)
                 return
@@ -490,10 +490,10 @@ class _CheaplyCopiedContexts(list):  # type: ignore[type-arg]
 
 
 def _receive_into(folder: Path) -> None:
-    """Have pynetdicom write each C-STORE data set to a file in ``folder`` as its fragments
-    arrive (its chunked mode), instead of assembling it in memory for us to write again; the
-    archive then renames the file into place. pynetdicom removes the file after the handler
-    returns, which finds nothing once the archive has taken it."""
+    """Configure pynetdicom for the associations it serves: write each C-STORE data set to a
+    file in ``folder`` as its fragments arrive (its chunked mode), instead of assembling it in
+    memory for us to write again; the archive then renames the file into place. pynetdicom
+    removes the file after the handler returns, which finds nothing once the archive has it."""
     _config.STORE_RECV_CHUNKED_DATASET = True
     # pynetdicom formats every query identifier and answer for its INFO log whatever the log
     # level: most of a C-FIND's CPU time. Our own log says what was asked.
@@ -575,14 +575,7 @@ def _dicom_value(value: Any, vr: str) -> Any:
 
 
 def _contexts_for(files: list[InstanceFile]) -> list[Any]:
-    """One context per stored SOP class and syntax, offering uncompressed as fallback."""
-    wanted: dict[str, list[str]] = {}
-    for f in files:
-        syntaxes = wanted.setdefault(f.sop_class_uid, [])
-        for syntax in (f.transfer_syntax_uid, ExplicitVRLittleEndian, ImplicitVRLittleEndian):
-            if syntax not in syntaxes:
-                syntaxes.append(syntax)
-    return [build_context(uid, syntaxes) for uid, syntaxes in list(wanted.items())[:128]]
+    return [build_context(uid, syntaxes) for uid, syntaxes in direct.proposals(files).items()]
 
 
 def _send(
@@ -601,13 +594,10 @@ def _send(
 
 
 def _dataset_for(f: InstanceFile, accepted: set[str]) -> Dataset:
-    dataset = dcmread(f.path)
     stored = UID(f.transfer_syntax_uid)
     if accepted and stored not in accepted and stored.is_compressed and accepted & _UNCOMPRESSED:
-        # The peer takes no compressed syntax of this class. A change of transfer syntax is
-        # the same object: keep its SOP Instance UID (pydicom 3 mints a new one by default).
-        dataset.decompress(generate_instance_uid=False)
-    return dataset
+        return direct.uncompressed(f.path)  # the peer takes no compressed syntax of this class
+    return dcmread(f.path)
 
 
 def _commitment_report(transaction: str, verdict: Any, ae_title: str) -> Dataset:
