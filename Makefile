@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages: dcmtk (DICOM test clients, also handy for administrators), PostgreSQL
 # (the production database; the tests start a throwaway cluster of it).
-APT_PACKAGES := dcmtk postgresql
+APT_PACKAGES := dcmtk postgresql chromium espeak-ng alsa-utils fonts-wqy-microhei
 STAMP_APT := $(VENV)/.apt-installed
 STAMP_PIP := $(VENV)/.pip-installed
 
@@ -28,7 +28,7 @@ install: $(STAMP_APT) $(STAMP_PIP)
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP_APT): | $(VENV)/bin/python
+$(STAMP_APT): Makefile | $(VENV)/bin/python
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages: $$missing"; \
@@ -39,7 +39,7 @@ $(STAMP_APT): | $(VENV)/bin/python
 
 $(STAMP_PIP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[core,dev]'
+	$(BIN)/pip install -q -e '.[core,dev,display,caller,printer]'
 	touch $@
 
 lint: install

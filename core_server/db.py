@@ -116,12 +116,12 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision."""
+    """Bring the schema to the newest revision of every branch (each domain adds its own)."""
     from alembic import command
 
     with engine.begin() as conn:
         config = alembic_config(conn)
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
 
 
 def alembic_config(conn: Connection | None = None) -> Any:

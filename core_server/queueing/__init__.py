@@ -1,0 +1,1 @@
+"""The queueing domain: rooms, queues, tickets, calls and screens."""

@@ -1,0 +1,1 @@
+"""The RIS domain: patients, visits, orders, procedures, exams, appointments, worklist, MPPS."""
