@@ -1,5 +1,6 @@
-"""Users, roles and bearer tokens."""
+"""Users, roles, bearer tokens and the audit trail."""
 
+from core_server.auth.audit import AuditEvent, query_audit, record_audit
 from core_server.auth.users import (
     ROLES,
     AuthError,
@@ -16,6 +17,7 @@ from core_server.auth.users import (
 
 __all__ = [
     "ROLES",
+    "AuditEvent",
     "AuthError",
     "User",
     "authenticate",
@@ -23,6 +25,8 @@ __all__ = [
     "ensure_initial_admin",
     "issue_token",
     "list_users",
+    "query_audit",
+    "record_audit",
     "revoke_token",
     "set_password",
     "user_for_token",

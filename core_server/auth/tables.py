@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, Table, false, true
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    false,
+    true,
+)
 
-from core_server.db import metadata
+from core_server.db import BigId, metadata
 
 users = Table(
     "users",
@@ -28,4 +39,17 @@ tokens = Table(
     Column("user_fk", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+# The audit trail: who saw or changed what. Append-only: the code offers no update or delete.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("username", String(64), nullable=True, index=True),
+    Column("action", String(64), nullable=False, index=True),
+    Column("target", String(255), nullable=False, server_default=""),
+    Column("detail", Text, nullable=False, server_default="{}"),
+    Column("address", String(64), nullable=False, server_default=""),
 )

@@ -1,0 +1,138 @@
+"""The audit trail: who saw or changed what, and when.
+
+Append-only by construction: this module offers recording and reading, nothing that updates or
+deletes a row, and no route does either. Events are written in their own short transaction
+(or inside the caller's, when given a ``Connection``) so a change and its audit record can
+commit together.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select
+
+from core_server import db
+from core_server.auth.tables import audit_events
+
+# The actions the core records; other domains may add their own dotted names (e.g.
+# "report.sign"), these are the ones the shell itself writes.
+LOGIN_OK = "login.ok"
+LOGIN_FAILED = "login.failed"
+LOGOUT = "logout"
+PASSWORD_CHANGE = "password.change"
+USER_CREATE = "user.create"
+USER_CHANGE = "user.change"
+MODALITY_CREATE = "modality.create"
+MODALITY_CHANGE = "modality.change"
+MODALITY_DELETE = "modality.delete"
+STUDY_SEARCH = "study.search"
+STUDY_VIEW = "study.view"
+STUDY_DOWNLOAD = "study.download"
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: int
+    at: datetime
+    username: str | None
+    action: str
+    target: str
+    detail: dict[str, Any]
+    address: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "username": self.username,
+            "action": self.action,
+            "target": self.target,
+            "detail": self.detail,
+            "address": self.address,
+        }
+
+
+def record_audit(
+    engine: Engine | Connection,
+    *,
+    username: str | None,
+    action: str,
+    target: str = "",
+    detail: dict[str, Any] | None = None,
+    address: str = "",
+) -> None:
+    """Append one event. Given a ``Connection`` (inside ``db.write``), it joins that
+    transaction; given an ``Engine``, it commits on its own before returning."""
+    if not action:
+        raise ValueError("an audit event names its action")
+    values = {
+        "at": datetime.now(UTC),
+        "username": username[:64] if username is not None else None,
+        "action": action[:64],
+        "target": target[:255],
+        "detail": json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, default=str),
+        "address": address[:64],
+    }
+    if isinstance(engine, Connection):
+        engine.execute(insert(audit_events).values(**values))
+        return
+    with db.write(engine) as conn:
+        conn.execute(insert(audit_events).values(**values))
+
+
+def query_audit(
+    engine: Engine,
+    *,
+    username: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[int, list[AuditEvent]]:
+    """Events newest first, filtered; ``action`` ending in ``.`` matches a family
+    (``"login."`` -> ok and failed). Returns (total matching, this page)."""
+    conditions = []
+    if username:
+        conditions.append(audit_events.c.username == username)
+    if action:
+        if action.endswith("."):
+            conditions.append(audit_events.c.action.startswith(action, autoescape=True))
+        else:
+            conditions.append(audit_events.c.action == action)
+    if target:
+        conditions.append(audit_events.c.target == target)
+    if since is not None:
+        conditions.append(audit_events.c.at >= since)
+    if until is not None:
+        conditions.append(audit_events.c.at < until)
+    with db.read(engine) as conn:
+        total = conn.execute(
+            select(func.count()).select_from(audit_events).where(*conditions)
+        ).scalar_one()
+        rows = conn.execute(
+            select(audit_events)
+            .where(*conditions)
+            .order_by(audit_events.c.at.desc(), audit_events.c.id.desc())
+            .limit(max(1, min(limit, 1000)))
+            .offset(max(0, offset))
+        ).all()
+    return total, [_event(r) for r in rows]
+
+
+def _event(row: Any) -> AuditEvent:
+    at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
+    return AuditEvent(
+        id=row.id,
+        at=at,
+        username=row.username,
+        action=row.action,
+        target=row.target,
+        detail=json.loads(row.detail or "{}"),
+        address=row.address,
+    )
