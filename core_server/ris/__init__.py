@@ -1,1 +1,67 @@
-"""The RIS domain: patients, visits, orders, procedures, exams, appointments, worklist, MPPS."""
+"""The RIS domain: patients, visits, orders, procedures, exams, appointments, worklist, MPPS.
+
+Everything other packages use is here: the :class:`Ris` service (built once per core process
+in ``core_server.server.build_core``) and its input/output dataclasses and errors.
+"""
+
+from core_server.ris.models import (
+    EXAM_STATUS_CHANGED,
+    Appointment,
+    Conflict,
+    Department,
+    Exam,
+    ExamStatus,
+    IllegalTransition,
+    NotFound,
+    Order,
+    OrderIn,
+    Patient,
+    PatientClass,
+    PatientIn,
+    PerformedStep,
+    Priority,
+    Procedure,
+    ProcedureRequest,
+    Requisition,
+    RetakeKind,
+    RisError,
+    Room,
+    Slot,
+    StatusChange,
+    UnmatchedStudy,
+    Visit,
+    VisitIn,
+    WorklistItem,
+)
+from core_server.ris.service import Ris
+
+__all__ = [
+    "EXAM_STATUS_CHANGED",
+    "Appointment",
+    "Conflict",
+    "Department",
+    "Exam",
+    "ExamStatus",
+    "IllegalTransition",
+    "NotFound",
+    "Order",
+    "OrderIn",
+    "Patient",
+    "PatientClass",
+    "PatientIn",
+    "PerformedStep",
+    "Priority",
+    "Procedure",
+    "ProcedureRequest",
+    "Requisition",
+    "RetakeKind",
+    "Ris",
+    "RisError",
+    "Room",
+    "Slot",
+    "StatusChange",
+    "UnmatchedStudy",
+    "Visit",
+    "VisitIn",
+    "WorklistItem",
+]

@@ -1,0 +1,384 @@
+"""What the RIS takes in and gives out: plain frozen dataclasses, no database types.
+
+Inputs (``PatientIn``, ``VisitIn``, ``OrderIn``, ``ProcedureRequest``) are what a registration
+form, the HL7 adapter (ADT/ORM/OMI) or the REST API of a HIS hand over; outputs (``Patient``,
+``Visit``, ``Order``, ``Exam``...) are what they read back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class RisError(ValueError):
+    """A refusal said for the user (registrar, technician, HIS): what was wrong."""
+
+
+class NotFound(RisError):
+    """The named patient, visit, order, exam... does not exist."""
+
+
+class Conflict(RisError):
+    """The request contradicts what is recorded (a duplicate number, a started exam...)."""
+
+
+class IllegalTransition(Conflict):
+    """An exam status change the status machine does not allow."""
+
+
+class ExamStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    ARRIVED = "arrived"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    REPORTED = "reported"
+    VERIFIED = "verified"
+    CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
+
+
+class Priority(StrEnum):
+    """DICOM Requested Procedure / Scheduled Procedure Step priority values."""
+
+    STAT = "STAT"
+    HIGH = "HIGH"
+    ROUTINE = "ROUTINE"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
+
+
+class RetakeKind(StrEnum):
+    ADDITIONAL = "additional"  # 加拍: more views of the same exam
+    SUPPLEMENTARY = "supplementary"  # 补拍: views that were missed
+    REPEAT = "repeat"  # 重拍: the images were not usable
+
+
+class PatientClass(StrEnum):
+    OUTPATIENT = "outpatient"  # 门诊 (HL7 PV1-2 O)
+    INPATIENT = "inpatient"  # 住院 (I)
+    EMERGENCY = "emergency"  # 急诊 (E)
+    PHYSICAL_EXAM = "physical_exam"  # 体检 (P, preadmit/health check)
+
+
+# The event published on the EventBus for every exam status change; its payload is
+# :meth:`StatusChange.as_event`.
+EXAM_STATUS_CHANGED = "ris.exam_status_changed"
+
+
+class _Dict:
+    def as_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))  # type: ignore[call-overload]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+@dataclass(frozen=True)
+class PatientIn(_Dict):
+    """A patient as registered by hand or by the HIS (HL7 PID).
+
+    ``name`` is the name as written (Chinese ideographs, or Latin for a foreigner);
+    ``name_pinyin`` (``ZHANG^SAN``) is computed from it with the surname table when empty.
+    ``patient_id`` with ``issuer`` (HL7 PID-3 with its assigning authority) identifies the
+    patient; ``id_card_number`` is the 18-digit resident ID card number (GB 11643, checked)."""
+
+    patient_id: str
+    name: str
+    issuer: str = ""
+    name_pinyin: str = ""
+    id_card_number: str = ""
+    birth_date: date | None = None
+    sex: str = ""  # DICOM: M, F, O or empty
+    phone: str = ""
+    address: str = ""
+
+
+@dataclass(frozen=True)
+class Patient(_Dict):
+    id: int
+    patient_id: str
+    issuer: str
+    name: str
+    name_pinyin: str
+    id_card_number: str
+    birth_date: date | None
+    sex: str
+    phone: str
+    address: str
+    merged_into: str | None  # the surviving patient's ID once merged away (A40)
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def dicom_name(self) -> str:
+        """The DICOM Person Name: ``ZHANG^SAN=张^三`` (alphabetic=ideographic)."""
+        from core_server.ris.pinyin import dicom_person_name
+
+        return dicom_person_name(self.name, self.name_pinyin)
+
+
+@dataclass(frozen=True)
+class VisitIn(_Dict):
+    """A visit (HL7 PV1): an outpatient attendance or an inpatient stay."""
+
+    visit_number: str
+    patient_class: str = PatientClass.OUTPATIENT
+    department: str = ""
+    ward: str = ""
+    bed: str = ""
+    attending_doctor: str = ""
+    admitted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Visit(_Dict):
+    id: int
+    visit_number: str
+    patient_id: str
+    issuer: str
+    patient_class: str
+    department: str
+    ward: str
+    bed: str
+    attending_doctor: str
+    status: str  # active, discharged, cancelled
+    admitted_at: datetime | None
+    discharged_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ProcedureRequest(_Dict):
+    """One requested procedure of an order (HL7 OBR): an exam item of the catalogue.
+
+    Empty fields are filled from the catalogue (modality, body part, department) or
+    generated (accession number, requested procedure ID)."""
+
+    procedure_code: str
+    accession_number: str = ""
+    requested_procedure_id: str = ""
+    modality: str = ""
+    body_part: str = ""
+    department: str = ""
+    room: str = ""
+    station_ae: str = ""
+    scheduled_at: datetime | None = None
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class OrderIn(_Dict):
+    """An imaging order (HL7 ORC/OBR, ORM^O01 or OMI^O23, or the REST API).
+
+    ``placer_order_number`` is the HIS's number (ORC-2), unique per ``placer_application``;
+    ``filler_order_number`` (ORC-3) is ours, generated when empty."""
+
+    placer_order_number: str
+    procedures: tuple[ProcedureRequest, ...]
+    placer_application: str = ""
+    filler_order_number: str = ""
+    visit_number: str = ""
+    referring_physician: str = ""
+    referring_department: str = ""
+    clinical_info: str = ""  # diagnosis / reason for the exam
+    priority: str = Priority.ROUTINE
+    emergency: bool = False  # 急诊 / 绿色通道 (green channel): goes first everywhere
+    bedside: bool = False  # 床旁: the modality goes to the patient
+
+
+@dataclass(frozen=True)
+class StatusChange(_Dict):
+    """One step of an exam's life: who moved it from which status to which, when, why."""
+
+    exam_id: int
+    accession_number: str
+    old_status: str | None
+    new_status: str
+    username: str
+    at: datetime
+    reason: str = ""
+
+    def as_event(self) -> dict[str, Any]:
+        return self.as_dict()
+
+
+@dataclass(frozen=True)
+class Exam(_Dict):
+    """A requested procedure with its one scheduled step and what was performed: the unit a
+    registrar books, a technician performs, a doctor reports and the worklist lists."""
+
+    id: int
+    accession_number: str
+    requested_procedure_id: str
+    scheduled_step_id: str
+    study_instance_uid: str
+    order_id: int
+    placer_order_number: str
+    filler_order_number: str
+    patient_id: str
+    issuer: str
+    patient_name: str
+    patient_name_pinyin: str
+    procedure_code: str
+    procedure_name: str
+    modality: str
+    body_part: str
+    department: str
+    room: str
+    station_ae: str
+    scheduled_at: datetime | None
+    priority: str
+    emergency: bool
+    bedside: bool
+    status: str
+    status_at: datetime
+    status_by: str
+    identity_confirmed: bool
+    requisition_confirmed: bool
+    fee_confirmed: bool
+    retake_of: int | None
+    retake_kind: str
+    images: int  # instances stored for this exam
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Order(_Dict):
+    id: int
+    placer_order_number: str
+    placer_application: str
+    filler_order_number: str
+    patient_id: str
+    issuer: str
+    visit_number: str
+    referring_physician: str
+    referring_department: str
+    clinical_info: str
+    priority: str
+    emergency: bool
+    bedside: bool
+    status: str  # active, cancelled
+    exams: tuple[Exam, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Department(_Dict):
+    code: str
+    name_zh: str
+    name_en: str
+
+
+@dataclass(frozen=True)
+class Procedure(_Dict):
+    """An exam item of the catalogue (检查项目), with its modality and body part."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    modality: str
+    body_part: str  # DICOM Body Part Examined (CHEST, HEAD, ABDOMEN...)
+    department: str
+    duration_minutes: int = 15
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Room(_Dict):
+    """An exam room with its modality and the AE of its device; appointment slots are cut
+    from its opening hours."""
+
+    code: str
+    name: str
+    modality: str
+    department: str
+    station_ae: str = ""
+    slot_minutes: int = 15
+    slot_capacity: int = 1
+    opens: str = "08:00"
+    closes: str = "17:00"
+
+
+@dataclass(frozen=True)
+class Slot(_Dict):
+    room: str
+    start: datetime
+    end: datetime
+    capacity: int
+    booked: int
+
+    @property
+    def free(self) -> int:
+        return max(0, self.capacity - self.booked)
+
+
+@dataclass(frozen=True)
+class Appointment(_Dict):
+    exam_id: int
+    room: str
+    start: datetime
+    booked_by: str
+    booked_at: datetime
+
+
+@dataclass(frozen=True)
+class Requisition(_Dict):
+    """A scanned or photographed paper request form attached to an exam."""
+
+    id: int
+    exam_id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: datetime
+
+
+@dataclass(frozen=True)
+class UnmatchedStudy(_Dict):
+    """A study whose images matched no exam: waits on the reconciliation list."""
+
+    id: int
+    study_instance_uid: str
+    patient_id: str
+    patient_name: str
+    accession_number: str
+    modality: str
+    study_date: str
+    station_ae: str
+    instances: int
+    first_seen: datetime
+    resolved_at: datetime | None
+    resolved_by: str
+    exam_id: int | None
+
+
+@dataclass(frozen=True)
+class WorklistItem(_Dict):
+    """One scheduled procedure step as the Modality Worklist answers it (attribute keywords
+    of the MWL information model)."""
+
+    exam: Exam
+    patient: Patient
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PerformedStep(_Dict):
+    """A Modality Performed Procedure Step (N-CREATE / N-SET)."""
+
+    sop_instance_uid: str
+    exam_id: int | None
+    status: str  # IN PROGRESS, COMPLETED, DISCONTINUED
+    station_ae: str
+    started_at: datetime | None
+    ended_at: datetime | None
