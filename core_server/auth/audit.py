@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select
@@ -18,20 +19,25 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from core_server import db
 from core_server.auth.tables import audit_events
 
-# The actions the core records; other domains may add their own dotted names (e.g.
-# "report.sign"), these are the ones the shell itself writes.
-LOGIN_OK = "login.ok"
-LOGIN_FAILED = "login.failed"
-LOGOUT = "logout"
-PASSWORD_CHANGE = "password.change"
-USER_CREATE = "user.create"
-USER_CHANGE = "user.change"
-MODALITY_CREATE = "modality.create"
-MODALITY_CHANGE = "modality.change"
-MODALITY_DELETE = "modality.delete"
-STUDY_SEARCH = "study.search"
-STUDY_VIEW = "study.view"
-STUDY_DOWNLOAD = "study.download"
+
+class AuditAction(StrEnum):
+    """The actions the core itself records. Other domains may record their own dotted names
+    (e.g. "report.sign"); ``record_audit`` takes any string."""
+
+    LOGIN_OK = "login.ok"
+    LOGIN_FAILED = "login.failed"
+    LOGOUT = "logout"
+    PASSWORD_CHANGE = "password.change"
+    USER_CREATE = "user.create"
+    USER_CHANGE = "user.change"
+    USER_UNLOCK = "user.unlock"  # an administrator lifted a sign-in lock (or reset the password)
+    MODALITY_CREATE = "modality.create"
+    MODALITY_CHANGE = "modality.change"
+    MODALITY_DELETE = "modality.delete"
+    STUDY_SEARCH = "study.search"
+    STUDY_VIEW = "study.view"
+    STUDY_DOWNLOAD = "study.download"
+    AUDIT_SEARCH = "audit.search"
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,60 @@ def set_password(engine: Engine, username: str, password: str) -> None:
             raise AuthError(f"no user {username!r}")
 
 
+def reset_password(engine: Engine, username: str, password: str) -> None:
+    """An administrator sets a temporary password: the user must change it at next sign-in,
+    and every session they had ends."""
+    if len(password) < 8:
+        raise AuthError("a password has at least 8 characters")
+    with db.write(engine) as conn:
+        row = conn.execute(select(users.c.id).where(users.c.username == username)).first()
+        if row is None:
+            raise AuthError(f"no user {username!r}")
+        conn.execute(
+            update(users)
+            .where(users.c.id == row.id)
+            .values(password_hash=_hasher.hash(password), must_change_password=True)
+        )
+        conn.execute(delete(tokens).where(tokens.c.user_fk == row.id))
+
+
+def get_user(engine: Engine, username: str) -> User | None:
+    with db.read(engine) as conn:
+        row = conn.execute(select(users).where(users.c.username == username)).first()
+    return _user(row) if row is not None else None
+
+
+def update_user(
+    engine: Engine,
+    username: str,
+    *,
+    display_name: str | None = None,
+    role: str | None = None,
+    active: bool | None = None,
+) -> User:
+    """Change a user's name, role or whether they may sign in; a deactivated user's or
+    re-roled user's sessions end at once."""
+    if role is not None and role not in ROLES:
+        raise AuthError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+    changes: dict[str, object] = {}
+    if display_name is not None:
+        changes["display_name"] = display_name[:128]
+    if role is not None:
+        changes["role"] = role
+    if active is not None:
+        changes["active"] = active
+    with db.write(engine) as conn:
+        row = conn.execute(select(users).where(users.c.username == username)).first()
+        if row is None:
+            raise AuthError(f"no user {username!r}")
+        if changes:
+            conn.execute(update(users).where(users.c.id == row.id).values(**changes))
+        if active is False or (role is not None and role != row.role):
+            conn.execute(delete(tokens).where(tokens.c.user_fk == row.id))
+        row = conn.execute(select(users).where(users.c.id == row.id)).one()
+    return _user(row)
+
+
 def authenticate(engine: Engine, username: str, password: str) -> User:
     with db.read(engine) as conn:
         row = conn.execute(select(users).where(users.c.username == username)).first()

@@ -1,4 +1,4 @@
-"""Administration: users, the modality registry, archive statistics."""
+"""Administration: users, the modality registry, archive statistics. Every change is audited."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
 from core_server import auth, modalities
+from core_server.auth import AuditAction
 from core_server.web.security import require
 
 admin = Depends(require("admin"))
@@ -38,15 +39,32 @@ def _engine(request: Request) -> Any:
     return request.app.state.ctx.engine
 
 
+def _audit(
+    request: Request, user: auth.User, action: str, target: str, detail: dict[str, Any]
+) -> None:
+    auth.record_audit(
+        _engine(request),
+        username=user.username,
+        action=action,
+        target=target,
+        detail=detail,
+        address=request.client.host if request.client else "",
+    )
+
+
+Admin = Annotated[auth.User, admin]
+
+
 @router.get("/modalities", dependencies=[admin])
 def list_modalities(request: Request) -> list[dict[str, Any]]:
     return [m.as_dict() for m in modalities.list_modalities(_engine(request))]
 
 
-@router.post("/modalities", status_code=201, dependencies=[admin])
-def add_modality(request: Request, body: ModalityIn) -> dict[str, Any]:
+@router.post("/modalities", status_code=201)
+def add_modality(request: Request, body: ModalityIn, user: Admin) -> dict[str, Any]:
     try:
         added = modalities.add_modality(_engine(request), modalities.Modality(**body.model_dump()))
+        _audit(request, user, AuditAction.MODALITY_CREATE, added.ae_title, body.model_dump())
         return added.as_dict()
     except modalities.ModalityError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
@@ -60,20 +78,25 @@ def get_modality(request: Request, ae_title: str) -> dict[str, Any]:
     return found.as_dict()
 
 
-@router.patch("/modalities/{ae_title}", dependencies=[admin])
-def change_modality(request: Request, ae_title: str, body: ModalityChange) -> dict[str, Any]:
+@router.patch("/modalities/{ae_title}")
+def change_modality(
+    request: Request, ae_title: str, body: ModalityChange, user: Admin
+) -> dict[str, Any]:
     changes = body.model_dump(exclude_none=True)
     try:
-        return modalities.update_modality(_engine(request), ae_title, **changes).as_dict()
+        changed = modalities.update_modality(_engine(request), ae_title, **changes)
+        _audit(request, user, AuditAction.MODALITY_CHANGE, ae_title, changes)
+        return changed.as_dict()
     except modalities.ModalityError as exc:
         code = status.HTTP_404_NOT_FOUND if "no modality" in str(exc) else 409
         raise HTTPException(code, str(exc)) from None
 
 
-@router.delete("/modalities/{ae_title}", status_code=204, dependencies=[admin])
-def remove_modality(request: Request, ae_title: str) -> None:
+@router.delete("/modalities/{ae_title}", status_code=204)
+def remove_modality(request: Request, ae_title: str, user: Admin) -> None:
     try:
         modalities.remove_modality(_engine(request), ae_title)
+        _audit(request, user, AuditAction.MODALITY_DELETE, ae_title, {})
     except modalities.ModalityError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
 
@@ -90,10 +113,10 @@ def list_users(request: Request) -> list[auth.User]:
     return auth.list_users(_engine(request))
 
 
-@router.post("/users", status_code=201, dependencies=[admin])
-def add_user(request: Request, body: UserIn) -> auth.User:
+@router.post("/users", status_code=201)
+def add_user(request: Request, body: UserIn, user: Admin) -> auth.User:
     try:
-        return auth.create_user(
+        created = auth.create_user(
             _engine(request),
             body.username,
             body.password,
@@ -103,6 +126,43 @@ def add_user(request: Request, body: UserIn) -> auth.User:
         )
     except auth.AuthError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
+    detail = {"role": body.role, "display_name": body.display_name}
+    _audit(request, user, AuditAction.USER_CREATE, body.username, detail)
+    return created
+
+
+class UserChange(BaseModel):
+    display_name: str | None = Field(None, max_length=128)
+    role: str | None = None
+    active: bool | None = None
+
+
+@router.patch("/users/{username}")
+def change_user(request: Request, username: str, body: UserChange, user: Admin) -> auth.User:
+    changes = body.model_dump(exclude_none=True)
+    if username == user.username and (changes.get("active") is False or "role" in changes):
+        raise HTTPException(status.HTTP_409_CONFLICT, "you cannot lock yourself out")
+    try:
+        changed = auth.update_user(_engine(request), username, **changes)
+    except auth.AuthError as exc:
+        code = status.HTTP_404_NOT_FOUND if "no user" in str(exc) else 400
+        raise HTTPException(code, str(exc)) from None
+    _audit(request, user, AuditAction.USER_CHANGE, username, changes)
+    return changed
+
+
+class PasswordReset(BaseModel):
+    password: str = Field(min_length=8)
+
+
+@router.post("/users/{username}/password", status_code=204)
+def reset_password(request: Request, username: str, body: PasswordReset, user: Admin) -> None:
+    """A temporary password the user must change at next sign-in; also lifts a sign-in lock."""
+    try:
+        auth.reset_password(_engine(request), username, body.password)
+    except auth.AuthError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    _audit(request, user, AuditAction.USER_UNLOCK, username, {"password_reset": True})
 
 
 @router.get("/archive/statistics")

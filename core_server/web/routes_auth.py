@@ -1,33 +1,54 @@
-"""Sign in (OAuth2 password form -> bearer token), sign out, who am I, change password."""
+"""Sign in (OAuth2 password form -> bearer token), sign out, who am I, change password.
+
+Browsers sign in through the login page (``pages.py``), which sets the session cookie; these
+routes accept either credential. Every attempt, sign-out and password change is audited.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from core_server import auth
-from core_server.web.security import bearer, current_user
+from core_server.web.security import bearer, clear_session_cookie, current_user, session_token
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
 
 
 @router.post("/token")
 def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Any:
     ctx = request.app.state.ctx
+    hours = ctx.settings.token_hours
     try:
-        user = auth.authenticate(ctx.engine, form.username, form.password)
+        user, issued = auth.sign_in(
+            ctx.engine,
+            form.username,
+            form.password,
+            hours,
+            address=client_address(request),
+            via="token-api",
+        )
+    except auth.AccountLocked as exc:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            f"{exc} / 登录失败次数过多，账户已暂时锁定",
+            headers={"WWW-Authenticate": "Bearer"},
+        ) from None
     except auth.AuthError:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "wrong username or password / 用户名或密码错误",
             headers={"WWW-Authenticate": "Bearer"},
         ) from None
-    hours = ctx.settings.token_hours
     return {
-        "access_token": auth.issue_token(ctx.engine, user, hours),
+        "access_token": issued,
         "token_type": "bearer",
         "expires_in": int(hours * 3600),
         "must_change_password": user.must_change_password,
@@ -37,11 +58,17 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
 @router.post("/logout", status_code=204)
 def logout(
     request: Request,
-    _user: Annotated[auth.User, Depends(current_user)],
+    response: Response,
+    user: Annotated[auth.User, Depends(current_user)],
     raw: Annotated[str | None, Depends(bearer)],
 ) -> None:
-    if raw:
-        auth.revoke_token(request.app.state.ctx.engine, raw)
+    presented, from_cookie = session_token(request, raw)
+    if presented:
+        auth.sign_out(
+            request.app.state.ctx.engine, user, presented, address=client_address(request)
+        )
+    if from_cookie:
+        clear_session_cookie(response, request)
 
 
 @router.get("/me")
@@ -60,9 +87,26 @@ def change_password(
     body: PasswordChange,
     user: Annotated[auth.User, Depends(current_user)],
 ) -> None:
-    engine = request.app.state.ctx.engine
     try:
-        auth.authenticate(engine, user.username, body.current_password)
-        auth.set_password(engine, user.username, body.new_password)
+        change_own_password(request, user, body.current_password, body.new_password)
     except auth.AuthError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
+
+
+def change_own_password(request: Request, user: auth.User, current: str, new: str) -> None:
+    """Shared by this route and the password page; raises ``AuthError`` for the user."""
+    engine = request.app.state.ctx.engine
+    try:
+        auth.authenticate(engine, user.username, current)
+    except auth.AuthError:
+        raise auth.AuthError("the current password is wrong") from None
+    if new == current:
+        raise auth.AuthError("the new password must differ from the current one")
+    auth.set_password(engine, user.username, new)
+    auth.record_audit(
+        engine,
+        username=user.username,
+        action=auth.AuditAction.PASSWORD_CHANGE,
+        target=user.username,
+        address=client_address(request),
+    )

@@ -1,20 +1,82 @@
-"""Bearer-token authentication and role checks for every route."""
+"""Authentication (bearer token or session cookie) and role checks for every route.
+
+Both credentials are the same opaque token from ``core_server.auth``: programs send it as
+``Authorization: Bearer``, browsers carry it in the HttpOnly session cookie set by the login
+page. A cookie rides along with requests other sites make, so a cookie-authenticated request
+that changes state must come from this site (its ``Origin``, or failing that ``Referer``,
+names our own host); SameSite=Lax already keeps the cookie off cross-site sub-requests.
+Bearer requests need no such check: no other site can make a browser add that header.
+
+An interactive (cookie) session whose password must be changed can only reach the password
+change, "who am I" and sign-out until it does.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated
+from urllib.parse import quote, urlsplit
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, WebSocket, status
 from fastapi.security import OAuth2PasswordBearer
+from starlette.responses import Response
 
 from core_server.auth import User, user_for_token
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
+SESSION_COOKIE = "session"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PASSWORD_CHANGE_REQUIRED = "password change required / 请先修改密码"
+
+
+class LoginRequired(Exception):
+    """Raised by page dependencies; the app answers with a redirect to the login page."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+
+
+class PageForbidden(Exception):
+    """Raised by page dependencies for a signed-in user without the page's role."""
+
+
+def session_token(request: Request, token: str | None) -> tuple[str | None, bool]:
+    """The presented token and whether it came from the session cookie."""
+    if token:
+        return token, False
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return (cookie, True) if cookie else (None, False)
+
+
+def same_origin(headers: Mapping[str, str], host: str | None) -> bool:
+    """Did the browser say the request comes from a page of this host?"""
+    source = headers.get("origin") or headers.get("referer")
+    if not source or source == "null" or not host:
+        return False
+    return urlsplit(source).netloc.lower() == host.lower()
+
+
+def _authenticate(request: Request, token: str | None) -> User | None:
+    raw, from_cookie = session_token(request, token)
+    user = user_for_token(request.app.state.ctx.engine, raw) if raw else None
+    if user is None:
+        return None
+    if (
+        from_cookie
+        and request.method not in _SAFE_METHODS
+        and not same_origin(request.headers, request.headers.get("host"))
+    ):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "cross-site request refused / 跨站请求被拒绝"
+        )
+    request.state.user = user
+    request.state.via_cookie = from_cookie
+    return user
+
 
 def current_user(request: Request, token: Annotated[str | None, Depends(bearer)]) -> User:
-    user = user_for_token(request.app.state.ctx.engine, token) if token else None
+    user = _authenticate(request, token)
     if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -24,12 +86,84 @@ def current_user(request: Request, token: Annotated[str | None, Depends(bearer)]
     return user
 
 
+def _role_check(user: User, request: Request, roles: tuple[str, ...]) -> None:
+    if getattr(request.state, "via_cookie", False) and user.must_change_password:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, PASSWORD_CHANGE_REQUIRED)
+    if user.role not in roles:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "not permitted / 无权限")
+
+
 def require(*roles: str) -> Callable[..., User]:
     """A dependency that admits a signed-in user holding one of ``roles``."""
 
-    def check(user: Annotated[User, Depends(current_user)]) -> User:
-        if user.role not in roles:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "not permitted / 无权限")
+    def check(request: Request, user: Annotated[User, Depends(current_user)]) -> User:
+        _role_check(user, request, roles)
         return user
 
+    check.roles = roles  # type: ignore[attr-defined]  # read by the route-table test
     return check
+
+
+def require_page(*roles: str) -> Callable[..., User]:
+    """Like :func:`require` for HTML pages: an anonymous visitor is sent to the login page
+    (and back here afterwards), one who must change the password to the change form."""
+
+    def check(request: Request, token: Annotated[str | None, Depends(bearer)]) -> User:
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        user = _authenticate(request, token)
+        if user is None:
+            raise LoginRequired(f"/login?next={quote(back, safe='')}")
+        if user.must_change_password:
+            raise LoginRequired(f"/password?next={quote(back, safe='')}")
+        if user.role not in roles:
+            raise PageForbidden
+        return user
+
+    check.roles = roles  # type: ignore[attr-defined]
+    return check
+
+
+async def websocket_user(websocket: WebSocket, *roles: str) -> User | None:
+    """Authenticate a WebSocket before accepting it: the session cookie (from a page of this
+    site, checked by ``Origin``), ``Authorization: Bearer`` or a ``token`` query parameter
+    (for clients that cannot set headers). On refusal the socket is closed (policy violation,
+    which a client sees as HTTP 403) and None returned."""
+    header = websocket.headers.get("authorization", "")
+    token = header[7:] if header.lower().startswith("bearer ") else ""
+    token = token or websocket.query_params.get("token", "")
+    cookie = websocket.cookies.get(SESSION_COOKIE, "")
+    user = None
+    if token:
+        user = user_for_token(websocket.app.state.ctx.engine, token)
+    elif cookie and same_origin(websocket.headers, websocket.headers.get("host")):
+        user = user_for_token(websocket.app.state.ctx.engine, cookie)
+        if user is not None and user.must_change_password:
+            user = None
+    if user is None or user.role not in roles:
+        await websocket.close(code=status.WS_1008_POLICY_VIOLATION)
+        return None
+    return user
+
+
+def set_session_cookie(response: Response, request: Request, token: str, hours: float) -> None:
+    """HttpOnly (no script reads it), SameSite=Lax, Secure whenever the request came over
+    HTTPS (directly or through a proxy's X-Forwarded-Proto, which uvicorn applies)."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(hours * 3600),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+def clear_session_cookie(response: Response, request: Request) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )

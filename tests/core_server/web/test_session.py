@@ -1,0 +1,97 @@
+"""Session cookies: the same token as a cookie, CSRF refusal, forced password change, lock-out."""
+
+from __future__ import annotations
+
+import httpx
+
+from core_server.auth import signin
+from tests.conftest import ADMIN_PASSWORD, RunningCore
+
+
+def _cookie_client(core: RunningCore, token: str, origin: bool = True) -> httpx.Client:
+    host = core.base_url.removeprefix("http://")
+    headers = {"Origin": core.base_url} if origin else {}
+    client = httpx.Client(base_url=core.base_url, headers=headers)
+    client.cookies.set("session", token, domain=host.split(":")[0])
+    return client
+
+
+def test_the_token_works_as_a_session_cookie(core: RunningCore) -> None:
+    with _cookie_client(core, core.token()) as client:
+        assert client.get("/api/auth/me").json()["username"] == "admin"
+        assert client.get("/api/modalities").status_code == 200
+    with _cookie_client(core, "not-a-token") as client:
+        assert client.get("/api/auth/me").status_code == 401
+
+
+def test_cookie_requests_that_change_state_must_come_from_this_site(core: RunningCore) -> None:
+    ct = {"ae_title": "CT01", "host": "10.1.2.3", "port": 104}
+    token = core.token()
+    with _cookie_client(core, token, origin=False) as client:
+        assert client.post("/api/modalities", json=ct).status_code == 403
+        evil = client.post("/api/modalities", json=ct, headers={"Origin": "http://evil.example"})
+        assert evil.status_code == 403
+        referer = client.post(
+            "/api/modalities", json=ct, headers={"Referer": "http://evil.example/x"}
+        )
+        assert referer.status_code == 403
+        assert client.get("/api/modalities").json() == []  # nothing was added
+        same = client.post("/api/modalities", json=ct, headers={"Referer": core.base_url + "/x"})
+        assert same.status_code == 201
+    # A bearer token is not a cookie: no other site can make a browser send it.
+    with core.api() as client:
+        ok = client.post("/api/modalities", json={**ct, "ae_title": "CT02"})
+        assert ok.status_code == 201
+
+
+def test_cookie_logout_revokes_and_clears(core: RunningCore) -> None:
+    with _cookie_client(core, core.token()) as client:
+        answer = client.post("/api/auth/logout")
+        assert answer.status_code == 204
+        assert (
+            'session=""' in answer.headers["set-cookie"]
+            or "Max-Age=0" in answer.headers["set-cookie"]
+        )
+        assert client.get("/api/auth/me").status_code == 401
+
+
+def test_a_cookie_session_must_change_the_password_first(core: RunningCore) -> None:
+    with core.api() as admin:
+        admin.post(
+            "/api/users",
+            json={"username": "tech1", "password": "temporary-1", "role": "technician"},
+        ).raise_for_status()
+    answer = httpx.post(
+        core.base_url + "/api/auth/token", data={"username": "tech1", "password": "temporary-1"}
+    )
+    assert answer.json()["must_change_password"] is True
+    with _cookie_client(core, answer.json()["access_token"]) as client:
+        refused = client.get("/api/archive/statistics")
+        assert refused.status_code == 403 and "password" in refused.json()["detail"]
+        assert client.get("/api/auth/me").json()["must_change_password"] is True
+        same = {"current_password": "temporary-1", "new_password": "temporary-1"}
+        assert client.post("/api/auth/password", json=same).status_code == 400
+        wrong = {"current_password": "nope-nope-1", "new_password": "permanent-2"}
+        assert client.post("/api/auth/password", json=wrong).status_code == 400
+        change = {"current_password": "temporary-1", "new_password": "permanent-2"}
+        assert client.post("/api/auth/password", json=change).status_code == 204
+        assert client.get("/api/archive/statistics").status_code == 200
+
+
+def test_repeated_failures_lock_the_account_until_an_admin_resets_it(core: RunningCore) -> None:
+    url = core.base_url + "/api/auth/token"
+    for _ in range(signin.MAX_FAILURES):
+        bad = httpx.post(url, data={"username": "admin", "password": "wrong-password"})
+        assert bad.status_code == 401
+    locked = httpx.post(url, data={"username": "admin", "password": ADMIN_PASSWORD})
+    assert locked.status_code == 401 and "too many" in locked.json()["detail"]
+    # Another account is not affected.
+    engine = core.core.engine
+    from core_server import auth
+
+    auth.create_user(engine, "admin2", "second-admin-1", "admin")
+    with core.api("admin2", "second-admin-1") as admin2:
+        answer = admin2.post("/api/users/admin/password", json={"password": "fresh-start-1"})
+        assert answer.status_code == 204
+    ok = httpx.post(url, data={"username": "admin", "password": "fresh-start-1"})
+    assert ok.status_code == 200 and ok.json()["must_change_password"] is True
