@@ -1,1 +1,97 @@
-"""HL7 v2 adapter: the MLLP listener, the durable outbound queue and message mapping."""
+"""HL7 v2 adapter: the MLLP listener, the durable outbound queue and message mapping.
+
+:class:`Hl7Service` is what the core process builds: inbound messages (ADT, ORM, OMI) are
+stored, applied to the RIS and acknowledged; exam status changes of the RIS go out as order
+status messages through the outbound queue. Anything else that must reach the HIS (reports,
+ORU^R01) is queued with :func:`enqueue` ("send this message to that destination").
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from core_server.events import EventBus
+from core_server.hl7.inbound import Receiver
+from core_server.hl7.listener import MllpListener
+from core_server.hl7.mapping import Mapping
+from core_server.hl7.outbound import (
+    ORDER_STATUS,
+    Destination,
+    Job,
+    OutboundError,
+    add_destination,
+    enqueue,
+    get_destination,
+    get_job,
+    list_destinations,
+    list_jobs,
+    remove_destination,
+    retry,
+    update_destination,
+)
+from core_server.hl7.sender import Sender
+from core_server.hl7.status import StatusReporter
+from core_server.ris import Ris
+
+
+class Hl7Service:
+    """The listener on ``host:port``, the sender, and the status subscriber, started and
+    stopped with the core process."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        ris: Ris,
+        bus: EventBus,
+        *,
+        host: str,
+        port: int,
+        application: str,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.receiver = Receiver(engine, Mapping(ris), application)
+        self.listener = MllpListener(self.receiver, host, port)
+        self.sender = Sender(engine, poll_seconds)
+        self.reporter = StatusReporter(engine, ris, application, wake=self.sender.wake)
+        self.reporter.subscribe(bus)
+
+    @property
+    def running(self) -> bool:
+        return self.listener.running and self.sender.running
+
+    @property
+    def port(self) -> int:
+        return self.listener.port
+
+    def start(self) -> None:
+        self.listener.start()
+        self.sender.start()
+
+    def stop(self) -> None:
+        self.sender.stop()
+        self.listener.stop()
+
+    def enqueue(self, destination: str, message: str, *, source: str = "") -> int:
+        """Queue a message for a destination and wake the sender."""
+        job_id = enqueue(self.engine, destination, message, source=source)
+        self.sender.wake()
+        return job_id
+
+
+__all__ = [
+    "ORDER_STATUS",
+    "Destination",
+    "Hl7Service",
+    "Job",
+    "OutboundError",
+    "add_destination",
+    "enqueue",
+    "get_destination",
+    "get_job",
+    "list_destinations",
+    "list_jobs",
+    "remove_destination",
+    "retry",
+    "update_destination",
+]

@@ -1,0 +1,79 @@
+"""Building the original-mode acknowledgement (ACK with MSA and, on error, ERR)."""
+
+from __future__ import annotations
+
+from core_server.hl7.errors import ERROR_CODES, MessageError
+from core_server.hl7.message import (
+    DEFAULT_ENCODING_CHARACTERS,
+    Header,
+    escape,
+    new_control_id,
+    timestamp,
+)
+
+
+def build_ack(
+    received: Header | None,
+    ack_code: str,
+    error: MessageError | None = None,
+    *,
+    application: str,
+    charset: str = "",
+) -> str:
+    """The ACK for a message (``received`` is None when not even its MSH could be read).
+
+    The ACK comes from the application the message was addressed to (or ``application``), goes
+    back to its sender, echoes its control ID in MSA-2 and says what was wrong in MSA-3 and in
+    an ERR segment (v2.5 layout: ERR-2 location, ERR-3 code from table 0357, ERR-4 severity,
+    ERR-8 the text for a person; ERR-1 is filled too for v2.3/2.4 receivers)."""
+    chars = received.encoding_characters if received else DEFAULT_ENCODING_CHARACTERS
+    component, _repetition, _escape, subcomponent = list((chars + "^~\\&")[:4])
+
+    def esc(text: str) -> str:
+        return escape(text, chars)
+
+    version = (received.version if received else "") or "2.5"
+    event = received.trigger_event if received else ""
+    message_type = "ACK"
+    if event:
+        message_type += f"{component}{esc(event)}"
+        if not version.startswith(("2.1", "2.2", "2.3")):
+            message_type += f"{component}ACK"
+    msh = [
+        "MSH",
+        chars,
+        esc((received.receiving_application if received else "") or application),
+        esc(received.receiving_facility if received else ""),
+        esc(received.sending_application if received else ""),
+        esc(received.sending_facility if received else ""),
+        timestamp(),
+        "",
+        message_type,
+        new_control_id(),
+        esc((received.processing_id if received else "") or "P"),
+        esc(version),
+        "",
+        "",
+        "",
+        "",
+        "",
+        esc(charset),
+    ]
+    while msh[-1] == "":
+        msh.pop()
+    text = error.text if error else ""
+    segments = [
+        "|".join(msh),
+        "|".join(["MSA", ack_code, esc(received.control_id if received else ""), esc(text)]),
+    ]
+    if error is not None:
+        name = ERROR_CODES.get(error.code, "")
+        location = error.location.replace("^", component)
+        code = f"{error.code}{component}{esc(name)}{component}HL70357"
+        where = ([*error.location.split("^"), "", "", ""])[:3]
+        err1 = component.join(
+            [*where, f"{error.code}{subcomponent}{esc(name)}{subcomponent}HL70357"]
+        )
+        severity = "E"
+        segments.append("|".join(["ERR", err1, location, code, severity, "", "", "", esc(text)]))
+    return "\r".join(segments) + "\r"

@@ -1,0 +1,191 @@
+"""Receiving one inbound message: store it, apply it, record and return its acknowledgement.
+
+The order is what makes an ACK trustworthy: the raw bytes are committed first, then the
+message is applied (through the mapping, to the RIS), then the ACK is committed beside it and
+only then sent. A message resent with the same sender and control ID (MSH-3, MSH-4, MSH-10) is
+answered with the ACK recorded the first time and not applied again. A message whose
+application failed for an internal reason (database down, a bug) keeps no ACK, so the HIS's
+resend is applied afresh.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import hl7
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from core_server import db
+from core_server.hl7 import charsets
+from core_server.hl7.ack import build_ack
+from core_server.hl7.errors import MessageError
+from core_server.hl7.message import Header, header, parse
+from core_server.hl7.tables import hl7_inbound_messages as inbound
+
+log = logging.getLogger(__name__)
+
+# Applies a parsed message; returns a short note for the log ("" if none) or raises
+# MessageError.
+Apply = Callable[[hl7.Message, Header], str]
+
+_STATUS = {"AA": "accepted", "AE": "error", "AR": "rejected"}
+
+
+@dataclass
+class _Received:
+    raw: bytes
+    peer: str
+    text: str | None = None
+    codec: str = "utf-8"
+    message: hl7.Message | None = None
+    header: Header | None = None
+    problem: MessageError | None = None
+
+
+class Receiver:
+    """Turns the bytes of one MLLP block into the bytes of its ACK."""
+
+    def __init__(self, engine: Engine, apply: Apply, application: str) -> None:
+        self.engine = engine
+        self.apply = apply
+        self.application = application
+
+    def handle(self, raw: bytes, peer: str = "") -> bytes:
+        received = self._read(raw, peer)
+        try:
+            row_id, recorded_ack = self._store(received)
+        except Exception:
+            log.exception("HL7 message from %s could not be stored; answered AE", peer)
+            unstored = MessageError("AE", "207", "the message could not be stored; send it again")
+            return self._encode(self._ack(received, "AE", unstored), received.codec)
+        if recorded_ack is not None:
+            log.info("HL7 duplicate %s from %s answered again", received.header, peer)
+            return recorded_ack
+        ack_code, problem, final = self._apply(received)
+        ack = self._ack(received, ack_code, problem)
+        try:
+            self._record(row_id, ack_code, ack if final else None, problem)
+        except Exception:
+            log.exception("HL7 message %s: ACK could not be recorded; answered AE", row_id)
+            problem = MessageError("AE", "207", "the result could not be recorded; send it again")
+            ack = self._ack(received, "AE", problem)
+        return self._encode(ack, received.codec)
+
+    def reject(self, reason: str) -> bytes:
+        """The AR for bytes that were not even an MLLP block (nothing to store)."""
+        problem = MessageError("AR", "100", reason)
+        return self._encode(build_ack(None, "AR", problem, application=self.application), "ascii")
+
+    def _read(self, raw: bytes, peer: str) -> _Received:
+        received = _Received(raw=raw, peer=peer)
+        try:
+            received.text, received.codec = charsets.decode(raw)
+        except charsets.CharsetError as exc:
+            code = "103" if "unsupported" in str(exc) else "102"
+            received.problem = MessageError("AR", code, str(exc), "MSH^1^18")
+            return received
+        try:
+            received.message = parse(received.text)
+            received.header = header(received.message)
+        except MessageError as exc:
+            received.problem = exc
+            return received
+        if not received.header.control_id:
+            received.problem = MessageError(
+                "AR", "101", "MSH-10 (message control ID) is empty", "MSH^1^10"
+            )
+        elif not received.header.message_code:
+            received.problem = MessageError("AR", "101", "MSH-9 (message type) is empty", "MSH^1^9")
+        return received
+
+    def _store(self, received: _Received) -> tuple[int, bytes | None]:
+        """The row of this message (new, or the earlier one of a resend) and, for a resend
+        already answered, the ACK bytes recorded then."""
+        head = received.header
+        values: dict[str, Any] = {
+            "received_at": datetime.now(UTC),
+            "peer": received.peer[:64],
+            "sending_application": head.sending_application[:180] if head else "",
+            "sending_facility": head.sending_facility[:180] if head else "",
+            "control_id": (head.control_id[:64] or None) if head else None,
+            "message_type": head.message_type[:16] if head else "",
+            "charset": received.codec,
+            "raw": received.raw,
+            "text": received.text,
+        }
+        for attempt in (1, 2):
+            try:
+                with db.write(self.engine) as conn:
+                    if values["control_id"] is not None:
+                        earlier = conn.execute(
+                            select(inbound.c.id, inbound.c.ack, inbound.c.charset).where(
+                                inbound.c.sending_application == values["sending_application"],
+                                inbound.c.sending_facility == values["sending_facility"],
+                                inbound.c.control_id == values["control_id"],
+                            )
+                        ).first()
+                        if earlier is not None:
+                            conn.execute(
+                                update(inbound)
+                                .where(inbound.c.id == earlier.id)
+                                .values(duplicates=inbound.c.duplicates + 1)
+                            )
+                            if earlier.ack is None:
+                                return earlier.id, None
+                            return earlier.id, self._encode(earlier.ack, earlier.charset)
+                    row_id = conn.execute(insert(inbound).values(values)).inserted_primary_key
+                    assert row_id is not None
+                    return int(row_id[0]), None
+            except IntegrityError:
+                # Another process stored the same message between our look-up and insert.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _apply(self, received: _Received) -> tuple[str, MessageError | None, bool]:
+        """(ACK code, what was wrong, is this answer final)."""
+        if received.problem is not None:
+            return received.problem.ack_code, received.problem, True
+        assert received.message is not None and received.header is not None
+        try:
+            note = self.apply(received.message, received.header)
+        except MessageError as exc:
+            log.info("HL7 %s refused: %s %s", received.header.control_id, exc.ack_code, exc)
+            return exc.ack_code, exc, True
+        except Exception as exc:
+            log.exception("HL7 %s failed", received.header.control_id)
+            problem = MessageError("AE", "207", f"internal error: {type(exc).__name__}")
+            return "AE", problem, False
+        if note:
+            log.info("HL7 %s applied: %s", received.header.control_id, note)
+        return "AA", None, True
+
+    def _record(self, row_id: int, ack_code: str, ack: str | None, problem: Any) -> None:
+        status = _STATUS[ack_code] if ack is not None else "failed"
+        with db.write(self.engine) as conn:
+            conn.execute(
+                update(inbound)
+                .where(inbound.c.id == row_id)
+                .values(
+                    status=status,
+                    ack_code=ack_code,
+                    ack=ack,
+                    error=problem.text if problem else "",
+                    processed_at=datetime.now(UTC),
+                )
+            )
+
+    def _ack(self, received: _Received, code: str, problem: MessageError | None) -> str:
+        charset = received.header.charset if received.header else ""
+        return build_ack(
+            received.header, code, problem, application=self.application, charset=charset
+        )
+
+    @staticmethod
+    def _encode(ack: str, codec: str) -> bytes:
+        return ack.encode(codec, "replace")

@@ -1,0 +1,419 @@
+"""The durable outbound queue: destinations, enqueueing, claiming, and the record of each try.
+
+Any message goes out the same way: :func:`enqueue` ("send this message to that destination")
+commits a job; a :class:`~core_server.hl7.sender.Sender` in any core process claims it with a
+conditional UPDATE, sends it over MLLP, and records the ACK. Jobs of one destination go in the
+order they were queued: only the oldest unfinished job of a destination is eligible, so a
+status update never overtakes an earlier one while the HIS is down. A job that fails waits
+``retry_base_seconds * 2**(attempts-1)`` (at most ``retry_max_seconds``) and becomes a dead
+letter after ``max_attempts`` tries, or at once when the receiver rejects it (AR).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from core_server import db
+from core_server.hl7 import charsets
+from core_server.hl7.message import new_control_id, parse, timestamp
+from core_server.hl7.tables import hl7_destinations as destinations
+from core_server.hl7.tables import hl7_outbound_jobs as jobs
+
+ORDER_STATUS = "order_status"  # purpose: exam status updates to the order placer
+STATUS_MESSAGES = ("ORM", "OMI")
+
+
+class OutboundError(ValueError):
+    """A refused change (unknown destination, bad setting), said for the administrator."""
+
+
+@dataclass(frozen=True)
+class Destination:
+    name: str
+    host: str
+    port: int
+    receiving_application: str = ""
+    receiving_facility: str = ""
+    charset: str = "UNICODE UTF-8"
+    purposes: str = ORDER_STATUS
+    status_message: str = "ORM"
+    max_attempts: int = 10
+    retry_base_seconds: float = 5.0
+    retry_max_seconds: float = 600.0
+    ack_timeout_seconds: float = 30.0
+    enabled: bool = True
+    id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def codec(self) -> str:
+        return charsets.codec_for(self.charset)
+
+    def serves(self, purpose: str) -> bool:
+        return purpose in {p.strip() for p in self.purposes.split(",")}
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds to wait after the ``attempts``-th failed try (with 10% jitter so that
+        several processes do not knock in step)."""
+        delay = min(self.retry_max_seconds, self.retry_base_seconds * 2 ** max(0, attempts - 1))
+        return delay * random.uniform(0.9, 1.0)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    destination: str
+    message_type: str
+    control_id: str
+    message: str
+    source: str
+    status: str  # pending, sending, sent, dead
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str
+    ack_code: str | None
+    ack: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in ("next_attempt_at", "created_at", "sent_at"):
+            out[key] = out[key].isoformat() if out[key] else None
+        return out
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything here is stored in UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _check(destination: Destination) -> None:
+    if not destination.name or len(destination.name) > 64:
+        raise OutboundError("a destination name has 1 to 64 characters")
+    if not destination.host:
+        raise OutboundError("a destination needs a host")
+    if not 0 < destination.port < 65536:
+        raise OutboundError("a port is between 1 and 65535")
+    try:
+        destination.codec  # noqa: B018  (raises for a character set we cannot write)
+    except charsets.CharsetError as exc:
+        raise OutboundError(str(exc)) from None
+    if destination.status_message not in STATUS_MESSAGES:
+        raise OutboundError(f"status_message is one of {', '.join(STATUS_MESSAGES)}")
+    if destination.max_attempts < 1:
+        raise OutboundError("max_attempts is at least 1")
+    if not 0 < destination.retry_base_seconds <= destination.retry_max_seconds:
+        raise OutboundError("0 < retry_base_seconds <= retry_max_seconds")
+    if destination.ack_timeout_seconds <= 0:
+        raise OutboundError("ack_timeout_seconds is positive")
+
+
+def _destination(row: Any) -> Destination:
+    names = {f.name for f in fields(Destination)}
+    values = {k: v for k, v in row._mapping.items() if k in names}
+    values["enabled"] = bool(values["enabled"])
+    return Destination(**values)
+
+
+def list_destinations(engine: Engine) -> list[Destination]:
+    with db.read(engine) as conn:
+        rows = conn.execute(select(destinations).order_by(destinations.c.name))
+        return [_destination(row) for row in rows]
+
+
+def get_destination(engine: Engine, name: str) -> Destination:
+    with db.read(engine) as conn:
+        row = conn.execute(select(destinations).where(destinations.c.name == name)).first()
+    if row is None:
+        raise OutboundError(f"no HL7 destination {name!r}")
+    return _destination(row)
+
+
+def add_destination(engine: Engine, destination: Destination) -> Destination:
+    _check(destination)
+    now = datetime.now(UTC)
+    values = destination.as_dict()
+    values.pop("id")
+    try:
+        with db.write(engine) as conn:
+            conn.execute(insert(destinations).values(**values, created_at=now, updated_at=now))
+    except IntegrityError:
+        raise OutboundError(f"HL7 destination {destination.name!r} exists already") from None
+    return get_destination(engine, destination.name)
+
+
+def update_destination(engine: Engine, name: str, **changes: Any) -> Destination:
+    current = get_destination(engine, name)
+    changed = Destination(**{**current.as_dict(), **changes})
+    _check(changed)
+    values = changed.as_dict()
+    values.pop("id")
+    try:
+        with db.write(engine) as conn:
+            conn.execute(
+                update(destinations)
+                .where(destinations.c.id == current.id)
+                .values(**values, updated_at=datetime.now(UTC))
+            )
+    except IntegrityError:
+        raise OutboundError(f"HL7 destination {changed.name!r} exists already") from None
+    return get_destination(engine, changed.name)
+
+
+def remove_destination(engine: Engine, name: str) -> None:
+    """Remove a destination and its sent and dead jobs; refused while jobs wait to go."""
+    current = get_destination(engine, name)
+    with db.write(engine) as conn:
+        waiting = conn.execute(
+            select(func.count())
+            .select_from(jobs)
+            .where(jobs.c.destination_fk == current.id, jobs.c.status.in_(["pending", "sending"]))
+        ).scalar_one()
+        if waiting:
+            raise OutboundError(
+                f"{waiting} message(s) still wait to go to {name!r}: disable it instead"
+            )
+        conn.execute(delete(destinations).where(destinations.c.id == current.id))
+
+
+def prepare(message: str, destination: Destination) -> tuple[str, str, str]:
+    """The message addressed to the destination: MSH-5/6 filled from it when empty, MSH-7 and
+    MSH-10 when empty, MSH-18 set to the character set it is sent in. Returns (message,
+    message type, control ID)."""
+    parsed = parse(message)
+    msh = parsed.segment("MSH")
+    while len(msh) <= 18:
+        msh.append(parsed.create_field([""]))
+    for number, default in (
+        (5, destination.receiving_application),
+        (6, destination.receiving_facility),
+        (7, timestamp()),
+        (10, new_control_id()),
+    ):
+        if not str(msh(number)):
+            msh.assign_field(default, number)
+    msh.assign_field(charsets.MSH18_NAMES.get(destination.codec, destination.charset), 18)
+    code, event = parsed["MSH.F9.R1.C1"], parsed["MSH.F9.R1.C2"]
+    kind = f"{code}^{event}" if event else str(code)
+    return str(parsed), kind[:16], str(msh(10))[:64]
+
+
+def enqueue(
+    engine: Engine | Connection, destination: str, message: str, *, source: str = ""
+) -> int:
+    """Queue ``message`` (an HL7 v2 message as text) for ``destination`` (by name); returns the
+    job id. Given a ``Connection`` it joins that transaction."""
+    if isinstance(engine, Connection):
+        return _enqueue(engine, destination, message, source)
+    with db.write(engine) as conn:
+        return _enqueue(conn, destination, message, source)
+
+
+def _enqueue(conn: Connection, name: str, message: str, source: str) -> int:
+    row = conn.execute(select(destinations).where(destinations.c.name == name)).first()
+    if row is None:
+        raise OutboundError(f"no HL7 destination {name!r}")
+    destination = _destination(row)
+    text, kind, control_id = prepare(message, destination)
+    text.encode(destination.codec)  # a message the destination's charset cannot carry fails now
+    now = datetime.now(UTC)
+    key = conn.execute(
+        insert(jobs).values(
+            destination_fk=destination.id,
+            message_type=kind,
+            control_id=control_id,
+            message=text,
+            source=source[:64],
+            status="pending",
+            next_attempt_at=now,
+            created_at=now,
+        )
+    ).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+# -- the sender's side ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claimed:
+    job_id: int
+    attempt: int
+    control_id: str
+    message: bytes
+    destination: Destination
+
+
+def due_heads(engine: Engine) -> list[int]:
+    """The oldest unfinished job of every enabled destination, when it may be tried now."""
+    now = datetime.now(UTC)
+    with db.read(engine) as conn:
+        oldest = (
+            select(func.min(jobs.c.id))
+            .where(jobs.c.status.in_(["pending", "sending"]))
+            .group_by(jobs.c.destination_fk)
+        )
+        rows = conn.execute(
+            select(jobs.c.id)
+            .join(destinations, destinations.c.id == jobs.c.destination_fk)
+            .where(jobs.c.id.in_(oldest), destinations.c.enabled, _claimable(now))
+            .order_by(jobs.c.id)
+        )
+        return [row.id for row in rows]
+
+
+def _claimable(now: datetime) -> Any:
+    return or_(
+        and_(jobs.c.status == "pending", jobs.c.next_attempt_at <= now),
+        # A sender that died mid-send: its lease ran out.
+        and_(jobs.c.status == "sending", jobs.c.claimed_until < now),
+    )
+
+
+def claim(engine: Engine, job_id: int, owner: str) -> Claimed | None:
+    """Take the job for one try, or None when another sender has it (or it is not due)."""
+    now = datetime.now(UTC)
+    with db.write(engine) as conn:
+        row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        if row is None:
+            return None
+        destination = _destination(
+            conn.execute(select(destinations).where(destinations.c.id == row.destination_fk)).one()
+        )
+        lease = timedelta(seconds=destination.ack_timeout_seconds * 2 + 30)
+        taken = conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id, _claimable(now))
+            .values(
+                status="sending",
+                claimed_by=owner,
+                claimed_until=now + lease,
+                attempts=jobs.c.attempts + 1,
+            )
+        ).rowcount
+        if taken != 1:
+            return None
+        return Claimed(
+            job_id=job_id,
+            attempt=row.attempts + 1,
+            control_id=row.control_id,
+            message=row.message.encode(destination.codec, "replace"),
+            destination=destination,
+        )
+
+
+def finish(
+    engine: Engine,
+    claimed: Claimed,
+    owner: str,
+    *,
+    ack_code: str | None,
+    ack: str | None,
+    error: str = "",
+) -> str:
+    """Record a try: sent (AA/CA), dead (AR/CR, or out of attempts), else pending again with
+    its back-off. Only the claim's owner may record it. Returns the job's new status."""
+    now = datetime.now(UTC)
+    destination = claimed.destination
+    if ack_code in ("AA", "CA"):
+        values: dict[str, Any] = {"status": "sent", "sent_at": now, "last_error": ""}
+    elif ack_code in ("AR", "CR") or claimed.attempt >= destination.max_attempts:
+        values = {"status": "dead", "last_error": error}
+    else:
+        delay = destination.backoff(claimed.attempt)
+        values = {
+            "status": "pending",
+            "next_attempt_at": now + timedelta(seconds=delay),
+            "last_error": error,
+        }
+    values.update(ack_code=ack_code, ack=ack, claimed_by=None, claimed_until=None)
+    with db.write(engine) as conn:
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id == claimed.job_id, jobs.c.claimed_by == owner)
+            .values(**values)
+        )
+    return str(values["status"])
+
+
+# -- administration ---------------------------------------------------------------------------
+
+
+def list_jobs(
+    engine: Engine,
+    *,
+    status: str | list[str] = "",
+    destination: str = "",
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Job]:
+    query = (
+        select(jobs, destinations.c.name.label("destination_name"))
+        .join(destinations, destinations.c.id == jobs.c.destination_fk)
+        .order_by(jobs.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    if status:
+        query = query.where(jobs.c.status.in_([status] if isinstance(status, str) else status))
+    if destination:
+        query = query.where(destinations.c.name == destination)
+    with db.read(engine) as conn:
+        return [_job(row) for row in conn.execute(query)]
+
+
+def get_job(engine: Engine, job_id: int) -> Job:
+    with db.read(engine) as conn:
+        row = conn.execute(
+            select(jobs, destinations.c.name.label("destination_name"))
+            .join(destinations, destinations.c.id == jobs.c.destination_fk)
+            .where(jobs.c.id == job_id)
+        ).first()
+    if row is None:
+        raise OutboundError(f"no outbound HL7 job {job_id}")
+    return _job(row)
+
+
+def retry(engine: Engine, job_id: int) -> Job:
+    """Send a dead letter again (attempts start over), or a waiting job now."""
+    with db.write(engine) as conn:
+        changed = conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.status.in_(["dead", "pending"]))
+            .values(status="pending", attempts=0, next_attempt_at=datetime.now(UTC))
+        ).rowcount
+    if changed != 1:
+        get_job(engine, job_id)  # raises for an unknown job
+        raise OutboundError(f"job {job_id} is being sent or was sent already")
+    return get_job(engine, job_id)
+
+
+def _job(row: Any) -> Job:
+    return Job(
+        id=row.id,
+        destination=row.destination_name,
+        message_type=row.message_type,
+        control_id=row.control_id,
+        message=row.message,
+        source=row.source,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=_utc(row.next_attempt_at) or datetime.now(UTC),
+        last_error=row.last_error,
+        ack_code=row.ack_code,
+        ack=row.ack,
+        created_at=_utc(row.created_at) or datetime.now(UTC),
+        sent_at=_utc(row.sent_at),
+    )

@@ -1,0 +1,165 @@
+"""Outbound exam status: each RIS exam status change as an order status message to the HIS.
+
+IHE SWF "procedure status update" from the department system to the order placer: ORM^O01
+(v2.3.1, ORC-1 ``SC``) or OMI^O23 (v2.5, with TQ1 and IPC), chosen per destination. ORC-5 is
+HL7 table 0038; table 0038 has no "arrived", so arrival is SC with OBR-25 ``I`` (procedure
+incomplete), and the RIS status itself (and the reason of a cancellation) goes in NTE-3 for a
+HIS that wants the finer states. Exams without a placer order number (registered at our desk,
+unknown to the HIS) are not reported.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import Engine
+
+from core_server import db
+from core_server.hl7 import outbound
+from core_server.hl7.message import escape, timestamp
+from core_server.ris import EXAM_STATUS_CHANGED, Exam, NotFound, Ris
+
+log = logging.getLogger(__name__)
+
+# RIS exam status -> (ORC-5 order status, table 0038; OBR-25 result status, table 0123).
+ORDER_STATUS = {
+    "scheduled": ("SC", "S"),
+    "arrived": ("SC", "I"),
+    "in_progress": ("IP", "I"),
+    "completed": ("CM", "R"),
+    "reported": ("CM", "P"),
+    "verified": ("CM", "F"),
+    "cancelled": ("CA", "X"),
+    "no_show": ("DC", "X"),
+}
+
+
+class StatusReporter:
+    """Subscriber of ``ris.exam_status_changed``: queues one status message per destination
+    that wants order status, then wakes the sender."""
+
+    def __init__(self, engine: Engine, ris: Ris, application: str, wake: Any = None) -> None:
+        self.engine = engine
+        self.ris = ris
+        self.application = application
+        self.wake = wake
+
+    def subscribe(self, bus: Any) -> None:
+        bus.subscribe(EXAM_STATUS_CHANGED, self)
+
+    def __call__(self, topic: str, payload: dict[str, Any]) -> None:
+        try:
+            exam = self.ris.exam(int(payload["exam_id"]))
+        except NotFound:
+            log.warning("HL7 status: exam %s is gone", payload.get("exam_id"))
+            return
+        if not exam.placer_order_number:
+            return
+        status = str(payload.get("new_status") or exam.status)
+        wanted = [
+            d
+            for d in outbound.list_destinations(self.engine)
+            if d.enabled and d.serves(outbound.ORDER_STATUS)
+        ]
+        if not wanted:
+            return
+        with db.write(self.engine) as conn:
+            for destination in wanted:
+                message = status_message(exam, status, destination, self.application, payload)
+                outbound.enqueue(conn, destination.name, message, source=topic)
+        if self.wake is not None:
+            self.wake()
+
+
+def status_message(
+    exam: Exam,
+    status: str,
+    destination: outbound.Destination,
+    application: str,
+    change: dict[str, Any] | None = None,
+) -> str:
+    """The ORM^O01 or OMI^O23 telling the order placer the exam's status."""
+    order_status, result_status = ORDER_STATUS.get(status, ("SC", "I"))
+    omi = destination.status_message == "OMI"
+    version = "2.5" if omi else "2.3.1"
+    kind = "OMI^O23^OMI_O23" if omi else "ORM^O01"
+    when = timestamp()
+
+    def names() -> str:
+        # The name as written when the destination's character set can carry it, then pinyin.
+        out = []
+        for name in (exam.patient_name, exam.patient_name_pinyin):
+            if not name:
+                continue
+            try:
+                name.encode(destination.codec)
+            except UnicodeEncodeError:
+                continue
+            out.append("^".join(escape(part) for part in name.split("^")))
+        return "~".join(dict.fromkeys(out))
+
+    placer = escape(exam.placer_order_number)
+    filler = escape(exam.filler_order_number)
+    service = f"{escape(exam.procedure_code)}^{_text(exam.procedure_name, destination)}^L"
+    scheduled = exam.scheduled_at.astimezone().strftime("%Y%m%d%H%M%S") if exam.scheduled_at else ""
+    note = escape(str((change or {}).get("reason") or ""))
+    segments = [
+        f"MSH|^~\\&|{escape(application)}||||{when}||{kind}||P|{version}",
+        f"PID|1||{escape(exam.patient_id)}^^^{escape(exam.issuer)}||{names()}",
+        f"ORC|SC|{placer}|{filler}||{order_status}||{'^^^' + scheduled if not omi else ''}||{when}",
+    ]
+    if omi:
+        segments.append(f"TQ1|1||||||{scheduled}||{_priority(exam.priority)}")
+    obr = [
+        "OBR",
+        "1",
+        placer,
+        filler,
+        service,
+        *[""] * 13,
+        escape(exam.accession_number),  # OBR-18
+        escape(exam.requested_procedure_id),  # OBR-19
+        escape(exam.scheduled_step_id),  # OBR-20
+        "",
+        "",
+        "",
+        escape(exam.modality),  # OBR-24
+        result_status,  # OBR-25
+    ]
+    if not omi:
+        obr += [*[""] * 10, scheduled]  # OBR-36
+    segments.append("|".join(obr))
+    if omi:
+        segments.append(
+            "|".join(
+                [
+                    "IPC",
+                    escape(exam.accession_number),
+                    escape(exam.requested_procedure_id),
+                    escape(exam.study_instance_uid),
+                    escape(exam.scheduled_step_id),
+                    escape(exam.modality),
+                    "",
+                    "",
+                    escape(exam.room),
+                    escape(exam.station_ae),
+                ]
+            )
+        )
+    else:
+        segments.append(f"ZDS|{escape(exam.study_instance_uid)}^^Application^DICOM")
+    segments.append(f"NTE|1|L|{escape(status)}{': ' + note if note else ''}")
+    return "\r".join(segments) + "\r"
+
+
+def _text(text: str, destination: outbound.Destination) -> str:
+    try:
+        text.encode(destination.codec)
+    except UnicodeEncodeError:
+        return ""
+    return escape(text)
+
+
+def _priority(priority: str) -> str:
+    return {"STAT": "S", "HIGH": "A", "MEDIUM": "R", "LOW": "R"}.get(priority, "R")

@@ -1,0 +1,107 @@
+"""The HL7 adapter's tables: the inbound message log, destinations and the outbound queue."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    true,
+)
+
+from core_server.db import BigId, metadata
+
+# Every message received, stored before it is acknowledged, with the ACK that went back: a
+# resent message (same sender and control ID) is answered with that ACK, not applied again.
+hl7_inbound_messages = Table(
+    "hl7_inbound_messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("peer", String(64), nullable=False, server_default=""),
+    Column("sending_application", String(180), nullable=False, server_default=""),
+    Column("sending_facility", String(180), nullable=False, server_default=""),
+    # NULL when the message is too broken to name one (NULLs never collide in the unique key).
+    Column("control_id", String(64), nullable=True),
+    Column("message_type", String(16), nullable=False, server_default="", index=True),
+    Column("charset", String(32), nullable=False, server_default=""),
+    Column("raw", LargeBinary, nullable=False),  # the bytes as received, between the MLLP marks
+    Column("text", Text, nullable=True),  # decoded, when it could be
+    # received -> accepted (AA) | error (AE) | rejected (AR)
+    Column("status", String(12), nullable=False, server_default="received", index=True),
+    Column("ack_code", String(2), nullable=True),
+    Column("ack", Text, nullable=True),
+    Column("error", Text, nullable=False, server_default=""),
+    Column("processed_at", DateTime(timezone=True), nullable=True),
+    Column("duplicates", Integer, nullable=False, server_default="0"),
+    UniqueConstraint(
+        "sending_application",
+        "sending_facility",
+        "control_id",
+        name="uq_hl7_inbound_sender_control_id",
+    ),
+)
+
+# Where outbound messages go: a HIS (or any HL7 receiver) and how to talk to it.
+hl7_destinations = Table(
+    "hl7_destinations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("host", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("receiving_application", String(180), nullable=False, server_default=""),
+    Column("receiving_facility", String(180), nullable=False, server_default=""),
+    Column("charset", String(32), nullable=False, server_default="UNICODE UTF-8"),  # MSH-18
+    # What it wants: comma-separated purposes ("order_status", "results", ...).
+    Column("purposes", String(255), nullable=False, server_default="order_status"),
+    Column("status_message", String(8), nullable=False, server_default="ORM"),  # ORM or OMI
+    Column("max_attempts", Integer, nullable=False, server_default="10"),
+    Column("retry_base_seconds", Float, nullable=False, server_default="5"),
+    Column("retry_max_seconds", Float, nullable=False, server_default="600"),
+    Column("ack_timeout_seconds", Float, nullable=False, server_default="30"),
+    Column("enabled", Boolean, nullable=False, server_default=true()),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# The durable outbound queue: one row per message to send. A sender claims a due job with a
+# conditional UPDATE (status and lease checked in the WHERE clause), so several core processes
+# never send one job twice.
+hl7_outbound_jobs = Table(
+    "hl7_outbound_jobs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "destination_fk",
+        Integer,
+        ForeignKey("hl7_destinations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("message_type", String(16), nullable=False, server_default=""),
+    Column("control_id", String(64), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("source", String(64), nullable=False, server_default=""),  # what asked for it
+    # pending -> sending -> sent | pending (retry) | dead
+    Column("status", String(12), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_until", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("ack_code", String(2), nullable=True),
+    Column("ack", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Index(None, "status", "next_attempt_at"),
+)
