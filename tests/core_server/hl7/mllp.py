@@ -112,7 +112,10 @@ class HisListener:
                     self.received.append(block)
                 text = block.decode("utf-8", "replace")
                 control_id = hl7.parse(text.replace("\n", "\r"))["MSH.F10"]
-                ack = f"MSH|^~\\&|HIS||PACS||20260101||ACK|A{control_id}|P|2.5\rMSA|{self.answer}|{control_id}|\r"
+                ack = (
+                    f"MSH|^~\\&|HIS||PACS||20260101||ACK|A{control_id}|P|2.5\r"
+                    f"MSA|{self.answer}|{control_id}|\r"
+                )
                 writer.writeblock(ack.encode())
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
