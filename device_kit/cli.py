@@ -1,0 +1,79 @@
+"""The command line every device program shares:
+
+<program> [run] [--config FILE] [--state-dir DIR] ...   the device itself (default)
+<program> enrol --core-url URL --key KEY [--name NAME]   store the core's address and key (0600)
+<program> check                                          what the configured hardware needs
+<program> options                                        every option, its variable, default
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from device_kit import config, enrolment, logs
+from device_kit.drivers import Availability
+
+S = TypeVar("S", bound=config.DeviceSettings)
+log = logging.getLogger(__name__)
+
+
+def main(
+    settings_cls: type[S],
+    run: Callable[[S, argparse.Namespace], int],
+    check: Callable[[S], list[Availability]],
+    argv: Sequence[str] | None = None,
+    add_run_options: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> int:
+    program = settings_cls.program
+    parser = argparse.ArgumentParser(prog=program)
+    parser.add_argument("--config", help="TOML config file")
+    parser.add_argument("--state-dir", help="folder of the enrolment key and the spool")
+    commands = parser.add_subparsers(dest="command")
+    run_parser = commands.add_parser("run", help="run the device (default)")
+    if add_run_options is not None:
+        add_run_options(run_parser)
+        add_run_options(parser)
+    enrol = commands.add_parser("enrol", help="store the core's address and this device's key")
+    enrol.add_argument("--core-url", required=True, help="e.g. https://pacs.hospital:8080")
+    enrol.add_argument("--key", required=True, help="the device key shown by the core")
+    enrol.add_argument("--name", default="", help="the device's name in the core")
+    commands.add_parser("check", help="check the configured hardware and report what is missing")
+    commands.add_parser("options", help="list every option with its default")
+    args = parser.parse_args(argv)
+
+    if args.command == "options":
+        print(config.describe(settings_cls))
+        return 0
+    try:
+        settings = config.load(settings_cls, config=args.config, state_dir=args.state_dir)
+    except config.ConfigError as error:
+        print(f"{program}: {error}", file=sys.stderr)
+        return 2
+    logs.setup(program, settings.log_level)
+
+    if args.command == "enrol":
+        try:
+            record = enrolment.Enrolment(args.core_url.rstrip("/"), args.key.strip(), args.name)
+        except ValueError as error:
+            print(f"{program}: {error}", file=sys.stderr)
+            return 2
+        enrolment.save(settings.enrolment_file, record)
+        print(f"enrolled: key stored in {settings.enrolment_file} (mode 0600)")
+        return 0
+    if args.command == "check":
+        results = check(settings)
+        for result in results:
+            print(("ok      " if result.ok else "MISSING ") + result.message())
+        return 0 if all(r.ok for r in results) else 1
+    try:
+        return run(settings, args)
+    except (enrolment.NotEnrolled, RuntimeError) as error:
+        log.error("%s", error)
+        print(f"{program}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,124 @@
+"""The core server's REST client for a device: bearer device key, clear errors, and the
+mapping of answers onto spool outcomes (2xx done, 4xx refused for good, anything else retry)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+
+from device_kit.enrolment import Enrolment
+from device_kit.spool import Action, Outcome, Result
+
+log = logging.getLogger(__name__)
+
+
+class CoreUnreachable(ConnectionError):
+    """No answer, or a server-side failure (5xx): try again later."""
+
+
+class CoreRefused(RuntimeError):
+    """The core answered no (4xx). The queue service's refusals carry ``code`` and the text in
+    both languages (docs/queue-api.md section 2); ``text(language)`` is for the screen."""
+
+    def __init__(self, status: int, code: str, zh: str, en: str, body: Any = None) -> None:
+        super().__init__(f"{status} {code}: {en}")
+        self.status = status
+        self.code = code
+        self.zh = zh
+        self.en = en
+        self.body = body
+
+    def text(self, language: str = "zh") -> str:
+        return self.zh if language == "zh" else self.en
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "code": self.code, "zh": self.zh, "en": self.en}
+
+
+class CoreClient:
+    def __init__(self, enrolment: Enrolment, timeout: float = 10.0) -> None:
+        self.enrolment = enrolment
+        self._http = httpx.Client(
+            base_url=enrolment.core_url,
+            headers={"Authorization": f"Bearer {enrolment.device_key}"},
+            timeout=timeout,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        try:
+            answer = self._http.request(method, path, json=body, headers=headers)
+        except httpx.TransportError as error:
+            raise CoreUnreachable(f"{method} {path}: {error!r}") from error
+        if answer.status_code >= 500:
+            raise CoreUnreachable(f"{method} {path}: {answer.status_code} {answer.text[:200]}")
+        if answer.status_code >= 400:
+            raise _refusal(answer)
+        return _json(answer)
+
+    def get(self, path: str) -> Any:
+        return self.request("GET", path)
+
+    def get_bytes(self, path: str) -> bytes:
+        """A binary resource (the hospital logo)."""
+        try:
+            answer = self._http.get(path)
+        except httpx.TransportError as error:
+            raise CoreUnreachable(f"GET {path}: {error!r}") from error
+        if answer.status_code >= 500:
+            raise CoreUnreachable(f"GET {path}: {answer.status_code}")
+        if answer.status_code >= 400:
+            raise _refusal(answer)
+        return answer.content
+
+    def send(self, action: Action) -> Result:
+        """Send one spooled action with its idempotency key."""
+        try:
+            answer = self.request(action.method, action.path, action.body, action.key)
+        except CoreRefused as refusal:
+            log.warning("core refused %s %s: %s", action.kind, action.path, refusal)
+            return Result(action, Outcome.REFUSED, refusal.as_dict())
+        except CoreUnreachable as error:
+            log.info("core unreachable for %s: %s", action.kind, error)
+            return Result(action, Outcome.RETRY, str(error))
+        return Result(action, Outcome.DONE, answer)
+
+
+def _json(answer: httpx.Response) -> Any:
+    try:
+        return answer.json()
+    except ValueError:
+        return None
+
+
+def _refusal(answer: httpx.Response) -> CoreRefused:
+    """``{"detail": {"code", "zh", "en"}}`` from the queue service; FastAPI's own errors carry
+    a string or a list of validation errors in ``detail``."""
+    body = _json(answer)
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, dict) and "code" in detail:
+        en = str(detail.get("en") or detail["code"])
+        return CoreRefused(
+            answer.status_code, str(detail["code"]), str(detail.get("zh") or en), en, body
+        )
+    if isinstance(detail, list):
+        text = "; ".join(str(d.get("msg", d)) for d in detail if isinstance(d, dict))
+    elif isinstance(detail, str):
+        text = detail
+    else:
+        text = answer.text[:200] or f"HTTP {answer.status_code}"
+    code = {401: "not_authenticated", 403: "forbidden", 404: "not_found"}.get(
+        answer.status_code, "invalid"
+    )
+    return CoreRefused(answer.status_code, code, text, text, body)

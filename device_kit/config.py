@@ -1,0 +1,100 @@
+"""One settings object per device program: defaults, a TOML file (``--config`` or
+``<PREFIX>CONFIG``), environment variables ``<PREFIX><OPTION>``, the command line; in rising
+priority (the same scheme as the core server)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class ConfigError(ValueError):
+    """An invalid option, written for the administrator."""
+
+
+class DeviceSettings(BaseSettings):
+    """Options every device program has. A program subclasses it with its own prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="DEVICE_", extra="forbid")
+    # The program name, used for default paths (/var/lib/<name>, /etc/imaging/<name>.toml).
+    program: ClassVar[str] = "device"
+
+    state_dir: Path = Field(
+        Path("/var/lib/imaging-device"),
+        description="Enrolment key, spool and other state of this device",
+    )
+    language: str = Field("zh", pattern="^(zh|en)$", description="Screen language: zh or en")
+    log_level: str = Field("INFO", description="Python logging level")
+    reconnect_min_delay: float = Field(
+        1.0, gt=0, description="First wait before reconnecting to the core (s)"
+    )
+    reconnect_max_delay: float = Field(
+        30.0, gt=0, description="Longest wait between reconnection attempts (s)"
+    )
+    request_timeout: float = Field(10.0, gt=0, description="Timeout of one REST request (s)")
+    config: Path | None = Field(None, description="TOML config file with any of these options")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        prefix = str(settings_cls.model_config.get("env_prefix", ""))
+        config_file = _config_file(init_settings(), prefix)
+        if config_file is not None:
+            if not config_file.is_file():
+                raise ConfigError(f"config file {config_file} does not exist")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @property
+    def enrolment_file(self) -> Path:
+        return self.state_dir / "enrolment.json"
+
+    @property
+    def spool_file(self) -> Path:
+        return self.state_dir / "spool.sqlite"
+
+
+def _config_file(init: dict[str, Any], prefix: str) -> Path | None:
+    path = init.get("config") or os.environ.get(f"{prefix}CONFIG")
+    return Path(path) if path else None
+
+
+S = TypeVar("S", bound=DeviceSettings)
+
+
+def load(settings_cls: type[S], **overrides: Any) -> S:
+    """The program's settings; an invalid option becomes one readable ConfigError."""
+    try:
+        return settings_cls(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as error:
+        lines = [
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})"
+            for e in error.errors()
+        ]
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(lines)) from None
+
+
+def describe(settings_cls: type[DeviceSettings]) -> str:
+    """Every option with its default and description, for ``--help-config`` and the docs."""
+    prefix = str(settings_cls.model_config.get("env_prefix", ""))
+    lines = []
+    for name, info in settings_cls.model_fields.items():
+        default = info.default
+        lines.append(f"{name} ({prefix}{name.upper()}, default {default!r}): {info.description}")
+    return "\n".join(lines)

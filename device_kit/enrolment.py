@@ -1,0 +1,60 @@
+"""Device enrolment: an administrator creates the device and its key in the core; the device
+program stores the core's address and the key in one file readable by its user only (0600)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+class NotEnrolled(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    core_url: str  # http(s)://host:port of the core server
+    device_key: str  # the secret the administrator got when creating the device
+    device_name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.core_url.startswith(("http://", "https://")):
+            raise ValueError(f"core URL must start with http:// or https://, not {self.core_url!r}")
+        if not self.device_key.strip():
+            raise ValueError("the device key is empty")
+
+    @property
+    def websocket_url(self) -> str:
+        return "ws" + self.core_url.removeprefix("http").rstrip("/")
+
+
+def save(path: Path, enrolment: Enrolment) -> None:
+    """Write atomically with mode 0600 from the start (never briefly world-readable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.unlink(missing_ok=True)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(asdict(enrolment), f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
+
+
+def load(path: Path, program: str) -> Enrolment:
+    if not path.is_file():
+        raise NotEnrolled(
+            f"this device is not enrolled ({path} missing): create the device in the core's "
+            f"administration, then run `{program} enrol --core-url URL --key KEY`"
+        )
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise NotEnrolled(
+            f"{path} is readable by others (mode {mode:o}): run `chmod 600 {path}` "
+            "and consider creating a new device key"
+        )
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Enrolment(**data)

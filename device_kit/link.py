@@ -1,0 +1,247 @@
+"""The device's link to the core, off the main (pygame) thread.
+
+- a WebSocket thread (asyncio + websockets) that stays connected, reconnecting with
+  exponential backoff (websockets' own ``reconnect_delays``), and posts each pushed message
+  and each online/offline change to the inbox;
+- a worker thread that replays the spool in order whenever something is spooled or the link
+  comes back (and every ``retry_interval`` s), and runs one-off requests the program submits.
+
+The main loop only reads ``inbox`` (a thread-safe queue) and calls ``spool_action`` / ``submit``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from websockets.asyncio.client import connect
+from websockets.client import backoff
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from device_kit.client import CoreClient, CoreRefused, CoreUnreachable
+from device_kit.spool import Action, Result, Spool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Online:
+    online: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """One message the core pushed over the WebSocket (decoded JSON)."""
+
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A spooled action the core accepted or refused."""
+
+    result: Result
+
+
+@dataclass(frozen=True)
+class Expired:
+    """A spooled action dropped unsent because it was too old to make sense."""
+
+    action: Action
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer to a request submitted with ``submit``: ``value`` or ``error`` is set."""
+
+    tag: str
+    value: Any = None
+    error: Exception | None = None
+
+
+# The core closes with these when the key is unknown/revoked (4401) or not allowed (4403).
+REFUSED_CLOSE_CODES = (4401, 4403)
+
+LinkEvent = Online | Pushed | Settled | Expired | Answer
+
+
+class CoreLink:
+    def __init__(
+        self,
+        client: CoreClient,
+        spool: Spool | None,
+        websocket_path: str | None,
+        min_delay: float = 1.0,
+        max_delay: float = 30.0,
+        retry_interval: float = 5.0,
+    ) -> None:
+        self.client = client
+        self.spool = spool
+        self.inbox: queue.Queue[LinkEvent] = queue.Queue()
+        self._websocket_path = websocket_path
+        self._delays = functools.partial(
+            backoff, initial_delay=min_delay, min_delay=min_delay, max_delay=max_delay
+        )
+        self._max_delay = max_delay
+        self._retry_interval = retry_interval
+        self._wake = threading.Event()
+        self._requests: queue.Queue[tuple[str, Callable[[CoreClient], Any]]] = queue.Queue()
+        self._stop = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._threads: list[threading.Thread] = []
+
+    # -- for the main loop -------------------------------------------------------------
+
+    def start(self) -> CoreLink:
+        worker = threading.Thread(target=self._work, name="core-worker", daemon=True)
+        self._threads.append(worker)
+        if self._websocket_path is not None:
+            ws = threading.Thread(target=self._listen, name="core-websocket", daemon=True)
+            self._threads.append(ws)
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._loop is not None and self._task is not None:
+            self._loop.call_soon_threadsafe(self._task.cancel)
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self.client.close()
+
+    def spool_action(
+        self, kind: str, method: str, path: str, body: dict[str, Any], ttl: float | None = None
+    ) -> Action:
+        """Put an action on disk and wake the worker: it reaches the core once, in order."""
+        assert self.spool is not None, "this program has no spool"
+        action = self.spool.add(kind, method, path, body, ttl)
+        self._wake.set()
+        return action
+
+    def submit(self, tag: str, call: Callable[[CoreClient], Any]) -> None:
+        """Run ``call(client)`` on the worker; its result comes back as ``Answer(tag, ...)``."""
+        self._requests.put((tag, call))
+        self._wake.set()
+
+    def events(self) -> list[LinkEvent]:
+        """Everything that arrived since the last call, without blocking."""
+        out: list[LinkEvent] = []
+        while True:
+            try:
+                out.append(self.inbox.get_nowait())
+            except queue.Empty:
+                return out
+
+    # -- worker thread -----------------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._retry_interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            while True:
+                try:
+                    tag, call = self._requests.get_nowait()
+                except queue.Empty:
+                    break
+                try:
+                    self.inbox.put(Answer(tag, value=call(self.client)))
+                except (CoreUnreachable, CoreRefused) as error:
+                    self.inbox.put(Answer(tag, error=error))
+                except Exception as error:  # reported to the program, logged
+                    log.exception("request %s failed", tag)
+                    self.inbox.put(Answer(tag, error=error))
+            if self.spool is None:
+                continue
+            settled, expired = self.spool.replay(self.client.send)
+            for result in settled:
+                self.inbox.put(Settled(result))
+            for action in expired:
+                log.warning("dropped %s %s: expired unsent", action.kind, action.key)
+                self.inbox.put(Expired(action))
+
+    # -- WebSocket thread ----------------------------------------------------------------
+
+    def _listen(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._task = loop.create_task(self._listen_forever())
+        self._loop = loop
+        if self._stop.is_set():
+            self._task.cancel()
+        try:
+            loop.run_until_complete(self._task)
+        except asyncio.CancelledError:
+            pass
+        except InvalidStatus as refused:
+            # Fatal: the core does not accept this device's key. Shown on screen, logged.
+            log.error("the core refused this device (%s): enrol it again", refused)
+            self.inbox.put(Online(False, "refused"))
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _listen_forever(self) -> None:
+        assert self._websocket_path is not None
+        # The key goes in the query (docs/queue-api.md section 7): browsers' WebSocket API
+        # cannot set headers, so the core takes it there for every client.
+        query = urlencode({"token": self.client.enrolment.device_key})
+        url = f"{self.client.enrolment.websocket_url}{self._websocket_path}?{query}"
+        online = False
+        async for ws in connect(
+            url,
+            reconnect_delays=self._delays,
+            process_exception=_retry_unless_refused,
+            open_timeout=10,
+            ping_interval=10,
+            ping_timeout=10,
+        ):
+            online = True
+            self.inbox.put(Online(True))
+            self._wake.set()  # the core is back: replay the spool now
+            try:
+                async for raw in ws:
+                    try:
+                        message = json.loads(raw)
+                    except ValueError:
+                        log.warning("ignoring a non-JSON message from the core: %.200r", raw)
+                        continue
+                    if isinstance(message, dict):
+                        self.inbox.put(Pushed(message))
+            except ConnectionClosed as closed:
+                log.info("core connection closed: %s", closed)
+            refused = ws.close_code in REFUSED_CLOSE_CODES
+            if refused:
+                log.error("the core refused this device (close code %s)", ws.close_code)
+            if online or refused:
+                online = False
+                self.inbox.put(Online(False, "refused" if refused else "connection closed"))
+            if refused:
+                # Not an outage: wait the longest delay before asking again.
+                await asyncio.sleep(self._max_delay)
+            if self._stop.is_set():
+                return
+
+
+def _retry_unless_refused(error: Exception) -> Exception | None:
+    """Keep reconnecting through network errors and server errors; a refused key (401/403) is
+    fatal: retrying cannot fix it, the administrator must."""
+    if isinstance(error, InvalidStatus) and error.response.status_code in (401, 403):
+        return error
+    if isinstance(error, OSError | asyncio.TimeoutError | InvalidStatus | ConnectionClosed):
+        return None
+    from websockets.client import process_exception
+
+    return process_exception(error)

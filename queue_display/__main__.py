@@ -1,0 +1,263 @@
+"""The waiting-room screen: wiring of config, the core link, the speech worker and pygame.
+
+queue-display enrol --core-url URL --key KEY
+queue-display [run] [--screenshot-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import logging
+import queue
+import shlex
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pygame
+
+from device_kit import cli, enrolment, link
+from device_kit.client import CoreClient, CoreRefused
+from device_kit.drivers import Availability, HardwareError, Needs
+from device_kit.i18n import Messages
+from device_kit.screen import Canvas, open_window
+from device_kit.systemd import Notifier
+from queue_display import app as display
+from queue_display import ui
+from queue_display.hardware import EspeakSpeaker, Speaker
+from queue_display.settings import Settings
+
+log = logging.getLogger("queue_display")
+
+
+class SpeechWorker:
+    """Speaks calls one after the other off the main thread (a call takes seconds); a failure
+    is logged with detail and shown on screen until a call succeeds again."""
+
+    def __init__(self, speaker: Speaker) -> None:
+        self.speaker = speaker
+        self.failed: str | None = None
+        self._calls: queue.Queue[display.Speak | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="speech", daemon=True)
+        self._thread.start()
+
+    def say(self, call: display.Speak) -> None:
+        self._calls.put(call)
+
+    def idle(self) -> bool:
+        return self._calls.unfinished_tasks == 0
+
+    def stop(self) -> None:
+        self._calls.put(None)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while (call := self._calls.get()) is not None:
+            try:
+                self.speaker.speak(call.text, call.repeat, call.rate)
+                self.failed = None
+            except HardwareError as error:
+                log.error("could not speak %r: %s", call.text, error)
+                self.failed = str(error)
+            except Exception as error:
+                log.exception("speech driver failed")
+                self.failed = repr(error)
+            finally:
+                self._calls.task_done()
+        self._calls.task_done()
+
+
+class DisplayProgram:
+    def __init__(
+        self,
+        settings: Settings,
+        record: enrolment.Enrolment,
+        speaker: Speaker,
+        canvas: Canvas,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.settings = settings
+        self.text = Messages("queue_display", settings.language)
+        self.canvas = canvas
+        self.notifier = notifier or Notifier()
+        self.app = display.DisplayApp(
+            orientation=settings.orientation,
+            rows=settings.rows,
+            page_seconds=settings.page_seconds,
+            voice=settings.voice,
+        )
+        self.link = link.CoreLink(
+            CoreClient(record, settings.request_timeout),
+            None,
+            "/api/ws",
+            settings.reconnect_min_delay,
+            settings.reconnect_max_delay,
+        )
+        self.speech = SpeechWorker(speaker)
+        self.logo: pygame.Surface | None = None
+        self.frames = 0
+        self._last_frame = b""
+        self._last_second = -1
+        self._dirty = True
+
+    def start(self) -> None:
+        self.link.start()
+        self._do(self.app.start())
+
+    def stop(self) -> None:
+        self.link.stop()
+        self.speech.stop()
+
+    def step(self, now: datetime | None = None) -> None:
+        """One turn of the main loop: link events, the clock, drawing."""
+        now = now or datetime.now()
+        for event in self.link.events():
+            self._do(self.app.handle(self._translate(event)))
+        if now.second != self._last_second:
+            self._last_second = now.second
+            self._do(self.app.handle(display.Tick(now)))
+        if self._dirty:
+            self._dirty = False
+            self.draw()
+        self.notifier.alive()
+        self.notifier.status(
+            ("online" if self.app.online else "offline")
+            + (f", screen {self.app.screen}" if self.app.screen else ", not bound")
+            + (f", speech failing: {self.speech.failed}" if self.speech.failed else "")
+        )
+
+    def draw(self) -> None:
+        ui.draw(
+            self.canvas,
+            self.app.view(),
+            self.text,
+            self.logo,
+            speech_failed=self.speech.failed is not None,
+        )
+        pygame.display.flip()
+        if self.settings.screenshot_dir is not None:
+            digest = hashlib.blake2b(pygame.image.tobytes(self.canvas.surface, "RGB")).digest()
+            if digest != self._last_frame:
+                self._last_frame = digest
+                self.frames += 1
+                self.canvas.save_png(self.settings.screenshot_dir, f"frame-{self.frames:06d}.png")
+
+    def _translate(self, event: link.LinkEvent) -> display.Event:
+        if isinstance(event, link.Online):
+            return display.Connection(event.online, event.reason)
+        if isinstance(event, link.Pushed):
+            return display.Pushed(event.message)
+        if isinstance(event, link.Answer):
+            return self._answer(event)
+        return display.Tick(datetime.now())  # spool events: this program spools nothing
+
+    def _answer(self, answer: link.Answer) -> display.Event:
+        if answer.tag == "me":
+            if answer.error is not None:
+                log.error("could not ask the core which screen this is: %s", answer.error)
+                return display.FetchFailed(str(answer.error))
+            screen = (answer.value or {}).get("screen")
+            if not screen:
+                log.error("this device is not bound to a screen in the core: %s", answer.value)
+                return display.FetchFailed("not bound to a screen")
+            self.link.submit("logo", _fetch_logo)
+            return display.Bound(screen)
+        if answer.tag == "logo":
+            self.logo = _load_logo(answer.value)
+            self._dirty = True
+            return display.Tick(datetime.now())
+        if answer.error is not None:
+            log.warning("could not fetch the screen state: %s", answer.error)
+            return display.FetchFailed(str(answer.error))
+        return display.StateFetched(answer.value)
+
+    def _do(self, actions: Sequence[display.Action]) -> None:
+        for action in actions:
+            if isinstance(action, display.FetchBinding):
+                self.link.submit("me", _getter("/api/queueing/devices/me"))
+            elif isinstance(action, display.FetchState):
+                self.link.submit("state", _getter(f"/api/queueing/screens/{action.screen}/state"))
+            elif isinstance(action, display.Speak):
+                self.speech.say(action)
+            else:
+                self._dirty = True
+
+
+def _getter(path: str) -> Callable[[CoreClient], Any]:
+    return lambda client: client.get(path)
+
+
+def _fetch_logo(client: CoreClient) -> bytes | None:
+    try:
+        return client.get_bytes("/api/queueing/logo")
+    except CoreRefused:
+        return None  # no logo configured
+
+
+def _load_logo(data: Any) -> pygame.Surface | None:
+    if not data:
+        return None
+    try:
+        return pygame.image.load(io.BytesIO(data))
+    except pygame.error as error:
+        log.warning("the hospital logo is not an image pygame can read: %s", error)
+        return None
+
+
+def speaker_for(settings: Settings) -> EspeakSpeaker:
+    return EspeakSpeaker(
+        settings.voice_name,
+        tuple(shlex.split(settings.audio_player)),
+        settings.audio_device or None,
+        settings.state_dir,
+    )
+
+
+def check(settings: Settings) -> list[Availability]:
+    from device_kit.fonts import CJK_FONT_PATHS
+
+    font = settings.font_path or CJK_FONT_PATHS[0]
+    screen = Needs("screen").module("pygame").file(font, "Chinese font (fonts-wqy-microhei)")
+    return [screen.result(), speaker_for(settings).is_available()]
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    if getattr(args, "screenshot_dir", None):
+        settings.screenshot_dir = Path(args.screenshot_dir)
+    record = enrolment.load(settings.enrolment_file, settings.program)
+    speaker = speaker_for(settings)
+    availability = speaker.is_available()
+    if not availability.ok:
+        log.error("%s: calls will not be spoken", availability.message())
+    canvas = open_window(settings.size, settings.fullscreen, "queue-display", settings.font_path)
+    program = DisplayProgram(settings, record, speaker, canvas)
+    program.start()
+    program.notifier.ready()
+    clock = pygame.time.Clock()
+    try:
+        while True:
+            for event in pygame.event.get():
+                if event.type == pygame.QUIT:
+                    return 0
+            program.step()
+            clock.tick(settings.frames_per_second)
+    finally:
+        program.notifier.stopping()
+        program.stop()
+        pygame.quit()
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--screenshot-dir", help="write a PNG of each new frame into this folder")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.main(Settings, run, check, argv, add_options)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

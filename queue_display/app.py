@@ -1,0 +1,257 @@
+"""The waiting-room screen's state machine: events in, actions out, no I/O.
+
+It follows the simplest correct client of docs/queue-api.md section 7: any event about a
+queue or room on this screen means "fetch the screen state again" (at most one fetch in
+flight, one more queued behind it); ``ticket.called`` events are also spoken. The last state
+stays on screen while the core is unreachable, marked offline.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# -- events ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Connection:
+    online: bool
+    reason: str = ""  # "refused" when the core does not accept this device's key
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The core told this device which screen it is (GET /api/queueing/devices/me)."""
+
+    screen: str
+
+
+@dataclass(frozen=True)
+class StateFetched:
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FetchFailed:
+    error: str
+
+
+@dataclass(frozen=True)
+class Pushed:
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Tick:
+    now: datetime
+
+
+Event = Connection | Bound | StateFetched | FetchFailed | Pushed | Tick
+
+# -- actions --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FetchBinding:
+    """Ask the core which screen this device shows."""
+
+
+@dataclass(frozen=True)
+class FetchState:
+    screen: str
+
+
+@dataclass(frozen=True)
+class Speak:
+    text: str
+    repeat: int
+    rate: int | None
+
+
+@dataclass(frozen=True)
+class Redraw:
+    pass
+
+
+Action = FetchBinding | FetchState | Speak | Redraw
+
+# -- what the screen shows --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueuePanel:
+    code: str
+    name: str
+    department: str
+    rooms: list[dict[str, Any]]
+    counts: dict[str, int]
+    called: list[dict[str, Any]]
+    waiting: list[dict[str, Any]]  # this page only
+    missed: list[dict[str, Any]]
+    page: int  # 1-based
+    pages: int
+
+
+@dataclass(frozen=True)
+class ScreenView:
+    now: datetime
+    hospital: str
+    screen_name: str
+    orientation: str
+    fonts: dict[str, int]
+    current_call: dict[str, Any] | None
+    queues: list[QueuePanel]
+    online: bool
+    refused: bool
+    has_state: bool
+    bound: bool
+
+
+@dataclass
+class DisplayApp:
+    orientation: str = "auto"  # "landscape", "portrait", or "auto": the core's screen setting
+    rows: int | None = None  # rows per waiting list; None: the core's screen setting
+    page_seconds: float | None = None
+    voice: bool = True  # local switch; the core's screen voice setting must also allow it
+    screen: str | None = None  # the screen code, once bound
+    state: dict[str, Any] | None = None
+    online: bool = False
+    refused: bool = False
+    now: datetime = field(default_factory=datetime.now)
+    _fetching: bool = False
+    _fetch_again: bool = False
+    _page_tick: int = 0
+    _page_started: datetime | None = None
+
+    def start(self) -> list[Action]:
+        return [FetchBinding()] if self.screen is None else [FetchState(self.screen)]
+
+    def handle(self, event: Event) -> list[Action]:
+        if isinstance(event, Connection):
+            self.online = event.online
+            self.refused = event.reason == "refused"
+            if event.online and self.screen is None:
+                return [FetchBinding(), Redraw()]
+            return [*self._fetch(), Redraw()] if event.online else [Redraw()]
+        if isinstance(event, Bound):
+            self.screen = event.screen
+            return self._fetch()
+        if isinstance(event, StateFetched):
+            self._fetching = False
+            if self.state is None or event.state.get("seq", 0) >= self.state.get("seq", 0):
+                self.state = event.state
+            actions: list[Action] = [Redraw()]
+            if self._fetch_again:
+                self._fetch_again = False
+                actions += self._fetch()
+            return actions
+        if isinstance(event, FetchFailed):
+            self._fetching = False
+            self._fetch_again = False
+            return [Redraw()]
+        if isinstance(event, Pushed):
+            return self._pushed(event.message)
+        return self._tick(event.now)
+
+    def _fetch(self) -> list[Action]:
+        if self.screen is None:
+            return []
+        if self._fetching:
+            self._fetch_again = True
+            return []
+        self._fetching = True
+        return [FetchState(self.screen)]
+
+    def _pushed(self, message: dict[str, Any]) -> list[Action]:
+        kind = message.get("type")
+        if kind in ("hello", "resync"):
+            return self._fetch()
+        if not isinstance(kind, str) or "." not in kind or self.state is None:
+            return []
+        if message.get("seq", 0) <= self.state.get("seq", 0):
+            return []  # already part of the state on screen
+        if kind == "config.updated":
+            return self._fetch()
+        if not kind.startswith(("ticket.", "room.")) or not self._concerns_us(message):
+            return []
+        actions: list[Action] = []
+        payload = message.get("payload") or {}
+        if kind == "ticket.called" and self._voice_on():
+            text = payload.get("voice_text") or _voice_text(payload)
+            voice = self.state.get("voice") or {}
+            actions.append(Speak(text, max(1, int(payload.get("repeat") or 1)), voice.get("rate")))
+        return actions + self._fetch()
+
+    def _concerns_us(self, message: dict[str, Any]) -> bool:
+        assert self.state is not None
+        queues = {q.get("code") for q in self.state.get("queues", [])}
+        rooms = {r.get("code") for q in self.state.get("queues", []) for r in q.get("rooms", [])}
+        return message.get("queue") in queues or message.get("room") in rooms
+
+    def _voice_on(self) -> bool:
+        assert self.state is not None
+        return self.voice and bool((self.state.get("voice") or {}).get("enabled", True))
+
+    def _tick(self, now: datetime) -> list[Action]:
+        self.now = now
+        if self._page_started is None:
+            self._page_started = now
+        if (now - self._page_started).total_seconds() >= self._page_seconds():
+            self._page_started = now
+            self._page_tick += 1
+        return [Redraw()]
+
+    def _screen_setting(self, name: str, default: Any) -> Any:
+        screen = (self.state or {}).get("screen") or {}
+        return screen.get(name) or default
+
+    def _page_seconds(self) -> float:
+        return float(self.page_seconds or self._screen_setting("page_seconds", 8))
+
+    def view(self) -> ScreenView:
+        state = self.state or {}
+        rows = int(self.rows or self._screen_setting("rows", 8))
+        orientation = self.orientation
+        if orientation == "auto":
+            orientation = self._screen_setting("orientation", "landscape")
+        panels = []
+        for queue in state.get("queues", []):
+            waiting = queue.get("waiting", [])
+            pages = max(1, math.ceil(len(waiting) / rows))
+            page = self._page_tick % pages
+            panels.append(
+                QueuePanel(
+                    code=queue.get("code", ""),
+                    name=queue.get("name", ""),
+                    department=queue.get("department", ""),
+                    rooms=queue.get("rooms", []),
+                    counts=queue.get("counts", {}),
+                    called=queue.get("called", [])[:rows],
+                    waiting=waiting[page * rows : (page + 1) * rows],
+                    missed=queue.get("missed", []),
+                    page=page + 1,
+                    pages=pages,
+                )
+            )
+        return ScreenView(
+            now=self.now,
+            hospital=(state.get("hospital") or {}).get("name", ""),
+            screen_name=(state.get("screen") or {}).get("name", ""),
+            orientation=orientation,
+            fonts=state.get("fonts") or {},
+            current_call=state.get("current_call"),
+            queues=panels,
+            online=self.online,
+            refused=self.refused,
+            has_state=bool(state),
+            bound=self.screen is not None,
+        )
+
+
+def _voice_text(payload: dict[str, Any]) -> str:
+    """The core sends ``voice_text``; this is the fallback with the same template."""
+    number, name = payload.get("number", ""), payload.get("name", "")
+    return f"请{number}号{name}到{payload.get('room_name', '')}检查"
