@@ -58,24 +58,26 @@ class EspeakSpeaker:
         return needs.result()
 
     def _tts(self) -> object:
-        """One engine per process (espeak initialises once); used from one thread only."""
+        """pyttsx3 keeps one espeak engine per process (espeak initialises once); it is used
+        from the speech thread only. The voice is set on every use: the engine is shared."""
         if self._engine is None:
             import pyttsx3
 
             engine = pyttsx3.init("espeak")
-            wanted = self.voice.lower()
             ids = [v.id for v in engine.getProperty("voices")]
-            if wanted not in ids:
+            if self.voice.lower() not in ids:
                 chinese = ", ".join(i for i in ids if "cmn" in i or "zh" in i) or "none"
                 raise HardwareError(
                     "speech_failed",
                     f"espeak-ng voice {self.voice} is not installed (Chinese voices: {chinese})",
                 )
-            # espeak selects reliably by the voice's name (the file part of its id).
-            engine.setProperty("voice", wanted.rsplit("/", 1)[-1])
-            if engine.getProperty("voice") != wanted:
-                raise HardwareError("speech_failed", f"espeak-ng did not select voice {wanted}")
             self._engine = engine
+        try:
+            self._engine.setProperty("voice", self.voice)  # type: ignore[attr-defined]
+        except ValueError as error:
+            raise HardwareError(
+                "speech_failed", f"espeak-ng refused voice {self.voice}: {error}"
+            ) from error
         return self._engine
 
     def make_wav(self, text: str, path: Path, rate: int | None = None) -> Path:

@@ -1,0 +1,123 @@
+"""The screen's state machine: what it fetches, speaks and shows for each event."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from queue_display.app import (
+    Bound,
+    Connection,
+    DisplayApp,
+    FetchBinding,
+    FetchFailed,
+    FetchState,
+    Pushed,
+    Redraw,
+    Speak,
+    StateFetched,
+    Tick,
+)
+from tests.queue_display.states import screen_state
+
+
+def bound_app(**options: object) -> DisplayApp:
+    app = DisplayApp(**options)  # type: ignore[arg-type]
+    assert app.start() == [FetchBinding()]
+    assert app.handle(Connection(True)) == [FetchBinding(), Redraw()]
+    assert app.handle(Bound("1F")) == [FetchState("1F")]
+    assert app.handle(StateFetched(screen_state(seq=10))) == [Redraw()]
+    return app
+
+
+def called(seq: int, queue: str = "CT", **payload: object) -> Pushed:
+    body = {
+        "ticket_id": 42,
+        "number": "CT016",
+        "name": "张*丰",
+        "room_name": "CT一室",
+        "voice_text": "请CT016号张*丰到CT一室检查",
+        "repeat": 2,
+        **payload,
+    }
+    return Pushed(
+        {"seq": seq, "type": "ticket.called", "queue": queue, "room": "CT1", "payload": body}
+    )
+
+
+def test_a_call_is_spoken_and_the_state_fetched_again() -> None:
+    app = bound_app()
+    assert app.handle(called(11)) == [Speak("请CT016号张*丰到CT一室检查", 2, 150), FetchState("1F")]
+    # Another event while that fetch is in flight: no second fetch now, one after it.
+    assert (
+        app.handle(Pushed({"seq": 12, "type": "ticket.updated", "queue": "CT", "payload": {}}))
+        == []
+    )
+    assert app.handle(StateFetched(screen_state(seq=11))) == [Redraw(), FetchState("1F")]
+    assert app.handle(StateFetched(screen_state(seq=12))) == [Redraw()]
+    assert app.state is not None and app.state["seq"] == 12
+
+
+def test_old_other_and_unknown_events_are_ignored() -> None:
+    app = bound_app()
+    assert app.handle(called(9)) == []  # already in the state on screen
+    # Room CT1 is on this screen even when the event names another queue.
+    assert app.handle(called(11, queue="MR")) == [
+        Speak("请CT016号张*丰到CT一室检查", 2, 150),
+        FetchState("1F"),
+    ]
+    app = bound_app()
+    other = Pushed(
+        {"seq": 11, "type": "ticket.called", "queue": "MR", "room": "MR1", "payload": {}}
+    )
+    assert app.handle(other) == []
+    assert app.handle(Pushed({"seq": 12, "type": "report.signed", "payload": {}})) == []
+    assert app.handle(
+        Pushed({"seq": 13, "type": "config.updated", "payload": {"what": "screen"}})
+    ) == [FetchState("1F")]
+
+
+def test_voice_can_be_off_locally_or_in_the_core() -> None:
+    assert bound_app(voice=False).handle(called(11)) == [FetchState("1F")]
+    app = bound_app()
+    state = screen_state(seq=10)
+    state["voice"]["enabled"] = False
+    app.handle(StateFetched(state))
+    assert app.handle(called(11)) == [FetchState("1F")]
+
+
+def test_offline_keeps_the_last_state_and_reconnecting_refreshes_it() -> None:
+    app = bound_app()
+    assert app.handle(Connection(False)) == [Redraw()]
+    view = app.view()
+    assert not view.online and view.has_state and view.current_call is not None
+    assert app.handle(FetchFailed("unreachable")) == [Redraw()]
+    assert app.view().queues[0].waiting[0]["number"] == "CT016"  # still shown
+    assert app.handle(Connection(True)) == [FetchState("1F"), Redraw()]
+    assert app.handle(Pushed({"type": "hello", "seq": 20})) == []  # that fetch is in flight
+    refused = bound_app()
+    refused.handle(Connection(False, "refused"))
+    assert refused.view().refused
+
+
+def test_long_lists_page_through() -> None:
+    app = bound_app()
+    app.handle(StateFetched(screen_state(seq=11, waiting=10)))  # 4 rows per page -> 3 pages
+    start = datetime(2026, 11, 29, 8, 0, 0)
+    pages = []
+    for second in range(0, 30, 1):
+        app.handle(Tick(start + timedelta(seconds=second)))
+        panel = app.view().queues[0]
+        pages.append((panel.page, [t["number"] for t in panel.waiting]))
+    assert pages[0] == (1, ["CT016", "CT017", "CT018", "CT019"])
+    assert pages[8] == (2, ["CT020", "CT021", "CT022", "CT023"])
+    assert pages[16] == (3, ["CT024", "CT025"])
+    assert pages[24][0] == 1
+    assert {p[0] for p in pages} == {1, 2, 3}
+
+
+def test_orientation_from_config_or_the_core() -> None:
+    assert bound_app().view().orientation == "landscape"
+    assert bound_app(orientation="portrait").view().orientation == "portrait"
+    app = bound_app()
+    app.handle(StateFetched(screen_state(seq=11, orientation="portrait")))
+    assert app.view().orientation == "portrait"

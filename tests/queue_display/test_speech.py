@@ -1,0 +1,62 @@
+"""Speech with the real espeak-ng (through pyttsx3) and the real player: the WAV is checked,
+and with no sound card here the player's failure must come out as an error."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from device_kit.drivers import HardwareError
+from queue_display.hardware import DEFAULT_VOICE, EspeakSpeaker, check_wav
+
+
+def test_espeak_ng_has_the_pinyin_mandarin_voice() -> None:
+    # `espeak-ng --voices=sit` lists nothing on espeak-ng 1.51 (it filters by language, not
+    # by folder); the language filter shows the voice and its file.
+    voices = subprocess.run(
+        ["espeak-ng", "--voices=cmn"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "sit/cmn-Latn-pinyin" in voices
+    assert DEFAULT_VOICE == "sit/cmn-Latn-pinyin"
+
+
+def test_call_becomes_a_mandarin_wav(tmp_path: Path) -> None:
+    speaker = EspeakSpeaker(wav_dir=tmp_path)
+    assert speaker.is_available().ok, speaker.is_available().message()
+    wav = speaker.make_wav("请CT015号李四到CT一室检查", tmp_path / "call.wav", rate=150)
+    channels, rate, frames = check_wav(wav)
+    assert (channels, rate) == (1, 22050)
+    assert frames > 22050  # more than a second of speech
+
+    # The same text read by espeak-ng's command line with the same voice sounds the same
+    # length; read by the English voice it does not: the configured voice was used.
+    def cli_frames(voice: str) -> int:
+        out = tmp_path / f"{voice.replace('/', '_')}.wav"
+        subprocess.run(
+            ["espeak-ng", "-v", voice, "-s", "150", "-w", str(out), "请CT015号李四到CT一室检查"],
+            check=True,
+        )
+        return check_wav(out)[2]
+
+    assert abs(frames - cli_frames(DEFAULT_VOICE)) < frames * 0.05
+    assert abs(frames - cli_frames("gmw/en")) > frames * 0.2
+
+
+def test_player_failure_is_reported_not_hidden(tmp_path: Path) -> None:
+    if not shutil.which("aplay"):
+        pytest.skip("aplay (alsa-utils) is not installed")
+    speaker = EspeakSpeaker(wav_dir=tmp_path, audio_device="hw:99,0")  # no such card anywhere
+    with pytest.raises(HardwareError) as failure:
+        speaker.speak("请CT015号李四到CT一室检查", repeat=2)
+    assert failure.value.reason == "speech_failed"
+    assert "aplay exited with" in str(failure.value)
+
+
+def test_missing_voice_and_player_are_named(tmp_path: Path) -> None:
+    with pytest.raises(HardwareError, match="voice sit/xx-none is not installed"):
+        EspeakSpeaker("sit/xx-none", wav_dir=tmp_path).make_wav("x", tmp_path / "x.wav")
+    missing = EspeakSpeaker(player=("no-such-player",)).is_available()
+    assert not missing.ok and "program no-such-player" in missing.missing
