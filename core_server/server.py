@@ -12,6 +12,7 @@ from core_server import auth, db
 from core_server.archive import Archive
 from core_server.dicom import DicomServer
 from core_server.events import EventBus
+from core_server.ris import Ris
 from core_server.settings import Settings
 from core_server.web import WebContext, create_web_app
 from core_server.workers import DicomWorkers, dicom_server
@@ -26,6 +27,7 @@ class Core:
     bus: EventBus
     archive: Archive
     dicom: DicomServer
+    ris: Ris | None = None
 
 
 def build_core(settings: Settings) -> Core:
@@ -39,13 +41,16 @@ def build_core(settings: Settings) -> Core:
     recovered = archive.recover()
     if any(recovered.values()):
         log.warning("storage recovery after an unclean stop: %s", recovered)
-    return Core(settings, engine, bus, archive, dicom_server(settings, archive, engine))
+    ris = Ris(engine, bus, archive, files_dir=settings.data_dir / "ris")
+    ris.start()
+    core = Core(settings, engine, bus, archive, dicom_server(settings, archive, engine, ris), ris)
+    return core
 
 
 def create_app(settings: Settings) -> FastAPI:
     """The whole core as an ASGI app: the DICOM listener starts and stops with it."""
     core = build_core(settings)
-    ctx = WebContext(settings=settings, engine=core.engine, archive=core.archive)
+    ctx = WebContext(settings=settings, engine=core.engine, archive=core.archive, ris=core.ris)
     workers = DicomWorkers(settings, settings.dicom_processes - 1)
     ctx.listeners["dicom"] = lambda: core.dicom.running and workers.alive()
     ctx.on_startup += [core.dicom.start, workers.start]

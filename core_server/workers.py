@@ -23,6 +23,7 @@ from typing import Any
 from core_server import db
 from core_server.archive import Archive
 from core_server.dicom import DicomServer
+from core_server.ris import Ris
 from core_server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,9 @@ _PR_SET_PDEATHSIG = 1
 _NOT_PASSED = {"admin_password", "config", "dicom_workers"}
 
 
-def dicom_server(settings: Settings, archive: Archive, engine: Any) -> DicomServer:
+def dicom_server(
+    settings: Settings, archive: Archive, engine: Any, ris: Ris | None = None
+) -> DicomServer:
     return DicomServer(
         archive,
         engine,
@@ -41,6 +44,7 @@ def dicom_server(settings: Settings, archive: Archive, engine: Any) -> DicomServ
         max_pdu=settings.dicom_max_pdu,
         timeout=settings.dicom_network_timeout,
         share_port=settings.dicom_processes > 1,
+        ris=ris,
     )
 
 
@@ -109,7 +113,11 @@ def run_worker(settings: Settings) -> None:
         return  # the main process is already gone
     engine = db.make_engine(settings.effective_database_url)
     archive = Archive(engine, settings.storage_dir)
-    server = dicom_server(settings, archive, engine)
+    # A worker matches the images it stores and serves MWL/MPPS too; its status events stay in
+    # this process (the HL7 sender subscribes in the main one: see docs/ris.md).
+    ris = Ris(engine, archive.bus, archive, files_dir=settings.data_dir / "ris")
+    ris.start()
+    server = dicom_server(settings, archive, engine, ris)
     server.start()
     log.info("DICOM worker %s serving port %s", os.getpid(), server.port)
     stop.wait()

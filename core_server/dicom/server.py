@@ -38,6 +38,8 @@ from pynetdicom import (
 )
 from pynetdicom.association import Association
 from pynetdicom.sop_class import (
+    ModalityPerformedProcedureStep,
+    ModalityWorklistInformationFind,
     StorageCommitmentPushModel,
     Verification,
 )
@@ -52,9 +54,10 @@ from core_server.archive import (
     QueryError,
     Reference,
 )
-from core_server.dicom import direct
+from core_server.dicom import direct, mpps, worklist
 from core_server.dicom.charsets import answer_charset, requested
 from core_server.modalities import Modality, get_modality, list_modalities
+from core_server.ris import Ris
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +88,10 @@ class DicomServer:
         max_pdu: int = 1048576,
         timeout: float = 60.0,
         share_port: bool = False,
+        ris: Ris | None = None,
     ) -> None:
         self.archive = archive
+        self.ris = ris  # serves the Modality Worklist and MPPS when given
         self.share_port = share_port
         self.engine = engine
         self.ae_title = ae_title
@@ -112,6 +117,8 @@ class DicomServer:
             (evt.EVT_C_GET, self._on_get),
             (evt.EVT_C_MOVE, self._on_move),
             (evt.EVT_N_ACTION, self._on_commitment),
+            (evt.EVT_N_CREATE, self._on_mpps_create),
+            (evt.EVT_N_SET, self._on_mpps_set),
         ]
         server = self.ae.make_server(
             (self.host, self.port),
@@ -155,6 +162,10 @@ class DicomServer:
         for model in sorted(direct.RETRIEVE_MODELS):  # C-FIND, C-GET, C-MOVE, both roots
             ae.add_supported_context(model)
         ae.add_supported_context(StorageCommitmentPushModel)
+        if self.ris is not None:
+            # Not on the direct path: associations proposing these go to pynetdicom.
+            ae.add_supported_context(ModalityWorklistInformationFind)
+            ae.add_supported_context(ModalityPerformedProcedureStep)
         return ae
 
     def _registered_titles(self) -> list[str]:
@@ -263,6 +274,17 @@ class DicomServer:
         if not self._may(event.assoc, "query"):
             yield _status(NOT_AUTHORIZED, "calling AE title may not query"), None
             return
+        if self.ris is not None and event.request.AffectedSOPClassUID == (
+            ModalityWorklistInformationFind
+        ):
+            peer = self._peer(event.assoc)
+            yield from worklist.find(
+                self.ris,
+                event.identifier,
+                ascii_only=bool(peer and peer.ascii_only),
+                cancelled=lambda: bool(event.is_cancelled),
+            )
+            return
         yield from self._find(event.identifier, lambda: bool(event.is_cancelled))
 
     def _find(
@@ -310,6 +332,21 @@ class DicomServer:
         if "RetrieveAETitle" not in ds:
             ds.RetrieveAETitle = self.ae_title
         return ds
+
+    def _on_mpps_create(self, event: evt.Event) -> tuple[int, Dataset | None]:
+        # Only registered modalities may move exams.
+        if self.ris is None or self._peer(event.assoc) is None:
+            return NOT_AUTHORIZED, None
+        uid = str(event.request.AffectedSOPInstanceUID or "")
+        calling = event.assoc.requestor.ae_title.strip()
+        return mpps.create(self.ris, uid, event.attribute_list, calling)
+
+    def _on_mpps_set(self, event: evt.Event) -> tuple[int, Dataset | None]:
+        if self.ris is None or self._peer(event.assoc) is None:
+            return NOT_AUTHORIZED, None
+        uid = str(event.request.RequestedSOPInstanceUID or "")
+        calling = event.assoc.requestor.ae_title.strip()
+        return mpps.set_(self.ris, uid, event.modification_list, calling)
 
     def _on_get(self, event: evt.Event) -> Iterator[Any]:
         if not self._may(event.assoc, "retrieve"):

@@ -4,7 +4,8 @@ from alembic import context
 
 import core_server.archive.tables
 import core_server.auth.tables
-import core_server.modalities.tables  # noqa: F401  (registers the tables)
+import core_server.modalities.tables
+import core_server.ris.tables  # noqa: F401  (registers the tables)
 from core_server.db import metadata
 
 connection = context.config.attributes["connection"]

@@ -25,6 +25,7 @@ class Modality:
     allow_store: bool = True
     allow_query: bool = True
     allow_retrieve: bool = True
+    ascii_only: bool = False  # worklist names in pinyin only, for devices without Chinese
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,6 +50,7 @@ def _from_row(row: Any) -> Modality:
         allow_store=bool(row.allow_store),
         allow_query=bool(row.allow_query),
         allow_retrieve=bool(row.allow_retrieve),
+        ascii_only=bool(row.ascii_only),
     )
 
 

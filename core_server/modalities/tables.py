@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Integer, String, Table, true
+from sqlalchemy import Boolean, Column, DateTime, Integer, String, Table, false, true
 
 from core_server.db import metadata
 
@@ -17,6 +17,8 @@ modalities = Table(
     Column("allow_store", Boolean, nullable=False, server_default=true()),
     Column("allow_query", Boolean, nullable=False, server_default=true()),
     Column("allow_retrieve", Boolean, nullable=False, server_default=true()),
+    # The device shows only ASCII: its worklist gets the pinyin name alone (0008).
+    Column("ascii_only", Boolean, nullable=False, server_default=false()),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

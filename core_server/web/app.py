@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from core_server.archive import Archive
+from core_server.ris import Ris
 from core_server.settings import Settings
 from core_server.web import routes_admin, routes_auth
 
@@ -22,6 +23,7 @@ class WebContext:
     settings: Settings
     engine: Engine
     archive: Archive
+    ris: Ris | None = None
     # Listener name -> "is it up?"; /healthz answers 200 only when all are.
     listeners: dict[str, Callable[[], bool]] = field(default_factory=dict)
     on_startup: list[Callable[[], None]] = field(default_factory=list)

@@ -1,0 +1,189 @@
+"""Modality Worklist matching: which scheduled procedure steps a C-FIND on the MWL model
+finds, and the attributes it answers with (by DICOM keyword, sequences as lists of dicts).
+
+Matching follows PS3.4 C.2.2.2: single value, ``*``/``?`` wildcards, date and time ranges,
+UID lists; person names case-insensitively on any component group, so ``ZHANG*`` and ``张*``
+both find 张三. A query naming the station AE also finds exams of the station's modality not
+yet given a room (what a county hospital's registrar usually leaves open).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, or_, select
+
+from core_server.ris import records, status
+from core_server.ris.models import Exam, Patient, RisError, WorklistItem
+from core_server.ris.pinyin import dicom_person_name
+from core_server.ris.tables import ris_exams, ris_orders, ris_patients, ris_rooms
+
+CODING_SCHEME = "99RIS"  # private coding scheme of this RIS's exam items
+
+
+def find(conn: Connection, keys: Mapping[str, str]) -> list[WorklistItem]:
+    query = records.exam_query().where(ris_exams.c.status.in_(status.ON_WORKLIST))
+    station = _value(keys, "ScheduledStationAETitle")
+    if station and not _wild(station):
+        modalities = [
+            m
+            for (m,) in conn.execute(
+                select(ris_rooms.c.modality).where(ris_rooms.c.station_ae == station)
+            )
+        ]
+        query = query.where(
+            or_(
+                ris_exams.c.station_ae == station,
+                (ris_exams.c.station_ae == "") & ris_exams.c.modality.in_(modalities),
+            )
+        )
+    modality = _value(keys, "Modality")
+    if modality and not _wild(modality):
+        query = query.where(ris_exams.c.modality == modality)
+    day = _value(keys, "ScheduledProcedureStepStartDate")
+    if day:
+        low, high = _date_range(day)
+        if low is not None:
+            query = query.where(ris_exams.c.scheduled_at >= low)
+        if high is not None:
+            query = query.where(ris_exams.c.scheduled_at < high)
+    accession = _value(keys, "AccessionNumber")
+    if accession and not _wild(accession):
+        query = query.where(ris_exams.c.accession_number == accession)
+    patient_id = _value(keys, "PatientID")
+    if patient_id and not _wild(patient_id):
+        query = query.where(ris_patients.c.patient_id == patient_id)
+    query = query.order_by(ris_orders.c.emergency.desc(), ris_exams.c.scheduled_at, ris_exams.c.id)
+    found = []
+    for row in conn.execute(query):
+        exam = records.exam(row)
+        patient = records.patient_by_fk(conn, row.patient_fk)
+        attributes = answer(exam, patient, row)
+        if _matches(keys, attributes):
+            found.append(WorklistItem(exam, patient, attributes))
+    return found
+
+
+def answer(exam: Exam, patient: Patient, row: Any) -> dict[str, Any]:
+    scheduled = exam.scheduled_at or exam.created_at
+    step = {
+        "Modality": exam.modality,
+        "ScheduledStationAETitle": exam.station_ae,
+        "ScheduledStationName": exam.room,
+        "ScheduledProcedureStepLocation": exam.room,
+        "ScheduledProcedureStepStartDate": scheduled.strftime("%Y%m%d"),
+        "ScheduledProcedureStepStartTime": scheduled.strftime("%H%M%S"),
+        "ScheduledProcedureStepDescription": exam.procedure_name,
+        "ScheduledProcedureStepID": exam.scheduled_step_id,
+        "ScheduledProcedureStepStatus": "ARRIVED" if exam.status == "arrived" else "SCHEDULED",
+        "ScheduledPerformingPhysicianName": "",
+        "ScheduledProtocolCodeSequence": [_code(exam)],
+    }
+    return {
+        "PatientName": dicom_person_name(patient.name, patient.name_pinyin),
+        "PatientID": patient.patient_id,
+        "IssuerOfPatientID": patient.issuer,
+        "PatientBirthDate": patient.birth_date.strftime("%Y%m%d") if patient.birth_date else "",
+        "PatientSex": patient.sex,
+        "AccessionNumber": exam.accession_number,
+        "ReferringPhysicianName": getattr(row, "referring_physician", "") or "",
+        "StudyInstanceUID": exam.study_instance_uid,
+        "RequestedProcedureID": exam.requested_procedure_id,
+        "RequestedProcedureDescription": exam.procedure_name,
+        "RequestedProcedurePriority": exam.priority,
+        "RequestedProcedureCodeSequence": [_code(exam)],
+        "BodyPartExamined": exam.body_part,
+        "PatientState": "",
+        "MedicalAlerts": "",
+        "ScheduledProcedureStepSequence": [step],
+    }
+
+
+def _code(exam: Exam) -> dict[str, str]:
+    return {
+        "CodeValue": exam.procedure_code,
+        "CodingSchemeDesignator": CODING_SCHEME,
+        "CodeMeaning": exam.procedure_name,
+    }
+
+
+def _value(keys: Mapping[str, str], keyword: str) -> str:
+    value = keys.get(keyword)
+    return "" if value is None else str(value).strip()
+
+
+def _wild(value: str) -> bool:
+    return "*" in value or "?" in value
+
+
+def _date_range(value: str) -> tuple[datetime | None, datetime | None]:
+    low_text, dash, high_text = value.partition("-")
+    try:
+        low = datetime.strptime(low_text, "%Y%m%d") if low_text else None
+        if not dash:
+            return low, low + timedelta(days=1) if low else None
+        high = datetime.strptime(high_text, "%Y%m%d") + timedelta(days=1) if high_text else None
+    except ValueError:
+        raise RisError(f"日期格式应为 YYYYMMDD / bad date or range {value!r}") from None
+    return low, high
+
+
+def _pattern(value: str, *, fold: bool = False) -> re.Pattern[str]:
+    regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in value)
+    return re.compile(regex, re.IGNORECASE | re.DOTALL if fold else re.DOTALL)
+
+
+def _matches(keys: Mapping[str, str], attributes: dict[str, Any]) -> bool:
+    step = attributes["ScheduledProcedureStepSequence"][0]
+    for keyword, raw in keys.items():
+        value = "" if raw is None else str(raw).strip()
+        if not value or value == "*":
+            continue
+        have = attributes.get(keyword, step.get(keyword))
+        if have is None or isinstance(have, list):
+            continue  # not a matching key of this model, or a sequence: universal
+        have = str(have)
+        if keyword == "PatientName":
+            if not _name_matches(value, have):
+                return False
+        elif keyword == "ScheduledProcedureStepStartDate":
+            continue  # done in SQL
+        elif keyword == "ScheduledProcedureStepStartTime":
+            if not _time_matches(value, have):
+                return False
+        elif keyword in ("StudyInstanceUID",) and "\\" in value:
+            if have not in value.split("\\"):
+                return False
+        elif not _pattern(value).fullmatch(have):
+            return False
+    return True
+
+
+def _name_matches(query: str, name: str) -> bool:
+    groups = [g for g in name.split("=") if g]
+    for wanted in [g for g in query.split("=") if g]:
+        pattern = _pattern(wanted.rstrip("^"), fold=True)
+        if not any(pattern.fullmatch(g.rstrip("^")) for g in groups):
+            return False
+    return True
+
+
+def _time_matches(value: str, have: str) -> bool:
+    def parse(text: str, default: time) -> time:
+        text = text.split(".")[0]
+        if not text:
+            return default
+        text = text.ljust(6, "0")
+        return time(int(text[:2]), int(text[2:4]), int(text[4:6]))
+
+    try:
+        actual = parse(have, time())
+        if "-" not in value:
+            return parse(value, time()) == actual
+        low, _, high = value.partition("-")
+        return parse(low, time.min) <= actual <= parse(high, time.max)
+    except ValueError:
+        raise RisError(f"时间格式应为 HHMMSS / bad time or range {value!r}") from None
