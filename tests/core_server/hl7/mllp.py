@@ -43,9 +43,9 @@ def ack_fields(ack: bytes, codec: str = "utf-8") -> dict[str, str]:
         "code": parsed["MSA.F1"],
         "control_id": parsed["MSA.F2"],
         "text": parsed["MSA.F3"],
-        "type": f"{parsed['MSH.F9.R1.C1']}^{parsed['MSH.F9.R1.C2']}",
+        "type": str(parsed.segment("MSH")(9)),
     }
-    if parsed.segments("MSA") and any(str(s[0]) == "ERR" for s in parsed):
+    if any(str(s[0]) == "ERR" for s in parsed):
         out["err_location"] = str(parsed.segment("ERR")(2))
         out["err_code"] = parsed["ERR.F3.R1.C1"]
         out["err_text"] = parsed["ERR.F8"]

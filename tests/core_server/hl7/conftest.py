@@ -1,0 +1,44 @@
+"""An HL7 service (listener + sender + status subscriber) on a migrated database, with the RIS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import Engine
+
+from core_server import db
+from core_server.events import EventBus
+from core_server.hl7 import Hl7Service
+from core_server.ris import Ris
+
+
+@dataclass
+class Hl7Setup:
+    engine: Engine
+    bus: EventBus
+    ris: Ris
+    service: Hl7Service
+
+    @property
+    def port(self) -> int:
+        return self.service.port
+
+
+@pytest.fixture
+def hl7_setup(database_url: str) -> Iterator[Hl7Setup]:
+    engine = db.make_engine(database_url)
+    db.migrate(engine)
+    bus = EventBus()
+    ris = Ris(engine, bus)
+    ris.start()  # seeds the exam item catalogue
+    service = Hl7Service(
+        engine, ris, bus, host="127.0.0.1", port=0, application="PACS", poll_seconds=0.05
+    )
+    service.start()
+    try:
+        yield Hl7Setup(engine, bus, ris, service)
+    finally:
+        service.stop()
+        engine.dispose()
