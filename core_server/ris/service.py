@@ -336,6 +336,7 @@ class Ris:
                 filler_order_number=order.filler_order_number,
             )
             changes = exams.change_order(conn, row, order, username)
+            row = conn.execute(select(ris_orders).where(ris_orders.c.id == row.id)).one()
             changed = records.order(conn, row)
         self._publish(changes)
         return changed

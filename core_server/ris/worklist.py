@@ -151,6 +151,8 @@ def _matches(keys: Mapping[str, str], attributes: dict[str, Any]) -> bool:
                 return False
         elif keyword == "ScheduledProcedureStepStartDate":
             continue  # done in SQL
+        elif keyword == "ScheduledStationAETitle" and not _wild(value):
+            continue  # done in SQL, with the station's modality for exams without a room
         elif keyword == "ScheduledProcedureStepStartTime":
             if not _time_matches(value, have):
                 return False
