@@ -1,0 +1,92 @@
+"""The live feed of journal events for this process's WebSocket clients.
+
+One thread per core process reads the journal after the last event it delivered: at once when
+the bus says this process committed an event, and every ``poll_seconds`` to pick up events other
+core processes wrote (they share the database, not the in-process bus). Listeners get events
+strictly in sequence order, each once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine
+
+from core_server import db
+from core_server.events import EventBus
+from core_server.queueing import journal
+from core_server.queueing.journal import Event
+from core_server.queueing.service import TOPIC
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Event], None]
+
+
+class EventFeed:
+    def __init__(self, engine: Engine, bus: EventBus, poll_seconds: float = 1.0) -> None:
+        self.engine = engine
+        self.poll_seconds = poll_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._listeners: list[Listener] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.delivered = 0
+        bus.subscribe(TOPIC, self._on_commit)
+
+    def _on_commit(self, _topic: str, _payload: dict[str, Any]) -> None:
+        self._wake.set()
+
+    def add(self, listener: Listener) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove(self, listener: Listener) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def start(self) -> None:
+        with db.read(self.engine) as conn:
+            self.delivered = journal.latest(conn)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="queue-feed", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self._deliver()
+            except Exception:
+                log.exception("queue event feed failed; retrying")
+
+    def _deliver(self) -> None:
+        while True:
+            with db.read(self.engine) as conn:
+                batch = journal.since(conn, self.delivered)
+            if not batch:
+                return
+            with self._lock:
+                listeners = list(self._listeners)
+            for event in batch:
+                for listener in listeners:
+                    try:
+                        listener(event)
+                    except Exception:
+                        log.exception("queue event listener failed")
+                self.delivered = event.seq

@@ -1,0 +1,1479 @@
+"""The queue service: check-in, calls, room states, and what screens and callers show.
+
+Every action is one database transaction that also writes its events to the journal; the bus
+only wakes the WebSocket feed after the commit (see :mod:`core_server.queueing.journal`).
+Claims are conditional updates (``... WHERE status = 'waiting'``) under row locks on the room
+and its queues, so two callers never get the same patient, and a room's anti-double-press
+interval holds across devices and core processes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from core_server import db
+from core_server.events import EventBus
+from core_server.queueing import config, journal, ordering, voice
+from core_server.queueing.exams import ExamDesk
+from core_server.queueing.masking import mask_name
+from core_server.queueing.models import (
+    PRIORITY_GROUPS,
+    DisplaySettings,
+    ExamInfo,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Queue,
+    QueueError,
+    Room,
+    RoomState,
+    Screen,
+    Ticket,
+    TicketStatus,
+    not_found,
+)
+from core_server.queueing.tables import (
+    calls,
+    event_counter,
+    idempotency_keys,
+    queues,
+    room_queues,
+    rooms,
+    screen_queues,
+    tickets,
+)
+
+log = logging.getLogger(__name__)
+
+# The bus topic that wakes the WebSocket feed: {"seq": newest}. The journal holds the events.
+TOPIC = "queueing.journal"
+IDEMPOTENCY_HOURS = 48
+
+Clock = Callable[[], datetime]
+
+
+class Replayed(Exception):
+    """Not an error: the stored answer of a resent action (same idempotency key)."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+@dataclass
+class _Tx:
+    conn: Connection
+    key: tuple[str, str] | None = None
+    seq: int = 0
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def event(
+        self, type_: str, payload: dict[str, Any], *, queue: str = "", room: str = ""
+    ) -> None:
+        self.seq = journal.append(self.conn, type_, payload, queue=queue, room=room)
+
+    def remember(self, status: int, body: dict[str, Any]) -> None:
+        if self.key is not None:
+            self.conn.execute(
+                update(idempotency_keys)
+                .where(
+                    idempotency_keys.c.username == self.key[0],
+                    idempotency_keys.c.key == self.key[1],
+                )
+                .values(status_code=status, body=json.dumps(body, ensure_ascii=False, default=str))
+            )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _refusal(code: str, zh: str, en: str, **extra: Any) -> QueueError:
+    return QueueError(code, zh, en, **extra)
+
+
+class QueueService:
+    def __init__(
+        self,
+        engine: Engine,
+        bus: EventBus,
+        desk: ExamDesk | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.engine = engine
+        self.bus = bus
+        self.desk = desk
+        self.now: Clock = clock or (lambda: datetime.now(UTC))
+        self._ticker: threading.Thread | None = None
+        self._stop = threading.Event()
+        with db.write(engine) as conn:
+            if conn.execute(select(event_counter.c.id)).first() is None:
+                conn.execute(insert(event_counter).values(id=1, seq=0))
+
+    # -- transactions ----------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self, key: tuple[str, str] | None = None) -> Iterator[_Tx]:
+        """A write transaction journaling its events; with an idempotency key (user, key) a
+        resend raises :class:`Replayed` with the first answer instead of acting again."""
+        with db.write(self.engine) as conn:
+            tx = _Tx(conn, key)
+            if key is not None:
+                self._claim_key(conn, key)
+            yield tx
+        if tx.seq:
+            self.bus.publish(TOPIC, {"seq": tx.seq})
+        for step in tx.after_commit:
+            try:
+                step()
+            except Exception:
+                log.exception("after-commit step of a queue action failed")
+
+    def _claim_key(self, conn: Connection, key: tuple[str, str]) -> None:
+        builder = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        values = {
+            "username": key[0],
+            "key": key[1],
+            "status_code": 0,
+            "body": "{}",
+            "created_at": self.now(),
+        }
+        # A concurrent transaction holding the same key makes this wait for its outcome.
+        claimed = conn.execute(
+            builder(idempotency_keys)
+            .values(**values)
+            .on_conflict_do_nothing()
+            .returning(idempotency_keys.c.key)
+        ).first()
+        if claimed is not None:
+            return
+        row = conn.execute(
+            select(idempotency_keys).where(
+                idempotency_keys.c.username == key[0], idempotency_keys.c.key == key[1]
+            )
+        ).one()
+        raise Replayed(row.status_code, json.loads(row.body))
+
+    def _tz(self, conn: Connection) -> ZoneInfo:
+        return ZoneInfo(config.get_settings(conn).timezone)
+
+    def _today(self, conn: Connection) -> date:
+        return self.now().astimezone(self._tz(conn)).date()
+
+    # -- administration ----------------------------------------------------------------------
+
+    def _read(self) -> Any:
+        return db.read(self.engine)
+
+    def rooms(self) -> list[Room]:
+        with self._read() as conn:
+            return config.list_rooms(conn)
+
+    def room(self, code: str) -> Room:
+        with self._read() as conn:
+            return config.get_room(conn, code)
+
+    def save_room(self, room: Room, *, create: bool) -> Room:
+        with self._write() as tx:
+            saved = config.save_room(tx.conn, room, create=create)
+            tx.event("config.updated", {"what": "room", "code": room.code}, room=room.code)
+        return saved
+
+    def delete_room(self, code: str) -> None:
+        with self._write() as tx:
+            config.delete_room(tx.conn, code)
+            tx.event("config.updated", {"what": "room", "code": code}, room=code)
+
+    def queues(self) -> list[Queue]:
+        with self._read() as conn:
+            return config.list_queues(conn)
+
+    def queue(self, code: str) -> Queue:
+        with self._read() as conn:
+            return config.get_queue(conn, code)
+
+    def save_queue(self, queue: Queue, *, create: bool) -> Queue:
+        with self._write() as tx:
+            saved = config.save_queue(tx.conn, queue, create=create)
+            tx.event("config.updated", {"what": "queue", "code": queue.code}, queue=queue.code)
+        return saved
+
+    def delete_queue(self, code: str) -> None:
+        with self._write() as tx:
+            config.delete_queue(tx.conn, code)
+            tx.event("config.updated", {"what": "queue", "code": code}, queue=code)
+
+    def screens(self) -> list[Screen]:
+        with self._read() as conn:
+            return config.list_screens(conn)
+
+    def screen(self, code: str) -> Screen:
+        with self._read() as conn:
+            return config.get_screen(conn, code)
+
+    def save_screen(self, screen: Screen, *, create: bool) -> Screen:
+        with self._write() as tx:
+            saved = config.save_screen(tx.conn, screen, create=create)
+            tx.event("config.updated", {"what": "screen", "code": screen.code})
+        return saved
+
+    def delete_screen(self, code: str) -> None:
+        with self._write() as tx:
+            config.delete_screen(tx.conn, code)
+            tx.event("config.updated", {"what": "screen", "code": code})
+
+    def settings(self) -> DisplaySettings:
+        with self._read() as conn:
+            return config.get_settings(conn)
+
+    def save_settings(self, new: DisplaySettings) -> DisplaySettings:
+        with self._write() as tx:
+            saved = config.save_settings(tx.conn, new)
+            tx.event("config.updated", {"what": "settings", "code": ""})
+        return saved
+
+    def save_logo(self, data: bytes, content_type: str) -> None:
+        with self._write() as tx:
+            config.save_logo(tx.conn, data, content_type)
+            tx.event("config.updated", {"what": "settings", "code": "logo"})
+
+    def logo(self) -> tuple[bytes, str] | None:
+        with self._read() as conn:
+            return config.get_logo(conn)
+
+    def journal_config_change(self, what: str, code: str) -> None:
+        """Tell screens and callers something they show changed (e.g. a device was added)."""
+        with self._write() as tx:
+            tx.event("config.updated", {"what": what, "code": code})
+
+    # -- check-in ----------------------------------------------------------------------------
+
+    def check_in(
+        self,
+        *,
+        username: str,
+        barcode: str = "",
+        exam_id: int | None = None,
+        accession: str = "",
+        queue: str | None = None,
+        priority: str | None = None,
+        allowed_queues: tuple[str, ...] = (),
+        key: tuple[str, str] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        """Tickets for the exams a scanned code (or exam id / accession) names: ``(201, body)``
+        when a new ticket was issued, ``(200, body)`` when every exam had one already."""
+        if self.desk is None:
+            raise _refusal("exam_not_found", "未连接检查登记系统", "no RIS is connected")
+        with self._read() as conn:
+            tz = self._tz(conn)
+            today = self._today(conn)
+        if exam_id is not None:
+            found = self.desk.exam(exam_id)
+            exams = [found] if found is not None else []
+        else:
+            exams = self.desk.find(accession or barcode, today, tz)
+        if not exams:
+            raise NotFound(
+                "exam_not_found",
+                f"没有找到检查 {accession or barcode or exam_id}，请到登记处",
+                f"no exam found for {accession or barcode or exam_id!r}; please see the desk",
+            )
+        usable = [e for e in exams if e.status in ("scheduled", "arrived", "in_progress")]
+        if not usable:
+            raise _refusal(
+                "wrong_status",
+                f"检查状态为 {exams[0].status}，不能报到",
+                f"the exam is {exams[0].status}; it cannot be checked in",
+            )
+        if priority is not None and priority not in (*PRIORITY_GROUPS, "emergency"):
+            raise Invalid("invalid", f"未知的优先类别 {priority}", f"unknown priority {priority!r}")
+        try:
+            with self._write(key) as tx:
+                issued = [
+                    self._issue(tx, exam, queue, username, priority, allowed_queues)
+                    for exam in usable
+                ]
+                body = {"tickets": [self._print(tx.conn, row, new) for row, new in issued]}
+                status = 201 if any(new for _, new in issued) else 200
+                tx.remember(status, body)
+                for exam in usable:
+                    if exam.exam_id is not None and exam.status == "scheduled":
+                        tx.after_commit.append(
+                            self._advance_later(exam.exam_id, "arrived", username)
+                        )
+        except Replayed as replay:
+            return replay.status, replay.body
+        return status, body
+
+    def issue(
+        self,
+        exam: ExamInfo,
+        *,
+        username: str,
+        queue: str | None = None,
+        priority: str | None = None,
+    ) -> Ticket:
+        """A ticket for an arrived exam (or the exam's open ticket): for the RIS event and for
+        callers that already have the exam's details."""
+        with self._write() as tx:
+            row, _new = self._issue(tx, exam, queue, username, priority, ())
+            return self._ticket(tx.conn, row)
+
+    def _advance_later(self, exam_id: int, status: str, username: str) -> Callable[[], None]:
+        def advance() -> None:
+            if self.desk is not None:
+                self.desk.advance(exam_id, status, username)
+
+        return advance
+
+    def _match_queue(self, conn: Connection, exam: ExamInfo) -> Any:
+        if exam.room:
+            row = conn.execute(
+                select(queues)
+                .join(room_queues, room_queues.c.queue_id == queues.c.id)
+                .join(rooms, rooms.c.id == room_queues.c.room_id)
+                .where(rooms.c.code == exam.room)
+                .order_by(queues.c.position, queues.c.id)
+            ).first()
+            if row is not None:
+                return row
+        candidates = conn.execute(
+            select(queues)
+            .where(func.upper(queues.c.modality) == exam.modality.upper())
+            .order_by(queues.c.position, queues.c.id)
+        ).all()
+        for row in candidates:
+            if row.department and exam.department and row.department == exam.department:
+                return row
+        for row in candidates:
+            if not row.department:
+                return row
+        if candidates:
+            return candidates[0]
+        raise _refusal(
+            "no_queue_for_exam",
+            f"没有 {exam.modality} 检查的队列，请联系管理员",
+            f"no queue takes {exam.modality} exams; ask the administrator",
+        )
+
+    def _issue(
+        self,
+        tx: _Tx,
+        exam: ExamInfo,
+        queue_code: str | None,
+        username: str,
+        priority: str | None,
+        allowed_queues: tuple[str, ...],
+    ) -> tuple[Any, bool]:
+        conn = tx.conn
+        if exam.exam_id is not None:
+            existing = conn.execute(
+                select(tickets).where(tickets.c.exam_id == exam.exam_id, tickets.c.is_open)
+            ).first()
+            if existing is not None:
+                return existing, False
+        queue = config.queue_row(conn, queue_code) if queue_code else self._match_queue(conn, exam)
+        if allowed_queues and queue.code not in allowed_queues:
+            raise Forbidden(
+                "not_your_queue",
+                f"此设备不能发放 {queue.name} 的号票",
+                f"this device may not issue tickets for {queue.code}",
+            )
+        queue = config.queue_row(conn, queue.code, lock=True)  # numbers are handed out in turn
+        now = self.now()
+        today = self._today(conn)
+        sequence = (
+            conn.execute(
+                select(func.max(tickets.c.sequence)).where(
+                    tickets.c.queue_id == queue.id, tickets.c.service_day == today
+                )
+            ).scalar()
+            or 0
+        ) + 1
+        appointment = _aware(exam.scheduled_at)
+        late = bool(appointment and now > appointment + timedelta(minutes=queue.late_grace_minutes))
+        group = None if priority == "emergency" else priority
+        values = {
+            "queue_id": queue.id,
+            "service_day": today,
+            "sequence": sequence,
+            "number": f"{queue.prefix}{sequence:03d}",
+            "exam_id": exam.exam_id,
+            "accession": exam.accession,
+            "patient_id": exam.patient_id,
+            "patient_name": exam.patient_name,
+            "sex": exam.sex,
+            "age": exam.age,
+            "exam_name": exam.exam_name,
+            "emergency": exam.emergency or priority == "emergency",
+            "priority_group": group,
+            "arrived_at": now,
+            "appointment_at": appointment,
+            "late": late,
+            "status": TicketStatus.WAITING,
+            "issued_by": username,
+        }
+        if late and queue.late_rule == "insert" and not self._inserted_waiting(conn, queue, "late"):
+            conn.execute(update(queues).where(queues.c.id == queue.id).values(regular_since_late=0))
+        ticket_id = conn.execute(insert(tickets).values(**values)).inserted_primary_key[0]  # type: ignore[index]
+        row = conn.execute(select(tickets).where(tickets.c.id == ticket_id)).one()
+        tx.event(
+            "ticket.created",
+            {
+                "ticket_id": row.id,
+                "number": row.number,
+                "name": mask_name(row.patient_name),
+                "priority": _priority(row),
+            },
+            queue=queue.code,
+        )
+        return row, True
+
+    def _inserted_waiting(self, conn: Connection, queue: Any, which: str) -> bool:
+        """Whether a late (or returned) patient of the insert stream is waiting already."""
+        column = tickets.c.late if which == "late" else tickets.c.returned
+        return (
+            conn.execute(
+                select(tickets.c.id)
+                .where(
+                    tickets.c.queue_id == queue.id,
+                    tickets.c.status == TicketStatus.WAITING,
+                    column,
+                    ~tickets.c.emergency,
+                )
+                .limit(1)
+            ).first()
+            is not None
+        )
+
+    # -- calls -------------------------------------------------------------------------------
+
+    def _room_for_action(
+        self, conn: Connection, code: str, allowed_room: str | None, *, calling: bool
+    ) -> Any:
+        if allowed_room is not None and allowed_room != code:
+            raise Forbidden(
+                "not_your_room",
+                f"此设备属于诊室 {allowed_room}",
+                f"this device serves {allowed_room}",
+            )
+        room = config.room_row(conn, code, lock=True)
+        if calling:
+            if room.state == RoomState.PAUSED:
+                raise _refusal(
+                    "room_paused", "诊室已暂停，请先恢复", "the room is paused; resume it first"
+                )
+            last = _aware(room.last_call_at)
+            if last is not None:
+                ready = last + timedelta(seconds=room.min_call_interval_seconds)
+                if self.now() < ready:
+                    wait = max(1, int((ready - self.now()).total_seconds() + 0.999))
+                    raise _refusal(
+                        "too_soon",
+                        f"呼叫过于频繁，请 {wait} 秒后再试",
+                        f"calling too often; try again in {wait} s",
+                        retry_after=wait,
+                    )
+        return room
+
+    def _room_queue_rows(self, conn: Connection, room: Any) -> list[Any]:
+        return list(
+            conn.execute(
+                select(queues)
+                .join(room_queues, room_queues.c.queue_id == queues.c.id)
+                .where(room_queues.c.room_id == room.id)
+                .order_by(queues.c.position, queues.c.id)
+                .with_for_update(of=queues)
+            ).all()
+        )
+
+    def _rules(self, queue: Any) -> ordering.Rules:
+        return ordering.Rules(
+            order_by=queue.order_by,
+            priority_groups=frozenset(g for g in queue.priority_groups.split(",") if g),
+            late_rule=queue.late_rule,
+            late_insert_every=queue.late_insert_every,
+            missed_rule=queue.missed_rule,
+            missed_insert_every=queue.missed_insert_every,
+            regular_since_late=queue.regular_since_late,
+            regular_since_returned=queue.regular_since_returned,
+        )
+
+    def _ordered(self, conn: Connection, queue: Any, today: date) -> list[Any]:
+        """The queue's waiting ticket rows of the day in calling order."""
+        rows = conn.execute(
+            select(tickets).where(
+                tickets.c.queue_id == queue.id,
+                tickets.c.service_day == today,
+                tickets.c.status == TicketStatus.WAITING,
+            )
+        ).all()
+        by_id = {r.id: r for r in rows}
+        order = ordering.order((_waiting(r) for r in rows), self._rules(queue))
+        return [by_id[w.id] for w in order]
+
+    def _close_current(self, tx: _Tx, room: Any, username: str, close: bool) -> None:
+        if room.current_ticket_id is None:
+            return
+        current = conn_ticket(tx.conn, room.current_ticket_id)
+        if current is None or current.status not in (TicketStatus.CALLED, TicketStatus.IN_PROGRESS):
+            return
+        if not close:
+            raise _refusal(
+                "wrong_status",
+                f"请先结束当前患者 {current.number}",
+                f"finish the current patient {current.number} first",
+            )
+        self._finish_ticket(tx, room, current, username)
+
+    def call_next(
+        self,
+        room_code: str,
+        *,
+        username: str,
+        close_current: bool = True,
+        allowed_room: str | None = None,
+        key: tuple[str, str] | None = None,
+    ) -> dict[str, Any]:
+        try:
+            with self._write(key) as tx:
+                conn = tx.conn
+                room = self._room_for_action(conn, room_code, allowed_room, calling=True)
+                queue_rows = self._room_queue_rows(conn, room)
+                self._close_current(tx, room, username, close_current)
+                today = self._today(conn)
+                lines = [(q, self._ordered(conn, q, today)) for q in queue_rows]
+                claimed = None
+                while claimed is None:
+                    heads = [
+                        (i, _waiting(rows[0]), self._rules(q))
+                        for i, (q, rows) in enumerate(lines)
+                        if rows
+                    ]
+                    pick = ordering.first_of([(w, r) for _, w, r in heads])
+                    if pick is None:
+                        break
+                    index = heads[pick][0]
+                    queue, rows = lines[index]
+                    candidate = rows.pop(0)
+                    if self._claim(conn, candidate.id, room, (TicketStatus.WAITING,)):
+                        claimed = (queue, candidate)
+                if claimed is None:
+                    if room.current_ticket_id is None or not close_current:
+                        raise _refusal(
+                            "no_waiting_patient", "没有候诊患者", "no patient is waiting"
+                        )
+                    body = self._action_body(tx, room.code, None)
+                    body["notice"] = {
+                        "code": "no_waiting_patient",
+                        "zh": "没有候诊患者",
+                        "en": "no patient is waiting",
+                    }
+                else:
+                    queue, candidate = claimed
+                    row = self._after_claim(tx, room, queue, candidate, username, recall=False)
+                    body = self._action_body(tx, room.code, row)
+                tx.remember(200, body)
+        except Replayed as replay:
+            return replay.body
+        return body
+
+    def call_ticket(
+        self,
+        room_code: str,
+        ticket_id: int,
+        *,
+        username: str,
+        close_current: bool = True,
+        allowed_room: str | None = None,
+        key: tuple[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Call a chosen patient (from the waiting or missed list) into this room."""
+        try:
+            with self._write(key) as tx:
+                conn = tx.conn
+                room = self._room_for_action(conn, room_code, allowed_room, calling=True)
+                queue_rows = {q.id: q for q in self._room_queue_rows(conn, room)}
+                ticket = conn_ticket(conn, ticket_id)
+                if ticket is None:
+                    raise not_found("ticket", str(ticket_id))
+                if ticket.queue_id not in queue_rows:
+                    raise _refusal(
+                        "invalid",
+                        f"{ticket.number} 不在本诊室的队列中",
+                        f"{ticket.number} is not in a queue of this room",
+                    )
+                if room.current_ticket_id == ticket.id:
+                    raise _refusal(
+                        "wrong_status",
+                        f"{ticket.number} 已在本诊室",
+                        f"{ticket.number} is here already",
+                    )
+                self._close_current(tx, room, username, close_current)
+                if not self._claim(
+                    conn, ticket.id, room, (TicketStatus.WAITING, TicketStatus.MISSED)
+                ):
+                    now_row = conn_ticket(conn, ticket.id)
+                    if now_row is not None and now_row.status in (
+                        TicketStatus.CALLED,
+                        TicketStatus.IN_PROGRESS,
+                    ):
+                        raise _refusal(
+                            "ticket_taken",
+                            f"{ticket.number} 已被其他诊室呼叫",
+                            f"{ticket.number} was called by another room",
+                        )
+                    raise _refusal(
+                        "wrong_status",
+                        f"{ticket.number} 当前状态不能呼叫",
+                        f"{ticket.number} cannot be called in its status",
+                    )
+                row = self._after_claim(
+                    tx, room, queue_rows[ticket.queue_id], ticket, username, recall=False
+                )
+                body = self._action_body(tx, room.code, row)
+                tx.remember(200, body)
+        except Replayed as replay:
+            return replay.body
+        return body
+
+    def _claim(
+        self, conn: Connection, ticket_id: int, room: Any, statuses: tuple[str, ...]
+    ) -> bool:
+        done = conn.execute(
+            update(tickets)
+            .where(tickets.c.id == ticket_id, tickets.c.status.in_(statuses), tickets.c.is_open)
+            .values(
+                status=TicketStatus.CALLED,
+                room_id=room.id,
+                called_at=self.now(),
+                call_count=tickets.c.call_count + 1,
+                back_at=None,
+            )
+        )
+        return done.rowcount == 1
+
+    def _after_claim(
+        self, tx: _Tx, room: Any, queue: Any, ticket: Any, username: str, *, recall: bool
+    ) -> Any:
+        conn = tx.conn
+        now = self.now()
+        if not recall:
+            rules = self._rules(queue)
+            since_late, since_returned = ordering.counters_after_call(
+                ordering.kind(_waiting(ticket), rules), rules
+            )
+            conn.execute(
+                update(queues)
+                .where(queues.c.id == queue.id)
+                .values(regular_since_late=since_late, regular_since_returned=since_returned)
+            )
+        conn.execute(
+            update(rooms)
+            .where(rooms.c.id == room.id)
+            .values(
+                last_call_at=now,
+                current_ticket_id=ticket.id,
+                state=RoomState.PAUSED if room.state == RoomState.PAUSED else RoomState.IDLE,
+            )
+        )
+        row = conn_ticket(conn, ticket.id)
+        assert row is not None
+        settings = config.get_settings(conn)
+        text = voice.render(
+            queue.voice_template,
+            number=row.number,
+            name=voice.spoken_name(row.patient_name, settings.voice_name),
+            room=room.name,
+            queue=queue.name,
+        )
+        call_id = conn.execute(
+            insert(calls).values(
+                ticket_id=row.id,
+                room_id=room.id,
+                queue_id=queue.id,
+                called_at=now,
+                recall=recall,
+                voice_text=text,
+                called_by=username,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+        tx.event(
+            "ticket.called",
+            {
+                "ticket_id": row.id,
+                "number": row.number,
+                "name": mask_name(row.patient_name),
+                "room_name": room.name,
+                "voice_text": text,
+                "repeat": queue.voice_repeat,
+                "call_id": call_id,
+                "recall": recall,
+            },
+            queue=queue.code,
+            room=room.code,
+        )
+        self._room_event(tx, room.code)
+        return row
+
+    def _room_event(self, tx: _Tx, code: str) -> None:
+        room = config.room_row(tx.conn, code)
+        tx.event(
+            "room.updated",
+            {"room": code, "state": room.state, "current_ticket_id": room.current_ticket_id},
+            room=code,
+        )
+
+    def _ticket_event(self, tx: _Tx, row: Any, room_code: str = "") -> None:
+        queue_code = tx.conn.execute(
+            select(queues.c.code).where(queues.c.id == row.queue_id)
+        ).scalar_one()
+        tx.event(
+            "ticket.updated",
+            {
+                "ticket_id": row.id,
+                "number": row.number,
+                "status": row.status,
+                "priority": _priority(row),
+            },
+            queue=queue_code,
+            room=room_code,
+        )
+
+    def _current(self, conn: Connection, room: Any, statuses: tuple[str, ...]) -> Any:
+        row = conn_ticket(conn, room.current_ticket_id) if room.current_ticket_id else None
+        if row is None or row.status not in statuses:
+            raise _refusal(
+                "no_current_patient", "本诊室没有当前患者", "the room has no current patient"
+            )
+        return row
+
+    def recall(
+        self,
+        room_code: str,
+        *,
+        username: str,
+        allowed_room: str | None = None,
+        key: tuple[str, str] | None = None,
+    ) -> dict[str, Any]:
+        try:
+            with self._write(key) as tx:
+                conn = tx.conn
+                room = self._room_for_action(conn, room_code, allowed_room, calling=True)
+                current = self._current(conn, room, (TicketStatus.CALLED,))
+                conn.execute(
+                    update(tickets)
+                    .where(tickets.c.id == current.id)
+                    .values(called_at=self.now(), call_count=tickets.c.call_count + 1)
+                )
+                queue = conn.execute(select(queues).where(queues.c.id == current.queue_id)).one()
+                row = self._after_claim(tx, room, queue, current, username, recall=True)
+                body = self._action_body(tx, room.code, row)
+                tx.remember(200, body)
+        except Replayed as replay:
+            return replay.body
+        return body
+
+    def missed(
+        self,
+        room_code: str,
+        *,
+        username: str,
+        allowed_room: str | None = None,
+        key: tuple[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The called patient did not come: suspended for the queue's time, then back in the
+        queue; closed as absent after the queue's ``missed_max`` misses."""
+        try:
+            with self._write(key) as tx:
+                conn = tx.conn
+                room = self._room_for_action(conn, room_code, allowed_room, calling=False)
+                current = self._current(conn, room, (TicketStatus.CALLED,))
+                queue = conn.execute(select(queues).where(queues.c.id == current.queue_id)).one()
+                misses = current.missed_count + 1
+                values: dict[str, Any] = {"missed_count": misses}
+                if misses >= queue.missed_max:
+                    values.update(status=TicketStatus.ABSENT, is_open=False, finished_at=self.now())
+                else:
+                    back = self.now() + timedelta(minutes=queue.missed_suspend_minutes)
+                    values.update(status=TicketStatus.MISSED, back_at=back)
+                conn.execute(update(tickets).where(tickets.c.id == current.id).values(**values))
+                conn.execute(
+                    update(rooms)
+                    .where(rooms.c.id == room.id)
+                    .values(current_ticket_id=None, state=_resting(room))
+                )
+                row = conn_ticket(conn, current.id)
+                self._ticket_event(tx, row, room.code)
+                self._room_event(tx, room.code)
+                body = self._action_body(tx, room.code, row)
+                tx.remember(200, body)
+        except Replayed as replay:
+            return replay.body
+        return body
+
+    def start(
+        self,
+        room_code: str,
+        *,
+        username: str,
+        allowed_room: str | None = None,
+        key: tuple[str, str] | None = None,
+    ) -> dict[str, Any]:
+        try:
+            with self._write(key) as tx:
+                conn = tx.conn
+                room = self._room_for_action(conn, room_code, allowed_room, calling=False)
+                current = self._current(conn, room, (TicketStatus.CALLED,))
+                conn.execute(
+                    update(tickets)
+                    .where(tickets.c.id == current.id)
+                    .values(status=TicketStatus.IN_PROGRESS, started_at=self.now())
+                )
+                if room.state != RoomState.PAUSED:
+                    conn.execute(
+                        update(rooms).where(rooms.c.id == room.id).values(state=RoomState.BUSY)
+                    )
+                row = conn_ticket(conn, current.id)
+                self._ticket_event(tx, row, room.code)
+                self._room_event(tx, room.code)
+                body = self._action_body(tx, room.code, row)
+                tx.remember(200, body)
+                if row.exam_id is not None:
+                    tx.after_commit.append(
+                        self._advance_later(row.exam_id, "in_progress", username)
+                    )
+        except Replayed as replay:
+            return replay.body
+        return body
+
+    def finish(
+        self,
+        room_code: str,
+        *,
+        username: str,
+        allowed_room: str | None = None,
+        key: tuple[str, str] | None = None,
+    ) -> dict[str, Any]:
+        try:
+            with self._write(key) as tx:
+                conn = tx.conn
+                room = self._room_for_action(conn, room_code, allowed_room, calling=False)
+                current = self._current(conn, room, (TicketStatus.CALLED, TicketStatus.IN_PROGRESS))
+                row = self._finish_ticket(tx, room, current, username)
+                body = self._action_body(tx, room.code, row)
+                tx.remember(200, body)
+        except Replayed as replay:
+            return replay.body
+        return body
+
+    def _finish_ticket(self, tx: _Tx, room: Any, current: Any, username: str) -> Any:
+        conn = tx.conn
+        conn.execute(
+            update(tickets)
+            .where(tickets.c.id == current.id)
+            .values(status=TicketStatus.FINISHED, is_open=False, finished_at=self.now())
+        )
+        conn.execute(
+            update(rooms)
+            .where(rooms.c.id == room.id)
+            .values(current_ticket_id=None, state=_resting(room))
+        )
+        row = conn_ticket(conn, current.id)
+        self._ticket_event(tx, row, room.code)
+        self._room_event(tx, room.code)
+        if row.exam_id is not None:
+            tx.after_commit.append(self._advance_later(row.exam_id, "completed", username))
+        return row
+
+    def pause(
+        self, room_code: str, *, username: str, paused: bool = True, allowed_room: str | None = None
+    ) -> dict[str, Any]:
+        with self._write() as tx:
+            room = self._room_for_action(tx.conn, room_code, allowed_room, calling=False)
+            if paused:
+                state = RoomState.PAUSED
+            else:
+                current = (
+                    conn_ticket(tx.conn, room.current_ticket_id) if room.current_ticket_id else None
+                )
+                busy = current is not None and current.status == TicketStatus.IN_PROGRESS
+                state = RoomState.BUSY if busy else RoomState.IDLE
+            if state != room.state:
+                tx.conn.execute(update(rooms).where(rooms.c.id == room.id).values(state=state))
+                self._room_event(tx, room.code)
+            current_row = (
+                conn_ticket(tx.conn, room.current_ticket_id) if room.current_ticket_id else None
+            )
+            return self._action_body(tx, room.code, current_row)
+
+    def _action_body(self, tx: _Tx, room_code: str, row: Any) -> dict[str, Any]:
+        room = config.get_room(tx.conn, room_code)
+        return {
+            "seq": tx.seq or journal.latest(tx.conn),
+            "room": _room_dict(room),
+            "ticket": self._ticket(tx.conn, row).as_dict() if row is not None else None,
+        }
+
+    # -- tickets (registrar) -------------------------------------------------------------------
+
+    def set_priority(self, ticket_id: int, priority: str | None) -> Ticket:
+        if priority is not None and priority not in (*PRIORITY_GROUPS, "emergency"):
+            raise Invalid("invalid", f"未知的优先类别 {priority}", f"unknown priority {priority!r}")
+        with self._write() as tx:
+            row = self._open_ticket(tx.conn, ticket_id)
+            values = (
+                {"emergency": True}
+                if priority == "emergency"
+                else {"emergency": False, "priority_group": priority}
+            )
+            tx.conn.execute(update(tickets).where(tickets.c.id == row.id).values(**values))
+            row = conn_ticket(tx.conn, row.id)
+            self._ticket_event(tx, row)
+            return self._ticket(tx.conn, row)
+
+    def cancel(self, ticket_id: int, *, username: str) -> Ticket:
+        with self._write() as tx:
+            row = self._open_ticket(tx.conn, ticket_id)
+            tx.conn.execute(
+                update(tickets)
+                .where(tickets.c.id == row.id)
+                .values(status=TicketStatus.CANCELLED, is_open=False, finished_at=self.now())
+            )
+            self._release_room(tx, row.id)
+            row = conn_ticket(tx.conn, row.id)
+            self._ticket_event(tx, row)
+            log.info("ticket %s cancelled by %s", row.number, username)
+            return self._ticket(tx.conn, row)
+
+    def return_early(self, ticket_id: int) -> Ticket:
+        """A missed patient came back before the suspension ended."""
+        with self._write() as tx:
+            row = self._open_ticket(tx.conn, ticket_id)
+            if row.status != TicketStatus.MISSED:
+                raise _refusal(
+                    "wrong_status", f"{row.number} 不是过号状态", f"{row.number} is not missed"
+                )
+            self._return(tx, row, self.now())
+            return self._ticket(tx.conn, conn_ticket(tx.conn, row.id))
+
+    def _open_ticket(self, conn: Connection, ticket_id: int) -> Any:
+        row = conn_ticket(conn, ticket_id)
+        if row is None:
+            raise not_found("ticket", str(ticket_id))
+        if not row.is_open:
+            raise _refusal("wrong_status", f"{row.number} 已结束", f"{row.number} is closed")
+        return row
+
+    def _release_room(self, tx: _Tx, ticket_id: int) -> None:
+        for room in tx.conn.execute(select(rooms).where(rooms.c.current_ticket_id == ticket_id)):
+            tx.conn.execute(
+                update(rooms)
+                .where(rooms.c.id == room.id)
+                .values(current_ticket_id=None, state=_resting(room))
+            )
+            self._room_event(tx, room.code)
+
+    def _return(self, tx: _Tx, row: Any, at: datetime) -> None:
+        queue = tx.conn.execute(select(queues).where(queues.c.id == row.queue_id)).one()
+        if queue.missed_rule == "insert" and not self._inserted_waiting(tx.conn, queue, "returned"):
+            tx.conn.execute(
+                update(queues).where(queues.c.id == queue.id).values(regular_since_returned=0)
+            )
+        done = tx.conn.execute(
+            update(tickets)
+            .where(tickets.c.id == row.id, tickets.c.status == TicketStatus.MISSED)
+            .values(status=TicketStatus.WAITING, returned=True, returned_at=at, back_at=None)
+        )
+        if done.rowcount:
+            self._ticket_event(tx, conn_ticket(tx.conn, row.id))
+
+    def return_due(self) -> int:
+        """Missed patients whose suspension has ended go back into their queue."""
+        now = self.now()
+        with self._read() as conn:
+            due = conn.execute(
+                select(tickets.c.id)
+                .where(tickets.c.status == TicketStatus.MISSED, tickets.c.back_at <= now)
+                .limit(1)
+            ).first()
+        if due is None:
+            return 0
+        with self._write() as tx:
+            rows = tx.conn.execute(
+                select(tickets)
+                .where(tickets.c.status == TicketStatus.MISSED, tickets.c.back_at <= now)
+                .order_by(tickets.c.back_at, tickets.c.id)
+            ).all()
+            for row in rows:
+                self._return(tx, row, _aware(row.back_at) or now)
+            return len(rows)
+
+    def close_past_days(self) -> int:
+        """Tickets of earlier days still open are closed as absent (numbers restart daily)."""
+        with self._read() as conn:
+            today = self._today(conn)
+            stale = conn.execute(
+                select(tickets.c.id)
+                .where(tickets.c.is_open, tickets.c.service_day < today)
+                .limit(1)
+            ).first()
+        if stale is None:
+            return 0
+        with self._write() as tx:
+            ids = list(
+                tx.conn.execute(
+                    select(tickets.c.id).where(tickets.c.is_open, tickets.c.service_day < today)
+                ).scalars()
+            )
+            for ticket_id in ids:
+                self._release_room(tx, ticket_id)
+            tx.conn.execute(
+                update(tickets)
+                .where(tickets.c.id.in_(ids))
+                .values(status=TicketStatus.ABSENT, is_open=False, finished_at=self.now())
+            )
+            tx.event("config.updated", {"what": "day", "code": today.isoformat()})
+            cutoff = self.now() - timedelta(hours=IDEMPOTENCY_HOURS)
+            tx.conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < cutoff))
+            journal.prune(tx.conn)
+            return len(ids)
+
+    # -- the RIS's own status changes ------------------------------------------------------------
+
+    def on_exam_status_changed(self, _topic: str, payload: dict[str, Any]) -> None:
+        """Keep tickets in step with exams moved elsewhere (registration desk, MPPS, HL7)."""
+        exam_id = payload.get("exam_id")
+        status = payload.get("new_status")
+        username = str(payload.get("username") or "ris")
+        if exam_id is None or status is None:
+            return
+        with self._read() as conn:
+            ticket = conn.execute(
+                select(tickets).where(tickets.c.exam_id == exam_id, tickets.c.is_open)
+            ).first()
+        if status == "arrived" and ticket is None:
+            exam = self.desk.exam(int(exam_id)) if self.desk is not None else None
+            if exam is None:
+                return
+            try:
+                self.issue(exam, username=username)
+            except QueueError as exc:
+                log.info("arrived exam %s gets no ticket: %s", exam_id, exc.en)
+            return
+        if ticket is None:
+            return
+        if status == "in_progress" and ticket.status != TicketStatus.IN_PROGRESS:
+            with self._write() as tx:
+                tx.conn.execute(
+                    update(tickets)
+                    .where(tickets.c.id == ticket.id, tickets.c.is_open)
+                    .values(status=TicketStatus.IN_PROGRESS, started_at=self.now(), back_at=None)
+                )
+                for room in tx.conn.execute(
+                    select(rooms).where(rooms.c.current_ticket_id == ticket.id)
+                ).all():
+                    if room.state == RoomState.IDLE:
+                        tx.conn.execute(
+                            update(rooms).where(rooms.c.id == room.id).values(state=RoomState.BUSY)
+                        )
+                        self._room_event(tx, room.code)
+                self._ticket_event(tx, conn_ticket(tx.conn, ticket.id))
+        elif status in ("completed", "reported", "verified", "cancelled", "no_show"):
+            closed = (
+                TicketStatus.FINISHED
+                if status in ("completed", "reported", "verified")
+                else (TicketStatus.CANCELLED)
+            )
+            with self._write() as tx:
+                tx.conn.execute(
+                    update(tickets)
+                    .where(tickets.c.id == ticket.id, tickets.c.is_open)
+                    .values(status=closed, is_open=False, finished_at=self.now())
+                )
+                self._release_room(tx, ticket.id)
+                self._ticket_event(tx, conn_ticket(tx.conn, ticket.id))
+
+    # -- background ----------------------------------------------------------------------------
+
+    def start_ticker(self, interval: float = 1.0) -> None:
+        """Return missed patients when due and close earlier days' tickets, in the background."""
+        self._stop.clear()
+
+        def run() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.return_due()
+                    self.close_past_days()
+                except Exception:
+                    log.exception("queue ticker failed")
+
+        self._ticker = threading.Thread(target=run, name="queue-ticker", daemon=True)
+        self._ticker.start()
+
+    def stop_ticker(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=10)
+            self._ticker = None
+
+    # -- what screens, callers and tickets show ----------------------------------------------------
+
+    def _ticket(self, conn: Connection, row: Any) -> Ticket:
+        queue_code = conn.execute(select(queues.c.code).where(queues.c.id == row.queue_id)).scalar()
+        room_code = (
+            conn.execute(select(rooms.c.code).where(rooms.c.id == row.room_id)).scalar()
+            if row.room_id
+            else None
+        )
+        return Ticket(
+            id=row.id,
+            number=row.number,
+            queue=queue_code or "",
+            status=row.status,
+            name=row.patient_name,
+            masked_name=mask_name(row.patient_name),
+            patient_id=row.patient_id,
+            sex=row.sex,
+            age=row.age,
+            accession=row.accession,
+            exam_id=row.exam_id,
+            exam=row.exam_name,
+            priority=_priority(row),
+            returned=bool(row.returned),
+            late=bool(row.late),
+            arrived_at=_aware(row.arrived_at),  # type: ignore[arg-type]
+            appointment_at=_aware(row.appointment_at),
+            called_at=_aware(row.called_at),
+            call_count=row.call_count,
+            room=room_code,
+            missed_count=row.missed_count,
+            back_at=_aware(row.back_at),
+            service_day=row.service_day,
+        )
+
+    def ticket(self, ticket_id: int) -> Ticket:
+        with self._read() as conn:
+            row = conn_ticket(conn, ticket_id)
+            if row is None:
+                raise not_found("ticket", str(ticket_id))
+            return self._ticket(conn, row)
+
+    def queue_tickets(self, code: str, status: str | None = None) -> list[Ticket]:
+        """The day's tickets of a queue; waiting ones in calling order."""
+        with self._read() as conn:
+            queue = config.queue_row(conn, code)
+            today = self._today(conn)
+            if status == TicketStatus.WAITING:
+                rows = self._ordered(conn, queue, today)
+            else:
+                query = select(tickets).where(
+                    tickets.c.queue_id == queue.id, tickets.c.service_day == today
+                )
+                if status:
+                    query = query.where(tickets.c.status == status)
+                rows = conn.execute(query.order_by(tickets.c.sequence)).all()
+            return [self._ticket(conn, r) for r in rows]
+
+    def print_ticket(self, ticket_id: int) -> dict[str, Any]:
+        with self._read() as conn:
+            row = conn_ticket(conn, ticket_id)
+            if row is None:
+                raise not_found("ticket", str(ticket_id))
+            return self._print(conn, row, False)
+
+    def _print(self, conn: Connection, row: Any, new: bool) -> dict[str, Any]:
+        queue = conn.execute(select(queues).where(queues.c.id == row.queue_id)).one()
+        settings = config.get_settings(conn)
+        tz = ZoneInfo(settings.timezone)
+        ahead = [r.id for r in self._ordered(conn, queue, row.service_day)]
+        room_names = conn.execute(
+            select(rooms.c.name)
+            .join(room_queues, room_queues.c.room_id == rooms.c.id)
+            .where(room_queues.c.queue_id == queue.id)
+            .order_by(rooms.c.position, rooms.c.code)
+        ).scalars()
+        return {
+            "ticket_id": row.id,
+            "number": row.number,
+            "queue": queue.code,
+            "queue_name": queue.name,
+            "department": queue.department,
+            "rooms": list(room_names),
+            "hospital_name": settings.hospital_name,
+            "name": mask_name(row.patient_name),
+            "exam": row.exam_name,
+            "accession": row.accession,
+            "priority": _priority(row),
+            "status": row.status,
+            "waiting_ahead": ahead.index(row.id) if row.id in ahead else 0,
+            "issued_at": _aware(row.arrived_at).astimezone(tz).isoformat(),  # type: ignore[union-attr]
+            "qr_text": row.accession or row.number,
+            "new": new,
+        }
+
+    def screen_state(self, code: str) -> dict[str, Any]:
+        with self._read() as conn:
+            seq = journal.latest(conn)
+            screen = config.screen_row(conn, code)
+            settings = config.get_settings(conn)
+            tz = ZoneInfo(settings.timezone)
+            today = self._today(conn)
+            masked = bool(screen.mask_names)
+
+            def name(value: str) -> str:
+                return mask_name(value) if masked else value
+
+            def local(value: datetime | None) -> str | None:
+                value = _aware(value)
+                return value.astimezone(tz).isoformat() if value else None
+
+            queue_rows = conn.execute(
+                select(queues)
+                .join(screen_queues, screen_queues.c.queue_id == queues.c.id)
+                .where(screen_queues.c.screen_id == screen.id)
+                .order_by(screen_queues.c.position)
+            ).all()
+            room_rows = {r.id: r for r in conn.execute(select(rooms)).all()}
+            shown = []
+            for queue in queue_rows:
+                served = conn.execute(
+                    select(room_queues.c.room_id).where(room_queues.c.queue_id == queue.id)
+                ).scalars()
+                day = conn.execute(
+                    select(tickets).where(
+                        tickets.c.queue_id == queue.id, tickets.c.service_day == today
+                    )
+                ).all()
+                counts = {s.value: 0 for s in TicketStatus}
+                for t in day:
+                    counts[t.status] += 1
+                called = sorted(
+                    (t for t in day if t.status in (TicketStatus.CALLED, TicketStatus.IN_PROGRESS)),
+                    key=lambda t: _aware(t.called_at) or datetime.min.replace(tzinfo=UTC),
+                    reverse=True,
+                )
+                missed = sorted(
+                    (t for t in day if t.status == TicketStatus.MISSED),
+                    key=lambda t: _aware(t.back_at) or datetime.max.replace(tzinfo=UTC),
+                )
+                shown.append(
+                    {
+                        "code": queue.code,
+                        "name": queue.name,
+                        "department": queue.department,
+                        "rooms": [
+                            {
+                                "code": room_rows[i].code,
+                                "name": room_rows[i].name,
+                                "state": room_rows[i].state,
+                            }
+                            for i in sorted(
+                                served, key=lambda i: (room_rows[i].position, room_rows[i].code)
+                            )
+                        ],
+                        "counts": {
+                            k: counts[k]
+                            for k in ("waiting", "called", "in_progress", "missed", "finished")
+                        },
+                        "called": [
+                            {
+                                "ticket_id": t.id,
+                                "number": t.number,
+                                "name": name(t.patient_name),
+                                "status": t.status,
+                                "room": room_rows[t.room_id].code
+                                if t.room_id in room_rows
+                                else None,
+                                "room_name": room_rows[t.room_id].name
+                                if t.room_id in room_rows
+                                else None,
+                                "called_at": local(t.called_at),
+                            }
+                            for t in called
+                        ],
+                        "waiting": [
+                            {
+                                "ticket_id": t.id,
+                                "number": t.number,
+                                "name": name(t.patient_name),
+                                "priority": _priority(t),
+                                "returned": bool(t.returned),
+                                "late": bool(t.late),
+                            }
+                            for t in self._ordered(conn, queue, today)
+                        ],
+                        "missed": [
+                            {
+                                "ticket_id": t.id,
+                                "number": t.number,
+                                "name": name(t.patient_name),
+                                "back_at": local(t.back_at),
+                            }
+                            for t in missed
+                        ],
+                    }
+                )
+            current_call = None
+            queue_ids = [q.id for q in queue_rows]
+            if queue_ids:
+                last = conn.execute(
+                    select(
+                        calls,
+                        tickets.c.number,
+                        tickets.c.patient_name,
+                        queues.c.code.label("q"),
+                        queues.c.voice_repeat,
+                    )
+                    .join(tickets, tickets.c.id == calls.c.ticket_id)
+                    .join(queues, queues.c.id == calls.c.queue_id)
+                    .where(calls.c.queue_id.in_(queue_ids), tickets.c.service_day == today)
+                    .order_by(calls.c.called_at.desc(), calls.c.id.desc())
+                    .limit(1)
+                ).first()
+                if last is not None:
+                    room = room_rows.get(last.room_id)
+                    current_call = {
+                        "ticket_id": last.ticket_id,
+                        "number": last.number,
+                        "name": name(last.patient_name),
+                        "queue": last.q,
+                        "room": room.code if room else None,
+                        "room_name": room.name if room else None,
+                        "called_at": local(last.called_at),
+                        "voice_text": last.voice_text,
+                        "repeat": last.voice_repeat,
+                        "call_id": last.id,
+                    }
+            return {
+                "seq": seq,
+                "generated_at": self.now().astimezone(tz).isoformat(),
+                "screen": {
+                    "code": screen.code,
+                    "name": screen.name,
+                    "orientation": screen.orientation,
+                    "page_seconds": screen.page_seconds,
+                    "rows": screen.rows,
+                    "mask_names": masked,
+                },
+                "hospital": {
+                    "name": settings.hospital_name,
+                    "logo_url": "/api/queueing/logo" if settings.has_logo else None,
+                },
+                "fonts": {
+                    "title": settings.font_title,
+                    "header": settings.font_header,
+                    "list": settings.font_list,
+                    "call": settings.font_call,
+                    "clock": settings.font_clock,
+                },
+                "voice": {"enabled": settings.voice_enabled, "rate": settings.voice_rate},
+                "queues": shown,
+                "current_call": current_call,
+            }
+
+    def room_state(self, code: str) -> dict[str, Any]:
+        with self._read() as conn:
+            seq = journal.latest(conn)
+            room = config.get_room(conn, code)
+            row = config.room_row(conn, code)
+            today = self._today(conn)
+            current = conn_ticket(conn, row.current_ticket_id) if row.current_ticket_id else None
+            queue_rows = conn.execute(
+                select(queues)
+                .join(room_queues, room_queues.c.queue_id == queues.c.id)
+                .where(room_queues.c.room_id == row.id)
+                .order_by(queues.c.position, queues.c.id)
+            ).all()
+            lines = [self._ordered(conn, q, today) for q in queue_rows]
+            rules = {q.id: self._rules(q) for q in queue_rows}
+            waiting = [r for line in lines for r in line]
+            if len(lines) > 1:  # merged the way call-next picks: heads compared in turn
+                waiting = _merge(lines, rules)
+            missed = conn.execute(
+                select(tickets)
+                .where(
+                    tickets.c.queue_id.in_([q.id for q in queue_rows]),
+                    tickets.c.service_day == today,
+                    tickets.c.status == TicketStatus.MISSED,
+                )
+                .order_by(tickets.c.back_at)
+            ).all()
+            return {
+                "seq": seq,
+                "room": _room_dict(room),
+                "current": self._ticket(conn, current).as_dict() if current is not None else None,
+                "waiting_count": len(waiting),
+                "waiting": [self._ticket(conn, r).as_dict() for r in waiting],
+                "missed": [self._ticket(conn, r).as_dict() for r in missed],
+            }
+
+
+def conn_ticket(conn: Connection, ticket_id: int) -> Any:
+    return conn.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
+
+
+def _priority(row: Any) -> str | None:
+    return "emergency" if row.emergency else row.priority_group
+
+
+def _resting(room: Any) -> str:
+    return RoomState.PAUSED if room.state == RoomState.PAUSED else RoomState.IDLE
+
+
+def _waiting(row: Any) -> ordering.Waiting:
+    return ordering.Waiting(
+        id=row.id,
+        arrived_at=_aware(row.arrived_at),  # type: ignore[arg-type]
+        emergency=bool(row.emergency),
+        priority_group=row.priority_group,
+        appointment_at=_aware(row.appointment_at),
+        late=bool(row.late),
+        returned=bool(row.returned),
+        returned_at=_aware(row.returned_at),
+    )
+
+
+def _merge(lines: list[list[Any]], rules: dict[int, ordering.Rules]) -> list[Any]:
+    lines = [list(line) for line in lines]
+    merged = []
+    while any(lines):
+        heads = [(i, line[0]) for i, line in enumerate(lines) if line]
+        pick = ordering.first_of([(_waiting(row), rules[row.queue_id]) for _, row in heads])
+        assert pick is not None
+        merged.append(lines[heads[pick][0]].pop(0))
+    return merged
+
+
+def _room_dict(room: Room) -> dict[str, Any]:
+    last = room.last_call_at
+    last = last.replace(tzinfo=UTC) if last is not None and last.tzinfo is None else last
+    ready = last + timedelta(seconds=room.min_call_interval_seconds) if last else None
+    return {
+        "code": room.code,
+        "name": room.name,
+        "state": room.state,
+        "queues": list(room.queues),
+        "min_call_interval_seconds": room.min_call_interval_seconds,
+        "next_call_allowed_at": ready.isoformat() if ready else None,
+        "current_ticket_id": room.current_ticket_id,
+    }
+
+
+__all__ = ["TOPIC", "QueueService", "Replayed"]
