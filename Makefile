@@ -11,12 +11,12 @@ APT_PACKAGES := dcmtk postgresql chromium espeak-ng alsa-utils fonts-wqy-microhe
 STAMP_APT := $(VENV)/.apt-installed
 STAMP_PIP := $(VENV)/.pip-installed
 
-.PHONY: run test install lint format bench clean
+.PHONY: run test install viewer lint format bench clean
 
-run: install
+run: install viewer
 	$(BIN)/core-server serve
 
-test: install
+test: install viewer
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
@@ -41,6 +41,10 @@ $(STAMP_PIP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[core,dev,display,caller,printer]'
 	touch $@
+
+# The OHIF web viewer (npm @ohif/app, pinned): fetched once into .venv/share/ohif, then a no-op.
+viewer: install
+	$(BIN)/python scripts/fetch_ohif.py
 
 lint: install
 	$(BIN)/ruff check .

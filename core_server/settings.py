@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         ge=0,
         description="Processes serving the DICOM port together (SO_REUSEPORT); 0 = one per CPU",
     )
+    viewer_dir: Path | None = Field(
+        None,
+        description="The installed OHIF viewer; default <python prefix>/share/ohif/<version>",
+    )
     log_level: str = Field("INFO", description="Python logging level")
     config: Path | None = Field(None, description="TOML config file with any of these options")
 
