@@ -232,9 +232,7 @@ class Mapping:
         patient = self.ris.register_patient(self._patient(message), username=_user(header))
         visit = self._visit(message)
         if visit is not None:  # the order's visit, known or not yet (PV1 travels with ORM/OMI)
-            self.ris.create_visit(
-                patient.patient_id, patient.issuer, visit, username=_user(header)
-            )
+            self.ris.create_visit(patient.patient_id, patient.issuer, visit, username=_user(header))
         order = self._order_in(message, groups, application, f"ORC^{groups[0].index}")
         placed = self.ris.place_order(
             patient.patient_id, patient.issuer, order, username=_user(header)

@@ -4,8 +4,9 @@ IHE SWF "procedure status update" from the department system to the order placer
 (v2.3.1, ORC-1 ``SC``) or OMI^O23 (v2.5, with TQ1 and IPC), chosen per destination. ORC-5 is
 HL7 table 0038; table 0038 has no "arrived", so arrival is SC with OBR-25 ``I`` (procedure
 incomplete), and the RIS status itself (and the reason of a cancellation) goes in NTE-3 for a
-HIS that wants the finer states. Exams without a placer order number (registered at our desk,
-unknown to the HIS) are not reported.
+HIS that wants the finer states. Only exams of orders the HIS placed (their order has a placer
+application: ORC-2.2 or MSH-3 of the ORM/OMI) are reported; orders placed at our own desk are
+unknown to the HIS.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ class StatusReporter:
         except NotFound:
             log.warning("HL7 status: exam %s is gone", payload.get("exam_id"))
             return
-        if not exam.placer_order_number:
-            return
+        order = self.ris.order(filler_order_number=exam.filler_order_number)
+        if not order.placer_application:
+            return  # an order placed at our desk: the HIS does not know it
         status = str(payload.get("new_status") or exam.status)
         wanted = [
             d
@@ -66,7 +68,9 @@ class StatusReporter:
             return
         with db.write(self.engine) as conn:
             for destination in wanted:
-                message = status_message(exam, status, destination, self.application, payload)
+                message = status_message(
+                    exam, status, destination, self.application, order.placer_application, payload
+                )
                 outbound.enqueue(conn, destination.name, message, source=topic)
         if self.wake is not None:
             self.wake()
@@ -77,6 +81,7 @@ def status_message(
     status: str,
     destination: outbound.Destination,
     application: str,
+    placer_application: str = "",
     change: dict[str, Any] | None = None,
 ) -> str:
     """The ORM^O01 or OMI^O23 telling the order placer the exam's status."""
@@ -100,10 +105,12 @@ def status_message(
         return "~".join(dict.fromkeys(out))
 
     placer = escape(exam.placer_order_number)
+    if placer_application:  # ORC-2/OBR-2 as the placer sent them: number^application
+        placer += f"^{escape(placer_application)}"
     filler = escape(exam.filler_order_number)
     service = f"{escape(exam.procedure_code)}^{_text(exam.procedure_name, destination)}^L"
     scheduled = exam.scheduled_at.astimezone().strftime("%Y%m%d%H%M%S") if exam.scheduled_at else ""
-    note = escape(str((change or {}).get("reason") or ""))
+    note = _text(str((change or {}).get("reason") or ""), destination)
     segments = [
         f"MSH|^~\\&|{escape(application)}||||{when}||{kind}||P|{version}",
         f"PID|1||{escape(exam.patient_id)}^^^{escape(exam.issuer)}||{names()}",
