@@ -1,6 +1,7 @@
 """The DICOM archive domain: storage area, index, ingest, matching, storage commitment."""
 
 from core_server.archive.commitment import Reference, Verdict
+from core_server.archive.corrections import Correction, CorrectionError, Version
 from core_server.archive.ingest import Origin, Stored
 from core_server.archive.objects import InvalidObject
 from core_server.archive.query import ATTRIBUTES, DERIVED, Level, QueryError
@@ -10,6 +11,8 @@ __all__ = [
     "ATTRIBUTES",
     "DERIVED",
     "Archive",
+    "Correction",
+    "CorrectionError",
     "InstanceFile",
     "InvalidObject",
     "Level",
@@ -18,4 +21,5 @@ __all__ = [
     "Reference",
     "Stored",
     "Verdict",
+    "Version",
 ]

@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from core_server import db
-from core_server.archive import commitment, ingest, query
+from core_server.archive import commitment, corrections, ingest, query
 from core_server.archive import tables as t
+from core_server.archive.corrections import Correction, Version
 from core_server.archive.storage import StorageArea
 from core_server.events import EventBus
 
@@ -111,6 +112,7 @@ class Archive:
         stays quick on a large archive."""
         since = datetime.now(UTC) - timedelta(days=days)
         partial = self.storage.remove_partial()
+        being_corrected = corrections.settle_unfinished(self.engine, self.storage)
         recent = self.storage.walk(since)
         indexed = 0
         if recent:
@@ -122,7 +124,7 @@ class Archive:
                     )
                 } | {p for (p,) in conn.execute(select(t.replaced_instances.c.path))}
             for relative in recent:
-                if relative in known:
+                if relative in known or relative in being_corrected:
                     continue
                 try:
                     ingest.index_file(self.engine, self.storage, relative)
@@ -141,3 +143,61 @@ class Archive:
         indexed = {path for path, _ in rows} | kept
         orphans = [path for path in self.storage.walk() if path not in indexed]
         return {"missing": missing, "orphans": orphans}
+
+    def correct(
+        self,
+        selector: Mapping[str, str | list[str]],
+        changes: Mapping[str, str],
+        *,
+        reason: str,
+        username: str,
+    ) -> Correction:
+        """Correct patient/study attributes of stored objects (rename, merge patients, link a
+        study to its exam, split or merge studies); see :mod:`core_server.archive.corrections`.
+        Raises :class:`CorrectionError` when refused (nothing changed)."""
+        done = corrections.correct(
+            self.engine, self.storage, selector, changes, reason=reason, username=username
+        )
+        self.bus.publish(
+            "archive.corrected",
+            {
+                "correction_id": done.id,
+                "instances": done.instances,
+                "old_study_uids": list(done.old_study_uids),
+                "new_study_uids": list(done.new_study_uids),
+                "old_patients": [list(p) for p in done.old_patients],
+                "new_patients": [list(p) for p in done.new_patients],
+                "changes": done.changes,
+                "username": done.username,
+                "reason": done.reason,
+            },
+        )
+        return done
+
+    def corrections(
+        self,
+        *,
+        study_instance_uid: str | None = None,
+        patient_id: str | None = None,
+        username: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Correction]:
+        """Recorded corrections, newest first (filters: a study or patient ID before or after
+        the correction, a user, a time)."""
+        with db.read(self.engine) as conn:
+            return corrections.history(
+                conn,
+                study_instance_uid=study_instance_uid,
+                patient_id=patient_id,
+                username=username,
+                since=since,
+                limit=limit,
+                offset=offset,
+            )
+
+    def versions(self, sop_instance_uid: str) -> list[Version]:
+        """An object's files: the current one first, then the older ones, newest first."""
+        with db.read(self.engine) as conn:
+            return corrections.versions(conn, self.storage, sop_instance_uid)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -114,4 +115,28 @@ replaced_instances = Table(
     Column("size", BigInteger, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("replaced_at", DateTime(timezone=True), nullable=False),
+    # Set when a correction (not a re-sent object) made the newer version; see corrections.
+    Column("correction_id", BigId, ForeignKey("archive_corrections.id"), nullable=True, index=True),
+)
+
+# Every correction of stored objects (IHE PIR / PGP): who, when, why, what was selected and
+# changed. ``pending_paths`` lists the rewritten files of a correction not yet switched in the
+# index (status "pending"), so that a crash in between leaves no file unaccounted for.
+archive_corrections = Table(
+    "archive_corrections",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("status", Key(16), nullable=False, index=True),  # pending, done, abandoned
+    Column("username", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("selector", Text, nullable=False, comment="JSON"),
+    Column("changes", Text, nullable=False, comment="JSON"),
+    Column("instances", Integer, nullable=False, server_default="0"),
+    Column("old_study_uids", Text, nullable=False, server_default="[]", comment="JSON"),
+    Column("new_study_uids", Text, nullable=False, server_default="[]", comment="JSON"),
+    Column("old_patients", Text, nullable=False, server_default="[]", comment="JSON"),
+    Column("new_patients", Text, nullable=False, server_default="[]", comment="JSON"),
+    Column("pending_paths", Text, nullable=False, server_default="[]", comment="JSON"),
 )
