@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from core_server import auth, db
+from core_server import auth, db, dicomweb
 from core_server.archive import Archive
 from core_server.dicom import DicomServer
 from core_server.events import EventBus
 from core_server.ris import Ris
 from core_server.settings import Settings
 from core_server.web import WebContext, create_web_app
+from core_server.web.security import require
 from core_server.workers import DicomWorkers, dicom_server
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
     ctx.on_shutdown += [workers.stop, core.dicom.stop]
     ctx.on_shutdown.append(core.engine.dispose)
     app = create_web_app(ctx)
+    dicomweb.install(app, require)
     app.state.core = core
     return app
 

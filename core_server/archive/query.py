@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 
 from core_server.archive import tables as t
+from core_server.archive.fuzzy import fuzzy_name
 from core_server.archive.objects import normalize_name
 
 
@@ -125,11 +126,13 @@ def find(
     *,
     limit: int | None = None,
     offset: int = 0,
+    fuzzy: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Every entity at ``level`` that matches ``query``, with all the attributes the index
-    holds for it and its parents, and the derived ones the query asks for."""
+    holds for it and its parents, and the derived ones the query asks for. ``fuzzy`` person
+    name matching is QIDO-RS's (see :mod:`core_server.archive.fuzzy`)."""
     level = _level(level)
-    statement = _select(level, query).offset(offset)
+    statement = _select(level, query, fuzzy).offset(offset)
     if limit is not None:
         statement = statement.limit(limit)
     wanted = [k for k in query if k in DERIVED and _DEPTH[DERIVED[k]] <= _DEPTH[level]]
@@ -141,8 +144,10 @@ def find(
         yield from answers
 
 
-def count(conn: Connection, level: Level | str, query: Mapping[str, str]) -> int:
-    inner = _select(_level(level), query).subquery()
+def count(
+    conn: Connection, level: Level | str, query: Mapping[str, str], fuzzy: bool = False
+) -> int:
+    inner = _select(_level(level), query, fuzzy).subquery()
     return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
 
 
@@ -153,7 +158,7 @@ def _level(level: Level | str) -> Level:
         raise QueryError(f"unknown query level {level!r}") from None
 
 
-def _select(level: Level, query: Mapping[str, str]) -> Select[Any]:
+def _select(level: Level, query: Mapping[str, str], fuzzy: bool = False) -> Select[Any]:
     depth = _DEPTH[level]
     tables = _TABLES[: depth + 1]
     joined: Any = t.patients
@@ -171,7 +176,7 @@ def _select(level: Level, query: Mapping[str, str]) -> Select[Any]:
             continue  # universal matching
         attribute = ATTRIBUTES.get(keyword)
         if attribute is not None and attribute.match and _DEPTH[attribute.level] <= depth:
-            conditions.append(_condition(attribute, value))
+            conditions.append(_condition(attribute, value, fuzzy))
         elif keyword == "ModalitiesInStudy" and depth >= 1:
             conditions.append(_modalities_in_study(value))
     deepest = tables[-1]
@@ -180,7 +185,7 @@ def _select(level: Level, query: Mapping[str, str]) -> Select[Any]:
     )
 
 
-def _condition(attribute: Attribute, value: str) -> ColumnElement[bool]:
+def _condition(attribute: Attribute, value: str, fuzzy: bool = False) -> ColumnElement[bool]:
     column = attribute.column
     match attribute.match:
         case "uid":
@@ -194,6 +199,8 @@ def _condition(attribute: Attribute, value: str) -> ColumnElement[bool]:
             except ValueError:
                 return false()
         case "pn":
+            if fuzzy:
+                return fuzzy_name(attribute.keys, value)
             return _person_name(attribute.keys, value)
         case _:
             return _text(column, value.strip())

@@ -66,13 +66,14 @@ class Archive:
         *,
         limit: int | None = None,
         offset: int = 0,
+        fuzzy: bool = False,
     ) -> Iterator[dict[str, Any]]:
         with db.read(self.engine) as conn:
-            yield from query.find(conn, level, keys, limit=limit, offset=offset)
+            yield from query.find(conn, level, keys, limit=limit, offset=offset, fuzzy=fuzzy)
 
-    def count(self, level: query.Level | str, keys: Mapping[str, str]) -> int:
+    def count(self, level: query.Level | str, keys: Mapping[str, str], fuzzy: bool = False) -> int:
         with db.read(self.engine) as conn:
-            return query.count(conn, level, keys)
+            return query.count(conn, level, keys, fuzzy)
 
     def locate(self, keys: Mapping[str, str]) -> list[InstanceFile]:
         """The stored files a retrieve (C-MOVE, C-GET, later WADO) names by its unique keys."""

@@ -1,1 +1,28 @@
-"""DICOMweb adapter: QIDO-RS, WADO-RS, WADO-URI and STOW-RS over the archive."""
+"""DICOMweb adapter: QIDO-RS, WADO-RS, WADO-URI and STOW-RS over the archive.
+
+:func:`install` mounts QIDO-RS, WADO-RS and STOW-RS under ``/dicom-web`` and WADO-URI at
+``/wado`` on the core's FastAPI app, with the role checks the caller gives (the web adapter's).
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from core_server.dicomweb import qido, wado_rs
+from core_server.dicomweb.access import ROLE_CHECKS
+
+router = APIRouter(tags=["dicomweb"])
+router.include_router(qido.router, prefix="/dicom-web")
+router.include_router(wado_rs.router, prefix="/dicom-web")
+
+
+def install(app: FastAPI, require: Callable[..., Callable[..., Any]]) -> None:
+    """Serve DICOMweb on ``app``; ``require(*roles)`` makes the dependency that admits a
+    signed-in user holding one of the roles."""
+    app.include_router(router)
+    for placeholder, roles in ROLE_CHECKS.items():
+        app.dependency_overrides[placeholder] = require(*roles)
+
+
+__all__ = ["install", "router"]

@@ -1,0 +1,62 @@
+"""Who may use DICOMweb, and the audit records of what they saw or took."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import Request
+
+from core_server import auth
+from core_server.archive import Archive
+
+log = logging.getLogger(__name__)
+
+# Everyone who looks at images. The registrar may search (to see whether an exam's images have
+# arrived) but not open them; devices only send (a capture station, a modality gateway).
+IMAGE_READERS = ("admin", "technician", "reporting_doctor", "reviewing_doctor", "clinician")
+SEARCHERS = (*IMAGE_READERS, "registrar")
+SENDERS = ("admin", "technician", "device")
+
+
+# The routes depend on these; the server replaces them with the web adapter's role checks
+# (``core_server.web.security.require``: bearer token or session cookie), which this adapter
+# may not import (adapters are independent of each other). Unreplaced, they refuse everyone.
+def may_search() -> auth.User:
+    raise RuntimeError("DICOMweb authentication is not installed")
+
+
+def may_read_images() -> auth.User:
+    raise RuntimeError("DICOMweb authentication is not installed")
+
+
+def may_send_images() -> auth.User:
+    raise RuntimeError("DICOMweb authentication is not installed")
+
+
+ROLE_CHECKS = {may_search: SEARCHERS, may_read_images: IMAGE_READERS, may_send_images: SENDERS}
+
+
+def archive_of(request: Request) -> Archive:
+    archive: Archive = request.app.state.ctx.archive
+    return archive
+
+
+def audit(
+    request: Request, user: auth.User, action: str, study_uids: set[str], **detail: Any
+) -> None:
+    """One audit record per study a request showed or delivered. An audit failure is logged,
+    never turned into a failed image request (the images were already sent)."""
+    address = request.client.host if request.client else ""
+    for study_uid in sorted(study_uids):
+        try:
+            auth.record_audit(
+                request.app.state.ctx.engine,
+                username=user.username,
+                action=action,
+                target=f"study:{study_uid}",
+                detail={"path": request.url.path, **detail},
+                address=address,
+            )
+        except Exception:
+            log.exception("cannot record audit event %s for study %s", action, study_uid)

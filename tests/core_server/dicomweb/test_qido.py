@@ -1,0 +1,166 @@
+"""QIDO-RS over real HTTP, checked against pydicom's reading of the stored objects and used
+through dicomweb-client as a real client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from pydicom import Dataset
+
+from core_server.archive import Origin
+from tests.conftest import RunningCore
+from tests.core_server.dicomweb.conftest import Corpus, uids
+from tests.dicom_data import encode, make_ct
+
+
+def _by_tag(answer: dict, tag: str) -> list | None:
+    return answer.get(tag, {}).get("Value")
+
+
+def test_study_search_answers_what_the_objects_say(corpus: Corpus) -> None:
+    client = corpus.client()
+    zhang = corpus.zhang[0]
+    found = client.search_for_studies(search_filters={"PatientID": "P1"})
+    assert len(found) == 1
+    study = Dataset.from_json(found[0])
+    assert study.StudyInstanceUID == zhang.StudyInstanceUID
+    assert str(study.PatientName) == str(zhang.PatientName) == "Zhang^San=张^三"
+    assert study.StudyDate == "20260101" and study.AccessionNumber == "ACC1"
+    assert study.StudyDescription == "胸部CT平扫"
+    assert list(study.ModalitiesInStudy) == ["CT", "MR"]
+    assert study.NumberOfStudyRelatedSeries == 2
+    assert study.NumberOfStudyRelatedInstances == 5
+    assert study.RetrieveURL.endswith(f"/dicom-web/studies/{zhang.StudyInstanceUID}")
+    # The GB18030 object's name and description come back as the same Unicode text.
+    li = Dataset.from_json(client.search_for_studies(search_filters={"PatientID": "P2"})[0])
+    assert li.PatientName.ideographic == corpus.li.PatientName.ideographic == "李^四"
+    assert li.StudyDescription == corpus.li.StudyDescription == "头颅MR"
+
+
+def test_matching_is_the_c_find_matching(corpus: Corpus) -> None:
+    with httpx.Client(base_url=corpus.core.base_url, headers=corpus.headers()) as http:
+
+        def patient_ids(**params: str) -> list[str]:
+            answer = http.get("/dicom-web/studies", params=params)
+            assert answer.status_code == 200, answer.text
+            return sorted(_by_tag(a, "00100020")[0] for a in answer.json())
+
+        assert patient_ids(PatientName="zhang*") == ["P1"]  # case-insensitive, wildcard
+        assert patient_ids(PatientName="张^三") == ["P1"]  # the ideographic group
+        assert patient_ids(PatientName="李*") == ["P2"]
+        assert patient_ids(StudyDate="20260301-20260331") == ["P2"]
+        assert patient_ids(StudyDate="-20260102", PatientID="P*") == ["P1"]
+        assert patient_ids(ModalitiesInStudy="MR", PatientID="P?") == ["P1", "P2"]
+        assert patient_ids(**{"00080050": "ACC2"}) == ["P2"]  # tags work as keys
+        assert patient_ids(AccessionNumber="ACC9") == []
+        every = http.get("/dicom-web/studies").json()
+        assert len(every) == 2 + len(corpus.objects)
+        page = http.get("/dicom-web/studies", params={"limit": 2, "offset": 1}).json()
+        assert [a["0020000D"] for a in page] == [a["0020000D"] for a in every[1:3]]
+        assert http.get("/dicom-web/studies", params={"NoSuchKey": "x"}).status_code == 400
+        assert http.get("/dicom-web/studies", params={"limit": "-1"}).status_code == 400
+        ignored = http.get("/dicom-web/studies", params={"ImageType": "ORIGINAL"})
+        assert ignored.status_code == 200 and "ImageType" in ignored.headers["warning"]
+
+
+def test_fuzzy_matching_finds_chinese_names_as_typed(corpus: Corpus) -> None:
+    with httpx.Client(base_url=corpus.core.base_url, headers=corpus.headers()) as http:
+
+        def fuzzy(name: str) -> list[str]:
+            params = {"PatientName": name, "fuzzymatching": "true"}
+            answer = http.get("/dicom-web/studies", params=params)
+            assert answer.status_code == 200, answer.text
+            return sorted(_by_tag(a, "00100020")[0] for a in answer.json())
+
+        assert fuzzy("zhangsan") == ["P1"]  # no ^ typed
+        assert fuzzy("Zhang San") == ["P1"]
+        assert fuzzy("zhangs") == ["P1"]  # a prefix
+        assert fuzzy("san") == ["P1"]  # the given name alone
+        assert fuzzy("zs") == ["P1"]  # pinyin initials
+        assert fuzzy("ls") == ["P2"]
+        assert fuzzy("张三") == ["P1"]
+        assert fuzzy("李") == ["P2"]
+        assert fuzzy("wang") == []
+        strict = http.get("/dicom-web/studies", params={"PatientName": "zs"}).json()
+        assert strict == []  # without fuzzymatching, DICOM matching
+
+
+def test_series_and_instances_nested_and_flat(corpus: Corpus) -> None:
+    client = corpus.client()
+    study, ct_series, _ = uids(corpus.zhang[0])
+    series = [Dataset.from_json(s) for s in client.search_for_series(study)]
+    assert sorted(s.Modality for s in series) == ["CT", "MR"]
+    ct = next(s for s in series if s.Modality == "CT")
+    assert ct.SeriesInstanceUID == ct_series and ct.NumberOfSeriesRelatedInstances == 3
+    assert "PatientName" not in ct  # nested: the study's attributes are not repeated
+    instances = [Dataset.from_json(i) for i in client.search_for_instances(study, ct_series)]
+    assert sorted(i.InstanceNumber for i in instances) == [1, 2, 3]
+    assert {i.SOPInstanceUID for i in instances} == {
+        ds.SOPInstanceUID for ds in corpus.zhang if ds.SeriesInstanceUID == ct_series
+    }
+    assert all(i.Rows == 16 and i.SOPClassUID == corpus.zhang[0].SOPClassUID for i in instances)
+    assert len(client.search_for_instances(study)) == 5
+    # Flat searches carry the parents' attributes.
+    flat = [
+        Dataset.from_json(s) for s in client.search_for_series(search_filters={"Modality": "MR"})
+    ]
+    assert {str(s.PatientName) for s in flat} >= {"Zhang^San=张^三", "Li^Si=李^四"}
+    mr_small = corpus.objects["MR_small_RLE.dcm"]
+    found = client.search_for_instances(search_filters={"SOPInstanceUID": mr_small.SOPInstanceUID})
+    assert Dataset.from_json(found[0]).StudyInstanceUID == mr_small.StudyInstanceUID
+    assert client.search_for_series("1.2.3.4.5") == []
+
+
+def test_includefield_reads_what_the_index_lacks(corpus: Corpus) -> None:
+    client = corpus.client()
+    study, series, sop = uids(corpus.zhang[0])
+    found = client.search_for_instances(
+        study, series, search_filters={"SOPInstanceUID": sop}, fields=["SliceThickness", "00280030"]
+    )
+    answer = Dataset.from_json(found[0])
+    assert answer.SliceThickness == 1.25
+    assert "PixelSpacing" in answer and answer.PixelSpacing is None  # asked, absent: empty
+    studies = client.search_for_studies(
+        search_filters={"PatientID": "P1"}, fields=["SliceThickness", "PatientAge"]
+    )
+    assert Dataset.from_json(studies[0]).SliceThickness == 1.25
+    every = client.search_for_series(study, get_remaining=False, fields=["all"])
+    assert "00080021" in every[0] and "00201209" in every[0]  # SeriesDate, the count
+
+
+def test_limit_warns_when_more_than_the_server_gives(tmp_path: Path) -> None:
+    import core_server.dicomweb.qido as qido
+
+    core = RunningCore(tmp_path / "data").start()
+    old = qido.MAX_RESULTS
+    qido.MAX_RESULTS = 2
+    try:
+        for n in range(3):
+            core.core.archive.store_instance(encode(make_ct(patient_id=f"P{n}")), Origin("t"))
+        with core.api() as http:
+            answer = http.get("/dicom-web/studies")
+            assert len(answer.json()) == 2 and "more than 2" in answer.headers["warning"]
+            assert len(http.get("/dicom-web/studies", params={"limit": 3}).json()) == 3
+    finally:
+        qido.MAX_RESULTS = old
+        core.stop()
+
+
+@pytest.mark.postgres
+def test_qido_on_each_database(core_on: RunningCore) -> None:
+    archive = core_on.core.archive
+    zhang = make_ct(patient_id="P1", patient_name="Zhang^San=张^三", charset="ISO_IR 192")
+    li = make_ct(patient_id="P2", patient_name="Li^Si=李^四", charset="GB18030", modality="MR")
+    for ds in (zhang, li):
+        archive.store_instance(encode(ds), Origin("test"))
+    with core_on.api() as http:
+        get = lambda **p: http.get("/dicom-web/studies", params=p).json()  # noqa: E731
+        assert [_by_tag(a, "00100020") for a in get(PatientName="李^四")] == [["P2"]]
+        assert [_by_tag(a, "00100020") for a in get(PatientName="zs", fuzzymatching="true")] == [
+            ["P1"]
+        ]
+        assert [_by_tag(a, "00100020") for a in get(ModalitiesInStudy="MR")] == [["P2"]]
+        series = http.get(f"/dicom-web/studies/{zhang.StudyInstanceUID}/series").json()
+        assert series[0]["0020000E"]["Value"] == [zhang.SeriesInstanceUID]
