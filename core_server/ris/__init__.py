@@ -4,6 +4,7 @@ Everything other packages use is here: the :class:`Ris` service (built once per 
 in ``core_server.server.build_core``) and its input/output dataclasses and errors.
 """
 
+from core_server.ris.labels import code128
 from core_server.ris.models import (
     EXAM_STATUS_CHANGED,
     Appointment,
@@ -33,9 +34,10 @@ from core_server.ris.models import (
     VisitIn,
     WorklistItem,
 )
-from core_server.ris.service import Ris
+from core_server.ris.service import EXAM_CHANGED, Ris
 
 __all__ = [
+    "EXAM_CHANGED",
     "EXAM_STATUS_CHANGED",
     "Appointment",
     "Conflict",
@@ -64,4 +66,5 @@ __all__ = [
     "Visit",
     "VisitIn",
     "WorklistItem",
+    "code128",
 ]

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from core_server.archive import Archive
 from core_server.ris import Ris
 from core_server.settings import Settings
-from core_server.web import routes_admin, routes_auth
+from core_server.web import routes_admin, routes_auth, routes_ris
 
 
 @dataclass
@@ -70,4 +70,5 @@ def create_web_app(ctx: WebContext) -> FastAPI:
 
     app.include_router(routes_auth.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_ris.router)
     return app

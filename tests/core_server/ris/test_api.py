@@ -1,0 +1,153 @@
+"""The RIS REST API on a running core: a HIS's register -> order -> status flow, the desk's
+and technician's calls, and who is refused what."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import RunningCore
+
+CARD = "11010519491231002X"
+PASSWORD = "password-123"
+
+
+def _user(core: RunningCore, name: str, role: str) -> httpx.Client:
+    with core.api() as admin:
+        admin.post(
+            "/api/users", json={"username": name, "password": PASSWORD, "role": role}
+        ).raise_for_status()
+    return core.api(name, PASSWORD)
+
+
+def test_his_registers_orders_and_reads_status(core: RunningCore) -> None:
+    registrar = _user(core, "desk", "registrar")
+    technician = _user(core, "tech", "technician")
+    clinician = _user(core, "doc", "clinician")
+    order = {
+        "patient": {"patient_id": "H001", "name": "欧阳娜娜", "id_card_number": CARD},
+        "placer_order_number": "HIS-1",
+        "placer_application": "HIS",
+        "emergency": True,
+        "procedures": [{"procedure_code": "CT-HEAD"}, {"procedure_code": "US-ABD"}],
+    }
+    placed = registrar.post("/api/ris/orders", json=order)
+    assert placed.status_code == 201, placed.text
+    body = placed.json()
+    assert body["patient_id"] == "H001"
+    ct, us = body["exams"]
+    assert (ct["status"], ct["patient_name_pinyin"], ct["emergency"]) == (
+        "scheduled",
+        "OUYANG^NANA",
+        True,
+    )
+    # The same placer number again: 409, nothing added.
+    assert registrar.post("/api/ris/orders", json=order).status_code == 409
+    # Status by placer number and by accession number (what a HIS polls).
+    status = clinician.get(
+        "/api/ris/orders", params={"placer_order_number": "HIS-1", "placer_application": "HIS"}
+    )
+    assert [e["status"] for e in status.json()["exams"]] == ["scheduled", "scheduled"]
+    found = clinician.get(f"/api/ris/exams/by-accession/{ct['accession_number']}").json()
+    assert found["id"] == ct["id"]
+    # Technician: check in, start, finish; an illegal step is 409 with the reason.
+    assert technician.post(f"/api/ris/exams/{ct['id']}/check-in").json()["status"] == "arrived"
+    answer = technician.post(f"/api/ris/exams/{ct['id']}/status", json={"status": "completed"})
+    assert answer.status_code == 409 and "arrived to completed" in answer.json()["detail"]
+    for step in ("in_progress", "completed"):
+        answer = technician.post(f"/api/ris/exams/{ct['id']}/status", json={"status": step})
+        assert answer.json()["status"] == step
+    # Reporting steps belong to doctors.
+    answer = technician.post(f"/api/ris/exams/{ct['id']}/status", json={"status": "reported"})
+    assert answer.status_code == 403
+    detail = clinician.get(f"/api/ris/exams/{ct['id']}").json()
+    assert [h["new_status"] for h in detail["history"]] == [
+        "scheduled",
+        "arrived",
+        "in_progress",
+        "completed",
+    ]
+    listed = technician.get("/api/ris/exams", params={"status": ["scheduled", "completed"]})
+    assert {e["id"] for e in listed.json()} == {ct["id"], us["id"]}
+    # Cancelling the order is refused while an exam was performed.
+    cancel = registrar.post(
+        "/api/ris/orders/cancel", json={"filler_order_number": body["filler_order_number"]}
+    )
+    assert cancel.status_code == 409
+
+
+def test_registration_validation_roles_and_labels(core: RunningCore) -> None:
+    registrar = _user(core, "desk", "registrar")
+    clinician = _user(core, "doc", "clinician")
+    technician = _user(core, "tech", "technician")
+    patient = {"patient_id": "P9", "name": "张三", "id_card_number": CARD[:-1] + "1"}
+    bad = registrar.post("/api/ris/patients", json=patient)
+    assert bad.status_code == 400 and "check digit" in bad.json()["detail"]
+    bad = registrar.post("/api/ris/patients", json={**patient, "id_card_number": "", "phone": "12"})
+    assert bad.status_code == 400 and "phone" in bad.json()["detail"]
+    assert (
+        clinician.post("/api/ris/patients", json={**patient, "id_card_number": ""}).status_code
+        == 403
+    )
+    assert httpx.post(core.base_url + "/api/ris/patients", json=patient).status_code == 401
+    made = registrar.post("/api/ris/patients", json={**patient, "id_card_number": CARD})
+    assert made.status_code == 201
+    assert made.json()["dicom_name"] == "ZHANG^SAN=张^三"
+    assert [
+        p["patient_id"] for p in clinician.get("/api/ris/patients", params={"text": "zs"}).json()
+    ] == ["P9"]
+    order = registrar.post(
+        "/api/ris/orders",
+        json={
+            "patient_id": "P9",
+            "placer_order_number": "O1",
+            "procedures": [{"procedure_code": "DR-CHEST-PA"}],
+        },
+    ).json()
+    exam = order["exams"][0]
+    svg = clinician.get(f"/api/ris/exams/{exam['id']}/barcode.svg")
+    assert svg.headers["content-type"] == "image/svg+xml"
+    assert b"<svg" in svg.content and exam["accession_number"].encode() in svg.content
+    png = clinician.get(f"/api/ris/exams/{exam['id']}/barcode.png")
+    assert png.content.startswith(b"\x89PNG")
+    assert clinician.get(f"/api/ris/exams/{exam['id']}/barcode.gif").status_code == 400
+    # Requisition scan: upload, read back; a non-image refused.
+    scan = b"\xff\xd8\xff\xe0" + b"\x00" * 1000
+    uploaded = technician.post(
+        f"/api/ris/exams/{exam['id']}/requisitions",
+        files={"file": ("申请单.jpg", scan, "image/jpeg")},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    back = clinician.get(f"/api/ris/requisitions/{uploaded.json()['id']}")
+    assert back.content == scan and back.headers["content-type"] == "image/jpeg"
+    refused = technician.post(
+        f"/api/ris/exams/{exam['id']}/requisitions",
+        files={"file": ("x.txt", b"hello", "text/plain")},
+    )
+    assert refused.status_code == 400
+    # Appointments: slots of a room, booking into one.
+    day = exam["scheduled_at"][:10]
+    slots = registrar.get("/api/ris/rooms/DR1/slots", params={"day": day}).json()
+    start = slots[-1]["start"]
+    booked = registrar.post(
+        f"/api/ris/exams/{exam['id']}/booking", json={"room": "DR1", "start": start}
+    )
+    assert booked.status_code == 200, booked.text
+    assert registrar.get("/api/ris/rooms/DR1/slots", params={"day": day}).json()[-1]["free"] == 0
+    # Catalogue: everyone reads it, only administrators change it.
+    items = clinician.get("/api/ris/procedures", params={"modality": "ES"}).json()
+    assert {"ES-GASTRO", "ES-COLON"} <= {i["code"] for i in items}
+    item = {
+        "name_zh": "头颅CT平扫（急诊）",
+        "name_en": "CT head ER",
+        "modality": "CT",
+        "body_part": "HEAD",
+        "department": "RAD",
+    }
+    assert registrar.put("/api/ris/procedures/CT-HEAD-ER", json=item).status_code == 403
+    with core.api() as admin:
+        assert admin.put("/api/ris/procedures/CT-HEAD-ER", json=item).status_code == 200
+    # Reconciliation is for technicians and administrators.
+    assert clinician.get("/api/ris/reconciliation").status_code == 403
+    assert technician.get("/api/ris/reconciliation").json() == []
+    spec = httpx.get(core.base_url + "/api/openapi.json").json()
+    assert "/api/ris/orders" in spec["paths"]
