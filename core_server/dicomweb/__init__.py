@@ -9,12 +9,14 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from core_server.dicomweb import qido, wado_rs
+from core_server.dicomweb import qido, stow, wado_rs, wado_uri
 from core_server.dicomweb.access import ROLE_CHECKS
 
 router = APIRouter(tags=["dicomweb"])
 router.include_router(qido.router, prefix="/dicom-web")
 router.include_router(wado_rs.router, prefix="/dicom-web")
+router.include_router(stow.router, prefix="/dicom-web")
+router.include_router(wado_uri.router)
 
 
 def install(app: FastAPI, require: Callable[..., Callable[..., Any]]) -> None:

@@ -142,6 +142,8 @@ def _windowed(values: np.ndarray, window: Window) -> np.ndarray:
     if window.function == "SIGMOID":
         return 255.0 / (1.0 + np.exp(-4.0 * (values - c) / w))
     # PS3.3 C.11.2.1.2.1
+    if w <= 1:
+        return np.where(values <= c - 0.5, 0.0, 255.0)
     return np.clip(((values - (c - 0.5)) / (w - 1) + 0.5), 0, 1) * 255.0
 
 

@@ -1,0 +1,125 @@
+"""STOW-RS into the archive's single ingest path: per-object outcomes, durability before the
+answer, role checks."""
+
+from __future__ import annotations
+
+import httpx
+from pydicom import Dataset
+from pydicom.uid import generate_uid
+
+from core_server.archive import Level
+from tests.conftest import RunningCore
+from tests.core_server.dicomweb.conftest import PASSWORD
+from tests.dicom_data import encode, make_ct, testdata
+
+
+def _multipart(objects: list[bytes], boundary: str = "stow-boundary-1") -> tuple[bytes, str]:
+    body = b""
+    for data in objects:
+        body += f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return body, f'multipart/related; type="application/dicom"; boundary={boundary}'
+
+
+def _sequence(answer: dict, tag: str) -> list[Dataset]:
+    return [Dataset.from_json(item) for item in answer.get(tag, {}).get("Value", [])]
+
+
+def test_stow_with_dicomweb_client(core: RunningCore) -> None:
+    from dicomweb_client import DICOMwebClient
+
+    client = DICOMwebClient(
+        f"{core.base_url}/dicom-web", headers={"Authorization": f"Bearer {core.token()}"}
+    )
+    study = generate_uid()
+    objects = [
+        make_ct(study_uid=study, patient_name="Wang^Wu=王^五", charset="GB18030", instance_number=n)
+        for n in (1, 2)
+    ]
+    answer = client.store_instances(objects)
+    assert answer.RetrieveURL.endswith(f"/dicom-web/studies/{study}")
+    assert sorted(i.ReferencedSOPInstanceUID for i in answer.ReferencedSOPSequence) == sorted(
+        ds.SOPInstanceUID for ds in objects
+    )
+    assert "FailedSOPSequence" not in answer
+    # Stored (committed) before the answer: the archive finds them, with the Chinese name.
+    found = list(core.core.archive.find(Level.IMAGE, {"StudyInstanceUID": study}))
+    assert len(found) == 2 and found[0]["PatientName"] == "Wang^Wu=王^五"
+    back = client.retrieve_instance(study, objects[0].SeriesInstanceUID, objects[0].SOPInstanceUID)
+    assert back.PatientName == objects[0].PatientName
+
+
+def test_stow_reports_each_failure_and_keeps_the_good(core: RunningCore) -> None:
+    study = generate_uid()
+    good = [make_ct(study_uid=study, instance_number=n) for n in (1, 2)]
+    truncated = encode(make_ct(study_uid=study, instance_number=3))[:-100]
+    other_study = make_ct(instance_number=4)
+    compressed = testdata("JPEG2000.dcm").read_bytes()  # another study too
+    parts = [encode(good[0]), truncated, b"not dicom at all", encode(other_study), encode(good[1])]
+    body, kind = _multipart(parts)
+    with core.api() as http:
+        answer = http.post(
+            f"/dicom-web/studies/{study}", content=body, headers={"Content-Type": kind}
+        )
+        assert answer.status_code == 202, answer.text
+        result = answer.json()
+        stored = _sequence(result, "00081199")
+        failed = _sequence(result, "00081198")
+        assert [s.ReferencedSOPInstanceUID for s in stored] == [g.SOPInstanceUID for g in good]
+        reasons = {f.ReferencedSOPInstanceUID: f.FailureReason for f in failed}
+        assert len(failed) == 3
+        assert reasons[other_study.SOPInstanceUID] == 0xA900  # not of the study posted to
+        assert 0xC000 in reasons.values()  # the truncated one and the garbage
+        assert "truncated" in answer.headers["warning"]
+        # Nothing but the good ones reached the archive; nothing is left in the incoming folder.
+        uids = {a["SOPInstanceUID"] for a in core.core.archive.find(Level.IMAGE, {})}
+        assert uids == {g.SOPInstanceUID for g in good}
+        assert list(core.core.archive.storage.incoming.iterdir()) == []
+        # None stored: 409. A duplicate is a success.
+        body, kind = _multipart([b"garbage"])
+        assert (
+            http.post(
+                "/dicom-web/studies", content=body, headers={"Content-Type": kind}
+            ).status_code
+            == 409
+        )
+        body, kind = _multipart([encode(good[0]), compressed])
+        again = http.post("/dicom-web/studies", content=body, headers={"Content-Type": kind})
+        assert again.status_code == 200 and len(_sequence(again.json(), "00081199")) == 2
+        wrong = http.post(
+            "/dicom-web/studies", content=b"x", headers={"Content-Type": "application/dicom"}
+        )
+        assert wrong.status_code == 415
+        json_parts = kind.replace("application/dicom", "application/dicom+json")
+        assert (
+            http.post(
+                "/dicom-web/studies", content=body, headers={"Content-Type": json_parts}
+            ).status_code
+            == 415
+        )
+        broken = http.post("/dicom-web/studies", content=b"--nope", headers={"Content-Type": kind})
+        assert broken.status_code == 400
+
+
+def test_stow_roles(core: RunningCore) -> None:
+    from core_server import auth
+
+    for role in ("device", "technician", "clinician", "registrar"):
+        auth.create_user(core.core.engine, role, PASSWORD, role)
+    body, kind = _multipart([encode(make_ct())])
+    assert (
+        httpx.post(
+            core.base_url + "/dicom-web/studies", content=body, headers={"Content-Type": kind}
+        ).status_code
+        == 401
+    )
+    for role, expected in (
+        ("clinician", 403),
+        ("registrar", 403),
+        ("device", 200),
+        ("technician", 200),
+    ):
+        body, kind = _multipart([encode(make_ct())])
+        with core.api(role, PASSWORD) as http:
+            answer = http.post("/dicom-web/studies", content=body, headers={"Content-Type": kind})
+            assert answer.status_code == expected, (role, answer.text)
