@@ -23,6 +23,7 @@ class ModalityIn(BaseModel):
     allow_store: bool = True
     allow_query: bool = True
     allow_retrieve: bool = True
+    ascii_only: bool = False  # worklist names in pinyin only (consoles without Chinese)
 
 
 class ModalityChange(BaseModel):
@@ -33,6 +34,7 @@ class ModalityChange(BaseModel):
     allow_store: bool | None = None
     allow_query: bool | None = None
     allow_retrieve: bool | None = None
+    ascii_only: bool | None = None
 
 
 def _engine(request: Request) -> Any:
@@ -64,7 +66,13 @@ def list_modalities(request: Request) -> list[dict[str, Any]]:
 def add_modality(request: Request, body: ModalityIn, user: Admin) -> dict[str, Any]:
     try:
         added = modalities.add_modality(_engine(request), modalities.Modality(**body.model_dump()))
-        _audit(request, user, AuditAction.MODALITY_CREATE, added.ae_title, body.model_dump())
+        _audit(
+            request,
+            user,
+            AuditAction.MODALITY_CREATE,
+            f"modality:{added.ae_title}",
+            body.model_dump(),
+        )
         return added.as_dict()
     except modalities.ModalityError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
@@ -85,7 +93,7 @@ def change_modality(
     changes = body.model_dump(exclude_none=True)
     try:
         changed = modalities.update_modality(_engine(request), ae_title, **changes)
-        _audit(request, user, AuditAction.MODALITY_CHANGE, ae_title, changes)
+        _audit(request, user, AuditAction.MODALITY_CHANGE, f"modality:{ae_title}", changes)
         return changed.as_dict()
     except modalities.ModalityError as exc:
         code = status.HTTP_404_NOT_FOUND if "no modality" in str(exc) else 409
@@ -96,7 +104,7 @@ def change_modality(
 def remove_modality(request: Request, ae_title: str, user: Admin) -> None:
     try:
         modalities.remove_modality(_engine(request), ae_title)
-        _audit(request, user, AuditAction.MODALITY_DELETE, ae_title, {})
+        _audit(request, user, AuditAction.MODALITY_DELETE, f"modality:{ae_title}", {})
     except modalities.ModalityError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
 
@@ -127,7 +135,7 @@ def add_user(request: Request, body: UserIn, user: Admin) -> auth.User:
     except auth.AuthError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     detail = {"role": body.role, "display_name": body.display_name}
-    _audit(request, user, AuditAction.USER_CREATE, body.username, detail)
+    _audit(request, user, AuditAction.USER_CREATE, f"user:{body.username}", detail)
     return created
 
 
@@ -147,7 +155,7 @@ def change_user(request: Request, username: str, body: UserChange, user: Admin) 
     except auth.AuthError as exc:
         code = status.HTTP_404_NOT_FOUND if "no user" in str(exc) else 400
         raise HTTPException(code, str(exc)) from None
-    _audit(request, user, AuditAction.USER_CHANGE, username, changes)
+    _audit(request, user, AuditAction.USER_CHANGE, f"user:{username}", changes)
     return changed
 
 
@@ -162,7 +170,7 @@ def reset_password(request: Request, username: str, body: PasswordReset, user: A
         auth.reset_password(_engine(request), username, body.password)
     except auth.AuthError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    _audit(request, user, AuditAction.USER_UNLOCK, username, {"password_reset": True})
+    _audit(request, user, AuditAction.USER_UNLOCK, f"user:{username}", {"password_reset": True})
 
 
 @router.get("/archive/statistics")

@@ -1,0 +1,142 @@
+"""Modality Worklist SCP with dcmtk's ``findscu -W``: Chinese names in the character set the
+modality asks for, pinyin only for an ASCII-only modality, station/modality/date matching."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from pydicom import dcmread
+
+from core_server.ris import OrderIn, PatientIn, ProcedureRequest
+from tests.conftest import RunningCore
+from tests.core_server.dicom.clients import dcmtk, peer
+
+STEP = "ScheduledProcedureStepSequence[0]"
+
+
+@pytest.fixture
+def scheduled(core: RunningCore) -> dict[str, str]:
+    core.register("CT01")
+    core.register("DR01")
+    with core.api() as admin:
+        admin.patch("/api/modalities/DR01", json={"ascii_only": True}).raise_for_status()
+    ris = core.core.ris
+    ris.register_patient(PatientIn("P1", "张三", sex="M"), username="reg")
+    ris.register_patient(PatientIn("P2", "李四", sex="F"), username="reg")
+    now = datetime.now().replace(microsecond=0)
+    ct = ris.place_order(
+        "P1",
+        "",
+        OrderIn("O1", (ProcedureRequest("CT-CHEST", room="CT1", scheduled_at=now),)),
+        username="reg",
+    ).exams[0]
+    dr = ris.place_order(
+        "P2",
+        "",
+        OrderIn("O2", (ProcedureRequest("DR-CHEST-PA", room="DR1", scheduled_at=now),)),
+        username="reg",
+    ).exams[0]
+    return {"ct": ct.accession_number, "dr": dr.accession_number, "day": now.strftime("%Y%m%d")}
+
+
+def _worklist(core: RunningCore, folder: Path, calling: str, *keys: str) -> list:
+    folder.mkdir(parents=True, exist_ok=True)
+    args = ["findscu", "-W", "-X", "-od", str(folder), "-aet", calling]
+    for key in (
+        "PatientName",
+        "PatientID",
+        "PatientSex",
+        "AccessionNumber",
+        "StudyInstanceUID",
+        "RequestedProcedureDescription",
+        f"{STEP}.Modality",
+        f"{STEP}.ScheduledProcedureStepDescription",
+        f"{STEP}.ScheduledProcedureStepID",
+        *keys,
+    ):
+        args += ["-k", key]
+    dcmtk(*args, *peer(core))
+    return [dcmread(p) for p in sorted(folder.glob("rsp*.dcm"))]
+
+
+def test_chinese_name_in_gb18030_and_utf8(
+    core: RunningCore, scheduled: dict[str, str], tmp_path: Path
+) -> None:
+    (gb,) = _worklist(
+        core,
+        tmp_path / "gb",
+        "CT01",
+        "SpecificCharacterSet=GB18030",
+        f"{STEP}.ScheduledStationAETitle=CT01",
+        f"{STEP}.ScheduledProcedureStepStartDate={scheduled['day']}",
+    )
+    assert gb.SpecificCharacterSet == "GB18030"
+    assert str(gb.PatientName) == "ZHANG^SAN=张^三"
+    assert gb.AccessionNumber == scheduled["ct"]
+    assert gb.ScheduledProcedureStepSequence[0].ScheduledProcedureStepDescription == "胸部CT平扫"
+    raw = (tmp_path / "gb").glob("rsp*.dcm").__next__().read_bytes()
+    assert "张^三".encode("gb18030") in raw
+    (utf8,) = _worklist(
+        core,
+        tmp_path / "utf8",
+        "CT01",
+        "SpecificCharacterSet=ISO_IR 192",
+        f"{STEP}.Modality=CT",
+    )
+    assert utf8.SpecificCharacterSet == "ISO_IR 192"
+    assert str(utf8.PatientName) == "ZHANG^SAN=张^三"
+    # Without a character set the Chinese values still arrive, in UTF-8.
+    (plain,) = _worklist(core, tmp_path / "plain", "CT01", "PatientName=ZHANG*")
+    assert plain.SpecificCharacterSet == "ISO_IR 192"
+    assert str(plain.PatientName.ideographic) == "张^三"
+
+
+def test_ascii_only_modality_gets_pinyin(
+    core: RunningCore, scheduled: dict[str, str], tmp_path: Path
+) -> None:
+    (answer,) = _worklist(
+        core,
+        tmp_path / "dr",
+        "DR01",
+        "SpecificCharacterSet=GB18030",
+        f"{STEP}.ScheduledStationAETitle=DR01",
+    )
+    assert str(answer.PatientName) == "LI^SI"
+    assert "SpecificCharacterSet" not in answer
+    assert answer.AccessionNumber == scheduled["dr"]
+    assert answer.ScheduledProcedureStepSequence[0].Modality == "DX"
+
+
+def test_matching_and_access(core: RunningCore, scheduled: dict[str, str], tmp_path: Path) -> None:
+    found = _worklist(core, tmp_path / "all", "CT01")
+    assert sorted(a.AccessionNumber for a in found) == sorted([scheduled["ct"], scheduled["dr"]])
+    assert _worklist(core, tmp_path / "mr", "CT01", f"{STEP}.Modality=MR") == []
+    assert (
+        _worklist(
+            core, tmp_path / "old", "CT01", f"{STEP}.ScheduledProcedureStepStartDate=20000101"
+        )
+        == []
+    )
+    (by_name,) = _worklist(core, tmp_path / "name", "CT01", "PatientName=LI*")
+    assert by_name.PatientID == "P2"
+    # An unregistered AE may not query the worklist.
+    folder = tmp_path / "stranger"
+    folder.mkdir()
+    result = dcmtk(
+        "findscu",
+        "-v",
+        "-W",
+        "-X",
+        "-od",
+        str(folder),
+        "-aet",
+        "STRANGER",
+        "-k",
+        "PatientName",
+        *peer(core),
+        check=False,
+    )
+    assert not list(folder.glob("rsp*.dcm"))
+    assert "Status: 0x124" in result.stderr + result.stdout
