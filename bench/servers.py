@@ -56,6 +56,8 @@ class CoreServer:
             str(self.http_port),
             "--dicom-port",
             str(dicom_port),
+            "--hl7-port",
+            str(free_port()),
             "--ae-title",
             self.ae_title,
         ]

@@ -12,6 +12,7 @@ from core_server import auth, db, dicomweb
 from core_server.archive import Archive
 from core_server.dicom import DicomServer
 from core_server.events import EventBus
+from core_server.hl7 import Hl7Service
 from core_server.ris import Ris
 from core_server.settings import Settings
 from core_server.web import WebContext, create_web_app
@@ -29,6 +30,7 @@ class Core:
     archive: Archive
     dicom: DicomServer
     ris: Ris | None = None
+    hl7: Hl7Service | None = None
 
 
 def build_core(settings: Settings) -> Core:
@@ -45,6 +47,9 @@ def build_core(settings: Settings) -> Core:
     ris = Ris(engine, bus, archive, files_dir=settings.data_dir / "ris")
     ris.start()
     core = Core(settings, engine, bus, archive, dicom_server(settings, archive, engine, ris), ris)
+    core.hl7 = Hl7Service(
+        engine, ris, bus, host=settings.host, port=settings.hl7_port, application=settings.ae_title
+    )
     return core
 
 
@@ -57,6 +62,11 @@ def create_app(settings: Settings) -> FastAPI:
     ctx.on_startup += [core.dicom.start, workers.start]
     ctx.on_shutdown += [workers.stop, core.dicom.stop]
     ctx.on_shutdown.append(core.engine.dispose)
+    if core.hl7 is not None:
+        hl7_service = ctx.hl7 = core.hl7
+        ctx.listeners["hl7"] = lambda: hl7_service.running
+        ctx.on_startup.append(hl7_service.start)
+        ctx.on_shutdown.append(hl7_service.stop)  # runs first: shutdown goes in reverse
     app = create_web_app(ctx)
     dicomweb.install(app, require)
     app.state.core = core

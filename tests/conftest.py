@@ -55,6 +55,7 @@ class RunningCore:
             host="127.0.0.1",
             http_port=free_port(),
             dicom_port=free_port(),
+            hl7_port=free_port(),
             database_url=database_url,
             admin_password=ADMIN_PASSWORD,
             **options,

@@ -8,10 +8,12 @@ ORU^R01) is queued with :func:`enqueue` ("send this message to that destination"
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Engine
 
 from core_server.events import EventBus
-from core_server.hl7.inbound import Receiver
+from core_server.hl7.inbound import InboundMessage, Receiver, get_message, list_messages
 from core_server.hl7.listener import MllpListener
 from core_server.hl7.mapping import Mapping
 from core_server.hl7.outbound import (
@@ -78,11 +80,51 @@ class Hl7Service:
         self.sender.wake()
         return job_id
 
+    # -- administration (the web adapter's HL7 routes call these) -----------------------------
+
+    def messages(self, **filters: Any) -> list[InboundMessage]:
+        return list_messages(self.engine, **filters)
+
+    def message(self, message_id: int) -> InboundMessage | None:
+        return get_message(self.engine, message_id)
+
+    def reprocess(self, message_id: int) -> str | None:
+        return self.receiver.reprocess(message_id)
+
+    def jobs(self, **filters: Any) -> list[Job]:
+        return list_jobs(self.engine, **filters)
+
+    def job(self, job_id: int) -> Job:
+        return get_job(self.engine, job_id)
+
+    def retry(self, job_id: int) -> Job:
+        job = retry(self.engine, job_id)
+        self.sender.wake()
+        return job
+
+    def destinations(self) -> list[Destination]:
+        return list_destinations(self.engine)
+
+    def destination(self, name: str) -> Destination:
+        return get_destination(self.engine, name)
+
+    def add_destination(self, **values: Any) -> Destination:
+        return add_destination(self.engine, Destination(**values))
+
+    def update_destination(self, name: str, **changes: Any) -> Destination:
+        changed = update_destination(self.engine, name, **changes)
+        self.sender.wake()
+        return changed
+
+    def remove_destination(self, name: str) -> None:
+        remove_destination(self.engine, name)
+
 
 __all__ = [
     "ORDER_STATUS",
     "Destination",
     "Hl7Service",
+    "InboundMessage",
     "Job",
     "OutboundError",
     "add_destination",

@@ -76,6 +76,26 @@ class Receiver:
             ack = self._ack(received, "AE", problem)
         return self._encode(ack, received.codec)
 
+    def reprocess(self, message_id: int) -> str | None:
+        """Apply a stored message again, by the administrator's hand, after what made it fail
+        was put right (an exam item added to the catalogue, a database back): only messages
+        that were not applied (AE or an internal failure) qualify. Its recorded ACK becomes
+        the new outcome, which a resend by the HIS will receive. Returns the new status, or
+        None when the message is unknown or was applied already."""
+        with db.read(self.engine) as conn:
+            row = conn.execute(
+                select(inbound.c.raw, inbound.c.peer, inbound.c.status).where(
+                    inbound.c.id == message_id
+                )
+            ).first()
+        if row is None or row.status not in ("error", "failed", "received"):
+            return None
+        received = self._read(bytes(row.raw), row.peer)
+        ack_code, problem, final = self._apply(received)
+        ack = self._ack(received, ack_code, problem)
+        self._record(message_id, ack_code, ack if final else None, problem)
+        return _STATUS[ack_code] if final else "failed"
+
     def reject(self, reason: str) -> bytes:
         """The AR for bytes that were not even an MLLP block (nothing to store)."""
         problem = MessageError("AR", "100", reason)
@@ -189,3 +209,89 @@ class Receiver:
     @staticmethod
     def _encode(ack: str, codec: str) -> bytes:
         return ack.encode(codec, "replace")
+
+
+# -- administration ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    id: int
+    received_at: datetime
+    peer: str
+    sending_application: str
+    sending_facility: str
+    control_id: str | None
+    message_type: str
+    charset: str
+    status: str  # received, accepted, error, rejected, failed
+    ack_code: str | None
+    error: str
+    processed_at: datetime | None
+    duplicates: int
+    text: str | None = None  # the message (decoded), in the detail view only
+    ack: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        for key in ("received_at", "processed_at"):
+            out[key] = out[key].isoformat() if out[key] else None
+        return out
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)  # SQLite returns naive values; all are stored in UTC
+
+
+def _message(row: Any, detail: bool) -> InboundMessage:
+    received_at = _utc(row.received_at)
+    assert received_at is not None
+    return InboundMessage(
+        id=row.id,
+        received_at=received_at,
+        peer=row.peer,
+        sending_application=row.sending_application,
+        sending_facility=row.sending_facility,
+        control_id=row.control_id,
+        message_type=row.message_type,
+        charset=row.charset,
+        status=row.status,
+        ack_code=row.ack_code,
+        error=row.error,
+        processed_at=_utc(row.processed_at),
+        duplicates=row.duplicates,
+        text=(row.text if row.text is not None else repr(bytes(row.raw))) if detail else None,
+        ack=row.ack if detail else None,
+    )
+
+
+_SUMMARY = [c for c in inbound.c if c.name not in ("raw", "text", "ack")]
+
+
+def list_messages(
+    engine: Engine,
+    *,
+    status: str = "",
+    message_type: str = "",
+    control_id: str = "",
+    limit: int = 100,
+    offset: int = 0,
+) -> list[InboundMessage]:
+    """The newest messages first, without their text."""
+    query = select(*_SUMMARY).order_by(inbound.c.id.desc()).limit(limit).offset(offset)
+    if status:
+        query = query.where(inbound.c.status == status)
+    if message_type:
+        query = query.where(inbound.c.message_type.startswith(message_type.upper()))
+    if control_id:
+        query = query.where(inbound.c.control_id == control_id)
+    with db.read(engine) as conn:
+        return [_message(row, False) for row in conn.execute(query)]
+
+
+def get_message(engine: Engine, message_id: int) -> InboundMessage | None:
+    with db.read(engine) as conn:
+        row = conn.execute(select(inbound).where(inbound.c.id == message_id)).first()
+    return _message(row, True) if row is not None else None

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from core_server.archive import Archive
 from core_server.ris import Ris
 from core_server.settings import Settings
-from core_server.web import routes_admin, routes_auth, routes_ris
+from core_server.web import routes_admin, routes_auth, routes_hl7, routes_ris
 
 
 @dataclass
@@ -24,6 +24,8 @@ class WebContext:
     engine: Engine
     archive: Archive
     ris: Ris | None = None
+    # The HL7 adapter's Hl7Service (typed loosely: adapters do not import each other).
+    hl7: Any = None
     # Listener name -> "is it up?"; /healthz answers 200 only when all are.
     listeners: dict[str, Callable[[], bool]] = field(default_factory=dict)
     on_startup: list[Callable[[], None]] = field(default_factory=list)
@@ -71,4 +73,5 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     app.include_router(routes_auth.router)
     app.include_router(routes_admin.router)
     app.include_router(routes_ris.router)
+    app.include_router(routes_hl7.router)
     return app

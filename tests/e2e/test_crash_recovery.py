@@ -33,6 +33,7 @@ def start_core(data_dir: Path, http_port: int, dicom_port: int) -> subprocess.Po
             "--host=127.0.0.1",
             f"--http-port={http_port}",
             f"--dicom-port={dicom_port}",
+            f"--hl7-port={free_port()}",
         ],
         env=env,
         stdout=subprocess.DEVNULL,

@@ -97,6 +97,12 @@ class HisListener:
         self._thread.stop()
         self._thread = None
 
+    def __enter__(self) -> HisListener:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
     @property
     def messages(self) -> list[bytes]:
         with self._lock:

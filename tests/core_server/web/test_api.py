@@ -20,7 +20,7 @@ def test_healthz_reports_every_listener(core: RunningCore) -> None:
     assert answer.status_code == 200
     body = answer.json()
     assert body["status"] == "ok"
-    assert body["listeners"] == {"dicom": True, "http": True}
+    assert body["listeners"] == {"dicom": True, "hl7": True, "http": True}
     assert body["ae_title"] == "PACS"
 
 

@@ -1,0 +1,243 @@
+"""The HL7 interface's administration API (``/api/hl7/...``), for administrators only: the
+inbound message log (with each ACK, and reprocessing of a message that failed), the outbound
+queue and its dead letters (with retry), and the destinations messages go to. Every change is
+audited."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from pydantic import BaseModel, Field
+
+from core_server import auth
+from core_server.web import i18n
+from core_server.web.security import require
+
+router = APIRouter(prefix="/api/hl7", tags=["hl7"])
+Admin = Annotated[auth.User, Depends(require("admin"))]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+class DestinationIn(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    host: str = Field(min_length=1, max_length=255)
+    port: int = Field(ge=1, le=65535)
+    receiving_application: str = Field("", max_length=180, description="MSH-5 of what we send")
+    receiving_facility: str = Field("", max_length=180, description="MSH-6 of what we send")
+    charset: str = Field("UNICODE UTF-8", description="MSH-18: UNICODE UTF-8, GB 18030-2000, ASCII")
+    purposes: str = Field("order_status", description="comma-separated: order_status, results")
+    status_message: str = Field("ORM", description="ORM (ORM^O01 v2.3.1) or OMI (OMI^O23 v2.5)")
+    max_attempts: int = Field(10, ge=1, description="tries before a message is a dead letter")
+    retry_base_seconds: float = Field(5.0, gt=0, description="first wait; doubles per try")
+    retry_max_seconds: float = Field(600.0, gt=0, description="longest wait between tries")
+    ack_timeout_seconds: float = Field(30.0, gt=0, description="how long to wait for the ACK")
+    enabled: bool = True
+
+
+class DestinationChange(BaseModel):
+    host: str | None = Field(None, min_length=1, max_length=255)
+    port: int | None = Field(None, ge=1, le=65535)
+    receiving_application: str | None = Field(None, max_length=180)
+    receiving_facility: str | None = Field(None, max_length=180)
+    charset: str | None = None
+    purposes: str | None = None
+    status_message: str | None = None
+    max_attempts: int | None = Field(None, ge=1)
+    retry_base_seconds: float | None = Field(None, gt=0)
+    retry_max_seconds: float | None = Field(None, gt=0)
+    ack_timeout_seconds: float | None = Field(None, gt=0)
+    enabled: bool | None = None
+
+
+def _hl7(request: Request) -> Any:
+    service = request.app.state.ctx.hl7
+    if service is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, _both("hl7.api.unavailable"))
+    return service
+
+
+def _both(key: str, **values: object) -> str:
+    """An error for an API client: Chinese, then English."""
+    return f"{i18n.translate('zh', key, **values)} / {i18n.translate('en', key, **values)}"
+
+
+def _refused(exc: ValueError) -> HTTPException:
+    text = str(exc)
+    if text.startswith("no "):
+        code = status.HTTP_404_NOT_FOUND
+    elif any(word in text for word in ("exists already", "still wait", "being sent", "was sent")):
+        code = status.HTTP_409_CONFLICT
+    else:  # a setting out of range, a character set we cannot write
+        code = status.HTTP_422_UNPROCESSABLE_CONTENT
+    return HTTPException(code, _both("hl7.api.refused", reason=text))
+
+
+def _audit(request: Request, user: auth.User, action: str, target: str, detail: Any) -> None:
+    auth.record_audit(
+        request.app.state.ctx.engine,
+        username=user.username,
+        action=action,
+        target=target,
+        detail=detail,
+        address=request.client.host if request.client else "",
+    )
+
+
+# -- summary ----------------------------------------------------------------------------------
+
+
+@router.get("/status")
+def interface_status(request: Request, user: Admin) -> dict[str, Any]:
+    """Is the listener up, on which port; how many outbound messages wait, failed, went."""
+    service = _hl7(request)
+    counts = {name: len(service.jobs(status=name, limit=1000)) for name in ("pending", "dead")}
+    return {
+        "listening": bool(service.listener.running),
+        "port": service.port,
+        "sending": bool(service.sender.running),
+        "outbound_waiting": counts["pending"],
+        "dead_letters": counts["dead"],
+        "destinations": [d.name for d in service.destinations()],
+    }
+
+
+# -- inbound ----------------------------------------------------------------------------------
+
+
+@router.get("/messages")
+def inbound_messages(
+    request: Request,
+    user: Admin,
+    status_: Annotated[
+        str, Query(alias="status", description="accepted, error, rejected, failed, received")
+    ] = "",
+    message_type: Annotated[str, Query(description="ADT, ORM^O01...")] = "",
+    control_id: str = "",
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
+    """Messages received, newest first, without their text."""
+    found = _hl7(request).messages(
+        status=status_,
+        message_type=message_type,
+        control_id=control_id,
+        limit=limit,
+        offset=offset,
+    )
+    return [m.as_dict() for m in found]
+
+
+@router.get("/messages/{message_id}")
+def inbound_message(request: Request, user: Admin, message_id: int) -> dict[str, Any]:
+    """One message with its text and the ACK that answered it."""
+    found = _hl7(request).message(message_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, _both("hl7.api.no_message", id=message_id))
+    return found.as_dict()  # type: ignore[no-any-return]
+
+
+@router.post("/messages/{message_id}/reprocess")
+def reprocess_message(request: Request, user: Admin, message_id: int) -> dict[str, Any]:
+    """Apply a message that failed (AE, internal error) again, once its cause is put right."""
+    service = _hl7(request)
+    if service.message(message_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, _both("hl7.api.no_message", id=message_id))
+    outcome = service.reprocess(message_id)
+    if outcome is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, _both("hl7.api.not_reprocessable"))
+    _audit(request, user, "hl7.reprocess", str(message_id), {"status": outcome})
+    return service.message(message_id).as_dict()  # type: ignore[no-any-return]
+
+
+# -- outbound ---------------------------------------------------------------------------------
+
+
+@router.get("/outbound")
+def outbound_jobs(
+    request: Request,
+    user: Admin,
+    status_: Annotated[str, Query(alias="status", description="pending, sending, sent, dead")] = "",
+    destination: str = "",
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
+    """The outbound queue, newest first."""
+    jobs = _hl7(request).jobs(status=status_, destination=destination, limit=limit, offset=offset)
+    return [j.as_dict() for j in jobs]
+
+
+@router.get("/dead-letters")
+def dead_letters(
+    request: Request, user: Admin, limit: Limit = 100, offset: Offset = 0
+) -> list[dict[str, Any]]:
+    """Messages given up on (out of tries, or rejected by the receiver): retry them by hand."""
+    return [j.as_dict() for j in _hl7(request).jobs(status="dead", limit=limit, offset=offset)]
+
+
+@router.get("/outbound/{job_id}")
+def outbound_job(request: Request, user: Admin, job_id: int) -> dict[str, Any]:
+    try:
+        return _hl7(request).job(job_id).as_dict()  # type: ignore[no-any-return]
+    except ValueError as exc:
+        raise _refused(exc) from None
+
+
+@router.post("/outbound/{job_id}/retry")
+def retry_job(request: Request, user: Admin, job_id: int) -> dict[str, Any]:
+    """Send a dead letter again (its tries start over), or a waiting message now."""
+    try:
+        job = _hl7(request).retry(job_id)
+    except ValueError as exc:
+        raise _refused(exc) from None
+    _audit(request, user, "hl7.retry", str(job_id), {"destination": job.destination})
+    return job.as_dict()  # type: ignore[no-any-return]
+
+
+# -- destinations -----------------------------------------------------------------------------
+
+
+@router.get("/destinations")
+def destinations(request: Request, user: Admin) -> list[dict[str, Any]]:
+    return [d.as_dict() for d in _hl7(request).destinations()]
+
+
+@router.post("/destinations", status_code=201)
+def add_destination(request: Request, user: Admin, body: DestinationIn) -> dict[str, Any]:
+    try:
+        added = _hl7(request).add_destination(**body.model_dump())
+    except ValueError as exc:
+        raise _refused(exc) from None
+    _audit(request, user, "hl7.destination.create", added.name, body.model_dump())
+    return added.as_dict()  # type: ignore[no-any-return]
+
+
+@router.get("/destinations/{name}")
+def destination(request: Request, user: Admin, name: str) -> dict[str, Any]:
+    try:
+        return _hl7(request).destination(name).as_dict()  # type: ignore[no-any-return]
+    except ValueError as exc:
+        raise _refused(exc) from None
+
+
+@router.patch("/destinations/{name}")
+def change_destination(
+    request: Request, user: Admin, name: str, body: DestinationChange
+) -> dict[str, Any]:
+    changes = body.model_dump(exclude_none=True)
+    try:
+        changed = _hl7(request).update_destination(name, **changes)
+    except ValueError as exc:
+        raise _refused(exc) from None
+    _audit(request, user, "hl7.destination.change", name, changes)
+    return changed.as_dict()  # type: ignore[no-any-return]
+
+
+@router.delete("/destinations/{name}", status_code=204)
+def remove_destination(request: Request, user: Admin, name: str) -> None:
+    try:
+        _hl7(request).remove_destination(name)
+    except ValueError as exc:
+        raise _refused(exc) from None
+    _audit(request, user, "hl7.destination.delete", name, {})
