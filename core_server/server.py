@@ -13,7 +13,8 @@ from core_server.archive import Archive
 from core_server.dicom import DicomServer
 from core_server.events import EventBus
 from core_server.hl7 import Hl7Service
-from core_server.ris import Ris
+from core_server.queueing import QueueService, RisExamDesk
+from core_server.ris import EXAM_STATUS_CHANGED, Ris
 from core_server.settings import Settings
 from core_server.web import WebContext, create_web_app
 from core_server.web.security import require
@@ -30,6 +31,7 @@ class Core:
     archive: Archive
     dicom: DicomServer
     ris: Ris | None = None
+    queueing: QueueService | None = None
     hl7: Hl7Service | None = None
 
 
@@ -47,6 +49,8 @@ def build_core(settings: Settings) -> Core:
     ris = Ris(engine, bus, archive, files_dir=settings.data_dir / "ris")
     ris.start()
     core = Core(settings, engine, bus, archive, dicom_server(settings, archive, engine, ris), ris)
+    core.queueing = QueueService(engine, bus, RisExamDesk(ris))
+    bus.subscribe(EXAM_STATUS_CHANGED, core.queueing.on_exam_status_changed)
     core.hl7 = Hl7Service(
         engine, ris, bus, host=settings.host, port=settings.hl7_port, application=settings.ae_title
     )
@@ -62,6 +66,10 @@ def create_app(settings: Settings) -> FastAPI:
     ctx.on_startup += [core.dicom.start, workers.start]
     ctx.on_shutdown += [workers.stop, core.dicom.stop]
     ctx.on_shutdown.append(core.engine.dispose)
+    if core.queueing is not None:
+        ctx.queueing = core.queueing
+        ctx.on_startup.append(core.queueing.start_background)
+        ctx.on_shutdown.append(core.queueing.stop_background)
     if core.hl7 is not None:
         hl7_service = ctx.hl7 = core.hl7
         ctx.listeners["hl7"] = lambda: hl7_service.running

@@ -26,7 +26,7 @@ from core_server.queueing.models import (
     Ticket,
     TicketStatus,
 )
-from core_server.queueing.service import TOPIC, QueueService
+from core_server.queueing.service import TOPIC, QueueService, Replayed
 
 __all__ = [
     "PRIORITY_GROUPS",
@@ -43,6 +43,7 @@ __all__ = [
     "Queue",
     "QueueError",
     "QueueService",
+    "Replayed",
     "RisExamDesk",
     "Room",
     "RoomState",

@@ -18,6 +18,7 @@ from core_server.queueing.models import (
     DisplaySettings,
     Invalid,
     Queue,
+    QueueError,
     Room,
     RoomState,
     Screen,
@@ -121,7 +122,7 @@ def save_room(conn: Connection, room: Room, *, create: bool) -> Room:
     exists = conn.execute(select(rooms.c.id).where(rooms.c.code == room.code)).scalar()
     if create:
         if exists is not None:
-            raise Invalid("exists", f"诊室 {room.code} 已存在", f"room {room.code!r} exists")
+            raise QueueError("exists", f"诊室 {room.code} 已存在", f"room {room.code!r} exists")
         room_id = conn.execute(
             insert(rooms).values(code=room.code, state=RoomState.IDLE, **values)
         ).inserted_primary_key[0]  # type: ignore[index]
@@ -139,7 +140,7 @@ def save_room(conn: Connection, room: Room, *, create: bool) -> Room:
 def delete_room(conn: Connection, code: str) -> None:
     row = room_row(conn, code)
     if row.current_ticket_id is not None:
-        raise Invalid(
+        raise QueueError(
             "wrong_status", f"诊室 {code} 有正在检查的患者", f"room {code!r} has a current patient"
         )
     conn.execute(delete(rooms).where(rooms.c.id == row.id))
@@ -239,7 +240,7 @@ def save_queue(conn: Connection, queue: Queue, *, create: bool) -> Queue:
     exists = conn.execute(select(queues.c.id).where(queues.c.code == queue.code)).scalar()
     if create:
         if exists is not None:
-            raise Invalid("exists", f"队列 {queue.code} 已存在", f"queue {queue.code!r} exists")
+            raise QueueError("exists", f"队列 {queue.code} 已存在", f"queue {queue.code!r} exists")
         conn.execute(insert(queues).values(code=queue.code, **values))
     else:
         if exists is None:
@@ -254,7 +255,7 @@ def delete_queue(conn: Connection, code: str) -> None:
         select(func.count()).where(tickets.c.queue_id == row.id, tickets.c.is_open)
     ).scalar_one()
     if open_tickets:
-        raise Invalid(
+        raise QueueError(
             "wrong_status",
             f"队列 {code} 还有 {open_tickets} 张未完成的号票",
             f"queue {code!r} has {open_tickets} open tickets",
@@ -317,7 +318,9 @@ def save_screen(conn: Connection, screen: Screen, *, create: bool) -> Screen:
     exists = conn.execute(select(screens.c.id).where(screens.c.code == screen.code)).scalar()
     if create:
         if exists is not None:
-            raise Invalid("exists", f"屏幕 {screen.code} 已存在", f"screen {screen.code!r} exists")
+            raise QueueError(
+                "exists", f"屏幕 {screen.code} 已存在", f"screen {screen.code!r} exists"
+            )
         screen_id = conn.execute(
             insert(screens).values(code=screen.code, **values)
         ).inserted_primary_key[0]  # type: ignore[index]

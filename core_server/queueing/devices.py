@@ -17,7 +17,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from core_server import auth, db
 from core_server.queueing import config
-from core_server.queueing.models import Device, Invalid, not_found
+from core_server.queueing.models import Device, Invalid, QueueError, not_found
 from core_server.queueing.tables import devices, rooms, screens
 
 KEY_HOURS = 10 * 365 * 24  # a device key lives until revoked (ten years)
@@ -96,7 +96,7 @@ def create_device(
         for code in queues:
             config.queue_row(conn, code)
         if conn.execute(select(devices.c.id).where(devices.c.name == name)).first():
-            raise Invalid("exists", f"设备 {name} 已存在", f"device {name!r} exists")
+            raise QueueError("exists", f"设备 {name} 已存在", f"device {name!r} exists")
     existing = auth.get_user(engine, username)
     if existing is None:
         user = auth.create_user(
@@ -105,7 +105,7 @@ def create_device(
     elif existing.role == "device" and not existing.active:  # a deleted device's name again
         user = auth.update_user(engine, username, active=True)
     else:
-        raise Invalid("exists", f"用户 {username} 已存在", f"user {username!r} exists")
+        raise QueueError("exists", f"用户 {username} 已存在", f"user {username!r} exists")
     try:
         with db.write(engine) as conn:
             conn.execute(

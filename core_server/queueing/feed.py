@@ -18,8 +18,7 @@ from sqlalchemy import Engine
 from core_server import db
 from core_server.events import EventBus
 from core_server.queueing import journal
-from core_server.queueing.journal import Event
-from core_server.queueing.service import TOPIC
+from core_server.queueing.journal import TOPIC, Event
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,8 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from core_server.queueing.tables import event_counter, events
 
+# The bus topic that wakes the WebSocket feed after a commit: {"seq": newest}.
+TOPIC = "queueing.journal"
 # How much history a reconnecting client can replay.
 KEEP_EVENTS = 10_000
 KEEP_DAYS = 2

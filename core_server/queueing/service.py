@@ -27,6 +27,8 @@ from core_server import db
 from core_server.events import EventBus
 from core_server.queueing import config, journal, ordering, voice
 from core_server.queueing.exams import ExamDesk
+from core_server.queueing.feed import EventFeed
+from core_server.queueing.journal import TOPIC
 from core_server.queueing.masking import mask_name
 from core_server.queueing.models import (
     PRIORITY_GROUPS,
@@ -57,15 +59,14 @@ from core_server.queueing.tables import (
 
 log = logging.getLogger(__name__)
 
-# The bus topic that wakes the WebSocket feed: {"seq": newest}. The journal holds the events.
-TOPIC = "queueing.journal"
 IDEMPOTENCY_HOURS = 48
 
 Clock = Callable[[], datetime]
 
 
 class Replayed(Exception):
-    """Not an error: the stored answer of a resent action (same idempotency key)."""
+    """Not an error: a resent action (same idempotency key) did not act again; ``status`` and
+    ``body`` are the first answer, for the adapter to send again."""
 
     def __init__(self, status: int, body: dict[str, Any]) -> None:
         super().__init__(status)
@@ -120,6 +121,7 @@ class QueueService:
         self.bus = bus
         self.desk = desk
         self.now: Clock = clock or (lambda: datetime.now(UTC))
+        self.feed = EventFeed(engine, bus)
         self._ticker: threading.Thread | None = None
         self._stop = threading.Event()
         with db.write(engine) as conn:
@@ -169,6 +171,16 @@ class QueueService:
             )
         ).one()
         raise Replayed(row.status_code, json.loads(row.body))
+
+    def _replay_if_done(self, key: tuple[str, str]) -> None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(idempotency_keys).where(
+                    idempotency_keys.c.username == key[0], idempotency_keys.c.key == key[1]
+                )
+            ).first()
+        if row is not None and row.status_code:
+            raise Replayed(row.status_code, json.loads(row.body))
 
     def _tz(self, conn: Connection) -> ZoneInfo:
         return ZoneInfo(config.get_settings(conn).timezone)
@@ -280,6 +292,8 @@ class QueueService:
         when a new ticket was issued, ``(200, body)`` when every exam had one already."""
         if self.desk is None:
             raise _refusal("exam_not_found", "未连接检查登记系统", "no RIS is connected")
+        if key is not None:
+            self._replay_if_done(key)
         with self._read() as conn:
             tz = self._tz(conn)
             today = self._today(conn)
@@ -303,22 +317,16 @@ class QueueService:
             )
         if priority is not None and priority not in (*PRIORITY_GROUPS, "emergency"):
             raise Invalid("invalid", f"未知的优先类别 {priority}", f"unknown priority {priority!r}")
-        try:
-            with self._write(key) as tx:
-                issued = [
-                    self._issue(tx, exam, queue, username, priority, allowed_queues)
-                    for exam in usable
-                ]
-                body = {"tickets": [self._print(tx.conn, row, new) for row, new in issued]}
-                status = 201 if any(new for _, new in issued) else 200
-                tx.remember(status, body)
-                for exam in usable:
-                    if exam.exam_id is not None and exam.status == "scheduled":
-                        tx.after_commit.append(
-                            self._advance_later(exam.exam_id, "arrived", username)
-                        )
-        except Replayed as replay:
-            return replay.status, replay.body
+        with self._write(key) as tx:
+            issued = [
+                self._issue(tx, exam, queue, username, priority, allowed_queues) for exam in usable
+            ]
+            body = {"tickets": [self._print(tx.conn, row, new) for row, new in issued]}
+            status = 201 if any(new for _, new in issued) else 200
+            tx.remember(status, body)
+            for exam in usable:
+                if exam.exam_id is not None and exam.status == "scheduled":
+                    tx.after_commit.append(self._advance_later(exam.exam_id, "arrived", username))
         return status, body
 
     def issue(
@@ -551,47 +559,42 @@ class QueueService:
         allowed_room: str | None = None,
         key: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
-        try:
-            with self._write(key) as tx:
-                conn = tx.conn
-                room = self._room_for_action(conn, room_code, allowed_room, calling=True)
-                queue_rows = self._room_queue_rows(conn, room)
-                self._close_current(tx, room, username, close_current)
-                today = self._today(conn)
-                lines = [(q, self._ordered(conn, q, today)) for q in queue_rows]
-                claimed = None
-                while claimed is None:
-                    heads = [
-                        (i, _waiting(rows[0]), self._rules(q))
-                        for i, (q, rows) in enumerate(lines)
-                        if rows
-                    ]
-                    pick = ordering.first_of([(w, r) for _, w, r in heads])
-                    if pick is None:
-                        break
-                    index = heads[pick][0]
-                    queue, rows = lines[index]
-                    candidate = rows.pop(0)
-                    if self._claim(conn, candidate.id, room, (TicketStatus.WAITING,)):
-                        claimed = (queue, candidate)
-                if claimed is None:
-                    if room.current_ticket_id is None or not close_current:
-                        raise _refusal(
-                            "no_waiting_patient", "没有候诊患者", "no patient is waiting"
-                        )
-                    body = self._action_body(tx, room.code, None)
-                    body["notice"] = {
-                        "code": "no_waiting_patient",
-                        "zh": "没有候诊患者",
-                        "en": "no patient is waiting",
-                    }
-                else:
-                    queue, candidate = claimed
-                    row = self._after_claim(tx, room, queue, candidate, username, recall=False)
-                    body = self._action_body(tx, room.code, row)
-                tx.remember(200, body)
-        except Replayed as replay:
-            return replay.body
+        with self._write(key) as tx:
+            conn = tx.conn
+            room = self._room_for_action(conn, room_code, allowed_room, calling=True)
+            queue_rows = self._room_queue_rows(conn, room)
+            self._close_current(tx, room, username, close_current)
+            today = self._today(conn)
+            lines = [(q, self._ordered(conn, q, today)) for q in queue_rows]
+            claimed = None
+            while claimed is None:
+                heads = [
+                    (i, _waiting(rows[0]), self._rules(q))
+                    for i, (q, rows) in enumerate(lines)
+                    if rows
+                ]
+                pick = ordering.first_of([(w, r) for _, w, r in heads])
+                if pick is None:
+                    break
+                index = heads[pick][0]
+                queue, rows = lines[index]
+                candidate = rows.pop(0)
+                if self._claim(conn, candidate.id, room, (TicketStatus.WAITING,)):
+                    claimed = (queue, candidate)
+            if claimed is None:
+                if room.current_ticket_id is None or not close_current:
+                    raise _refusal("no_waiting_patient", "没有候诊患者", "no patient is waiting")
+                body = self._action_body(tx, room.code, None)
+                body["notice"] = {
+                    "code": "no_waiting_patient",
+                    "zh": "没有候诊患者",
+                    "en": "no patient is waiting",
+                }
+            else:
+                queue, candidate = claimed
+                row = self._after_claim(tx, room, queue, candidate, username, recall=False)
+                body = self._action_body(tx, room.code, row)
+            tx.remember(200, body)
         return body
 
     def call_ticket(
@@ -605,52 +608,47 @@ class QueueService:
         key: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         """Call a chosen patient (from the waiting or missed list) into this room."""
-        try:
-            with self._write(key) as tx:
-                conn = tx.conn
-                room = self._room_for_action(conn, room_code, allowed_room, calling=True)
-                queue_rows = {q.id: q for q in self._room_queue_rows(conn, room)}
-                ticket = conn_ticket(conn, ticket_id)
-                if ticket is None:
-                    raise not_found("ticket", str(ticket_id))
-                if ticket.queue_id not in queue_rows:
-                    raise _refusal(
-                        "invalid",
-                        f"{ticket.number} 不在本诊室的队列中",
-                        f"{ticket.number} is not in a queue of this room",
-                    )
-                if room.current_ticket_id == ticket.id:
-                    raise _refusal(
-                        "wrong_status",
-                        f"{ticket.number} 已在本诊室",
-                        f"{ticket.number} is here already",
-                    )
-                self._close_current(tx, room, username, close_current)
-                if not self._claim(
-                    conn, ticket.id, room, (TicketStatus.WAITING, TicketStatus.MISSED)
-                ):
-                    now_row = conn_ticket(conn, ticket.id)
-                    if now_row is not None and now_row.status in (
-                        TicketStatus.CALLED,
-                        TicketStatus.IN_PROGRESS,
-                    ):
-                        raise _refusal(
-                            "ticket_taken",
-                            f"{ticket.number} 已被其他诊室呼叫",
-                            f"{ticket.number} was called by another room",
-                        )
-                    raise _refusal(
-                        "wrong_status",
-                        f"{ticket.number} 当前状态不能呼叫",
-                        f"{ticket.number} cannot be called in its status",
-                    )
-                row = self._after_claim(
-                    tx, room, queue_rows[ticket.queue_id], ticket, username, recall=False
+        with self._write(key) as tx:
+            conn = tx.conn
+            room = self._room_for_action(conn, room_code, allowed_room, calling=True)
+            queue_rows = {q.id: q for q in self._room_queue_rows(conn, room)}
+            ticket = conn_ticket(conn, ticket_id)
+            if ticket is None:
+                raise not_found("ticket", str(ticket_id))
+            if ticket.queue_id not in queue_rows:
+                raise _refusal(
+                    "invalid",
+                    f"{ticket.number} 不在本诊室的队列中",
+                    f"{ticket.number} is not in a queue of this room",
                 )
-                body = self._action_body(tx, room.code, row)
-                tx.remember(200, body)
-        except Replayed as replay:
-            return replay.body
+            if room.current_ticket_id == ticket.id:
+                raise _refusal(
+                    "wrong_status",
+                    f"{ticket.number} 已在本诊室",
+                    f"{ticket.number} is here already",
+                )
+            self._close_current(tx, room, username, close_current)
+            if not self._claim(conn, ticket.id, room, (TicketStatus.WAITING, TicketStatus.MISSED)):
+                now_row = conn_ticket(conn, ticket.id)
+                if now_row is not None and now_row.status in (
+                    TicketStatus.CALLED,
+                    TicketStatus.IN_PROGRESS,
+                ):
+                    raise _refusal(
+                        "ticket_taken",
+                        f"{ticket.number} 已被其他诊室呼叫",
+                        f"{ticket.number} was called by another room",
+                    )
+                raise _refusal(
+                    "wrong_status",
+                    f"{ticket.number} 当前状态不能呼叫",
+                    f"{ticket.number} cannot be called in its status",
+                )
+            row = self._after_claim(
+                tx, room, queue_rows[ticket.queue_id], ticket, username, recall=False
+            )
+            body = self._action_body(tx, room.code, row)
+            tx.remember(200, body)
         return body
 
     def _claim(
@@ -772,22 +770,19 @@ class QueueService:
         allowed_room: str | None = None,
         key: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
-        try:
-            with self._write(key) as tx:
-                conn = tx.conn
-                room = self._room_for_action(conn, room_code, allowed_room, calling=True)
-                current = self._current(conn, room, (TicketStatus.CALLED,))
-                conn.execute(
-                    update(tickets)
-                    .where(tickets.c.id == current.id)
-                    .values(called_at=self.now(), call_count=tickets.c.call_count + 1)
-                )
-                queue = conn.execute(select(queues).where(queues.c.id == current.queue_id)).one()
-                row = self._after_claim(tx, room, queue, current, username, recall=True)
-                body = self._action_body(tx, room.code, row)
-                tx.remember(200, body)
-        except Replayed as replay:
-            return replay.body
+        with self._write(key) as tx:
+            conn = tx.conn
+            room = self._room_for_action(conn, room_code, allowed_room, calling=True)
+            current = self._current(conn, room, (TicketStatus.CALLED,))
+            conn.execute(
+                update(tickets)
+                .where(tickets.c.id == current.id)
+                .values(called_at=self.now(), call_count=tickets.c.call_count + 1)
+            )
+            queue = conn.execute(select(queues).where(queues.c.id == current.queue_id)).one()
+            row = self._after_claim(tx, room, queue, current, username, recall=True)
+            body = self._action_body(tx, room.code, row)
+            tx.remember(200, body)
         return body
 
     def missed(
@@ -800,32 +795,29 @@ class QueueService:
     ) -> dict[str, Any]:
         """The called patient did not come: suspended for the queue's time, then back in the
         queue; closed as absent after the queue's ``missed_max`` misses."""
-        try:
-            with self._write(key) as tx:
-                conn = tx.conn
-                room = self._room_for_action(conn, room_code, allowed_room, calling=False)
-                current = self._current(conn, room, (TicketStatus.CALLED,))
-                queue = conn.execute(select(queues).where(queues.c.id == current.queue_id)).one()
-                misses = current.missed_count + 1
-                values: dict[str, Any] = {"missed_count": misses}
-                if misses >= queue.missed_max:
-                    values.update(status=TicketStatus.ABSENT, is_open=False, finished_at=self.now())
-                else:
-                    back = self.now() + timedelta(minutes=queue.missed_suspend_minutes)
-                    values.update(status=TicketStatus.MISSED, back_at=back)
-                conn.execute(update(tickets).where(tickets.c.id == current.id).values(**values))
-                conn.execute(
-                    update(rooms)
-                    .where(rooms.c.id == room.id)
-                    .values(current_ticket_id=None, state=_resting(room))
-                )
-                row = conn_ticket(conn, current.id)
-                self._ticket_event(tx, row, room.code)
-                self._room_event(tx, room.code)
-                body = self._action_body(tx, room.code, row)
-                tx.remember(200, body)
-        except Replayed as replay:
-            return replay.body
+        with self._write(key) as tx:
+            conn = tx.conn
+            room = self._room_for_action(conn, room_code, allowed_room, calling=False)
+            current = self._current(conn, room, (TicketStatus.CALLED,))
+            queue = conn.execute(select(queues).where(queues.c.id == current.queue_id)).one()
+            misses = current.missed_count + 1
+            values: dict[str, Any] = {"missed_count": misses}
+            if misses >= queue.missed_max:
+                values.update(status=TicketStatus.ABSENT, is_open=False, finished_at=self.now())
+            else:
+                back = self.now() + timedelta(minutes=queue.missed_suspend_minutes)
+                values.update(status=TicketStatus.MISSED, back_at=back)
+            conn.execute(update(tickets).where(tickets.c.id == current.id).values(**values))
+            conn.execute(
+                update(rooms)
+                .where(rooms.c.id == room.id)
+                .values(current_ticket_id=None, state=_resting(room))
+            )
+            row = conn_ticket(conn, current.id)
+            self._ticket_event(tx, row, room.code)
+            self._room_event(tx, room.code)
+            body = self._action_body(tx, room.code, row)
+            tx.remember(200, body)
         return body
 
     def start(
@@ -836,31 +828,26 @@ class QueueService:
         allowed_room: str | None = None,
         key: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
-        try:
-            with self._write(key) as tx:
-                conn = tx.conn
-                room = self._room_for_action(conn, room_code, allowed_room, calling=False)
-                current = self._current(conn, room, (TicketStatus.CALLED,))
+        with self._write(key) as tx:
+            conn = tx.conn
+            room = self._room_for_action(conn, room_code, allowed_room, calling=False)
+            current = self._current(conn, room, (TicketStatus.CALLED,))
+            conn.execute(
+                update(tickets)
+                .where(tickets.c.id == current.id)
+                .values(status=TicketStatus.IN_PROGRESS, started_at=self.now())
+            )
+            if room.state != RoomState.PAUSED:
                 conn.execute(
-                    update(tickets)
-                    .where(tickets.c.id == current.id)
-                    .values(status=TicketStatus.IN_PROGRESS, started_at=self.now())
+                    update(rooms).where(rooms.c.id == room.id).values(state=RoomState.BUSY)
                 )
-                if room.state != RoomState.PAUSED:
-                    conn.execute(
-                        update(rooms).where(rooms.c.id == room.id).values(state=RoomState.BUSY)
-                    )
-                row = conn_ticket(conn, current.id)
-                self._ticket_event(tx, row, room.code)
-                self._room_event(tx, room.code)
-                body = self._action_body(tx, room.code, row)
-                tx.remember(200, body)
-                if row.exam_id is not None:
-                    tx.after_commit.append(
-                        self._advance_later(row.exam_id, "in_progress", username)
-                    )
-        except Replayed as replay:
-            return replay.body
+            row = conn_ticket(conn, current.id)
+            self._ticket_event(tx, row, room.code)
+            self._room_event(tx, room.code)
+            body = self._action_body(tx, room.code, row)
+            tx.remember(200, body)
+            if row.exam_id is not None:
+                tx.after_commit.append(self._advance_later(row.exam_id, "in_progress", username))
         return body
 
     def finish(
@@ -871,16 +858,13 @@ class QueueService:
         allowed_room: str | None = None,
         key: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
-        try:
-            with self._write(key) as tx:
-                conn = tx.conn
-                room = self._room_for_action(conn, room_code, allowed_room, calling=False)
-                current = self._current(conn, room, (TicketStatus.CALLED, TicketStatus.IN_PROGRESS))
-                row = self._finish_ticket(tx, room, current, username)
-                body = self._action_body(tx, room.code, row)
-                tx.remember(200, body)
-        except Replayed as replay:
-            return replay.body
+        with self._write(key) as tx:
+            conn = tx.conn
+            room = self._room_for_action(conn, room_code, allowed_room, calling=False)
+            current = self._current(conn, room, (TicketStatus.CALLED, TicketStatus.IN_PROGRESS))
+            row = self._finish_ticket(tx, room, current, username)
+            body = self._action_body(tx, room.code, row)
+            tx.remember(200, body)
         return body
 
     def _finish_ticket(self, tx: _Tx, room: Any, current: Any, username: str) -> Any:
@@ -1112,8 +1096,10 @@ class QueueService:
 
     # -- background ----------------------------------------------------------------------------
 
-    def start_ticker(self, interval: float = 1.0) -> None:
-        """Return missed patients when due and close earlier days' tickets, in the background."""
+    def start_background(self, interval: float = 1.0) -> None:
+        """The live event feed, and a ticker that returns missed patients when due and closes
+        earlier days' tickets."""
+        self.feed.start()
         self._stop.clear()
 
         def run() -> None:
@@ -1127,11 +1113,12 @@ class QueueService:
         self._ticker = threading.Thread(target=run, name="queue-ticker", daemon=True)
         self._ticker.start()
 
-    def stop_ticker(self) -> None:
+    def stop_background(self) -> None:
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join(timeout=10)
             self._ticker = None
+        self.feed.stop()
 
     # -- what screens, callers and tickets show ----------------------------------------------------
 

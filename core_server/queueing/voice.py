@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import string
 
-from core_server.queueing.models import QueueError
+from core_server.queueing.models import Invalid
 
 # Placeholders a template may use, in Chinese (as administrators write them) or English.
 PLACEHOLDERS = {
@@ -25,13 +25,13 @@ def check_template(template: str) -> None:
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
     except ValueError:
-        raise QueueError(
+        raise Invalid(
             "invalid", f"语音模板括号不匹配: {template}", f"unbalanced braces: {template}"
         ) from None
     unknown = [f for f in fields if f not in PLACEHOLDERS]
     if unknown:
         names = "、".join("{" + k + "}" for k in ("号码", "姓名", "诊室", "队列"))
-        raise QueueError(
+        raise Invalid(
             "invalid",
             f"语音模板中未知的占位符 {unknown}，可用: {names}",
             f"unknown placeholders {unknown} in the voice template; known: {names}",

@@ -11,9 +11,17 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from core_server.archive import Archive
+from core_server.queueing import QueueService
 from core_server.ris import Ris
 from core_server.settings import Settings
-from core_server.web import routes_admin, routes_auth, routes_hl7, routes_ris
+from core_server.web import (
+    routes_admin,
+    routes_auth,
+    routes_hl7,
+    routes_queueing,
+    routes_ris,
+    websocket,
+)
 
 
 @dataclass
@@ -24,6 +32,7 @@ class WebContext:
     engine: Engine
     archive: Archive
     ris: Ris | None = None
+    queueing: QueueService | None = None
     # The HL7 adapter's Hl7Service (typed loosely: adapters do not import each other).
     hl7: Any = None
     # Listener name -> "is it up?"; /healthz answers 200 only when all are.
@@ -72,6 +81,8 @@ def create_web_app(ctx: WebContext) -> FastAPI:
 
     app.include_router(routes_auth.router)
     app.include_router(routes_admin.router)
+    routes_queueing.install(app)
+    app.include_router(websocket.router)
     app.include_router(routes_ris.router)
     app.include_router(routes_hl7.router)
     return app

@@ -12,6 +12,7 @@ from core_server import db
 from core_server.events import EventBus
 from core_server.queueing import QueueError, QueueService
 from core_server.queueing import journal as journal_module
+from core_server.queueing.service import Replayed
 from tests.core_server.queueing.conftest import Clock, Desk, change_queue
 
 
@@ -179,8 +180,9 @@ def test_idempotent_resend_acts_once(desk: Desk) -> None:
     for name in ("张三", "李四", "王五"):
         desk.arrive(name)
     first = service.call_next("CT1", username="dev1", key=("dev1", "k-1"))
-    again = service.call_next("CT1", username="dev1", key=("dev1", "k-1"))
-    assert again == first
+    with pytest.raises(Replayed) as again:
+        service.call_next("CT1", username="dev1", key=("dev1", "k-1"))
+    assert again.value.status == 200 and again.value.body == first
     assert numbers(service) == ["CT002", "CT003"]
     # The same key from another device is another action.
     other = service.call_next("CT2", username="dev2", key=("dev2", "k-1"))

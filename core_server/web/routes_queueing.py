@@ -1,0 +1,604 @@
+"""REST API of the queue service (contract: ``docs/queue-api.md``) and its admin pages.
+
+Refusals of the domain (:class:`QueueError`) answer ``{"detail": {"code", "zh", "en"}}`` with
+their status. Actions take an ``Idempotency-Key`` header; a resend gets the first answer again
+with ``Idempotent-Replayed: true``. A device may act only for the room, screen or queues it is
+bound to; staff roles for any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from core_server import auth, queueing
+from core_server.queueing import (
+    Device,
+    DisplaySettings,
+    Forbidden,
+    Queue,
+    QueueError,
+    QueueService,
+    Replayed,
+    Room,
+    Screen,
+)
+from core_server.web.security import require, require_page
+from core_server.web.templating import PageLink, add_page_link, render
+
+ADMIN = ("admin",)
+# Who calls patients into a room: technicians, doctors of ultrasound/endoscopy rooms, devices.
+CALLERS = ("admin", "technician", "reporting_doctor", "reviewing_doctor", "device")
+# Who checks patients in and manages tickets: the desk, technicians, ticket printers.
+DESK = ("admin", "registrar", "technician", "device")
+# Who changes a ticket (priority, cancel, early return): people at the desk or in the room.
+TICKET_STAFF = ("admin", "registrar", "technician")
+# Who uses the web caller page.
+ROOM_STAFF = ("admin", "technician", "reporting_doctor", "reviewing_doctor")
+# Who may look at screens: every role.
+VIEWERS = auth.ROLES
+STAFF = tuple(role for role in auth.ROLES if role != "device")
+
+router = APIRouter(prefix="/api/queueing", tags=["queueing"])
+pages = APIRouter(include_in_schema=False)
+
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", max_length=128, min_length=1)
+]
+
+
+def _service(request: Request) -> QueueService:
+    service: QueueService | None = request.app.state.ctx.queueing
+    if service is None:
+        raise QueueError("unavailable", "排队服务未启用", "the queue service is not running")
+    return service
+
+
+def _device(request: Request, user: auth.User) -> Device | None:
+    """The device record of a device user (None for staff); a device-role user that is no
+    enrolled device may do nothing here."""
+    if user.role != "device":
+        return None
+    device = queueing.devices.device_for_user(request.app.state.ctx.engine, user.username)
+    if device is None:
+        raise Forbidden("not_enrolled", "此设备未登记", "this device is not enrolled")
+    return device
+
+
+def _room_scope(request: Request, user: auth.User) -> str | None:
+    device = _device(request, user)
+    if device is None:
+        return None
+    if device.kind != "caller" or device.room is None:
+        raise Forbidden("not_your_room", "此设备不是叫号器", "this device is not a caller")
+    return device.room
+
+
+def _key(user: auth.User, key: str | None) -> tuple[str, str] | None:
+    return (user.username, key) if key else None
+
+
+def _act(action: Callable[[], Any], status: int = 200) -> Any:
+    """Run an action; a resend answers the stored first answer, marked as a replay."""
+    try:
+        body = action()
+    except Replayed as replay:
+        return JSONResponse(
+            replay.body, status_code=replay.status, headers={"Idempotent-Replayed": "true"}
+        )
+    return JSONResponse(body, status_code=status)
+
+
+# -- devices ---------------------------------------------------------------------------------------
+
+
+class DeviceIn(BaseModel):
+    name: str = Field(min_length=1, max_length=48)
+    kind: str
+    room: str | None = None
+    screen: str | None = None
+    queues: list[str] = []
+
+
+@router.get("/devices", dependencies=[Depends(require(*ADMIN))])
+def list_devices(request: Request) -> list[dict[str, Any]]:
+    return [d.as_dict() for d in queueing.devices.list_devices(request.app.state.ctx.engine)]
+
+
+@router.post("/devices", status_code=201, dependencies=[Depends(require(*ADMIN))])
+def add_device(request: Request, body: DeviceIn) -> dict[str, Any]:
+    engine = request.app.state.ctx.engine
+    device, key = queueing.devices.create_device(
+        engine, body.name, body.kind, room=body.room, screen=body.screen, queues=tuple(body.queues)
+    )
+    _service(request).journal_config_change("device", device.name)
+    return {**_device_dict(device), "key": key}
+
+
+def _device_dict(device: Device) -> dict[str, Any]:
+    return {k: v for k, v in device.as_dict().items() if k != "username"}
+
+
+@router.post("/devices/{name}/key", dependencies=[Depends(require(*ADMIN))])
+def renew_device_key(request: Request, name: str) -> dict[str, Any]:
+    key = queueing.devices.new_key(request.app.state.ctx.engine, name)
+    return {"name": name, "key": key}
+
+
+@router.delete("/devices/{name}", status_code=204, dependencies=[Depends(require(*ADMIN))])
+def remove_device(request: Request, name: str) -> Response:
+    queueing.devices.delete_device(request.app.state.ctx.engine, name)
+    _service(request).journal_config_change("device", name)
+    return Response(status_code=204)
+
+
+@router.get("/devices/me")
+def device_me(
+    request: Request, user: Annotated[auth.User, Depends(require("device"))]
+) -> dict[str, Any]:
+    device = _device(request, user)
+    assert device is not None
+    queueing.devices.touch(request.app.state.ctx.engine, user.username)
+    queues = device.queues
+    service = _service(request)
+    if device.kind == "caller" and device.room:
+        queues = service.room(device.room).queues
+    elif device.kind == "screen" and device.screen:
+        queues = service.screen(device.screen).queues
+    return {**_device_dict(device), "queues": list(queues)}
+
+
+# -- rooms, queues, screens, settings (administration) ---------------------------------------------
+
+
+class RoomIn(BaseModel):
+    code: str
+    name: str
+    department: str = ""
+    modality: str = ""
+    queues: list[str] = []
+    min_call_interval_seconds: int = 5
+    position: int = 0
+
+
+class RoomChange(BaseModel):
+    name: str | None = None
+    department: str | None = None
+    modality: str | None = None
+    queues: list[str] | None = None
+    min_call_interval_seconds: int | None = None
+    position: int | None = None
+
+
+def _changed(current: Any, change: BaseModel) -> Any:
+    values = {
+        k: tuple(v) if isinstance(v, list) else v
+        for k, v in change.model_dump(exclude_none=True).items()
+    }
+    return replace(current, **values)
+
+
+@router.get("/rooms", dependencies=[Depends(require(*STAFF))])
+def list_rooms(request: Request) -> list[dict[str, Any]]:
+    return [r.as_dict() for r in _service(request).rooms()]
+
+
+@router.post("/rooms", status_code=201, dependencies=[Depends(require(*ADMIN))])
+def add_room(request: Request, body: RoomIn) -> dict[str, Any]:
+    room = Room(**{**body.model_dump(), "queues": tuple(body.queues)})
+    return _service(request).save_room(room, create=True).as_dict()
+
+
+@router.get("/rooms/{code}", dependencies=[Depends(require(*STAFF))])
+def get_room(request: Request, code: str) -> dict[str, Any]:
+    return _service(request).room(code).as_dict()
+
+
+@router.patch("/rooms/{code}", dependencies=[Depends(require(*ADMIN))])
+def change_room(request: Request, code: str, body: RoomChange) -> dict[str, Any]:
+    service = _service(request)
+    return service.save_room(_changed(service.room(code), body), create=False).as_dict()
+
+
+@router.delete("/rooms/{code}", status_code=204, dependencies=[Depends(require(*ADMIN))])
+def remove_room(request: Request, code: str) -> Response:
+    _service(request).delete_room(code)
+    return Response(status_code=204)
+
+
+class QueueIn(BaseModel):
+    code: str
+    name: str
+    department: str = ""
+    modality: str = ""
+    prefix: str = ""
+    order_by: str = "arrival"
+    priority_groups: list[str] = list(queueing.PRIORITY_GROUPS)
+    late_grace_minutes: int = 15
+    late_rule: str = "back"
+    late_insert_every: int = 3
+    missed_suspend_minutes: int = 5
+    missed_rule: str = "insert"
+    missed_insert_every: int = 2
+    missed_max: int = 3
+    voice_template: str = Queue.voice_template
+    voice_repeat: int = 2
+    position: int = 0
+
+
+class QueueChange(BaseModel):
+    name: str | None = None
+    department: str | None = None
+    modality: str | None = None
+    prefix: str | None = None
+    order_by: str | None = None
+    priority_groups: list[str] | None = None
+    late_grace_minutes: int | None = None
+    late_rule: str | None = None
+    late_insert_every: int | None = None
+    missed_suspend_minutes: int | None = None
+    missed_rule: str | None = None
+    missed_insert_every: int | None = None
+    missed_max: int | None = None
+    voice_template: str | None = None
+    voice_repeat: int | None = None
+    position: int | None = None
+
+
+@router.get("/queues", dependencies=[Depends(require(*STAFF))])
+def list_queues(request: Request) -> list[dict[str, Any]]:
+    return [q.as_dict() for q in _service(request).queues()]
+
+
+@router.post("/queues", status_code=201, dependencies=[Depends(require(*ADMIN))])
+def add_queue(request: Request, body: QueueIn) -> dict[str, Any]:
+    queue = Queue(**{**body.model_dump(), "priority_groups": tuple(body.priority_groups)})
+    return _service(request).save_queue(queue, create=True).as_dict()
+
+
+@router.get("/queues/{code}", dependencies=[Depends(require(*STAFF))])
+def get_queue(request: Request, code: str) -> dict[str, Any]:
+    return _service(request).queue(code).as_dict()
+
+
+@router.patch("/queues/{code}", dependencies=[Depends(require(*ADMIN))])
+def change_queue(request: Request, code: str, body: QueueChange) -> dict[str, Any]:
+    service = _service(request)
+    return service.save_queue(_changed(service.queue(code), body), create=False).as_dict()
+
+
+@router.delete("/queues/{code}", status_code=204, dependencies=[Depends(require(*ADMIN))])
+def remove_queue(request: Request, code: str) -> Response:
+    _service(request).delete_queue(code)
+    return Response(status_code=204)
+
+
+@router.get("/queues/{code}/tickets", dependencies=[Depends(require(*STAFF))])
+def queue_tickets(request: Request, code: str, status: str | None = None) -> list[dict[str, Any]]:
+    return [t.as_dict() for t in _service(request).queue_tickets(code, status)]
+
+
+class ScreenIn(BaseModel):
+    code: str
+    name: str
+    orientation: str = "landscape"
+    rows: int = 8
+    page_seconds: int = 8
+    mask_names: bool = True
+    queues: list[str] = []
+
+
+class ScreenChange(BaseModel):
+    name: str | None = None
+    orientation: str | None = None
+    rows: int | None = None
+    page_seconds: int | None = None
+    mask_names: bool | None = None
+    queues: list[str] | None = None
+
+
+@router.get("/screens", dependencies=[Depends(require(*STAFF))])
+def list_screens(request: Request) -> list[dict[str, Any]]:
+    return [s.as_dict() for s in _service(request).screens()]
+
+
+@router.post("/screens", status_code=201, dependencies=[Depends(require(*ADMIN))])
+def add_screen(request: Request, body: ScreenIn) -> dict[str, Any]:
+    screen = Screen(**{**body.model_dump(), "queues": tuple(body.queues)})
+    return _service(request).save_screen(screen, create=True).as_dict()
+
+
+@router.get("/screens/{code}", dependencies=[Depends(require(*STAFF))])
+def get_screen(request: Request, code: str) -> dict[str, Any]:
+    return _service(request).screen(code).as_dict()
+
+
+@router.patch("/screens/{code}", dependencies=[Depends(require(*ADMIN))])
+def change_screen(request: Request, code: str, body: ScreenChange) -> dict[str, Any]:
+    service = _service(request)
+    return service.save_screen(_changed(service.screen(code), body), create=False).as_dict()
+
+
+@router.delete("/screens/{code}", status_code=204, dependencies=[Depends(require(*ADMIN))])
+def remove_screen(request: Request, code: str) -> Response:
+    _service(request).delete_screen(code)
+    return Response(status_code=204)
+
+
+class SettingsIn(BaseModel):
+    hospital_name: str = ""
+    timezone: str = "Asia/Shanghai"
+    font_title: int = 48
+    font_header: int = 36
+    font_list: int = 32
+    font_call: int = 64
+    font_clock: int = 28
+    voice_enabled: bool = True
+    voice_rate: int = 150
+    voice_name: str = "full"
+
+
+@router.get("/settings", dependencies=[Depends(require(*STAFF))])
+def get_settings(request: Request) -> dict[str, Any]:
+    return _service(request).settings().as_dict()
+
+
+@router.put("/settings", dependencies=[Depends(require(*ADMIN))])
+def put_settings(request: Request, body: SettingsIn) -> dict[str, Any]:
+    return _service(request).save_settings(DisplaySettings(**body.model_dump())).as_dict()
+
+
+@router.put("/logo", status_code=204, dependencies=[Depends(require(*ADMIN))])
+def put_logo(request: Request, data: Annotated[bytes, Body(media_type="image/png")]) -> Response:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    _service(request).save_logo(data, content_type)
+    return Response(status_code=204)
+
+
+@router.get("/logo", dependencies=[Depends(require(*VIEWERS))])
+def get_logo(request: Request) -> Response:
+    logo = _service(request).logo()
+    if logo is None:
+        raise queueing.NotFound("not_found", "没有医院标志", "no logo")
+    data, content_type = logo
+    return Response(data, media_type=content_type, headers={"Cache-Control": "no-cache"})
+
+
+# -- what screens and callers show -----------------------------------------------------------------
+
+
+@router.get("/screens/{code}/state")
+def screen_state(
+    request: Request, code: str, user: Annotated[auth.User, Depends(require(*VIEWERS))]
+) -> dict[str, Any]:
+    device = _device(request, user)
+    if device is not None and not (device.kind == "screen" and device.screen == code):
+        raise Forbidden(
+            "not_your_screen", "此设备不显示该屏幕", "this device does not show that screen"
+        )
+    return _service(request).screen_state(code)
+
+
+@router.get("/rooms/{code}/state")
+def room_state(
+    request: Request, code: str, user: Annotated[auth.User, Depends(require(*CALLERS))]
+) -> dict[str, Any]:
+    allowed = _room_scope(request, user)
+    if allowed is not None and allowed != code:
+        raise Forbidden(
+            "not_your_room", f"此设备属于诊室 {allowed}", f"this device serves {allowed}"
+        )
+    return _service(request).room_state(code)
+
+
+# -- caller actions --------------------------------------------------------------------------------
+
+Caller = Annotated[auth.User, Depends(require(*CALLERS))]
+
+
+class CallNextIn(BaseModel):
+    close_current: bool = True
+
+
+class CallIn(BaseModel):
+    ticket_id: int
+    close_current: bool = True
+
+
+@router.post("/rooms/{code}/call-next")
+def call_next(
+    request: Request,
+    code: str,
+    user: Caller,
+    key: IdempotencyKey = None,
+    body: CallNextIn | None = None,
+) -> Any:
+    room = _room_scope(request, user)
+    close = body.close_current if body is not None else True
+    return _act(
+        lambda: _service(request).call_next(
+            code,
+            username=user.username,
+            close_current=close,
+            allowed_room=room,
+            key=_key(user, key),
+        )
+    )
+
+
+@router.post("/rooms/{code}/call")
+def call_chosen(
+    request: Request, code: str, body: CallIn, user: Caller, key: IdempotencyKey = None
+) -> Any:
+    room = _room_scope(request, user)
+    return _act(
+        lambda: _service(request).call_ticket(
+            code,
+            body.ticket_id,
+            username=user.username,
+            close_current=body.close_current,
+            allowed_room=room,
+            key=_key(user, key),
+        )
+    )
+
+
+def _room_action(name: str) -> Callable[..., Any]:
+    def action(request: Request, code: str, user: Caller, key: IdempotencyKey = None) -> Any:
+        room = _room_scope(request, user)
+        method = getattr(_service(request), name)
+        return _act(
+            lambda: method(code, username=user.username, allowed_room=room, key=_key(user, key))
+        )
+
+    action.__name__ = name
+    return action
+
+
+for _path, _name in (
+    ("recall", "recall"),
+    ("missed", "missed"),
+    ("start", "start"),
+    ("finish", "finish"),
+):
+    router.add_api_route(f"/rooms/{{code}}/{_path}", _room_action(_name), methods=["POST"])
+
+
+@router.post("/rooms/{code}/pause")
+def pause_room(request: Request, code: str, user: Caller) -> dict[str, Any]:
+    room = _room_scope(request, user)
+    return _service(request).pause(code, username=user.username, allowed_room=room)
+
+
+@router.post("/rooms/{code}/resume")
+def resume_room(request: Request, code: str, user: Caller) -> dict[str, Any]:
+    room = _room_scope(request, user)
+    return _service(request).pause(code, username=user.username, paused=False, allowed_room=room)
+
+
+# -- check-in and tickets --------------------------------------------------------------------------
+
+Desk = Annotated[auth.User, Depends(require(*DESK))]
+
+
+class CheckInIn(BaseModel):
+    barcode: str = Field("", max_length=64)
+    exam_id: int | None = None
+    accession: str = Field("", max_length=64)
+    queue: str | None = None
+    priority: str | None = None
+
+
+@router.post("/check-in")
+def check_in(request: Request, body: CheckInIn, user: Desk, key: IdempotencyKey = None) -> Any:
+    allowed: tuple[str, ...] = ()
+    device = _device(request, user)
+    if device is not None:
+        if device.kind != "printer":
+            raise Forbidden("not_a_printer", "此设备不能发号", "this device does not issue tickets")
+        allowed = device.queues
+    if not (body.barcode.strip() or body.exam_id is not None or body.accession.strip()):
+        raise queueing.Invalid("invalid", "请扫描条码", "scan a barcode")
+    try:
+        status, answer = _service(request).check_in(
+            username=user.username,
+            barcode=body.barcode,
+            exam_id=body.exam_id,
+            accession=body.accession,
+            queue=body.queue,
+            priority=body.priority,
+            allowed_queues=allowed,
+            key=_key(user, key),
+        )
+    except Replayed as replay:
+        return JSONResponse(
+            replay.body, status_code=replay.status, headers={"Idempotent-Replayed": "true"}
+        )
+    return JSONResponse(answer, status_code=status)
+
+
+@router.get("/tickets/{ticket_id}", dependencies=[Depends(require(*STAFF))])
+def get_ticket(request: Request, ticket_id: int) -> dict[str, Any]:
+    return _service(request).ticket(ticket_id).as_dict()
+
+
+@router.get("/tickets/{ticket_id}/print", dependencies=[Depends(require(*DESK))])
+def print_ticket(request: Request, ticket_id: int) -> dict[str, Any]:
+    return _service(request).print_ticket(ticket_id)
+
+
+class PriorityIn(BaseModel):
+    priority: str | None = None
+
+
+@router.patch("/tickets/{ticket_id}", dependencies=[Depends(require(*TICKET_STAFF))])
+def change_ticket(request: Request, ticket_id: int, body: PriorityIn) -> dict[str, Any]:
+    return _service(request).set_priority(ticket_id, body.priority).as_dict()
+
+
+@router.post("/tickets/{ticket_id}/cancel")
+def cancel_ticket(
+    request: Request,
+    ticket_id: int,
+    user: Annotated[auth.User, Depends(require(*TICKET_STAFF))],
+) -> dict[str, Any]:
+    return _service(request).cancel(ticket_id, username=user.username).as_dict()
+
+
+@router.post(
+    "/tickets/{ticket_id}/return",
+    dependencies=[Depends(require(*TICKET_STAFF))],
+)
+def return_ticket(request: Request, ticket_id: int) -> dict[str, Any]:
+    return _service(request).return_early(ticket_id).as_dict()
+
+
+# -- pages -----------------------------------------------------------------------------------------
+
+
+@pages.get("/queueing/admin")
+def admin_page(
+    request: Request, user: Annotated[auth.User, Depends(require_page(*ADMIN))]
+) -> Response:
+    return render(
+        request,
+        "queueing/admin.html",
+        {"priority_groups": list(queueing.PRIORITY_GROUPS)},
+        i18n_prefixes=("queueing.",),
+    )
+
+
+@pages.get("/queueing/caller")
+def caller_page(
+    request: Request,
+    user: Annotated[
+        auth.User,
+        Depends(require_page(*ROOM_STAFF)),
+    ],
+) -> Response:
+    return render(request, "queueing/caller.html", {}, i18n_prefixes=("queueing.",))
+
+
+def install(app: FastAPI) -> None:
+    """The queue API, its pages and the refusal format of the domain's errors."""
+
+    async def queue_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, QueueError)
+        headers = {}
+        if "retry_after" in exc.extra:
+            headers["Retry-After"] = str(exc.extra["retry_after"])
+        return JSONResponse({"detail": exc.as_dict()}, status_code=exc.status, headers=headers)
+
+    app.add_exception_handler(QueueError, queue_error)
+    app.include_router(router)
+    app.include_router(pages)
+    add_page_link(app, PageLink("queueing.nav.caller", "/queueing/caller", ROOM_STAFF, order=40))
+    add_page_link(app, PageLink("queueing.nav.admin", "/queueing/admin", ADMIN, order=930))
+
+
+__all__ = ["install", "router"]

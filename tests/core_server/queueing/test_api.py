@@ -1,0 +1,200 @@
+"""The queue REST API on a running core: setup, devices, check-in through the RIS, caller
+actions, role refusals, idempotent resends, the RIS event path, restart."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from core_server.ris import OrderIn, PatientIn, ProcedureRequest
+from tests.conftest import RunningCore
+
+
+def setup_ct(core: RunningCore) -> None:
+    with core.api() as admin:
+        for path, body in (
+            (
+                "/api/queueing/queues",
+                {"code": "CT", "name": "CT检查", "modality": "CT", "prefix": "CT"},
+            ),
+            (
+                "/api/queueing/rooms",
+                {"code": "CT1", "name": "CT一室", "queues": ["CT"], "min_call_interval_seconds": 0},
+            ),
+            (
+                "/api/queueing/rooms",
+                {"code": "CT2", "name": "CT二室", "queues": ["CT"], "min_call_interval_seconds": 0},
+            ),
+            ("/api/queueing/screens", {"code": "1F", "name": "一楼候诊区", "queues": ["CT"]}),
+        ):
+            answer = admin.post(path, json=body)
+            assert answer.status_code == 201, answer.text
+        answer = admin.put(
+            "/api/queueing/settings", json={"hospital_name": "某某市人民医院", "font_call": 72}
+        )
+        assert answer.status_code == 200, answer.text
+
+
+def enrol(core: RunningCore, name: str, kind: str, **binding: Any) -> httpx.Client:
+    with core.api() as admin:
+        answer = admin.post("/api/queueing/devices", json={"name": name, "kind": kind, **binding})
+        assert answer.status_code == 201, answer.text
+        key = answer.json()["key"]
+    return httpx.Client(base_url=core.base_url, headers={"Authorization": f"Bearer {key}"})
+
+
+def order_exam(core: RunningCore, patient_id: str, name: str, **procedure: Any) -> Any:
+    ris = core.core.ris
+    ris.register_patient(
+        PatientIn(patient_id=patient_id, name=name, id_card_number=""), username="test"
+    )
+    order = ris.place_order(
+        patient_id,
+        "",
+        OrderIn(
+            placer_order_number=f"HIS-{patient_id}",
+            procedures=(ProcedureRequest(procedure_code="CT-CHEST", **procedure),),
+        ),
+        username="test",
+    )
+    return order.exams[0]
+
+
+def key() -> dict[str, str]:
+    return {"Idempotency-Key": str(uuid.uuid4())}
+
+
+def test_check_in_call_flow_and_device_scopes(core: RunningCore) -> None:
+    setup_ct(core)
+    printer = enrol(core, "desk-printer", "printer")
+    caller = enrol(core, "ct1-caller", "caller", room="CT1")
+    screen = enrol(core, "hall-screen", "screen", screen="1F")
+    first = order_exam(core, "P001", "张三丰")
+    order_exam(core, "P002", "欧阳娜娜")
+
+    me = caller.get("/api/queueing/devices/me").json()
+    assert (me["kind"], me["room"], me["queues"]) == ("caller", "CT1", ["CT"])
+    answer = printer.post(
+        "/api/queueing/check-in", json={"barcode": first.accession_number}, headers=key()
+    )
+    assert answer.status_code == 201, answer.text
+    (ticket,) = answer.json()["tickets"]
+    assert ticket["number"] == "CT001" and ticket["name"] == "张*丰"
+    assert ticket["hospital_name"] == "某某市人民医院" and ticket["waiting_ahead"] == 0
+    assert core.core.ris.exam(first.id).status == "arrived"
+    # Checking in again gives the same ticket, not a new one.
+    again = printer.post("/api/queueing/check-in", json={"barcode": first.accession_number})
+    assert (
+        again.status_code == 200 and again.json()["tickets"][0]["ticket_id"] == ticket["ticket_id"]
+    )
+    # By patient ID: that patient's exams of today.
+    answer = printer.post("/api/queueing/check-in", json={"barcode": "P002"}, headers=key())
+    assert answer.status_code == 201 and answer.json()["tickets"][0]["waiting_ahead"] == 1
+    unknown = printer.post("/api/queueing/check-in", json={"barcode": "NOPE"})
+    assert unknown.status_code == 404 and unknown.json()["detail"]["code"] == "exam_not_found"
+
+    called = caller.post("/api/queueing/rooms/CT1/call-next", json={}, headers=key())
+    assert called.status_code == 200, called.text
+    assert called.json()["ticket"]["name"] == "张三丰"  # the room sees the full name
+    started = caller.post("/api/queueing/rooms/CT1/start", headers=key())
+    assert started.json()["room"]["state"] == "busy"
+    assert core.core.ris.exam(first.id).status == "in_progress"
+    finished = caller.post("/api/queueing/rooms/CT1/finish", headers=key())
+    assert finished.json()["room"]["state"] == "idle"
+    assert core.core.ris.exam(first.id).status == "completed"
+
+    state = screen.get("/api/queueing/screens/1F/state").json()
+    assert state["hospital"]["name"] == "某某市人民医院" and state["fonts"]["call"] == 72
+    assert [w["name"] for w in state["queues"][0]["waiting"]] == ["欧**娜"]
+    assert state["current_call"]["number"] == "CT001" and state["current_call"]["name"] == "张*丰"
+    assert state["queues"][0]["counts"]["finished"] == 1
+
+    # Scopes: a caller acts only for its room, a screen reads only its screen, neither checks in.
+    refused = caller.post("/api/queueing/rooms/CT2/call-next")
+    assert refused.status_code == 403 and refused.json()["detail"]["code"] == "not_your_room"
+    assert screen.get("/api/queueing/rooms/CT1/state").status_code == 403
+    assert screen.post("/api/queueing/check-in", json={"barcode": "P002"}).status_code == 403
+    assert caller.get("/api/queueing/screens/1F/state").status_code == 403
+    assert printer.post("/api/queueing/rooms/CT1/call-next").status_code == 403
+    # A revoked key stops working at once.
+    with core.api() as admin:
+        assert admin.delete("/api/queueing/devices/ct1-caller").status_code == 204
+    assert caller.get("/api/queueing/rooms/CT1/state").status_code == 401
+
+
+def test_idempotent_resend_over_http(core: RunningCore) -> None:
+    setup_ct(core)
+    caller = enrol(core, "ct1-caller", "caller", room="CT1")
+    for i in range(3):
+        order_exam(core, f"P{i}", f"患者{i}")
+        with core.api() as admin:
+            admin.post("/api/queueing/check-in", json={"barcode": f"P{i}"}).raise_for_status()
+    headers = key()
+    first = caller.post("/api/queueing/rooms/CT1/call-next", headers=headers)
+    resent = caller.post("/api/queueing/rooms/CT1/call-next", headers=headers)
+    assert resent.status_code == 200 and resent.headers["Idempotent-Replayed"] == "true"
+    assert resent.json() == first.json()
+    assert caller.get("/api/queueing/rooms/CT1/state").json()["waiting_count"] == 2
+
+
+def test_exam_arrived_elsewhere_gets_its_ticket(core: RunningCore) -> None:
+    setup_ct(core)
+    exam = order_exam(core, "P100", "李四", room="CT1")
+    core.core.ris.check_in(exam.id, username="registrar1")  # registration desk, not the queue
+    with core.api() as admin:
+        (ticket,) = admin.get("/api/queueing/queues/CT/tickets").json()
+        assert ticket["exam_id"] == exam.id and ticket["status"] == "waiting"
+        # MPPS (or the technician page) starts and completes the exam: the ticket follows.
+        core.core.ris.change_status(exam.id, "in_progress", username="mpps:CT01")
+        assert admin.get(f"/api/queueing/tickets/{ticket['id']}").json()["status"] == "in_progress"
+        core.core.ris.change_status(exam.id, "completed", username="mpps:CT01")
+        assert admin.get(f"/api/queueing/tickets/{ticket['id']}").json()["status"] == "finished"
+
+
+def test_roles_and_refusals(core: RunningCore) -> None:
+    setup_ct(core)
+    with core.api() as admin:
+        admin.post(
+            "/api/users", json={"username": "reg1", "password": "registrar-pw", "role": "registrar"}
+        ).raise_for_status()
+        admin.post(
+            "/api/users", json={"username": "doc1", "password": "clinician-pw", "role": "clinician"}
+        ).raise_for_status()
+        bad = admin.post(
+            "/api/queueing/queues", json={"code": "X", "name": "X", "voice_template": "请{编号}"}
+        )
+        assert bad.status_code == 422 and bad.json()["detail"]["code"] == "invalid"
+        dup = admin.post("/api/queueing/rooms", json={"code": "CT1", "name": "again"})
+        assert dup.status_code == 409
+    with core.api("reg1", "registrar-pw") as registrar:
+        assert registrar.post("/api/queueing/rooms/CT1/call-next").status_code == 403
+        assert (
+            registrar.post("/api/queueing/queues", json={"code": "Y", "name": "Y"}).status_code
+            == 403
+        )
+        empty = registrar.post("/api/queueing/check-in", json={"barcode": " "})
+        assert empty.status_code == 422
+    with core.api("doc1", "clinician-pw") as clinician:
+        assert clinician.post("/api/queueing/check-in", json={"barcode": "x"}).status_code == 403
+        assert clinician.get("/api/queueing/screens/1F/state").status_code == 200
+    assert httpx.get(core.base_url + "/api/queueing/screens/1F/state").status_code == 401
+    with core.api() as admin:
+        nothing = admin.post("/api/queueing/rooms/CT1/call-next")
+        assert nothing.status_code == 409 and nothing.json()["detail"]["zh"] == "没有候诊患者"
+
+
+def test_logo_and_settings(core: RunningCore) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 64
+    with core.api() as admin:
+        assert admin.get("/api/queueing/logo").status_code == 404
+        put = admin.put("/api/queueing/logo", content=png, headers={"Content-Type": "image/png"})
+        assert put.status_code == 204, put.text
+        got = admin.get("/api/queueing/logo")
+        assert got.content == png and got.headers["content-type"] == "image/png"
+        wrong = admin.put(
+            "/api/queueing/logo", content=b"x", headers={"Content-Type": "text/plain"}
+        )
+        assert wrong.status_code == 422
+        assert admin.get("/api/queueing/settings").json()["has_logo"] is True
