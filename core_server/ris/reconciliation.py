@@ -12,7 +12,12 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from core_server.ris import records
 from core_server.ris.models import Conflict, NotFound, UnmatchedStudy
-from core_server.ris.tables import ris_exam_studies, ris_exams, ris_unmatched_studies
+from core_server.ris.tables import (
+    ris_exam_studies,
+    ris_exams,
+    ris_patients,
+    ris_unmatched_studies,
+)
 
 
 def known(conn: Connection, study_uid: str) -> bool:
@@ -25,7 +30,11 @@ def known(conn: Connection, study_uid: str) -> bool:
 
 def match(conn: Connection, study: Mapping[str, str]) -> int | None:
     """The exam the study belongs to: ours by Study Instance UID (the worklist gave it), else
-    by accession number, else by requested procedure ID. Cancelled exams match nothing."""
+    by accession number, else by requested procedure ID, and only when the images name the
+    exam's patient (or no patient ID at all): an accession number typed wrong at the console
+    must not file one patient's images under another, so such a study waits for a person.
+    Cancelled exams match nothing."""
+    patient_id = (study.get("PatientID") or "").strip()
     for keyword, column in (
         ("StudyInstanceUID", ris_exams.c.study_instance_uid),
         ("AccessionNumber", ris_exams.c.accession_number),
@@ -34,11 +43,15 @@ def match(conn: Connection, study: Mapping[str, str]) -> int | None:
         value = (study.get(keyword) or "").strip()
         if not value:
             continue
-        row = conn.execute(
+        query = (
             select(ris_exams.c.id)
+            .join(ris_patients, ris_patients.c.id == ris_exams.c.patient_fk)
             .where(column == value, ris_exams.c.status != "cancelled")
             .order_by(ris_exams.c.id.desc())
-        ).first()
+        )
+        if patient_id:
+            query = query.where(ris_patients.c.patient_id == patient_id)
+        row = conn.execute(query).first()
         if row is not None:
             return int(row[0])
     return None

@@ -22,7 +22,7 @@ from pydicom import dcmread
 from sqlalchemy import Engine, insert, select, update
 
 from core_server import db
-from core_server.archive import Archive
+from core_server.archive import Archive, CorrectionError
 from core_server.events import EventBus
 from core_server.ris import (
     catalogue,
@@ -134,10 +134,12 @@ class Ris:
         keys = {k: "\\".join(v) if isinstance(v, list) else v for k, v in selector.items()}
         if not self.archive.count(level, keys):
             return None
-        correct = getattr(self.archive, "correct", None)
-        if correct is None:
-            raise RisError("archive corrections are not available in this version")
-        return correct(selector, changes, reason=reason, username=username)
+        try:
+            return self.archive.correct(selector, changes, reason=reason, username=username)
+        except CorrectionError as exc:
+            raise RisError(
+                f"影像更正被拒绝 / the stored images could not be corrected: {exc}"
+            ) from exc
 
     @staticmethod
     def _identity(patient: Patient) -> dict[str, str]:
