@@ -14,7 +14,7 @@ from pydicom import Dataset, dcmread
 from pydicom.uid import generate_uid
 
 from core_server import db
-from core_server.archive import Archive, CorrectionError, Origin, corrections
+from core_server.archive import Archive, CorrectionError, Origin, correction_plan, corrections
 from tests.conftest import RunningCore
 from tests.core_server.dicom.clients import dcmtk, getscu, keys, peer
 from tests.dicom_data import encode, make_ct, testdata
@@ -384,10 +384,10 @@ def test_a_crash_before_the_switch_leaves_the_old_objects(archive: Archive) -> N
     removes them and every object is still its old self."""
     objects = study_of(archive, images=2)
     before = snapshot(archive)
-    selector = corrections.check_selector({"PatientID": "P001"})
-    changes = corrections.check_changes({"PatientName": "New^Name"})
+    selector = correction_plan.check_selector({"PatientID": "P001"})
+    changes = correction_plan.check_changes({"PatientName": "New^Name"})
     with db.read(archive.engine) as conn:
-        plan = corrections._plan(conn, archive.storage, selector, changes)
+        plan = correction_plan.make_plan(conn, archive.storage, selector, changes)
     paths = [item.new_path for item in plan.rewrites]
     correction_id = corrections._record_pending(
         archive.engine, None, selector, changes, paths, "", "u"
@@ -445,3 +445,33 @@ def test_c_find_and_c_get_answer_with_the_corrected_object(
         got = dcmread(path)
         assert (got.PatientID, str(got.PatientName)) == ("B", "LI^SI=李^四")
         assert got.OriginalAttributesSequence[0].ModifiedAttributesSequence[0].PatientID == "A"
+
+
+def test_an_object_stored_meanwhile_makes_the_switch_start_again(archive: Archive) -> None:
+    """Between the plan and the switch a new image of the patient arrives: the switch sees it
+    and refuses (the correction then plans again and includes it)."""
+    objects = study_of(archive, images=1)
+    selector = correction_plan.check_selector({"PatientID": "P001"})
+    changes = correction_plan.check_changes({"PatientName": "New^Name"})
+    with db.read(archive.engine) as conn:
+        plan = correction_plan.make_plan(conn, archive.storage, selector, changes)
+    correction_id = corrections._record_pending(
+        archive.engine, None, selector, changes, [], "", "u"
+    )
+    written: list[Any] = []
+    corrections._write(archive.storage, plan.rewrites, datetime.now(UTC), written)
+    late = make_ct(
+        study_uid=objects[0].StudyInstanceUID,
+        series_uid=objects[0].SeriesInstanceUID,
+        instance_number=2,
+    )
+    store(archive, late)
+    with pytest.raises(corrections._Changed), db.write(archive.engine) as conn:
+        corrections._switch(conn, plan, written, correction_id, datetime.now(UTC))
+    corrections._remove(archive.storage, written)
+    assert str(current(archive, objects[0]).PatientName) == "Zhang^San"  # rolled back
+
+    done = archive.correct(selector, changes, reason="", username="u")
+    assert done.instances == 2
+    assert str(current(archive, late).PatientName) == "New^Name"
+    assert archive.verify() == {"missing": [], "orphans": []}
