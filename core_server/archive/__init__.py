@@ -6,6 +6,7 @@ from core_server.archive.ingest import Origin, Stored
 from core_server.archive.objects import InvalidObject
 from core_server.archive.query import ATTRIBUTES, DERIVED, Level, QueryError
 from core_server.archive.service import Archive, InstanceFile
+from core_server.archive.study_search import StudyFilter, StudySearchError, search_studies
 
 __all__ = [
     "ATTRIBUTES",
@@ -20,6 +21,9 @@ __all__ = [
     "QueryError",
     "Reference",
     "Stored",
+    "StudyFilter",
+    "StudySearchError",
     "Verdict",
     "Version",
+    "search_studies",
 ]

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, select
 
 from core_server.archive import tables as t
 from core_server.archive.objects import person_name_keys
+from core_server.archive.pinyin import pinyin_columns
 from core_server.archive.rewrite import REQUEST_ITEM_KEYWORDS
 from core_server.archive.storage import StorageArea
 
@@ -495,6 +496,7 @@ def _patient_columns(values: Mapping[str, str]) -> dict[str, Any]:
             patient_name_alpha=alpha,
             patient_name_ideo=ideo,
             patient_name_phon=phon,
+            **pinyin_columns(name),
         )
     return columns
 

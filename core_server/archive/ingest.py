@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from core_server import db
 from core_server.archive import tables as t
 from core_server.archive.objects import ParsedObject, integer, parse, person_name_keys, text
+from core_server.archive.pinyin import pinyin_columns
 from core_server.archive.storage import StorageArea
 
 log = logging.getLogger(__name__)
@@ -248,6 +249,7 @@ def _patient_fk(conn: Connection, parsed: ParsedObject, now: datetime) -> int:
         patient_name_alpha=alpha,
         patient_name_ideo=ideo,
         patient_name_phon=phon,
+        **pinyin_columns(name),
         birth_date=text(ds, "PatientBirthDate", 8),
         sex=text(ds, "PatientSex", 16),
         created_at=now,

@@ -34,6 +34,10 @@ patients = Table(
     Column("patient_name_alpha", Key(324), nullable=False, server_default=""),
     Column("patient_name_ideo", Key(324), nullable=False, server_default=""),
     Column("patient_name_phon", Key(324), nullable=False, server_default=""),
+    # Pinyin search keys (initials ZS, spelled ZHANGSAN) for names sent in Chinese only; see
+    # core_server.archive.pinyin.
+    Column("patient_name_initials", Key(64), nullable=False, server_default=""),
+    Column("patient_name_pinyin", Key(64), nullable=False, server_default=""),
     Column("birth_date", Key(8), nullable=False, server_default=""),
     Column("sex", Key(16), nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -41,6 +45,8 @@ patients = Table(
     Index(None, "patient_name_alpha"),
     Index(None, "patient_name_ideo"),
     Index(None, "patient_name_phon"),
+    Index(None, "patient_name_initials"),
+    Index(None, "patient_name_pinyin"),
     Index(None, "birth_date"),
 )
 

@@ -22,7 +22,8 @@ from core_server.auth.tables import audit_events
 
 class AuditAction(StrEnum):
     """The actions the core itself records. Other domains may record their own dotted names
-    (e.g. "report.sign"); ``record_audit`` takes any string."""
+    (e.g. "report.sign"); ``record_audit`` takes any string. Targets name their kind:
+    ``user:<username>``, ``modality:<AE title>``, ``study:<Study Instance UID>``."""
 
     LOGIN_OK = "login.ok"
     LOGIN_FAILED = "login.failed"
@@ -37,7 +38,6 @@ class AuditAction(StrEnum):
     STUDY_SEARCH = "study.search"
     STUDY_VIEW = "study.view"
     STUDY_DOWNLOAD = "study.download"
-    AUDIT_SEARCH = "audit.search"
 
 
 @dataclass(frozen=True)

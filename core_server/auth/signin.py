@@ -82,7 +82,7 @@ def _recent_failures(engine: Engine, username: str) -> int:
                     & (audit_events.c.action == AuditAction.LOGIN_OK)
                 )
                 | (
-                    (audit_events.c.target == username)
+                    (audit_events.c.target == f"user:{username}")
                     & (audit_events.c.action == AuditAction.USER_UNLOCK)
                 ),
             )

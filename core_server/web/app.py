@@ -15,6 +15,7 @@ from core_server.queueing import QueueService
 from core_server.ris import Ris
 from core_server.settings import Settings
 from core_server.web import (
+    pages,
     routes_admin,
     routes_auth,
     routes_hl7,
@@ -85,4 +86,5 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     app.include_router(websocket.router)
     app.include_router(routes_ris.router)
     app.include_router(routes_hl7.router)
+    pages.install(app)
     return app

@@ -107,6 +107,6 @@ def change_own_password(request: Request, user: auth.User, current: str, new: st
         engine,
         username=user.username,
         action=auth.AuditAction.PASSWORD_CHANGE,
-        target=user.username,
+        target=f"user:{user.username}",
         address=client_address(request),
     )

@@ -21,7 +21,7 @@ from fastapi import Depends, HTTPException, Request, WebSocket, status
 from fastapi.security import OAuth2PasswordBearer
 from starlette.responses import Response
 
-from core_server.auth import User, user_for_token
+from core_server.auth import ROLES, User, user_for_token
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
@@ -86,6 +86,11 @@ def current_user(request: Request, token: Annotated[str | None, Depends(bearer)]
     return user
 
 
+# Any signed-in user, even one who must still change the password: "who am I", sign-out and
+# the password change itself. The route-table test reads ``roles``.
+current_user.roles = ROLES  # type: ignore[attr-defined]
+
+
 def _role_check(user: User, request: Request, roles: tuple[str, ...]) -> None:
     if getattr(request.state, "via_cookie", False) and user.must_change_password:
         raise HTTPException(status.HTTP_403_FORBIDDEN, PASSWORD_CHANGE_REQUIRED)
@@ -104,16 +109,19 @@ def require(*roles: str) -> Callable[..., User]:
     return check
 
 
-def require_page(*roles: str) -> Callable[..., User]:
+def require_page(*roles: str, password_change: bool = False) -> Callable[..., User]:
     """Like :func:`require` for HTML pages: an anonymous visitor is sent to the login page
-    (and back here afterwards), one who must change the password to the change form."""
+    (and back here afterwards), one who must change the password to the change form (unless
+    ``password_change``: the pages that form and sign-out need)."""
 
     def check(request: Request, token: Annotated[str | None, Depends(bearer)]) -> User:
         back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method not in _SAFE_METHODS:
+            back = "/"  # never come back to a form's POST target
         user = _authenticate(request, token)
         if user is None:
             raise LoginRequired(f"/login?next={quote(back, safe='')}")
-        if user.must_change_password:
+        if user.must_change_password and not password_change:
             raise LoginRequired(f"/password?next={quote(back, safe='')}")
         if user.role not in roles:
             raise PageForbidden

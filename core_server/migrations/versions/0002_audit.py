@@ -1,4 +1,4 @@
-"""auth: the audit trail
+"""auth: the audit trail; archive: pinyin search keys of patient names
 
 Revision ID: 0002_audit
 Revises: 0001
@@ -14,6 +14,7 @@ branch_labels = None
 depends_on = None
 
 _id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_key = sa.String(length=64).with_variant(sa.String(length=64, collation="C"), "postgresql")
 
 
 def upgrade() -> None:
@@ -32,6 +33,35 @@ def upgrade() -> None:
     op.create_index(op.f("ix_audit_events_username"), "audit_events", ["username"])
     op.create_index(op.f("ix_audit_events_action"), "audit_events", ["action"])
 
+    for column in ("patient_name_initials", "patient_name_pinyin"):
+        op.add_column("patients", sa.Column(column, _key, server_default="", nullable=False))
+        op.create_index(op.f(f"ix_patients_{column}"), "patients", [column])
+    _fill_pinyin_keys()
+
+
+def _fill_pinyin_keys() -> None:
+    """Keys for the patients already stored (computed at ingest from now on)."""
+    from core_server.archive.pinyin import pinyin_columns
+
+    conn = op.get_bind()
+    patients = sa.table(
+        "patients",
+        sa.column("id"),
+        sa.column("patient_name"),
+        sa.column("patient_name_initials"),
+        sa.column("patient_name_pinyin"),
+    )
+    rows = conn.execute(sa.select(patients.c.id, patients.c.patient_name)).all()
+    for row in rows:
+        conn.execute(
+            patients.update()
+            .where(patients.c.id == row.id)
+            .values(**pinyin_columns(row.patient_name or ""))
+        )
+
 
 def downgrade() -> None:
+    for column in ("patient_name_initials", "patient_name_pinyin"):
+        op.drop_index(op.f(f"ix_patients_{column}"), "patients")
+        op.drop_column("patients", column)
     op.drop_table("audit_events")

@@ -1,18 +1,21 @@
-"""The REST API over real HTTP: health, sign-in, users, modalities, and that no route is open."""
+"""The REST API over real HTTP: health, sign-in, users, modalities, and that no route is open
+to an anonymous caller or a caller with the wrong role."""
 
 from __future__ import annotations
 
-import re
 import stat
 from pathlib import Path
 
 import httpx
 import pytest
-from starlette.routing import Route
+import websockets.exceptions
+import websockets.sync.client
 
+from core_server import auth
 from core_server.server import create_app
 from core_server.settings import Settings
 from tests.conftest import RunningCore
+from tests.core_server.web.route_table import Endpoint, concrete, endpoints
 
 
 def test_healthz_reports_every_listener(core: RunningCore) -> None:
@@ -91,36 +94,93 @@ def test_users_and_password_change(core: RunningCore) -> None:
     core.token("reg1", "second-pass-2")
 
 
-def _routes(core: RunningCore) -> list[tuple[str, str]]:
-    """(method, path) of every route: the OpenAPI schema's (which includes the routers'),
-    plus any top-level route kept out of the schema."""
-    found = {
-        (method.upper(), path)
-        for path, operations in core.app.openapi()["paths"].items()
-        for method in operations
-    }
-    for route in core.app.routes:
-        if isinstance(route, Route) and route.methods:
-            found.update((method, route.path) for method in route.methods if method != "HEAD")
-    return sorted(found)
+# Open on purpose: health for the load balancer, sign-in (API and page), the API's own
+# documentation, and the stylesheets and scripts the login page needs.
+OPEN = {
+    ("GET", "/healthz"),
+    ("POST", "/api/auth/token"),
+    ("GET", "/api/openapi.json"),
+    ("GET", "/api/docs"),
+    ("GET", "/api/docs/oauth2-redirect"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("MOUNT", "/static"),
+}
 
 
-def _concrete(path: str) -> str:
-    return re.sub(r"\{[^}]+\}", "X", path)
+def _guarded(core: RunningCore) -> list[Endpoint]:
+    return [e for e in endpoints(core.app) if (e.method, e.path) not in OPEN]
 
 
 def test_every_route_refuses_anonymous_requests(core: RunningCore) -> None:
-    """Walks the route table, so a new route without a role check fails here."""
-    # Open on purpose: health for the load balancer, sign-in, and the API's own documentation.
-    open_routes = {"/healthz", "/api/auth/token", "/api/openapi.json"}
+    """Walks the route table, so a new route without a check fails here: the API answers 401,
+    a page sends the browser to sign in, a WebSocket is refused, a mounted app answers 401."""
     checked = 0
-    for method, path in _routes(core):
-        if path in open_routes or path.startswith("/api/docs"):
-            continue
-        answer = httpx.request(method, core.base_url + _concrete(path))
-        assert answer.status_code == 401, f"{method} {path} answered {answer.status_code}"
+    for endpoint in _guarded(core):
+        url = core.base_url + concrete(endpoint.path)
+        if endpoint.method == "WS":
+            assert _websocket_refused(url.replace("http://", "ws://")), endpoint.path
+        elif endpoint.method == "MOUNT":
+            answer = httpx.get(url + "/index.html")
+            assert answer.status_code in (401, 303), f"mount {endpoint.path} is open"
+        else:
+            answer = httpx.request(endpoint.method, url)
+            if endpoint.page and answer.status_code != 401:  # a page's script files answer 401
+                assert answer.status_code == 303, f"{endpoint.method} {endpoint.path}"
+                assert answer.headers["location"].startswith("/login?next="), endpoint.path
+            else:
+                message = f"{endpoint.method} {endpoint.path} answered {answer.status_code}"
+                assert answer.status_code == 401, message
         checked += 1
-    assert checked >= 10
+    assert checked >= 20
+
+
+def _websocket_refused(url: str) -> bool:
+    try:
+        with websockets.sync.client.connect(url, open_timeout=10) as socket:
+            # An endpoint may accept first and expect credentials in a first message: a bad one
+            # must close it.
+            socket.send('{"type": "auth", "token": "not-a-token"}')
+            socket.recv(timeout=30)
+    except websockets.exceptions.InvalidStatus as refused:
+        return refused.response.status_code in (401, 403)
+    except websockets.exceptions.ConnectionClosed as closed:
+        return closed.rcvd is not None and closed.rcvd.code in (1008, 4401, 4403)
+    return False
+
+
+def test_every_route_checks_a_role(core: RunningCore) -> None:
+    """Each guarded HTTP route names the roles it admits (``security.require`` and
+    ``require_page`` carry them), so "signed in" alone is never mistaken for "permitted"."""
+    unchecked = [
+        f"{e.method} {e.path}"
+        for e in _guarded(core)
+        if e.method not in ("WS", "MOUNT") and e.roles is None
+    ]
+    assert unchecked == []
+
+
+def test_every_route_refuses_a_wrong_role(core: RunningCore) -> None:
+    engine = core.core.engine
+    for role in auth.ROLES:
+        auth.create_user(engine, f"as-{role}", "password-123", role)
+    tokens = {role: core.token(f"as-{role}", "password-123") for role in auth.ROLES}
+    checked = 0
+    for endpoint in _guarded(core):
+        if endpoint.method in ("WS", "MOUNT") or endpoint.roles is None:
+            continue
+        outsider = next((r for r in auth.ROLES if r not in endpoint.roles), None)
+        if outsider is None:
+            continue  # open to every signed-in user
+        answer = httpx.request(
+            endpoint.method,
+            core.base_url + concrete(endpoint.path),
+            headers={"Authorization": f"Bearer {tokens[outsider]}"},
+            json={} if endpoint.method != "GET" else None,
+        )
+        assert answer.status_code == 403, f"{outsider} {endpoint.method} {endpoint.path}"
+        checked += 1
+    assert checked >= 20
 
 
 @pytest.mark.parametrize("role", ["registrar", "technician", "clinician", "device"])
@@ -131,11 +191,9 @@ def test_admin_routes_refuse_other_roles(core: RunningCore, role: str) -> None:
         ).raise_for_status()
     with core.api(role, "password-123") as client:
         admin_routes = [
-            (method, path)
-            for method, path in _routes(core)
-            if path.startswith(("/api/modalities", "/api/users"))
+            e for e in endpoints(core.app) if e.path.startswith(("/api/modalities", "/api/users"))
         ]
         assert len(admin_routes) >= 6
-        for method, path in admin_routes:
-            answer = client.request(method, _concrete(path), json={})
-            assert answer.status_code == 403, f"{role} {method} {path}"
+        for endpoint in admin_routes:
+            answer = client.request(endpoint.method, concrete(endpoint.path), json={})
+            assert answer.status_code == 403, f"{role} {endpoint.method} {endpoint.path}"

@@ -1,0 +1,176 @@
+"""The study list's search: one box for what a front desk types, plus modality and dates.
+
+Unlike DICOM matching (:mod:`core_server.archive.query`), the box guesses what it was given:
+
+- Chinese characters: part of the patient's name (张三 finds 张^三 and 张三丰),
+- letters only: the start of the name's pinyin initials (``zs``) or spelling (``zhangs``),
+  any case, and the start of a patient ID or accession number,
+- anything else: the start of a patient ID or accession number, or a whole study ID.
+
+Newest studies first; a page of answers with the total that matches.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, and_, exists, func, or_, select
+
+from core_server import db
+from core_server.archive import tables as t
+from core_server.archive.pinyin import normalize_query
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_DATE = re.compile(r"^\d{8}$")
+MAX_PAGE = 200
+
+
+class StudySearchError(ValueError):
+    """A filter the search cannot use (the message says which)."""
+
+
+@dataclass(frozen=True)
+class StudyFilter:
+    text: str = ""
+    patient_id: str = ""
+    accession_number: str = ""
+    modality: str = ""
+    date_from: str = ""  # YYYYMMDD, inclusive
+    date_to: str = ""  # YYYYMMDD, inclusive
+    limit: int = 50
+    offset: int = 0
+
+
+def search_studies(engine: Engine, wanted: StudyFilter) -> tuple[int, list[dict[str, Any]]]:
+    """(how many studies match, the requested page of them as dicts)."""
+    conditions = _conditions(wanted)
+    limit = max(1, min(wanted.limit, MAX_PAGE))
+    base = select(t.studies.c.id).join(t.patients, t.patients.c.id == t.studies.c.patient_fk)
+    base = base.where(*conditions)
+    with db.read(engine) as conn:
+        total = int(conn.execute(select(func.count()).select_from(base.subquery())).scalar_one())
+        rows = conn.execute(
+            select(t.studies, *_PATIENT_COLUMNS)
+            .join(t.patients, t.patients.c.id == t.studies.c.patient_fk)
+            .where(*conditions)
+            .order_by(
+                t.studies.c.study_date.desc(), t.studies.c.study_time.desc(), t.studies.c.id.desc()
+            )
+            .limit(limit)
+            .offset(max(0, wanted.offset))
+        ).all()
+        ids = [row.id for row in rows]
+        series = _series_summary(conn, ids)
+    return total, [_answer(row, series.get(row.id)) for row in rows]
+
+
+_PATIENT_COLUMNS = (
+    t.patients.c.patient_id,
+    t.patients.c.issuer_of_patient_id,
+    t.patients.c.patient_name,
+    t.patients.c.birth_date,
+    t.patients.c.sex,
+)
+
+
+def _conditions(wanted: StudyFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    text = "".join(wanted.text.split())  # spaces never matter: 张 三 = 张三, ZHANG SAN
+    if text:
+        conditions.append(_text_condition(text))
+    if wanted.patient_id.strip():
+        conditions.append(t.patients.c.patient_id == wanted.patient_id.strip())
+    if wanted.accession_number.strip():
+        conditions.append(t.studies.c.accession_number == wanted.accession_number.strip())
+    if wanted.modality.strip():
+        modality = wanted.modality.strip().upper()
+        conditions.append(
+            exists().where(t.series.c.study_fk == t.studies.c.id, t.series.c.modality == modality)
+        )
+    for value, name in ((wanted.date_from, "date_from"), (wanted.date_to, "date_to")):
+        if value and not _DATE.match(value):
+            raise StudySearchError(f"{name} must be a date as YYYYMMDD, not {value!r}")
+    if wanted.date_from:
+        conditions.append(t.studies.c.study_date >= wanted.date_from)
+    if wanted.date_to:
+        conditions.append(
+            and_(t.studies.c.study_date != "", t.studies.c.study_date <= wanted.date_to)
+        )
+    return conditions
+
+
+def _text_condition(text: str) -> ColumnElement[bool]:
+    p = t.patients.c
+    if _HAN.search(text):
+        # The stored name keeps DICOM's ^ between family and given name: compare without it.
+        joined = func.replace(p.patient_name, "^", "")
+        return joined.contains(text, autoescape=True)
+    identifiers = or_(
+        p.patient_id.startswith(text, autoescape=True),
+        t.studies.c.accession_number.startswith(text, autoescape=True),
+        t.studies.c.study_id == text,
+    )
+    if text.isascii() and text.isalpha():
+        upper = text.upper()
+        return or_(
+            p.patient_name_initials.startswith(upper, autoescape=True),
+            p.patient_name_pinyin.startswith(normalize_query(text), autoescape=True),
+            identifiers,
+        )
+    return identifiers
+
+
+def _series_summary(conn: Any, ids: list[int]) -> dict[int, tuple[list[str], int, int]]:
+    """Study id -> (modalities, number of series, number of instances)."""
+    if not ids:
+        return {}
+    found: dict[int, tuple[list[str], int, int]] = {}
+    instances = (
+        select(func.count(t.instances.c.id))
+        .where(t.instances.c.series_fk == t.series.c.id)
+        .scalar_subquery()
+    )
+    rows = conn.execute(
+        select(t.series.c.study_fk, t.series.c.modality, instances.label("instances")).where(
+            t.series.c.study_fk.in_(ids)
+        )
+    ).all()
+    for row in rows:
+        modalities, n_series, n_instances = found.get(row.study_fk, ([], 0, 0))
+        if row.modality and row.modality not in modalities:
+            modalities.append(row.modality)
+        found[row.study_fk] = (modalities, n_series + 1, n_instances + int(row.instances))
+    return found
+
+
+def _answer(row: Any, series: tuple[list[str], int, int] | None) -> dict[str, Any]:
+    modalities, n_series, n_instances = series or ([], 0, 0)
+    return {
+        "study_instance_uid": row.study_instance_uid,
+        "study_date": row.study_date,
+        "study_time": row.study_time,
+        "accession_number": row.accession_number,
+        "study_id": row.study_id,
+        "study_description": row.study_description,
+        "referring_physician_name": row.referring_physician_name,
+        "patient_id": row.patient_id,
+        "issuer_of_patient_id": row.issuer_of_patient_id,
+        "patient_name": row.patient_name,
+        "patient_name_display": display_name(row.patient_name),
+        "patient_birth_date": row.birth_date,
+        "patient_sex": row.sex,
+        "modalities": sorted(modalities),
+        "series": n_series,
+        "instances": n_instances,
+    }
+
+
+def display_name(name: str) -> str:
+    """How a person name reads on screen: the Chinese form if there is one (张三), else the
+    alphabetic one with spaces (ZHANG SAN)."""
+    groups = name.split("=")
+    chosen = next((g for g in groups if _HAN.search(g)), groups[0])
+    parts = [part.strip() for part in chosen.split("^") if part.strip()]
+    return ("" if _HAN.search(chosen) else " ").join(parts)

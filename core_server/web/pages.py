@@ -1,0 +1,255 @@
+"""The web shell's pages: sign in and out, password change, home, study list, administration.
+
+Forms post back to the same path and answer with a redirect (303) on success, so a reload
+never repeats a sign-in. The pages fetch their data from the JSON API (``/api/studies``,
+``/api/users``, ``/api/modalities``, ``/api/audit``) with the session cookie.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from core_server import auth
+from core_server.web import i18n, routes_audit, routes_studies
+from core_server.web.routes_auth import change_own_password, client_address
+from core_server.web.security import (
+    LoginRequired,
+    PageForbidden,
+    bearer,
+    clear_session_cookie,
+    require_page,
+    same_origin,
+    session_token,
+    set_session_cookie,
+)
+from core_server.web.templating import STATIC_DIR, PageLink, add_page_link, render
+
+# Who works with images: everyone but the device programs.
+STAFF = tuple(role for role in auth.ROLES if role != "device")
+
+router = APIRouter(include_in_schema=False)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only a path on this site (no scheme, no host, no ``//`` or ``/\\`` tricks)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    if any(ch in target for ch in "\r\n\t"):
+        return default
+    return target
+
+
+def _redirect(location: str) -> RedirectResponse:
+    return RedirectResponse(location, status_code=303)
+
+
+def _text(request: Request, key: str, **values: object) -> str:
+    return i18n.translate(i18n.language(request.cookies), key, **values)
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/") -> Response:
+    return render(
+        request,
+        "web/login.html",
+        {"next": safe_next(next), "username": "", "error": "", "notice": ""},
+        user=None,
+    )
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    target = safe_next(next)
+    # A form another site posts would sign the browser into someone else's account.
+    if request.headers.get("origin") and not same_origin(
+        request.headers, request.headers.get("host")
+    ):
+        return render(
+            request,
+            "web/error.html",
+            {"title": _text(request, "web.error.forbidden_title"), "message": ""},
+            user=None,
+            status_code=403,
+        )
+    ctx = request.app.state.ctx
+    try:
+        user, token = auth.sign_in(
+            ctx.engine,
+            username.strip(),
+            password,
+            ctx.settings.token_hours,
+            address=client_address(request),
+            via="password-form",
+        )
+    except auth.AuthError as exc:
+        key = "web.login.locked" if isinstance(exc, auth.AccountLocked) else "web.login.failed"
+        return render(
+            request,
+            "web/login.html",
+            {"next": target, "username": username, "error": _text(request, key), "notice": ""},
+            user=None,
+            status_code=401,
+        )
+    if user.must_change_password:
+        target = f"/password?next={quote(target, safe='')}"
+    response = _redirect(target)
+    set_session_cookie(response, request, token, ctx.settings.token_hours)
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request,
+    user: Annotated[auth.User, Depends(require_page(*auth.ROLES, password_change=True))],
+    token: Annotated[str | None, Depends(bearer)],
+) -> Response:
+    presented, _from_cookie = session_token(request, token)
+    if presented:
+        auth.sign_out(
+            request.app.state.ctx.engine, user, presented, address=client_address(request)
+        )
+    response = _redirect("/login")
+    clear_session_cookie(response, request)
+    return response
+
+
+PasswordUser = Annotated[auth.User, Depends(require_page(*auth.ROLES, password_change=True))]
+
+
+@router.get("/password")
+def password_page(request: Request, user: PasswordUser, next: str = "/") -> Response:
+    return render(
+        request, "web/password.html", {"next": safe_next(next), "error": "", "done": False}
+    )
+
+
+@router.post("/password")
+def password(
+    request: Request,
+    user: PasswordUser,
+    current_password: Annotated[str, Form()],
+    new_password: Annotated[str, Form()],
+    confirm_password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    target = safe_next(next)
+    error = ""
+    if new_password != confirm_password:
+        error = _text(request, "web.password.mismatch")
+    else:
+        try:
+            change_own_password(request, user, current_password, new_password)
+        except auth.AuthError as exc:
+            error = _password_error(request, str(exc))
+    if error:
+        return render(
+            request,
+            "web/password.html",
+            {"next": target, "error": error, "done": False},
+            status_code=400,
+        )
+    return _redirect(target)
+
+
+def _password_error(request: Request, reason: str) -> str:
+    if "current password" in reason:
+        return _text(request, "web.password.wrong_current")
+    if "differ" in reason:
+        return _text(request, "web.password.same")
+    return _text(request, "web.password.too_short")
+
+
+@router.get("/")
+def home(request: Request, user: Annotated[auth.User, Depends(require_page(*STAFF))]) -> Response:
+    """The first page the user's role may open (the study list for most)."""
+    links = [link for link in request.app.state.page_links if user.role in link.roles]
+    return _redirect(links[0].href if links else "/password")
+
+
+# The modalities a study list offers to filter by (DICOM defined terms), commonest first.
+MODALITY_CODES = ("CT", "MR", "DX", "CR", "US", "MG", "XA", "RF", "NM", "PT", "ES", "OT")
+# The registry's yes/no settings the modality page edits (those the API answers with).
+MODALITY_FLAGS = ("allow_store", "allow_query", "allow_retrieve", "ascii_only")
+# What the audit page filters by; "login." is the family of ok and failed sign-ins.
+AUDIT_ACTIONS = ("login.", *(action.value for action in auth.AuditAction))
+
+Admin = Annotated[auth.User, Depends(require_page("admin"))]
+
+
+@router.get("/studies")
+def studies_page(
+    request: Request, user: Annotated[auth.User, Depends(require_page(*STAFF))]
+) -> Response:
+    return render(
+        request, "web/studies.html", {"modalities": MODALITY_CODES}, i18n_prefixes=("web.studies.",)
+    )
+
+
+@router.get("/admin/users")
+def users_page(request: Request, user: Admin) -> Response:
+    return render(
+        request,
+        "web/users.html",
+        {"roles": auth.ROLES},
+        i18n_prefixes=("web.users.", "web.role."),
+    )
+
+
+@router.get("/admin/modalities")
+def modalities_page(request: Request, user: Admin) -> Response:
+    return render(
+        request,
+        "web/modalities.html",
+        {"flags": MODALITY_FLAGS},
+        i18n_prefixes=("web.modalities.",),
+    )
+
+
+@router.get("/admin/audit")
+def audit_page(request: Request, user: Admin) -> Response:
+    return render(
+        request, "web/audit.html", {"actions": AUDIT_ACTIONS}, i18n_prefixes=("web.audit.",)
+    )
+
+
+def install(app: FastAPI) -> None:
+    """The shell: its pages and their static files, the study search and audit APIs, the
+    redirect to sign-in and the HTML error pages."""
+
+    async def login_required(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoginRequired)
+        return _redirect(exc.location)
+
+    async def page_forbidden(request: Request, exc: Exception) -> Response:
+        return render(
+            request,
+            "web/error.html",
+            {
+                "title": _text(request, "web.error.forbidden_title"),
+                "message": _text(request, "web.error.forbidden"),
+            },
+            status_code=403,
+        )
+
+    app.add_exception_handler(LoginRequired, login_required)
+    app.add_exception_handler(PageForbidden, page_forbidden)
+    # Stylesheets, scripts and icons only: the login page needs them before anyone signs in.
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(router)
+    app.include_router(routes_studies.router)
+    app.include_router(routes_audit.router)
+    add_page_link(app, PageLink("web.nav.studies", "/studies", STAFF, order=10))
+    admin = ("admin",)
+    add_page_link(app, PageLink("web.nav.users", "/admin/users", admin, order=900))
+    add_page_link(app, PageLink("web.nav.modalities", "/admin/modalities", admin, order=910))
+    add_page_link(app, PageLink("web.nav.audit", "/admin/audit", admin, order=920))

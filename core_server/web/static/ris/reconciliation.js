@@ -1,0 +1,41 @@
+// Unmatched studies: link each to its exam by accession number (the stored images are
+// rewritten with the exam's patient and accession number).
+"use strict";
+
+const rows = document.querySelector("#unmatched tbody");
+const errorBox = document.getElementById("error");
+const statusLine = document.getElementById("status");
+
+function row(study) {
+  const input = el("input", { type: "text", maxLength: 16, placeholder: t("ris.exam.accession") });
+  const button = el("button", { type: "button", className: "primary", textContent: t("ris.action.link") });
+  button.addEventListener("click", async () => {
+    showError(errorBox, null);
+    try {
+      const exam = await api("/api/ris/exams/by-accession/" + encodeURIComponent(input.value.trim()));
+      await api("/api/ris/reconciliation/link", {
+        method: "POST",
+        json: { study_instance_uid: study.study_instance_uid, exam_id: exam.id },
+      });
+      statusLine.textContent = t("ris.reconciliation.linked", { accession: exam.accession_number });
+      await refresh();
+    } catch (error) {
+      showError(errorBox, error);
+    }
+  });
+  return el("tr", { className: "study" },
+    el("td", {}, study.patient_name, el("div", { className: "sub", textContent: study.patient_id })),
+    el("td", { textContent: study.accession_number }),
+    el("td", { textContent: study.study_date }),
+    el("td", { textContent: `${study.station_ae} ${study.modality}` }),
+    el("td", { className: "num", textContent: String(study.instances) }),
+    el("td", { className: "actions" }, input, button));
+}
+
+async function refresh() {
+  const studies = await api("/api/ris/reconciliation");
+  rows.replaceChildren(...studies.map(row));
+  if (!studies.length) statusLine.textContent ||= t("ris.reconciliation.none");
+}
+
+refresh().catch((e) => showError(errorBox, e));

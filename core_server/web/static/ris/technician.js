@@ -1,0 +1,84 @@
+// Technician's worklist: the room's exams of the day, checks (identity, request form, fee),
+// start and finish for modalities without MPPS, whether images arrived, retakes.
+"use strict";
+
+const roomSelect = document.getElementById("room");
+const dayInput = document.getElementById("day");
+const rows = document.querySelector("#exams tbody");
+const errorBox = document.getElementById("error");
+const statusLine = document.getElementById("status");
+const NEXT = { scheduled: ["arrived", "ris.action.check_in"], arrived: ["in_progress", "ris.action.start"], in_progress: ["completed", "ris.action.finish"] };
+
+async function act(path, json) {
+  showError(errorBox, null);
+  try {
+    await api(path, { method: "POST", json });
+    await refresh();
+  } catch (error) {
+    showError(errorBox, error);
+  }
+}
+
+function check(exam, field, key) {
+  const box = el("input", { type: "checkbox", checked: exam[field + "_confirmed"] });
+  box.dataset.check = field;
+  box.addEventListener("change", () => act(`/api/ris/exams/${exam.id}/confirm`, { [field]: box.checked }));
+  return el("label", { className: "checkbox" }, box, t(key));
+}
+
+function row(exam) {
+  const actions = el("td", { className: "actions" });
+  const next = NEXT[exam.status];
+  if (next) {
+    const button = el("button", { type: "button", className: "primary", textContent: t(next[1]) });
+    button.dataset.action = next[0];
+    button.addEventListener("click", () => act(`/api/ris/exams/${exam.id}/status`, { status: next[0] }));
+    actions.append(button);
+  }
+  if (["in_progress", "completed"].includes(exam.status)) {
+    const retake = el("button", { type: "button", className: "secondary", textContent: t("ris.action.retake") });
+    retake.addEventListener("click", () => {
+      const kind = prompt(t("ris.technician.retake_kind"), "additional");
+      if (kind) act(`/api/ris/exams/${exam.id}/retake`, { kind });
+    });
+    actions.append(retake);
+  }
+  const name = el("td", {}, exam.patient_name, el("div", { className: "sub", textContent: exam.patient_name_pinyin.replace("^", " ") }));
+  if (exam.emergency) name.prepend(el("span", { className: "badge emergency", textContent: t("ris.exam.emergency") }));
+  const tr = el("tr", { className: "exam" },
+    el("td", { textContent: when(exam.scheduled_at) }),
+    name,
+    el("td", { textContent: exam.accession_number }),
+    el("td", { textContent: exam.procedure_name }),
+    el("td", {}, el("span", { className: "badge status-" + exam.status, textContent: statusText(exam.status) })),
+    el("td", {}, check(exam, "identity", "ris.exam.identity"), check(exam, "requisition", "ris.exam.requisition"), check(exam, "fee", "ris.exam.fee")),
+    el("td", { className: "num images", textContent: exam.images ? String(exam.images) : t("ris.technician.images_none") }),
+    actions);
+  tr.dataset.accession = exam.accession_number;
+  return tr;
+}
+
+async function refresh() {
+  const params = new URLSearchParams({ room: roomSelect.value, day: dayInput.value });
+  history.replaceState(null, "", "?" + params);
+  statusLine.textContent = t("web.common.loading");
+  const exams = await api("/api/ris/exams?" + params);
+  rows.replaceChildren(...exams.map(row));
+  statusLine.textContent = exams.length ? "" : t("web.common.none");
+}
+
+document.getElementById("choose").addEventListener("submit", (event) => {
+  event.preventDefault();
+  refresh().catch((e) => showError(errorBox, e));
+});
+
+(async () => {
+  const rooms = await api("/api/ris/rooms");
+  roomSelect.replaceChildren(...rooms.map((r) => el("option", { value: r.code, textContent: `${r.name} (${r.modality})` })));
+  const params = new URLSearchParams(location.search);
+  if (params.get("room")) roomSelect.value = params.get("room");
+  dayInput.value = params.get("day") || new Date().toLocaleDateString("sv");
+  roomSelect.addEventListener("change", () => refresh().catch((e) => showError(errorBox, e)));
+  await refresh();
+  setInterval(() => refresh().catch(() => {}), 30000);  // images and MPPS arrive meanwhile
+})().catch((e) => showError(errorBox, e));

@@ -1,0 +1,105 @@
+"""Server-rendered pages: one Jinja2 environment, the shared layout, and page links.
+
+Every page extends ``templates/base.html`` (header with the hospital's name, navigation for
+the user's role, user menu, language switch) and gets in its context:
+
+- ``t(key, **values)``: the text of a catalogue key in the page's language,
+- ``user`` (or None), ``lang``, ``html_lang``, ``hospital_name``, ``nav``, ``current_path``.
+
+A page's script reads its texts from the JSON block the layout writes (``i18n_prefixes``
+chooses which keys), so scripts hold no user-facing strings either.
+
+Other areas add their pages to the navigation with :func:`add_page_link` when their router is
+included, and put their templates in ``templates/<area>/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+
+from core_server.auth import User
+from core_server.web import i18n
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+# Everything a page loads comes from the appliance itself; scripts never run inline.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
+)
+
+_environment = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class PageLink:
+    """An entry of the header's navigation: ``key`` is its catalogue key."""
+
+    key: str
+    href: str
+    roles: tuple[str, ...]
+    order: int = 100
+
+
+def add_page_link(app: FastAPI, link: PageLink) -> None:
+    links: list[PageLink] = [*getattr(app.state, "page_links", []), link]
+    app.state.page_links = sorted(links, key=lambda item: (item.order, item.href))
+
+
+def page_links(app: FastAPI, user: User | None) -> list[PageLink]:
+    if user is None:
+        return []
+    links: list[PageLink] = getattr(app.state, "page_links", [])
+    return [link for link in links if user.role in link.roles]
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    user: User | None = None,
+    status_code: int = 200,
+    i18n_prefixes: tuple[str, ...] = (),
+) -> HTMLResponse:
+    """Render ``template`` in the request's language, with the layout's context."""
+    lang = i18n.language(request.cookies)
+    if user is None:
+        user = getattr(request.state, "user", None)
+
+    def t(key: str, /, **values: object) -> str:
+        return i18n.translate(lang, key, **values)
+
+    settings = request.app.state.ctx.settings
+    page = {
+        "t": t,
+        "lang": lang,
+        "languages": i18n.LANGUAGES,
+        "html_lang": i18n.HTML_LANG[lang],
+        "user": user,
+        "hospital_name": getattr(settings, "hospital_name", "") or t("web.product_name"),
+        "nav": page_links(request.app, user),
+        "current_path": request.url.path,
+        "i18n_texts": i18n.bundle(lang, ("web.common.", *i18n_prefixes)),
+        **(context or {}),
+    }
+    body = _environment.get_template(template).render(page)
+    response = HTMLResponse(body, status_code=status_code)
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["Cache-Control"] = "no-store"  # pages can show patient data
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
