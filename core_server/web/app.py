@@ -16,6 +16,7 @@ from core_server.ris import Ris
 from core_server.settings import Settings
 from core_server.web import (
     pages,
+    pages_ris,
     routes_admin,
     routes_auth,
     routes_hl7,
@@ -87,4 +88,5 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     app.include_router(routes_ris.router)
     app.include_router(routes_hl7.router)
     pages.install(app)
+    pages_ris.install(app)
     return app

@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 from pydicom import Dataset, dcmread
 from pydicom.uid import generate_uid
+from sqlalchemy import select
 
 from core_server import db
 from core_server.archive import Archive, CorrectionError, Origin, correction_plan, corrections
+from core_server.archive import tables as t
 from tests.conftest import RunningCore
 from tests.core_server.dicom.clients import dcmtk, getscu, keys, peer
 from tests.dicom_data import encode, make_ct, testdata
@@ -92,6 +94,11 @@ def test_rename_shows_in_find_and_in_the_file_retrieve_sends(archive: Archive) -
     (patient,) = archive.find("PATIENT", {"PatientName": "张*"})
     assert (patient["PatientName"], patient["PatientBirthDate"]) == ("ZHANG^SAN=张^三", "19810203")
     assert list(archive.find("PATIENT", {"PatientName": "Zhang^Shan"})) == []
+    with db.read(archive.engine) as conn:  # the pinyin search keys follow the name
+        keys = conn.execute(
+            select(t.patients.c.patient_name_initials, t.patients.c.patient_name_pinyin)
+        ).one()
+    assert tuple(keys) == ("ZS", "ZHANGSAN")
     for ds in objects:
         new = current(archive, ds)
         assert str(new.PatientName) == "ZHANG^SAN=张^三"
@@ -141,29 +148,44 @@ def test_original_files_are_kept_as_versions(archive: Archive) -> None:
 
 
 @pytest.mark.parametrize(
-    ("charset", "description", "expected_charset"),
+    ("charset", "description", "name", "expected_charset"),
     [
-        ("GB18030", "胸部平扫", "GB18030"),  # holds the new name: kept
-        (None, "CHEST", "ISO_IR 192"),  # default repertoire: UTF-8
-        ("ISO_IR 100", "Thorax Röntgen", "ISO_IR 192"),  # Latin-1: re-encoded as UTF-8
-        ("ISO 2022 IR 58", "胸部", "ISO 2022 IR 58"),  # GB 2312 holds 王五
+        ("GB18030", "胸部平扫", "WANG^WU=王^五", "GB18030"),  # holds the new name: kept
+        (None, "CHEST", "WANG^WU=王^五", "ISO_IR 192"),  # default repertoire: UTF-8
+        ("ISO_IR 100", "Thorax Röntgen", "WANG^WU=王^五", "ISO_IR 192"),  # Latin-1: UTF-8
+        ("ISO 2022 IR 58", "胸部", "WANG^WU=王^五", "ISO 2022 IR 58"),  # GB 2312 has 王五
+        ("ISO 2022 IR 58", "胸部", "LI^ZHE=李^喆", "ISO_IR 192"),  # ...but not 喆
     ],
 )
 def test_chinese_name_into_each_character_set(
-    archive: Archive, charset: str | None, description: str, expected_charset: str
+    archive: Archive, charset: str | None, description: str, name: str, expected_charset: str
 ) -> None:
-    (ds,) = study_of(archive, images=1, charset=charset, StudyDescription=description)
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "X1", "99LOCAL", description
+    (ds,) = study_of(
+        archive,
+        images=1,
+        charset=charset,
+        StudyDescription=description,
+        ReferringPhysicianName=f"{description}^Dr",
+        ProcedureCodeSequence=[code],
+    )
     archive.correct(
         {"SOPInstanceUID": ds.SOPInstanceUID},
-        {"PatientName": "WANG^WU=王^五"},
+        {"PatientName": name},
         reason="",
         username="u",
     )
     new = current(archive, ds)
     assert new.SpecificCharacterSet == expected_charset
-    assert str(new.PatientName) == "WANG^WU=王^五"
-    assert new.StudyDescription == description  # other text survives a change of set
-    (patient,) = archive.find("PATIENT", {"PatientName": "王^五"})
+    assert str(new.PatientName) == name
+    # other text, in sequences too, survives a change of set
+    assert new.StudyDescription == description
+    assert str(new.ReferringPhysicianName) == f"{description}^Dr"
+    assert new.ProcedureCodeSequence[0].CodeMeaning == description
+    old_values = new.OriginalAttributesSequence[0].ModifiedAttributesSequence[0]
+    assert str(old_values.PatientName) == "Zhang^San"
+    (patient,) = archive.find("PATIENT", {"PatientName": name.split("=")[1]})
     assert patient["PatientID"] == "P001"
 
 

@@ -1,0 +1,131 @@
+"""In headless Chromium: the registration desk registers 张三 with an ID card number and a chest
+CT and gets the barcode label; the technician's page checks the patient in, starts and
+finishes the exam; unmatched images are linked on the reconciliation page. Nothing may leave
+the appliance. Screenshots go to ``test-artifacts/test_browser_ris/<test>/``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from core_server import auth
+from core_server.archive import Origin
+from tests.conftest import RunningCore
+from tests.dicom_data import encode, make_ct
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, NetworkGuard, artifacts_for, sign_in
+
+pytestmark = pytest.mark.xdist_group("browser")
+
+PASSWORD = "password-123"
+CARD = "11010519491231002X"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"BROWSER TESTS SKIPPED, NOTHING CHECKED IN A BROWSER: missing {CHROMIUM}")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _staff(core: RunningCore, username: str, role: str) -> None:
+    engine = core.core.engine
+    auth.create_user(engine, username, PASSWORD, role)
+
+
+def _page(
+    chromium: Browser, core: RunningCore, username: str, path: str
+) -> tuple[Page, NetworkGuard]:
+    context = chromium.new_context(locale="zh-CN")
+    guard = NetworkGuard(core.base_url)
+    guard.attach(context)
+    page = context.new_page()
+    guard.watch(page)
+    page.goto(core.base_url + path)
+    sign_in(page, username, PASSWORD)
+    return page, guard
+
+
+def test_register_and_perform_an_exam(
+    chromium: Browser, core: RunningCore, request: pytest.FixtureRequest
+) -> None:
+    artifacts: Path = artifacts_for(request)
+    _staff(core, "desk", "registrar")
+    _staff(core, "tech", "technician")
+    page, guard = _page(chromium, core, "desk", "/ris/register")
+    expect(page.locator("h1")).to_have_text("患者登记")
+    page.fill("#patient_id", "MRN001")
+    page.fill("#name", "张三")
+    page.fill("#id_card_number", CARD)
+    expect(page.locator("#birth_date")).to_have_value("1949-12-31")  # from the card
+    page.select_option("#modality", "CT")
+    page.check("input[name=procedure][value=CT-CHEST]")
+    page.select_option("#room", "CT1")
+    page.check("#emergency")
+    page.click("#submit")
+    expect(page.locator("#done")).to_have_text("已登记 1 项检查")
+    label = page.locator("#exams img.barcode")
+    expect(label).to_have_count(1)
+    page.wait_for_function("document.querySelector('#exams img.barcode').naturalWidth > 0")
+    page.screenshot(path=str(artifacts / "registered.png"), full_page=True)
+    (exam,) = core.core.ris.exams(patient_id="MRN001")
+    assert (exam.patient_name_pinyin, exam.room, exam.emergency) == ("ZHANG^SAN", "CT1", True)
+    assert core.core.ris.patient("MRN001").birth_date.isoformat() == "1949-12-31"
+
+    tech, tech_guard = _page(chromium, core, "tech", "/ris/technician?room=CT1")
+    row = tech.locator(f"tr.exam[data-accession='{exam.accession_number}']")
+    expect(row).to_contain_text("张三")
+    row.locator("[data-check=identity]").check()
+    expect(row.locator("[data-check=identity]")).to_be_checked()
+    for action, shown in (
+        ("arrived", "已到检"),
+        ("in_progress", "检查中"),
+        ("completed", "已检查"),
+    ):
+        tech.locator(
+            f"tr.exam[data-accession='{exam.accession_number}'] [data-action={action}]"
+        ).click()
+        expect(tech.locator(f"tr.exam[data-accession='{exam.accession_number}']")).to_contain_text(
+            shown
+        )
+    tech.screenshot(path=str(artifacts / "technician.png"), full_page=True)
+    done = core.core.ris.exam(exam.id)
+    assert (done.status, done.status_by, done.identity_confirmed) == ("completed", "tech", True)
+    for g in (guard, tech_guard):
+        assert g.outside == [] and g.csp_violations() == [], (g.outside, g.console_errors)
+
+
+def test_link_unmatched_images(
+    chromium: Browser, core: RunningCore, request: pytest.FixtureRequest
+) -> None:
+    from core_server.ris import OrderIn, PatientIn, ProcedureRequest
+
+    artifacts = artifacts_for(request)
+    _staff(core, "tech", "technician")
+    ris = core.core.ris
+    ris.register_patient(PatientIn("P1", "李四"), username="reg")
+    exam = ris.place_order(
+        "P1", "", OrderIn("O1", (ProcedureRequest("DR-CHEST-PA"),)), username="reg"
+    ).exams[0]
+    stray = make_ct(patient_id="TMP9", patient_name="EMERGENCY", accession="", modality="DX")
+    core.core.archive.store_instance(encode(stray), Origin("dimse", "DR01"))
+    page, guard = _page(chromium, core, "tech", "/ris/reconciliation")
+    row = page.locator("tr.study")
+    expect(row).to_contain_text("TMP9")
+    row.locator("input").fill(exam.accession_number)
+    row.locator("button").click()
+    expect(page.locator("#status")).to_contain_text(exam.accession_number)
+    expect(page.locator("tr.study")).to_have_count(0)
+    page.screenshot(path=str(artifacts / "linked.png"), full_page=True)
+    (study,) = core.core.archive.find("STUDY", {"StudyInstanceUID": str(stray.StudyInstanceUID)})
+    assert (study["PatientID"], study["AccessionNumber"]) == ("P1", exam.accession_number)
+    assert guard.outside == [] and guard.csp_violations() == []
