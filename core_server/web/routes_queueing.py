@@ -28,8 +28,7 @@ from core_server.queueing import (
     Room,
     Screen,
 )
-from core_server.web.security import require, require_page
-from core_server.web.templating import PageLink, add_page_link, render
+from core_server.web.security import require
 
 ADMIN = ("admin",)
 # Who calls patients into a room: technicians, doctors of ultrasound/endoscopy rooms, devices.
@@ -38,14 +37,12 @@ CALLERS = ("admin", "technician", "reporting_doctor", "reviewing_doctor", "devic
 DESK = ("admin", "registrar", "technician", "device")
 # Who changes a ticket (priority, cancel, early return): people at the desk or in the room.
 TICKET_STAFF = ("admin", "registrar", "technician")
-# Who uses the web caller page.
-ROOM_STAFF = ("admin", "technician", "reporting_doctor", "reviewing_doctor")
+
 # Who may look at screens: every role.
 VIEWERS = auth.ROLES
 STAFF = tuple(role for role in auth.ROLES if role != "device")
 
 router = APIRouter(prefix="/api/queueing", tags=["queueing"])
-pages = APIRouter(include_in_schema=False)
 
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", max_length=128, min_length=1)
@@ -558,34 +555,8 @@ def return_ticket(request: Request, ticket_id: int) -> dict[str, Any]:
     return _service(request).return_early(ticket_id).as_dict()
 
 
-# -- pages -----------------------------------------------------------------------------------------
-
-
-@pages.get("/queueing/admin")
-def admin_page(
-    request: Request, user: Annotated[auth.User, Depends(require_page(*ADMIN))]
-) -> Response:
-    return render(
-        request,
-        "queueing/admin.html",
-        {"priority_groups": list(queueing.PRIORITY_GROUPS)},
-        i18n_prefixes=("queueing.",),
-    )
-
-
-@pages.get("/queueing/caller")
-def caller_page(
-    request: Request,
-    user: Annotated[
-        auth.User,
-        Depends(require_page(*ROOM_STAFF)),
-    ],
-) -> Response:
-    return render(request, "queueing/caller.html", {}, i18n_prefixes=("queueing.",))
-
-
 def install(app: FastAPI) -> None:
-    """The queue API, its pages and the refusal format of the domain's errors."""
+    """The queue API and the refusal format of the domain's errors."""
 
     async def queue_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, QueueError)
@@ -596,9 +567,6 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(QueueError, queue_error)
     app.include_router(router)
-    app.include_router(pages)
-    add_page_link(app, PageLink("queueing.nav.caller", "/queueing/caller", ROOM_STAFF, order=40))
-    add_page_link(app, PageLink("queueing.nav.admin", "/queueing/admin", ADMIN, order=930))
 
 
 __all__ = ["install", "router"]
