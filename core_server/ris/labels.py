@@ -23,7 +23,12 @@ def code128(value: str, fmt: str = "svg") -> tuple[bytes, str]:
         raise RisError(f"unknown barcode format {fmt!r}: svg or png")
     buffer = io.BytesIO()
     # 0.3 mm modules, 12 mm bars: scans from a 50 x 30 mm label.
-    options: dict[str, object] = {"module_width": 0.3, "module_height": 12.0, "quiet_zone": 3.0, "font_size": 8}
+    options: dict[str, object] = {
+        "module_width": 0.3,
+        "module_height": 12.0,
+        "quiet_zone": 3.0,
+        "font_size": 8,
+    }
     if fmt == "png":
         options |= {"format": "PNG", "dpi": 300}
     barcode.get("code128", value, writer=writer).write(buffer, options=options)
