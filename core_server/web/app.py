@@ -22,6 +22,7 @@ from core_server.web import (
     routes_hl7,
     routes_queueing,
     routes_ris,
+    viewer,
     websocket,
 )
 
@@ -89,4 +90,5 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     app.include_router(routes_hl7.router)
     pages.install(app)
     pages_ris.install(app)
+    app.include_router(viewer.create_router(ctx.settings))
     return app

@@ -1,0 +1,138 @@
+"""Playwright helpers for the browser tests: Debian's Chromium, sign-in, a network guard,
+canvas pixels and screenshots kept as test artefacts.
+
+One Chromium per test module (``browser`` fixture below, imported by each browser test
+module); each test gets its own context, so cookies never leak between tests. The browser tests
+skip only when Chromium or the OHIF bundle is missing, and say so in capitals in the summary:
+``make test`` installs both.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Response,
+    Route,
+    sync_playwright,
+)
+
+from core_server.web.viewer_bundle import OHIF_VERSION, default_root, installed
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+OHIF_BUNDLE = default_root() / OHIF_VERSION
+
+
+def missing_for_browser_tests() -> str:
+    """Why the browser tests cannot run here, or "" when they can."""
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append(f"{CHROMIUM} (apt install chromium)")
+    if not installed(OHIF_BUNDLE):
+        missing.append(f"the OHIF bundle in {OHIF_BUNDLE} (make viewer)")
+    return ", ".join(missing)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Debian Chromium, one per module."""
+    missing = missing_for_browser_tests()
+    if missing:
+        pytest.skip(f"BROWSER TESTS SKIPPED, NOTHING CHECKED IN A BROWSER: missing {missing}")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def artifacts_for(request: pytest.FixtureRequest) -> Path:
+    """``test-artifacts/<module>/<test>/`` (git-ignored), emptied for this run."""
+    module = Path(str(request.node.fspath)).stem
+    name = re.sub(r"[^\w.-]+", "_", request.node.name)
+    folder = ARTIFACTS / module / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+@dataclass
+class NetworkGuard:
+    """Aborts and records every request that leaves the appliance's origin, and records
+    failed answers and Content-Security-Policy violations from this origin."""
+
+    origin: str
+    outside: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+    def attach(self, context: BrowserContext) -> None:
+        context.route("**/*", self._route)
+
+    def watch(self, page: Page) -> None:
+        page.on("response", self._response)
+        page.on("console", self._console)
+
+    def _route(self, route: Route) -> None:
+        url = route.request.url
+        parts = urlsplit(url)
+        if parts.scheme in ("data", "blob") or f"{parts.scheme}://{parts.netloc}" == self.origin:
+            route.continue_()
+        else:
+            self.outside.append(url)
+            route.abort()
+
+    def _response(self, response: Response) -> None:
+        if response.status >= 400:
+            self.failed.append(f"{response.status} {response.url}")
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.console_errors.append(message.text)
+
+    def csp_violations(self) -> list[str]:
+        return [m for m in self.console_errors if "Content Security Policy" in m]
+
+
+def sign_in(page: Page, username: str, password: str) -> None:
+    """Fill in the login page the browser is on and submit it."""
+    page.fill("#username", username)
+    page.fill("#password", password)
+    with page.expect_navigation():
+        page.click("#login")
+
+
+def pixels(png: bytes) -> np.ndarray:
+    """A screenshot as a grey-level array."""
+    return np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.int16)
+
+
+def looks_blank(image: np.ndarray) -> bool:
+    """All (or nearly all) one level: nothing drawn."""
+    return float(image.std()) < 2.0 or len(np.unique(image)) < 8

@@ -1,0 +1,229 @@
+"""In headless Chromium: a doctor signs in, finds a patient by pinyin initials, opens the study
+in OHIF, sees the CT image drawn and changes its window/level with the mouse; an EMR's launch
+link goes through sign-in to the accession's images, opens them directly once signed in, and
+a session ended elsewhere sends the viewer back to sign-in. Nothing may leave the appliance.
+
+Screenshots are kept in ``test-artifacts/test_browser_viewer/<test>/``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+from pydicom.uid import generate_uid
+
+from core_server.archive import Origin
+from tests.conftest import RunningCore
+from tests.dicom_data import encode, make_ct
+from tests.e2e.browser import (
+    NetworkGuard,
+    artifacts_for,
+    browser,  # noqa: F401  (the module's Chromium)
+    looks_blank,
+    pixels,
+    sign_in,
+)
+
+# Browser modules share one worker, so two Chromiums never compete for the two cores.
+pytestmark = pytest.mark.xdist_group("browser")
+
+DOCTOR, PASSWORD = "dr_wang", "password-123"
+ACCESSION = "CT20261128001"
+# OHIF renders in a web worker and WebGL (SwiftShader here): give it time on a busy machine.
+RENDER_WAIT_S = 60
+
+
+def _phantom(slice_index: int) -> np.ndarray:
+    """A 128x128 CT slice in stored values (HU + 1024): air, a soft-tissue disc with a left-
+    to-right ramp, and a bone insert that moves from slice to slice."""
+    y, x = np.mgrid[-64:64, -64:64]
+    hu = np.full((128, 128), -1000.0)
+    body = x * x + y * y < 56 * 56
+    hu[body] = 20 + (x[body] + 64) * 1.5
+    hu[(x - 12 + 4 * slice_index) ** 2 + (y + 8) ** 2 < 14 * 14] = 900
+    return (hu + 1024).astype(np.int16)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningCore, str]]:
+    """A running core holding 张三's CT (GB18030, Chinese name only) and another patient,
+    and a reporting doctor who has chosen a password. Yields (core, study UID)."""
+    core = RunningCore(tmp_path_factory.mktemp("browser") / "data").start()
+    try:
+        study, series = generate_uid(), generate_uid()
+        for index in range(4):
+            ct = make_ct(
+                patient_id="P20261128",
+                patient_name="张^三",
+                charset="GB18030",
+                study_uid=study,
+                series_uid=series,
+                accession=ACCESSION,
+                instance_number=index + 1,
+                size=128,
+                StudyDescription="胸部CT平扫",
+                RescaleIntercept=-1024,
+                RescaleSlope=1,
+                WindowCenter=40,
+                WindowWidth=400,
+                ImagePositionPatient=[-64.0, -64.0, 5.0 * index],
+                ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
+                PixelSpacing=[1, 1],
+                SliceThickness=5,
+            )
+            ct.PixelData = _phantom(index).tobytes()
+            core.core.archive.store_instance(encode(ct), Origin("test"))
+        other = make_ct(patient_id="P2", patient_name="李^四", charset="GB18030", accession="X2")
+        core.core.archive.store_instance(encode(other), Origin("test"))
+        with core.api() as admin:
+            admin.post(
+                "/api/users",
+                json={"username": DOCTOR, "password": "first-pass-1", "role": "reporting_doctor"},
+            ).raise_for_status()
+        with core.api(DOCTOR, "first-pass-1") as first:
+            change = {"current_password": "first-pass-1", "new_password": PASSWORD}
+            first.post("/api/auth/password", json=change).raise_for_status()
+        yield core, study
+    finally:
+        core.stop()
+
+
+@pytest.fixture
+def context(browser: Browser, site: tuple[RunningCore, str]) -> Iterator[BrowserContext]:  # noqa: F811
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+def _guarded_page(context: BrowserContext, core: RunningCore) -> tuple[Page, NetworkGuard]:
+    guard = NetworkGuard(core.base_url)
+    guard.attach(context)
+    page = context.new_page()
+    guard.watch(page)
+    return page, guard
+
+
+def _rendered_image(page: Page, folder: Path, name: str) -> np.ndarray:
+    """The viewport's pixels once OHIF has drawn something in it; screenshots kept."""
+    canvas = page.locator(".cornerstone-canvas").first
+    canvas.wait_for(state="visible", timeout=RENDER_WAIT_S * 1000)
+    deadline = time.monotonic() + RENDER_WAIT_S
+    while True:
+        shot = canvas.screenshot()
+        image = pixels(shot)
+        if not looks_blank(image) or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(250)
+    (folder / f"{name}-viewport.png").write_bytes(shot)
+    page.screenshot(path=str(folder / f"{name}-page.png"))
+    return image
+
+
+def _window_level(page: Page) -> tuple[str, str]:
+    """The W/L that OHIF's viewport overlay shows."""
+    shown = re.search(r"W:\s*(-?\d+)\s*L:\s*(-?\d+)", page.locator("body").inner_text())
+    assert shown, "no W/L overlay"
+    return shown.group(1), shown.group(2)
+
+
+def _assert_stayed_home(page: Page, guard: NetworkGuard) -> None:
+    assert guard.outside == [], f"requests left the appliance: {guard.outside}"
+    assert guard.failed == [], f"failed requests: {guard.failed}"
+    assert guard.csp_violations() == []
+    assert page.evaluate("() => self.crossOriginIsolated") is True  # SharedArrayBuffer works
+
+
+def test_find_by_pinyin_initials_open_and_window(
+    context: BrowserContext, site: tuple[RunningCore, str], request: pytest.FixtureRequest
+) -> None:
+    core, study = site
+    folder = artifacts_for(request)
+    page, guard = _guarded_page(context, core)
+
+    page.goto(core.base_url + "/studies")
+    assert page.url.startswith(core.base_url + "/login?next=")  # sign in first
+    sign_in(page, DOCTOR, PASSWORD)
+    assert page.url.startswith(core.base_url + "/studies")
+
+    page.fill("#q", "ZS")
+    page.press("#q", "Enter")
+    rows = page.locator("tr.study")
+    expect(rows).to_have_count(1)  # the list showed every study before the search answered
+    assert "张三" in rows.first.inner_text().replace(" ", "").replace("^", "")
+    page.screenshot(path=str(folder / "1-study-list.png"))
+
+    with page.expect_navigation():
+        rows.first.locator("a[href^='/viewer']").first.click()
+    page.wait_for_url(f"**/viewer/viewer?StudyInstanceUIDs={study}*")
+    before = _rendered_image(page, folder, "2-opened")
+    assert not looks_blank(before), "OHIF drew nothing"
+    assert before.max() - before.min() > 100  # air, tissue ramp and bone: real contrast
+
+    assert _window_level(page) == ("400", "40")  # from the objects' WindowWidth/Center
+    # Window/level is OHIF's primary mouse tool: drag right (wider) and down (brighter level).
+    box = page.locator(".cornerstone-canvas").first.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 150, y + 100, steps=15)
+    page.mouse.up()
+    page.wait_for_timeout(300)  # let the next frame be drawn before the screenshot
+    after = _rendered_image(page, folder, "3-windowed")
+    width, level = _window_level(page)
+    assert int(width) > 400 and int(level) > 40, (width, level)
+    changed = np.abs(after - before) > 8
+    assert changed.mean() > 0.05, f"window/level changed only {changed.mean():.1%} of pixels"
+    _assert_stayed_home(page, guard)
+
+
+def test_emr_launch_link_signs_in_then_opens_the_accession(
+    context: BrowserContext, site: tuple[RunningCore, str], request: pytest.FixtureRequest
+) -> None:
+    core, study = site
+    folder = artifacts_for(request)
+    page, guard = _guarded_page(context, core)
+    launch = f"{core.base_url}/viewer/launch?AccessionNumber={ACCESSION}"
+    # The EMR is another site; its page links to our launch URL (served here by the browser
+    # itself, so nothing leaves the machine).
+    emr = "http://emr.hospital.example/patient"
+    context.route(
+        emr,
+        lambda route: route.fulfill(
+            content_type="text/html; charset=utf-8",
+            body=f'<!doctype html><a id="images" href="{launch}">影像</a>',
+        ),
+    )
+
+    page.goto(launch)  # not signed in yet: the login page, then back to the launch
+    assert page.url.startswith(core.base_url + "/login?next=")
+    sign_in(page, DOCTOR, PASSWORD)
+    page.wait_for_url(f"**/viewer/viewer?StudyInstanceUIDs={study}")
+    assert not looks_blank(_rendered_image(page, folder, "1-after-sign-in"))
+
+    # Signed in, the EMR's link opens the images straight away: the session cookie
+    # (SameSite=Lax) rides along on a top-level navigation from another site.
+    page.goto(emr)
+    with page.expect_navigation():
+        page.click("#images")
+    page.wait_for_url(f"**/viewer/viewer?StudyInstanceUIDs={study}")
+    assert not looks_blank(_rendered_image(page, folder, "2-from-emr"))
+    _assert_stayed_home(page, guard)
+
+    # Signed out in another tab: OHIF's next DICOMweb request gets 401, and its error handler
+    # (our app-config.js) sends the user to sign in, to come back to where they were.
+    signed_out = context.request.post(
+        core.base_url + "/logout", headers={"Origin": core.base_url}, max_redirects=0
+    )
+    assert signed_out.status == 303
+    page.click('[data-cy="return-to-work-list"]')  # OHIF's own study list: a QIDO query
+    page.wait_for_url("**/login?next=%2Fviewer*")
+    page.screenshot(path=str(folder / "3-session-ended.png"))
