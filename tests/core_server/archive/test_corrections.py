@@ -497,3 +497,18 @@ def test_an_object_stored_meanwhile_makes_the_switch_start_again(archive: Archiv
     assert done.instances == 2
     assert str(current(archive, late).PatientName) == "New^Name"
     assert archive.verify() == {"missing": [], "orphans": []}
+
+
+def test_an_object_that_cannot_be_rewritten_stops_the_whole_correction(archive: Archive) -> None:
+    """A file gone from the disk: the correction is refused and the files already rewritten
+    for it are removed; every object stays as it was."""
+    objects = study_of(archive, images=3)
+    archive.locate({"SOPInstanceUID": objects[2].SOPInstanceUID})[0].path.unlink()
+    before = snapshot(archive)
+    with pytest.raises(CorrectionError, match=objects[2].SOPInstanceUID) as refused:
+        archive.correct({"PatientID": "P001"}, {"PatientName": "Li^Si"}, reason="", username="u")
+    assert refused.value.code == "unwritable"
+    images, files, _, statistics = snapshot(archive)
+    assert (images, files, statistics) == (before[0], before[1], before[3])
+    assert [c.status for c in archive.corrections()] == ["abandoned"]
+    assert archive.verify()["orphans"] == []
