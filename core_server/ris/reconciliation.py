@@ -133,7 +133,7 @@ def _unmatched(row: Any) -> UnmatchedStudy:
         modality=row.modality,
         study_date=row.study_date,
         station_ae=row.station_ae,
-        instances=row.instances,
+        instances=0,  # counted from the archive on read (Ris.unmatched)
         first_seen=records.aware(row.first_seen),  # type: ignore[arg-type]
         resolved_at=records.aware(row.resolved_at),
         resolved_by=row.resolved_by,

@@ -146,7 +146,7 @@ def exam(row: Any) -> Exam:
         fee_confirmed=bool(row.fee_confirmed),
         retake_of=row.retake_of_fk,
         retake_kind=row.retake_kind,
-        images=row.images,
+        images=0,  # counted from the archive on read (Ris._with_images)
         created_at=aware(row.created_at),  # type: ignore[arg-type]
     )
 

@@ -325,7 +325,26 @@ class Ris:
             row = conn.execute(select(ris_orders).where(ris_orders.c.id == order_id)).one()
             placed = records.order(conn, row)
         self._publish(changes)
+        self._adopt_waiting(placed)
         return placed
+
+    def _adopt_waiting(self, order: Order) -> None:
+        """Images that arrived before their order (an emergency scanned first, the order typed
+        in afterwards) are on the reconciliation list: link those naming this patient and one
+        of the new accession numbers."""
+        with db.read(self.engine) as conn:
+            waiting = reconciliation.unmatched(conn)
+        for study in waiting:
+            exam = next(
+                (e for e in order.exams if e.accession_number == study.accession_number), None
+            )
+            if exam is not None and study.patient_id == order.patient_id:
+                try:
+                    self.link_study(
+                        study.study_instance_uid, exam.id, username="auto", reason="order arrived"
+                    )
+                except RisError:
+                    log.exception("could not link waiting study %s", study.study_instance_uid)
 
     def change_order(self, order: OrderIn, *, username: str) -> Order:
         """Change an order found by its placer number (XO): priority, flags, scheduled time,

@@ -242,7 +242,6 @@ def upgrade() -> None:
         sa.Column("fee_confirmed", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("retake_of_fk", sa.Integer(), nullable=True),
         sa.Column("retake_kind", sa.String(length=16), server_default="", nullable=False),
-        sa.Column("images", sa.Integer(), server_default="0", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["order_fk"], ["ris_orders.id"], name=op.f("fk_ris_exams_order_fk_ris_orders")
@@ -386,7 +385,6 @@ def upgrade() -> None:
         sa.Column("modality", sa.String(length=16), server_default="", nullable=False),
         sa.Column("study_date", sa.String(length=8), server_default="", nullable=False),
         sa.Column("station_ae", sa.String(length=16), server_default="", nullable=False),
-        sa.Column("instances", sa.Integer(), server_default="0", nullable=False),
         sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("resolved_by", sa.String(length=64), server_default="", nullable=False),

@@ -115,3 +115,18 @@ def test_patient_update_and_merge_reach_the_images(ris: Ris) -> None:
     other = _store(ris, patient_id="P2", patient_name="ZHANG^SHAN", accession="NONE")
     ris.merge_patients(("P1", ""), ("P2", ""), username="hl7")
     assert _study(ris, other)["PatientID"] == "P1"
+
+
+def test_images_before_their_order_are_linked_when_it_arrives(ris: Ris) -> None:
+    ris.register_patient(PatientIn("P1", "张三"), username="reg")
+    early = _store(ris, accession="ER0001")
+    assert [u.study_instance_uid for u in ris.unmatched()] == [early]
+    exam = ris.place_order(
+        "P1",
+        "",
+        OrderIn("O9", (ProcedureRequest("CT-HEAD", accession_number="ER0001"),)),
+        username="hl7",
+    ).exams[0]
+    assert ris.unmatched() == []
+    assert ris.exam(exam.id).images == 1
+    assert _study(ris, early)["PatientName"] == "ZHANG^SAN=张^三"
