@@ -57,10 +57,18 @@ def find(conn: Connection, keys: Mapping[str, str]) -> list[WorklistItem]:
     if patient_id and not _wild(patient_id):
         query = query.where(ris_patients.c.patient_id == patient_id)
     query = query.order_by(ris_orders.c.emergency.desc(), ris_exams.c.scheduled_at, ris_exams.c.id)
+    rows = conn.execute(query).all()
+    # The patients of all answers in one query, not one per answer.
+    patients = {
+        p.id: records.patient(p)
+        for p in conn.execute(
+            select(ris_patients).where(ris_patients.c.id.in_({r.patient_fk for r in rows}))
+        )
+    }
     found = []
-    for row in conn.execute(query):
+    for row in rows:
         exam = records.exam(row)
-        patient = records.patient_by_fk(conn, row.patient_fk)
+        patient = patients[row.patient_fk]
         attributes = answer(exam, patient, row)
         if _matches(keys, attributes):
             found.append(WorklistItem(exam, patient, attributes))
