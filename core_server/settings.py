@@ -37,7 +37,13 @@ class Settings(BaseSettings):
     admin_password: str | None = Field(
         None, description="Password of the first 'admin' user; random if unset"
     )
-    token_hours: float = Field(12.0, description="Lifetime of a bearer token, in hours")
+    token_hours: float = Field(
+        12.0, description="Lifetime of a bearer token or browser session, in hours"
+    )
+    hospital_name: str = Field(
+        "",
+        description="Shown in the web pages' header; default 医学影像中心 (Medical Imaging Center)",
+    )
     dicom_max_pdu: int = Field(
         1048576, description="Largest P-DATA PDU the archive accepts (bytes; 0 = unlimited)"
     )

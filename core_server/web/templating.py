@@ -90,7 +90,7 @@ def render(
         "languages": i18n.LANGUAGES,
         "html_lang": i18n.HTML_LANG[lang],
         "user": user,
-        "hospital_name": getattr(settings, "hospital_name", "") or t("web.product_name"),
+        "hospital_name": settings.hospital_name or t("web.product_name"),
         "nav": page_links(request.app, user),
         "current_path": request.url.path,
         "i18n_texts": i18n.bundle(lang, ("web.common.", *i18n_prefixes)),

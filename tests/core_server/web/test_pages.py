@@ -170,3 +170,13 @@ def test_nothing_loads_from_outside_the_appliance() -> None:
     files = [*Path(TEMPLATES_DIR).rglob("*.html"), *Path(STATIC_DIR).rglob("*.*")]
     offenders = [str(path) for path in files if _EXTERNAL.search(path.read_text(encoding="utf-8"))]
     assert len(files) > 10 and offenders == []
+
+
+def test_the_hospital_names_itself(tmp_path: Path) -> None:
+    core = RunningCore(tmp_path / "data", hospital_name="北京协和医院放射科").start()
+    try:
+        page = httpx.get(core.base_url + "/login").text
+        assert '<a class="brand" href="/">北京协和医院放射科</a>' in page
+        assert "<title>登录 · 北京协和医院放射科</title>" in page
+    finally:
+        core.stop()
