@@ -89,7 +89,7 @@ class CallerProgram:
         if self._dirty:
             self._dirty = False
             self.targets = ui.draw(self.canvas, self.app, self.text, len(self.spool))
-            pygame.display.flip()
+            self.canvas.show()
         self.notifier.alive()
         self.notifier.status(
             f"room {self.app.room or '?'}, {'online' if self.app.online else 'offline'}, "

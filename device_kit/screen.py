@@ -69,6 +69,11 @@ class Canvas:
         self.placed.append(Placed(text, rect, size, color))
         return rect
 
+    def show(self) -> None:
+        """Put the frame on the screen (nothing to do for an off-screen canvas)."""
+        if pygame.display.get_init() and pygame.display.get_surface() is self.surface:
+            pygame.display.flip()
+
     def find(self, text: str) -> Placed | None:
         return next((p for p in self.placed if p.text == text), None)
 

@@ -138,7 +138,7 @@ class DisplayProgram:
             self.logo,
             speech_failed=self.speech.failed is not None,
         )
-        pygame.display.flip()
+        self.canvas.show()
         if self.settings.screenshot_dir is not None:
             digest = hashlib.blake2b(pygame.image.tobytes(self.canvas.surface, "RGB")).digest()
             if digest != self._last_frame:

@@ -1,10 +1,8 @@
-"""The screen's speech: a ``Speaker`` interface, the real driver (pyttsx3 + espeak-ng writes a
-WAV, ``aplay`` plays it, both checked) and a recording fake."""
+"""The screen's speech: a ``Speaker`` interface, the real driver (espeak-ng writes a WAV,
+``aplay`` plays it, both checked) and a recording fake."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import subprocess
 import tempfile
@@ -33,11 +31,15 @@ class Speaker(Protocol):
 
 
 class EspeakSpeaker:
-    """pyttsx3 on espeak-ng makes the WAV (headless, no sound card needed), then the player
-    (``aplay`` by default) plays it; a player failure is raised, never silent (pyttsx3's own
-    ``say()`` fails silently without a sound card)."""
+    """espeak-ng writes the WAV (headless, no sound card needed), then the player (``aplay``
+    by default) plays it; every step's failure is raised, never silent.
 
-    name = "speech (pyttsx3 + espeak-ng + aplay)"
+    espeak-ng runs as a command, not through pyttsx3: pyttsx3 2.99 drives espeak in its
+    asynchronous mode and its run loop ends before the audio is complete, so about one WAV in
+    six was missing or cut short here (and its ``say()`` fails silently without a sound card).
+    """
+
+    name = "speech (espeak-ng + aplay)"
 
     def __init__(
         self,
@@ -50,45 +52,26 @@ class EspeakSpeaker:
         self.player = player
         self.audio_device = audio_device
         self.wav_dir = wav_dir or Path(tempfile.gettempdir())
-        self._engine: object | None = None
 
     def is_available(self) -> Availability:
-        needs = Needs("speech").module("pyttsx3").program("espeak-ng", "espeak-ng")
+        needs = Needs("speech").program("espeak-ng", "espeak-ng")
         needs.program(self.player[0], "alsa-utils" if self.player[0] == "aplay" else None)
         return needs.result()
 
-    def _tts(self) -> object:
-        """pyttsx3 keeps one espeak engine per process (espeak initialises once); it is used
-        from the speech thread only. The voice is set on every use: the engine is shared."""
-        if self._engine is None:
-            import pyttsx3
-
-            engine = pyttsx3.init("espeak")
-            ids = [v.id for v in engine.getProperty("voices")]
-            if self.voice.lower() not in ids:
-                chinese = ", ".join(i for i in ids if "cmn" in i or "zh" in i) or "none"
-                raise HardwareError(
-                    "speech_failed",
-                    f"espeak-ng voice {self.voice} is not installed (Chinese voices: {chinese})",
-                )
-            self._engine = engine
-        try:
-            self._engine.setProperty("voice", self.voice)  # type: ignore[attr-defined]
-        except ValueError as error:
-            raise HardwareError(
-                "speech_failed", f"espeak-ng refused voice {self.voice}: {error}"
-            ) from error
-        return self._engine
-
     def make_wav(self, text: str, path: Path, rate: int | None = None) -> Path:
-        engine = self._tts()
+        command = ["espeak-ng", "-v", self.voice, "-w", str(path)]
         if rate:
-            engine.setProperty("rate", rate)  # type: ignore[attr-defined]
+            command += ["-s", str(rate)]  # words per minute
         path.unlink(missing_ok=True)
-        # pyttsx3's espeak driver prints "Audio saved to ..." on stdout: keep it off ours.
-        with contextlib.redirect_stdout(io.StringIO()):
-            engine.save_to_file(text, str(path))  # type: ignore[attr-defined]
-            engine.runAndWait()  # type: ignore[attr-defined]
+        try:
+            done = subprocess.run(
+                [*command, "--", text], capture_output=True, text=True, timeout=60
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise HardwareError("speech_failed", f"espeak-ng failed: {error}") from error
+        if done.returncode != 0:
+            detail = done.stderr.strip() or f"exit status {done.returncode}"
+            raise HardwareError("speech_failed", f"espeak-ng voice {self.voice}: {detail}")
         check_wav(path)
         return path
 

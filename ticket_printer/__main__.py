@@ -168,7 +168,7 @@ class KioskProgram:
         if self._dirty:
             self._dirty = False
             ui.draw(self.canvas, self.app, self.text, self.hospital)
-            pygame.display.flip()
+            self.canvas.show()
         self.notifier.alive()
         self.notifier.status(
             f"{'online' if self.app.online else 'offline'}, printer "

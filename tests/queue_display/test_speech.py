@@ -1,4 +1,4 @@
-"""Speech with the real espeak-ng (through pyttsx3) and the real player: the WAV is checked,
+"""Speech with the real espeak-ng and the real player: the WAV is checked,
 and with no sound card here the player's failure must come out as an error."""
 
 from __future__ import annotations
@@ -31,18 +31,11 @@ def test_call_becomes_a_mandarin_wav(tmp_path: Path) -> None:
     assert (channels, rate) == (1, 22050)
     assert frames > 22050  # more than a second of speech
 
-    # The same text read by espeak-ng's command line with the same voice sounds the same
-    # length; read by the English voice it does not: the configured voice was used.
-    def cli_frames(voice: str) -> int:
-        out = tmp_path / f"{voice.replace('/', '_')}.wav"
-        subprocess.run(
-            ["espeak-ng", "-v", voice, "-s", "150", "-w", str(out), "请CT015号李四到CT一室检查"],
-            check=True,
-        )
-        return check_wav(out)[2]
-
-    assert abs(frames - cli_frames(DEFAULT_VOICE)) < frames * 0.05
-    assert abs(frames - cli_frames("gmw/en")) > frames * 0.2
+    # The same call read by the English voice is another sound: the configured voice is used.
+    english = EspeakSpeaker("gmw/en", wav_dir=tmp_path).make_wav(
+        "请CT015号李四到CT一室检查", tmp_path / "english.wav", rate=150
+    )
+    assert abs(check_wav(english)[2] - frames) > frames * 0.2
 
 
 def test_player_failure_is_reported_not_hidden(tmp_path: Path) -> None:
@@ -56,7 +49,7 @@ def test_player_failure_is_reported_not_hidden(tmp_path: Path) -> None:
 
 
 def test_missing_voice_and_player_are_named(tmp_path: Path) -> None:
-    with pytest.raises(HardwareError, match="voice sit/xx-none is not installed"):
+    with pytest.raises(HardwareError, match=r"voice sit/xx-none: .*does not exist"):
         EspeakSpeaker("sit/xx-none", wav_dir=tmp_path).make_wav("x", tmp_path / "x.wav")
     missing = EspeakSpeaker(player=("no-such-player",)).is_available()
     assert not missing.ok and "program no-such-player" in missing.missing
