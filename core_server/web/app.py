@@ -16,6 +16,7 @@ from core_server.ris import Ris
 from core_server.settings import Settings
 from core_server.web import (
     pages,
+    pages_queueing,
     pages_ris,
     routes_admin,
     routes_auth,
@@ -85,6 +86,7 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     app.include_router(routes_auth.router)
     app.include_router(routes_admin.router)
     routes_queueing.install(app)
+    pages_queueing.install(app)
     app.include_router(websocket.router)
     app.include_router(routes_ris.router)
     app.include_router(routes_hl7.router)

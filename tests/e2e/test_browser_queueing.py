@@ -1,0 +1,78 @@
+"""The queue pages in Chromium: the administrator sets up a queue and a room; the web caller
+calls a checked-in patient and starts the exam, and the room's colour follows live."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.conftest import ADMIN_PASSWORD, RunningCore
+from tests.core_server.queueing.test_api import order_exam
+from tests.e2e.browser import (
+    NetworkGuard,
+    artifacts_for,
+    browser,  # noqa: F401  (the module's Chromium)
+    sign_in,
+)
+
+# Browser modules share one worker, so two Chromiums never compete for the two cores.
+pytestmark = pytest.mark.xdist_group("browser")
+
+
+def test_setup_and_call_from_the_browser(
+    core: RunningCore,
+    browser: Browser,  # noqa: F811
+    request: pytest.FixtureRequest,
+) -> None:
+    context = browser.new_context(locale="zh-CN")
+    guard = NetworkGuard(core.base_url)
+    guard.attach(context)
+    page = context.new_page()
+    guard.watch(page)
+    page.goto(core.base_url + "/queueing/admin")
+    sign_in(page, "admin", ADMIN_PASSWORD)
+    expect(page.locator("h1")).to_have_text("排队叫号设置")
+
+    page.click("button.add[data-section=queues]")
+    page.fill("#edit-fields input[name=code]", "CT")
+    page.fill("#edit-fields input[name=name]", "CT检查")
+    page.fill("#edit-fields input[name=modality]", "CT")
+    page.fill("#edit-fields input[name=prefix]", "CT")
+    page.click("#edit-save")
+    expect(page.locator("#queues tr[data-key=CT]")).to_contain_text("CT检查")
+
+    page.click("button.add[data-section=rooms]")
+    page.fill("#edit-fields input[name=code]", "CT1")
+    page.fill("#edit-fields input[name=name]", "CT一室")
+    page.fill("#edit-fields input[name=queues]", "CT")
+    page.fill("#edit-fields input[name=min_call_interval_seconds]", "0")
+    page.click("#edit-save")
+    room_state = page.locator("#rooms tr[data-key=CT1] .state")
+    expect(room_state).to_have_text("空闲")
+    expect(room_state).to_have_class("state idle")
+
+    exam = order_exam(core, "B001", "张三丰")
+    with core.api() as admin:
+        admin.post(
+            "/api/queueing/check-in", json={"barcode": exam.accession_number}
+        ).raise_for_status()
+
+    caller = context.new_page()
+    guard.watch(caller)
+    caller.goto(core.base_url + "/queueing/caller")
+    caller.select_option("#room-select", "CT1")
+    expect(caller.locator("#waiting tbody tr")).to_have_count(1)
+    caller.click("[data-action=call-next]")
+    expect(caller.locator(".current-name")).to_have_text("张三丰")
+    caller.click("[data-action=start]")
+    expect(caller.locator("#room-state .state")).to_have_text("检查中")
+    # The admin page heard it over /api/ws, without a reload.
+    expect(room_state).to_have_class("state busy")
+    expect(room_state).to_have_text("检查中")
+    caller.click("[data-action=recall]")  # recalling a patient in the exam is refused, clearly
+    expect(caller.locator("#status")).to_have_text("本诊室没有当前患者")
+    caller.click("[data-action=finish]")
+    expect(room_state).to_have_text("空闲")
+    caller.screenshot(path=str(artifacts_for(request) / "caller.png"))
+    assert guard.outside == [] and guard.csp_violations() == []
+    context.close()
