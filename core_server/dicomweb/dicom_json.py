@@ -60,14 +60,12 @@ def _dataset(ds: Dataset, prefix: str) -> dict[str, Any]:
             continue
         key = f"{tag:08X}"
         raw = ds.get_item(tag)
-        if (
-            isinstance(raw, RawDataElement)
-            and raw.value is None
-            and (raw.VR in _BINARY_VRS or raw.VR is None)
-        ):
-            # Deferred when read: never loaded, only announced.
-            out[key] = {"vr": raw.VR or "UN", "BulkDataURI": prefix + key}
-            continue
+        if isinstance(raw, RawDataElement) and raw.value is None:
+            # Deferred when read (a large value): a binary one is never loaded, only announced.
+            vr = raw.VR or _dictionary_vr(tag)
+            if vr in _BINARY_VRS:
+                out[key] = {"vr": vr, "BulkDataURI": prefix + key}
+                continue
         element = ds[tag]
         out[key] = _element(element, prefix + key)
     return out
@@ -82,6 +80,14 @@ def _element(element: DataElement, path: str) -> dict[str, Any]:
         if length > BULK_THRESHOLD:
             return {"vr": element.VR, "BulkDataURI": path}
     return element.to_json_dict(None, BULK_THRESHOLD)
+
+
+def _dictionary_vr(tag: int) -> str:
+    try:
+        vr = dictionary_VR(tag)
+    except KeyError:
+        return "UN"  # private or unknown, read implicit: its VR cannot be known
+    return "OW" if vr in ("OB or OW", "US or OW", "US or SS or OW") else vr
 
 
 def dumps(value: Any) -> str:

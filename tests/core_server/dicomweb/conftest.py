@@ -25,6 +25,8 @@ COMPRESSED = (
     "SC_rgb_rle_2frame.dcm",  # RLE colour, two frames
 )
 
+UNCOMPRESSED = ("CT_small.dcm", "MR_small_implicit.dcm")
+
 
 @dataclass
 class Corpus:
@@ -82,7 +84,7 @@ def load_corpus(core: RunningCore) -> Corpus:
         size=32,
     )
     archive.store_instance(encode(corpus.li), Origin("test"))
-    for name in (*COMPRESSED, "CT_small.dcm"):
+    for name in (*COMPRESSED, *UNCOMPRESSED):
         ds = dcmread(testdata(name))
         ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
         ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
