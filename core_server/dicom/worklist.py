@@ -73,7 +73,8 @@ def find(
         if cancelled():
             yield CANCEL, None
             return
-        yield PENDING, answer(identifier, item.attributes, terms, ascii_only=ascii_only)
+        values = item.ascii_attributes if ascii_only else item.attributes
+        yield PENDING, answer(identifier, values, terms, ascii_only=ascii_only)
     yield SUCCESS, None
 
 

@@ -370,6 +370,9 @@ class WorklistItem(_Dict):
     exam: Exam
     patient: Patient
     attributes: dict[str, Any]
+    # The same for a modality that shows only ASCII: the pinyin name alone, the exam item's
+    # English name, other Chinese text in pinyin.
+    ascii_attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,15 @@ from sqlalchemy import Connection, or_, select
 
 from core_server.ris import records, status
 from core_server.ris.models import Exam, Patient, RisError, WorklistItem
-from core_server.ris.pinyin import dicom_person_name
-from core_server.ris.tables import ris_exams, ris_orders, ris_patients, ris_rooms
+from core_server.ris.pinyin import dicom_person_name, to_pinyin
+from core_server.ris.tables import ris_exams, ris_orders, ris_patients, ris_procedures, ris_rooms
 
 CODING_SCHEME = "99RIS"  # private coding scheme of this RIS's exam items
+_DESCRIPTIONS = {
+    "RequestedProcedureDescription",
+    "ScheduledProcedureStepDescription",
+    "CodeMeaning",
+}
 
 
 def find(conn: Connection, keys: Mapping[str, str]) -> list[WorklistItem]:
@@ -58,6 +63,7 @@ def find(conn: Connection, keys: Mapping[str, str]) -> list[WorklistItem]:
         query = query.where(ris_patients.c.patient_id == patient_id)
     query = query.order_by(ris_orders.c.emergency.desc(), ris_exams.c.scheduled_at, ris_exams.c.id)
     rows = conn.execute(query).all()
+    english = dict(conn.execute(select(ris_procedures.c.code, ris_procedures.c.name_en)).all())
     # The patients of all answers in one query, not one per answer.
     patients = {
         p.id: records.patient(p)
@@ -71,8 +77,30 @@ def find(conn: Connection, keys: Mapping[str, str]) -> list[WorklistItem]:
         patient = patients[row.patient_fk]
         attributes = answer(exam, patient, row)
         if _matches(keys, attributes):
-            found.append(WorklistItem(exam, patient, attributes))
+            ascii_names = english.get(exam.procedure_code, "")
+            found.append(WorklistItem(exam, patient, attributes, _ascii(attributes, ascii_names)))
     return found
+
+
+def _ascii(value: Any, english: str) -> Any:
+    """A copy for ASCII-only devices: names keep their alphabetic group, the exam item's
+    name becomes English, any other Chinese text its pinyin."""
+    if isinstance(value, dict):
+        return {
+            k: (
+                str(v).split("=")[0]
+                if k.endswith("Name") and isinstance(v, str)
+                else english
+                if k in _DESCRIPTIONS and english
+                else _ascii(v, english)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_ascii(v, english) for v in value]
+    if isinstance(value, str) and not value.isascii():
+        return to_pinyin(value).replace("^", " ")[:64]
+    return value
 
 
 def answer(exam: Exam, patient: Patient, row: Any) -> dict[str, Any]:

@@ -107,6 +107,9 @@ def test_ascii_only_modality_gets_pinyin(
     assert "SpecificCharacterSet" not in answer
     assert answer.AccessionNumber == scheduled["dr"]
     assert answer.ScheduledProcedureStepSequence[0].Modality == "DX"
+    # The exam item in English, every value ASCII.
+    assert answer.RequestedProcedureDescription == "Chest X-ray PA"
+    assert all(str(e.value).isascii() for e in answer.iterall() if isinstance(e.value, str | bytes))
 
 
 def test_matching_and_access(core: RunningCore, scheduled: dict[str, str], tmp_path: Path) -> None:
