@@ -1,10 +1,10 @@
 """Playwright helpers for the browser tests: Debian's Chromium, sign-in, a network guard,
 canvas pixels and screenshots kept as test artefacts.
 
-One Chromium per test module (``browser`` fixture below, imported by each browser test
-module); each test gets its own context, so cookies never leak between tests. The browser tests
-skip only when Chromium or the OHIF bundle is missing, and say so in capitals in the summary:
-``make test`` installs both.
+One Chromium per test module (the ``browser`` fixture below, imported by each browser test
+module); each test gets its own context, so cookies never leak between tests. Browser tests
+skip only when Chromium is missing (the viewer's also without the OHIF bundle:
+``skip_without_ohif``), and say so in capitals in the summary: ``make test`` installs both.
 """
 
 from __future__ import annotations
@@ -46,22 +46,23 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 OHIF_BUNDLE = default_root() / OHIF_VERSION
 
 
-def missing_for_browser_tests() -> str:
-    """Why the browser tests cannot run here, or "" when they can."""
-    missing = []
-    if not CHROMIUM.exists():
-        missing.append(f"{CHROMIUM} (apt install chromium)")
+def skip_without_ohif() -> None:
+    """For tests of the viewer: skip, loudly, when the OHIF bundle is not installed."""
     if not installed(OHIF_BUNDLE):
-        missing.append(f"the OHIF bundle in {OHIF_BUNDLE} (make viewer)")
-    return ", ".join(missing)
+        pytest.skip(
+            f"VIEWER BROWSER TESTS SKIPPED, OHIF NOT CHECKED: no bundle in {OHIF_BUNDLE} "
+            "(make viewer)"
+        )
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Debian Chromium, one per module."""
-    missing = missing_for_browser_tests()
-    if missing:
-        pytest.skip(f"BROWSER TESTS SKIPPED, NOTHING CHECKED IN A BROWSER: missing {missing}")
+    """Headless Debian Chromium, one per module; the module's tests skip, loudly, without it."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"BROWSER TESTS SKIPPED, NOTHING CHECKED IN A BROWSER: no {CHROMIUM} "
+            "(apt install chromium)"
+        )
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True

@@ -28,6 +28,7 @@ from tests.e2e.browser import (
     looks_blank,
     pixels,
     sign_in,
+    skip_without_ohif,
 )
 
 # Browser modules share one worker, so two Chromiums never compete for the two cores.
@@ -54,6 +55,7 @@ def _phantom(slice_index: int) -> np.ndarray:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningCore, str]]:
     """A running core holding 张三's CT (GB18030, Chinese name only) and another patient,
     and a reporting doctor who has chosen a password. Yields (core, study UID)."""
+    skip_without_ohif()
     core = RunningCore(tmp_path_factory.mktemp("browser") / "data").start()
     try:
         study, series = generate_uid(), generate_uid()
@@ -168,6 +170,9 @@ def test_find_by_pinyin_initials_open_and_window(
     assert before.max() - before.min() > 100  # air, tissue ramp and bone: real contrast
 
     assert _window_level(page) == ("400", "40")  # from the objects' WindowWidth/Center
+    page.get_by_text("Patient", exact=True).click()  # OHIF's patient panel: the GB18030
+    expect(page.get_by_text(re.compile(r"^张,\s*三$"))).to_have_count(1)  # name came intact
+    page.screenshot(path=str(folder / "2-patient-panel.png"))
     # Window/level is OHIF's primary mouse tool: drag right (wider) and down (brighter level).
     box = page.locator(".cornerstone-canvas").first.bounding_box()
     assert box is not None
