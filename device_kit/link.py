@@ -12,17 +12,18 @@ The main loop only reads ``inbox`` (a thread-safe queue) and calls ``spool_actio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import backoff
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -200,39 +201,43 @@ class CoreLink:
         query = urlencode({"token": self.client.enrolment.device_key})
         url = f"{self.client.enrolment.websocket_url}{self._websocket_path}?{query}"
         online = False
-        async for ws in connect(
+        connections: AsyncGenerator[ClientConnection] = connect(  # type: ignore[assignment]
             url,
             reconnect_delays=self._delays,
             process_exception=_retry_unless_refused,
             open_timeout=10,
             ping_interval=10,
             ping_timeout=10,
-        ):
-            online = True
-            self.inbox.put(Online(True))
-            self._wake.set()  # the core is back: replay the spool now
-            try:
-                async for raw in ws:
-                    try:
-                        message = json.loads(raw)
-                    except ValueError:
-                        log.warning("ignoring a non-JSON message from the core: %.200r", raw)
-                        continue
-                    if isinstance(message, dict):
-                        self.inbox.put(Pushed(message))
-            except ConnectionClosed as closed:
-                log.info("core connection closed: %s", closed)
-            refused = ws.close_code in REFUSED_CLOSE_CODES
-            if refused:
-                log.error("the core refused this device (close code %s)", ws.close_code)
-            if online or refused:
-                online = False
-                self.inbox.put(Online(False, "refused" if refused else "connection closed"))
-            if refused:
-                # Not an outage: wait the longest delay before asking again.
-                await asyncio.sleep(self._max_delay)
-            if self._stop.is_set():
-                return
+            close_timeout=2,
+        ).__aiter__()
+        # Closed here, on cancel too: the open connection shuts down before the loop does.
+        async with contextlib.aclosing(connections):
+            async for ws in connections:
+                online = True
+                self.inbox.put(Online(True))
+                self._wake.set()  # the core is back: replay the spool now
+                try:
+                    async for raw in ws:
+                        try:
+                            message = json.loads(raw)
+                        except ValueError:
+                            log.warning("ignoring a non-JSON message from the core: %.200r", raw)
+                            continue
+                        if isinstance(message, dict):
+                            self.inbox.put(Pushed(message))
+                except ConnectionClosed as closed:
+                    log.info("core connection closed: %s", closed)
+                refused = ws.close_code in REFUSED_CLOSE_CODES
+                if refused:
+                    log.error("the core refused this device (close code %s)", ws.close_code)
+                if online or refused:
+                    online = False
+                    self.inbox.put(Online(False, "refused" if refused else "connection closed"))
+                if refused:
+                    # Not an outage: wait the longest delay before asking again.
+                    await asyncio.sleep(self._max_delay)
+                if self._stop.is_set():
+                    return
 
 
 def _retry_unless_refused(error: Exception) -> Exception | None:
