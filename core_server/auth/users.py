@@ -94,17 +94,25 @@ def list_users(engine: Engine) -> list[User]:
         return [_user(r) for r in conn.execute(select(users).order_by(users.c.username))]
 
 
-def set_password(engine: Engine, username: str, password: str) -> None:
+def set_password(engine: Engine, username: str, password: str, keep_token: str = "") -> None:
+    """The user's own new password. Every other session of theirs ends (one opened with the
+    old password elsewhere, perhaps by someone who knew it); ``keep_token`` stays valid."""
     if len(password) < 8:
         raise AuthError("a password has at least 8 characters")
     with db.write(engine) as conn:
-        done = conn.execute(
+        row = conn.execute(select(users.c.id).where(users.c.username == username)).first()
+        if row is None:
+            raise AuthError(f"no user {username!r}")
+        conn.execute(
             update(users)
-            .where(users.c.username == username)
+            .where(users.c.id == row.id)
             .values(password_hash=_hasher.hash(password), must_change_password=False)
         )
-        if not done.rowcount:
-            raise AuthError(f"no user {username!r}")
+        conn.execute(
+            delete(tokens).where(
+                tokens.c.user_fk == row.id, tokens.c.token_sha256 != _digest(keep_token)
+            )
+        )
 
 
 def reset_password(engine: Engine, username: str, password: str) -> None:

@@ -13,7 +13,13 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from core_server import auth
-from core_server.web.security import bearer, clear_session_cookie, current_user, session_token
+from core_server.web.security import (
+    bearer,
+    clear_session_cookie,
+    current_user,
+    presented_token,
+    session_token,
+)
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -102,7 +108,7 @@ def change_own_password(request: Request, user: auth.User, current: str, new: st
         raise auth.AuthError("the current password is wrong") from None
     if new == current:
         raise auth.AuthError("the new password must differ from the current one")
-    auth.set_password(engine, user.username, new)
+    auth.set_password(engine, user.username, new, keep_token=presented_token(request) or "")
     auth.record_audit(
         engine,
         username=user.username,

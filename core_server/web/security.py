@@ -49,6 +49,12 @@ def session_token(request: Request, token: str | None) -> tuple[str | None, bool
     return (cookie, True) if cookie else (None, False)
 
 
+def presented_token(request: Request) -> str | None:
+    """The token this request carries, bearer header or cookie."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return session_token(request, value.strip() if scheme.lower() == "bearer" else None)[0]
+
+
 def same_origin(headers: Mapping[str, str], host: str | None) -> bool:
     """Did the browser say the request comes from a page of this host?"""
     source = headers.get("origin") or headers.get("referer")

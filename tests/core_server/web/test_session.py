@@ -95,3 +95,19 @@ def test_repeated_failures_lock_the_account_until_an_admin_resets_it(core: Runni
         assert answer.status_code == 204
     ok = httpx.post(url, data={"username": "admin", "password": "fresh-start-1"})
     assert ok.status_code == 200 and ok.json()["must_change_password"] is True
+
+
+def test_a_password_change_ends_the_users_other_sessions(core: RunningCore) -> None:
+    engine = core.core.engine
+    from core_server import auth
+
+    auth.create_user(engine, "doc3", "doctor-pass-3", "reporting_doctor")
+    elsewhere = core.token("doc3", "doctor-pass-3")
+    with _cookie_client(core, core.token("doc3", "doctor-pass-3")) as here:
+        change = {"current_password": "doctor-pass-3", "new_password": "doctor-pass-4"}
+        assert here.post("/api/auth/password", json=change).status_code == 204
+        assert here.get("/api/auth/me").status_code == 200  # this session goes on
+    other = httpx.get(
+        core.base_url + "/api/auth/me", headers={"Authorization": f"Bearer {elsewhere}"}
+    )
+    assert other.status_code == 401
