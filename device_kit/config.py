@@ -1,6 +1,6 @@
-"""One settings object per device program: defaults, a TOML file (``--config`` or
-``<PREFIX>CONFIG``), environment variables ``<PREFIX><OPTION>``, the command line; in rising
-priority (the same scheme as the core server)."""
+"""One settings object per device program. In rising priority: defaults, a TOML file
+(``--config``, ``<PREFIX>CONFIG``, or ``/etc/imaging/<program>.toml`` when present),
+environment variables ``<PREFIX><OPTION>``, the command line (as for the core server)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+SYSTEM_CONFIG_DIR = Path("/etc/imaging")
 
 
 class ConfigError(ValueError):
@@ -54,7 +56,8 @@ class DeviceSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         prefix = str(settings_cls.model_config.get("env_prefix", ""))
-        config_file = _config_file(init_settings(), prefix)
+        program = getattr(settings_cls, "program", "device")
+        config_file = _config_file(init_settings(), prefix, program)
         if config_file is not None:
             if not config_file.is_file():
                 raise ConfigError(f"config file {config_file} does not exist")
@@ -70,9 +73,14 @@ class DeviceSettings(BaseSettings):
         return self.state_dir / "spool.sqlite"
 
 
-def _config_file(init: dict[str, Any], prefix: str) -> Path | None:
+def _config_file(init: dict[str, Any], prefix: str, program: str) -> Path | None:
+    """The file named by ``--config`` or ``<PREFIX>CONFIG`` (which must exist), else
+    ``/etc/imaging/<program>.toml`` when it exists."""
     path = init.get("config") or os.environ.get(f"{prefix}CONFIG")
-    return Path(path) if path else None
+    if path:
+        return Path(path)
+    default = SYSTEM_CONFIG_DIR / f"{program}.toml"
+    return default if default.is_file() else None
 
 
 S = TypeVar("S", bound=DeviceSettings)
