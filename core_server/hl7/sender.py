@@ -72,6 +72,9 @@ class Sender:
         assert self._thread is not None and self._wake is not None
         loop = asyncio.get_running_loop()
         while True:
+            # Cleared before looking, so a wake-up that comes while jobs are sent (a job
+            # queued, a destination's next job due) is not lost.
+            self._wake.clear()
             try:
                 heads = await loop.run_in_executor(
                     self._thread.executor, outbound.due_heads, self.engine
@@ -82,7 +85,6 @@ class Sender:
                 raise
             except Exception:
                 log.exception("HL7 sender: looking for due jobs failed")
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
 
