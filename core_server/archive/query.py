@@ -116,6 +116,7 @@ DERIVED: dict[str, Level] = {
 }
 
 _TABLES = (t.patients, t.studies, t.series, t.instances)
+_PINYIN_KEYS = (t.patients.c.patient_name_initials, t.patients.c.patient_name_pinyin)
 _BATCH = 500
 
 
@@ -200,7 +201,8 @@ def _condition(attribute: Attribute, value: str, fuzzy: bool = False) -> ColumnE
                 return false()
         case "pn":
             if fuzzy:
-                return fuzzy_name(attribute.keys, value)
+                patient = attribute.keyword == "PatientName"
+                return fuzzy_name(attribute.keys, value, _PINYIN_KEYS if patient else None)
             return _person_name(attribute.keys, value)
         case _:
             return _text(column, value.strip())

@@ -153,7 +153,9 @@ def test_qido_on_each_database(core_on: RunningCore) -> None:
     archive = core_on.core.archive
     zhang = make_ct(patient_id="P1", patient_name="Zhang^San=张^三", charset="ISO_IR 192")
     li = make_ct(patient_id="P2", patient_name="Li^Si=李^四", charset="GB18030", modality="MR")
-    for ds in (zhang, li):
+    chinese_only = make_ct(patient_id="P3", patient_name="单雄信", charset="GB18030")
+    pinyin_only = make_ct(patient_id="P4", patient_name="LIU^YANG")
+    for ds in (zhang, li, chinese_only, pinyin_only):
         archive.store_instance(encode(ds), Origin("test"))
     with core_on.api() as http:
         get = lambda **p: http.get("/dicom-web/studies", params=p).json()  # noqa: E731
@@ -162,5 +164,16 @@ def test_qido_on_each_database(core_on: RunningCore) -> None:
             ["P1"]
         ]
         assert [_by_tag(a, "00100020") for a in get(ModalitiesInStudy="MR")] == [["P2"]]
+
+        def fuzzy(name: str) -> list[str]:
+            return sorted(
+                _by_tag(a, "00100020")[0] for a in get(PatientName=name, fuzzymatching="true")
+            )
+
+        # The index's pinyin keys: a name sent in characters only is found by its pinyin (the
+        # surname 单 read SHAN), one sent in pinyin only by its characters.
+        assert fuzzy("sxx") == fuzzy("shanxiong") == fuzzy("单雄") == ["P3"]
+        assert fuzzy("刘洋") == fuzzy("ly") == ["P4"]
+        assert fuzzy("danx") == []
         series = http.get(f"/dicom-web/studies/{zhang.StudyInstanceUID}/series").json()
         assert series[0]["0020000E"]["Value"] == [zhang.SeriesInstanceUID]
