@@ -8,6 +8,8 @@ Screenshots are kept in ``test-artifacts/test_browser_viewer/<test>/``.
 
 from __future__ import annotations
 
+import io
+import itertools
 import re
 import time
 from collections.abc import Iterator
@@ -16,11 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from pydicom import dcmread
 from pydicom.uid import generate_uid
 
 from core_server.archive import Origin
 from tests.conftest import RunningCore
-from tests.dicom_data import encode, make_ct
+from tests.dicom_data import encode, make_ct, testdata
 from tests.e2e.browser import (
     NetworkGuard,
     artifacts_for,
@@ -49,6 +52,31 @@ def _phantom(slice_index: int) -> np.ndarray:
     hu[body] = 20 + (x[body] + 64) * 1.5
     hu[(x - 12 + 4 * slice_index) ** 2 + (y + 8) ** 2 < 14 * 14] = 900
     return (hu + 1024).astype(np.int16)
+
+
+# pydicom's compressed samples, kept compressed: OHIF decodes them in the browser with its
+# WebAssembly codecs, in web workers, under the viewer's CSP and COEP.
+COMPRESSED = (
+    ("MR_small_jpeg_ls_lossless.dcm", "JPEG-LS lossless"),
+    ("JPEG2000.dcm", "JPEG 2000"),
+    ("SC_rgb_jpeg_dcmtk.dcm", "JPEG baseline RGB"),
+)
+COMPRESSED_ACCESSION = "MIX001"
+
+
+def _store_compressed_study(core: RunningCore) -> None:
+    """One study, one series per compressed transfer syntax, new UIDs (the samples share some)."""
+    study = generate_uid()
+    for number, (name, description) in enumerate(COMPRESSED, start=1):
+        sample = dcmread(testdata(name))
+        sample.StudyInstanceUID, sample.SeriesInstanceUID = study, generate_uid()
+        sample.SOPInstanceUID = sample.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        sample.PatientID, sample.PatientName = "P3", "Wang^Wu"
+        sample.AccessionNumber, sample.SeriesNumber = COMPRESSED_ACCESSION, number
+        sample.SeriesDescription = description
+        buffer = io.BytesIO()
+        sample.save_as(buffer, enforce_file_format=True)
+        core.core.archive.store_instance(buffer.getvalue(), Origin("test"))
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +111,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningCore
             core.core.archive.store_instance(encode(ct), Origin("test"))
         other = make_ct(patient_id="P2", patient_name="李^四", charset="GB18030", accession="X2")
         core.core.archive.store_instance(encode(other), Origin("test"))
+        _store_compressed_study(core)
         with core.api() as admin:
             admin.post(
                 "/api/users",
@@ -232,3 +261,29 @@ def test_emr_launch_link_signs_in_then_opens_the_accession(
     page.click('[data-cy="return-to-work-list"]')  # OHIF's own study list: a QIDO query
     page.wait_for_url("**/login?next=%2Fviewer*")
     page.screenshot(path=str(folder / "3-session-ended.png"))
+
+
+def test_compressed_images_are_decoded_in_the_browser(
+    context: BrowserContext, site: tuple[RunningCore, str], request: pytest.FixtureRequest
+) -> None:
+    """JPEG-LS, JPEG 2000 and JPEG baseline frames go to OHIF as stored; its codecs (WebAssembly
+    in workers) must run under the viewer's Content-Security-Policy and COEP."""
+    core, _study = site
+    folder = artifacts_for(request)
+    page, guard = _guarded_page(context, core)
+    page.goto(f"{core.base_url}/viewer/launch?AccessionNumber={COMPRESSED_ACCESSION}")
+    sign_in(page, DOCTOR, PASSWORD)
+    page.wait_for_url("**/viewer/viewer?StudyInstanceUIDs=*")
+    thumbnails = page.locator('[data-cy="study-browser-thumbnail"]')
+    expect(thumbnails).to_have_count(len(COMPRESSED), timeout=RENDER_WAIT_S * 1000)
+    seen: list[np.ndarray] = []
+    for index, (_name, description) in enumerate(COMPRESSED):
+        thumbnails.nth(index).dblclick()  # into the viewport
+        expect(page.locator(".cornerstone-canvas")).to_have_count(1)
+        image = _rendered_image(page, folder, f"{index + 1}-{description.replace(' ', '-')}")
+        assert not looks_blank(image), description
+        seen.append(image)
+    # Three different pictures were drawn, not the first one three times.
+    for first, second in itertools.pairwise(seen):
+        assert first.shape != second.shape or np.abs(first - second).mean() > 2
+    _assert_stayed_home(page, guard)
