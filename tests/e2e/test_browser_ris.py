@@ -6,6 +6,7 @@ the appliance. Screenshots go to ``test-artifacts/test_browser_ris/<test>/``."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -73,12 +74,28 @@ def test_register_and_perform_an_exam(
     page.check("#emergency")
     page.click("#submit")
     expect(page.locator("#done")).to_have_text("已登记 1 项检查")
+    # A second exam for tomorrow's 09:00 slot of the same room.
+    page.check("input[name=procedure][value=CT-HEAD]")
+    page.uncheck("input[name=procedure][value=CT-CHEST]")
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    page.fill("#slot_day", tomorrow)
+    page.dispatch_event("#slot_day", "change")
+    page.wait_for_selector(f"#slot option[value='{tomorrow}T09:00:00']", state="attached")
+    page.select_option("#slot", f"{tomorrow}T09:00:00")
+    page.click("#submit")
+    expect(page.locator("#exams tbody tr")).to_contain_text("头颅CT平扫")
+    expect(page.locator(f"#slot option[value='{tomorrow}T09:00:00']")).to_have_count(0)
+    booked = core.core.ris.exams(patient_id="MRN001", day=date.today() + timedelta(days=1))
+    assert [(e.procedure_code, e.scheduled_at.hour, e.status) for e in booked] == [
+        ("CT-HEAD", 9, "scheduled")
+    ]
     label = page.locator("#exams img.barcode")
     expect(label).to_have_count(1)
     page.wait_for_function("document.querySelector('#exams img.barcode').naturalWidth > 0")
     page.screenshot(path=str(artifacts / "registered.png"), full_page=True)
-    (exam,) = core.core.ris.exams(patient_id="MRN001")
+    (exam,) = core.core.ris.exams(patient_id="MRN001", day=date.today())
     assert (exam.patient_name_pinyin, exam.room, exam.emergency) == ("ZHANG^SAN", "CT1", True)
+    assert exam.status == "arrived"  # registered at the desk: the patient is here
     assert core.core.ris.patient("MRN001").birth_date.isoformat() == "1949-12-31"
 
     tech, tech_guard = _page(chromium, core, "tech", "/ris/technician?room=CT1")
@@ -87,7 +104,6 @@ def test_register_and_perform_an_exam(
     row.locator("[data-check=identity]").check()
     expect(row.locator("[data-check=identity]")).to_be_checked()
     for action, shown in (
-        ("arrived", "已到检"),
         ("in_progress", "检查中"),
         ("completed", "已检查"),
     ):

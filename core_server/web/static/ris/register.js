@@ -63,6 +63,23 @@ form.elements.id_card_number.addEventListener("input", (event) => {
 
 modalitySelect.addEventListener("change", () => loadCatalogue().catch((e) => showError(errorBox, e)));
 
+// The free slots of the chosen room and day.
+const slotDay = document.getElementById("slot_day");
+const slotSelect = document.getElementById("slot");
+async function loadSlots() {
+  const options = [el("option", { value: "", textContent: t("ris.register.no_slot") })];
+  if (roomSelect.value && slotDay.value) {
+    const slots = await api(`/api/ris/rooms/${encodeURIComponent(roomSelect.value)}/slots?day=${slotDay.value}`);
+    for (const slot of slots.filter((s) => s.free > 0)) {
+      options.push(el("option", { value: slot.start, textContent: t("ris.register.slot_free", { time: slot.start.slice(11, 16), free: slot.free }) }));
+    }
+  }
+  slotSelect.replaceChildren(...options);
+}
+roomSelect.addEventListener("change", () => loadSlots().catch((e) => showError(errorBox, e)));
+slotDay.addEventListener("change", () => loadSlots().catch((e) => showError(errorBox, e)));
+slotDay.value = new Date().toLocaleDateString("sv");
+
 function resultRow(exam) {
   const label = el("img", { src: `/api/ris/exams/${exam.id}/barcode.svg`, alt: exam.accession_number, className: "barcode" });
   const print = el("button", { type: "button", className: "secondary", textContent: t("ris.register.print") });
@@ -95,7 +112,7 @@ form.addEventListener("submit", async (event) => {
   const patient = {};
   for (const name of PATIENT_FIELDS) patient[name] = form.elements[name].value.trim();
   if (!patient.birth_date) delete patient.birth_date;
-  const scheduled = form.elements.scheduled_at.value || null;
+  const slot = slotSelect.value;
   const body = {
     patient,
     placer_order_number: form.elements.placer_order_number.value.trim() || `REG-${Date.now()}`,
@@ -104,10 +121,25 @@ form.addEventListener("submit", async (event) => {
     clinical_info: form.elements.clinical_info.value.trim(),
     emergency: form.elements.emergency.checked,
     bedside: form.elements.bedside.checked,
-    procedures: codes.map((code) => ({ procedure_code: code, room: roomSelect.value, scheduled_at: scheduled })),
+    procedures: codes.map((code) => ({ procedure_code: code, room: roomSelect.value })),
   };
   try {
     const order = await api("/api/ris/orders", { method: "POST", json: body });
+    // Appointment and arrival after the order: a full slot or a refused step is shown, the
+    // registration itself stands.
+    for (const exam of order.exams) {
+      try {
+        if (slot) {
+          await api(`/api/ris/exams/${exam.id}/booking`, { method: "POST", json: { room: roomSelect.value, start: slot } });
+          exam.scheduled_at = slot;
+        } else if (form.elements.arrived.checked) {
+          await api(`/api/ris/exams/${exam.id}/check-in`, { method: "POST" });
+        }
+      } catch (error) {
+        showError(errorBox, error);
+      }
+    }
+    loadSlots().catch((e) => showError(errorBox, e));
     document.getElementById("done").textContent = t("ris.register.done", { count: order.exams.length });
     document.querySelector("#exams tbody").replaceChildren(...order.exams.map(resultRow));
     document.getElementById("result").hidden = false;
