@@ -1,6 +1,12 @@
 """Users, roles, bearer tokens and the audit trail."""
 
-from core_server.auth.audit import AuditAction, AuditEvent, query_audit, record_audit
+from core_server.auth.audit import (
+    AuditAction,
+    AuditEvent,
+    audit_actions,
+    query_audit,
+    record_audit,
+)
 from core_server.auth.signin import AccountLocked, sign_in, sign_out
 from core_server.auth.users import (
     ROLES,
@@ -26,6 +32,7 @@ __all__ = [
     "AuditEvent",
     "AuthError",
     "User",
+    "audit_actions",
     "authenticate",
     "create_user",
     "ensure_initial_admin",

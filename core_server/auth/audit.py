@@ -22,8 +22,9 @@ from core_server.auth.tables import audit_events
 
 class AuditAction(StrEnum):
     """The actions the core itself records. Other domains may record their own dotted names
-    (e.g. "report.sign"); ``record_audit`` takes any string. Targets name their kind:
-    ``user:<username>``, ``modality:<AE title>``, ``study:<Study Instance UID>``."""
+    (e.g. "report.sign", "dicomweb.study_viewed"); ``record_audit`` takes any string. Targets
+    name their kind: ``user:<username>``, ``modality:<AE title>``, ``study:<Study Instance
+    UID>``. The audit page labels an action with the catalogue key ``audit.<action>``."""
 
     LOGIN_OK = "login.ok"
     LOGIN_FAILED = "login.failed"
@@ -36,8 +37,6 @@ class AuditAction(StrEnum):
     MODALITY_CHANGE = "modality.change"
     MODALITY_DELETE = "modality.delete"
     STUDY_SEARCH = "study.search"
-    STUDY_VIEW = "study.view"
-    STUDY_DOWNLOAD = "study.download"
 
 
 @dataclass(frozen=True)
@@ -129,6 +128,16 @@ def query_audit(
             .offset(max(0, offset))
         ).all()
     return total, [_event(r) for r in rows]
+
+
+def audit_actions(engine: Engine) -> list[str]:
+    """Every action recorded so far, for the audit page's filter."""
+    with db.read(engine) as conn:
+        return list(
+            conn.execute(
+                select(audit_events.c.action).distinct().order_by(audit_events.c.action)
+            ).scalars()
+        )
 
 
 def _event(row: Any) -> AuditEvent:

@@ -87,6 +87,13 @@ def translate(lang: str, key: str, /, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+def label(lang: str, key: str, fallback: str) -> str:
+    """The text of ``key`` if some area defines it, else ``fallback`` (for names other areas
+    may or may not have labelled, such as audit actions)."""
+    texts = catalogue().get(key)
+    return texts[lang if lang in LANGUAGES else DEFAULT_LANGUAGE] if texts else fallback
+
+
 def language(cookies: Mapping[str, str]) -> str:
     chosen = cookies.get(LANG_COOKIE, "")
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE

@@ -180,7 +180,8 @@ def home(request: Request, user: Annotated[auth.User, Depends(require_page(*STAF
 MODALITY_CODES = ("CT", "MR", "DX", "CR", "US", "MG", "XA", "RF", "NM", "PT", "ES", "OT")
 # The registry's yes/no settings the modality page edits (those the API answers with).
 MODALITY_FLAGS = ("allow_store", "allow_query", "allow_retrieve", "ascii_only")
-# What the audit page filters by; "login." is the family of ok and failed sign-ins.
+# The actions the shell records; "login." is the family of ok and failed sign-ins. The audit
+# page offers these and whatever else the trail holds (every area records its own).
 AUDIT_ACTIONS = ("login.", *(action.value for action in auth.AuditAction))
 
 Admin = Annotated[auth.User, Depends(require_page("admin"))]
@@ -217,8 +218,15 @@ def modalities_page(request: Request, user: Admin) -> Response:
 
 @router.get("/admin/audit")
 def audit_page(request: Request, user: Admin) -> Response:
+    recorded = auth.audit_actions(request.app.state.ctx.engine)
+    actions = list(dict.fromkeys([*AUDIT_ACTIONS, *recorded]))
+    lang = i18n.language(request.cookies)
+    labelled = [(action, i18n.label(lang, f"audit.{action}", action)) for action in actions]
     return render(
-        request, "web/audit.html", {"actions": AUDIT_ACTIONS}, i18n_prefixes=("web.audit.",)
+        request,
+        "web/audit.html",
+        {"actions": labelled},
+        i18n_prefixes=("web.audit.", "audit."),
     )
 
 

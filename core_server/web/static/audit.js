@@ -8,7 +8,7 @@ const statusLine = document.getElementById("status");
 let offset = 0;
 
 function actionName(action) {
-  const key = "web.audit.action." + action;
+  const key = "audit." + action;
   return key in TEXTS ? t(key) : action;
 }
 

@@ -90,3 +90,13 @@ def test_only_administrators_read_it_and_nobody_changes_it(core: RunningCore) ->
         after = admin.get("/api/audit").json()
         assert after["events"][-1] == before["events"][-1]
         assert after["total"] == before["total"]
+
+
+def test_the_audit_page_offers_every_recorded_action(core: RunningCore) -> None:
+    auth.record_audit(core.core.engine, username="reg1", action="ris.patient.register")
+    auth.record_audit(core.core.engine, username="doc1", action="dicomweb.study_viewed")
+    with core.api() as admin:
+        page = admin.get("/admin/audit").text
+    assert '<option value="ris.patient.register">' in page  # labelled by its area, or as is
+    assert '<option value="dicomweb.study_viewed">查看影像（DICOMweb）</option>' in page
+    assert '<option value="login.">登录（全部）</option>' in page

@@ -103,7 +103,7 @@ def test_every_key_in_use_exists() -> None:
     assert len(used) > 80
     built = (
         [f"web.role.{role}" for role in auth.ROLES]
-        + [f"web.audit.action.{action}" for action in pages.AUDIT_ACTIONS]
+        + [f"audit.{action}" for action in pages.AUDIT_ACTIONS]
         + [f"web.modalities.{flag}" for flag in pages.MODALITY_FLAGS]
         + [f"web.lang.{lang}" for lang in i18n.LANGUAGES]
     )
