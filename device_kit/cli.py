@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -69,6 +70,9 @@ def main(
         for result in results:
             print(("ok      " if result.ok else "MISSING ") + result.message())
         return 0 if all(r.ok for r in results) else 1
+    # systemd stops a service with SIGTERM: leave through the normal exit path so the
+    # program's cleanup (spool, printer, window) runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         return run(settings, args)
     except (enrolment.NotEnrolled, RuntimeError) as error:

@@ -80,7 +80,7 @@ class Canvas:
     def save_png(self, folder: Path, name: str) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / name
-        temporary = path.with_suffix(".tmp.png")
+        temporary = folder / f".{name}"  # hidden until complete; pygame picks PNG by suffix
         pygame.image.save(self.surface, str(temporary))
         os.replace(temporary, path)
         return path

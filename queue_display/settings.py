@@ -18,7 +18,7 @@ class Settings(DeviceSettings):
     program: ClassVar[str] = "queue-display"
 
     state_dir: Path = Field(
-        Path("/var/lib/queue-display"), description="Enrolment key and cached logo"
+        Path("/var/lib/queue-display"), description="Enrolment key and the last spoken call (WAV)"
     )
     orientation: str = Field(
         "auto",

@@ -101,12 +101,18 @@ def _header(
         canvas.surface.blit(scaled, (x, rect.top + pad))
         x += scaled.get_width() + pad
     clock_width = int(rect.width * 0.3)
-    canvas.text(
-        view.hospital, (x, rect.top + pad // 2), sizes.title, TEXT, rect.width - x - clock_width
+    # Hospital name, then the waiting area's name on the same line.
+    title = canvas.text(
+        view.hospital, (x, rect.centery), sizes.title, TEXT, rect.width - x - clock_width, "midleft"
     )
     if view.screen_name:
         canvas.text(
-            view.screen_name, (x, rect.bottom - pad // 2), sizes.clock, DIM, None, "bottomleft"
+            view.screen_name,
+            (title.right + pad, title.bottom - pad // 2),
+            sizes.clock,
+            DIM,
+            max(1, rect.width - clock_width - title.right - pad),
+            "bottomleft",
         )
     now = view.now
     date = text("date", year=now.year, month=now.month, day=now.day)
