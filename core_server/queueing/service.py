@@ -15,9 +15,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -25,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core_server import db
 from core_server.events import EventBus
-from core_server.queueing import config, journal, ordering, voice
+from core_server.queueing import config, journal, ordering, records, views, voice
 from core_server.queueing.exams import ExamDesk
 from core_server.queueing.feed import EventFeed
 from core_server.queueing.journal import TOPIC
@@ -53,7 +52,6 @@ from core_server.queueing.tables import (
     queues,
     room_queues,
     rooms,
-    screen_queues,
     tickets,
 )
 
@@ -96,13 +94,6 @@ class _Tx:
                 )
                 .values(status_code=status, body=json.dumps(body, ensure_ascii=False, default=str))
             )
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 def _refusal(code: str, zh: str, en: str, **extra: Any) -> QueueError:
@@ -181,12 +172,6 @@ class QueueService:
             ).first()
         if row is not None and row.status_code:
             raise Replayed(row.status_code, json.loads(row.body))
-
-    def _tz(self, conn: Connection) -> ZoneInfo:
-        return ZoneInfo(config.get_settings(conn).timezone)
-
-    def _today(self, conn: Connection) -> date:
-        return self.now().astimezone(self._tz(conn)).date()
 
     # -- administration ----------------------------------------------------------------------
 
@@ -295,8 +280,8 @@ class QueueService:
         if key is not None:
             self._replay_if_done(key)
         with self._read() as conn:
-            tz = self._tz(conn)
-            today = self._today(conn)
+            tz = records.tz(conn)
+            today = records.today(conn, self.now())
         if exam_id is not None:
             found = self.desk.exam(exam_id)
             exams = [found] if found is not None else []
@@ -321,7 +306,7 @@ class QueueService:
             issued = [
                 self._issue(tx, exam, queue, username, priority, allowed_queues) for exam in usable
             ]
-            body = {"tickets": [self._print(tx.conn, row, new) for row, new in issued]}
+            body = {"tickets": [views.print_ticket(tx.conn, row, new=new) for row, new in issued]}
             status = 201 if any(new for _, new in issued) else 200
             tx.remember(status, body)
             for exam in usable:
@@ -341,7 +326,7 @@ class QueueService:
         callers that already have the exam's details."""
         with self._write() as tx:
             row, _new = self._issue(tx, exam, queue, username, priority, ())
-            return self._ticket(tx.conn, row)
+            return records.to_ticket(tx.conn, row)
 
     def _advance_later(self, exam_id: int, status: str, username: str) -> Callable[[], None]:
         def advance() -> None:
@@ -405,7 +390,7 @@ class QueueService:
             )
         queue = config.queue_row(conn, queue.code, lock=True)  # numbers are handed out in turn
         now = self.now()
-        today = self._today(conn)
+        today = records.today(conn, self.now())
         sequence = (
             conn.execute(
                 select(func.max(tickets.c.sequence)).where(
@@ -414,7 +399,7 @@ class QueueService:
             ).scalar()
             or 0
         ) + 1
-        appointment = _aware(exam.scheduled_at)
+        appointment = records.aware(exam.scheduled_at)
         late = bool(appointment and now > appointment + timedelta(minutes=queue.late_grace_minutes))
         group = None if priority == "emergency" else priority
         values = {
@@ -447,7 +432,7 @@ class QueueService:
                 "ticket_id": row.id,
                 "number": row.number,
                 "name": mask_name(row.patient_name),
-                "priority": _priority(row),
+                "priority": records.priority(row),
             },
             queue=queue.code,
         )
@@ -487,7 +472,7 @@ class QueueService:
                 raise _refusal(
                     "room_paused", "诊室已暂停，请先恢复", "the room is paused; resume it first"
                 )
-            last = _aware(room.last_call_at)
+            last = records.aware(room.last_call_at)
             if last is not None:
                 ready = last + timedelta(seconds=room.min_call_interval_seconds)
                 if self.now() < ready:
@@ -511,35 +496,10 @@ class QueueService:
             ).all()
         )
 
-    def _rules(self, queue: Any) -> ordering.Rules:
-        return ordering.Rules(
-            order_by=queue.order_by,
-            priority_groups=frozenset(g for g in queue.priority_groups.split(",") if g),
-            late_rule=queue.late_rule,
-            late_insert_every=queue.late_insert_every,
-            missed_rule=queue.missed_rule,
-            missed_insert_every=queue.missed_insert_every,
-            regular_since_late=queue.regular_since_late,
-            regular_since_returned=queue.regular_since_returned,
-        )
-
-    def _ordered(self, conn: Connection, queue: Any, today: date) -> list[Any]:
-        """The queue's waiting ticket rows of the day in calling order."""
-        rows = conn.execute(
-            select(tickets).where(
-                tickets.c.queue_id == queue.id,
-                tickets.c.service_day == today,
-                tickets.c.status == TicketStatus.WAITING,
-            )
-        ).all()
-        by_id = {r.id: r for r in rows}
-        order = ordering.order((_waiting(r) for r in rows), self._rules(queue))
-        return [by_id[w.id] for w in order]
-
     def _close_current(self, tx: _Tx, room: Any, username: str, close: bool) -> None:
         if room.current_ticket_id is None:
             return
-        current = conn_ticket(tx.conn, room.current_ticket_id)
+        current = records.ticket_row(tx.conn, room.current_ticket_id)
         if current is None or current.status not in (TicketStatus.CALLED, TicketStatus.IN_PROGRESS):
             return
         if not close:
@@ -564,12 +524,12 @@ class QueueService:
             room = self._room_for_action(conn, room_code, allowed_room, calling=True)
             queue_rows = self._room_queue_rows(conn, room)
             self._close_current(tx, room, username, close_current)
-            today = self._today(conn)
-            lines = [(q, self._ordered(conn, q, today)) for q in queue_rows]
+            today = records.today(conn, self.now())
+            lines = [(q, records.ordered(conn, q, today)) for q in queue_rows]
             claimed = None
             while claimed is None:
                 heads = [
-                    (i, _waiting(rows[0]), self._rules(q))
+                    (i, records.waiting(rows[0]), records.rules(q))
                     for i, (q, rows) in enumerate(lines)
                     if rows
                 ]
@@ -612,7 +572,7 @@ class QueueService:
             conn = tx.conn
             room = self._room_for_action(conn, room_code, allowed_room, calling=True)
             queue_rows = {q.id: q for q in self._room_queue_rows(conn, room)}
-            ticket = conn_ticket(conn, ticket_id)
+            ticket = records.ticket_row(conn, ticket_id)
             if ticket is None:
                 raise not_found("ticket", str(ticket_id))
             if ticket.queue_id not in queue_rows:
@@ -629,7 +589,7 @@ class QueueService:
                 )
             self._close_current(tx, room, username, close_current)
             if not self._claim(conn, ticket.id, room, (TicketStatus.WAITING, TicketStatus.MISSED)):
-                now_row = conn_ticket(conn, ticket.id)
+                now_row = records.ticket_row(conn, ticket.id)
                 if now_row is not None and now_row.status in (
                     TicketStatus.CALLED,
                     TicketStatus.IN_PROGRESS,
@@ -673,9 +633,9 @@ class QueueService:
         conn = tx.conn
         now = self.now()
         if not recall:
-            rules = self._rules(queue)
+            rules = records.rules(queue)
             since_late, since_returned = ordering.counters_after_call(
-                ordering.kind(_waiting(ticket), rules), rules
+                ordering.kind(records.waiting(ticket), rules), rules
             )
             conn.execute(
                 update(queues)
@@ -691,7 +651,7 @@ class QueueService:
                 state=RoomState.PAUSED if room.state == RoomState.PAUSED else RoomState.IDLE,
             )
         )
-        row = conn_ticket(conn, ticket.id)
+        row = records.ticket_row(conn, ticket.id)
         assert row is not None
         settings = config.get_settings(conn)
         text = voice.render(
@@ -748,14 +708,14 @@ class QueueService:
                 "ticket_id": row.id,
                 "number": row.number,
                 "status": row.status,
-                "priority": _priority(row),
+                "priority": records.priority(row),
             },
             queue=queue_code,
             room=room_code,
         )
 
     def _current(self, conn: Connection, room: Any, statuses: tuple[str, ...]) -> Any:
-        row = conn_ticket(conn, room.current_ticket_id) if room.current_ticket_id else None
+        row = records.ticket_row(conn, room.current_ticket_id) if room.current_ticket_id else None
         if row is None or row.status not in statuses:
             raise _refusal(
                 "no_current_patient", "本诊室没有当前患者", "the room has no current patient"
@@ -813,7 +773,7 @@ class QueueService:
                 .where(rooms.c.id == room.id)
                 .values(current_ticket_id=None, state=_resting(room))
             )
-            row = conn_ticket(conn, current.id)
+            row = records.ticket_row(conn, current.id)
             self._ticket_event(tx, row, room.code)
             self._room_event(tx, room.code)
             body = self._action_body(tx, room.code, row)
@@ -841,7 +801,7 @@ class QueueService:
                 conn.execute(
                     update(rooms).where(rooms.c.id == room.id).values(state=RoomState.BUSY)
                 )
-            row = conn_ticket(conn, current.id)
+            row = records.ticket_row(conn, current.id)
             self._ticket_event(tx, row, room.code)
             self._room_event(tx, room.code)
             body = self._action_body(tx, room.code, row)
@@ -879,7 +839,7 @@ class QueueService:
             .where(rooms.c.id == room.id)
             .values(current_ticket_id=None, state=_resting(room))
         )
-        row = conn_ticket(conn, current.id)
+        row = records.ticket_row(conn, current.id)
         self._ticket_event(tx, row, room.code)
         self._room_event(tx, room.code)
         if row.exam_id is not None:
@@ -895,7 +855,9 @@ class QueueService:
                 state = RoomState.PAUSED
             else:
                 current = (
-                    conn_ticket(tx.conn, room.current_ticket_id) if room.current_ticket_id else None
+                    records.ticket_row(tx.conn, room.current_ticket_id)
+                    if room.current_ticket_id
+                    else None
                 )
                 busy = current is not None and current.status == TicketStatus.IN_PROGRESS
                 state = RoomState.BUSY if busy else RoomState.IDLE
@@ -903,7 +865,9 @@ class QueueService:
                 tx.conn.execute(update(rooms).where(rooms.c.id == room.id).values(state=state))
                 self._room_event(tx, room.code)
             current_row = (
-                conn_ticket(tx.conn, room.current_ticket_id) if room.current_ticket_id else None
+                records.ticket_row(tx.conn, room.current_ticket_id)
+                if room.current_ticket_id
+                else None
             )
             return self._action_body(tx, room.code, current_row)
 
@@ -911,8 +875,8 @@ class QueueService:
         room = config.get_room(tx.conn, room_code)
         return {
             "seq": tx.seq or journal.latest(tx.conn),
-            "room": _room_dict(room),
-            "ticket": self._ticket(tx.conn, row).as_dict() if row is not None else None,
+            "room": records.room_dict(room),
+            "ticket": records.to_ticket(tx.conn, row).as_dict() if row is not None else None,
         }
 
     # -- tickets (registrar) -------------------------------------------------------------------
@@ -928,9 +892,9 @@ class QueueService:
                 else {"emergency": False, "priority_group": priority}
             )
             tx.conn.execute(update(tickets).where(tickets.c.id == row.id).values(**values))
-            row = conn_ticket(tx.conn, row.id)
+            row = records.ticket_row(tx.conn, row.id)
             self._ticket_event(tx, row)
-            return self._ticket(tx.conn, row)
+            return records.to_ticket(tx.conn, row)
 
     def cancel(self, ticket_id: int, *, username: str) -> Ticket:
         with self._write() as tx:
@@ -941,10 +905,10 @@ class QueueService:
                 .values(status=TicketStatus.CANCELLED, is_open=False, finished_at=self.now())
             )
             self._release_room(tx, row.id)
-            row = conn_ticket(tx.conn, row.id)
+            row = records.ticket_row(tx.conn, row.id)
             self._ticket_event(tx, row)
             log.info("ticket %s cancelled by %s", row.number, username)
-            return self._ticket(tx.conn, row)
+            return records.to_ticket(tx.conn, row)
 
     def return_early(self, ticket_id: int) -> Ticket:
         """A missed patient came back before the suspension ended."""
@@ -955,10 +919,10 @@ class QueueService:
                     "wrong_status", f"{row.number} 不是过号状态", f"{row.number} is not missed"
                 )
             self._return(tx, row, self.now())
-            return self._ticket(tx.conn, conn_ticket(tx.conn, row.id))
+            return records.to_ticket(tx.conn, records.ticket_row(tx.conn, row.id))
 
     def _open_ticket(self, conn: Connection, ticket_id: int) -> Any:
-        row = conn_ticket(conn, ticket_id)
+        row = records.ticket_row(conn, ticket_id)
         if row is None:
             raise not_found("ticket", str(ticket_id))
         if not row.is_open:
@@ -986,7 +950,7 @@ class QueueService:
             .values(status=TicketStatus.WAITING, returned=True, returned_at=at, back_at=None)
         )
         if done.rowcount:
-            self._ticket_event(tx, conn_ticket(tx.conn, row.id))
+            self._ticket_event(tx, records.ticket_row(tx.conn, row.id))
 
     def return_due(self) -> int:
         """Missed patients whose suspension has ended go back into their queue."""
@@ -1006,13 +970,13 @@ class QueueService:
                 .order_by(tickets.c.back_at, tickets.c.id)
             ).all()
             for row in rows:
-                self._return(tx, row, _aware(row.back_at) or now)
+                self._return(tx, row, records.aware(row.back_at) or now)
             return len(rows)
 
     def close_past_days(self) -> int:
         """Tickets of earlier days still open are closed as absent (numbers restart daily)."""
         with self._read() as conn:
-            today = self._today(conn)
+            today = records.today(conn, self.now())
             stale = conn.execute(
                 select(tickets.c.id)
                 .where(tickets.c.is_open, tickets.c.service_day < today)
@@ -1078,7 +1042,7 @@ class QueueService:
                             update(rooms).where(rooms.c.id == room.id).values(state=RoomState.BUSY)
                         )
                         self._room_event(tx, room.code)
-                self._ticket_event(tx, conn_ticket(tx.conn, ticket.id))
+                self._ticket_event(tx, records.ticket_row(tx.conn, ticket.id))
         elif status in ("completed", "reported", "verified", "cancelled", "no_show"):
             closed = (
                 TicketStatus.FINISHED
@@ -1092,7 +1056,7 @@ class QueueService:
                     .values(status=closed, is_open=False, finished_at=self.now())
                 )
                 self._release_room(tx, ticket.id)
-                self._ticket_event(tx, conn_ticket(tx.conn, ticket.id))
+                self._ticket_event(tx, records.ticket_row(tx.conn, ticket.id))
 
     # -- background ----------------------------------------------------------------------------
 
@@ -1122,345 +1086,30 @@ class QueueService:
 
     # -- what screens, callers and tickets show ----------------------------------------------------
 
-    def _ticket(self, conn: Connection, row: Any) -> Ticket:
-        queue_code = conn.execute(select(queues.c.code).where(queues.c.id == row.queue_id)).scalar()
-        room_code = (
-            conn.execute(select(rooms.c.code).where(rooms.c.id == row.room_id)).scalar()
-            if row.room_id
-            else None
-        )
-        return Ticket(
-            id=row.id,
-            number=row.number,
-            queue=queue_code or "",
-            status=row.status,
-            name=row.patient_name,
-            masked_name=mask_name(row.patient_name),
-            patient_id=row.patient_id,
-            sex=row.sex,
-            age=row.age,
-            accession=row.accession,
-            exam_id=row.exam_id,
-            exam=row.exam_name,
-            priority=_priority(row),
-            returned=bool(row.returned),
-            late=bool(row.late),
-            arrived_at=_aware(row.arrived_at),  # type: ignore[arg-type]
-            appointment_at=_aware(row.appointment_at),
-            called_at=_aware(row.called_at),
-            call_count=row.call_count,
-            room=room_code,
-            missed_count=row.missed_count,
-            back_at=_aware(row.back_at),
-            service_day=row.service_day,
-        )
-
     def ticket(self, ticket_id: int) -> Ticket:
         with self._read() as conn:
-            row = conn_ticket(conn, ticket_id)
-            if row is None:
-                raise not_found("ticket", str(ticket_id))
-            return self._ticket(conn, row)
+            return views.ticket(conn, ticket_id)
 
     def queue_tickets(self, code: str, status: str | None = None) -> list[Ticket]:
         """The day's tickets of a queue; waiting ones in calling order."""
         with self._read() as conn:
-            queue = config.queue_row(conn, code)
-            today = self._today(conn)
-            if status == TicketStatus.WAITING:
-                rows = self._ordered(conn, queue, today)
-            else:
-                query = select(tickets).where(
-                    tickets.c.queue_id == queue.id, tickets.c.service_day == today
-                )
-                if status:
-                    query = query.where(tickets.c.status == status)
-                rows = conn.execute(query.order_by(tickets.c.sequence)).all()
-            return [self._ticket(conn, r) for r in rows]
+            return views.queue_tickets(conn, code, status, self.now())
 
     def print_ticket(self, ticket_id: int) -> dict[str, Any]:
         with self._read() as conn:
-            row = conn_ticket(conn, ticket_id)
-            if row is None:
-                raise not_found("ticket", str(ticket_id))
-            return self._print(conn, row, False)
-
-    def _print(self, conn: Connection, row: Any, new: bool) -> dict[str, Any]:
-        queue = conn.execute(select(queues).where(queues.c.id == row.queue_id)).one()
-        settings = config.get_settings(conn)
-        tz = ZoneInfo(settings.timezone)
-        ahead = [r.id for r in self._ordered(conn, queue, row.service_day)]
-        room_names = conn.execute(
-            select(rooms.c.name)
-            .join(room_queues, room_queues.c.room_id == rooms.c.id)
-            .where(room_queues.c.queue_id == queue.id)
-            .order_by(rooms.c.position, rooms.c.code)
-        ).scalars()
-        return {
-            "ticket_id": row.id,
-            "number": row.number,
-            "queue": queue.code,
-            "queue_name": queue.name,
-            "department": queue.department,
-            "rooms": list(room_names),
-            "hospital_name": settings.hospital_name,
-            "name": mask_name(row.patient_name),
-            "exam": row.exam_name,
-            "accession": row.accession,
-            "priority": _priority(row),
-            "status": row.status,
-            "waiting_ahead": ahead.index(row.id) if row.id in ahead else 0,
-            "issued_at": _aware(row.arrived_at).astimezone(tz).isoformat(),  # type: ignore[union-attr]
-            "qr_text": row.accession or row.number,
-            "new": new,
-        }
+            return views.print_ticket(conn, records.ticket_row_or_404(conn, ticket_id), new=False)
 
     def screen_state(self, code: str) -> dict[str, Any]:
         with self._read() as conn:
-            seq = journal.latest(conn)
-            screen = config.screen_row(conn, code)
-            settings = config.get_settings(conn)
-            tz = ZoneInfo(settings.timezone)
-            today = self._today(conn)
-            masked = bool(screen.mask_names)
-
-            def name(value: str) -> str:
-                return mask_name(value) if masked else value
-
-            def local(value: datetime | None) -> str | None:
-                value = _aware(value)
-                return value.astimezone(tz).isoformat() if value else None
-
-            queue_rows = conn.execute(
-                select(queues)
-                .join(screen_queues, screen_queues.c.queue_id == queues.c.id)
-                .where(screen_queues.c.screen_id == screen.id)
-                .order_by(screen_queues.c.position)
-            ).all()
-            room_rows = {r.id: r for r in conn.execute(select(rooms)).all()}
-            shown = []
-            for queue in queue_rows:
-                served = conn.execute(
-                    select(room_queues.c.room_id).where(room_queues.c.queue_id == queue.id)
-                ).scalars()
-                day = conn.execute(
-                    select(tickets).where(
-                        tickets.c.queue_id == queue.id, tickets.c.service_day == today
-                    )
-                ).all()
-                counts = {s.value: 0 for s in TicketStatus}
-                for t in day:
-                    counts[t.status] += 1
-                called = sorted(
-                    (t for t in day if t.status in (TicketStatus.CALLED, TicketStatus.IN_PROGRESS)),
-                    key=lambda t: _aware(t.called_at) or datetime.min.replace(tzinfo=UTC),
-                    reverse=True,
-                )
-                missed = sorted(
-                    (t for t in day if t.status == TicketStatus.MISSED),
-                    key=lambda t: _aware(t.back_at) or datetime.max.replace(tzinfo=UTC),
-                )
-                shown.append(
-                    {
-                        "code": queue.code,
-                        "name": queue.name,
-                        "department": queue.department,
-                        "rooms": [
-                            {
-                                "code": room_rows[i].code,
-                                "name": room_rows[i].name,
-                                "state": room_rows[i].state,
-                            }
-                            for i in sorted(
-                                served, key=lambda i: (room_rows[i].position, room_rows[i].code)
-                            )
-                        ],
-                        "counts": {
-                            k: counts[k]
-                            for k in ("waiting", "called", "in_progress", "missed", "finished")
-                        },
-                        "called": [
-                            {
-                                "ticket_id": t.id,
-                                "number": t.number,
-                                "name": name(t.patient_name),
-                                "status": t.status,
-                                "room": room_rows[t.room_id].code
-                                if t.room_id in room_rows
-                                else None,
-                                "room_name": room_rows[t.room_id].name
-                                if t.room_id in room_rows
-                                else None,
-                                "called_at": local(t.called_at),
-                            }
-                            for t in called
-                        ],
-                        "waiting": [
-                            {
-                                "ticket_id": t.id,
-                                "number": t.number,
-                                "name": name(t.patient_name),
-                                "priority": _priority(t),
-                                "returned": bool(t.returned),
-                                "late": bool(t.late),
-                            }
-                            for t in self._ordered(conn, queue, today)
-                        ],
-                        "missed": [
-                            {
-                                "ticket_id": t.id,
-                                "number": t.number,
-                                "name": name(t.patient_name),
-                                "back_at": local(t.back_at),
-                            }
-                            for t in missed
-                        ],
-                    }
-                )
-            current_call = None
-            queue_ids = [q.id for q in queue_rows]
-            if queue_ids:
-                last = conn.execute(
-                    select(
-                        calls,
-                        tickets.c.number,
-                        tickets.c.patient_name,
-                        queues.c.code.label("q"),
-                        queues.c.voice_repeat,
-                    )
-                    .join(tickets, tickets.c.id == calls.c.ticket_id)
-                    .join(queues, queues.c.id == calls.c.queue_id)
-                    .where(calls.c.queue_id.in_(queue_ids), tickets.c.service_day == today)
-                    .order_by(calls.c.called_at.desc(), calls.c.id.desc())
-                    .limit(1)
-                ).first()
-                if last is not None:
-                    room = room_rows.get(last.room_id)
-                    current_call = {
-                        "ticket_id": last.ticket_id,
-                        "number": last.number,
-                        "name": name(last.patient_name),
-                        "queue": last.q,
-                        "room": room.code if room else None,
-                        "room_name": room.name if room else None,
-                        "called_at": local(last.called_at),
-                        "voice_text": last.voice_text,
-                        "repeat": last.voice_repeat,
-                        "call_id": last.id,
-                    }
-            return {
-                "seq": seq,
-                "generated_at": self.now().astimezone(tz).isoformat(),
-                "screen": {
-                    "code": screen.code,
-                    "name": screen.name,
-                    "orientation": screen.orientation,
-                    "page_seconds": screen.page_seconds,
-                    "rows": screen.rows,
-                    "mask_names": masked,
-                },
-                "hospital": {
-                    "name": settings.hospital_name,
-                    "logo_url": "/api/queueing/logo" if settings.has_logo else None,
-                },
-                "fonts": {
-                    "title": settings.font_title,
-                    "header": settings.font_header,
-                    "list": settings.font_list,
-                    "call": settings.font_call,
-                    "clock": settings.font_clock,
-                },
-                "voice": {"enabled": settings.voice_enabled, "rate": settings.voice_rate},
-                "queues": shown,
-                "current_call": current_call,
-            }
+            return views.screen_state(conn, code, self.now())
 
     def room_state(self, code: str) -> dict[str, Any]:
         with self._read() as conn:
-            seq = journal.latest(conn)
-            room = config.get_room(conn, code)
-            row = config.room_row(conn, code)
-            today = self._today(conn)
-            current = conn_ticket(conn, row.current_ticket_id) if row.current_ticket_id else None
-            queue_rows = conn.execute(
-                select(queues)
-                .join(room_queues, room_queues.c.queue_id == queues.c.id)
-                .where(room_queues.c.room_id == row.id)
-                .order_by(queues.c.position, queues.c.id)
-            ).all()
-            lines = [self._ordered(conn, q, today) for q in queue_rows]
-            rules = {q.id: self._rules(q) for q in queue_rows}
-            waiting = [r for line in lines for r in line]
-            if len(lines) > 1:  # merged the way call-next picks: heads compared in turn
-                waiting = _merge(lines, rules)
-            missed = conn.execute(
-                select(tickets)
-                .where(
-                    tickets.c.queue_id.in_([q.id for q in queue_rows]),
-                    tickets.c.service_day == today,
-                    tickets.c.status == TicketStatus.MISSED,
-                )
-                .order_by(tickets.c.back_at)
-            ).all()
-            return {
-                "seq": seq,
-                "room": _room_dict(room),
-                "current": self._ticket(conn, current).as_dict() if current is not None else None,
-                "waiting_count": len(waiting),
-                "waiting": [self._ticket(conn, r).as_dict() for r in waiting],
-                "missed": [self._ticket(conn, r).as_dict() for r in missed],
-            }
-
-
-def conn_ticket(conn: Connection, ticket_id: int) -> Any:
-    return conn.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
-
-
-def _priority(row: Any) -> str | None:
-    return "emergency" if row.emergency else row.priority_group
+            return views.room_state(conn, code, self.now())
 
 
 def _resting(room: Any) -> str:
     return RoomState.PAUSED if room.state == RoomState.PAUSED else RoomState.IDLE
-
-
-def _waiting(row: Any) -> ordering.Waiting:
-    return ordering.Waiting(
-        id=row.id,
-        arrived_at=_aware(row.arrived_at),  # type: ignore[arg-type]
-        emergency=bool(row.emergency),
-        priority_group=row.priority_group,
-        appointment_at=_aware(row.appointment_at),
-        late=bool(row.late),
-        returned=bool(row.returned),
-        returned_at=_aware(row.returned_at),
-    )
-
-
-def _merge(lines: list[list[Any]], rules: dict[int, ordering.Rules]) -> list[Any]:
-    lines = [list(line) for line in lines]
-    merged = []
-    while any(lines):
-        heads = [(i, line[0]) for i, line in enumerate(lines) if line]
-        pick = ordering.first_of([(_waiting(row), rules[row.queue_id]) for _, row in heads])
-        assert pick is not None
-        merged.append(lines[heads[pick][0]].pop(0))
-    return merged
-
-
-def _room_dict(room: Room) -> dict[str, Any]:
-    last = room.last_call_at
-    last = last.replace(tzinfo=UTC) if last is not None and last.tzinfo is None else last
-    ready = last + timedelta(seconds=room.min_call_interval_seconds) if last else None
-    return {
-        "code": room.code,
-        "name": room.name,
-        "state": room.state,
-        "queues": list(room.queues),
-        "min_call_interval_seconds": room.min_call_interval_seconds,
-        "next_call_allowed_at": ready.isoformat() if ready else None,
-        "current_ticket_id": room.current_ticket_id,
-    }
 
 
 __all__ = ["TOPIC", "QueueService", "Replayed"]
