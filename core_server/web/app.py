@@ -16,6 +16,7 @@ from core_server.ris import Ris
 from core_server.settings import Settings
 from core_server.web import (
     pages,
+    pages_hl7,
     pages_queueing,
     pages_ris,
     routes_admin,
@@ -92,5 +93,6 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     app.include_router(routes_hl7.router)
     pages.install(app)
     pages_ris.install(app)
+    pages_hl7.install(app)
     app.include_router(viewer.create_router(ctx.settings))
     return app

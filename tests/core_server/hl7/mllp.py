@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import hl7
 import hl7.mllp
@@ -29,7 +30,9 @@ def send(port: int, *blocks: bytes, host: str = "127.0.0.1") -> list[bytes]:
             writer.close()
         return answers
 
-    return asyncio.run(exchange())
+    # On its own thread: the caller may be inside an event loop (Playwright's sync API).
+    with ThreadPoolExecutor(1) as runner:
+        return runner.submit(asyncio.run, exchange()).result()
 
 
 def message(*segments: str, charset: str = "utf-8") -> bytes:

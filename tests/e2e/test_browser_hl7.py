@@ -1,0 +1,88 @@
+"""In headless Chromium: the administrator sets up the HIS destination on the HL7 page, sees
+an order arrive in the inbound log, its status message become a dead letter while the HIS is
+down, and sends it again once the HIS is back. Nothing may leave the appliance."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+
+from core_server import auth
+from tests.conftest import RunningCore, free_port
+from tests.core_server.hl7.mllp import HisListener, ack_fields, message, send
+from tests.core_server.hl7.test_inbound import msh, pid, segment
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, NetworkGuard, artifacts_for, sign_in
+
+pytestmark = pytest.mark.xdist_group("browser")
+
+PASSWORD = "password-123"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"BROWSER TESTS SKIPPED, NOTHING CHECKED IN A BROWSER: missing {CHROMIUM}")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def test_destination_dead_letter_and_retry(
+    chromium: Browser, core: RunningCore, request: pytest.FixtureRequest
+) -> None:
+    artifacts: Path = artifacts_for(request)
+    auth.create_user(core.core.engine, "it", PASSWORD, "admin")
+    context = chromium.new_context(locale="zh-CN")
+    guard = NetworkGuard(core.base_url)
+    guard.attach(context)
+    page = context.new_page()
+    guard.watch(page)
+    page.goto(core.base_url + "/admin/hl7")
+    sign_in(page, "it", PASSWORD)
+    expect(page.locator("#status")).to_contain_text(f"正在监听端口 {core.settings.hl7_port}")
+
+    his_port = free_port()
+    page.click("#add-destination")
+    page.fill("#destination-host", "127.0.0.1")
+    page.fill("#destination-port", str(his_port))
+    page.select_option("#destination-charset", "GB 18030-2000")
+    page.fill("#destination-attempts", "1")
+    page.fill("#destination-base", "0.1")
+    page.click("#destination-form button[type=submit]")
+    expect(page.locator("#destinations tbody tr")).to_contain_text("GB 18030-2000")
+
+    order = message(
+        msh("ORM^O01", "W1", version="2.3.1"),
+        pid("W001", "马^六"),
+        segment("ORC", {1: "NW", 2: "WEB1^HIS"}),
+        segment("OBR", {1: "1", 2: "WEB1^HIS", 4: "DR-CHEST-PA"}),
+    )
+    (answer,) = send(core.settings.hl7_port, order)
+    assert ack_fields(answer)["code"] == "AA"
+    page.select_option("#outbound-filter", "dead")
+    dead = page.locator("#outbound tbody tr.job.dead")
+    expect(dead).to_contain_text("死信", timeout=20_000)
+    expect(page.locator("#inbound tbody tr.message.accepted")).to_contain_text("W1")
+    page.locator("#inbound tbody tr.message.accepted button", has_text="查看").click()
+    expect(page.locator("#message-text")).to_contain_text("WEB1^HIS")
+    expect(page.locator("#message-ack")).to_contain_text("MSA|AA|W1")
+    page.click("#message-close")
+    page.screenshot(path=str(artifacts / "dead-letter.png"), full_page=True)
+
+    with HisListener(his_port) as his:
+        dead.locator("button.retry").click()
+        page.select_option("#outbound-filter", "sent")
+        expect(page.locator("#outbound tbody tr.job.sent")).to_contain_text(
+            "已发送", timeout=20_000
+        )
+        assert len(his.messages) == 1
+    page.screenshot(path=str(artifacts / "sent.png"), full_page=True)
+    assert guard.outside == [] and guard.csp_violations() == [], guard.console_errors
