@@ -46,7 +46,7 @@ def draw(canvas: Canvas, app: CallerApp, text: Messages, pending: int = 0) -> li
     if app.choosing:
         buttons_height = int(h * (0.22 if portrait else 0.18))
     else:
-        buttons_height = int(h * (0.42 if portrait else 0.36))
+        buttons_height = int(h * (0.4 if portrait else 0.33))
     body = pygame.Rect(pad, top, w - 2 * pad, h - top - buttons_height - 2 * pad)
     area = pygame.Rect(pad, h - buttons_height - pad, w - 2 * pad, buttons_height)
     targets: list[Target] = []
@@ -94,17 +94,17 @@ def _current(
         canvas.text(text("no_current"), (body.left, y), int(unit * 1.3), DIM, body.width)
     else:
         line = f"{current.get('number', '')}  {current.get('name', '')}"
-        y = canvas.text(line, (body.left, y), int(unit * 1.8), TEXT, body.width).bottom
+        y = canvas.text(line, (body.left, y), int(unit * 1.5), TEXT, body.width).bottom
         details = "  ".join(
             str(v) for v in (current.get("sex"), current.get("age"), current.get("exam")) if v
         )
         if details:
-            y = canvas.text(details, (body.left, y + pad), unit, DIM, body.width).bottom
+            y = canvas.text(details, (body.left, y), int(unit * 0.8), DIM, body.width).bottom
         if current.get("status") == "in_progress":
             status, color = text("status_in_progress"), OK
         else:
             status, color = text("status_called", n=current.get("call_count", 1)), BUTTON
-        canvas.text(status, (body.left, y + pad), unit, color, body.width)
+        canvas.text(status, (body.left, y), int(unit * 0.8), color, body.width)
     _notice(canvas, app, text, unit, body)
 
 
@@ -117,7 +117,7 @@ def _notice(canvas: Canvas, app: CallerApp, text: Messages, unit: int, body: pyg
     else:
         line = text(notice.key, **notice.values)
     color = ERROR if notice.error else OK
-    canvas.text(line, (body.left, body.bottom), int(unit * 0.9), color, body.width, "bottomleft")
+    canvas.text(line, (body.left, body.bottom), int(unit * 0.8), color, body.width, "bottomleft")
 
 
 def _choices(

@@ -88,7 +88,7 @@ def _footer(
         problems.append(text(app.printer_problem))
     elif app.paper_low:
         problems.append(text("paper_low"))
-    if app.unprinted:
+    if app.unprinted and app.printer_problem:
         problems.append(text("unprinted", n=app.unprinted))
     if not app.scanner_ok:
         problems.append(text("scanner_offline"))
