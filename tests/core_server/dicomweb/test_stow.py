@@ -4,6 +4,7 @@ answer, role checks."""
 from __future__ import annotations
 
 import httpx
+import pytest
 from pydicom import Dataset
 from pydicom.uid import generate_uid
 
@@ -123,3 +124,37 @@ def test_stow_roles(core: RunningCore) -> None:
         with core.api(role, PASSWORD) as http:
             answer = http.post("/dicom-web/studies", content=body, headers={"Content-Type": kind})
             assert answer.status_code == expected, (role, answer.text)
+
+
+@pytest.mark.postgres
+def test_stow_then_view_on_each_database(core_on: RunningCore) -> None:
+    """STOW-RS, then what a viewer does next (series, metadata twice: cached, a frame)."""
+    study, series_uid = generate_uid(), generate_uid()
+    objects = [
+        make_ct(
+            study_uid=study,
+            series_uid=series_uid,
+            patient_name="Zhao^Liu=赵^六",
+            charset="GB18030",
+            instance_number=n,
+        )
+        for n in (1, 2, 3)
+    ]
+    body, kind = _multipart([encode(ds) for ds in objects])
+    with core_on.api() as http:
+        stored = http.post("/dicom-web/studies", content=body, headers={"Content-Type": kind})
+        assert stored.status_code == 200, stored.text
+        series = http.get(f"/dicom-web/studies/{study}/series").json()
+        assert series[0]["00201209"]["Value"] == [3]
+        path = f"/dicom-web/studies/{study}/series/{objects[0].SeriesInstanceUID}"
+        first = http.get(path + "/metadata")
+        again = http.get(path + "/metadata")
+        assert first.status_code == again.status_code == 200
+        assert first.json() == again.json()
+        names = {item["00100010"]["Value"][0]["Ideographic"] for item in first.json()}
+        assert names == {"赵^六"}
+        frame = http.get(
+            f"{path}/instances/{objects[2].SOPInstanceUID}/frames/1",
+            headers={"Accept": 'multipart/related; type="application/octet-stream"'},
+        )
+        assert frame.status_code == 200 and objects[2].PixelData in frame.content
