@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.client import backoff
+from websockets.client import backoff, process_exception
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from device_kit.client import CoreClient, CoreRefused, CoreUnreachable
@@ -93,6 +93,7 @@ class CoreLink:
             backoff, initial_delay=min_delay, min_delay=min_delay, max_delay=max_delay
         )
         self._max_delay = max_delay
+        self._refused = False
         self._retry_interval = retry_interval
         self._wake = threading.Event()
         self._requests: queue.Queue[tuple[str, Callable[[CoreClient], Any]]] = queue.Queue()
@@ -186,10 +187,9 @@ class CoreLink:
             loop.run_until_complete(self._task)
         except asyncio.CancelledError:
             pass
-        except InvalidStatus as refused:
-            # Fatal: the core does not accept this device's key. Shown on screen, logged.
-            log.error("the core refused this device (%s): enrol it again", refused)
-            self.inbox.put(Online(False, "refused"))
+        except Exception as error:  # websockets found it fatal (a bad URL...): say so
+            log.exception("the link to the core stopped: %s", error)
+            self.inbox.put(Online(False, "error"))
         finally:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
@@ -204,7 +204,7 @@ class CoreLink:
         connections: AsyncGenerator[ClientConnection] = connect(  # type: ignore[assignment]
             url,
             reconnect_delays=self._delays,
-            process_exception=_retry_unless_refused,
+            process_exception=self._connect_failed,
             open_timeout=10,
             ping_interval=10,
             ping_timeout=10,
@@ -213,7 +213,7 @@ class CoreLink:
         # Closed here, on cancel too: the open connection shuts down before the loop does.
         async with contextlib.aclosing(connections):
             async for ws in connections:
-                online = True
+                online, self._refused = True, False
                 self.inbox.put(Online(True))
                 self._wake.set()  # the core is back: replay the spool now
                 try:
@@ -239,14 +239,16 @@ class CoreLink:
                 if self._stop.is_set():
                     return
 
-
-def _retry_unless_refused(error: Exception) -> Exception | None:
-    """Keep reconnecting through network errors and server errors; a refused key (401/403) is
-    fatal: retrying cannot fix it, the administrator must."""
-    if isinstance(error, InvalidStatus) and error.response.status_code in (401, 403):
-        return error
-    if isinstance(error, OSError | asyncio.TimeoutError | InvalidStatus | ConnectionClosed):
-        return None
-    from websockets.client import process_exception
-
-    return process_exception(error)
+    def _connect_failed(self, error: Exception) -> Exception | None:
+        """Keep reconnecting (with backoff) through everything a core or network outage
+        causes. A refused key (HTTP 401/403 at the handshake) is shown as "refused" and retried
+        too, at the backoff's pace: the administrator may renew the device and restart it."""
+        if isinstance(error, InvalidStatus) and error.response.status_code in (401, 403):
+            if not self._refused:
+                self._refused = True
+                log.error("the core refused this device's key: enrol it again")
+                self.inbox.put(Online(False, "refused"))
+            return None
+        if isinstance(error, OSError | asyncio.TimeoutError | InvalidStatus | ConnectionClosed):
+            return None
+        return process_exception(error)

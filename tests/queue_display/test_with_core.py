@@ -60,3 +60,18 @@ def test_call_spoken_and_shown_then_offline(core: RunningCore, tmp_path: Path) -
         assert len(frames) >= 3 and all(f.stat().st_size > 10_000 for f in frames)
     finally:
         program.stop()
+
+
+def test_a_revoked_key_is_shown_as_refused(core: RunningCore, tmp_path: Path) -> None:
+    admin = setup_ct(core)
+    record = enrol(admin, tmp_path, "hall-screen", "screen", screen="1F")
+    assert admin.delete("/api/queueing/devices/hall-screen").status_code == 204
+    settings = config.load(Settings, state_dir=tmp_path, reconnect_min_delay=0.05)
+    program = DisplayProgram(settings, record, RecordingSpeaker(), offscreen((1280, 720)))
+    program.start()
+    try:
+        run_until(program.step, lambda: program.app.refused, "refused")
+        program.draw()
+        assert_drawn(program.canvas, "本设备未被授权，请联系管理员")
+    finally:
+        program.stop()
