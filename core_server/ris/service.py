@@ -14,12 +14,14 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from pydicom import dcmread
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from core_server import db
 from core_server.archive import Archive, CorrectionError
@@ -93,12 +95,27 @@ class Ris:
 
     def start(self) -> None:
         """Seed an empty catalogue and match images as the archive stores them."""
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             catalogue.seed(conn)
         if self.archive is not None:
             self.archive.bus.subscribe("archive.instance_stored", self.on_instance_stored)
 
     # -- internal helpers ---------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction; a unique key taken meanwhile by another process or thread
+        (the same accession number, placer number or patient ID at the same moment) is a
+        :class:`Conflict`, said for the user, not a server error."""
+        try:
+            with db.write(self.engine) as conn:
+                yield conn
+        except IntegrityError as exc:
+            log.info("write refused by a constraint: %s", exc.orig)
+            raise Conflict(
+                "记录已被同时创建或修改，请重试 / the record was created or changed at the same "
+                "moment by someone else; try again"
+            ) from exc
 
     def _publish(self, changes: list[StatusChange]) -> None:
         for change in changes:
@@ -180,7 +197,7 @@ class Ris:
         """Create the patient, or update it when ``patient_id``/``issuer`` is known (A01/A04
         on a known patient is an update). The pinyin name is computed when not given."""
         values = patients.clean(patient)
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             row, old = patients.upsert(conn, values)
             registered = records.to_patient(conn, row)
         if old is not None:
@@ -194,7 +211,7 @@ class Ris:
         the stored images through ``Archive.correct`` (IHE PIR). The patient's ID itself
         changes only by a merge."""
         values = patients.clean(dataclasses.replace(patient, patient_id=patient_id, issuer=issuer))
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             old = records.patient_row(conn, patient_id, issuer)
             row, _ = patients.upsert(conn, values)
             updated = records.to_patient(conn, row)
@@ -224,7 +241,7 @@ class Ris:
         Merging a patient into itself is refused."""
         if tuple(surviving) == tuple(merged):
             raise Conflict("不能将患者合并到其自身 / a patient cannot be merged into itself")
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             keep = records.patient_row(conn, *surviving)
             gone = records.patient_row(conn, *merged)
             patients.merge(conn, keep, gone)
@@ -270,13 +287,13 @@ class Ris:
 
     def create_visit(self, patient_id: str, issuer: str, visit: VisitIn, *, username: str) -> Visit:
         """Record a visit (or update it when its number is known)."""
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             owner = records.patient_row(conn, patient_id, issuer)
             return patients.upsert_visit(conn, owner, visit)
 
     def cancel_visit(self, visit_number: str, *, username: str, reason: str = "") -> Visit:
         """Cancel an admission/registration (A11): its exams not yet started are cancelled."""
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             row = patients.visit_row(conn, visit_number)
             changes: list[StatusChange] = []
             for order in conn.execute(
@@ -303,14 +320,14 @@ class Ris:
 
     def discharge_visit(self, visit_number: str, *, username: str) -> Visit:
         """End a visit (A03)."""
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             return patients.set_visit(
                 conn, visit_number, status="discharged", discharged_at=records.now()
             )
 
     def cancel_discharge(self, visit_number: str, *, username: str) -> Visit:
         """Undo a discharge (A13): the visit is active again."""
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             return patients.set_visit(conn, visit_number, status="active", discharged_at=None)
 
     # -- orders -------------------------------------------------------------------------------
@@ -319,7 +336,7 @@ class Ris:
         """A new order with one exam per requested procedure (status scheduled). Accession
         numbers, requested procedure IDs, the filler order number and the Study Instance UID
         are generated when not given; the same placer order number again is :class:`Conflict`."""
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             owner = records.patient_row(conn, patient_id, issuer)
             order_id, changes = exams.create_order(conn, owner, order, username)
             row = conn.execute(select(ris_orders).where(ris_orders.c.id == order_id)).one()
@@ -349,7 +366,7 @@ class Ris:
     def change_order(self, order: OrderIn, *, username: str) -> Order:
         """Change an order found by its placer number (XO): priority, flags, scheduled time,
         room and the procedures of exams not yet started."""
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             row = exams.order_row(
                 conn,
                 placer_order_number=order.placer_order_number,
@@ -373,7 +390,7 @@ class Ris:
     ) -> Order:
         """Cancel an order (CA): every exam not yet started is cancelled; an order with a
         started exam is :class:`Conflict`."""
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             row = exams.order_row(
                 conn,
                 placer_order_number=placer_order_number,
@@ -456,7 +473,7 @@ class Ris:
     ) -> Exam:
         """Move an exam along the status machine (:mod:`core_server.ris.status`); an illegal
         step is :class:`IllegalTransition` with the allowed ones named."""
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             change = exams.transition(conn, exam_id, new_status, username, reason)
         self._publish([change])
         return self.exam(exam_id)
@@ -480,7 +497,7 @@ class Ris:
             )
             if value is not None
         }
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             exams.exam_row(conn, exam_id)
             if values:
                 conn.execute(update(ris_exams).where(ris_exams.c.id == exam_id).values(**values))
@@ -491,7 +508,7 @@ class Ris:
     ) -> Exam:
         """加拍/补拍/重拍: a new exam (arrived, for the same patient and order) linked to the
         started or completed one, with its own accession number."""
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             change = exams.retake(conn, exam_id, kind, username, procedure_code, reason)
         self._publish([change])
         return self.exam(change.exam_id)
@@ -500,7 +517,7 @@ class Ris:
         self, exam_id: int, procedure_code: str, *, username: str, reason: str = ""
     ) -> Exam:
         """Change the exam item of an exam not yet completed (modality and body part follow)."""
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             exams.change_procedure(conn, exam_id, procedure_code, username, reason)
         changed = self.exam(exam_id)
         self.bus.publish(EXAM_CHANGED, {"exam_id": exam_id, "what": "procedure"})
@@ -517,7 +534,7 @@ class Ris:
             return catalogue.procedures(conn, modality, active_only)
 
     def save_procedure(self, procedure: Procedure, *, username: str) -> Procedure:
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             return catalogue.save_procedure(conn, procedure)
 
     def rooms(self, *, modality: str = "") -> list[Room]:
@@ -525,7 +542,7 @@ class Ris:
             return catalogue.rooms(conn, modality)
 
     def save_room(self, room: Room, *, username: str) -> Room:
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             return catalogue.save_room(conn, room)
 
     # -- appointments -------------------------------------------------------------------------
@@ -537,7 +554,7 @@ class Ris:
 
     def book(self, exam_id: int, room: str, start: datetime, *, username: str) -> Appointment:
         """Book the exam into a slot (moving any earlier booking); a full slot is Conflict."""
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             values = exams.book(conn, exam_id, room, start, username)
         self.bus.publish(EXAM_CHANGED, {"exam_id": exam_id, "what": "booked"})
         return Appointment(
@@ -576,7 +593,7 @@ class Ris:
         digest = hashlib.sha256(data).hexdigest()
         name = Path(filename or f"requisition{kind[1]}").name[:255]
         try:
-            with db.write(self.engine) as conn:
+            with self._write() as conn:
                 exams.exam_row(conn, exam_id)
                 new_id = conn.execute(
                     insert(ris_requisitions)
@@ -630,7 +647,7 @@ class Ris:
     ) -> PerformedStep:
         """MPPS N-CREATE (IN PROGRESS): the referenced exam goes ``in_progress``."""
         changes = []
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             step = performed.create(conn, sop_instance_uid, attributes, station_ae)
             if step.exam_id is not None:
                 current = exams.exam_row(conn, step.exam_id).status
@@ -659,7 +676,7 @@ class Ris:
         """MPPS N-SET: COMPLETED completes the exam; DISCONTINUED returns it to ``arrived``
         (the patient may be examined again). Only an exam still in progress moves."""
         changes = []
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             step, _before = performed.set_(conn, sop_instance_uid, attributes)
             if step.exam_id is not None and step.status != performed.IN_PROGRESS:
                 current = exams.exam_row(conn, step.exam_id).status
@@ -700,7 +717,7 @@ class Ris:
         exam_id = None
         if not seen:
             study = self._study_attributes(uid)
-            with db.write(self.engine) as conn:
+            with self._write() as conn:
                 if not reconciliation.known(conn, uid):
                     exam_id = reconciliation.match(conn, study)
                     if exam_id is None:
@@ -767,7 +784,7 @@ class Ris:
             reason=reason or f"linked to exam {exam.accession_number}",
             username=username,
         )
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             reconciliation.link(conn, exam_id, study_instance_uid, username)
             reconciliation.resolve(conn, study_instance_uid, exam_id, username)
         self.bus.publish(EXAM_CHANGED, {"exam_id": exam_id, "what": "images"})
@@ -812,7 +829,7 @@ class Ris:
             reason=reason or f"series split off to exam {exam.accession_number}",
             username=username,
         )
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             reconciliation.link(conn, exam_id, target, username)
         self.bus.publish(EXAM_CHANGED, {"exam_id": exam_id, "what": "images"})
         return self.exam(exam_id)
@@ -838,7 +855,7 @@ class Ris:
             reason=reason or f"study merged into exam {exam.accession_number}",
             username=username,
         )
-        with db.write(self.engine) as conn:
+        with self._write() as conn:
             reconciliation.unlink(conn, from_study_uid)
             reconciliation.link(conn, into_exam_id, target, username)
             reconciliation.resolve(conn, from_study_uid, into_exam_id, username)

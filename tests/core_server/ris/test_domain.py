@@ -307,3 +307,32 @@ def test_performed_steps_move_the_exam(ris: Ris, status_events: Recorder) -> Non
     assert unscheduled.exam_id is None
     with pytest.raises(NotFound):
         ris.performed_step_set("9.9", {"PerformedProcedureStepStatus": "COMPLETED"}, station_ae="X")
+
+
+def test_concurrent_orders_get_distinct_numbers(ris: Ris) -> None:
+    """Eight desks registering at once: every generated accession number is distinct, and of
+    two orders claiming one accession number, one wins and the other is told so."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    for i in range(8):
+        _patient(ris, f"P{i}", "王五")
+
+    def place(i: int) -> list[str]:
+        order = _order(ris, f"C{i}", "DR-CHEST-PA", "US-ABD", patient_id=f"P{i}")
+        return [e.accession_number for e in order.exams]
+
+    with ThreadPoolExecutor(8) as pool:
+        numbers = [n for batch in pool.map(place, range(8)) for n in batch]
+    assert len(numbers) == len(set(numbers)) == 16
+
+    def claim(i: int) -> str:
+        request = ProcedureRequest("CT-HEAD", accession_number="SAME0001")
+        try:
+            ris.place_order(f"P{i}", "", OrderIn(f"S{i}", (request,)), username="hl7")
+        except Conflict:
+            return "refused"
+        return "placed"
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = sorted(pool.map(claim, range(4)))
+    assert outcomes == ["placed", "refused", "refused", "refused"]
