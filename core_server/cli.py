@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--description")
         for right in ("store", "query", "retrieve"):
             sub.add_argument(f"--allow-{right}", action=argparse.BooleanOptionalAction)
+        sub.add_argument(
+            "--ascii-only",
+            action=argparse.BooleanOptionalAction,
+            help="its worklist names in pinyin only (a console without Chinese)",
+        )
     remove = leaf(actions, "remove")
     remove.add_argument("ae_title_arg", metavar="AE_TITLE")
 
@@ -187,6 +192,7 @@ def _modality(args: argparse.Namespace, _settings: Settings, engine: Engine) -> 
         "allow_store": args.allow_store,
         "allow_query": args.allow_query,
         "allow_retrieve": args.allow_retrieve,
+        "ascii_only": args.ascii_only,
     }
     if args.action == "add":
         changes = {k: v for k, v in changes.items() if v is not None}
