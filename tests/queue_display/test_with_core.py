@@ -3,7 +3,10 @@ highlighted; when the core goes away the last state stays with the offline mark.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+
+import pygame
 
 from device_kit import config
 from device_kit.screen import offscreen
@@ -15,12 +18,22 @@ from tests.conftest import RunningCore
 from tests.device_kit.core_setup import check_in, enrol, order_exam, run_until, setup_ct
 from tests.device_kit.screens import assert_drawn, colour_count
 
+LOGO_RED = (230, 0, 18)
+
 
 def test_call_spoken_and_shown_then_offline(core: RunningCore, tmp_path: Path) -> None:
     admin = setup_ct(core)
     ticket = check_in(admin, order_exam(core, "P001", "张三丰").accession_number)
     record = enrol(admin, tmp_path, "hall-screen", "screen", screen="1F")
     enrol(admin, tmp_path / "caller", "ct1-caller", "caller", room="CT1")
+    logo = io.BytesIO()
+    surface = pygame.Surface((120, 120))
+    surface.fill(LOGO_RED)
+    pygame.image.save(surface, logo, "logo.png")
+    answer = admin.put(
+        "/api/queueing/logo", content=logo.getvalue(), headers={"Content-Type": "image/png"}
+    )
+    assert answer.status_code == 204, answer.text
     settings = config.load(
         Settings,
         state_dir=tmp_path,
