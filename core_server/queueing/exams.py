@@ -58,6 +58,8 @@ class RisExamDesk:
         )
         found: list[ExamInfo] = []
         for patient in patients:
+            if patient.merged_into:  # merged away: its exams moved to the surviving patient
+                continue
             for exam in self.ris.exams(
                 patient_id=patient.patient_id, status=["scheduled", "arrived"]
             ):

@@ -293,7 +293,7 @@ class QueueService:
                 f"没有找到检查 {accession or barcode or exam_id}，请到登记处",
                 f"no exam found for {accession or barcode or exam_id!r}; please see the desk",
             )
-        usable = [e for e in exams if e.status in ("scheduled", "arrived", "in_progress")]
+        usable = [e for e in exams if e.status in ("scheduled", "arrived")]
         if not usable:
             raise _refusal(
                 "wrong_status",
@@ -998,10 +998,15 @@ class QueueService:
                 .values(status=TicketStatus.ABSENT, is_open=False, finished_at=self.now())
             )
             tx.event("config.updated", {"what": "day", "code": today.isoformat()})
-            cutoff = self.now() - timedelta(hours=IDEMPOTENCY_HOURS)
-            tx.conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < cutoff))
-            journal.prune(tx.conn)
             return len(ids)
+
+    def housekeeping(self) -> None:
+        """Forget idempotency keys after 48 h and journal events beyond what a reconnecting
+        client may still ask for."""
+        cutoff = self.now() - timedelta(hours=IDEMPOTENCY_HOURS)
+        with db.write(self.engine) as conn:
+            conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < cutoff))
+            journal.prune(conn)
 
     # -- the RIS's own status changes ------------------------------------------------------------
 
@@ -1067,12 +1072,17 @@ class QueueService:
         self._stop.clear()
 
         def run() -> None:
+            ticks = 0
             while not self._stop.wait(interval):
                 try:
                     self.return_due()
-                    self.close_past_days()
+                    if ticks % 60 == 0:
+                        self.close_past_days()
+                    if ticks % 3600 == 0:
+                        self.housekeeping()
                 except Exception:
                     log.exception("queue ticker failed")
+                ticks += 1
 
         self._ticker = threading.Thread(target=run, name="queue-ticker", daemon=True)
         self._ticker.start()

@@ -235,9 +235,16 @@ def test_state_survives_a_restart(desk: Desk, database_url: str, clock: Clock) -
 
 def test_numbers_restart_each_day_and_old_tickets_close(desk: Desk, clock: Clock) -> None:
     desk.arrive("张三")
+    desk.service.call_next("CT1", username="dev", key=("dev", "monday-1"))
     clock.advance(days=1)
     assert desk.service.close_past_days() == 1
+    assert desk.service.room("CT1").current_ticket_id is None
     assert desk.arrive("李四").number == "CT001"
+    # Idempotency keys are forgotten after 48 h: the same key is a new press then.
+    clock.advance(days=2)
+    desk.service.housekeeping()
+    desk.arrive("王五")
+    assert desk.service.call_next("CT1", username="dev", key=("dev", "monday-1"))["ticket"]
 
 
 def test_screen_state_masks_names_and_lists(desk: Desk) -> None:

@@ -48,7 +48,7 @@ def check_in(core: RunningCore, count: int) -> None:
 
 def test_call_reaches_the_socket_quickly(core: RunningCore) -> None:
     setup_ct(core)
-    calls = 20
+    calls = 12
     check_in(core, calls)
     caller = enrol(core, "ct1-caller", "caller", room="CT1")
     token = caller.headers["Authorization"].split()[1]
