@@ -249,6 +249,7 @@ class Exam(_Dict):
     retake_kind: str
     images: int  # instances stored for this exam
     created_at: datetime
+    studies: tuple[str, ...] = ()  # Study Instance UIDs of its stored images
 
 
 @dataclass(frozen=True)

@@ -176,7 +176,11 @@ class Ris:
             studies = reconciliation.studies_of_many(conn, [e.id for e in found])
         counts = self._instance_counts([uid for uids in studies.values() for uid in uids])
         return [
-            dataclasses.replace(e, images=sum(counts.get(u, 0) for u in studies.get(e.id, [])))
+            dataclasses.replace(
+                e,
+                images=sum(counts.get(u, 0) for u in studies.get(e.id, [])),
+                studies=tuple(u for u in studies.get(e.id, []) if counts.get(u)),
+            )
             for e in found
         ]
 

@@ -98,9 +98,15 @@ def test_register_and_perform_an_exam(
     assert exam.status == "arrived"  # registered at the desk: the patient is here
     assert core.core.ris.patient("MRN001").birth_date.isoformat() == "1949-12-31"
 
+    image = make_ct(patient_id="MRN001", accession=exam.accession_number)
+    core.core.archive.store_instance(encode(image), Origin("dimse", "CT01"))
     tech, tech_guard = _page(chromium, core, "tech", "/ris/technician?room=CT1")
     row = tech.locator(f"tr.exam[data-accession='{exam.accession_number}']")
     expect(row).to_contain_text("张三")
+    # The images arrived: their count opens them in the viewer.
+    expect(row.locator("td.images a")).to_have_attribute(
+        "href", f"/viewer?StudyInstanceUIDs={image.StudyInstanceUID}"
+    )
     row.locator("[data-check=identity]").check()
     expect(row.locator("[data-check=identity]")).to_be_checked()
     for action, shown in (

@@ -41,6 +41,7 @@ def test_images_match_their_exam(ris: Ris) -> None:
     for number in (1, 2):
         _store(ris, study_uid=study, accession=chest.accession_number, instance_number=number)
     assert ris.exam(chest.id).images == 2
+    assert ris.exam(chest.id).studies == (study,)
     # By the Study Instance UID the worklist gave, accession left empty.
     _store(ris, study_uid=head.study_instance_uid, accession="")
     assert ris.exam(head.id).images == 1

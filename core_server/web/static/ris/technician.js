@@ -52,7 +52,9 @@ function row(exam) {
     el("td", { textContent: exam.procedure_name }),
     el("td", {}, el("span", { className: "badge status-" + exam.status, textContent: statusText(exam.status) })),
     el("td", {}, check(exam, "identity", "ris.exam.identity"), check(exam, "requisition", "ris.exam.requisition"), check(exam, "fee", "ris.exam.fee")),
-    el("td", { className: "num images", textContent: exam.images ? String(exam.images) : t("ris.technician.images_none") }),
+    el("td", { className: "num images" }, exam.images
+      ? el("a", { href: "/viewer?StudyInstanceUIDs=" + exam.studies.map(encodeURIComponent).join(","), textContent: String(exam.images) })
+      : t("ris.technician.images_none")),
     actions);
   tr.dataset.accession = exam.accession_number;
   return tr;
