@@ -1,0 +1,1 @@
+"""The reporting domain: reports, versions, sign-off, templates, critical values, follow-up."""
