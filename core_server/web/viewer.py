@@ -129,9 +129,6 @@ def app_config(brand: str) -> str:
         "customizationService": {"ohif.tours": {"$set": []}},
         "showStudyList": True,
         "maxNumberOfWebWorkers": 3,
-        # Over plain HTTP (not localhost) the browser refuses cross-origin isolation: stacks
-        # still display, MPR and 3D do not. OHIF then says so; HTTPS is the cure.
-        "showWarningMessageForCrossOrigin": True,
         "showCPUFallbackMessage": True,
         "showLoadingIndicator": True,
         "strictZSpacingForVolumeViewport": True,

@@ -1,7 +1,8 @@
 """In headless Chromium: a doctor signs in, finds a patient by pinyin initials, opens the study
-in OHIF, sees the CT image drawn and changes its window/level with the mouse; an EMR's launch
-link goes through sign-in to the accession's images, opens them directly once signed in, and
-a session ended elsewhere sends the viewer back to sign-in. Nothing may leave the appliance.
+in OHIF, sees the CT image drawn, changes its window/level with the mouse and opens the MPR
+layout; an EMR's launch link goes through sign-in to the accession's images, opens them
+directly once signed in, and a session ended elsewhere sends the viewer back to sign-in;
+compressed images are decoded in the browser. Nothing may leave the appliance.
 
 Screenshots are kept in ``test-artifacts/test_browser_viewer/<test>/``.
 """
@@ -41,6 +42,7 @@ DOCTOR, PASSWORD = "dr_wang", "password-123"
 ACCESSION = "CT20261128001"
 # OHIF renders in a web worker and WebGL (SwiftShader here): give it time on a busy machine.
 RENDER_WAIT_S = 60
+SLICES = 12  # enough for OHIF to build a volume for its MPR layout
 
 
 def _phantom(slice_index: int) -> np.ndarray:
@@ -87,7 +89,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningCore
     core = RunningCore(tmp_path_factory.mktemp("browser") / "data").start()
     try:
         study, series = generate_uid(), generate_uid()
-        for index in range(4):
+        frame_of_reference = generate_uid()
+        for index in range(SLICES):
             ct = make_ct(
                 patient_id="P20261128",
                 patient_name="张^三",
@@ -106,6 +109,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningCore
                 ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
                 PixelSpacing=[1, 1],
                 SliceThickness=5,
+                FrameOfReferenceUID=frame_of_reference,
             )
             ct.PixelData = _phantom(index).tobytes()
             core.core.archive.store_instance(encode(ct), Origin("test"))
@@ -142,9 +146,9 @@ def _guarded_page(context: BrowserContext, core: RunningCore) -> tuple[Page, Net
     return page, guard
 
 
-def _rendered_image(page: Page, folder: Path, name: str) -> np.ndarray:
-    """The viewport's pixels once OHIF has drawn something in it; screenshots kept."""
-    canvas = page.locator(".cornerstone-canvas").first
+def _rendered_image(page: Page, folder: Path, name: str, viewport: int = 0) -> np.ndarray:
+    """A viewport's pixels once OHIF has drawn something in it; screenshots kept."""
+    canvas = page.locator(".cornerstone-canvas").nth(viewport)
     canvas.wait_for(state="visible", timeout=RENDER_WAIT_S * 1000)
     deadline = time.monotonic() + RENDER_WAIT_S
     while True:
@@ -216,6 +220,12 @@ def test_find_by_pinyin_initials_open_and_window(
     assert int(width) > 400 and int(level) > 40, (width, level)
     changed = np.abs(after - before) > 8
     assert changed.mean() > 0.05, f"window/level changed only {changed.mean():.1%} of pixels"
+
+    # OHIF's MPR layout builds a volume from the series: axial, sagittal and coronal drawn.
+    page.goto(page.url + "&hangingprotocolId=mpr")
+    expect(page.locator(".cornerstone-canvas")).to_have_count(3, timeout=RENDER_WAIT_S * 1000)
+    planes = [_rendered_image(page, folder, f"4-mpr-{index}", index) for index in range(3)]
+    assert not any(looks_blank(plane) for plane in planes)
     _assert_stayed_home(page, guard)
 
 
@@ -240,8 +250,8 @@ def test_emr_launch_link_signs_in_then_opens_the_accession(
     page.goto(launch)  # not signed in yet: the login page, then back to the launch
     assert page.url.startswith(core.base_url + "/login?next=")
     sign_in(page, DOCTOR, PASSWORD)
-    page.wait_for_url(f"**/viewer/viewer?StudyInstanceUIDs={study}")
-    assert not looks_blank(_rendered_image(page, folder, "1-after-sign-in"))
+    # Back at the launch URL, which sends on to the viewer (drawn in the steps below).
+    page.wait_for_url(f"**/viewer/viewer?StudyInstanceUIDs={study}", wait_until="commit")
 
     # Signed in, the EMR's link opens the images straight away: the session cookie
     # (SameSite=Lax) rides along on a top-level navigation from another site.
