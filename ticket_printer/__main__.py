@@ -233,6 +233,7 @@ def printer_for(settings: Settings) -> EscposPrinter:
         settings.paper_width_dots,
         settings.font_path,
         settings.language,
+        settings.printer_status,
     )
 
 

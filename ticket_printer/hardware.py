@@ -167,6 +167,7 @@ class EscposPrinter:
         paper_width_dots: int = 512,
         font: Path | None = None,
         language: str = "zh",
+        ask_status: bool = True,
     ) -> None:
         if chinese not in ("fs_and", "raster"):
             raise ValueError(f"chinese must be fs_and or raster, not {chinese!r}")
@@ -183,6 +184,7 @@ class EscposPrinter:
         self.paper_width_dots = paper_width_dots
         self.font = font
         self.language = language
+        self.ask_status = ask_status
 
     def is_available(self) -> Availability:
         needs = Needs("ticket printer").module("escpos", "python-escpos")
@@ -215,7 +217,8 @@ class EscposPrinter:
         return device
 
     def _can_read_status(self) -> bool:
-        return self.kind in ("usb", "serial", "network")
+        # A device file is write-only; some printers never answer DLE EOT (ask_status off).
+        return self.ask_status and self.kind in ("usb", "serial", "network")
 
     def paper(self) -> str:
         if not self._can_read_status():

@@ -31,6 +31,11 @@ class Settings(DeviceSettings):
         pattern="^(fs_and|raster)$",
         description="fs_and: GB18030 text with FS &; raster: the ticket drawn as an image (GS v 0)",
     )
+    printer_status: bool = Field(
+        True,
+        description="Ask the printer for paper/online status (DLE EOT) before and after each "
+        "ticket; off for printers that never answer",
+    )
     paper_width_dots: int = Field(512, ge=200, description="Printable width for raster (dots)")
     scanner: str = Field(
         "evdev", pattern="^(evdev|serial)$", description="Barcode/ID-card reader: evdev or serial"
