@@ -3,7 +3,9 @@ actions, role refusals, idempotent resends, the RIS event path, restart."""
 
 from __future__ import annotations
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -45,10 +47,12 @@ def enrol(core: RunningCore, name: str, kind: str, **binding: Any) -> httpx.Clie
     return httpx.Client(base_url=core.base_url, headers={"Authorization": f"Bearer {key}"})
 
 
-def order_exam(core: RunningCore, patient_id: str, name: str, **procedure: Any) -> Any:
+def order_exam(
+    core: RunningCore, patient_id: str, name: str, id_card: str = "", **procedure: Any
+) -> Any:
     ris = core.core.ris
     ris.register_patient(
-        PatientIn(patient_id=patient_id, name=name, id_card_number=""), username="test"
+        PatientIn(patient_id=patient_id, name=name, id_card_number=id_card), username="test"
     )
     order = ris.place_order(
         patient_id,
@@ -92,6 +96,10 @@ def test_check_in_call_flow_and_device_scopes(core: RunningCore) -> None:
     # By patient ID: that patient's exams of today.
     answer = printer.post("/api/queueing/check-in", json={"barcode": "P002"}, headers=key())
     assert answer.status_code == 201 and answer.json()["tickets"][0]["waiting_ahead"] == 1
+    # By resident ID card (as the reader gives it, lower-case check letter too).
+    order_exam(core, "P003", "王小明", id_card="11010519491231002X")
+    by_card = printer.post("/api/queueing/check-in", json={"barcode": "11010519491231002x"})
+    assert by_card.status_code == 201 and by_card.json()["tickets"][0]["number"] == "CT003"
     unknown = printer.post("/api/queueing/check-in", json={"barcode": "NOPE"})
     assert unknown.status_code == 404 and unknown.json()["detail"]["code"] == "exam_not_found"
 
@@ -107,7 +115,7 @@ def test_check_in_call_flow_and_device_scopes(core: RunningCore) -> None:
 
     state = screen.get("/api/queueing/screens/1F/state").json()
     assert state["hospital"]["name"] == "某某市人民医院" and state["fonts"]["call"] == 72
-    assert [w["name"] for w in state["queues"][0]["waiting"]] == ["欧**娜"]
+    assert [w["name"] for w in state["queues"][0]["waiting"]] == ["欧**娜", "王*明"]
     assert state["current_call"]["number"] == "CT001" and state["current_call"]["name"] == "张*丰"
     assert state["queues"][0]["counts"]["finished"] == 1
 
@@ -137,6 +145,41 @@ def test_idempotent_resend_over_http(core: RunningCore) -> None:
     assert resent.status_code == 200 and resent.headers["Idempotent-Replayed"] == "true"
     assert resent.json() == first.json()
     assert caller.get("/api/queueing/rooms/CT1/state").json()["waiting_count"] == 2
+
+
+def test_two_callers_pressing_at_once_never_get_the_same_patient(core: RunningCore) -> None:
+    setup_ct(core)
+    with core.api() as admin:
+        for i in range(10):
+            order_exam(core, f"C{i}", f"并发{i}")
+            admin.post("/api/queueing/check-in", json={"barcode": f"C{i}"}).raise_for_status()
+    callers = [
+        enrol(core, "ct1-caller", "caller", room="CT1"),
+        enrol(core, "ct2-caller", "caller", room="CT2"),
+    ]
+    start = threading.Barrier(2)
+
+    def press(caller: httpx.Client) -> list[int]:
+        start.wait()
+        got = []
+        for _ in range(6):
+            answer = caller.post(
+                f"/api/queueing/rooms/{caller_room(caller)}/call-next", headers=key()
+            )
+            body = answer.json()
+            if answer.status_code == 200 and body["ticket"] is not None:
+                got.append(body["ticket"]["id"])
+            else:  # queue empty: after closing the current patient (200) or with none (409)
+                assert (body.get("notice") or body.get("detail"))["code"] == "no_waiting_patient"
+        return got
+
+    with ThreadPoolExecutor(2) as pool:
+        called = [t for got in pool.map(press, callers) for t in got]
+    assert len(called) == len(set(called)) == 10
+
+
+def caller_room(caller: httpx.Client) -> str:
+    return str(caller.get("/api/queueing/devices/me").json()["room"])
 
 
 def test_exam_arrived_elsewhere_gets_its_ticket(core: RunningCore) -> None:
