@@ -46,7 +46,9 @@ class CallerProgram:
         self.canvas = canvas
         self.buttons = buttons
         self.notifier = notifier or Notifier()
-        self.app = caller.CallerApp(call_ttl=settings.call_ttl_seconds)
+        self.app = caller.CallerApp(
+            call_ttl=settings.call_ttl_seconds, refresh_seconds=settings.refresh_seconds
+        )
         self.spool = Spool(settings.spool_file)
         self.link = link.CoreLink(
             CoreClient(record, settings.request_timeout),

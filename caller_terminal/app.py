@@ -150,6 +150,7 @@ class Notice:
 class CallerApp:
     call_ttl: float = 60.0
     notice_seconds: float = 8.0
+    refresh_seconds: float = 30.0  # fetch the room state this often even without events
     room: str | None = None
     state: dict[str, Any] | None = None
     online: bool = False
@@ -162,6 +163,7 @@ class CallerApp:
     now: datetime = field(default_factory=datetime.now)
     _fetching: bool = False
     _fetch_again: bool = False
+    _last_fetch: datetime | None = None
 
     def start(self) -> list[Action]:
         return [FetchBinding()] if self.room is None else [FetchState(self.room)]
@@ -225,7 +227,9 @@ class CallerApp:
                 self.now = now
                 if self.notice and (now - self.notice.at).total_seconds() > self.notice_seconds:
                     self.notice = None
-                return [Redraw()]
+                last = self._last_fetch
+                due = last is None or (now - last).total_seconds() >= self.refresh_seconds
+                return [*(self._fetch() if self.online and due else []), Redraw()]
         raise TypeError(f"unknown event {event!r}")
 
     def _fetch(self) -> list[Action]:
@@ -235,6 +239,7 @@ class CallerApp:
             self._fetch_again = True
             return []
         self._fetching = True
+        self._last_fetch = self.now
         return [FetchState(self.room)]
 
     def _pushed(self, message: dict[str, Any]) -> list[Action]:

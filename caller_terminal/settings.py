@@ -38,6 +38,9 @@ class Settings(DeviceSettings):
     call_ttl_seconds: float = Field(
         60.0, gt=0, description="A call not delivered within this time (offline) is dropped"
     )
+    refresh_seconds: float = Field(
+        30.0, gt=0, description="Fetch the state this often even without pushed events (s)"
+    )
     window_size: str = Field("", pattern=r"^(\d+x\d+)?$", description="WIDTHxHEIGHT or empty")
     fullscreen: bool = Field(True, description="Full screen (off for a window while testing)")
     font_path: Path | None = Field(None, description="Chinese font; default WenQuanYi Micro Hei")

@@ -89,6 +89,7 @@ class DisplayProgram:
             rows=settings.rows,
             page_seconds=settings.page_seconds,
             voice=settings.voice,
+            refresh_seconds=settings.refresh_seconds,
         )
         self.link = link.CoreLink(
             CoreClient(record, settings.request_timeout),

@@ -116,6 +116,9 @@ class DisplayApp:
     rows: int | None = None  # rows per waiting list; None: the core's screen setting
     page_seconds: float | None = None
     voice: bool = True  # local switch; the core's screen voice setting must also allow it
+    # Fetch the state this often even without events: changes that come with time (a missed
+    # patient back in the queue) and a fetch that failed are caught up.
+    refresh_seconds: float = 30.0
     screen: str | None = None  # the screen code, once bound
     state: dict[str, Any] | None = None
     online: bool = False
@@ -125,6 +128,7 @@ class DisplayApp:
     _fetch_again: bool = False
     _page_tick: int = 0
     _page_started: datetime | None = None
+    _last_fetch: datetime | None = None
 
     def start(self) -> list[Action]:
         return [FetchBinding()] if self.screen is None else [FetchState(self.screen)]
@@ -163,6 +167,7 @@ class DisplayApp:
             self._fetch_again = True
             return []
         self._fetching = True
+        self._last_fetch = self.now
         return [FetchState(self.screen)]
 
     def _pushed(self, message: dict[str, Any]) -> list[Action]:
@@ -202,6 +207,9 @@ class DisplayApp:
         if (now - self._page_started).total_seconds() >= self._page_seconds():
             self._page_started = now
             self._page_tick += 1
+        last = self._last_fetch
+        if self.online and (last is None or (now - last).total_seconds() >= self.refresh_seconds):
+            return [*self._fetch(), Redraw()]
         return [Redraw()]
 
     def _screen_setting(self, name: str, default: Any) -> Any:

@@ -35,6 +35,9 @@ class Settings(DeviceSettings):
     page_seconds: float | None = Field(
         None, gt=0, description="Seconds per page of a long list; unset: the core's setting"
     )
+    refresh_seconds: float = Field(
+        30.0, gt=0, description="Fetch the state this often even without pushed events (s)"
+    )
     voice: bool = Field(True, description="Speak the calls (the core's screen setting too)")
     voice_name: str = Field(DEFAULT_VOICE, description="espeak-ng voice")
     audio_player: str = Field("aplay -q", description="Command that plays a WAV file")

@@ -132,3 +132,10 @@ def test_unbound_terminal_says_so() -> None:
     app.handle(Connection(True))
     assert app.handle(Press("call_next")) == [Redraw()]
     assert app.notice is not None and app.notice.key == "not_bound"
+
+
+def test_room_state_is_fetched_again_every_refresh_period() -> None:
+    t0 = datetime(2026, 11, 29, 8, 0, 0)
+    app = bound(now=t0, refresh_seconds=30)
+    assert app.handle(Tick(t0 + timedelta(seconds=29))) == [Redraw()]
+    assert app.handle(Tick(t0 + timedelta(seconds=30))) == [FetchState("CT1"), Redraw()]

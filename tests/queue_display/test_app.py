@@ -121,3 +121,14 @@ def test_orientation_from_config_or_the_core() -> None:
     app = bound_app()
     app.handle(StateFetched(screen_state(seq=11, orientation="portrait")))
     assert app.view().orientation == "portrait"
+
+
+def test_state_is_fetched_again_every_refresh_period_while_online() -> None:
+    t0 = datetime(2026, 11, 29, 8, 0, 0)
+    app = bound_app(now=t0, refresh_seconds=30)  # bound and fetched at t0
+    assert app.handle(Tick(t0 + timedelta(seconds=10))) == [Redraw()]
+    assert app.handle(Tick(t0 + timedelta(seconds=31))) == [FetchState("1F"), Redraw()]
+    assert app.handle(Tick(t0 + timedelta(seconds=70))) == [Redraw()]  # that fetch is in flight
+    app.handle(FetchFailed("unreachable"))
+    app.handle(Connection(False))
+    assert app.handle(Tick(t0 + timedelta(seconds=100))) == [Redraw()]  # offline: no fetch
