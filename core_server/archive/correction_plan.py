@@ -328,7 +328,11 @@ def make_plan(
     storage: StorageArea,
     selector: Mapping[str, list[str]],
     changes: Mapping[str, str],
+    *,
+    widen: bool = True,
 ) -> Plan:
+    """The plan; ``widen=False`` leaves the patient's and study's other objects alone (for a
+    late arrival, whose rows already hold the values)."""
     selected = _selected(conn, selector)
     if not selected:
         return Plan()
@@ -392,7 +396,7 @@ def make_plan(
     # Values that belong to a patient or a study reach its other objects too.
     final_study_uids = {uid for uid, _ in finals.values()}
     final_identities = {identity for _, identity in finals.values()}
-    for row in everything:
+    for row in everything if widen else ():
         if row.id in selected_ids:
             continue
         values = {}

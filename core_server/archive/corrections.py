@@ -114,9 +114,11 @@ def correct(
     *,
     reason: str,
     username: str,
+    widen: bool = True,
 ) -> Correction:
     """Rewrite the selected objects with the changes, switch the index to the new files and
-    keep the old ones as versions; refused with :class:`CorrectionError` (nothing changed)."""
+    keep the old ones as versions; refused with :class:`CorrectionError` (nothing changed).
+    ``widen=False``: only the selected objects are rewritten (see :func:`make_plan`)."""
     checked_selector = check_selector(selector)
     checked_changes = check_changes(changes)
     settle_unfinished(engine, storage)
@@ -124,7 +126,7 @@ def correct(
     for _attempt in range(_ATTEMPTS):
         try:
             with db.read(engine) as conn:
-                plan = make_plan(conn, storage, checked_selector, checked_changes)
+                plan = make_plan(conn, storage, checked_selector, checked_changes, widen=widen)
         except BaseException:
             if correction_id is not None:
                 _abandon(engine, correction_id)
@@ -293,6 +295,43 @@ def _switch(
                 ~exists(select(_st.id).where(_st.patient_fk == _p.id)),
             )
         )
+    _remember(conn, plan, correction_id)
+
+
+def patient_key(identity: Identity) -> str:
+    """A patient as ``archive_corrected_keys`` names it (a backslash is in no single value)."""
+    return f"{identity[0]}\\{identity[1]}"
+
+
+def _remember(conn: Connection, plan: Plan, correction_id: int) -> None:
+    """Note what this correction touched, for objects arriving after it: kind "study" and
+    "patient" for every study and patient concerned, "moved" for a study UID and "merged"
+    for a patient that no longer exist because of it (a later object naming them is sent on
+    to where they went)."""
+    studies = {*plan.old_study_uids, *plan.new_study_uids}
+    studies |= {item.study_uid for item in plan.rewrites}
+    patients = {*plan.old_patients, *plan.new_patients}
+    patients |= {item.row.identity for item in plan.rewrites}
+    rows = [("study", uid) for uid in sorted(studies)]
+    rows += [("patient", patient_key(p)) for p in sorted(patients)]
+    gone_studies = set(plan.old_study_uids) - set(plan.new_study_uids)
+    existing = set(
+        conn.execute(
+            select(_st.study_instance_uid).where(_st.study_instance_uid.in_(sorted(gone_studies)))
+        ).scalars()
+    )
+    rows += [("moved", uid) for uid in sorted(gone_studies - existing)]
+    for identity in sorted(set(plan.old_patients) - set(plan.new_patients)):
+        if patient_row(conn, identity) is None:
+            rows.append(("merged", patient_key(identity)))
+    if rows:
+        conn.execute(
+            insert(t.archive_corrected_keys),
+            [
+                {"kind": kind, "subject": subject, "correction_id": correction_id}
+                for kind, subject in rows
+            ],
+        )
 
 
 def _lock(conn: Connection, patients: set[int]) -> None:
@@ -445,7 +484,7 @@ def history(
         .limit(limit)
         .offset(offset)
     )
-    return [_correction(row) for row in conn.execute(statement)]
+    return [record_of(row) for row in conn.execute(statement)]
 
 
 def _like(value: str) -> str:
@@ -455,10 +494,11 @@ def _like(value: str) -> str:
 def _load(conn: Connection, correction_id: int) -> Correction:
     corrections = t.archive_corrections
     row = conn.execute(select(corrections).where(corrections.c.id == correction_id)).one()
-    return _correction(row)
+    return record_of(row)
 
 
-def _correction(row: Any) -> Correction:
+def record_of(row: Any) -> Correction:
+    """A row of ``archive_corrections`` as a :class:`Correction`."""
     return Correction(
         id=int(row.id),
         instances=int(row.instances),

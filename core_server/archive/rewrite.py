@@ -47,7 +47,7 @@ def rewrite(path: Path, values: Mapping[str, str], when: datetime) -> bytes | No
     """The encoded object at ``path`` with ``values`` (keyword -> new value) set, or None when
     it already holds every one of them."""
     ds = dcmread(path, defer_size=_DEFER)
-    differing = {k: v for k, v in values.items() if _differs(ds, k, v)}
+    differing = {k: v for k, v in values.items() if differs(ds, k, v)}
     if not differing:
         return None
     if not _encodable(ds, differing.values()):
@@ -62,7 +62,8 @@ def rewrite(path: Path, values: Mapping[str, str], when: datetime) -> bytes | No
     return buffer.getvalue()
 
 
-def _differs(ds: Dataset, keyword: str, value: str) -> bool:
+def differs(ds: Dataset, keyword: str, value: str) -> bool:
+    """Whether the data set's value of ``keyword`` is not ``value``."""
     if keyword in REQUEST_ITEM_KEYWORDS:
         items = list(ds.get("RequestAttributesSequence") or [])
         return any(text(item, keyword) != value for item in items) if items else value != ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from core_server import db
-from core_server.archive import commitment, corrections, ingest, query
+from core_server.archive import commitment, corrections, ingest, late_arrivals, query
 from core_server.archive import tables as t
 from core_server.archive.corrections import Correction, Version
 from core_server.archive.storage import StorageArea
@@ -46,6 +46,7 @@ class Archive:
         made durable and indexed, or refused and removed."""
         stored = ingest.store_file(self.engine, self.storage, incoming, origin)
         if stored.outcome != "duplicate":
+            stored = self._follow_up(stored)
             self.bus.publish(
                 "archive.instance_stored",
                 {
@@ -145,6 +146,21 @@ class Archive:
         orphans = [path for path in self.storage.walk() if path not in indexed]
         return {"missing": missing, "orphans": orphans}
 
+    def _follow_up(self, stored: ingest.Stored) -> ingest.Stored:
+        """An object stored after a correction of its study or patient is brought to it (see
+        :mod:`core_server.archive.late_arrivals`); it stays stored as sent if that fails."""
+        try:
+            done = late_arrivals.follow_up(
+                self.engine, self.storage, stored.sop_instance_uid, stored.study_instance_uid
+            )
+        except Exception:
+            log.exception("object %s could not follow earlier corrections", stored.sop_instance_uid)
+            return stored
+        if done is None:
+            return stored
+        self._published(done)
+        return replace(stored, study_instance_uid=done.new_study_uids[0])
+
     def correct(
         self,
         selector: Mapping[str, str | list[str]],
@@ -156,9 +172,13 @@ class Archive:
         """Correct patient/study attributes of stored objects (rename, merge patients, link a
         study to its exam, split or merge studies); see :mod:`core_server.archive.corrections`.
         Raises :class:`CorrectionError` when refused (nothing changed)."""
-        done = corrections.correct(
-            self.engine, self.storage, selector, changes, reason=reason, username=username
+        return self._published(
+            corrections.correct(
+                self.engine, self.storage, selector, changes, reason=reason, username=username
+            )
         )
+
+    def _published(self, done: Correction) -> Correction:
         self.bus.publish(
             "archive.corrected",
             {

@@ -146,3 +146,17 @@ archive_corrections = Table(
     Column("new_patients", Text, nullable=False, server_default="[]", comment="JSON"),
     Column("pending_paths", Text, nullable=False, server_default="[]", comment="JSON"),
 )
+
+# What a correction changed, for objects that arrive after it (a late image, a modality's
+# re-send of the original; see archive.late_arrivals): ``kind`` "study" and "patient" for the
+# study UIDs and patients (PatientID + "\\" + issuer) it touched, "moved" and "merged" for
+# those that no longer exist because of it.
+archive_corrected_keys = Table(
+    "archive_corrected_keys",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", Key(8), nullable=False),
+    Column("subject", Key(200), nullable=False),
+    Column("correction_id", BigId, ForeignKey("archive_corrections.id"), nullable=False),
+    Index(None, "subject", "kind"),
+)

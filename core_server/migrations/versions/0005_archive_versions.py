@@ -1,4 +1,4 @@
-"""archive: corrections of stored objects and the versions they leave
+"""archive: corrections of stored objects, the versions they leave, what they changed
 
 Revision ID: 0005_archive_versions
 Revises: 0001
@@ -14,7 +14,13 @@ branch_labels = None
 depends_on = None
 
 _id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-_status = sa.String(length=16).with_variant(sa.String(length=16, collation="C"), "postgresql")
+
+
+def _key(length: int) -> sa.types.TypeEngine[str]:
+    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+
+
+_status = _key(16)
 
 
 def upgrade() -> None:
@@ -40,6 +46,24 @@ def upgrade() -> None:
         op.f("ix_archive_corrections_created_at"), "archive_corrections", ["created_at"]
     )
     op.create_index(op.f("ix_archive_corrections_status"), "archive_corrections", ["status"])
+    op.create_table(
+        "archive_corrected_keys",
+        sa.Column("id", _id, autoincrement=True, nullable=False),
+        sa.Column("kind", _key(8), nullable=False),
+        sa.Column("subject", _key(200), nullable=False),
+        sa.Column("correction_id", _id, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["correction_id"],
+            ["archive_corrections.id"],
+            name=op.f("fk_archive_corrected_keys_correction_id_archive_corrections"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_archive_corrected_keys")),
+    )
+    op.create_index(
+        op.f("ix_archive_corrected_keys_subject_kind"),
+        "archive_corrected_keys",
+        ["subject", "kind"],
+    )
     with op.batch_alter_table("replaced_instances") as batch:
         batch.add_column(sa.Column("correction_id", _id, nullable=True))
         batch.create_index(batch.f("ix_replaced_instances_correction_id"), ["correction_id"])
@@ -58,4 +82,5 @@ def downgrade() -> None:
         )
         batch.drop_index("ix_replaced_instances_correction_id")
         batch.drop_column("correction_id")
+    op.drop_table("archive_corrected_keys")
     op.drop_table("archive_corrections")

@@ -31,6 +31,14 @@ def archive(tmp_path: Path, database_url: str) -> Archive:
     return Archive(engine, tmp_path / "storage")
 
 
+@pytest.fixture
+def file_archive(tmp_path: Path) -> Archive:
+    """SQLite only, for what concerns the files rather than the database."""
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'core.db'}")
+    db.migrate(engine)
+    return Archive(engine, tmp_path / "storage")
+
+
 def store(archive: Archive, ds: Dataset) -> Dataset:
     archive.store_instance(encode(ds), ORIGIN)
     return ds
@@ -118,13 +126,15 @@ def test_rename_shows_in_find_and_in_the_file_retrieve_sends(archive: Archive) -
     assert archive.verify() == {"missing": [], "orphans": []}
 
 
-def test_the_same_correction_again_writes_nothing(archive: Archive) -> None:
-    (ds,) = study_of(archive, images=1)
+def test_the_same_correction_again_writes_nothing(file_archive: Archive) -> None:
+    (ds,) = study_of(file_archive, images=1)
     change = {"PatientName": "Li^Si"}
-    assert archive.correct({"PatientID": "P001"}, change, reason="", username="u").instances == 1
-    again = archive.correct({"PatientID": "P001"}, change, reason="", username="u")
+    assert (
+        file_archive.correct({"PatientID": "P001"}, change, reason="", username="u").instances == 1
+    )
+    again = file_archive.correct({"PatientID": "P001"}, change, reason="", username="u")
     assert again.instances == 0
-    assert len(archive.versions(ds.SOPInstanceUID)) == 2
+    assert len(file_archive.versions(ds.SOPInstanceUID)) == 2
 
 
 def test_original_files_are_kept_as_versions(archive: Archive) -> None:
@@ -158,25 +168,25 @@ def test_original_files_are_kept_as_versions(archive: Archive) -> None:
     ],
 )
 def test_chinese_name_into_each_character_set(
-    archive: Archive, charset: str | None, description: str, name: str, expected_charset: str
+    file_archive: Archive, charset: str | None, description: str, name: str, expected_charset: str
 ) -> None:
     code = Dataset()
     code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "X1", "99LOCAL", description
     (ds,) = study_of(
-        archive,
+        file_archive,
         images=1,
         charset=charset,
         StudyDescription=description,
         ReferringPhysicianName=f"{description}^Dr",
         ProcedureCodeSequence=[code],
     )
-    archive.correct(
+    file_archive.correct(
         {"SOPInstanceUID": ds.SOPInstanceUID},
         {"PatientName": name},
         reason="",
         username="u",
     )
-    new = current(archive, ds)
+    new = current(file_archive, ds)
     assert new.SpecificCharacterSet == expected_charset
     assert str(new.PatientName) == name
     # other text, in sequences too, survives a change of set
@@ -185,21 +195,21 @@ def test_chinese_name_into_each_character_set(
     assert new.ProcedureCodeSequence[0].CodeMeaning == description
     old_values = new.OriginalAttributesSequence[0].ModifiedAttributesSequence[0]
     assert str(old_values.PatientName) == "Zhang^San"
-    (patient,) = archive.find("PATIENT", {"PatientName": name.split("=")[1]})
+    (patient,) = file_archive.find("PATIENT", {"PatientName": name.split("=")[1]})
     assert patient["PatientID"] == "P001"
 
 
-def test_compressed_pixel_data_is_byte_identical_after_a_rewrite(archive: Archive) -> None:
+def test_compressed_pixel_data_is_byte_identical_after_a_rewrite(file_archive: Archive) -> None:
     for name in ("JPEG2000.dcm", "SC_rgb_rle.dcm", "MR_small_bigendian.dcm", "image_dfl.dcm"):
         original = dcmread(testdata(name))
-        archive.store_instance(testdata(name).read_bytes(), ORIGIN)
-        archive.correct(
+        file_archive.store_instance(testdata(name).read_bytes(), ORIGIN)
+        file_archive.correct(
             {"SOPInstanceUID": original.SOPInstanceUID},
             {"PatientName": "ZHAO^LIU=赵^六"},
             reason="",
             username="u",
         )
-        new = current(archive, original)
+        new = current(file_archive, original)
         assert new.file_meta.TransferSyntaxUID == original.file_meta.TransferSyntaxUID, name
         assert new.PixelData == original.PixelData, name
         assert str(new.PatientName) == "ZHAO^LIU=赵^六"
@@ -499,16 +509,106 @@ def test_an_object_stored_meanwhile_makes_the_switch_start_again(archive: Archiv
     assert archive.verify() == {"missing": [], "orphans": []}
 
 
-def test_an_object_that_cannot_be_rewritten_stops_the_whole_correction(archive: Archive) -> None:
+def test_an_object_that_cannot_be_rewritten_stops_the_whole_correction(
+    file_archive: Archive,
+) -> None:
     """A file gone from the disk: the correction is refused and the files already rewritten
     for it are removed; every object stays as it was."""
-    objects = study_of(archive, images=3)
-    archive.locate({"SOPInstanceUID": objects[2].SOPInstanceUID})[0].path.unlink()
-    before = snapshot(archive)
+    objects = study_of(file_archive, images=3)
+    file_archive.locate({"SOPInstanceUID": objects[2].SOPInstanceUID})[0].path.unlink()
+    before = snapshot(file_archive)
     with pytest.raises(CorrectionError, match=objects[2].SOPInstanceUID) as refused:
-        archive.correct({"PatientID": "P001"}, {"PatientName": "Li^Si"}, reason="", username="u")
+        file_archive.correct(
+            {"PatientID": "P001"}, {"PatientName": "Li^Si"}, reason="", username="u"
+        )
     assert refused.value.code == "unwritable"
-    images, files, _, statistics = snapshot(archive)
+    images, files, _, statistics = snapshot(file_archive)
     assert (images, files, statistics) == (before[0], before[1], before[3])
-    assert [c.status for c in archive.corrections()] == ["abandoned"]
-    assert archive.verify()["orphans"] == []
+    assert [c.status for c in file_archive.corrections()] == ["abandoned"]
+    assert file_archive.verify()["orphans"] == []
+
+
+# -- objects arriving after a correction ------------------------------------------------------
+
+
+def archive_corrections(archive: Archive) -> list[str]:
+    return [c.reason for c in archive.corrections(username="archive")]
+
+
+def test_late_images_and_resends_follow_a_rename(archive: Archive) -> None:
+    first = study_of(archive, images=1, patient_name="Zhang^Shan")[0]
+    unrelated = study_of(archive, patient_id="P999", images=1)[0]
+    rename = archive.correct(
+        {"PatientID": "P001"}, {"PatientName": "ZHANG^SAN=张^三"}, reason="A08", username="his"
+    )
+
+    # the rest of the series, sent with the old name after the rename
+    late = make_ct(
+        study_uid=first.StudyInstanceUID,
+        series_uid=first.SeriesInstanceUID,
+        instance_number=2,
+        patient_name="Zhang^Shan",
+    )
+    stored = archive.store_instance(encode(late), ORIGIN)
+    assert stored.study_instance_uid == first.StudyInstanceUID
+    assert str(current(archive, late).PatientName) == "ZHANG^SAN=张^三"
+    # the modality sends the original again: corrected again, the re-sent file kept
+    archive.store_instance(encode(first), ORIGIN)
+    assert str(current(archive, first).PatientName) == "ZHANG^SAN=张^三"
+    # original, renamed, re-sent, renamed again (current)
+    assert len(archive.versions(first.SOPInstanceUID)) == 4
+    assert archive_corrections(archive) == [f"arrived after correction {rename.id}"] * 2
+    # objects that agree, or that no correction concerns, are left alone
+    archive.store_instance(encode(make_ct(patient_id="P999", instance_number=2)), ORIGIN)
+    assert len(archive.versions(unrelated.SOPInstanceUID)) == 1
+    assert len(archive_corrections(archive)) == 2
+    assert archive.verify() == {"missing": [], "orphans": []}
+
+
+def test_late_images_follow_a_split_and_a_study_merge(archive: Archive) -> None:
+    objects = study_of(archive, series=2, images=1, accession="A001")
+    kept, moved = objects
+    split_uid = generate_uid()
+    archive.correct(
+        {"SeriesInstanceUID": moved.SeriesInstanceUID},
+        {"StudyInstanceUID": split_uid, "AccessionNumber": "A002"},
+        reason="split",
+        username="tech",
+    )
+    late = make_ct(
+        study_uid=kept.StudyInstanceUID,
+        series_uid=moved.SeriesInstanceUID,
+        instance_number=2,
+        accession="A001",
+    )
+    archive.store_instance(encode(late), ORIGIN)
+    new = current(archive, late)
+    assert (new.StudyInstanceUID, new.AccessionNumber) == (split_uid, "A002")
+
+    # the split-off study is merged back; a new series of it arrives later and goes along
+    archive.correct(
+        {"StudyInstanceUID": split_uid},
+        {"StudyInstanceUID": kept.StudyInstanceUID},
+        reason="merge back",
+        username="tech",
+    )
+    straggler = make_ct(study_uid=split_uid, accession="A002", instance_number=3)
+    stored = archive.store_instance(encode(straggler), ORIGIN)
+    assert stored.study_instance_uid == kept.StudyInstanceUID
+    new = current(archive, straggler)
+    assert (new.StudyInstanceUID, new.AccessionNumber) == (kept.StudyInstanceUID, "A001")
+    assert [s["StudyInstanceUID"] for s in archive.find("STUDY", {})] == [kept.StudyInstanceUID]
+
+
+def test_a_new_study_of_a_merged_patient_goes_to_the_surviving_one(archive: Archive) -> None:
+    study_of(archive, patient_id="TEMP-1", patient_name="UNKNOWN", images=1)
+    study_of(archive, patient_id="H1", patient_name="LIU^YANG=刘^洋", charset="ISO_IR 192")
+    archive.correct({"PatientID": "TEMP-1"}, {"PatientID": "H1"}, reason="A40", username="his")
+
+    later = make_ct(patient_id="TEMP-1", patient_name="UNKNOWN")
+    archive.store_instance(encode(later), ORIGIN)
+    new = current(archive, later)
+    assert (new.PatientID, str(new.PatientName)) == ("H1", "LIU^YANG=刘^洋")
+    assert [p["PatientID"] for p in archive.find("PATIENT", {})] == ["H1"]
+    (study,) = archive.find("STUDY", {"StudyInstanceUID": later.StudyInstanceUID})
+    assert study["PatientID"] == "H1"
