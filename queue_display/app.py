@@ -108,6 +108,7 @@ class ScreenView:
     refused: bool
     has_state: bool
     bound: bool
+    flash: bool = False  # a new call blinks its banner for its first seconds
 
 
 @dataclass
@@ -119,6 +120,7 @@ class DisplayApp:
     # Fetch the state this often even without events: changes that come with time (a missed
     # patient back in the queue) and a fetch that failed are caught up.
     refresh_seconds: float = 30.0
+    flash_seconds: float = 6.0
     screen: str | None = None  # the screen code, once bound
     state: dict[str, Any] | None = None
     online: bool = False
@@ -129,6 +131,7 @@ class DisplayApp:
     _page_tick: int = 0
     _page_started: datetime | None = None
     _last_fetch: datetime | None = None
+    _call: tuple[Any, datetime] | None = None  # (call id, when this screen first showed it)
 
     def start(self) -> list[Action]:
         return [FetchBinding()] if self.screen is None else [FetchState(self.screen)]
@@ -147,6 +150,10 @@ class DisplayApp:
             self._fetching = False
             if self.state is None or event.state.get("seq", 0) >= self.state.get("seq", 0):
                 self.state = event.state
+                call = event.state.get("current_call") or {}
+                key = (call.get("call_id"), call.get("call_count"), call.get("called_at"))
+                if call and (self._call is None or self._call[0] != key):
+                    self._call = (key, self.now)
             actions: list[Action] = [Redraw()]
             if self._fetch_again:
                 self._fetch_again = False
@@ -219,6 +226,12 @@ class DisplayApp:
     def _page_seconds(self) -> float:
         return float(self.page_seconds or self._screen_setting("page_seconds", 8))
 
+    def _flashing(self) -> bool:
+        if self._call is None:
+            return False
+        age = (self.now - self._call[1]).total_seconds()
+        return 0 <= age < self.flash_seconds and int(age) % 2 == 0
+
     def view(self) -> ScreenView:
         state = self.state or {}
         rows = int(self.rows or self._screen_setting("rows", 8))
@@ -251,6 +264,7 @@ class DisplayApp:
             orientation=orientation,
             fonts=state.get("fonts") or {},
             current_call=state.get("current_call"),
+            flash=self._flashing(),
             queues=panels,
             online=self.online,
             refused=self.refused,

@@ -19,6 +19,7 @@ TEXT: Color = (255, 255, 255)
 DIM: Color = (170, 190, 220)
 HIGHLIGHT: Color = (255, 196, 0)  # the current call's banner
 HIGHLIGHT_TEXT: Color = (40, 20, 0)
+FLASH: Color = (255, 120, 0)  # the banner's other colour while a new call blinks
 OFFLINE: Color = (200, 30, 30)
 ROOM_STATE: dict[str, Color] = {
     "idle": (40, 170, 80),
@@ -140,7 +141,7 @@ def _banner(
 ) -> None:
     call = view.current_call
     if call:
-        canvas.fill(rect, HIGHLIGHT)
+        canvas.fill(rect, FLASH if view.flash else HIGHLIGHT)
         line = text(
             "call_banner",
             number=call.get("number", ""),

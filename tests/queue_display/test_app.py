@@ -132,3 +132,20 @@ def test_state_is_fetched_again_every_refresh_period_while_online() -> None:
     app.handle(FetchFailed("unreachable"))
     app.handle(Connection(False))
     assert app.handle(Tick(t0 + timedelta(seconds=100))) == [Redraw()]  # offline: no fetch
+
+
+def test_a_new_call_blinks_for_its_first_seconds() -> None:
+    t0 = datetime(2026, 11, 29, 8, 0, 0)
+    app = bound_app(now=t0)  # the first state's call is new too
+    blinking = []
+    for second in range(8):
+        app.handle(Tick(t0 + timedelta(seconds=second)))
+        blinking.append(app.view().flash)
+    assert blinking == [True, False, True, False, True, False, False, False]
+    state = screen_state(seq=11)
+    app.handle(StateFetched(state))  # the same call again: no new blinking
+    assert not app.view().flash
+    state = screen_state(seq=12)
+    state["current_call"]["call_id"] = 78  # a recall or a new patient
+    app.handle(StateFetched(state))
+    assert app.view().flash

@@ -3,7 +3,7 @@ pixels (tests/device_kit/screens.py), plus the highlight and offline colours."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,8 @@ NOW = datetime(2026, 11, 29, 8, 1, 2)  # a Sunday
 
 
 def shown(orientation: str, online: bool = True, **state: object) -> DisplayApp:
-    app = DisplayApp(orientation=orientation)
+    # The call was first shown a minute ago: it no longer blinks.
+    app = DisplayApp(orientation=orientation, now=NOW - timedelta(minutes=1))
     app.handle(Connection(online))
     app.handle(Bound("1F"))
     app.handle(StateFetched(screen_state(**state)))  # type: ignore[arg-type]
@@ -79,3 +80,16 @@ def test_long_list_shows_its_page() -> None:
     ui.draw(canvas, shown("landscape", waiting=10).view(), Messages("queue_display", "zh"))
     assert_drawn(canvas, "候诊  第 1/3 页")
     assert canvas.find("CT020  张*丰") is None  # on page 2
+
+
+def test_a_new_call_blinks_in_the_other_colour() -> None:
+    app = DisplayApp(now=NOW)
+    app.handle(Connection(True))
+    app.handle(Bound("1F"))
+    app.handle(StateFetched(screen_state()))
+    app.handle(Tick(NOW))
+    canvas = offscreen((1920, 1080))
+    ui.draw(canvas, app.view(), Messages("queue_display", "zh"))
+    banner = assert_drawn(canvas, "请 CT015 号 李* 到 CT一室 检查")
+    assert colour_count(canvas, ui.FLASH, banner.inflate(40, 10)) > 1000
+    assert colour_count(canvas, ui.HIGHLIGHT, banner.inflate(40, 10)) == 0
