@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, exists, func, or_, select, union
 
 from core_server import db
 from core_server.archive import tables as t
@@ -47,10 +47,12 @@ def search_studies(engine: Engine, wanted: StudyFilter) -> tuple[int, list[dict[
     """(how many studies match, the requested page of them as dicts)."""
     conditions = _conditions(wanted)
     limit = max(1, min(wanted.limit, MAX_PAGE))
-    base = select(t.studies.c.id).join(t.patients, t.patients.c.id == t.studies.c.patient_fk)
-    base = base.where(*conditions)
     with db.read(engine) as conn:
-        total = int(conn.execute(select(func.count()).select_from(base.subquery())).scalar_one())
+        total = int(
+            conn.execute(
+                select(func.count()).select_from(t.studies).where(*conditions)
+            ).scalar_one()
+        )
         rows = conn.execute(
             select(t.studies, *_PATIENT_COLUMNS)
             .join(t.patients, t.patients.c.id == t.studies.c.patient_fk)
@@ -81,7 +83,7 @@ def _conditions(wanted: StudyFilter) -> list[ColumnElement[bool]]:
     if text:
         conditions.append(_text_condition(text))
     if wanted.patient_id.strip():
-        conditions.append(t.patients.c.patient_id == wanted.patient_id.strip())
+        conditions.append(_of_patients(t.patients.c.patient_id == wanted.patient_id.strip()))
     if wanted.accession_number.strip():
         conditions.append(t.studies.c.accession_number == wanted.accession_number.strip())
     if wanted.modality.strip():
@@ -102,24 +104,42 @@ def _conditions(wanted: StudyFilter) -> list[ColumnElement[bool]]:
 
 
 def _text_condition(text: str) -> ColumnElement[bool]:
+    """Conditions on the study row only: patient keys through a sub-select of patient ids, so
+    that each alternative can use its own index (a join with OR across tables uses none)."""
     p = t.patients.c
+    study: list[ColumnElement[bool]] = []
     if _HAN.search(text):
         # The stored name keeps DICOM's ^ between family and given name: compare without it.
-        joined = func.replace(p.patient_name, "^", "")
-        return joined.contains(text, autoescape=True)
-    identifiers = or_(
-        p.patient_id.startswith(text, autoescape=True),
-        t.studies.c.accession_number.startswith(text, autoescape=True),
-        t.studies.c.study_id == text,
+        patient = [func.replace(p.patient_name, "^", "").contains(text, autoescape=True)]
+    else:
+        patient = [_prefix(p.patient_id, text)]
+        if text.isascii() and text.isalpha():
+            patient += [
+                _prefix(p.patient_name_initials, text.upper()),
+                _prefix(p.patient_name_pinyin, normalize_query(text)),
+            ]
+        study = [_prefix(t.studies.c.accession_number, text), t.studies.c.study_id == text]
+    if not study:
+        return _of_patients(*patient)
+    # A union of index look-ups: an OR between the sub-select and the study's own columns made
+    # PostgreSQL scan every study (about 200 ms for 100,000 studies; 1-4 ms as a union).
+    s = t.studies.c
+    ids = union(
+        select(s.id).where(_of_patients(*patient)),
+        *(select(s.id).where(condition) for condition in study),
     )
-    if text.isascii() and text.isalpha():
-        upper = text.upper()
-        return or_(
-            p.patient_name_initials.startswith(upper, autoescape=True),
-            p.patient_name_pinyin.startswith(normalize_query(text), autoescape=True),
-            identifiers,
-        )
-    return identifiers
+    return s.id.in_(ids)
+
+
+def _prefix(column: Any, text: str) -> ColumnElement[bool]:
+    """``LIKE 'text%'`` with the pattern built here: SQLite walks an index for a LIKE only
+    when the pattern is one bound string (``startswith`` binds ``text || '%'``)."""
+    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return column.like(escaped + "%", escape="/")
+
+
+def _of_patients(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    return t.studies.c.patient_fk.in_(select(t.patients.c.id).where(or_(*conditions)))
 
 
 def _series_summary(conn: Any, ids: list[int]) -> dict[int, tuple[list[str], int, int]]:
