@@ -22,6 +22,7 @@ from core_server.hl7.outbound import (
     Job,
     OutboundError,
     add_destination,
+    count_jobs,
     enqueue,
     get_destination,
     get_job,
@@ -94,6 +95,9 @@ class Hl7Service:
     def jobs(self, **filters: Any) -> list[Job]:
         return list_jobs(self.engine, **filters)
 
+    def job_counts(self) -> dict[str, int]:
+        return count_jobs(self.engine)
+
     def job(self, job_id: int) -> Job:
         return get_job(self.engine, job_id)
 
@@ -128,6 +132,7 @@ __all__ = [
     "Job",
     "OutboundError",
     "add_destination",
+    "count_jobs",
     "enqueue",
     "get_destination",
     "get_job",

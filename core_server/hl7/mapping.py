@@ -153,6 +153,12 @@ class Mapping:
                     "(MRG-1 names the patient of PID-3)",
                     "MRG^1^1",
                 )
+            try:
+                self.ris.patient(surviving.patient_id, surviving.issuer)
+            except NotFound:
+                # A40 to a new identifier (IHE PAM): the surviving patient is registered from
+                # PID first, then the prior one is merged into it.
+                self.ris.register_patient(surviving, username=_user(header))
             self.ris.merge_patients(
                 (surviving.patient_id, surviving.issuer), prior, username=_user(header)
             )

@@ -374,6 +374,13 @@ def list_jobs(
         return [_job(row) for row in conn.execute(query)]
 
 
+def count_jobs(engine: Engine) -> dict[str, int]:
+    """How many jobs are in each status."""
+    with db.read(engine) as conn:
+        rows = conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status))
+        return {status: int(count) for status, count in rows}
+
+
 def get_job(engine: Engine, job_id: int) -> Job:
     with db.read(engine) as conn:
         row = conn.execute(

@@ -92,13 +92,13 @@ def _audit(request: Request, user: auth.User, action: str, target: str, detail: 
 def interface_status(request: Request, user: Admin) -> dict[str, Any]:
     """Is the listener up, on which port; how many outbound messages wait, failed, went."""
     service = _hl7(request)
-    counts = {name: len(service.jobs(status=name, limit=1000)) for name in ("pending", "dead")}
+    counts = service.job_counts()
     return {
         "listening": bool(service.listener.running),
         "port": service.port,
         "sending": bool(service.sender.running),
-        "outbound_waiting": counts["pending"],
-        "dead_letters": counts["dead"],
+        "outbound_waiting": counts.get("pending", 0) + counts.get("sending", 0),
+        "dead_letters": counts.get("dead", 0),
         "destinations": [d.name for d in service.destinations()],
     }
 

@@ -110,6 +110,13 @@ def test_a40_merges_and_a_self_merge_is_refused(hl7_setup: Hl7Setup) -> None:
     assert fields["err_location"].startswith("MRG")
     assert hl7_setup.ris.patient("P010", "HOSP").merged_into is None
     assert stored(hl7_setup, "M13")["status"] == "error"
+    # To an identifier never seen (IHE PAM): the surviving patient is registered from PID.
+    new_id = message(msh("ADT^A40^ADT_A39", "M14"), pid("P014", "王^五"), "MRG|P010^^^HOSP")
+    unknown_prior = message(msh("ADT^A40^ADT_A39", "M15"), pid("P014", "王^五"), "MRG|P404")
+    moved, unknown = send(hl7_setup.port, new_id, unknown_prior)
+    assert ack_fields(moved)["code"] == "AA"
+    assert hl7_setup.ris.patient("P010", "HOSP").merged_into == "P014"
+    assert ack_fields(unknown)["code"] == "AE" and ack_fields(unknown)["err_code"] == "204"
 
 
 def test_orm_new_and_cancel(hl7_setup: Hl7Setup) -> None:
