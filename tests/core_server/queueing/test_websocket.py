@@ -153,3 +153,26 @@ def test_state_and_sequence_survive_a_restart(tmp_path: Path) -> None:
 
 def receive_hello_shape() -> dict[str, Any]:
     return {"type": "hello", "user": "admin", "role": "admin"}
+
+
+def test_missed_patient_comes_back_by_itself(core: RunningCore) -> None:
+    """The background ticker returns a missed patient when the suspension ends; screens hear it."""
+    setup_ct(core)
+    with core.api() as admin:
+        admin.patch(
+            "/api/queueing/queues/CT", json={"missed_suspend_minutes": 0}
+        ).raise_for_status()
+    check_in(core, 2)
+    with connect(ws_url(core, core.token())) as ws, core.api() as admin:
+        receive(ws)
+        called = admin.post("/api/queueing/rooms/CT1/call-next").json()["ticket"]
+        admin.post("/api/queueing/rooms/CT1/missed").raise_for_status()
+        updates = []
+        while len(updates) < 2:
+            message = until(ws, "ticket.updated")
+            if message["payload"]["ticket_id"] == called["id"]:
+                updates.append(message["payload"]["status"])
+        assert updates == ["missed", "waiting"]
+        waiting = admin.get("/api/queueing/queues/CT/tickets", params={"status": "waiting"}).json()
+        assert [t["number"] for t in waiting] == ["CT002", "CT001"]  # after the regulars (fewer than 2 wait)
+        assert waiting[1]["returned"] is True
