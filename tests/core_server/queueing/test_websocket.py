@@ -174,5 +174,6 @@ def test_missed_patient_comes_back_by_itself(core: RunningCore) -> None:
                 updates.append(message["payload"]["status"])
         assert updates == ["missed", "waiting"]
         waiting = admin.get("/api/queueing/queues/CT/tickets", params={"status": "waiting"}).json()
-        assert [t["number"] for t in waiting] == ["CT002", "CT001"]  # after the regulars (fewer than 2 wait)
+        # Back after the regulars: fewer than missed_insert_every (2) of them wait.
+        assert [t["number"] for t in waiting] == ["CT002", "CT001"]
         assert waiting[1]["returned"] is True
