@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 
 from core_server import auth
+from core_server.ris import NotFound
 from core_server.web.security import require_page
 from core_server.web.templating import PageLink, add_page_link, render
 
@@ -40,6 +41,32 @@ def reconciliation_page(
     request: Request, user: Annotated[auth.User, Depends(require_page(*RECONCILERS))]
 ) -> Response:
     return render(request, "ris/reconciliation.html", {}, i18n_prefixes=_TEXTS)
+
+
+@router.get("/ris/exams/{exam_id}/label")
+def label_page(
+    request: Request,
+    exam_id: int,
+    user: Annotated[auth.User, Depends(require_page(*TECHNICIANS))],
+) -> Response:
+    """A printable exam label: name, pinyin, sex, birth date, exam item, time, the barcode."""
+    ris = request.app.state.ctx.ris
+    try:
+        exam = ris.exam(exam_id)
+        patient = ris.patient(exam.patient_id, exam.issuer)
+    except NotFound:
+        return render(
+            request,
+            "web/error.html",
+            {"title": "404", "message": f"exam {exam_id}"},
+            status_code=404,
+        )
+    return render(
+        request,
+        "ris/label.html",
+        {"exam": exam, "patient": patient},
+        i18n_prefixes=_TEXTS,
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -93,6 +93,16 @@ def test_register_and_perform_an_exam(
     expect(label).to_have_count(1)
     page.wait_for_function("document.querySelector('#exams img.barcode').naturalWidth > 0")
     page.screenshot(path=str(artifacts / "registered.png"), full_page=True)
+    # The printable label: name, pinyin, exam item and the barcode.
+    with page.context.expect_page() as opened:
+        page.locator("#exams button", has_text="打印条码").first.click()
+    label = opened.value
+    guard.watch(label)
+    expect(label.locator("#label")).to_contain_text("张三")
+    expect(label.locator("#label")).to_contain_text("ZHANG SAN")
+    expect(label.locator("#label")).to_contain_text("头颅CT平扫")
+    label.wait_for_function("document.querySelector('.label-barcode').naturalWidth > 0")
+    label.screenshot(path=str(artifacts / "label.png"))
     (exam,) = core.core.ris.exams(patient_id="MRN001", day=date.today())
     assert (exam.patient_name_pinyin, exam.room, exam.emergency) == ("ZHANG^SAN", "CT1", True)
     assert exam.status == "arrived"  # registered at the desk: the patient is here

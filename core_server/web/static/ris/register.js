@@ -83,7 +83,7 @@ slotDay.value = new Date().toLocaleDateString("sv");
 function resultRow(exam) {
   const label = el("img", { src: `/api/ris/exams/${exam.id}/barcode.svg`, alt: exam.accession_number, className: "barcode" });
   const print = el("button", { type: "button", className: "secondary", textContent: t("ris.register.print") });
-  print.addEventListener("click", () => window.open(`/api/ris/exams/${exam.id}/barcode.svg`, "_blank"));
+  print.addEventListener("click", () => window.open(`/ris/exams/${exam.id}/label`, "_blank"));
   const file = el("input", { type: "file", accept: "application/pdf,image/jpeg,image/png,image/tiff" });
   const upload = el("label", { className: "button secondary" }, t("ris.register.upload"), file);
   file.addEventListener("change", async () => {
