@@ -76,22 +76,25 @@ def _wildcard(media_type: str) -> bool:
 def instance_syntax(ranges: list[MediaRange], stored: str) -> str:
     """The transfer syntax to send a stored object in, for a retrieve of whole instances
     (``multipart/related; type="application/dicom"``). A range without a transfer-syntax means
-    explicit VR little endian (PS3.18 Table 8.7.3-2); ``*`` means as stored."""
+    explicit VR little endian (PS3.18 Table 8.7.3-2), so does ``*/*`` (an object that cannot
+    be converted, stored big endian, then comes as stored); ``*`` means as stored."""
+    little_endian = UID(stored).is_little_endian
     for r in ranges:
-        part = r.part_type
-        if not (part in ("application/dicom", "") or _wildcard(part) or _wildcard(r.media_type)):
+        wildcard = _wildcard(r.media_type)
+        if not wildcard and r.media_type not in ("multipart/related", "application/dicom"):
             continue
-        if r.media_type not in ("multipart/related", "application/dicom") and not _wildcard(
-            r.media_type
+        if r.media_type == "multipart/related" and not (
+            r.part_type in ("application/dicom", "") or _wildcard(r.part_type)
         ):
             continue
         wanted = r.transfer_syntax
         if wanted is None:
-            # */* alone: the object as it is; an explicit DICOM range: the standard's default.
-            wanted = "*" if _wildcard(r.media_type) and not part else str(ExplicitVRLittleEndian)
+            if wildcard and not little_endian:
+                return stored
+            wanted = str(ExplicitVRLittleEndian)
         if wanted in ("*", stored):
             return stored
-        if UID(wanted) in UNCOMPRESSED and UID(stored).is_little_endian:
+        if UID(wanted) in UNCOMPRESSED and little_endian:
             return wanted
     raise NotAcceptable(
         f"no acceptable transfer syntax for an object stored as {stored} "
@@ -137,15 +140,18 @@ class FrameChoice:
 def frame_choice(ranges: list[MediaRange], stored: str) -> FrameChoice:
     """How to send frames or bulk pixel data: the stored bitstream (when its syntax is accepted
     or ``transfer-syntax=*``) or native little-endian samples (``application/octet-stream``
-    without a transfer-syntax, the standard's default)."""
+    without a transfer-syntax, the standard's default, also for ``*/*``)."""
     compressed = UID(stored).is_compressed
     stored_type = FRAME_MEDIA_TYPES.get(stored, "application/octet-stream")
     for r in ranges:
-        part = r.part_type
+        if _wildcard(r.media_type):
+            part = "application/octet-stream"
+        elif r.media_type in ("multipart/related", "application/octet-stream"):
+            part = r.part_type or "application/octet-stream"
+        else:
+            continue
         wanted = r.transfer_syntax
-        if _wildcard(r.media_type) and not part:
-            return FrameChoice(stored_type, stored, True)
-        if part in ("application/octet-stream", "*/*", "") or _wildcard(part):
+        if part == "application/octet-stream" or _wildcard(part):
             if wanted in ("*", stored) or (wanted is None and not compressed):
                 return FrameChoice("application/octet-stream", stored, True)
             if wanted is None or UID(wanted) == ExplicitVRLittleEndian:

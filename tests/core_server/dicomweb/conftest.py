@@ -1,4 +1,4 @@
-"""A running core with a small corpus, shared by a test module: Chinese names in UTF-8 and
+"""A running core with a small corpus, shared by the DICOMweb tests: Chinese names in UTF-8 and
 GB18030, and pydicom's compressed test files."""
 
 from __future__ import annotations
@@ -97,8 +97,9 @@ def uids(ds: Dataset) -> tuple[str, str, str]:
     return str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), str(ds.SOPInstanceUID)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
+    """One core for every DICOMweb module (tests that store objects start their own)."""
     running = RunningCore(tmp_path_factory.mktemp("dicomweb") / "data").start()
     try:
         yield load_corpus(running)

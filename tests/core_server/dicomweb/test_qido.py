@@ -3,8 +3,6 @@ through dicomweb-client as a real client."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import pytest
 from pydicom import Dataset
@@ -130,22 +128,16 @@ def test_includefield_reads_what_the_index_lacks(corpus: Corpus) -> None:
     assert "00080021" in every[0] and "00201209" in every[0]  # SeriesDate, the count
 
 
-def test_limit_warns_when_more_than_the_server_gives(tmp_path: Path) -> None:
+def test_limit_warns_when_more_than_the_server_gives(
+    corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import core_server.dicomweb.qido as qido
 
-    core = RunningCore(tmp_path / "data").start()
-    old = qido.MAX_RESULTS
-    qido.MAX_RESULTS = 2
-    try:
-        for n in range(3):
-            core.core.archive.store_instance(encode(make_ct(patient_id=f"P{n}")), Origin("t"))
-        with core.api() as http:
-            answer = http.get("/dicom-web/studies")
-            assert len(answer.json()) == 2 and "more than 2" in answer.headers["warning"]
-            assert len(http.get("/dicom-web/studies", params={"limit": 3}).json()) == 3
-    finally:
-        qido.MAX_RESULTS = old
-        core.stop()
+    monkeypatch.setattr(qido, "MAX_RESULTS", 2)
+    with httpx.Client(base_url=corpus.core.base_url, headers=corpus.headers()) as http:
+        answer = http.get("/dicom-web/studies")
+        assert len(answer.json()) == 2 and "more than 2" in answer.headers["warning"]
+        assert len(http.get("/dicom-web/studies", params={"limit": 3}).json()) == 3
 
 
 @pytest.mark.postgres
