@@ -3,8 +3,9 @@
 OHIF is a single-page app: it is served from the installed bundle (see ``viewer_bundle``) on
 this origin, reads our DICOMweb (``/dicom-web``, ``/wado``) with the browser's session cookie,
 and answers every unknown path under ``/viewer`` with ``index.html`` so its own router can
-show it. The page is cross-origin isolated (COOP + COEP), which Cornerstone needs for
-SharedArrayBuffer, and its Content-Security-Policy lets it talk to this server only.
+show it. The page asks for cross-origin isolation (COOP + COEP) so that Cornerstone may use
+SharedArrayBuffer (browsers grant it over HTTPS and on localhost), and its
+Content-Security-Policy lets it talk to this server only.
 
 A HIS/EMR opens images with ``/viewer?StudyInstanceUIDs=...`` or looks them up with
 ``/viewer/launch?AccessionNumber=...`` / ``?PatientID=...``; both go through sign-in first.
@@ -38,7 +39,7 @@ VIEW_ROLES = ("admin", "technician", "reporting_doctor", "reviewing_doctor", "cl
 LAUNCH_MAX_STUDIES = 20
 INSTALL_COMMAND = "make viewer   (or: .venv/bin/python scripts/fetch_ohif.py)"
 
-# Cornerstone needs SharedArrayBuffer, which needs a cross-origin isolated page. The CSP keeps
+# Cornerstone uses SharedArrayBuffer when the page is cross-origin isolated. The CSP keeps
 # the viewer from reaching any other server (fonts, analytics, CDNs) and from being framed by
 # another site; 'unsafe-eval' and 'wasm-unsafe-eval' are for the codecs' WebAssembly and
 # libraries that compile functions, 'unsafe-inline' for index.html's inline bootstrap.
