@@ -131,6 +131,7 @@ class DisplayApp:
     _page_tick: int = 0
     _page_started: datetime | None = None
     _last_fetch: datetime | None = None
+    _event_seq: int = 0  # the newest pushed event handled
     _call: tuple[Any, datetime] | None = None  # (call id, when this screen first showed it)
 
     def start(self) -> list[Action]:
@@ -179,23 +180,31 @@ class DisplayApp:
 
     def _pushed(self, message: dict[str, Any]) -> list[Action]:
         kind = message.get("type")
+        seq = message.get("seq", 0)
         if kind in ("hello", "resync"):
+            # Events up to here happened before this connection: never spoken late.
+            self._event_seq = max(self._event_seq, int(seq or 0))
             return self._fetch()
         if not isinstance(kind, str) or "." not in kind or self.state is None:
             return []
-        if message.get("seq", 0) <= self.state.get("seq", 0):
-            return []  # already part of the state on screen
+        if seq <= self._event_seq:
+            return []  # seen already (or from before this connection)
+        self._event_seq = seq
         if kind == "config.updated":
             return self._fetch()
         if not kind.startswith(("ticket.", "room.")) or not self._concerns_us(message):
             return []
         actions: list[Action] = []
         payload = message.get("payload") or {}
+        # Spoken even when a fetch already brought the call on screen (its answer can overtake
+        # the event): the event stream, not the state, says what is new.
         if kind == "ticket.called" and self._voice_on():
             text = payload.get("voice_text") or _voice_text(payload)
             voice = self.state.get("voice") or {}
             actions.append(Speak(text, max(1, int(payload.get("repeat") or 1)), voice.get("rate")))
-        return actions + self._fetch()
+        if seq > self.state.get("seq", 0):
+            actions += self._fetch()
+        return actions
 
     def _concerns_us(self, message: dict[str, Any]) -> bool:
         assert self.state is not None
