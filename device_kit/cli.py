@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from device_kit import config, enrolment, logs
 from device_kit.drivers import Availability
+from device_kit.fonts import FontMissing
 
 S = TypeVar("S", bound=config.DeviceSettings)
 log = logging.getLogger(__name__)
@@ -75,7 +76,8 @@ def main(
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         return run(settings, args)
-    except (enrolment.NotEnrolled, RuntimeError) as error:
+    except (enrolment.NotEnrolled, FontMissing) as error:
+        # What the administrator must fix, said plainly; anything else keeps its traceback.
         log.error("%s", error)
         print(f"{program}: {error}", file=sys.stderr)
         return 1
