@@ -48,7 +48,9 @@ def test_fs_and_mode_sends_gb18030_inside_fs_and() -> None:
         assert gb(line) in out, line
     assert b"\x1d\x21\x33CT016\n" in out  # the number, four times the size, plain ASCII
     assert "张三".encode() not in out and "张".encode() not in out  # no UTF-8 leaks
-    assert GS_V_0 in out  # the QR code as a raster image
+    qr = Dummy(profile="TM-T88III")
+    qr.qr("A2026112900015", size=6, center=True)
+    assert qr.output in out  # the QR code of the accession number, as a raster image
     assert out.endswith(b"\x1bd\x06\x1dV\x00")  # feed past the cutter, full cut
     assert chinese_bytes("CT016") == b"CT016"
     # GB18030 reaches characters GBK lacks (4-byte sequences).
