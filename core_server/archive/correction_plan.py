@@ -288,7 +288,9 @@ def _selected(conn: Connection, selector: Mapping[str, list[str]]) -> list[Row]:
         issuers: dict[str, set[str]] = defaultdict(set)
         for row in rows:
             issuers[row.identity[0]].add(row.identity[1])
-        ambiguous = sorted(pid for pid, found in issuers.items() if len(found) > 1)
+        # Objects without an issuer (most modalities send none) go with the one issuer the
+        # others have; two different issuers are two patients' ID spaces.
+        ambiguous = sorted(pid for pid, found in issuers.items() if len(found - {""}) > 1)
         if ambiguous:
             raise CorrectionError(
                 "ambiguous_patient",

@@ -339,11 +339,13 @@ def _lock(conn: Connection, patients: set[int]) -> None:
     insert referencing a locked row waits). SQLite's write transaction already excludes all."""
     if not patients or db.is_sqlite(conn.engine):
         return
+    # Always in id order, so that two corrections of the same patients cannot deadlock.
     pks = sorted(patients)
-    conn.execute(select(_p.id).where(_p.id.in_(pks)).with_for_update()).all()
+    conn.execute(select(_p.id).where(_p.id.in_(pks)).order_by(_p.id).with_for_update()).all()
     studies = select(_st.id).where(_st.patient_fk.in_(pks))
-    conn.execute(studies.with_for_update()).all()
-    conn.execute(select(_se.id).where(_se.study_fk.in_(studies)).with_for_update()).all()
+    conn.execute(studies.order_by(_st.id).with_for_update()).all()
+    series = select(_se.id).where(_se.study_fk.in_(studies)).order_by(_se.id)
+    conn.execute(series.with_for_update()).all()
 
 
 def _remove(storage: StorageArea, written: list[tuple[Rewrite, int]]) -> None:

@@ -411,6 +411,21 @@ def test_patient_id_of_several_issuers_needs_the_issuer(archive: Archive) -> Non
     assert names == {"HOSP-A": "Zhang^San", "HOSP-B": "Wu^Qi"}
 
 
+def test_objects_without_an_issuer_go_with_the_one_issuer_there_is(archive: Archive) -> None:
+    """A modality sent no issuer, the HIS's A08 names one: one patient afterwards."""
+    study_of(archive, patient_id="P8", images=1)
+    study_of(archive, patient_id="P8", IssuerOfPatientID="HIS", images=1)
+    done = archive.correct(
+        {"PatientID": "P8"},
+        {"IssuerOfPatientID": "HIS", "PatientName": "Zhou^Ba"},
+        reason="A08",
+        username="his",
+    )
+    assert done.new_patients == (("P8", "HIS"),)
+    (patient,) = archive.find("PATIENT", {"NumberOfPatientRelatedStudies": ""})
+    assert (patient["IssuerOfPatientID"], patient["NumberOfPatientRelatedStudies"]) == ("HIS", 2)
+
+
 def test_a_crash_before_the_switch_leaves_the_old_objects(archive: Archive) -> None:
     """The new files are written but the index never switched (the process died): recovery
     removes them and every object is still its old self."""
