@@ -21,7 +21,6 @@ import threading
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import backoff, process_exception
@@ -196,13 +195,15 @@ class CoreLink:
 
     async def _listen_forever(self) -> None:
         assert self._websocket_path is not None
-        # The key goes in the query (docs/queue-api.md section 7): browsers' WebSocket API
-        # cannot set headers, so the core takes it there for every client.
-        query = urlencode({"token": self.client.enrolment.device_key})
-        url = f"{self.client.enrolment.websocket_url}{self._websocket_path}?{query}"
+        # The key goes in the Authorization header, which the core accepts before the
+        # handshake like the ?token= query (kept for browsers): a query string ends up in
+        # access logs, a header does not.
+        url = f"{self.client.enrolment.websocket_url}{self._websocket_path}"
+        headers = {"Authorization": f"Bearer {self.client.enrolment.device_key}"}
         online = False
         connections: AsyncGenerator[ClientConnection] = connect(  # type: ignore[assignment]
             url,
+            additional_headers=headers,
             reconnect_delays=self._delays,
             process_exception=self._connect_failed,
             open_timeout=10,

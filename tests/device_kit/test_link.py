@@ -63,7 +63,7 @@ def test_websocket_reconnects_with_backoff_after_the_core_goes_away(
         push_server.start()  # and comes back on the same port
         wait_for(link, lambda e: e == Online(True))
         wait_for(link, lambda e: isinstance(e, Pushed) and e.message["type"] == "hello")
-        assert push_server.tokens == ["/api/ws?token=key-1"] * 2
+        assert push_server.tokens == ["/api/ws Bearer key-1"] * 2
     finally:
         link.stop()
 

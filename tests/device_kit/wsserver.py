@@ -25,7 +25,7 @@ class PushServer:
     async def _handler(self, ws: ServerConnection) -> None:
         request = ws.request
         assert request is not None
-        self.tokens.append(request.path)
+        self.tokens.append(f"{request.path} {request.headers.get('Authorization')}")
         if self.refuse:
             await ws.close(4401, "not authenticated")
             return
