@@ -88,6 +88,7 @@ class DisplayProgram:
             orientation=settings.orientation,
             rows=settings.rows,
             page_seconds=settings.page_seconds,
+            queues_per_screen=settings.queues_per_screen,
             voice=settings.voice,
             refresh_seconds=settings.refresh_seconds,
         )

@@ -116,6 +116,7 @@ class DisplayApp:
     orientation: str = "auto"  # "landscape", "portrait", or "auto": the core's screen setting
     rows: int | None = None  # rows per waiting list; None: the core's screen setting
     page_seconds: float | None = None
+    queues_per_screen: int | None = None  # None: 4 side by side, 3 stacked in portrait
     voice: bool = True  # local switch; the core's screen voice setting must also allow it
     # Fetch the state this often even without events: changes that come with time (a missed
     # patient back in the queue) and a fetch that failed are caught up.
@@ -247,11 +248,17 @@ class DisplayApp:
         orientation = self.orientation
         if orientation == "auto":
             orientation = self._screen_setting("orientation", "landscape")
+        # More queues than fit side by side (or stacked) take turns, a group per page; each
+        # queue's long waiting list pages within its group's turns.
+        per_screen = self.queues_per_screen or (4 if orientation == "landscape" else 3)
+        queues = state.get("queues", [])
+        groups = max(1, math.ceil(len(queues) / per_screen))
+        group, turn = self._page_tick % groups, self._page_tick // groups
         panels = []
-        for queue in state.get("queues", []):
+        for queue in queues[group * per_screen : (group + 1) * per_screen]:
             waiting = queue.get("waiting", [])
             pages = max(1, math.ceil(len(waiting) / rows))
-            page = self._page_tick % pages
+            page = turn % pages
             panels.append(
                 QueuePanel(
                     code=queue.get("code", ""),

@@ -38,6 +38,9 @@ class Settings(DeviceSettings):
     refresh_seconds: float = Field(
         30.0, gt=0, description="Fetch the state this often even without pushed events (s)"
     )
+    queues_per_screen: int | None = Field(
+        None, ge=1, description="Queues shown at once (more take turns); unset: 4, portrait 3"
+    )
     voice: bool = Field(True, description="Speak the calls (the core's screen setting too)")
     voice_name: str = Field(DEFAULT_VOICE, description="espeak-ng voice")
     audio_player: str = Field("aplay -q", description="Command that plays a WAV file")

@@ -155,3 +155,22 @@ def test_a_new_call_blinks_for_its_first_seconds() -> None:
     state["current_call"]["call_id"] = 78  # a recall or a new patient
     app.handle(StateFetched(state))
     assert app.view().flash
+
+
+def test_more_queues_than_fit_take_turns() -> None:
+    app = bound_app(queues_per_screen=2)
+    state = screen_state(seq=11, waiting=6)  # 6 waiting, 4 rows: 2 pages
+    state["queues"] += [dict(state["queues"][0], code=code, name=code) for code in ("MR", "DR")]
+    app.handle(StateFetched(state))
+    t0 = datetime(2026, 11, 29, 8, 0, 0)
+    shown = []
+    for turn in range(4):
+        app.handle(Tick(t0 + timedelta(seconds=8 * turn)))
+        view = app.view()
+        shown.append([(p.code, p.page) for p in view.queues])
+    assert shown == [
+        [("CT", 1), ("MR", 1)],
+        [("DR", 1)],
+        [("CT", 2), ("MR", 2)],
+        [("DR", 2)],
+    ]
