@@ -83,7 +83,7 @@ def _footer(
 ) -> None:
     problems = []
     if not app.online:
-        problems.append(text("device_refused" if app.refused else "offline"))
+        problems.append(text("device_refused" if app.refused else "kiosk_offline"))
     if app.printer_problem:
         problems.append(text(app.printer_problem))
     elif app.paper_low:

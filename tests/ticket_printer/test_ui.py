@@ -55,4 +55,4 @@ def test_offline_in_english() -> None:
     canvas = offscreen((1280, 800))
     ui.draw(canvas, app, Messages("ticket_printer", "en"))
     assert_drawn(canvas, "Cannot issue a number now: please go to the registration desk")
-    assert_drawn(canvas, "Offline: showing the last known state")
+    assert_drawn(canvas, "Offline: check-in paused")
