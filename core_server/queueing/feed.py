@@ -1,9 +1,11 @@
 """The live feed of journal events for this process's WebSocket clients.
 
-One thread per core process reads the journal after the last event it delivered: at once when
-the bus says this process committed an event, and every ``poll_seconds`` to pick up events other
-core processes wrote (they share the database, not the in-process bus). Listeners get events
-strictly in sequence order, each once.
+A writer of this process hands its committed events over at once (the bus, after the commit):
+when they follow the last delivered one they go straight to the listeners, without a database
+read. Otherwise (another writer's commit came first, or other core processes wrote: they share
+the database, not the in-process bus) the feed's thread reads the journal after the last event
+it delivered, when woken and every ``poll_seconds``. Listeners get events strictly in sequence
+order, each once.
 """
 
 from __future__ import annotations
@@ -33,11 +35,17 @@ class EventFeed:
         self._stop = threading.Event()
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
+        self._delivering = threading.Lock()  # one deliverer at a time keeps the order
         self._thread: threading.Thread | None = None
         self.delivered = 0
         bus.subscribe(TOPIC, self._on_commit)
 
-    def _on_commit(self, _topic: str, _payload: dict[str, Any]) -> None:
+    def _on_commit(self, _topic: str, payload: dict[str, Any]) -> None:
+        events: list[Event] = payload.get("events") or []
+        with self._delivering:
+            if self._thread is not None and events and events[0].seq == self.delivered + 1:
+                self._hand_out(events)
+                return
         self._wake.set()
 
     def add(self, listener: Listener) -> None:
@@ -76,16 +84,20 @@ class EventFeed:
 
     def _deliver(self) -> None:
         while True:
-            with db.read(self.engine) as conn:
-                batch = journal.since(conn, self.delivered)
-            if not batch:
-                return
-            with self._lock:
-                listeners = list(self._listeners)
-            for event in batch:
-                for listener in listeners:
-                    try:
-                        listener(event)
-                    except Exception:
-                        log.exception("queue event listener failed")
-                self.delivered = event.seq
+            with self._delivering:
+                with db.read(self.engine) as conn:
+                    batch = journal.since(conn, self.delivered)
+                if not batch:
+                    return
+                self._hand_out(batch)
+
+    def _hand_out(self, batch: list[Event]) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for event in batch:
+            for listener in listeners:
+                try:
+                    listener(event)
+                except Exception:
+                    log.exception("queue event listener failed")
+            self.delivered = event.seq

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from core_server.queueing.tables import event_counter, events
 
-# The bus topic that wakes the WebSocket feed after a commit: {"seq": newest}.
+# The bus topic a writer publishes on after its commit: {"seq": newest, "events": [Event...]}.
 TOPIC = "queueing.journal"
 # How much history a reconnecting client can replay.
 KEEP_EVENTS = 10_000
@@ -47,24 +47,22 @@ class Event:
 
 def append(
     conn: Connection, type_: str, payload: dict[str, Any], *, queue: str = "", room: str = ""
-) -> int:
+) -> Event:
     seq = conn.execute(
         update(event_counter)
         .where(event_counter.c.id == 1)
         .values(seq=event_counter.c.seq + 1)
         .returning(event_counter.c.seq)
     ).scalar_one()
+    text = json.dumps(payload, ensure_ascii=False, default=str)
+    now = datetime.now(UTC)
     conn.execute(
         insert(events).values(
-            seq=seq,
-            type=type_,
-            queue=queue,
-            room=room,
-            payload=json.dumps(payload, ensure_ascii=False, default=str),
-            created_at=datetime.now(UTC),
+            seq=seq, type=type_, queue=queue, room=room, payload=text, created_at=now
         )
     )
-    return int(seq)
+    # As a reader of the journal will see it (the payload through JSON).
+    return Event(int(seq), type_, now, queue, room, json.loads(text))
 
 
 def latest(conn: Connection) -> int:

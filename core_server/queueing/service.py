@@ -77,12 +77,15 @@ class _Tx:
     conn: Connection
     key: tuple[str, str] | None = None
     seq: int = 0
+    events: list[journal.Event] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def event(
         self, type_: str, payload: dict[str, Any], *, queue: str = "", room: str = ""
     ) -> None:
-        self.seq = journal.append(self.conn, type_, payload, queue=queue, room=room)
+        event = journal.append(self.conn, type_, payload, queue=queue, room=room)
+        self.events.append(event)
+        self.seq = event.seq
 
     def remember(self, status: int, body: dict[str, Any]) -> None:
         if self.key is not None:
@@ -131,7 +134,7 @@ class QueueService:
                 self._claim_key(conn, key)
             yield tx
         if tx.seq:
-            self.bus.publish(TOPIC, {"seq": tx.seq})
+            self.bus.publish(TOPIC, {"seq": tx.seq, "events": tx.events})
         for step in tx.after_commit:
             try:
                 step()
