@@ -1,9 +1,13 @@
-"""An HL7 service (listener + sender + status subscriber) on a migrated database, with the RIS."""
+"""An HL7 service (listener + sender + status subscriber) on a migrated database, with the RIS:
+``hl7_setup`` on SQLite, ``hl7_on`` on SQLite and PostgreSQL in turn (for what depends on the
+database: the message log, duplicates, the queue)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -26,8 +30,8 @@ class Hl7Setup:
         return self.service.port
 
 
-@pytest.fixture
-def hl7_setup(database_url: str) -> Iterator[Hl7Setup]:
+@contextmanager
+def running(database_url: str) -> Iterator[Hl7Setup]:
     engine = db.make_engine(database_url)
     db.migrate(engine)
     bus = EventBus()
@@ -42,3 +46,15 @@ def hl7_setup(database_url: str) -> Iterator[Hl7Setup]:
     finally:
         service.stop()
         engine.dispose()
+
+
+@pytest.fixture
+def hl7_setup(tmp_path: Path) -> Iterator[Hl7Setup]:
+    with running(f"sqlite:///{tmp_path / 'core.db'}") as setup:
+        yield setup
+
+
+@pytest.fixture
+def hl7_on(database_url: str) -> Iterator[Hl7Setup]:
+    with running(database_url) as setup:
+        yield setup

@@ -1,6 +1,7 @@
-"""Inbound HL7 over real MLLP sockets (python-hl7 as the client) into the RIS, on SQLite and
-PostgreSQL: ADT register/update/merge/cancel, ORM and OMI orders, character sets, malformed
-messages, duplicates, and that every message is stored before it is acknowledged."""
+"""Inbound HL7 over real MLLP sockets (python-hl7 as the client) into the RIS: ADT
+register/update/merge/cancel, ORM and OMI orders, character sets; and, on SQLite and
+PostgreSQL, malformed messages, duplicates, and that every message is stored before it is
+acknowledged."""
 
 from __future__ import annotations
 
@@ -190,17 +191,17 @@ def test_omi_new_with_two_procedures_and_cancel(hl7_setup: Hl7Setup) -> None:
     assert {hl7_setup.ris.exam(e.id).status for e in order.exams} == {"cancelled"}
 
 
-def test_duplicate_control_id_is_answered_again_not_applied_twice(hl7_setup: Hl7Setup) -> None:
+def test_duplicate_control_id_is_answered_again_not_applied_twice(hl7_on: Hl7Setup) -> None:
     first = message(msh("ADT^A04^ADT_A01", "M40"), pid("P040", "孙^八"))
     resend_changed = message(msh("ADT^A04^ADT_A01", "M40"), pid("P040", "孙^九"))
-    one, two = send(hl7_setup.port, first, resend_changed)
+    one, two = send(hl7_on.port, first, resend_changed)
     assert one == two  # the very same ACK
-    assert hl7_setup.ris.patient("P040", "HOSP").name.replace("^", "") == "孙八"
-    row = stored(hl7_setup, "M40")
+    assert hl7_on.ris.patient("P040", "HOSP").name.replace("^", "") == "孙八"
+    row = stored(hl7_on, "M40")
     assert row["duplicates"] == 1 and row["raw"] == first
 
 
-def test_malformed_messages_get_ar_and_the_listener_goes_on(hl7_setup: Hl7Setup) -> None:
+def test_malformed_messages_get_ar_and_the_listener_goes_on(hl7_on: Hl7Setup) -> None:
     cases = [
         (b"this is not HL7", "100", None),
         (message(msh("ADT^A04^ADT_A01", "", UTF8), pid("P050", "周^一")), "101", "MSH"),
@@ -231,7 +232,7 @@ def test_malformed_messages_get_ar_and_the_listener_goes_on(hl7_setup: Hl7Setup)
         ),
     ]
     good = message(msh("ADT^A04^ADT_A01", "M59"), pid("P059", "周^九"))
-    answers = send(hl7_setup.port, *(raw for raw, _, _ in cases), good)
+    answers = send(hl7_on.port, *(raw for raw, _, _ in cases), good)
     for (raw, code, location), answer in zip(cases, answers, strict=False):
         fields = ack_fields(answer)
         assert fields["code"] in ("AR", "AE"), (raw, fields)
@@ -241,7 +242,7 @@ def test_malformed_messages_get_ar_and_the_listener_goes_on(hl7_setup: Hl7Setup)
             assert fields["err_location"].startswith(location), fields
     assert ack_fields(answers[-1])["code"] == "AA"
     # Every one was stored, broken or not.
-    with db.read(hl7_setup.engine) as conn:
+    with db.read(hl7_on.engine) as conn:
         count = len(conn.execute(select(inbound.c.id)).all())
     assert count == len(cases) + 1
 
@@ -266,24 +267,24 @@ def test_garbage_without_mllp_start_is_answered_and_the_connection_goes_on(
     hl7_setup.ris.patient("P060", "HOSP")
 
 
-def test_stored_before_applied_and_internal_failure_keeps_no_ack(hl7_setup: Hl7Setup) -> None:
+def test_stored_before_applied_and_internal_failure_keeps_no_ack(hl7_on: Hl7Setup) -> None:
     """While a message is applied its bytes are already committed (seen from another
     connection); a failure inside (not the sender's fault) gets AE with no ACK recorded, so
     the sender's resend of the same control ID is applied, not answered from the log."""
     seen: list[tuple[str, bytes]] = []
-    real_apply = hl7_setup.service.receiver.apply
+    real_apply = hl7_on.service.receiver.apply
 
     def apply(msg, head):  # type: ignore[no-untyped-def]
-        row = stored(hl7_setup, head.control_id)
+        row = stored(hl7_on, head.control_id)
         seen.append((str(row["status"]), bytes(row["raw"])))  # type: ignore[arg-type]
         if len(seen) == 1:
             raise RuntimeError("database went away")
         return real_apply(msg, head)
 
-    hl7_setup.service.receiver.apply = apply
+    hl7_on.service.receiver.apply = apply
     raw = message(msh("ADT^A04^ADT_A01", "M70"), pid("P070", "郑^一"))
-    first, second = send(hl7_setup.port, raw, raw)
+    first, second = send(hl7_on.port, raw, raw)
     assert ack_fields(first)["code"] == "AE" and ack_fields(first)["err_code"] == "207"
     assert ack_fields(second)["code"] == "AA"
     assert seen == [("received", raw), ("failed", raw)]
-    assert hl7_setup.ris.patient("P070", "HOSP").name.replace("^", "") == "郑一"
+    assert hl7_on.ris.patient("P070", "HOSP").name.replace("^", "") == "郑一"
