@@ -87,6 +87,17 @@ def test_chinese_name_in_gb18030_and_utf8(
     )
     assert utf8.SpecificCharacterSet == "ISO_IR 192"
     assert str(utf8.PatientName) == "ZHANG^SAN=张^三"
+    # GBK and ISO 2022 IR 58 (GB 2312 with code extensions), as older consoles ask.
+    ct_only = f"{STEP}.Modality=CT"
+    (gbk,) = _worklist(core, tmp_path / "gbk", "CT01", "SpecificCharacterSet=GBK", ct_only)
+    assert (gbk.SpecificCharacterSet, str(gbk.PatientName)) == ("GBK", "ZHANG^SAN=张^三")
+    (ir58,) = _worklist(
+        core, tmp_path / "ir58", "CT01", "SpecificCharacterSet=\\ISO 2022 IR 58", ct_only
+    )
+    assert list(ir58.SpecificCharacterSet) == ["", "ISO 2022 IR 58"]
+    assert str(ir58.PatientName) == "ZHANG^SAN=张^三"
+    raw = next((tmp_path / "ir58").glob("rsp*.dcm")).read_bytes()
+    assert b"\x1b$)A" in raw  # the G1 designation of GB 2312 before the ideographs
     # Without a character set the Chinese values still arrive, in UTF-8.
     (plain,) = _worklist(core, tmp_path / "plain", "CT01", "PatientName=ZHANG*")
     assert plain.SpecificCharacterSet == "ISO_IR 192"
