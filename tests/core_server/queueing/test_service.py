@@ -262,3 +262,34 @@ def test_screen_state_masks_names_and_lists(desk: Desk) -> None:
     assert queue["called"][0]["name"] == "张*" and queue["called"][0]["room"] == "CT1"
     assert state["current_call"]["voice_text"] == "请CT001号张三到CT1室检查"
     assert state["current_call"]["name"] == "张*"
+
+
+def test_feed_delivers_events_of_other_processes_in_order(
+    desk: Desk, database_url: str, clock: Clock
+) -> None:
+    """Two core processes share the database, not the bus: each one's feed still pushes the
+    other's events, in sequence order, each once."""
+    from core_server.queueing import EventFeed
+
+    other_engine = db.make_engine(database_url)
+    other = QueueService(other_engine, EventBus(), clock=clock)  # "another process"
+    feed = EventFeed(desk.service.engine, desk.service.bus, poll_seconds=0.05)
+    seen: list[int] = []
+    done = threading.Event()
+
+    def listener(event: journal_module.Event) -> None:
+        seen.append(event.seq)
+        if event.type == "ticket.called":
+            done.set()
+
+    feed.add(listener)
+    feed.start()
+    try:
+        desk.arrive("张三")  # this process: handed over directly
+        other.call_next("CT2", username="tech")  # the other process: found by polling
+        assert done.wait(30)
+    finally:
+        feed.stop()
+        other_engine.dispose()
+    assert seen == list(range(seen[0], seen[0] + len(seen)))
+    assert len(seen) == 3  # ticket.created, ticket.called, room.updated
