@@ -214,7 +214,8 @@ def test_find_by_pinyin_initials_open_and_window(
     page.mouse.down()
     page.mouse.move(x + 150, y + 100, steps=15)
     page.mouse.up()
-    page.wait_for_timeout(300)  # let the next frame be drawn before the screenshot
+    # OHIF updates its overlay on Cornerstone's VOI-modified event, after the new frame.
+    page.wait_for_function(r"() => !/W:\s*400\s*L:\s*40\b/.test(document.body.innerText)")
     after = _rendered_image(page, folder, "3-windowed")
     width, level = _window_level(page)
     assert int(width) > 400 and int(level) > 40, (width, level)
