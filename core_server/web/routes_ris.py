@@ -486,14 +486,24 @@ def procedures(
     return [p.as_dict() for p in _ris(request).procedures(modality=modality, active_only=not all)]
 
 
+class ProcedureItem(BaseModel):
+    name_zh: str = Field(min_length=1, max_length=128)
+    name_en: str = Field("", max_length=128)
+    modality: str = Field(min_length=1, max_length=16)
+    body_part: str = Field("", max_length=16, description="DICOM Body Part Examined")
+    department: str = Field(min_length=1, max_length=32)
+    duration_minutes: int = Field(15, ge=1, le=480)
+    active: bool = True
+
+
 @router.put("/procedures/{code}")
-def save_procedure(request: Request, code: str, body: dict[str, Any], user: Admin) -> Any:
+def save_procedure(request: Request, code: str, body: ProcedureItem, user: Admin) -> Any:
+    """Add or change an exam item of the catalogue."""
     with _answers():
-        try:
-            item = Procedure(**{**body, "code": code})
-        except TypeError as exc:
-            raise RisError(str(exc)) from None
-        return _ris(request).save_procedure(item, username=user.username).as_dict()
+        item = Procedure(code=code, **body.model_dump())
+        saved = _ris(request).save_procedure(item, username=user.username)
+    _audit(request, user, "ris.catalogue.procedure", code)
+    return saved.as_dict()
 
 
 @router.get("/rooms")
@@ -501,14 +511,26 @@ def rooms(request: Request, _user: Reader, modality: str = "") -> list[dict[str,
     return [r.as_dict() for r in _ris(request).rooms(modality=modality)]
 
 
+class RoomItem(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    modality: str = Field(min_length=1, max_length=16)
+    department: str = Field(min_length=1, max_length=32)
+    station_ae: str = Field("", max_length=16, description="AE title of the room's device")
+    slot_minutes: int = Field(15, ge=1, le=480)
+    slot_capacity: int = Field(1, ge=1, le=100)
+    opens: str = Field("08:00", pattern=r"^\d{2}:\d{2}$")
+    closes: str = Field("17:00", pattern=r"^\d{2}:\d{2}$")
+
+
 @router.put("/rooms/{code}")
-def save_room(request: Request, code: str, body: dict[str, Any], user: Admin) -> Any:
+def save_room(request: Request, code: str, body: RoomItem, user: Admin) -> Any:
+    """Add or change an exam room, its station AE and its appointment slots."""
     with _answers():
-        try:
-            item = Room(**{**body, "code": code})
-        except TypeError as exc:
-            raise RisError(str(exc)) from None
-        return _ris(request).save_room(item, username=user.username).as_dict()
+        saved = _ris(request).save_room(
+            Room(code=code, **body.model_dump()), username=user.username
+        )
+    _audit(request, user, "ris.catalogue.room", code)
+    return saved.as_dict()
 
 
 @router.get("/rooms/{code}/slots")

@@ -146,6 +146,12 @@ def test_registration_validation_roles_and_labels(core: RunningCore) -> None:
     assert registrar.put("/api/ris/procedures/CT-HEAD-ER", json=item).status_code == 403
     with core.api() as admin:
         assert admin.put("/api/ris/procedures/CT-HEAD-ER", json=item).status_code == 200
+        room = {"name": "CT二室", "modality": "CT", "department": "RAD", "station_ae": "CT02"}
+        assert admin.put("/api/ris/rooms/CT2", json=room).status_code == 200
+        late = {**room, "opens": "18:00", "closes": "08:00"}
+        assert admin.put("/api/ris/rooms/CT2", json=late).status_code == 400
+        assert admin.put("/api/ris/rooms/CT2", json={**room, "opens": "8am"}).status_code == 422
+    assert "CT2" in {r["code"] for r in clinician.get("/api/ris/rooms").json()}
     # Reconciliation is for technicians and administrators.
     assert clinician.get("/api/ris/reconciliation").status_code == 403
     assert technician.get("/api/ris/reconciliation").json() == []
