@@ -8,12 +8,16 @@ const statusLine = document.getElementById("status");
 
 function row(study) {
   const input = el("input", { type: "text", maxLength: 16, placeholder: t("ris.exam.accession") });
+  // Link as one more study of the exam, or merge into the exam's study (one exam, one study).
+  const how = el("select", {},
+    el("option", { value: "link", textContent: t("ris.reconciliation.as_own_study") }),
+    el("option", { value: "merge", textContent: t("ris.reconciliation.merge_into_study") }));
   const button = el("button", { type: "button", className: "primary", textContent: t("ris.action.link") });
   button.addEventListener("click", async () => {
     showError(errorBox, null);
     try {
       const exam = await api("/api/ris/exams/by-accession/" + encodeURIComponent(input.value.trim()));
-      await api("/api/ris/reconciliation/link", {
+      await api("/api/ris/reconciliation/" + how.value, {
         method: "POST",
         json: { study_instance_uid: study.study_instance_uid, exam_id: exam.id },
       });
@@ -29,7 +33,7 @@ function row(study) {
     el("td", { textContent: study.study_date }),
     el("td", { textContent: `${study.station_ae} ${study.modality}` }),
     el("td", { className: "num", textContent: String(study.instances) }),
-    el("td", { className: "actions" }, input, button));
+    el("td", { className: "actions" }, input, how, button));
 }
 
 async function refresh() {
