@@ -100,7 +100,7 @@ def bundle_dir(settings: Settings) -> Path:
 
 def app_config(brand: str) -> str:
     """``window.config`` for OHIF: one DICOMweb data source, this server, relative URLs;
-    ``brand`` (the appliance's name) replaces OHIF's logo in its header."""
+    ``brand`` (the appliance's name, linking home) replaces OHIF's logo in its header."""
     data_source = {
         "namespace": "@ohif/extension-default.dataSourcesModule.dicomweb",
         "sourceName": "dicomweb",
@@ -150,9 +150,11 @@ def app_config(brand: str) -> str:
         "  }\n"
         "}"
     )
+    # The appliance's name, a link back to its own pages (the study list for most roles).
     logo = (
         "function (React) {\n"
-        "  return React.createElement('span', {className: 'text-primary-light text-lg'},\n"
+        "  return React.createElement('a', {href: '/', className: 'text-primary-light text-lg',\n"
+        "    onClick: function (event) { event.stopPropagation(); }},\n"
         f"    {json.dumps(brand, ensure_ascii=False)});\n"
         "}"
     )

@@ -262,6 +262,8 @@ def test_emr_launch_link_signs_in_then_opens_the_accession(
     page.wait_for_url(f"**/viewer/viewer?StudyInstanceUIDs={study}")
     assert not looks_blank(_rendered_image(page, folder, "2-from-emr"))
     _assert_stayed_home(page, guard)
+    home = page.get_by_role("link", name="医学影像中心")  # the appliance's name in OHIF's header
+    expect(home).to_have_attribute("href", "/")
 
     # Signed out in another tab: OHIF's next DICOMweb request gets 401, and its error handler
     # (our app-config.js) sends the user to sign in, to come back to where they were.
@@ -269,7 +271,7 @@ def test_emr_launch_link_signs_in_then_opens_the_accession(
         core.base_url + "/logout", headers={"Origin": core.base_url}, max_redirects=0
     )
     assert signed_out.status == 303
-    page.click('[data-cy="return-to-work-list"]')  # OHIF's own study list: a QIDO query
+    page.click('[data-cy="return-to-work-list"] svg')  # OHIF's own study list: a QIDO query
     page.wait_for_url("**/login?next=%2Fviewer*")
     page.screenshot(path=str(folder / "3-session-ended.png"))
 

@@ -149,7 +149,8 @@ def test_app_config_names_our_dicomweb_and_nothing_outside(doctor: httpx.Client)
             "-e",
             "const window = {}; eval(require('fs').readFileSync(0, 'utf8'));"
             "const c = window.config;"
-            "const logo = c.whiteLabeling.createLogoComponentFn({createElement: (t, p, x) => x});"
+            "const logo = c.whiteLabeling.createLogoComponentFn("
+            "  {createElement: (tag, props, text) => ({tag, href: props.href, text})});"
             "console.log(JSON.stringify({...c, handler: typeof c.httpErrorHandler, logo}));",
         ],
         input=answer.text,
@@ -160,7 +161,8 @@ def test_app_config_names_our_dicomweb_and_nothing_outside(doctor: httpx.Client)
     config = json.loads(node.stdout)
     assert config["routerBasename"] == "/viewer"
     assert config["handler"] == "function"
-    assert config["logo"] == "医学影像中心"  # the appliance's name, as its own pages show it
+    # The appliance's name, as its own pages show it, linking back to them.
+    assert config["logo"] == {"tag": "a", "href": "/", "text": "医学影像中心"}
     assert config["defaultDataSourceName"] == "dicomweb"
     [source] = config["dataSources"]
     assert source["namespace"] == "@ohif/extension-default.dataSourcesModule.dicomweb"
