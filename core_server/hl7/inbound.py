@@ -13,11 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import hl7
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core_server import db
@@ -34,6 +34,32 @@ log = logging.getLogger(__name__)
 Apply = Callable[[hl7.Message, Header], str]
 
 _STATUS = {"AA": "accepted", "AE": "error", "AR": "rejected"}
+# How long a message may be "processing" before a resend may take it over (its processor
+# died). Applying one can take long: an A08 rewrites every stored image of the patient.
+PROCESSING_LEASE = timedelta(minutes=5)
+# _store's answer for a message another connection (or process) is applying right now.
+_BUSY = b""
+
+
+def _claim(conn: Any, row_id: int, states: tuple[str, ...]) -> bool:
+    """Take a stored message for processing: one connection or process at a time."""
+    now = datetime.now(UTC)
+    return bool(
+        conn.execute(
+            update(inbound)
+            .where(
+                inbound.c.id == row_id,
+                or_(
+                    inbound.c.status.in_(states),
+                    and_(
+                        inbound.c.status == "processing",
+                        inbound.c.processed_at < now - PROCESSING_LEASE,
+                    ),
+                ),
+            )
+            .values(status="processing", processed_at=now)
+        ).rowcount
+    )
 
 
 @dataclass
@@ -63,6 +89,11 @@ class Receiver:
             log.exception("HL7 message from %s could not be stored; answered AE", peer)
             unstored = MessageError("AE", "207", "the message could not be stored; send it again")
             return self._encode(self._ack(received, "AE", unstored), received.codec)
+        if recorded_ack == _BUSY:
+            busy = MessageError(
+                "AE", "206", "the same message is being processed now; send it again later"
+            )
+            return self._encode(self._ack(received, "AE", busy), received.codec)
         if recorded_ack is not None:
             log.info("HL7 duplicate %s from %s answered again", received.header, peer)
             return recorded_ack
@@ -82,14 +113,12 @@ class Receiver:
         that were not applied (AE or an internal failure) qualify. Its recorded ACK becomes
         the new outcome, which a resend by the HIS will receive. Returns the new status, or
         None when the message is unknown or was applied already."""
-        with db.read(self.engine) as conn:
+        with db.write(self.engine) as conn:
             row = conn.execute(
-                select(inbound.c.raw, inbound.c.peer, inbound.c.status).where(
-                    inbound.c.id == message_id
-                )
+                select(inbound.c.raw, inbound.c.peer).where(inbound.c.id == message_id)
             ).first()
-        if row is None or row.status not in ("error", "failed", "received"):
-            return None
+            if row is None or not _claim(conn, message_id, ("error", "failed", "received")):
+                return None
         received = self._read(bytes(row.raw), row.peer)
         ack_code, problem, final = self._apply(received)
         ack = self._ack(received, ack_code, problem)
@@ -124,8 +153,9 @@ class Receiver:
         return received
 
     def _store(self, received: _Received) -> tuple[int, bytes | None]:
-        """The row of this message (new, or the earlier one of a resend) and, for a resend
-        already answered, the ACK bytes recorded then."""
+        """The row of this message (new, or the earlier one of a resend), claimed for
+        processing; for a resend already answered, the ACK bytes recorded then; ``_BUSY``
+        when the same message is being processed (by another connection or process)."""
         head = received.header
         values: dict[str, Any] = {
             "received_at": datetime.now(UTC),
@@ -137,6 +167,8 @@ class Receiver:
             "charset": received.codec,
             "raw": received.raw,
             "text": received.text,
+            "status": "processing",
+            "processed_at": datetime.now(UTC),  # while processing: when it was claimed
         }
         for attempt in (1, 2):
             try:
@@ -155,9 +187,11 @@ class Receiver:
                                 .where(inbound.c.id == earlier.id)
                                 .values(duplicates=inbound.c.duplicates + 1)
                             )
-                            if earlier.ack is None:
-                                return earlier.id, None
-                            return earlier.id, self._encode(earlier.ack, earlier.charset)
+                            if earlier.ack is not None:
+                                return earlier.id, self._encode(earlier.ack, earlier.charset)
+                            if not _claim(conn, earlier.id, ("received", "failed")):
+                                return earlier.id, _BUSY
+                            return earlier.id, None
                     row_id = conn.execute(insert(inbound).values(values)).inserted_primary_key
                     assert row_id is not None
                     return int(row_id[0]), None
@@ -224,7 +258,7 @@ class InboundMessage:
     control_id: str | None
     message_type: str
     charset: str
-    status: str  # received, accepted, error, rejected, failed
+    status: str  # processing, accepted, error, rejected, failed
     ack_code: str | None
     error: str
     processed_at: datetime | None

@@ -36,7 +36,8 @@ hl7_inbound_messages = Table(
     Column("charset", String(32), nullable=False, server_default=""),
     Column("raw", LargeBinary, nullable=False),  # the bytes as received, between the MLLP marks
     Column("text", Text, nullable=True),  # decoded, when it could be
-    # received -> accepted (AA) | error (AE) | rejected (AR)
+    # processing (claimed: processed_at is when) -> accepted (AA) | error (AE) | rejected (AR)
+    # | failed (internal error, no ACK kept: a resend is applied afresh)
     Column("status", String(12), nullable=False, server_default="received", index=True),
     Column("ack_code", String(2), nullable=True),
     Column("ack", Text, nullable=True),

@@ -111,7 +111,7 @@ def inbound_messages(
     request: Request,
     user: Admin,
     status_: Annotated[
-        str, Query(alias="status", description="accepted, error, rejected, failed, received")
+        str, Query(alias="status", description="accepted, error, rejected, failed, processing")
     ] = "",
     message_type: Annotated[str, Query(description="ADT, ORM^O01...")] = "",
     control_id: str = "",

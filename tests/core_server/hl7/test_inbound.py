@@ -286,5 +286,28 @@ def test_stored_before_applied_and_internal_failure_keeps_no_ack(hl7_on: Hl7Setu
     first, second = send(hl7_on.port, raw, raw)
     assert ack_fields(first)["code"] == "AE" and ack_fields(first)["err_code"] == "207"
     assert ack_fields(second)["code"] == "AA"
-    assert seen == [("received", raw), ("failed", raw)]
+    assert seen == [("processing", raw), ("processing", raw)]
     assert hl7_on.ris.patient("P070", "HOSP").name.replace("^", "") == "郑一"
+
+
+def test_a_resend_while_the_first_is_being_applied_is_told_to_wait(hl7_on: Hl7Setup) -> None:
+    """The HIS gave up waiting for the ACK (an A08 rewriting many images takes a while) and
+    sent the message again on another connection: that one gets AE 206 (record locked), the
+    first is applied once and keeps its AA."""
+    raw = message(msh("ADT^A04^ADT_A01", "M80"), pid("P080", "冯^一"))
+    real_apply = hl7_on.service.receiver.apply
+    meanwhile: list[bytes] = []
+
+    def apply(msg, head):  # type: ignore[no-untyped-def]
+        meanwhile.extend(send(hl7_on.port, raw))  # the resend, while this one is applied
+        return real_apply(msg, head)
+
+    hl7_on.service.receiver.apply = apply
+    (first,) = send(hl7_on.port, raw)
+    (locked,) = meanwhile
+    assert ack_fields(first)["code"] == "AA"
+    fields = ack_fields(locked)
+    assert fields["code"] == "AE" and fields["err_code"] == "206"
+    hl7_on.service.receiver.apply = real_apply
+    (later,) = send(hl7_on.port, raw)
+    assert later == first
