@@ -75,7 +75,7 @@ def test_index_is_rebased_under_viewer_with_isolation_headers(doctor: httpx.Clie
     linked = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert linked and all(url.startswith("/viewer/") for url in linked)
     assert answer.cookies.get("i18next") == "zh"  # OHIF follows the appliance's language
-    english = doctor.get("/viewer", cookies={"lang": "en"})
+    english = doctor.get("/viewer", headers={"Cookie": "lang=en"})
     assert english.cookies.get("i18next") == "en-US"
 
 
@@ -212,7 +212,7 @@ def test_launch_explains_what_it_could_not_open(served: RunningCore, doctor: htt
     missing = doctor.get("/viewer/launch?AccessionNumber=NOT-YET")
     assert missing.status_code == 404
     assert "未找到影像" in missing.text and "AccessionNumber=NOT-YET" in missing.text
-    english = doctor.get("/viewer/launch?AccessionNumber=NOT-YET", cookies={"lang": "en"})
+    english = doctor.get("/viewer/launch?AccessionNumber=NOT-YET", headers={"Cookie": "lang=en"})
     assert "No images found" in english.text
     for query in ("", "?AccessionNumber=ACC*", "?PatientID=L1%3F0", "?IssuerOfPatientID=X"):
         answer = doctor.get("/viewer/launch" + query)
