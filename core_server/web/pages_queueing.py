@@ -14,6 +14,8 @@ from core_server.web.templating import PageLink, add_page_link, render
 
 # Who calls patients from a browser: technicians, and the doctors of ultrasound/endoscopy rooms.
 ROOM_STAFF = ("admin", "technician", "reporting_doctor", "reviewing_doctor")
+# Who checks patients in and manages tickets at the desk.
+DESK_STAFF = ("admin", "registrar", "technician")
 
 router = APIRouter(include_in_schema=False)
 
@@ -37,7 +39,20 @@ def caller_page(
     return render(request, "queueing/caller.html", {}, i18n_prefixes=("queueing.",))
 
 
+@router.get("/queueing/desk")
+def desk_page(
+    request: Request, user: Annotated[auth.User, Depends(require_page(*DESK_STAFF))]
+) -> Response:
+    return render(
+        request,
+        "queueing/desk.html",
+        {"priority_groups": list(queueing.PRIORITY_GROUPS)},
+        i18n_prefixes=("queueing.",),
+    )
+
+
 def install(app: FastAPI) -> None:
     app.include_router(router)
+    add_page_link(app, PageLink("queueing.nav.desk", "/queueing/desk", DESK_STAFF, order=35))
     add_page_link(app, PageLink("queueing.nav.caller", "/queueing/caller", ROOM_STAFF, order=40))
     add_page_link(app, PageLink("queueing.nav.admin", "/queueing/admin", ("admin",), order=930))

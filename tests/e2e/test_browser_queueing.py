@@ -1,5 +1,6 @@
-"""The queue pages in Chromium: the administrator sets up a queue and a room; the web caller
-calls a checked-in patient and starts the exam, and the room's colour follows live."""
+"""The queue pages in Chromium: the administrator sets up a queue and a room; the desk checks
+two patients in by barcode (one elderly); the web caller calls the elderly one first and starts
+the exam, and the room's colour follows live on the setup page."""
 
 from __future__ import annotations
 
@@ -51,19 +52,30 @@ def test_setup_and_call_from_the_browser(
     expect(room_state).to_have_text("空闲")
     expect(room_state).to_have_class("state idle")
 
+    # The registration desk scans the exam barcode; the slip shows the ticket.
     exam = order_exam(core, "B001", "张三丰")
-    with core.api() as admin:
-        admin.post(
-            "/api/queueing/check-in", json={"barcode": exam.accession_number}
-        ).raise_for_status()
+    order_exam(core, "B002", "李四")
+    desk = context.new_page()
+    guard.watch(desk)
+    desk.goto(core.base_url + "/queueing/desk")
+    desk.fill("#barcode", exam.accession_number)
+    desk.press("#barcode", "Enter")  # what a USB scanner sends after the code
+    expect(desk.locator(".slip-number")).to_have_text("CT001")
+    expect(desk.locator(".slip")).to_contain_text("张*丰")
+    expect(desk.locator("#status")).to_have_text("已报到并取号")
+    desk.fill("#barcode", "B002")
+    desk.select_option("#priority", "elderly")
+    desk.press("#barcode", "Enter")
+    expect(desk.locator(".slip-number")).to_have_text("CT002")
+    expect(desk.locator("#tickets tr[data-number=CT002] .ticket-priority")).to_have_value("elderly")
 
     caller = context.new_page()
     guard.watch(caller)
     caller.goto(core.base_url + "/queueing/caller")
     caller.select_option("#room-select", "CT1")
-    expect(caller.locator("#waiting tbody tr")).to_have_count(1)
+    expect(caller.locator("#waiting tbody tr")).to_have_count(2)
     caller.click("[data-action=call-next]")
-    expect(caller.locator(".current-name")).to_have_text("张三丰")
+    expect(caller.locator(".current-name")).to_have_text("李四")  # the elderly patient first
     caller.click("[data-action=start]")
     expect(caller.locator("#room-state .state")).to_have_text("检查中")
     # The admin page heard it over /api/ws, without a reload.
@@ -73,6 +85,9 @@ def test_setup_and_call_from_the_browser(
     expect(caller.locator("#status")).to_have_text("本诊室没有当前患者")
     caller.click("[data-action=finish]")
     expect(room_state).to_have_text("空闲")
-    caller.screenshot(path=str(artifacts_for(request) / "caller.png"))
+    folder = artifacts_for(request)
+    caller.screenshot(path=str(folder / "caller.png"))
+    desk.screenshot(path=str(folder / "desk.png"))
+    page.screenshot(path=str(folder / "admin.png"), full_page=True)
     assert guard.outside == [] and guard.csp_violations() == []
     context.close()
