@@ -116,15 +116,16 @@ def test_every_route_refuses_anonymous_requests(core: RunningCore) -> None:
     """Walks the route table, so a new route without a check fails here: the API answers 401,
     a page sends the browser to sign in, a WebSocket is refused, a mounted app answers 401."""
     checked = 0
+    client = httpx.Client(base_url=core.base_url)
     for endpoint in _guarded(core):
         url = core.base_url + concrete(endpoint.path)
         if endpoint.method == "WS":
             assert _websocket_refused(url.replace("http://", "ws://")), endpoint.path
         elif endpoint.method == "MOUNT":
-            answer = httpx.get(url + "/index.html")
+            answer = client.get(url + "/index.html")
             assert answer.status_code in (401, 303), f"mount {endpoint.path} is open"
         else:
-            answer = httpx.request(endpoint.method, url)
+            answer = client.request(endpoint.method, url)
             if endpoint.page and answer.status_code != 401:  # a page's script files answer 401
                 assert answer.status_code == 303, f"{endpoint.method} {endpoint.path}"
                 assert answer.headers["location"].startswith("/login?next="), endpoint.path
@@ -162,19 +163,23 @@ def test_every_route_checks_a_role(core: RunningCore) -> None:
 
 def test_every_route_refuses_a_wrong_role(core: RunningCore) -> None:
     engine = core.core.engine
-    for role in auth.ROLES:
-        auth.create_user(engine, f"as-{role}", "password-123", role)
-    tokens = {role: core.token(f"as-{role}", "password-123") for role in auth.ROLES}
+    tokens = {
+        role: auth.issue_token(
+            engine, auth.create_user(engine, f"as-{role}", "pass-word-1", role), 1
+        )
+        for role in auth.ROLES
+    }
     checked = 0
+    client = httpx.Client(base_url=core.base_url)
     for endpoint in _guarded(core):
         if endpoint.method in ("WS", "MOUNT") or endpoint.roles is None:
             continue
         outsider = next((r for r in auth.ROLES if r not in endpoint.roles), None)
         if outsider is None:
             continue  # open to every signed-in user
-        answer = httpx.request(
+        answer = client.request(
             endpoint.method,
-            core.base_url + concrete(endpoint.path),
+            concrete(endpoint.path),
             headers={"Authorization": f"Bearer {tokens[outsider]}"},
             json={} if endpoint.method != "GET" else None,
         )

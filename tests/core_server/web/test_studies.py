@@ -93,7 +93,7 @@ def _patients(client: httpx.Client, **params: Any) -> list[str]:
     return [s["patient_id"] for s in _search(client, **params)["studies"]]
 
 
-def test_search_by_name_pinyin_ids_modality_and_dates(archive: RunningCore) -> None:
+def test_search_answers_and_paging(archive: RunningCore) -> None:
     with archive.api() as client:
         everything = _search(client)
         assert everything["total"] == 7
@@ -131,9 +131,7 @@ def test_search_by_name_pinyin_ids_modality_and_dates(archive: RunningCore) -> N
         assert ranged == ["P003", "P002", "P001"]
         assert _patients(client, q="zs", date_to="20261102") == ["P001", "P001"]
 
-
-def test_answers_carry_what_the_list_shows(archive: RunningCore) -> None:
-    with archive.api() as client:
+        # What the list shows.
         (study,) = [
             s for s in _search(client, q="张三")["studies"] if s["study_date"] == "20261103"
         ]
@@ -148,9 +146,7 @@ def test_answers_carry_what_the_list_shows(archive: RunningCore) -> None:
         (wang,) = _search(client, q="wx")["studies"]
         assert wang["patient_name_display"] == "Wang Xiaoming"
 
-
-def test_paging(archive: RunningCore) -> None:
-    with archive.api() as client:
+        # Paging.
         pages = [_search(client, q="zs", limit=3, offset=offset) for offset in (0, 3, 6)]
         assert [p["total"] for p in pages] == [4, 4, 4]
         assert [len(p["studies"]) for p in pages] == [3, 1, 0]
