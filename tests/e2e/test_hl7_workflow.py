@@ -181,3 +181,49 @@ def test_his_orders_to_images_and_a_rename(core: RunningCore, tmp_path: Path) ->
 
         wait_for(lambda: statuses()[-1:] == ["CM"])
         assert statuses() == ["SC", "IP", "CM"]
+
+
+def test_his_merge_reaches_c_find_and_dicomweb(core: RunningCore, tmp_path: Path) -> None:
+    """ADT^A40: the images of the patient merged away are shown under the surviving patient
+    by C-FIND and QIDO-RS (IHE PIR); the merged identifier finds nothing any more."""
+    core.register("CT01")
+    hl7_port = core.settings.hl7_port
+    registered = send(
+        hl7_port,
+        message(msh("ADT^A04^ADT_A01", "G1"), pid("KEEP1", "刘^备~LIU^BEI")),
+        message(msh("ADT^A04^ADT_A01", "G2"), pid("GONE1", "刘^备~LIU^BEI")),
+    )
+    assert [ack_fields(a)["code"] for a in registered] == ["AA", "AA"]
+    images = tmp_path / "images"
+    images.mkdir()
+    studies = {"KEEP1": generate_uid(), "GONE1": generate_uid()}
+    for patient_id, study_uid in studies.items():
+        ct = make_ct(
+            patient_id=patient_id,
+            patient_name="LIU^BEI=刘^备",
+            charset="ISO_IR 192",
+            study_uid=study_uid,
+            accession="",
+        )
+        write(ct, images)
+    dcmtk("storescu", "+sd", "-aet", "CT01", *peer(core), images)
+
+    merge = message(msh("ADT^A40^ADT_A39", "G3"), pid("KEEP1", "刘^备~LIU^BEI"), "MRG|GONE1^^^HOSP")
+    (answer,) = send(hl7_port, merge)
+    assert ack_fields(answer)["code"] == "AA"
+
+    def c_find(patient_id: str, folder: Path) -> set[str]:
+        folder.mkdir()
+        dcmtk(
+            "findscu", "-S", "-X", "-od", folder, "-aet", "CT01",
+            *keys(QueryRetrieveLevel="STUDY", PatientID=patient_id, StudyInstanceUID=""),
+            *peer(core),
+        )  # fmt: skip
+        return {str(dcmread(p).StudyInstanceUID) for p in folder.glob("rsp*.dcm")}
+
+    assert c_find("KEEP1", tmp_path / "keep") == set(studies.values())
+    assert c_find("GONE1", tmp_path / "gone") == set()
+    with core.api() as http:
+        found = http.get("/dicom-web/studies", params={"PatientID": "KEEP1"}).json()
+        assert {a["0020000D"]["Value"][0] for a in found} == set(studies.values())
+        assert http.get("/dicom-web/studies", params={"PatientID": "GONE1"}).json() == []
