@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import hl7
 
@@ -362,8 +362,6 @@ class _OrderGroup:
     obr: hl7.Segment | None = None
     tq1: hl7.Segment | None = None
     ipc: hl7.Segment | None = None
-    zds: hl7.Segment | None = None
-    extra: list[hl7.Segment] = field(default_factory=list)
 
 
 def _order_groups(message: hl7.Message) -> list[_OrderGroup]:
@@ -382,10 +380,7 @@ def _order_groups(message: hl7.Message) -> list[_OrderGroup]:
             groups[-1].tq1 = segment
         elif kind == "IPC" and groups[-1].ipc is None:
             groups[-1].ipc = segment
-        elif kind == "ZDS" and groups[-1].zds is None:
-            groups[-1].zds = segment
-        else:
-            groups[-1].extra.append(segment)
+        # Other segments (NTE, DG1, ZDS...) carry nothing the RIS takes.
     return groups
 
 
