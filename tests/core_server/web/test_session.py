@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
+import json
 
+import httpx
+import websockets.exceptions
+import websockets.sync.client
+
+from core_server import auth
 from core_server.auth import signin
 from tests.conftest import ADMIN_PASSWORD, RunningCore
 
@@ -87,8 +92,6 @@ def test_repeated_failures_lock_the_account_until_an_admin_resets_it(core: Runni
     assert locked.status_code == 401 and "too many" in locked.json()["detail"]
     # Another account is not affected.
     engine = core.core.engine
-    from core_server import auth
-
     auth.create_user(engine, "admin2", "second-admin-1", "admin")
     with core.api("admin2", "second-admin-1") as admin2:
         answer = admin2.post("/api/users/admin/password", json={"password": "fresh-start-1"})
@@ -99,8 +102,6 @@ def test_repeated_failures_lock_the_account_until_an_admin_resets_it(core: Runni
 
 def test_a_password_change_ends_the_users_other_sessions(core: RunningCore) -> None:
     engine = core.core.engine
-    from core_server import auth
-
     auth.create_user(engine, "doc3", "doctor-pass-3", "reporting_doctor")
     elsewhere = core.token("doc3", "doctor-pass-3")
     with _cookie_client(core, core.token("doc3", "doctor-pass-3")) as here:
@@ -111,3 +112,20 @@ def test_a_password_change_ends_the_users_other_sessions(core: RunningCore) -> N
         core.base_url + "/api/auth/me", headers={"Authorization": f"Bearer {elsewhere}"}
     )
     assert other.status_code == 401
+
+
+def test_websocket_takes_the_cookie_only_from_this_site(core: RunningCore) -> None:
+    url = core.base_url.replace("http://", "ws://") + "/api/ws"
+    cookie = {"Cookie": f"session={core.token()}"}
+    with websockets.sync.client.connect(
+        url, additional_headers={**cookie, "Origin": core.base_url}, open_timeout=10
+    ) as socket:
+        hello = json.loads(socket.recv(timeout=10))
+        assert hello["type"] == "hello" and hello["user"] == "admin"
+    for origin in ("http://evil.example", None):
+        headers = {**cookie, **({"Origin": origin} if origin else {})}
+        try:
+            with websockets.sync.client.connect(url, additional_headers=headers, open_timeout=10):
+                raise AssertionError(f"accepted a cookie from origin {origin}")
+        except websockets.exceptions.InvalidStatus as refused:
+            assert refused.response.status_code == 403
