@@ -222,8 +222,10 @@ def test_find_by_pinyin_initials_open_and_window(
     changed = np.abs(after - before) > 8
     assert changed.mean() > 0.05, f"window/level changed only {changed.mean():.1%} of pixels"
 
-    # OHIF's MPR layout builds a volume from the series: axial, sagittal and coronal drawn.
-    page.goto(page.url + "&hangingprotocolId=mpr")
+    # The layout menu's MPR (in OHIF's Chinese: 多平面重建) builds a volume from the series:
+    # axial, sagittal and coronal planes drawn.
+    page.click('[data-cy="Layout"]')
+    page.get_by_text("多平面重建", exact=True).click()
     expect(page.locator(".cornerstone-canvas")).to_have_count(3, timeout=RENDER_WAIT_S * 1000)
     planes = [_rendered_image(page, folder, f"4-mpr-{index}", index) for index in range(3)]
     assert not any(looks_blank(plane) for plane in planes)
