@@ -12,6 +12,7 @@ unknown to the HIS.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -90,6 +91,9 @@ def status_message(
     version = "2.5" if omi else "2.3.1"
     kind = "OMI^O23^OMI_O23" if omi else "ORM^O01"
     when = timestamp()
+    changed_at = (change or {}).get("at")
+    # ORC-9: when the status changed (the message may go out much later, after retries).
+    changed = timestamp(datetime.fromisoformat(changed_at)) if changed_at else when
 
     def names() -> str:
         # The name as written when the destination's character set can carry it, then pinyin.
@@ -114,7 +118,8 @@ def status_message(
     segments = [
         f"MSH|^~\\&|{escape(application)}||||{when}||{kind}||P|{version}",
         f"PID|1||{escape(exam.patient_id)}^^^{escape(exam.issuer)}||{names()}",
-        f"ORC|SC|{placer}|{filler}||{order_status}||{'^^^' + scheduled if not omi else ''}||{when}",
+        # ORC-7 (quantity/timing) is v2.3.1's place for the scheduled time; OMI has TQ1.
+        f"ORC|SC|{placer}|{filler}||{order_status}||{'' if omi else '^^^' + scheduled}||{changed}",
     ]
     if omi:
         segments.append(f"TQ1|1||||||{scheduled}||{_priority(exam.priority)}")
