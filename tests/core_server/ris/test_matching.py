@@ -4,6 +4,7 @@ ID or the worklist's Study Instance UID; the others on the reconciliation list, 
 
 from __future__ import annotations
 
+from pydicom import dcmread
 from pydicom.uid import generate_uid
 
 from core_server.archive import Origin
@@ -80,6 +81,15 @@ def test_unmatched_study_is_linked_by_hand(ris: Ris) -> None:
     assert ris.unmatched() == []
     (resolved,) = ris.unmatched(include_resolved=True)
     assert (resolved.exam_id, resolved.resolved_by) == (chest.id, "tech")
+    # An image of that study arriving after the link, still with the modality's identity.
+    late = make_ct(patient_id="TMP01", patient_name="UNKNOWN", accession="X999", study_uid=stray)
+    assert ris.archive is not None
+    ris.archive.store_instance(encode(late), Origin("dimse", "CT01", "127.0.0.1"))
+    (stored,) = ris.archive.locate({"SOPInstanceUID": str(late.SOPInstanceUID)})
+    written = dcmread(stored.path)
+    assert (written.PatientID, written.AccessionNumber) == ("P1", chest.accession_number)
+    assert str(written.PatientName) == "ZHANG^SAN=张^三"
+    assert ris.exam(chest.id).images == 3
 
 
 def test_split_and_merge_studies(ris: Ris) -> None:
@@ -103,6 +113,15 @@ def test_split_and_merge_studies(ris: Ris) -> None:
     merged = ris.merge_studies(second, chest.id, username="tech")
     assert merged.images == 2
     assert ris.archive.count("STUDY", {"StudyInstanceUID": second}) == 0
+    # A late image of the merged study joins the exam's study too.
+    _store(ris, study_uid=second, accession=chest.accession_number)
+    assert ris.archive.count("STUDY", {"StudyInstanceUID": second}) == 0
+    (target,) = ris.exam(chest.id).studies
+    assert all(
+        dcmread(f.path).StudyInstanceUID == target
+        for f in ris.archive.locate({"StudyInstanceUID": target})
+    )
+    assert ris.exam(chest.id).images == 3
 
 
 def test_patient_update_and_merge_reach_the_images(ris: Ris) -> None:
