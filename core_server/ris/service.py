@@ -467,6 +467,25 @@ class Ris:
             )
         return self._with_images(found)
 
+    def mark_no_shows(self, before: date, *, username: str) -> list[Exam]:
+        """End of day: exams still ``scheduled`` for a day before ``before`` become ``no_show``
+        (the patient can still arrive late or be rebooked)."""
+        start = datetime.combine(before, datetime.min.time())
+        with self._write() as conn:
+            late = conn.execute(
+                select(ris_exams.c.id).where(
+                    ris_exams.c.status == ExamStatus.SCHEDULED, ris_exams.c.scheduled_at < start
+                )
+            ).all()
+            changes = [
+                exams.transition(
+                    conn, row.id, ExamStatus.NO_SHOW, username, "not arrived by the end of the day"
+                )
+                for row in late
+            ]
+        self._publish(changes)
+        return [self.exam(c.exam_id) for c in changes]
+
     def history(self, exam_id: int) -> list[StatusChange]:
         """Every status change of the exam, oldest first."""
         with db.read(self.engine) as conn:

@@ -344,6 +344,19 @@ def list_exams(
     return [e.as_dict() for e in found]
 
 
+class NoShowBody(BaseModel):
+    before: date = Field(description="exams still scheduled for an earlier day become no-shows")
+
+
+@router.post("/exams/no-shows")
+def mark_no_shows(request: Request, body: NoShowBody, user: Registrar) -> list[dict[str, Any]]:
+    """End of day: the exams nobody came for."""
+    with _answers():
+        marked = _ris(request).mark_no_shows(body.before, username=user.username)
+    _audit(request, user, "ris.exam.no_shows", body.before.isoformat(), count=len(marked))
+    return [e.as_dict() for e in marked]
+
+
 @router.get("/exams/by-accession/{accession_number}")
 def exam_by_accession(request: Request, accession_number: str, _user: Reader) -> Any:
     with _answers():

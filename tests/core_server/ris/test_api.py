@@ -133,6 +133,9 @@ def test_registration_validation_roles_and_labels(core: RunningCore) -> None:
     )
     assert booked.status_code == 200, booked.text
     assert registrar.get("/api/ris/rooms/DR1/slots", params={"day": day}).json()[-1]["free"] == 0
+    # End of day: nothing scheduled before today; only the desk may mark no-shows.
+    assert registrar.post("/api/ris/exams/no-shows", json={"before": day}).json() == []
+    assert clinician.post("/api/ris/exams/no-shows", json={"before": day}).status_code == 403
     # Catalogue: everyone reads it, only administrators change it.
     items = clinician.get("/api/ris/procedures", params={"modality": "ES"}).json()
     assert {"ES-GASTRO", "ES-COLON"} <= {i["code"] for i in items}

@@ -336,3 +336,30 @@ def test_concurrent_orders_get_distinct_numbers(ris: Ris) -> None:
     with ThreadPoolExecutor(4) as pool:
         outcomes = sorted(pool.map(claim, range(4)))
     assert outcomes == ["placed", "refused", "refused", "refused"]
+
+
+def test_end_of_day_no_shows(ris: Ris, status_events: Recorder) -> None:
+    _patient(ris)
+    yesterday = datetime.now().replace(microsecond=0) - timedelta(days=1)
+    order = ris.place_order(
+        "P1",
+        "",
+        OrderIn(
+            "ORD1",
+            (
+                ProcedureRequest("CT-HEAD", scheduled_at=yesterday),
+                ProcedureRequest("US-ABD", scheduled_at=yesterday),
+                ProcedureRequest("DR-CHEST-PA"),  # today
+            ),
+        ),
+        username="reg",
+    )
+    came, missed, today = order.exams
+    ris.check_in(came.id, username="desk")
+    marked = ris.mark_no_shows(date.today(), username="desk")
+    assert [e.id for e in marked] == [missed.id]
+    assert ris.exam(missed.id).status == "no_show"
+    assert {ris.exam(came.id).status, ris.exam(today.id).status} == {"arrived", "scheduled"}
+    assert status_events.events[-1]["new_status"] == "no_show"
+    # A late arrival is still welcome.
+    assert ris.check_in(missed.id, username="desk").status == "arrived"
