@@ -901,6 +901,7 @@ class QueueService:
 
     def cancel(self, ticket_id: int, *, username: str) -> Ticket:
         with self._write() as tx:
+            self._rooms_of(tx, ticket_id)
             row = self._open_ticket(tx.conn, ticket_id)
             tx.conn.execute(
                 update(tickets)
@@ -932,8 +933,17 @@ class QueueService:
             raise _refusal("wrong_status", f"{row.number} 已结束", f"{row.number} is closed")
         return row
 
+    def _rooms_of(self, tx: _Tx, ticket_id: int) -> list[Any]:
+        """The rooms whose current patient this is, locked: every transaction takes room rows
+        before ticket rows (as the caller actions do), so two of them cannot deadlock."""
+        return list(
+            tx.conn.execute(
+                select(rooms).where(rooms.c.current_ticket_id == ticket_id).with_for_update()
+            ).all()
+        )
+
     def _release_room(self, tx: _Tx, ticket_id: int) -> None:
-        for room in tx.conn.execute(select(rooms).where(rooms.c.current_ticket_id == ticket_id)):
+        for room in self._rooms_of(tx, ticket_id):
             tx.conn.execute(
                 update(rooms)
                 .where(rooms.c.id == room.id)
@@ -1037,14 +1047,13 @@ class QueueService:
             return
         if status == "in_progress" and ticket.status != TicketStatus.IN_PROGRESS:
             with self._write() as tx:
+                current_in = self._rooms_of(tx, ticket.id)
                 tx.conn.execute(
                     update(tickets)
                     .where(tickets.c.id == ticket.id, tickets.c.is_open)
                     .values(status=TicketStatus.IN_PROGRESS, started_at=self.now(), back_at=None)
                 )
-                for room in tx.conn.execute(
-                    select(rooms).where(rooms.c.current_ticket_id == ticket.id)
-                ).all():
+                for room in current_in:
                     if room.state == RoomState.IDLE:
                         tx.conn.execute(
                             update(rooms).where(rooms.c.id == room.id).values(state=RoomState.BUSY)
@@ -1058,6 +1067,7 @@ class QueueService:
                 else (TicketStatus.CANCELLED)
             )
             with self._write() as tx:
+                self._rooms_of(tx, ticket.id)
                 tx.conn.execute(
                     update(tickets)
                     .where(tickets.c.id == ticket.id, tickets.c.is_open)
