@@ -233,7 +233,7 @@ def ensure_initial_admin(engine: Engine, data_dir: Path, password: str | None) -
         os.chmod(path, 0o600)
         log.warning("initial admin password written to %s", path)
     return create_user(
-        engine, "admin", password, "admin", "Administrator", must_change_password=generated
+        engine, "admin", password, "admin", "", must_change_password=generated
     )
 
 

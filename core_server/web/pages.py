@@ -71,9 +71,7 @@ def login(
 ) -> Response:
     target = safe_next(next)
     # A form another site posts would sign the browser into someone else's account.
-    if request.headers.get("origin") and not same_origin(
-        request.headers, request.headers.get("host")
-    ):
+    if request.headers.get("origin") and not same_origin(request.headers):
         return render(
             request,
             "web/error.html",

@@ -55,12 +55,17 @@ def presented_token(request: Request) -> str | None:
     return session_token(request, value.strip() if scheme.lower() == "bearer" else None)[0]
 
 
-def same_origin(headers: Mapping[str, str], host: str | None) -> bool:
-    """Did the browser say the request comes from a page of this host?"""
+def same_origin(headers: Mapping[str, str]) -> bool:
+    """Did the browser say the request comes from a page of this host? The host is the
+    ``Host`` header, or the ``X-Forwarded-Host`` of a reverse proxy that rewrites ``Host``
+    (a page of another site cannot add that header: it would need a CORS preflight, which
+    this server never grants)."""
     source = headers.get("origin") or headers.get("referer")
-    if not source or source == "null" or not host:
+    if not source or source == "null":
         return False
-    return urlsplit(source).netloc.lower() == host.lower()
+    netloc = urlsplit(source).netloc.lower()
+    forwarded = headers.get("x-forwarded-host", "").split(",")[0].strip().lower()
+    return netloc in {headers.get("host", "").lower(), forwarded} - {""}
 
 
 def _authenticate(request: Request, token: str | None) -> User | None:
@@ -68,11 +73,7 @@ def _authenticate(request: Request, token: str | None) -> User | None:
     user = user_for_token(request.app.state.ctx.engine, raw) if raw else None
     if user is None:
         return None
-    if (
-        from_cookie
-        and request.method not in _SAFE_METHODS
-        and not same_origin(request.headers, request.headers.get("host"))
-    ):
+    if from_cookie and request.method not in _SAFE_METHODS and not same_origin(request.headers):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "cross-site request refused / 跨站请求被拒绝"
         )
@@ -149,7 +150,7 @@ async def websocket_user(websocket: WebSocket, *roles: str) -> User | None:
     user = None
     if token:
         user = user_for_token(websocket.app.state.ctx.engine, token)
-    elif cookie and same_origin(websocket.headers, websocket.headers.get("host")):
+    elif cookie and same_origin(websocket.headers):
         user = user_for_token(websocket.app.state.ctx.engine, cookie)
         if user is not None and user.must_change_password:
             user = None

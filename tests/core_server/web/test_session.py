@@ -43,6 +43,13 @@ def test_cookie_requests_that_change_state_must_come_from_this_site(core: Runnin
         assert client.get("/api/modalities").json() == []  # nothing was added
         same = client.post("/api/modalities", json=ct, headers={"Referer": core.base_url + "/x"})
         assert same.status_code == 201
+        # Behind a reverse proxy that rewrites Host, the site's name comes in X-Forwarded-Host.
+        proxied = client.post(
+            "/api/modalities",
+            json={**ct, "ae_title": "CT03"},
+            headers={"Origin": "https://pacs.example", "X-Forwarded-Host": "pacs.example"},
+        )
+        assert proxied.status_code == 201
     # A bearer token is not a cookie: no other site can make a browser send it.
     with core.api() as client:
         ok = client.post("/api/modalities", json={**ct, "ae_title": "CT02"})
