@@ -232,9 +232,7 @@ def ensure_initial_admin(engine: Engine, data_dir: Path, password: str | None) -
             f.write(password + "\n")
         os.chmod(path, 0o600)
         log.warning("initial admin password written to %s", path)
-    return create_user(
-        engine, "admin", password, "admin", "", must_change_password=generated
-    )
+    return create_user(engine, "admin", password, "admin", "", must_change_password=generated)
 
 
 def _digest(token: str) -> str:
