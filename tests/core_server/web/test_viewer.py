@@ -247,5 +247,12 @@ def test_without_the_bundle_the_viewer_says_how_to_install_it(
                 assert answer.status_code == 503
                 assert "影像浏览器尚未安装" in answer.text and "make viewer" in answer.text
             assert client.get("/viewer/app.bundle.0123456789abcdef.js").status_code == 404
+            # Installed while the core runs: served from the next request on.
+            (tmp_path / "nowhere").mkdir()
+            (tmp_path / "nowhere" / "index.html").write_text("<!doctype html><title>OHIF</title>")
+            stamp = {"version": OHIF_VERSION, "prefix": "/viewer/"}
+            (tmp_path / "nowhere" / ".installed.json").write_text(json.dumps(stamp))
+            answer = client.get("/viewer")
+            assert answer.status_code == 200 and "<title>OHIF</title>" in answer.text
     finally:
         core.stop()
