@@ -14,6 +14,7 @@ from core_server.dicom import DicomServer
 from core_server.events import EventBus
 from core_server.hl7 import Hl7Service
 from core_server.queueing import QueueService, RisExamDesk
+from core_server.reporting import Reporting
 from core_server.ris import EXAM_STATUS_CHANGED, Ris
 from core_server.settings import Settings
 from core_server.web import WebContext, create_web_app
@@ -33,6 +34,7 @@ class Core:
     ris: Ris | None = None
     queueing: QueueService | None = None
     hl7: Hl7Service | None = None
+    reporting: Reporting | None = None
 
 
 def build_core(settings: Settings) -> Core:
@@ -51,6 +53,7 @@ def build_core(settings: Settings) -> Core:
     core = Core(settings, engine, bus, archive, dicom_server(settings, archive, engine, ris), ris)
     core.queueing = QueueService(engine, bus, RisExamDesk(ris))
     bus.subscribe(EXAM_STATUS_CHANGED, core.queueing.on_exam_status_changed)
+    core.reporting = Reporting(engine, bus, ris, archive)
     core.hl7 = Hl7Service(
         engine, ris, bus, host=settings.host, port=settings.hl7_port, application=settings.ae_title
     )
@@ -70,6 +73,10 @@ def create_app(settings: Settings) -> FastAPI:
         ctx.queueing = core.queueing
         ctx.on_startup.append(core.queueing.start_background)
         ctx.on_shutdown.append(core.queueing.stop_background)
+    if core.reporting is not None:
+        ctx.reporting = core.reporting
+        ctx.on_startup.append(core.reporting.start_background)
+        ctx.on_shutdown.append(core.reporting.stop_background)
     if core.hl7 is not None:
         hl7_service = ctx.hl7 = core.hl7
         ctx.listeners["hl7"] = lambda: hl7_service.running

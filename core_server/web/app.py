@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from core_server.archive import Archive
 from core_server.queueing import QueueService
+from core_server.reporting import Reporting
 from core_server.ris import Ris
 from core_server.settings import Settings
 from core_server.web import (
@@ -23,6 +24,7 @@ from core_server.web import (
     routes_auth,
     routes_hl7,
     routes_queueing,
+    routes_reporting,
     routes_ris,
     viewer,
     websocket,
@@ -38,6 +40,7 @@ class WebContext:
     archive: Archive
     ris: Ris | None = None
     queueing: QueueService | None = None
+    reporting: Reporting | None = None
     # The HL7 adapter's Hl7Service (typed loosely: adapters do not import each other).
     hl7: Any = None
     # Listener name -> "is it up?"; /healthz answers 200 only when all are.
@@ -90,6 +93,7 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     pages_queueing.install(app)
     app.include_router(websocket.router)
     app.include_router(routes_ris.router)
+    app.include_router(routes_reporting.router)
     app.include_router(routes_hl7.router)
     pages.install(app)
     pages_ris.install(app)
