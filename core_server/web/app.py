@@ -83,7 +83,11 @@ def create_web_app(ctx: WebContext) -> FastAPI:
             "status": "ok" if ok else "starting",
             "ae_title": ctx.settings.ae_title,
             "listeners": listeners,
-            "ports": {"http": ctx.settings.http_port, "dicom": ctx.settings.dicom_port},
+            "ports": {
+                "http": ctx.settings.http_port,
+                "dicom": ctx.settings.dicom_port,
+                "hl7": ctx.settings.hl7_port,
+            },
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 

@@ -3,6 +3,8 @@ on a free port): destinations, the inbound log, reprocessing, dead letters and r
 
 from __future__ import annotations
 
+import httpx
+
 from core_server.ris import Procedure
 from tests.conftest import RunningCore, free_port
 from tests.core_server.hl7.mllp import HisListener, ack_fields, message, send, wait_for
@@ -16,6 +18,12 @@ def order(placer: str, procedure: str) -> bytes:
         segment("ORC", {1: "NW", 2: f"{placer}^HIS"}),
         segment("OBR", {1: "1", 2: f"{placer}^HIS", 4: procedure}),
     )
+
+
+def test_healthz_waits_for_the_listener_and_names_its_port(core: RunningCore) -> None:
+    body = httpx.get(core.base_url + "/healthz").json()
+    assert body["listeners"]["hl7"] is True
+    assert body["ports"]["hl7"] == core.settings.hl7_port
 
 
 def test_only_administrators(core: RunningCore) -> None:
