@@ -90,7 +90,24 @@ def load_corpus(core: RunningCore) -> Corpus:
         ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
         archive.store_instance(encode(ds), Origin("test"))
         corpus.objects[name] = ds
+    corpus.objects["bulky"] = bulky = with_bulk_data(
+        make_ct(patient_id="P9", patient_name="Zhao^Qi", study_date="20261001")
+    )
+    archive.store_instance(encode(bulky), Origin("test"))
     return corpus
+
+
+def with_bulk_data(ds: Dataset) -> Dataset:
+    """Large binary values besides the pixel data: overlay data, and an icon in a sequence."""
+    ds.add_new(0x60003000, "OW", bytes(range(256)) * 8)  # OverlayData, 2 kB
+    icon = Dataset()
+    icon.Rows = icon.Columns = 40
+    icon.SamplesPerPixel, icon.PhotometricInterpretation = 1, "MONOCHROME2"
+    icon.BitsAllocated = icon.BitsStored = 8
+    icon.HighBit, icon.PixelRepresentation = 7, 0
+    icon.PixelData = bytes(reversed(range(200))) * 8  # 1600 bytes
+    ds.IconImageSequence = [icon]
+    return ds
 
 
 def uids(ds: Dataset) -> tuple[str, str, str]:

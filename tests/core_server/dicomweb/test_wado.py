@@ -125,6 +125,25 @@ def test_metadata_is_pydicoms_json_of_the_file(corpus: Corpus, name: str) -> Non
         assert b"".join(frames) == stored.PixelData
 
 
+def test_bulk_data_values_top_level_and_nested(corpus: Corpus) -> None:
+    bulky = corpus.objects["bulky"]
+    with httpx.Client(base_url=corpus.core.base_url, headers=corpus.headers()) as http:
+        (got,) = http.get(_path(*uids(bulky)) + "/metadata").json()
+        overlay = got["60003000"]["BulkDataURI"]
+        icon = got["00880200"]["Value"][0]["7FE00010"]["BulkDataURI"]
+        assert overlay.endswith("/bulk/60003000") and icon.endswith("/bulk/00880200/0/7FE00010")
+        assert got["00880200"]["Value"][0]["00280010"] == {"vr": "US", "Value": [40]}
+        single = {"Accept": "application/octet-stream"}
+        assert http.get(overlay, headers=single).content == bulky[0x60003000].value
+        assert http.get(icon, headers=single).content == bulky.IconImageSequence[0].PixelData
+        ((headers, data),) = _parts(http.get(overlay))  # multipart by default
+        assert headers["content-type"] == "application/octet-stream"
+        assert data == bulky[0x60003000].value
+        assert http.get(overlay.replace("60003000", "60003001")).status_code == 404
+        assert http.get(icon.replace("/0/", "/1/")).status_code == 404
+        assert http.get(overlay.replace("60003000", "zz")).status_code == 404
+
+
 def test_series_metadata_is_cached_and_chinese(corpus: Corpus) -> None:
     client = corpus.client()
     study, ct_series, _ = uids(corpus.zhang[0])
