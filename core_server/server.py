@@ -55,7 +55,13 @@ def build_core(settings: Settings) -> Core:
     bus.subscribe(EXAM_STATUS_CHANGED, core.queueing.on_exam_status_changed)
     core.reporting = Reporting(engine, bus, ris, archive)
     core.hl7 = Hl7Service(
-        engine, ris, bus, host=settings.host, port=settings.hl7_port, application=settings.ae_title
+        engine,
+        ris,
+        bus,
+        host=settings.host,
+        port=settings.hl7_port,
+        application=settings.ae_title,
+        reporting=core.reporting,
     )
     return core
 

@@ -32,8 +32,10 @@ from core_server.hl7.outbound import (
     retry,
     update_destination,
 )
+from core_server.hl7.reporting import CRITICAL_VALUES, RESULTS, ResultReporter
 from core_server.hl7.sender import Sender
 from core_server.hl7.status import StatusReporter
+from core_server.reporting import Reporting
 from core_server.ris import Ris
 
 
@@ -51,6 +53,7 @@ class Hl7Service:
         port: int,
         application: str,
         poll_seconds: float = 1.0,
+        reporting: Reporting | None = None,
     ) -> None:
         self.engine = engine
         self.receiver = Receiver(engine, Mapping(ris), application)
@@ -58,6 +61,13 @@ class Hl7Service:
         self.sender = Sender(engine, poll_seconds)
         self.reporter = StatusReporter(engine, ris, application, wake=self.sender.wake)
         self.reporter.subscribe(bus)
+        # Reports (ORU^R01) and critical values, when the core has a reporting domain.
+        self.results: ResultReporter | None = None
+        if reporting is not None:
+            self.results = ResultReporter(
+                engine, reporting, ris, application, wake=self.sender.wake
+            )
+            self.results.subscribe(bus)
 
     @property
     def running(self) -> bool:
@@ -125,7 +135,9 @@ class Hl7Service:
 
 
 __all__ = [
+    "CRITICAL_VALUES",
     "ORDER_STATUS",
+    "RESULTS",
     "Destination",
     "Hl7Service",
     "InboundMessage",

@@ -1,0 +1,294 @@
+"""Outbound results and critical values: reports as ORU^R01 and critical-value alerts to the HIS.
+
+Subscriber of the reporting domain's events, queueing on the same durable outbound queue as
+the order status messages (:mod:`core_server.hl7.status`):
+
+* ``reporting.report_submitted`` -> ORU^R01 with OBR-25 / OBX-11 ``P`` (preliminary; not for
+  an amendment in progress: the HIS keeps the signed result until the correction comes);
+* ``reporting.report_signed`` -> ``F`` (final) or ``C`` (corrected, after an amendment);
+* ``reporting.critical_value_raised`` / ``..._escalated`` -> an ORU^R01 whose OBX carries the
+  critical value with abnormal flag ``AA`` (HL7 table 0078: critically abnormal) and an NTE
+  with the alert number and escalation level.
+
+Destinations choose what they get by purpose: ``results`` (reports) and ``critical_values``.
+Reports go out only for orders the HIS placed (as status messages do); critical values go
+out for every patient: they are about the patient, whoever ordered the exam. Each queued
+critical-value message is recorded in the alert's chain (``queued``, with the job id); the
+reporting ticker asks :meth:`ResultReporter.watch_deliveries` to record the ACK
+(``delivered``) or the dead letter (``failed``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import Engine
+
+from core_server import auth, db
+from core_server.hl7 import outbound
+from core_server.hl7.message import escape, timestamp
+from core_server.reporting import (
+    CRITICAL_VALUE_ESCALATED,
+    CRITICAL_VALUE_RAISED,
+    REPORT_SIGNED,
+    REPORT_SUBMITTED,
+    Report,
+    Reporting,
+    plain,
+)
+from core_server.ris import Exam, NotFound, Ris
+
+log = logging.getLogger(__name__)
+
+RESULTS = "results"  # purpose: reports (ORU^R01) to the order placer
+CRITICAL_VALUES = "critical_values"  # purpose: critical-value alerts
+
+# LOINC codes IHE and most HIS use for the two parts of an imaging report.
+FINDINGS = "18782-3^Radiology Study observation^LN"
+IMPRESSION = "19005-8^Radiology Imaging study [Impression]^LN"
+CRITICAL = "CRITVAL^危急值 Critical value^99PACS"
+
+
+class ResultReporter:
+    def __init__(
+        self, engine: Engine, reporting: Reporting, ris: Ris, application: str, wake: Any = None
+    ) -> None:
+        self.engine = engine
+        self.reporting = reporting
+        self.ris = ris
+        self.application = application
+        self.wake = wake
+
+    def subscribe(self, bus: Any) -> None:
+        for topic in (
+            REPORT_SUBMITTED,
+            REPORT_SIGNED,
+            CRITICAL_VALUE_RAISED,
+            CRITICAL_VALUE_ESCALATED,
+        ):
+            bus.subscribe(topic, self)
+        self.reporting.watchers.append(self.watch_deliveries)
+
+    def __call__(self, topic: str, payload: dict[str, Any]) -> None:
+        if topic in (CRITICAL_VALUE_RAISED, CRITICAL_VALUE_ESCALATED):
+            self._critical(topic, payload)
+        else:
+            self._result(topic, payload)
+
+    def _destinations(self, purpose: str) -> list[outbound.Destination]:
+        return [
+            d for d in outbound.list_destinations(self.engine) if d.enabled and d.serves(purpose)
+        ]
+
+    def _result(self, topic: str, payload: dict[str, Any]) -> None:
+        if topic == REPORT_SUBMITTED and int(payload.get("amendments") or 0):
+            return  # an amendment under review: the HIS keeps the signed result for now
+        status = "P" if topic == REPORT_SUBMITTED else ("C" if payload.get("corrected") else "F")
+        report = self.reporting.report(int(payload["report_id"]))
+        exam, placer_application = self._exam(report)
+        if exam is None or not placer_application:
+            return
+        wanted = self._destinations(RESULTS)
+        if not wanted:
+            return
+        version = self.reporting.version(report.id, int(payload["version"]))
+        signer = str(payload.get("username") or "")
+        with db.write(self.engine) as conn:
+            for destination in wanted:
+                message = result_message(
+                    exam,
+                    report,
+                    status,
+                    version.findings,
+                    version.impression,
+                    self._name(signer),
+                    destination,
+                    self.application,
+                    placer_application,
+                )
+                outbound.enqueue(conn, destination.name, message, source=topic)
+        if self.wake is not None:
+            self.wake()
+
+    def _critical(self, topic: str, payload: dict[str, Any]) -> None:
+        wanted = self._destinations(CRITICAL_VALUES)
+        if not wanted:
+            return
+        alert = self.reporting.alert(int(payload["alert_id"]))
+        report = self.reporting.report(alert.report_id)
+        exam, placer_application = self._exam(report)
+        if exam is None:
+            return
+        queued: list[tuple[str, int]] = []
+        with db.write(self.engine) as conn:
+            for destination in wanted:
+                message = critical_message(
+                    exam,
+                    report,
+                    alert.id,
+                    alert.description,
+                    alert.escalation_level,
+                    self._name(alert.raised_by),
+                    destination,
+                    self.application,
+                    placer_application,
+                )
+                job = outbound.enqueue(conn, destination.name, message, source=topic)
+                queued.append((destination.name, job))
+        for name, job in queued:
+            self.reporting.record_alert_event(
+                alert.id, "queued", username="hl7", detail=name, ref=str(job)
+            )
+        if self.wake is not None:
+            self.wake()
+
+    def watch_deliveries(self) -> None:
+        """Record in each alert's chain what became of its queued messages."""
+        for alert_id, ref in self.reporting.undelivered():
+            try:
+                job = outbound.get_job(self.engine, int(ref))
+            except (outbound.OutboundError, ValueError):
+                continue
+            if job.status == "sent":
+                self.reporting.record_alert_event(
+                    alert_id,
+                    "delivered",
+                    username="hl7",
+                    detail=f"{job.destination} ACK {job.ack_code} "
+                    f"{job.sent_at.isoformat() if job.sent_at else ''}".strip(),
+                    ref=ref,
+                )
+            elif job.status == "dead":
+                self.reporting.record_alert_event(
+                    alert_id,
+                    "failed",
+                    username="hl7",
+                    detail=f"{job.destination}: {job.last_error}",
+                    ref=ref,
+                )
+
+    def _exam(self, report: Report) -> tuple[Exam | None, str]:
+        try:
+            exam = self.ris.exam(report.exam_id)
+            order = self.ris.order(filler_order_number=exam.filler_order_number)
+        except NotFound:
+            log.warning("HL7 results: exam %s of report %s is gone", report.exam_id, report.id)
+            return None, ""
+        return exam, order.placer_application
+
+    def _name(self, username: str) -> str:
+        user = auth.get_user(self.engine, username) if username else None
+        return user.display_name if user is not None and user.display_name else username
+
+
+def _text(text: str, destination: outbound.Destination) -> str:
+    """Escaped text when the destination's character set can carry it, else empty."""
+    try:
+        text.encode(destination.codec)
+    except UnicodeEncodeError:
+        return ""
+    return escape(text)
+
+
+def _lines(html: str, destination: outbound.Destination) -> str:
+    """Report text as repetitions of OBX-5 (one per line, the usual way for TX)."""
+    return "~".join(_text(line, destination) for line in plain(html).split("\n"))
+
+
+def _header(
+    exam: Exam,
+    destination: outbound.Destination,
+    application: str,
+    placer_application: str,
+    status: str,
+    when: str,
+    interpreter: str,
+) -> list[str]:
+    names = "~".join(
+        dict.fromkeys(
+            "^".join(escape(part) for part in name.split("^"))
+            for name in (exam.patient_name, exam.patient_name_pinyin)
+            if name and _text(name, destination)
+        )
+    )
+    placer = escape(exam.placer_order_number)
+    if placer_application:
+        placer += f"^{escape(placer_application)}"
+    filler = escape(exam.filler_order_number)
+    service = f"{escape(exam.procedure_code)}^{_text(exam.procedure_name, destination)}^L"
+    obr = [
+        "OBR",
+        "1",
+        placer,
+        filler,
+        service,
+        "",
+        "",
+        exam.scheduled_at.astimezone().strftime("%Y%m%d%H%M%S") if exam.scheduled_at else "",
+        *[""] * 10,
+        escape(exam.accession_number),  # OBR-18
+        escape(exam.requested_procedure_id),  # OBR-19
+        escape(exam.scheduled_step_id),  # OBR-20
+        "",
+        when,  # OBR-22 results report / status change
+        "",
+        escape(exam.modality),  # OBR-24 diagnostic service section
+        status,  # OBR-25 result status: P, F, C
+        *[""] * 6,
+        _text(interpreter, destination),  # OBR-32 principal result interpreter
+    ]
+    return [
+        f"MSH|^~\\&|{escape(application)}||||{when}||ORU^R01^ORU_R01||P|2.5",
+        f"PID|1||{escape(exam.patient_id)}^^^{escape(exam.issuer)}||{names}",
+        f"ORC|RE|{placer}|{filler}||CM",
+        "|".join(obr),
+    ]
+
+
+def result_message(
+    exam: Exam,
+    report: Report,
+    status: str,
+    findings: str,
+    impression: str,
+    interpreter: str,
+    destination: outbound.Destination,
+    application: str,
+    placer_application: str = "",
+) -> str:
+    """The ORU^R01 carrying a report version: findings and impression as TX observations."""
+    when = timestamp()
+    segments = _header(
+        exam, destination, application, placer_application, status, when, interpreter
+    )
+    flag = "A" if report.positive else ("N" if report.positive is False else "")
+    segments += [
+        f"OBX|1|TX|{FINDINGS}||{_lines(findings, destination)}||||||{status}",
+        f"OBX|2|TX|{IMPRESSION}||{_lines(impression, destination)}|||{flag}|||{status}",
+        f"ZDS|{escape(exam.study_instance_uid)}^^Application^DICOM",
+    ]
+    return "\r".join(segments) + "\r"
+
+
+def critical_message(
+    exam: Exam,
+    report: Report,
+    alert_id: int,
+    description: str,
+    level: int,
+    raised_by: str,
+    destination: outbound.Destination,
+    application: str,
+    placer_application: str = "",
+) -> str:
+    """The critical value as an ORU^R01: OBX flagged ``AA``, NTE with the alert and level."""
+    when = timestamp()
+    status = "F" if report.signed_version else "P"
+    segments = _header(exam, destination, application, placer_application, status, when, raised_by)
+    segments += [
+        f"OBX|1|TX|{_text(CRITICAL, destination) or 'CRITVAL^Critical value^99PACS'}||"
+        f"{_text(description, destination)}|||AA|||{status}",
+        f"NTE|1|L|critical value alert {alert_id}; escalation {level}",
+    ]
+    return "\r".join(segments) + "\r"
