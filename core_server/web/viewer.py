@@ -338,9 +338,8 @@ def _launch_problem(lookup: dict[str, str], uids: list[str]) -> str:
 
 def _brand(request: Request) -> str:
     """The name the appliance's own pages show in their header."""
-    settings = request.app.state.ctx.settings
-    lang = i18n.language(request.cookies)
-    return getattr(settings, "hospital_name", "") or i18n.translate(lang, "web.product_name")
+    name = str(request.app.state.ctx.settings.hospital_name)
+    return name or i18n.translate(i18n.language(request.cookies), "web.product_name")
 
 
 def _ohif_language(request: Request) -> str:
