@@ -14,10 +14,13 @@ from core_server.dicom import DicomServer
 from core_server.events import EventBus
 from core_server.hl7 import Hl7Service
 from core_server.queueing import QueueService, RisExamDesk
-from core_server.reporting import Reporting
+from core_server.reporting import REPORT_SIGNED, Reporting
+from core_server.reporting.content import load_system_templates
+from core_server.reporting.output import ReportOutput
 from core_server.ris import EXAM_STATUS_CHANGED, Ris
 from core_server.settings import Settings
 from core_server.web import WebContext, create_web_app
+from core_server.web.routes_report_output import install as install_report_output
 from core_server.web.security import require
 from core_server.workers import DicomWorkers, dicom_server
 
@@ -35,6 +38,7 @@ class Core:
     queueing: QueueService | None = None
     hl7: Hl7Service | None = None
     reporting: Reporting | None = None
+    report_output: ReportOutput | None = None
 
 
 def build_core(settings: Settings) -> Core:
@@ -54,6 +58,17 @@ def build_core(settings: Settings) -> Core:
     core.queueing = QueueService(engine, bus, RisExamDesk(ris))
     bus.subscribe(EXAM_STATUS_CHANGED, core.queueing.on_exam_status_changed)
     core.reporting = Reporting(engine, bus, ris, archive)
+    load_system_templates(core.reporting)
+    core.report_output = ReportOutput(
+        engine,
+        archive,
+        ris,
+        hospital=settings.hospital_name or "医学影像中心",
+        public_url=settings.public_url,
+        site_dir=settings.data_dir / "report_layouts",
+        ae_title=settings.ae_title,
+    )
+    bus.subscribe(REPORT_SIGNED, core.report_output.on_report_signed)
     core.hl7 = Hl7Service(
         engine,
         ris,
@@ -83,6 +98,9 @@ def create_app(settings: Settings) -> FastAPI:
         ctx.reporting = core.reporting
         ctx.on_startup.append(core.reporting.start_background)
         ctx.on_shutdown.append(core.reporting.stop_background)
+    if core.report_output is not None:
+        ctx.on_startup.append(core.report_output.start)
+        ctx.on_shutdown.append(core.report_output.stop)
     if core.hl7 is not None:
         hl7_service = ctx.hl7 = core.hl7
         ctx.listeners["hl7"] = lambda: hl7_service.running
@@ -90,6 +108,8 @@ def create_app(settings: Settings) -> FastAPI:
         ctx.on_shutdown.append(hl7_service.stop)  # runs first: shutdown goes in reverse
     app = create_web_app(ctx)
     dicomweb.install(app, require)
+    if core.report_output is not None:
+        install_report_output(app, core.report_output)
     app.state.core = core
     return app
 

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         "",
         description="Shown in the web pages' header; default 医学影像中心 (Medical Imaging Center)",
     )
+    public_url: str = Field(
+        "",
+        description="The address clinicians reach this server at (e.g. https://pacs.example.cn),"
+        " for links printed on reports (QR code); default: the address a request came to",
+    )
     dicom_max_pdu: int = Field(
         1048576, description="Largest P-DATA PDU the archive accepts (bytes; 0 = unlimited)"
     )

@@ -6,6 +6,7 @@ import core_server.archive.tables
 import core_server.auth.tables
 import core_server.hl7.tables
 import core_server.modalities.tables
+import core_server.reporting.output.tables
 import core_server.ris.tables  # noqa: F401  (registers the tables)
 from core_server.db import metadata
 

@@ -1,0 +1,163 @@
+"""What a report output is made of: one signed version of a report with the exam and patient
+it belongs to, read from the reporting tables (same domain) and the RIS (its public API)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Engine, and_, select
+
+from core_server import db
+from core_server.reporting import records
+from core_server.reporting.models import NotFound, Report, Template, Version
+from core_server.reporting.tables import (
+    reporting_reports,
+    reporting_templates,
+    reporting_versions,
+)
+from core_server.ris import Exam, Patient, Ris, RisError
+
+SIGN_ACTION = "sign"
+
+
+@dataclass(frozen=True)
+class SignedReport:
+    """A report as it was signed: the signed version's text, not the working copy."""
+
+    report: Report
+    version: Version
+    exam: Exam | None
+    patient: Patient | None
+    template: Template | None
+    signed_numbers: tuple[int, ...] = ()  # every signed version of the report, oldest first
+
+    @property
+    def amendment(self) -> int:
+        """0 for the first signature, n for the n-th amendment."""
+        earlier = [n for n in self.signed_numbers if n < self.version.number]
+        return len(earlier)
+
+    @property
+    def study_instance_uid(self) -> str:
+        return self.exam.study_instance_uid if self.exam is not None else ""
+
+    @property
+    def field_rows(self) -> list[tuple[str, str]]:
+        """The structured answers as (label, value with unit), in the template's order."""
+        answers = self.version.fields or {}
+        rows: list[tuple[str, str]] = []
+        known = set()
+        if self.template is not None:
+            for spec in self.template.fields:
+                known.add(spec.id)
+                value = answers.get(spec.id)
+                if value in (None, ""):
+                    continue
+                rows.append((spec.label, f"{value}{spec.unit}" if spec.unit else str(value)))
+        rows += [(key, str(v)) for key, v in answers.items() if key not in known and v != ""]
+        return rows
+
+    @property
+    def sex(self) -> str:
+        return self.patient.sex if self.patient is not None else ""
+
+    @property
+    def birth_date(self) -> date | None:
+        return self.patient.birth_date if self.patient is not None else None
+
+
+def signed_versions(engine: Engine, report_id: int) -> list[Version]:
+    """Every signed version of a report (the first signature and each amendment's), oldest
+    first."""
+    with db.read(engine) as conn:
+        rows = conn.execute(
+            select(reporting_versions)
+            .where(
+                and_(
+                    reporting_versions.c.report_id == report_id,
+                    reporting_versions.c.action == SIGN_ACTION,
+                )
+            )
+            .order_by(reporting_versions.c.number)
+        ).all()
+    return [records.version(row) for row in rows]
+
+
+def load(
+    engine: Engine, ris: Ris | None, report_id: int, version: int | None = None
+) -> SignedReport:
+    """The report's signed version ``version`` (default: the newest signed one)."""
+    with db.read(engine) as conn:
+        report = records.report(records.report_row(conn, report_id))
+        number = version if version is not None else report.signed_version
+        row = None
+        if number is not None:
+            row = conn.execute(
+                select(reporting_versions).where(
+                    and_(
+                        reporting_versions.c.report_id == report_id,
+                        reporting_versions.c.number == number,
+                        reporting_versions.c.action == SIGN_ACTION,
+                    )
+                )
+            ).first()
+        if row is None:
+            raise NotFound(
+                f"报告尚未签发 / report {report_id} has no signed version {number or ''}"
+            )
+        template = None
+        if report.template_id is not None:
+            trow = conn.execute(
+                select(reporting_templates).where(reporting_templates.c.id == report.template_id)
+            ).first()
+            template = records.template(trow) if trow is not None else None
+        numbers = conn.execute(
+            select(reporting_versions.c.number)
+            .where(
+                and_(
+                    reporting_versions.c.report_id == report_id,
+                    reporting_versions.c.action == SIGN_ACTION,
+                )
+            )
+            .order_by(reporting_versions.c.number)
+        ).scalars()
+        signed_numbers = tuple(numbers)
+    exam = patient = None
+    if ris is not None:
+        try:
+            exam = ris.exam(report.exam_id)
+            patient = ris.patient(report.patient_id, report.issuer)
+        except RisError:
+            pass  # the report keeps its own copy of the identity; print what is known
+    return SignedReport(report, records.version(row), exam, patient, template, signed_numbers)
+
+
+def signed_reports(engine: Engine) -> list[tuple[int, int]]:
+    """(report id, signed version) of every signed version of every report: the start-up sweep
+    makes sure each has its archived objects."""
+    with db.read(engine) as conn:
+        rows = conn.execute(
+            select(reporting_versions.c.report_id, reporting_versions.c.number)
+            .join(reporting_reports, reporting_reports.c.id == reporting_versions.c.report_id)
+            .where(reporting_versions.c.action == SIGN_ACTION)
+            .order_by(reporting_versions.c.report_id, reporting_versions.c.number)
+        ).all()
+    return [(row.report_id, row.number) for row in rows]
+
+
+def reports_for(
+    engine: Engine, *, accession_number: str = "", patient_id: str = ""
+) -> list[Report]:
+    """Reports with at least one signed version, by accession number or patient ID, newest
+    first (what a clinician may read; drafts are never shown outside the department)."""
+    query = select(reporting_reports).where(reporting_reports.c.signed_version.is_not(None))
+    if accession_number:
+        query = query.where(reporting_reports.c.accession_number == accession_number)
+    elif patient_id:
+        query = query.where(reporting_reports.c.patient_id == patient_id)
+    else:
+        return []
+    with db.read(engine) as conn:
+        rows = conn.execute(query.order_by(reporting_reports.c.created_at.desc())).all()
+    return [records.report(row) for row in rows]
