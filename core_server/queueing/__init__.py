@@ -26,7 +26,8 @@ from core_server.queueing.models import (
     Ticket,
     TicketStatus,
 )
-from core_server.queueing.service import TOPIC, QueueService, Replayed
+from core_server.queueing.service import TOPIC, QueueService
+from core_server.queueing.transactions import Replayed
 
 __all__ = [
     "PRIORITY_GROUPS",

@@ -9,18 +9,14 @@ interval holds across devices and core processes.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core_server import db
 from core_server.events import EventBus
@@ -54,49 +50,17 @@ from core_server.queueing.tables import (
     rooms,
     tickets,
 )
+from core_server.queueing.transactions import (
+    IDEMPOTENCY_HOURS,
+    Transaction,
+    stored_answer,
+    transaction,
+)
 
 log = logging.getLogger(__name__)
 
-IDEMPOTENCY_HOURS = 48
 
 Clock = Callable[[], datetime]
-
-
-class Replayed(Exception):
-    """Not an error: a resent action (same idempotency key) did not act again; ``status`` and
-    ``body`` are the first answer, for the adapter to send again."""
-
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(status)
-        self.status = status
-        self.body = body
-
-
-@dataclass
-class _Tx:
-    conn: Connection
-    key: tuple[str, str] | None = None
-    seq: int = 0
-    events: list[journal.Event] = field(default_factory=list)
-    after_commit: list[Callable[[], None]] = field(default_factory=list)
-
-    def event(
-        self, type_: str, payload: dict[str, Any], *, queue: str = "", room: str = ""
-    ) -> None:
-        event = journal.append(self.conn, type_, payload, queue=queue, room=room)
-        self.events.append(event)
-        self.seq = event.seq
-
-    def remember(self, status: int, body: dict[str, Any]) -> None:
-        if self.key is not None:
-            self.conn.execute(
-                update(idempotency_keys)
-                .where(
-                    idempotency_keys.c.username == self.key[0],
-                    idempotency_keys.c.key == self.key[1],
-                )
-                .values(status_code=status, body=json.dumps(body, ensure_ascii=False, default=str))
-            )
 
 
 def _refusal(code: str, zh: str, en: str, **extra: Any) -> QueueError:
@@ -124,57 +88,12 @@ class QueueService:
 
     # -- transactions ----------------------------------------------------------------------
 
-    @contextmanager
-    def _write(self, key: tuple[str, str] | None = None) -> Iterator[_Tx]:
-        """A write transaction journaling its events; with an idempotency key (user, key) a
-        resend raises :class:`Replayed` with the first answer instead of acting again."""
-        with db.write(self.engine) as conn:
-            tx = _Tx(conn, key)
-            if key is not None:
-                self._claim_key(conn, key)
-            yield tx
-        if tx.seq:
-            self.bus.publish(TOPIC, {"seq": tx.seq, "events": tx.events})
-        for step in tx.after_commit:
-            try:
-                step()
-            except Exception:
-                log.exception("after-commit step of a queue action failed")
-
-    def _claim_key(self, conn: Connection, key: tuple[str, str]) -> None:
-        builder = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        values = {
-            "username": key[0],
-            "key": key[1],
-            "status_code": 0,
-            "body": "{}",
-            "created_at": self.now(),
-        }
-        # A concurrent transaction holding the same key makes this wait for its outcome.
-        claimed = conn.execute(
-            builder(idempotency_keys)
-            .values(**values)
-            .on_conflict_do_nothing()
-            .returning(idempotency_keys.c.key)
-        ).first()
-        if claimed is not None:
-            return
-        row = conn.execute(
-            select(idempotency_keys).where(
-                idempotency_keys.c.username == key[0], idempotency_keys.c.key == key[1]
-            )
-        ).one()
-        raise Replayed(row.status_code, json.loads(row.body))
+    def _write(self, key: tuple[str, str] | None = None) -> AbstractContextManager[Transaction]:
+        return transaction(self.engine, self.bus, self.now(), key)
 
     def _replay_if_done(self, key: tuple[str, str]) -> None:
         with self._read() as conn:
-            row = conn.execute(
-                select(idempotency_keys).where(
-                    idempotency_keys.c.username == key[0], idempotency_keys.c.key == key[1]
-                )
-            ).first()
-        if row is not None and row.status_code:
-            raise Replayed(row.status_code, json.loads(row.body))
+            stored_answer(conn, key)
 
     # -- administration ----------------------------------------------------------------------
 
@@ -370,7 +289,7 @@ class QueueService:
 
     def _issue(
         self,
-        tx: _Tx,
+        tx: Transaction,
         exam: ExamInfo,
         queue_code: str | None,
         username: str,
@@ -499,7 +418,7 @@ class QueueService:
             ).all()
         )
 
-    def _close_current(self, tx: _Tx, room: Any, username: str, close: bool) -> None:
+    def _close_current(self, tx: Transaction, room: Any, username: str, close: bool) -> None:
         if room.current_ticket_id is None:
             return
         current = records.ticket_row(tx.conn, room.current_ticket_id)
@@ -631,7 +550,7 @@ class QueueService:
         return done.rowcount == 1
 
     def _after_claim(
-        self, tx: _Tx, room: Any, queue: Any, ticket: Any, username: str, *, recall: bool
+        self, tx: Transaction, room: Any, queue: Any, ticket: Any, username: str, *, recall: bool
     ) -> Any:
         conn = tx.conn
         now = self.now()
@@ -693,7 +612,7 @@ class QueueService:
         self._room_event(tx, room.code)
         return row
 
-    def _room_event(self, tx: _Tx, code: str) -> None:
+    def _room_event(self, tx: Transaction, code: str) -> None:
         room = config.room_row(tx.conn, code)
         tx.event(
             "room.updated",
@@ -701,7 +620,7 @@ class QueueService:
             room=code,
         )
 
-    def _ticket_event(self, tx: _Tx, row: Any, room_code: str = "") -> None:
+    def _ticket_event(self, tx: Transaction, row: Any, room_code: str = "") -> None:
         queue_code = tx.conn.execute(
             select(queues.c.code).where(queues.c.id == row.queue_id)
         ).scalar_one()
@@ -830,7 +749,7 @@ class QueueService:
             tx.remember(200, body)
         return body
 
-    def _finish_ticket(self, tx: _Tx, room: Any, current: Any, username: str) -> Any:
+    def _finish_ticket(self, tx: Transaction, room: Any, current: Any, username: str) -> Any:
         conn = tx.conn
         conn.execute(
             update(tickets)
@@ -874,7 +793,7 @@ class QueueService:
             )
             return self._action_body(tx, room.code, current_row)
 
-    def _action_body(self, tx: _Tx, room_code: str, row: Any) -> dict[str, Any]:
+    def _action_body(self, tx: Transaction, room_code: str, row: Any) -> dict[str, Any]:
         room = config.get_room(tx.conn, room_code)
         return {
             "seq": tx.seq or journal.latest(tx.conn),
@@ -933,7 +852,7 @@ class QueueService:
             raise _refusal("wrong_status", f"{row.number} 已结束", f"{row.number} is closed")
         return row
 
-    def _rooms_of(self, tx: _Tx, ticket_id: int) -> list[Any]:
+    def _rooms_of(self, tx: Transaction, ticket_id: int) -> list[Any]:
         """The rooms whose current patient this is, locked: every transaction takes room rows
         before ticket rows (as the caller actions do), so two of them cannot deadlock."""
         return list(
@@ -942,7 +861,7 @@ class QueueService:
             ).all()
         )
 
-    def _release_room(self, tx: _Tx, ticket_id: int) -> None:
+    def _release_room(self, tx: Transaction, ticket_id: int) -> None:
         for room in self._rooms_of(tx, ticket_id):
             tx.conn.execute(
                 update(rooms)
@@ -951,7 +870,7 @@ class QueueService:
             )
             self._room_event(tx, room.code)
 
-    def _return(self, tx: _Tx, row: Any, at: datetime) -> None:
+    def _return(self, tx: Transaction, row: Any, at: datetime) -> None:
         queue = tx.conn.execute(select(queues).where(queues.c.id == row.queue_id)).one()
         if queue.missed_rule == "insert" and not self._inserted_waiting(tx.conn, queue, "returned"):
             tx.conn.execute(
@@ -1135,4 +1054,4 @@ def _resting(room: Any) -> str:
     return RoomState.PAUSED if room.state == RoomState.PAUSED else RoomState.IDLE
 
 
-__all__ = ["TOPIC", "QueueService", "Replayed"]
+__all__ = ["TOPIC", "QueueService"]

@@ -10,9 +10,8 @@ import pytest
 
 from core_server import db
 from core_server.events import EventBus
-from core_server.queueing import QueueError, QueueService
+from core_server.queueing import QueueError, QueueService, Replayed
 from core_server.queueing import journal as journal_module
-from core_server.queueing.service import Replayed
 from tests.core_server.queueing.conftest import Clock, Desk, change_queue
 
 
