@@ -524,6 +524,10 @@ class Reporting:
         content: Content | None,
         reason: str = "",
     ) -> Report:
+        if content is not None:
+            # The text comes first, in its own transaction: a refused step (a forbidden word,
+            # a missing field) loses nothing the doctor typed.
+            self.autosave(report_id, doctor, content)
         with self._write() as conn:
             row = records.report_row(conn, report_id, for_update=True)
             grade = self.grade(doctor, conn)
@@ -547,10 +551,7 @@ class Reporting:
                 workflow.check_amend(old, grade, reason)
                 new = S.DRAFT
             if action in ("submit", "review", "sign"):
-                if content is not None:
-                    row = self._edit(conn, row, doctor, content)
-                else:
-                    self._take_lock(conn, row, doctor.username)
+                self._take_lock(conn, row, doctor.username)
                 self._check_fields(conn, row.template_id, json.loads(row.fields), complete=True)
                 if not text.plain(row.findings + row.impression).strip():
                     raise Conflict("报告内容为空 / the report is empty")

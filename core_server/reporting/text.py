@@ -51,25 +51,45 @@ def tokens(text: str) -> list[str]:
 
 def diff(old: str, new: str) -> list[dict[str, str]]:
     """What changed from ``old`` to ``new`` (plain text) as runs: ``{"op": "equal" | "delete" |
-    "insert", "text": ...}``; a replacement is a deletion followed by an insertion."""
+    "insert", "text": ...}``; a replacement is a deletion followed by an insertion. A single
+    token left equal between two changes (大 in 大小正常 -> 体积增大) is folded into the change,
+    as a reader would see it (after diff-match-patch's semantic clean-up)."""
     a, b = tokens(old), tokens(new)
-    out: list[dict[str, str]] = []
-
-    def add(op: str, text: str) -> None:
-        if not text:
-            return
-        if out and out[-1]["op"] == op:
-            out[-1]["text"] += text
-        else:
-            out.append({"op": op, "text": text})
-
+    # Segments: ("equal", tokens) or ("change", old tokens, new tokens).
+    segments: list[tuple[str, list[str], list[str]]] = []
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
-            add("equal", "".join(a[i1:i2]))
+            segments.append(("equal", a[i1:i2], a[i1:i2]))
+        elif segments and segments[-1][0] == "change":
+            segments[-1][1].extend(a[i1:i2])
+            segments[-1][2].extend(b[j1:j2])
         else:
-            add("delete", "".join(a[i1:i2]))
-            add("insert", "".join(b[j1:j2]))
+            segments.append(("change", a[i1:i2], b[j1:j2]))
+    merged: list[tuple[str, list[str], list[str]]] = []
+    for index, segment in enumerate(segments):
+        between_changes = (
+            segment[0] == "equal"
+            and len(segment[1]) == 1
+            and segment[1][0].isalnum()  # punctuation and spaces stay as anchors
+            and 0 < index < len(segments) - 1
+            and merged
+            and merged[-1][0] == "change"
+        )
+        if between_changes or (segment[0] == "change" and merged and merged[-1][0] == "change"):
+            merged[-1][1].extend(segment[1])
+            merged[-1][2].extend(segment[2])
+        else:
+            merged.append((segment[0], list(segment[1]), list(segment[2])))
+    out: list[dict[str, str]] = []
+    for kind, removed, added in merged:
+        if kind == "equal":
+            out.append({"op": "equal", "text": "".join(removed)})
+            continue
+        if removed:
+            out.append({"op": "delete", "text": "".join(removed)})
+        if added:
+            out.append({"op": "insert", "text": "".join(added)})
     return out
 
 
