@@ -129,6 +129,11 @@ def test_register_and_perform_an_exam(
         expect(tech.locator(f"tr.exam[data-accession='{exam.accession_number}']")).to_contain_text(
             shown
         )
+    # The accession number opens the exam's history.
+    tech.locator(f"tr.exam[data-accession='{exam.accession_number}'] button.details").click()
+    history = tech.locator("tr.exam-details")
+    expect(history).to_contain_text("检查中 · tech")
+    expect(history).to_contain_text("未上传申请单")
     tech.screenshot(path=str(artifacts / "technician.png"), full_page=True)
     done = core.core.ris.exam(exam.id)
     assert (done.status, done.status_by, done.identity_confirmed) == ("completed", "tech", True)

@@ -26,6 +26,31 @@ function check(exam, field, key) {
   return el("label", { className: "checkbox" }, box, t(key));
 }
 
+// The accession number opens the exam's history and its scanned request forms below the row.
+function details(exam) {
+  const button = el("button", { type: "button", className: "link details", textContent: exam.accession_number });
+  button.addEventListener("click", async () => {
+    const tr = button.closest("tr");
+    const open = tr.nextElementSibling;
+    if (open && open.classList.contains("exam-details")) return open.remove();
+    try {
+      const full = await api(`/api/ris/exams/${exam.id}`);
+      const steps = full.history.map((h) => el("li", {},
+        `${h.at.slice(0, 16).replace("T", " ")} ${statusText(h.new_status)} · ${h.username}${h.reason ? " · " + h.reason : ""}`));
+      const forms = full.requisitions.map((r) => el("li", {},
+        el("a", { href: `/api/ris/requisitions/${r.id}`, target: "_blank", textContent: r.filename })));
+      const cell = el("td", { colSpan: 8 },
+        el("strong", { textContent: t("ris.technician.history") }), el("ul", {}, ...steps),
+        el("strong", { textContent: t("ris.exam.requisition") }),
+        forms.length ? el("ul", {}, ...forms) : el("p", { className: "hint", textContent: t("ris.technician.no_requisition") }));
+      tr.after(el("tr", { className: "exam-details" }, cell));
+    } catch (error) {
+      showError(errorBox, error);
+    }
+  });
+  return button;
+}
+
 function row(exam) {
   const actions = el("td", { className: "actions" });
   const next = NEXT[exam.status];
@@ -48,7 +73,7 @@ function row(exam) {
   const tr = el("tr", { className: "exam" },
     el("td", { textContent: when(exam.scheduled_at) }),
     name,
-    el("td", { textContent: exam.accession_number }),
+    el("td", {}, details(exam)),
     el("td", { textContent: exam.procedure_name }),
     el("td", {}, el("span", { className: "badge status-" + exam.status, textContent: statusText(exam.status) })),
     el("td", {}, check(exam, "identity", "ris.exam.identity"), check(exam, "requisition", "ris.exam.requisition"), check(exam, "fee", "ris.exam.fee")),
