@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     token_hours: float = Field(
         12.0, description="Lifetime of a bearer token or browser session, in hours"
     )
+    session_idle_minutes: int = Field(
+        30, ge=0, description="A browser session ends after this long without use; 0 = never"
+    )
     hospital_name: str = Field(
         "",
         description="Shown in the web pages' header; default 医学影像中心 (Medical Imaging Center)",

@@ -26,10 +26,18 @@ class AccountLocked(AuthError):
 
 
 def sign_in(
-    engine: Engine, username: str, password: str, hours: float, *, address: str = "", via: str
+    engine: Engine,
+    username: str,
+    password: str,
+    hours: float,
+    *,
+    address: str = "",
+    via: str,
+    idle_minutes: int | None = None,
 ) -> tuple[User, str]:
-    """Check the password and issue a token, auditing the attempt either way.
-    ``via`` says how ("password-form", "token-api") for the audit record."""
+    """Check the password and issue a token, auditing the attempt either way. ``via`` says
+    how ("password-form", "token-api") for the audit record; ``idle_minutes`` ends a browser
+    session left unused that long."""
     if _recent_failures(engine, username) >= MAX_FAILURES:
         record_audit(
             engine,
@@ -52,7 +60,7 @@ def sign_in(
             address=address,
         )
         raise
-    token = issue_token(engine, user, hours)
+    token = issue_token(engine, user, hours, idle_minutes)
     record_audit(
         engine,
         username=user.username,

@@ -39,6 +39,10 @@ tokens = Table(
     Column("user_fk", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    # Browser sessions end after this many minutes without a request; NULL: no idle limit
+    # (programs' tokens). last_used_at is written at most once a minute.
+    Column("idle_minutes", Integer, nullable=True),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
 )
 
 # The audit trail: who saw or changed what. Append-only: the code offers no update or delete.

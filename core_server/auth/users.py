@@ -181,7 +181,14 @@ def authenticate(engine: Engine, username: str, password: str) -> User:
     return _user(row)
 
 
-def issue_token(engine: Engine, user: User, hours: float) -> str:
+# A session's last use is written at most this often: enough for an idle limit in minutes,
+# without a database write for every request.
+_TOUCH_SECONDS = 60
+
+
+def issue_token(engine: Engine, user: User, hours: float, idle_minutes: int | None = None) -> str:
+    """A new token valid for ``hours``, and (for browser sessions) ending sooner after
+    ``idle_minutes`` without use."""
     token = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     with db.write(engine) as conn:
@@ -192,24 +199,40 @@ def issue_token(engine: Engine, user: User, hours: float) -> str:
                 user_fk=user.id,
                 created_at=now,
                 expires_at=now + timedelta(hours=hours),
+                idle_minutes=idle_minutes or None,
+                last_used_at=now,
             )
         )
     return token
 
 
 def user_for_token(engine: Engine, token: str) -> User | None:
+    digest = _digest(token)
     with db.read(engine) as conn:
         row = conn.execute(
-            select(users, tokens.c.expires_at)
+            select(users, tokens.c.expires_at, tokens.c.idle_minutes, tokens.c.last_used_at)
             .join(tokens, tokens.c.user_fk == users.c.id)
-            .where(tokens.c.token_sha256 == _digest(token))
+            .where(tokens.c.token_sha256 == digest)
         ).first()
     if row is None or not row.active:
         return None
-    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
-    if expires < datetime.now(UTC):
+    now = datetime.now(UTC)
+    if _aware(row.expires_at) < now:
         return None
+    if row.idle_minutes and row.last_used_at is not None:
+        idle = now - _aware(row.last_used_at)
+        if idle > timedelta(minutes=row.idle_minutes):
+            return None
+        if idle.total_seconds() > _TOUCH_SECONDS:
+            with db.write(engine) as conn:
+                conn.execute(
+                    update(tokens).where(tokens.c.token_sha256 == digest).values(last_used_at=now)
+                )
     return _user(row)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def revoke_token(engine: Engine, token: str) -> None:

@@ -88,6 +88,7 @@ def login(
             ctx.settings.token_hours,
             address=client_address(request),
             via="password-form",
+            idle_minutes=ctx.settings.session_idle_minutes,
         )
     except auth.AuthError as exc:
         key = "web.login.locked" if isinstance(exc, auth.AccountLocked) else "web.login.failed"

@@ -1,4 +1,4 @@
-"""auth: the audit trail; archive: pinyin search keys of patient names
+"""auth: the audit trail, idle limit of browser sessions; archive: pinyin keys of patient names
 
 Revision ID: 0002_audit
 Revises: 0001
@@ -38,6 +38,9 @@ def upgrade() -> None:
         op.create_index(op.f(f"ix_patients_{column}"), "patients", [column])
     _fill_pinyin_keys()
 
+    op.add_column("tokens", sa.Column("idle_minutes", sa.Integer(), nullable=True))
+    op.add_column("tokens", sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True))
+
 
 def _fill_pinyin_keys() -> None:
     """Keys for the patients already stored (computed at ingest from now on)."""
@@ -61,6 +64,8 @@ def _fill_pinyin_keys() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column("tokens", "last_used_at")
+    op.drop_column("tokens", "idle_minutes")
     for column in ("patient_name_initials", "patient_name_pinyin"):
         op.drop_index(op.f(f"ix_patients_{column}"), "patients")
         op.drop_column("patients", column)

@@ -1,15 +1,19 @@
-"""Session cookies: the same token as a cookie, CSRF refusal, forced password change, lock-out."""
+"""Session cookies: the same token as a cookie, CSRF refusal, forced password change, lock-out,
+idle limit."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import websockets.exceptions
 import websockets.sync.client
+from sqlalchemy import update
 
-from core_server import auth
+from core_server import auth, db
 from core_server.auth import signin
+from core_server.auth.tables import tokens
 from tests.conftest import ADMIN_PASSWORD, RunningCore
 
 
@@ -136,3 +140,30 @@ def test_websocket_takes_the_cookie_only_from_this_site(core: RunningCore) -> No
                 raise AssertionError(f"accepted a cookie from origin {origin}")
         except websockets.exceptions.InvalidStatus as refused:
             assert refused.response.status_code == 403
+
+
+def _age_tokens(core: RunningCore, minutes: int) -> None:
+    """Make every token look unused for ``minutes`` (instead of waiting that long)."""
+    with db.write(core.core.engine) as conn:
+        conn.execute(
+            update(tokens).values(last_used_at=datetime.now(UTC) - timedelta(minutes=minutes))
+        )
+
+
+def test_a_browser_session_ends_when_left_idle(core: RunningCore) -> None:
+    idle = core.settings.session_idle_minutes
+    assert idle == 30
+    program = core.token()  # a bearer token has no idle limit
+    with httpx.Client(base_url=core.base_url, headers={"Origin": core.base_url}) as browser:
+        browser.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD})
+        _age_tokens(core, idle - 2)
+        assert browser.get("/api/auth/me").status_code == 200  # still in time: used again
+        _age_tokens(core, 2)
+        assert browser.get("/api/auth/me").status_code == 200  # the use above restarted it
+        _age_tokens(core, idle + 1)
+        assert browser.get("/api/auth/me").status_code == 401
+        assert browser.get("/studies").headers["location"] == "/login?next=%2Fstudies"
+    answer = httpx.get(
+        core.base_url + "/api/auth/me", headers={"Authorization": f"Bearer {program}"}
+    )
+    assert answer.status_code == 200
