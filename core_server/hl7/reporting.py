@@ -47,7 +47,7 @@ CRITICAL_VALUES = "critical_values"  # purpose: critical-value alerts
 # LOINC codes IHE and most HIS use for the two parts of an imaging report.
 FINDINGS = "18782-3^Radiology Study observation^LN"
 IMPRESSION = "19005-8^Radiology Imaging study [Impression]^LN"
-CRITICAL = "CRITVAL^危急值 Critical value^99PACS"
+CRITICAL = ("CRITVAL", "危急值 Critical value", "99PACS")
 
 
 class ResultReporter:
@@ -283,11 +283,12 @@ def critical_message(
     placer_application: str = "",
 ) -> str:
     """The critical value as an ORU^R01: OBX flagged ``AA``, NTE with the alert and level."""
+    code, name, system = CRITICAL
     when = timestamp()
     status = "F" if report.signed_version else "P"
     segments = _header(exam, destination, application, placer_application, status, when, raised_by)
     segments += [
-        f"OBX|1|TX|{_text(CRITICAL, destination) or 'CRITVAL^Critical value^99PACS'}||"
+        f"OBX|1|TX|{code}^{_text(name, destination) or 'Critical value'}^{system}||"
         f"{_text(description, destination)}|||AA|||{status}",
         f"NTE|1|L|critical value alert {alert_id}; escalation {level}",
     ]
