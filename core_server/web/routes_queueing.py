@@ -76,6 +76,21 @@ def _room_scope(request: Request, user: auth.User) -> str | None:
     return device.room
 
 
+Admin = Annotated[auth.User, Depends(require(*ADMIN))]
+
+
+def _audit(request: Request, user: auth.User, action: str, target: str, **detail: Any) -> None:
+    """Setup changes, device keys and ticket cancellations go to the audit trail."""
+    auth.record_audit(
+        request.app.state.ctx.engine,
+        username=user.username,
+        action=f"queueing.{action}",
+        target=target,
+        detail=detail,
+        address=request.client.host if request.client else "",
+    )
+
+
 def _key(user: auth.User, key: str | None) -> tuple[str, str] | None:
     return (user.username, key) if key else None
 
@@ -107,13 +122,14 @@ def list_devices(request: Request) -> list[dict[str, Any]]:
     return [d.as_dict() for d in queueing.devices.list_devices(request.app.state.ctx.engine)]
 
 
-@router.post("/devices", status_code=201, dependencies=[Depends(require(*ADMIN))])
-def add_device(request: Request, body: DeviceIn) -> dict[str, Any]:
+@router.post("/devices", status_code=201)
+def add_device(request: Request, body: DeviceIn, user: Admin) -> dict[str, Any]:
     engine = request.app.state.ctx.engine
     device, key = queueing.devices.create_device(
         engine, body.name, body.kind, room=body.room, screen=body.screen, queues=tuple(body.queues)
     )
     _service(request).journal_config_change("device", device.name)
+    _audit(request, user, "device.create", f"device:{device.name}", kind=device.kind)
     return {**_device_dict(device), "key": key}
 
 
@@ -121,15 +137,17 @@ def _device_dict(device: Device) -> dict[str, Any]:
     return {k: v for k, v in device.as_dict().items() if k != "username"}
 
 
-@router.post("/devices/{name}/key", dependencies=[Depends(require(*ADMIN))])
-def renew_device_key(request: Request, name: str) -> dict[str, Any]:
+@router.post("/devices/{name}/key")
+def renew_device_key(request: Request, name: str, user: Admin) -> dict[str, Any]:
     key = queueing.devices.new_key(request.app.state.ctx.engine, name)
+    _audit(request, user, "device.new_key", f"device:{name}")
     return {"name": name, "key": key}
 
 
-@router.delete("/devices/{name}", status_code=204, dependencies=[Depends(require(*ADMIN))])
-def remove_device(request: Request, name: str) -> Response:
+@router.delete("/devices/{name}", status_code=204)
+def remove_device(request: Request, name: str, user: Admin) -> Response:
     queueing.devices.delete_device(request.app.state.ctx.engine, name)
+    _audit(request, user, "device.delete", f"device:{name}")
     _service(request).journal_config_change("device", name)
     return Response(status_code=204)
 
@@ -185,10 +203,12 @@ def list_rooms(request: Request) -> list[dict[str, Any]]:
     return [r.as_dict() for r in _service(request).rooms()]
 
 
-@router.post("/rooms", status_code=201, dependencies=[Depends(require(*ADMIN))])
-def add_room(request: Request, body: RoomIn) -> dict[str, Any]:
+@router.post("/rooms", status_code=201)
+def add_room(request: Request, body: RoomIn, user: Admin) -> dict[str, Any]:
     room = Room(**{**body.model_dump(), "queues": tuple(body.queues)})
-    return _service(request).save_room(room, create=True).as_dict()
+    saved = _service(request).save_room(room, create=True).as_dict()
+    _audit(request, user, "room.create", f"room:{body.code}")
+    return saved
 
 
 @router.get("/rooms/{code}", dependencies=[Depends(require(*STAFF))])
@@ -196,15 +216,18 @@ def get_room(request: Request, code: str) -> dict[str, Any]:
     return _service(request).room(code).as_dict()
 
 
-@router.patch("/rooms/{code}", dependencies=[Depends(require(*ADMIN))])
-def change_room(request: Request, code: str, body: RoomChange) -> dict[str, Any]:
+@router.patch("/rooms/{code}")
+def change_room(request: Request, code: str, body: RoomChange, user: Admin) -> dict[str, Any]:
     service = _service(request)
-    return service.save_room(_changed(service.room(code), body), create=False).as_dict()
+    saved = service.save_room(_changed(service.room(code), body), create=False).as_dict()
+    _audit(request, user, "room.change", f"room:{code}", **body.model_dump(exclude_none=True))
+    return saved
 
 
-@router.delete("/rooms/{code}", status_code=204, dependencies=[Depends(require(*ADMIN))])
-def remove_room(request: Request, code: str) -> Response:
+@router.delete("/rooms/{code}", status_code=204)
+def remove_room(request: Request, code: str, user: Admin) -> Response:
     _service(request).delete_room(code)
+    _audit(request, user, "room.delete", f"room:{code}")
     return Response(status_code=204)
 
 
@@ -252,10 +275,12 @@ def list_queues(request: Request) -> list[dict[str, Any]]:
     return [q.as_dict() for q in _service(request).queues()]
 
 
-@router.post("/queues", status_code=201, dependencies=[Depends(require(*ADMIN))])
-def add_queue(request: Request, body: QueueIn) -> dict[str, Any]:
+@router.post("/queues", status_code=201)
+def add_queue(request: Request, body: QueueIn, user: Admin) -> dict[str, Any]:
     queue = Queue(**{**body.model_dump(), "priority_groups": tuple(body.priority_groups)})
-    return _service(request).save_queue(queue, create=True).as_dict()
+    saved = _service(request).save_queue(queue, create=True).as_dict()
+    _audit(request, user, "queue.create", f"queue:{body.code}")
+    return saved
 
 
 @router.get("/queues/{code}", dependencies=[Depends(require(*STAFF))])
@@ -263,15 +288,18 @@ def get_queue(request: Request, code: str) -> dict[str, Any]:
     return _service(request).queue(code).as_dict()
 
 
-@router.patch("/queues/{code}", dependencies=[Depends(require(*ADMIN))])
-def change_queue(request: Request, code: str, body: QueueChange) -> dict[str, Any]:
+@router.patch("/queues/{code}")
+def change_queue(request: Request, code: str, body: QueueChange, user: Admin) -> dict[str, Any]:
     service = _service(request)
-    return service.save_queue(_changed(service.queue(code), body), create=False).as_dict()
+    saved = service.save_queue(_changed(service.queue(code), body), create=False).as_dict()
+    _audit(request, user, "queue.change", f"queue:{code}", **body.model_dump(exclude_none=True))
+    return saved
 
 
-@router.delete("/queues/{code}", status_code=204, dependencies=[Depends(require(*ADMIN))])
-def remove_queue(request: Request, code: str) -> Response:
+@router.delete("/queues/{code}", status_code=204)
+def remove_queue(request: Request, code: str, user: Admin) -> Response:
     _service(request).delete_queue(code)
+    _audit(request, user, "queue.delete", f"queue:{code}")
     return Response(status_code=204)
 
 
@@ -304,10 +332,12 @@ def list_screens(request: Request) -> list[dict[str, Any]]:
     return [s.as_dict() for s in _service(request).screens()]
 
 
-@router.post("/screens", status_code=201, dependencies=[Depends(require(*ADMIN))])
-def add_screen(request: Request, body: ScreenIn) -> dict[str, Any]:
+@router.post("/screens", status_code=201)
+def add_screen(request: Request, body: ScreenIn, user: Admin) -> dict[str, Any]:
     screen = Screen(**{**body.model_dump(), "queues": tuple(body.queues)})
-    return _service(request).save_screen(screen, create=True).as_dict()
+    saved = _service(request).save_screen(screen, create=True).as_dict()
+    _audit(request, user, "screen.create", f"screen:{body.code}")
+    return saved
 
 
 @router.get("/screens/{code}", dependencies=[Depends(require(*STAFF))])
@@ -315,15 +345,18 @@ def get_screen(request: Request, code: str) -> dict[str, Any]:
     return _service(request).screen(code).as_dict()
 
 
-@router.patch("/screens/{code}", dependencies=[Depends(require(*ADMIN))])
-def change_screen(request: Request, code: str, body: ScreenChange) -> dict[str, Any]:
+@router.patch("/screens/{code}")
+def change_screen(request: Request, code: str, body: ScreenChange, user: Admin) -> dict[str, Any]:
     service = _service(request)
-    return service.save_screen(_changed(service.screen(code), body), create=False).as_dict()
+    saved = service.save_screen(_changed(service.screen(code), body), create=False).as_dict()
+    _audit(request, user, "screen.change", f"screen:{code}", **body.model_dump(exclude_none=True))
+    return saved
 
 
-@router.delete("/screens/{code}", status_code=204, dependencies=[Depends(require(*ADMIN))])
-def remove_screen(request: Request, code: str) -> Response:
+@router.delete("/screens/{code}", status_code=204)
+def remove_screen(request: Request, code: str, user: Admin) -> Response:
     _service(request).delete_screen(code)
+    _audit(request, user, "screen.delete", f"screen:{code}")
     return Response(status_code=204)
 
 
@@ -345,15 +378,20 @@ def get_settings(request: Request) -> dict[str, Any]:
     return _service(request).settings().as_dict()
 
 
-@router.put("/settings", dependencies=[Depends(require(*ADMIN))])
-def put_settings(request: Request, body: SettingsIn) -> dict[str, Any]:
-    return _service(request).save_settings(DisplaySettings(**body.model_dump())).as_dict()
+@router.put("/settings")
+def put_settings(request: Request, body: SettingsIn, user: Admin) -> dict[str, Any]:
+    saved = _service(request).save_settings(DisplaySettings(**body.model_dump())).as_dict()
+    _audit(request, user, "settings.change", "settings", **body.model_dump())
+    return saved
 
 
-@router.put("/logo", status_code=204, dependencies=[Depends(require(*ADMIN))])
-def put_logo(request: Request, data: Annotated[bytes, Body(media_type="image/png")]) -> Response:
+@router.put("/logo", status_code=204)
+def put_logo(
+    request: Request, data: Annotated[bytes, Body(media_type="image/png")], user: Admin
+) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     _service(request).save_logo(data, content_type)
+    _audit(request, user, "settings.logo", "settings", content_type=content_type, size=len(data))
     return Response(status_code=204)
 
 
@@ -544,7 +582,9 @@ def cancel_ticket(
     ticket_id: int,
     user: Annotated[auth.User, Depends(require(*TICKET_STAFF))],
 ) -> dict[str, Any]:
-    return _service(request).cancel(ticket_id, username=user.username).as_dict()
+    cancelled = _service(request).cancel(ticket_id, username=user.username)
+    _audit(request, user, "ticket.cancel", f"ticket:{cancelled.number}", ticket_id=ticket_id)
+    return cancelled.as_dict()
 
 
 @router.post(

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from core_server import auth
 from core_server.ris import OrderIn, PatientIn, ProcedureRequest
 from tests.conftest import RunningCore
 
@@ -130,6 +131,14 @@ def test_check_in_call_flow_and_device_scopes(core: RunningCore) -> None:
     with core.api() as admin:
         assert admin.delete("/api/queueing/devices/ct1-caller").status_code == 204
     assert caller.get("/api/queueing/rooms/CT1/state").status_code == 401
+    # Device keys and setup changes are in the audit trail.
+    _total, audited = auth.query_audit(core.core.engine, action="queueing.")
+    assert {(e.action, e.target) for e in audited} >= {
+        ("queueing.device.create", "device:ct1-caller"),
+        ("queueing.device.delete", "device:ct1-caller"),
+        ("queueing.room.create", "room:CT1"),
+        ("queueing.settings.change", "settings"),
+    }
 
 
 def test_idempotent_resend_over_http(core: RunningCore) -> None:
