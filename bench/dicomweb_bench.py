@@ -90,12 +90,15 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"meta": _meta(args)}
     with tempfile.TemporaryDirectory(prefix="dicomweb-bench-") as temporary:
         work = Path(temporary)
-        files = large.files + small.files
-        results["core"] = _bench(_Core(work), files, large.studies[0], small.studies[1], args)
-        if args.orthanc:
-            results["orthanc"] = _bench(
-                _Orthanc(work), files, large.studies[0], small.studies[1], args
+        servers: list[Any] = [_Core(work)] + ([_Orthanc(work)] if args.orthanc else [])
+        try:
+            figures = _bench(
+                servers, large.files + small.files, large.studies[0], small.studies[1], args
             )
+        finally:
+            for server in servers:
+                server.stop()
+    results.update(figures)
     results["meta"]["loadavg_end"] = os.getloadavg()
     results["comparison"] = _compare(results["core"], results.get("orthanc"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -197,117 +200,82 @@ class _Orthanc:
 # -- the measurements -------------------------------------------------------------------------
 
 
+class _Under:
+    """One archive under test: its process and an HTTP client on its DICOMweb root."""
+
+    def __init__(self, server: Any, target: Target, http: httpx.Client) -> None:
+        self.label = server.label
+        self.target = target
+        self.http = http
+
+
 def _bench(
-    server: Any, files: list[str], ct600: Study, mr100: Study, args: argparse.Namespace
-) -> dict[str, Any]:
-    figures: dict[str, Any] = {}
-    try:
+    servers: list[Any], files: list[str], ct600: Study, mr100: Study, args: argparse.Namespace
+) -> dict[str, dict[str, Any]]:
+    """Both archives run at once and each measurement alternates its requests between them,
+    so that other work on the machine slows both alike."""
+    figures: dict[str, dict[str, Any]] = {}
+    under: list[_Under] = []
+    for server in servers:
         target, base = server.start()
         print(f"{server.label} up (pid {target.pid})", flush=True)
-        figures["store"] = measure.store(target, files, 1, STORE_TIMEOUT)
-        with httpx.Client(
-            base_url=base + "/dicom-web", headers=server.headers, timeout=300
-        ) as http:
-            ct = f"/studies/{ct600.study_uid}/series/{ct600.series_uid}"
-            mr = f"/studies/{mr100.study_uid}/series/{mr100.series_uid}"
-            sops = _instances(http, mr100)
-            ct_sops = _instances(http, ct600)
-            reps = args.repetitions
-            phases: list[tuple[str, Callable[[], dict[str, Any]]]] = [
-                (
-                    "qido_study_by_patient_id",
-                    lambda: _latency(
-                        target,
-                        reps,
-                        lambda i: _json(http, "/studies", {"PatientID": mr100.patient_id}),
-                        4,
-                    ),
-                ),
-                (
-                    "qido_study_by_date_range",
-                    lambda: _latency(
-                        target,
-                        reps,
-                        lambda i: _json(http, "/studies", {"StudyDate": corpus_mod.DATE_RANGE}),
-                        4,
-                    ),
-                ),
-                (
-                    "qido_instances_of_100_slice_series",
-                    lambda: _latency(
-                        target,
-                        reps,
-                        lambda i: _json(http, f"{mr}/instances"),
-                        100,
-                    ),
-                ),
-                (
-                    "metadata_600_first",
-                    lambda: _latency(
-                        target,
-                        1,
-                        lambda i: _json(http, f"{ct}/metadata"),
-                        600,
-                    ),
-                ),
-                (
-                    "metadata_600_again",
-                    lambda: _latency(
-                        target,
-                        args.metadata_repetitions,
-                        lambda i: _json(http, f"{ct}/metadata"),
-                        600,
-                    ),
-                ),
-                (
-                    "rendered_frame",
-                    lambda: _latency(
-                        target,
-                        reps,
-                        lambda i: _get(
-                            http,
-                            f"{ct}/instances/{ct_sops[i % len(ct_sops)]}/rendered",
-                            "image/jpeg",
-                        ),
-                        1,
-                    ),
-                ),
-                (
-                    "frame_octet_stream",
-                    lambda: _latency(
-                        target,
-                        reps,
-                        lambda i: _get(
-                            http,
-                            f"{ct}/instances/{ct_sops[-1 - i % len(ct_sops)]}/frames/1",
-                            OCTET_STREAM,
-                        ),
-                        1,
-                    ),
-                ),
-                (
-                    "retrieve_100_instances",
-                    lambda: _latency(
-                        target,
-                        3,
-                        lambda i: _get(
-                            http,
-                            mr,
-                            DICOM_PARTS,
-                        ),
-                        1,
-                    ),
-                ),
-            ]
-            assert len(sops) == 100 and len(ct_sops) == 600, (len(sops), len(ct_sops))
-            for key, action in phases:
-                try:
-                    figures[key] = action()
-                except Exception as exc:  # recorded; the other measurements still run
-                    figures[key] = {"error": f"{type(exc).__name__}: {exc}"}
-                print(f"[{server.label}] {key}: {json.dumps(figures[key])}", flush=True)
+        figures[server.label] = {"store": measure.store(target, files, 1, STORE_TIMEOUT)}
+        http = httpx.Client(base_url=base + "/dicom-web", headers=server.headers, timeout=300)
+        under.append(_Under(server, target, http))
+    try:
+        ct = f"/studies/{ct600.study_uid}/series/{ct600.series_uid}"
+        mr = f"/studies/{mr100.study_uid}/series/{mr100.series_uid}"
+        ct_sops = {u.label: _instances(u.http, ct600) for u in under}
+        assert all(len(_instances(u.http, mr100)) == 100 for u in under)
+        assert all(len(sops) == 600 for sops in ct_sops.values())
+        reps = args.repetitions
+        octet, dicom = OCTET_STREAM, DICOM_PARTS
+
+        def frame(u: _Under, i: int, end: str, accept: str) -> bytes:
+            sops = ct_sops[u.label]
+            return _get(u.http, f"{ct}/instances/{sops[i % len(sops)]}/{end}", accept)
+
+        phases: list[tuple[str, int, int, Callable[[_Under, int], Any]]] = [
+            (
+                "qido_study_by_patient_id",
+                reps,
+                4,
+                lambda u, i: _json(u.http, "/studies", {"PatientID": mr100.patient_id}),
+            ),
+            (
+                "qido_study_by_date_range",
+                reps,
+                4,
+                lambda u, i: _json(u.http, "/studies", {"StudyDate": corpus_mod.DATE_RANGE}),
+            ),
+            (
+                "qido_instances_of_100_slice_series",
+                reps,
+                100,
+                lambda u, i: _json(u.http, f"{mr}/instances"),
+            ),
+            ("metadata_600_first", 1, 600, lambda u, i: _json(u.http, f"{ct}/metadata")),
+            (
+                "metadata_600_again",
+                args.metadata_repetitions,
+                600,
+                lambda u, i: _json(u.http, f"{ct}/metadata"),
+            ),
+            ("rendered_frame", reps, 1, lambda u, i: frame(u, i, "rendered", "image/jpeg")),
+            ("frame_octet_stream", reps, 1, lambda u, i: frame(u, -1 - i, "frames/1", octet)),
+            ("retrieve_100_instances", 3, 1, lambda u, i: _get(u.http, mr, dicom)),
+        ]
+        for key, repetitions, expected, request in phases:
+            try:
+                measured = _latency(under, repetitions, request, expected)
+            except Exception as exc:  # recorded; the other measurements still run
+                measured = {u.label: {"error": f"{type(exc).__name__}: {exc}"} for u in under}
+            for u in under:
+                figures[u.label][key] = measured[u.label]
+                print(f"[{u.label}] {key}: {json.dumps(measured[u.label])}", flush=True)
     finally:
-        server.stop()
+        for u in under:
+            u.http.close()
     return figures
 
 
@@ -331,34 +299,41 @@ def _get(http: httpx.Client, path: str, accept: str) -> bytes:
 
 
 def _latency(
-    target: Target, repetitions: int, request: Callable[[int], Any], expected: int
-) -> dict[str, Any]:
-    """One untimed warm-up (except for a single repetition: that one is the cold figure), then
-    ``repetitions`` timed requests; checks the answer size (matches or instances)."""
+    under: list[_Under], repetitions: int, request: Callable[[_Under, int], Any], expected: int
+) -> dict[str, dict[str, Any]]:
+    """One untimed warm-up each (except for a single repetition: that one is the cold
+    figure), then ``repetitions`` timed requests, alternating between the archives; checks
+    the answer size (matches, instances or bytes)."""
     if repetitions > 1:
-        request(0)
-    times, sizes = [], []
-    cpu_before = procs.cpu_seconds(target.pid)
+        for u in under:
+            request(u, 0)
+    times: dict[str, list[float]] = {u.label: [] for u in under}
+    sizes: dict[str, int] = {}
+    cpu = {u.label: procs.cpu_seconds(u.target.pid) for u in under}
     deadline = time.monotonic() + TIME_LIMIT
     for i in range(repetitions):
-        started = time.perf_counter()
-        answer = request(i + 1)
-        times.append(time.perf_counter() - started)
-        sizes.append(len(answer))
+        for u in under:
+            started = time.perf_counter()
+            answer = request(u, i + 1)
+            times[u.label].append(time.perf_counter() - started)
+            if isinstance(answer, list) and len(answer) != expected:
+                raise RuntimeError(f"{u.label}: expected {expected} answers, got {len(answer)}")
+            sizes[u.label] = len(answer)
         if time.monotonic() > deadline:
             break
-    server_cpu = procs.cpu_seconds(target.pid) - cpu_before
-    if isinstance(answer, list) and len(answer) != expected:
-        raise RuntimeError(f"expected {expected} answers, got {len(answer)}")
-    ordered = sorted(times)
-    return {
-        "repetitions": len(times),
-        "median_ms": round(1000 * statistics.median(times), 2),
-        "p95_ms": round(1000 * ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2),
-        "min_ms": round(1000 * ordered[0], 2),
-        "answer_size": sizes[-1],
-        "server_cpu_ms_per_request": round(1000 * server_cpu / len(times), 2),
-    }
+    figures = {}
+    for u in under:
+        taken = sorted(times[u.label])
+        used = procs.cpu_seconds(u.target.pid) - cpu[u.label]
+        figures[u.label] = {
+            "repetitions": len(taken),
+            "median_ms": round(1000 * statistics.median(taken), 2),
+            "p95_ms": round(1000 * taken[min(len(taken) - 1, int(0.95 * len(taken)))], 2),
+            "min_ms": round(1000 * taken[0], 2),
+            "answer_size": sizes[u.label],
+            "server_cpu_ms_per_request": round(1000 * used / len(taken), 2),
+        }
+    return figures
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -366,39 +341,45 @@ def _latency(
 
 def _compare(core: dict[str, Any], orthanc: dict[str, Any] | None) -> list[dict[str, Any]]:
     rows = []
-    for key, value in core.items():
-        if key == "store" or not isinstance(value, dict):
+    for key, ours in core.items():
+        if key == "store" or not isinstance(ours, dict):
             continue
-        ours = value.get("median_ms")
-        theirs = (orthanc or {}).get(key, {}).get("median_ms")
-        ratio = round(ours / theirs, 2) if ours and theirs else None
+        theirs = (orthanc or {}).get(key, {})
+        ratio = _ratio(ours.get("median_ms"), theirs.get("median_ms"))
         target = TARGETS.get(key)
         rows.append(
             {
                 "measurement": key,
-                "core_ms": ours,
-                "orthanc_ms": theirs,
+                "core_ms": ours.get("median_ms"),
+                "orthanc_ms": theirs.get("median_ms"),
                 "core/orthanc": ratio,
+                "core_cpu_ms": ours.get("server_cpu_ms_per_request"),
+                "orthanc_cpu_ms": theirs.get("server_cpu_ms_per_request"),
                 "target": f"<= {target}" if target else "",
                 "met": None if ratio is None or target is None else ratio <= target,
-                "error": value.get("error") or (orthanc or {}).get(key, {}).get("error"),
+                "error": ours.get("error") or theirs.get("error"),
             }
         )
     return rows
 
 
+def _ratio(ours: float | None, theirs: float | None) -> float | None:
+    return round(ours / theirs, 2) if ours and theirs else None
+
+
 def _print(rows: list[dict[str, Any]]) -> None:
-    print(f"\n{'measurement (median ms)':<38}{'core':>10}{'orthanc':>10}{'ratio':>8}  target")
+    print(f"\n{'median ms (server CPU ms)':<36}{'core':>18}{'orthanc':>18}{'ratio':>7}  target")
+
+    def num(value: Any, cpu: Any) -> str:
+        return "-" if value is None else f"{value:.1f} ({cpu if cpu is not None else '-'})"
+
     for row in rows:
-
-        def num(v: Any) -> str:
-            return "-" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
-
         met = "" if row["met"] is None else (" met" if row["met"] else " NOT met")
+        ratio = "-" if row["core/orthanc"] is None else f"{row['core/orthanc']:.2f}"
         print(
-            f"{row['measurement']:<38}{num(row['core_ms']):>10}{num(row['orthanc_ms']):>10}"
-            f"{num(row['core/orthanc']):>8}  {row['target']}{met}"
-            + (f"  error: {row['error']}" if row["error"] else "")
+            f"{row['measurement']:<36}{num(row['core_ms'], row['core_cpu_ms']):>18}"
+            f"{num(row['orthanc_ms'], row['orthanc_cpu_ms']):>18}{ratio:>7}"
+            f"  {row['target']}{met}" + (f"  error: {row['error']}" if row["error"] else "")
         )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from pydicom import Dataset
+from pydicom import Dataset, dcmread
 from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, pixel_array
 
@@ -75,9 +75,14 @@ def render(path: Path, frame: int, rendering: Rendering) -> bytes:
     ds = header(path)
     if "Rows" not in ds:
         raise NotAvailable("the object has no pixel data to render")
-    if not 1 <= frame <= frame_count(ds):
-        raise NotAvailable(f"frame {frame} does not exist: the object has {frame_count(ds)}")
-    pixels = pixel_array(path, index=frame - 1)  # colour converted to RGB
+    count = frame_count(ds)
+    if not 1 <= frame <= count:
+        raise NotAvailable(f"frame {frame} does not exist: the object has {count}")
+    if count == 1:
+        ds = dcmread(path)  # one read for header and pixels
+        pixels = pixel_array(ds)  # colour converted to RGB
+    else:
+        pixels = pixel_array(path, index=frame - 1)  # only that frame is read
     image = Image.fromarray(_display(ds, pixels, rendering.window))
     if rendering.viewport:
         image.thumbnail(rendering.viewport, Image.Resampling.LANCZOS)
@@ -102,16 +107,27 @@ def _display(ds: Dataset, pixels: np.ndarray, window: Window | None) -> np.ndarr
                 top = 65535.0 if pixels.max() > 255 else 255.0
             pixels = np.clip(pixels.astype(np.float32) * (255.0 / top), 0, 255).astype(np.uint8)
         return pixels
-    values = apply_modality_lut(pixels, ds).astype(np.float64)
     if window is None:
         window = _object_window(ds)
-    if window is not None:
-        out = _windowed(values, window)
-    elif "VOILUTSequence" in ds:
-        out = apply_voi_lut(pixels, ds).astype(np.float64)
-        out = _stretched(out)
-    else:
-        out = _stretched(values)
+    if window is None and "VOILUTSequence" in ds:
+        return _grey(ds, _stretched(apply_voi_lut(pixels, ds).astype(np.float64)), photometric)
+    if pixels.dtype.kind in "iu" and pixels.size > 4096:
+        # A look-up table over the stored values present: the arithmetic runs on at most
+        # 65,536 entries instead of every pixel.
+        low, high = int(pixels.min()), int(pixels.max())
+        if high - low < 1 << 16:
+            stored = np.arange(low, high + 1, dtype=np.int64)
+            table = _grey(ds, _voi(apply_modality_lut(stored, ds), window), photometric)
+            return table[pixels.astype(np.int64) - low] if low else table[pixels]
+    return _grey(ds, _voi(apply_modality_lut(pixels, ds), window), photometric)
+
+
+def _voi(values: np.ndarray, window: Window | None) -> np.ndarray:
+    values = values.astype(np.float64)
+    return _windowed(values, window) if window is not None else _stretched(values)
+
+
+def _grey(ds: Dataset, out: np.ndarray, photometric: str) -> np.ndarray:
     if photometric == "MONOCHROME1":
         out = 255.0 - out
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -70,6 +70,7 @@ def load_corpus(core: RunningCore) -> Corpus:
                 SliceThickness="1.25",
                 WindowCenter="40",
                 WindowWidth="400",
+                size=72,  # over 4096 pixels: rendered through a look-up table
             )
             archive.store_instance(encode(ds), Origin("test"))
             corpus.zhang.append(ds)

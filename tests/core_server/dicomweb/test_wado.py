@@ -222,7 +222,8 @@ def test_rendered_and_thumbnails(corpus: Corpus) -> None:
         zhang = corpus.zhang[0]
         with_window = _path(*uids(zhang)) + "/rendered"
         png = _image(http.get(with_window, headers={"Accept": "image/png"}), "image/png")
-        # PNG is lossless: the object's own window, applied here with numpy, gives the same.
+        # PNG is lossless: the object's own window, applied here with numpy, gives the same
+        # (the server goes through a look-up table of the stored values).
         values = zhang.pixel_array.astype(float)
         c, w = float(zhang.WindowCenter), float(zhang.WindowWidth)
         expected = np.clip(((values - (c - 0.5)) / (w - 1) + 0.5), 0, 1) * 255
