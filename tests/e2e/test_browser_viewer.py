@@ -113,6 +113,23 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningCore
             )
             ct.PixelData = _phantom(index).tobytes()
             core.core.archive.store_instance(encode(ct), Origin("test"))
+        # A second series, not opened until the session has ended (the EMR test).
+        late = generate_uid()
+        for index in range(SLICES):
+            ct = make_ct(
+                patient_id="P20261128",
+                patient_name="张^三",
+                charset="GB18030",
+                study_uid=study,
+                series_uid=late,
+                accession=ACCESSION,
+                instance_number=index + 1,
+                size=128,
+                SeriesNumber=2,
+                SeriesDescription="肺窗",
+            )
+            ct.PixelData = _phantom(index + 1).tobytes()
+            core.core.archive.store_instance(encode(ct), Origin("test"))
         other = make_ct(patient_id="P2", patient_name="李^四", charset="GB18030", accession="X2")
         core.core.archive.store_instance(encode(other), Origin("test"))
         _store_compressed_study(core)
@@ -267,15 +284,17 @@ def test_emr_launch_link_signs_in_then_opens_the_accession(
     home = page.get_by_role("link", name="医学影像中心")  # the appliance's name in OHIF's header
     expect(home).to_have_attribute("href", "/")
 
-    # Signed out in another tab: OHIF's next DICOMweb request gets 401, and its error handler
-    # (our app-config.js) sends the user to sign in, to come back to where they were.
+    # Signed out in another tab (or idle too long): opening the second series loads its frames,
+    # which now get 401; the session guard sends the user to sign in, then back to this view.
     signed_out = context.request.post(
         core.base_url + "/logout", headers={"Origin": core.base_url}, max_redirects=0
     )
     assert signed_out.status == 303
-    page.click('[data-cy="return-to-work-list"] svg')  # OHIF's own study list: a QIDO query
-    page.wait_for_url("**/login?next=%2Fviewer*")
+    page.locator('[data-cy="study-browser-thumbnail"]').nth(1).dblclick()
+    page.wait_for_url("**/login?next=%2Fviewer%2Fviewer%3FStudyInstanceUIDs%3D*")
     page.screenshot(path=str(folder / "3-session-ended.png"))
+    sign_in(page, DOCTOR, PASSWORD)
+    page.wait_for_url(f"**/viewer/viewer?StudyInstanceUIDs={study}")
 
 
 def test_compressed_images_are_decoded_in_the_browser(
