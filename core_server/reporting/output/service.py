@@ -345,6 +345,7 @@ class ReportOutput:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+        self._stop.clear()  # rounds run by hand (tests, the CLI) still work
 
     # ---- rendering -------------------------------------------------------------------------
 

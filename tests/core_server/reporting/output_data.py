@@ -1,0 +1,96 @@
+"""Signed reports on a running core for the report output tests: a registered patient, an
+ordered and performed exam with stored CT images, a report written and signed by a doctor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from pydicom.uid import generate_uid
+
+from core_server import auth
+from core_server.archive import Origin
+from core_server.reporting import Content, Doctor, KeyImage, Report
+from core_server.ris import Exam, OrderIn, PatientIn, ProcedureRequest
+from tests.conftest import RunningCore
+from tests.dicom_data import encode, make_ct
+
+PASSWORD = "Doctor-password-1"
+CHIEF = Doctor("chen.chief", "reviewing_doctor")
+FINDINGS = "<p>右肺上叶见一实性结节，大小约8mm，边缘光滑。</p><p>纵隔内未见肿大淋巴结。</p>"
+IMPRESSION = "<p>右肺上叶结节，建议6个月后复查。</p>"
+
+
+@dataclass
+class Signed:
+    report: Report
+    exam: Exam
+    image_uids: list[str]
+
+
+def users(core: RunningCore) -> None:
+    """The doctor who signs (chief: one-level sign-off), a registrar, a clinician."""
+    engine = core.core.engine
+    for username, role, name in (
+        (CHIEF.username, CHIEF.role, "陈主任"),
+        ("wang.registrar", "registrar", "王登记"),
+        ("zhou.registrar", "registrar", "周登记"),
+        ("liu.clinician", "clinician", "刘医生"),
+    ):
+        if auth.get_user(engine, username) is None:
+            auth.create_user(engine, username, PASSWORD, role, name)
+    reporting = core.core.reporting
+    reporting.set_grade(CHIEF.username, "chief")
+
+
+def signed_report(
+    core: RunningCore,
+    patient_id: str,
+    *,
+    name: str = "张三",
+    procedure: str = "CT-CHEST",
+    images: int = 2,
+    findings: str = FINDINGS,
+    impression: str = IMPRESSION,
+) -> Signed:
+    """A performed exam with ``images`` CT images in its study and a signed report."""
+    users(core)
+    ris, reporting, archive = core.core.ris, core.core.reporting, core.core.archive
+    ris.register_patient(
+        PatientIn(patient_id, name, birth_date=date(1960, 5, 1), sex="M"), username="reg"
+    )
+    order = ris.place_order(
+        patient_id,
+        "",
+        OrderIn(f"ORD-{patient_id}", (ProcedureRequest(procedure),)),
+        username="reg",
+    )
+    exam = order.exams[0]
+    for status in ("arrived", "in_progress", "completed"):
+        ris.change_status(exam.id, status, username="tech")
+    series = generate_uid()
+    uids = []
+    for number in range(1, images + 1):
+        ds = make_ct(
+            patient_id=patient_id,
+            patient_name=ris.patient(patient_id).dicom_name,
+            charset="ISO_IR 192",
+            study_uid=exam.study_instance_uid,
+            series_uid=series,
+            accession=exam.accession_number,
+            instance_number=number,
+            size=64,
+        )
+        archive.store_instance(encode(ds), Origin("test"))
+        uids.append(str(ds.SOPInstanceUID))
+    reporting.set_levels(exam.department, 1)
+    report = reporting.start(exam.id, CHIEF)
+    reporting.save(report.id, CHIEF, Content(findings=findings, impression=impression))
+    if uids:
+        reporting.set_key_images(
+            report.id,
+            CHIEF,
+            [KeyImage(exam.study_instance_uid, series, uids[0], note="右肺上叶结节")],
+        )
+    report = reporting.sign(report.id, CHIEF)
+    return Signed(report, ris.exam(exam.id), uids)
