@@ -239,6 +239,10 @@ def create_router(settings: Settings) -> APIRouter:
             return _not_installed(request, bundle.directory)
         page = (bundle.directory / "index.html").read_text(encoding="utf-8")
         page = page.replace("<head>", f"<head>{_GUARD_TAG}", 1)  # before OHIF's scripts
+        # The page's language as the appliance's (OHIF's build says "en"; a browser would
+        # offer to translate a Chinese screen "from English").
+        lang = i18n.HTML_LANG[i18n.language(request.cookies)]
+        page = page.replace('<html lang="en">', f'<html lang="{lang}">', 1)
         response = Response(page, media_type=_MEDIA_TYPES[".html"])
         # OHIF picks its language from this cookie first: follow the appliance's language.
         response.set_cookie(

@@ -80,8 +80,10 @@ def test_index_is_rebased_under_viewer_with_isolation_headers(doctor: httpx.Clie
     assert guard.headers["content-type"] == "text/javascript; charset=utf-8"
     assert "status === 401" in guard.text
     assert answer.cookies.get("i18next") == "zh"  # OHIF follows the appliance's language
+    assert page.startswith('<!doctype html><html lang="zh-CN">')
     english = doctor.get("/viewer", headers={"Cookie": "lang=en"})
     assert english.cookies.get("i18next") == "en-US"
+    assert english.text.startswith('<!doctype html><html lang="en">')
 
 
 @needs_bundle
