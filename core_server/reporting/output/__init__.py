@@ -10,7 +10,12 @@ from core_server.reporting.output.service import (
     ReportOutput,
     ReprintGrant,
 )
-from core_server.reporting.output.source import SignedReport, reports_for, signed_versions
+from core_server.reporting.output.source import (
+    SignedReport,
+    SignedVersion,
+    reports_for,
+    signed_versions,
+)
 from core_server.reporting.output.tables import (
     report_output_objects,
     report_print_log,
@@ -25,6 +30,7 @@ __all__ = [
     "ReportOutput",
     "ReprintGrant",
     "SignedReport",
+    "SignedVersion",
     "age",
     "report_output_objects",
     "report_print_log",

@@ -4,7 +4,7 @@ it belongs to, read from the reporting tables (same domain) and the RIS (its pub
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Engine, and_, select
 
@@ -19,6 +19,7 @@ from core_server.reporting.tables import (
 from core_server.ris import Exam, Patient, Ris, RisError
 
 SIGN_ACTION = "sign"
+AMEND_ACTION = "amend"
 
 
 @dataclass(frozen=True)
@@ -67,21 +68,40 @@ class SignedReport:
         return self.patient.birth_date if self.patient is not None else None
 
 
-def signed_versions(engine: Engine, report_id: int) -> list[Version]:
+@dataclass(frozen=True)
+class SignedVersion:
+    """One signature of a report: the first, or one after an amendment (and why it was)."""
+
+    number: int
+    username: str
+    created_at: datetime
+    reason: str  # the amendment's reason; "" for the first signature
+
+
+def signed_versions(engine: Engine, report_id: int) -> list[SignedVersion]:
     """Every signed version of a report (the first signature and each amendment's), oldest
-    first."""
+    first, each with the reason of the amendment that led to it."""
     with db.read(engine) as conn:
         rows = conn.execute(
             select(reporting_versions)
             .where(
                 and_(
                     reporting_versions.c.report_id == report_id,
-                    reporting_versions.c.action == SIGN_ACTION,
+                    reporting_versions.c.action.in_((SIGN_ACTION, AMEND_ACTION)),
                 )
             )
             .order_by(reporting_versions.c.number)
         ).all()
-    return [records.version(row) for row in rows]
+    out: list[SignedVersion] = []
+    reason = ""
+    for row in rows:
+        version = records.version(row)
+        if version.action == AMEND_ACTION:
+            reason = version.reason
+        else:
+            out.append(SignedVersion(version.number, version.username, version.created_at, reason))
+            reason = ""
+    return out
 
 
 def load(
