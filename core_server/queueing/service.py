@@ -1,7 +1,9 @@
 """The queue service: check-in, calls, room states, and what screens and callers show.
 
-Every action is one database transaction that also writes its events to the journal; the bus
-only wakes the WebSocket feed after the commit (see :mod:`core_server.queueing.journal`).
+Every action is one database transaction that also writes its events to the journal; after
+the commit they go to the WebSocket feed (see :mod:`~core_server.queueing.transactions` and
+:mod:`~core_server.queueing.feed`), and steps on the RIS (exam arrived, in progress, completed)
+follow.
 Claims are conditional updates (``... WHERE status = 'waiting'``) under row locks on the room
 and its queues, so two callers never get the same patient, and a room's anti-double-press
 interval holds across devices and core processes.
