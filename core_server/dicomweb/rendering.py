@@ -18,6 +18,7 @@ from core_server.dicomweb.instances import NotAvailable, frame_count, header
 
 MEDIA_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG"}
 THUMBNAIL_SIZE = (128, 128)
+_READ_WHOLE = 16 << 20  # bytes
 
 
 class RenderError(ValueError):
@@ -72,17 +73,17 @@ def parse_viewport(value: str | None) -> tuple[int, int] | None:
 
 def render(path: Path, frame: int, rendering: Rendering) -> bytes:
     """One frame (1-based) of a stored object as an image."""
-    ds = header(path)
-    if "Rows" not in ds:
+    # A small object is read once, header and pixels; from a large one (a cine loop) only the
+    # header and the one frame.
+    small = path.stat().st_size <= _READ_WHOLE
+    ds = dcmread(path) if small else header(path)
+    if "Rows" not in ds or (small and "PixelData" not in ds):
         raise NotAvailable("the object has no pixel data to render")
     count = frame_count(ds)
     if not 1 <= frame <= count:
         raise NotAvailable(f"frame {frame} does not exist: the object has {count}")
-    if count == 1:
-        ds = dcmread(path)  # one read for header and pixels
-        pixels = pixel_array(ds)  # colour converted to RGB
-    else:
-        pixels = pixel_array(path, index=frame - 1)  # only that frame is read
+    # Colour is converted to RGB.
+    pixels = pixel_array(ds if small else path, index=frame - 1 if count > 1 else None)
     image = Image.fromarray(_display(ds, pixels, rendering.window))
     if rendering.viewport:
         image.thumbnail(rendering.viewport, Image.Resampling.LANCZOS)
