@@ -1,0 +1,82 @@
+"""The report output service on each database (SQLite and PostgreSQL): archiving rows claimed
+and stored once, enqueueing twice changes nothing, the print log and reprint grants."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from core_server import auth, db
+from core_server.archive import Archive
+from core_server.events import EventBus
+from core_server.reporting import REPORT_SIGNED, Forbidden, Reporting, ReportingError
+from core_server.reporting.output import ReportOutput
+from core_server.ris import Ris
+from tests.core_server.reporting.output_data import signed_report
+
+
+@pytest.fixture
+def parts(database_url: str, tmp_path: Path) -> Iterator[Any]:
+    engine = db.make_engine(database_url)
+    db.migrate(engine)
+    bus = EventBus()
+    archive = Archive(engine, tmp_path / "storage", bus)
+    ris = Ris(engine, bus, archive)
+    ris.start()
+    reporting = Reporting(engine, bus, ris, archive)
+    output = ReportOutput(engine, archive, ris, hospital="测试医院", public_url="https://pacs.test")
+    bus.subscribe(REPORT_SIGNED, output.on_report_signed)
+    try:
+        yield SimpleNamespace(
+            core=SimpleNamespace(
+                engine=engine, ris=ris, reporting=reporting, archive=archive, report_output=output
+            )
+        )
+    finally:
+        engine.dispose()
+
+
+def test_archiving_and_printing_on_each_database(parts: Any) -> None:
+    signed = signed_report(parts, "P-SVC-1")
+    output: ReportOutput = parts.core.report_output
+    pending = output.objects(signed.report.id)
+    assert [o.status for o in pending] == ["pending", "pending"]  # noted by the event
+    assert output.enqueue(signed.report.id) == pending  # again: nothing new
+    assert output.sweep() == 0
+    assert output.run_due() == 2 and output.run_due() == 0
+    stored = output.objects(signed.report.id)
+    assert {o.status for o in stored} == {"stored"}
+    for obj in stored:
+        assert parts.core.archive.locate(
+            {"StudyInstanceUID": obj.study_instance_uid, "SOPInstanceUID": obj.sop_instance_uid}
+        )
+
+    engine = parts.core.engine
+    registrar = auth.get_user(engine, "wang.registrar")
+    other = auth.get_user(engine, "zhou.registrar")
+    clinician = auth.get_user(engine, "liu.clinician")
+    pdf, first = output.print_report(signed.report.id, registrar, copies=2)
+    assert pdf.startswith(b"%PDF-") and not first.reprint and first.copies == 2
+    assert output.url(signed.exam.accession_number).startswith("https://pacs.test/reports/view?")
+    with pytest.raises(Forbidden):
+        output.print_report(signed.report.id, other, reason="遗失")
+    with pytest.raises(Forbidden):
+        output.print_report(signed.report.id, clinician)
+    with pytest.raises(ReportingError):
+        output.print_report(signed.report.id, registrar, copies=0)
+    output.grant_reprint("zhou.registrar", by="admin", note="组长")
+    assert [g.username for g in output.reprint_grants()] == ["zhou.registrar"]
+    with pytest.raises(ReportingError):
+        output.print_report(signed.report.id, other)  # a reprint says why
+    _pdf, again = output.print_report(signed.report.id, other, reason="遗失")
+    assert again.reprint and again.reason == "遗失"
+    assert [(p.username, p.reprint) for p in output.print_log(signed.report.id)] == [
+        ("wang.registrar", False),
+        ("zhou.registrar", True),
+    ]
+    output.revoke_reprint("zhou.registrar", by="admin")
+    assert output.reprint_grants() == []
