@@ -1,0 +1,78 @@
+// Critical value alerts: the open ones first; a clinician acknowledges receipt (with what was
+// done), and the chain (raised, sent to the HIS, escalated, acknowledged) is shown per alert.
+"use strict";
+
+const rows = document.querySelector("#alerts tbody");
+const errorBox = document.getElementById("error");
+const statusLine = document.getElementById("alerts-status");
+const statusSelect = document.getElementById("alert-status");
+
+function chain(alert) {
+  return el("ol", { className: "rp-chain" },
+    ...alert.chain.map((e) => el("li", {}, `${when(e.at)} ${t("reporting_ui.chain." + e.kind)}`,
+      e.username ? ` · ${e.username}` : "", e.detail ? ` · ${e.detail}` : "")));
+}
+
+async function acknowledge(alert, button) {
+  const note = prompt(t("reporting_ui.alerts.note"), "");
+  if (note === null) return;
+  button.disabled = true;
+  try {
+    await rapi(`/api/reporting/critical-alerts/${alert.id}/acknowledge`, { method: "POST", json: { note } });
+    await refresh();
+  } catch (error) {
+    button.disabled = false;
+    showError(errorBox, error);
+  }
+}
+
+function row(alert) {
+  const state = alert.status === "open"
+    ? el("span", { className: "badge rp-critical", textContent: t("reporting_ui.alerts.open") + (alert.escalation_level ? " · " + t("reporting_ui.alerts.escalated", { level: alert.escalation_level }) : "") })
+    : el("span", {}, el("span", { className: "badge", textContent: t("reporting_ui.alerts.acknowledged") }),
+      el("div", { className: "sub", textContent: `${alert.acknowledged_by} ${when(alert.acknowledged_at)}` }),
+      alert.acknowledgement ? el("div", { textContent: alert.acknowledgement }) : null);
+  const actions = el("td", { className: "actions" });
+  if (alert.status === "open" && PAGE.role === "clinician") {
+    const button = el("button", { type: "button", className: "primary", textContent: t("reporting_ui.alerts.acknowledge") });
+    button.dataset.action = "acknowledge";
+    button.addEventListener("click", () => acknowledge(alert, button));
+    actions.append(button);
+  }
+  const tr = el("tr", { className: "rp-alert" },
+    el("td", { textContent: when(alert.raised_at) }),
+    el("td", {}, el("strong", { textContent: alert.patient_name }),
+      el("div", { className: "sub", textContent: `${alert.patient_id} · ${alert.accession_number} · ${alert.department}` })),
+    el("td", { className: "rp-alert-text", textContent: alert.description }),
+    el("td", { textContent: alert.raised_by }),
+    el("td", {}, state),
+    el("td", {}, chain(alert)),
+    actions);
+  tr.dataset.alert = alert.id;
+  tr.dataset.accession = alert.accession_number;
+  return tr;
+}
+
+async function refresh() {
+  showError(errorBox, null);
+  const params = new URLSearchParams({ status: statusSelect.value });
+  history.replaceState(null, "", "?" + params);
+  statusLine.textContent = t("web.common.loading");
+  const alerts = await rapi("/api/reporting/critical-alerts?" + params);
+  rows.replaceChildren(...alerts.map(row));
+  statusLine.textContent = alerts.length ? "" : t("web.common.none");
+}
+
+document.getElementById("alert-filters").addEventListener("submit", (event) => {
+  event.preventDefault();
+  refresh().catch((e) => showError(errorBox, e));
+});
+statusSelect.addEventListener("change", () => refresh().catch((e) => showError(errorBox, e)));
+// Open alerts are urgent: refresh every 30 seconds while the page is in front.
+setInterval(() => {
+  if (document.visibilityState === "visible") refresh().catch((e) => showError(errorBox, e));
+}, 30 * 1000);
+
+const initial = new URLSearchParams(location.search).get("status");
+if (initial !== null) statusSelect.value = initial;
+refresh().catch((e) => showError(errorBox, e));

@@ -1,0 +1,105 @@
+// The reporting worklist beside the editor: filters kept in the address bar (with the open
+// exam), rows with patient, exam, report status, flags and priors; a click opens the report.
+"use strict";
+
+const FILTERS = ["q", "report_status", "modality", "body_part", "date_from", "date_to", "id_suffix", "age"];
+const CHECKS = ["mine", "critical"];
+const worklist = $("worklist");
+const worklistStatus = $("worklist-status");
+
+function filterParams() {
+  const params = new URLSearchParams();
+  for (const name of FILTERS) {
+    const value = $(name).value.trim();
+    if (value) params.set(name, value);
+  }
+  for (const name of CHECKS) if ($(name).checked) params.set(name, "true");
+  return params;
+}
+
+function remember() {
+  const params = filterParams();
+  if (editor.examId) params.set("exam", editor.examId);
+  history.replaceState(null, "", "?" + params);
+}
+
+function badge(className, key, values) {
+  return el("span", { className: "badge " + className, textContent: t(key, values) });
+}
+
+function item(row) {
+  const li = el("li", { className: "rp-item", tabIndex: 0 });
+  li.dataset.examId = row.exam_id;
+  li.dataset.accession = row.accession_number;
+  if (row.exam_id === editor.examId) li.classList.add("active");
+  const first = el("div", { className: "rp-line" }, el("strong", { className: "rp-name", textContent: row.patient_name }),
+    el("span", { className: "sub", textContent: [t("reporting_ui.sex." + (row.sex || "O")), row.age !== null ? t("reporting_ui.age", { years: row.age }) : ""].filter(Boolean).join(" ") }));
+  if (row.emergency) first.append(badge("rp-emergency", "reporting_ui.flag.emergency"));
+  if (row.critical) first.append(badge("rp-critical", "reporting_ui.flag.critical"));
+  if (row.infectious) first.append(badge("rp-infectious", "reporting_ui.flag.infectious"));
+  if (row.positive === true) first.append(badge("rp-positive", "reporting_ui.flags.positive"));
+  const second = el("div", { className: "rp-line sub" },
+    `${row.modality} · ${row.procedure_name} · ${when(row.exam_at)}`);
+  const third = el("div", { className: "rp-line" },
+    el("span", { className: "badge rp-status-" + (row.report_status || "unreported"), textContent: t("reporting_ui.status." + (row.report_status || "unreported")) }),
+    el("span", { className: "sub", textContent: row.patient_id }));
+  if (row.author) third.append(el("span", { className: "sub", textContent: personName(row.author) }));
+  if (row.priors > 0) third.append(badge("rp-has-priors", "reporting_ui.worklist.priors", { n: row.priors }));
+  if (row.locked_by && row.locked_by !== PAGE.username) {
+    third.append(badge("rp-locked", "reporting_ui.worklist.locked", { name: personName(row.locked_by) }));
+  }
+  li.append(first, second, third);
+  const open = () => {
+    for (const other of worklist.querySelectorAll(".rp-item.active")) other.classList.remove("active");
+    li.classList.add("active");
+    openExam(row.exam_id, row).then(remember).catch((e) => showError($("error"), e));
+  };
+  li.addEventListener("click", open);
+  li.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") open();
+  });
+  return li;
+}
+
+let rowsByExam = new Map();
+
+async function refreshWorklist() {
+  worklistStatus.textContent = t("web.common.loading");
+  try {
+    const rows = await rapi("/api/reporting/worklist?" + filterParams());
+    rowsByExam = new Map(rows.map((r) => [r.exam_id, r]));
+    worklist.replaceChildren(...rows.map(item));
+    worklistStatus.textContent = rows.length ? t("reporting_ui.worklist.count", { n: rows.length }) : t("web.common.none");
+    if (editor.examId && rowsByExam.has(editor.examId)) editor.row = rowsByExam.get(editor.examId);
+  } catch (error) {
+    worklistStatus.textContent = errorText(error);
+  }
+}
+
+editor.onChange = () => refreshWorklist();
+
+$("filters").addEventListener("submit", (event) => {
+  event.preventDefault();
+  remember();
+  refreshWorklist();
+});
+for (const name of ["report_status", "modality", "body_part", "date_from", "date_to", ...CHECKS]) {
+  $(name).addEventListener("change", () => {
+    remember();
+    refreshWorklist();
+  });
+}
+
+// New exams arrive all day: the list refreshes every minute while the page is in front.
+setInterval(() => {
+  if (document.visibilityState === "visible") refreshWorklist();
+}, 60 * 1000);
+
+(async () => {
+  const params = new URLSearchParams(location.search);
+  for (const name of FILTERS) if (params.has(name)) $(name).value = params.get(name);
+  for (const name of CHECKS) $(name).checked = params.get(name) === "true";
+  await refreshWorklist();
+  const exam = Number(params.get("exam"));
+  if (exam) await openExam(exam, rowsByExam.get(exam));
+})().catch((e) => showError($("error"), e));

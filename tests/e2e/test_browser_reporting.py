@@ -1,0 +1,261 @@
+"""In headless Chromium, the reporting workspace (worklist and editor on one screen): a
+resident writes a chest CT report (with the prior exam's signed report one click away) and
+submits it, an attending edits it, sees the diff (deletions red struck through, additions
+green) and signs; another doctor's lock is shown as 张医生正在编辑 and the text is read-only;
+autosave keeps what was typed when the page is closed without saving; a clinician acknowledges
+a critical value. Nothing may leave the appliance. Screenshots go to
+``test-artifacts/test_browser_reporting/<test>/``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from core_server import auth
+from core_server.archive import Origin
+from core_server.reporting import Content, Doctor
+from core_server.ris import OrderIn, PatientIn, ProcedureRequest
+from tests.conftest import RunningCore
+from tests.dicom_data import encode, make_ct
+from tests.e2e.browser import NetworkGuard, artifacts_for, browser, sign_in
+
+pytestmark = pytest.mark.xdist_group("browser")
+__all__ = ["browser"]  # the module's Chromium fixture
+
+PASSWORD = "password-123"
+RESIDENT = Doctor("li", "reporting_doctor")
+ATTENDING = Doctor("wang", "reviewing_doctor")
+
+
+def _staff(core: RunningCore) -> None:
+    for username, role, name in (
+        ("li", "reporting_doctor", "李医生"),
+        ("zhang", "reporting_doctor", "张医生"),
+        ("wang", "reviewing_doctor", "王医生"),
+        ("zhao", "clinician", "赵医生"),
+    ):
+        auth.create_user(core.core.engine, username, PASSWORD, role, display_name=name)
+
+
+def _performed_exam(core: RunningCore, patient_id: str, order: str, procedure: str) -> int:
+    """A completed exam (registered, checked in, performed) of the patient."""
+    ris = core.core.ris
+    if not ris.find_patients(text=patient_id):
+        ris.register_patient(
+            PatientIn(patient_id, "张三", sex="M", birth_date=date(1970, 5, 1)), username="reg"
+        )
+    exam = ris.place_order(
+        patient_id, "", OrderIn(order, (ProcedureRequest(procedure),)), username="reg"
+    ).exams[0]
+    for status in ("arrived", "in_progress", "completed"):
+        ris.change_status(exam.id, status, username="tech")
+    return exam.id
+
+
+def _page(
+    browser: Browser, core: RunningCore, username: str, path: str
+) -> tuple[Page, NetworkGuard]:
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1500, "height": 1000})
+    guard = NetworkGuard(core.base_url)
+    guard.attach(context)
+    page = context.new_page()
+    guard.watch(page)
+    page.goto(core.base_url + path)
+    sign_in(page, username, PASSWORD)
+    return page, guard
+
+
+def _open(page: Page, accession: str) -> None:
+    page.locator(f"li.rp-item[data-accession='{accession}']").click()
+    expect(page.locator("#editor-body")).to_be_visible()
+
+
+def _type_at_end(page: Page, box: str, text: str, backspaces: int = 0) -> None:
+    page.locator(box).click()
+    page.keyboard.press("Control+End")
+    for _ in range(backspaces):
+        page.keyboard.press("Backspace")
+    page.keyboard.type(text)
+
+
+def _until(condition: Callable[[], bool], what: str, seconds: float = 15.0) -> None:
+    """Wait for something the browser does in the background (a request sent as the page
+    closes) to reach the server."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"never happened: {what}")
+        time.sleep(0.1)
+
+
+def _clean(*guards: NetworkGuard) -> None:
+    for guard in guards:
+        assert guard.outside == [] and guard.csp_violations() == [], (
+            guard.outside,
+            guard.console_errors,
+        )
+
+
+def test_write_submit_review_diff_sign(
+    browser: Browser, core: RunningCore, request: pytest.FixtureRequest
+) -> None:
+    artifacts = artifacts_for(request)
+    _staff(core)
+    reporting = core.core.reporting
+    # A prior chest X-ray of the same patient, signed last time.
+    prior_exam = _performed_exam(core, "P100", "O-PRIOR", "DR-CHEST-PA")
+    prior = reporting.start(prior_exam, RESIDENT)
+    reporting.submit(prior.id, RESIDENT, Content("双肺纹理清晰。", "心肺未见异常。"))
+    reporting.sign(prior.id, ATTENDING)
+    exam_id = _performed_exam(core, "P100", "O-NOW", "CT-CHEST")
+    exam = core.core.ris.exam(exam_id)
+    image = make_ct(patient_id="P100", accession=exam.accession_number)
+    core.core.archive.store_instance(encode(image), Origin("dimse", "CT01"))
+
+    page, guard = _page(browser, core, "li", "/reporting")
+    row = page.locator(f"li.rp-item[data-accession='{exam.accession_number}']")
+    expect(row).to_contain_text("张三")
+    expect(row).to_contain_text("既往 1")
+    _open(page, exam.accession_number)
+    expect(page.locator("#findings")).to_have_attribute("contenteditable", "true")
+    # The prior exam: a prominent hint, its signed report one click away, its images in OHIF.
+    expect(page.locator("#priors-toggle")).to_contain_text("1 次既往检查")
+    page.click("#priors-toggle")
+    prior_item = page.locator("li.rp-prior")
+    prior_item.locator("button.rp-prior-open").click()
+    expect(prior_item.locator(".rp-prior-text")).to_contain_text("心肺未见异常。")
+    expect(page.locator("#thumbs .rp-thumb")).to_have_count(1)
+    _type_at_end(page, "#findings", "右肺下叶见斑片状高密度影，大小约2.0")
+    page.locator("#toolbar [data-symbol='×']").click()
+    page.keyboard.type("1.5cm。")
+    _type_at_end(page, "#impression", "右肺下叶肺炎")
+    page.locator("#flag-positive").check()
+    page.click("#submit")
+    expect(page.locator("#report-status")).to_have_text("待审核")
+    expect(page.locator("#findings")).to_have_attribute("contenteditable", "false")
+    page.screenshot(path=str(artifacts / "submitted.png"), full_page=True)
+    report = reporting.report_for_exam(exam_id)
+    assert report is not None
+    assert (report.status, report.author, report.positive) == ("submitted", "li", True)
+    assert "2.0×1.5cm" in report.findings
+
+    # The attending edits: adds advice, replaces 肺炎 with 感染; the diff shows both.
+    review, review_guard = _page(browser, core, "wang", f"/reporting?exam={exam_id}")
+    expect(review.locator("#findings")).to_have_attribute("contenteditable", "true")
+    _type_at_end(review, "#findings", "建议复查。")
+    _type_at_end(review, "#impression", "感染", backspaces=2)
+    review.click("#save")
+    expect(review.locator("#diff")).to_be_visible()
+    expect(review.locator("#diff-between")).to_contain_text("李医生")
+    deleted = review.locator("#diff-impression del.diff-del")
+    added = review.locator("#diff-impression ins.diff-ins")
+    expect(deleted).to_have_text("肺炎")
+    expect(added).to_have_text("感染")
+    expect(review.locator("#diff-findings ins.diff-ins")).to_have_text("建议复查。")
+    expect(review.locator("#diff-findings del.diff-del")).to_have_count(0)
+    expect(deleted).to_have_css("text-decoration-line", "line-through")
+    expect(deleted).to_have_css("color", "rgb(180, 35, 24)")
+    expect(added).to_have_css("color", "rgb(6, 118, 71)")
+    review.screenshot(path=str(artifacts / "diff.png"), full_page=True)
+    review.click("#sign")
+    expect(review.locator("#report-status")).to_have_text("已签发")
+    expect(review.locator("#amend")).to_be_visible()
+    review.screenshot(path=str(artifacts / "signed.png"), full_page=True)
+    signed = reporting.report_for_exam(exam_id)
+    assert signed is not None
+    assert (signed.status, signed.signed_by, signed.author) == ("signed", "wang", "li")
+    assert "建议复查。" in signed.findings and "右肺下叶感染" in signed.impression
+    assert core.core.ris.exam(exam_id).status == "verified"
+    _clean(guard, review_guard)
+
+
+def test_lock_held_by_another_doctor(
+    browser: Browser, core: RunningCore, request: pytest.FixtureRequest
+) -> None:
+    artifacts = artifacts_for(request)
+    _staff(core)
+    exam_id = _performed_exam(core, "P200", "O-LOCK", "CT-HEAD")
+    accession = core.core.ris.exam(exam_id).accession_number
+    report = core.core.reporting.start(exam_id, Doctor("zhang", "reporting_doctor"))
+    core.core.reporting.autosave(
+        report.id, Doctor("zhang", "reporting_doctor"), Content("脑实质密度均匀。", "")
+    )  # takes the lock
+    page, guard = _page(browser, core, "li", "/reporting")
+    expect(page.locator(f"li.rp-item[data-accession='{accession}']")).to_contain_text(
+        "张医生编辑中"
+    )
+    _open(page, accession)
+    expect(page.locator("#lock-banner")).to_be_visible()
+    expect(page.locator("#lock-text")).to_contain_text("张医生正在编辑")
+    expect(page.locator("#findings")).to_have_text("脑实质密度均匀。")
+    expect(page.locator("#findings")).to_have_attribute("contenteditable", "false")
+    expect(page.locator("#save")).to_be_disabled()
+    page.screenshot(path=str(artifacts / "locked.png"), full_page=True)
+    # Once 张医生 closes the report, 李医生 takes it over with one click.
+    core.core.reporting.unlock(report.id, "zhang")
+    page.click("#lock-retry")
+    expect(page.locator("#lock-banner")).to_be_hidden()
+    expect(page.locator("#findings")).to_have_attribute("contenteditable", "true")
+    assert core.core.reporting.report(report.id).lock_holder == "li"
+    _clean(guard)
+
+
+def test_autosave_survives_a_closed_page(
+    browser: Browser, core: RunningCore, request: pytest.FixtureRequest
+) -> None:
+    artifacts = artifacts_for(request)
+    _staff(core)
+    exam_id = _performed_exam(core, "P300", "O-SAVE", "CT-ABD")
+    page, guard = _page(browser, core, "li", f"/reporting?exam={exam_id}")
+    expect(page.locator("#findings")).to_have_attribute("contenteditable", "true")
+    _type_at_end(page, "#findings", "肝脏形态大小正常，密度均匀")
+    context = page.context
+    # Closed without saving: the page's pagehide handler sends the text (fetch keepalive).
+    page.close(run_before_unload=True)
+
+    def saved() -> bool:
+        report = core.core.reporting.report_for_exam(exam_id)
+        return report is not None and "密度均匀" in report.findings
+
+    _until(saved, "the typed findings reached the server")
+    again = context.new_page()
+    guard.watch(again)
+    again.goto(f"{core.base_url}/reporting?exam={exam_id}")
+    expect(again.locator("#findings")).to_have_text("肝脏形态大小正常，密度均匀")
+    expect(again.locator("#findings")).to_have_attribute("contenteditable", "true")
+    again.screenshot(path=str(artifacts / "reopened.png"), full_page=True)
+    _clean(guard)
+
+
+def test_clinician_acknowledges_a_critical_value(
+    browser: Browser, core: RunningCore, request: pytest.FixtureRequest
+) -> None:
+    artifacts = artifacts_for(request)
+    _staff(core)
+    exam_id = _performed_exam(core, "P400", "O-CRIT", "CT-HEAD")
+    accession = core.core.ris.exam(exam_id).accession_number
+    page, guard = _page(browser, core, "li", f"/reporting?exam={exam_id}")
+    expect(page.locator("#findings")).to_have_attribute("contenteditable", "true")
+    page.click("#raise-critical")
+    page.fill("#reason-text", "左侧基底节区急性脑出血")
+    page.click("#reason-ok")
+    expect(page.locator("#flag-badges")).to_contain_text("危急值")
+    (alert,) = core.core.reporting.alerts(status="open")
+    assert (alert.accession_number, alert.raised_by) == (accession, "li")
+
+    ward, ward_guard = _page(browser, core, "zhao", "/critical-alerts")
+    row = ward.locator(f"tr.rp-alert[data-accession='{accession}']")
+    expect(row).to_contain_text("左侧基底节区急性脑出血")
+    expect(row).to_contain_text("张三")
+    ward.once("dialog", lambda dialog: dialog.accept("已通知神经外科会诊"))
+    row.locator("[data-action=acknowledge]").click()
+    ward.select_option("#alert-status", "acknowledged")
+    expect(row).to_contain_text("已通知神经外科会诊")
+    ward.screenshot(path=str(artifacts / "acknowledged.png"), full_page=True)
+    done = core.core.reporting.alert(alert.id)
+    assert (done.status, done.acknowledged_by) == ("acknowledged", "zhao")
+    _clean(guard, ward_guard)
