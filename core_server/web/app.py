@@ -19,6 +19,7 @@ from core_server.web import (
     pages,
     pages_hl7,
     pages_queueing,
+    pages_reporting,
     pages_ris,
     routes_admin,
     routes_auth,
@@ -101,6 +102,7 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     app.include_router(routes_hl7.router)
     pages.install(app)
     pages_ris.install(app)
+    pages_reporting.install(app)
     pages_hl7.install(app)
     app.include_router(viewer.create_router(ctx.settings))
     return app
