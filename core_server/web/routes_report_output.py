@@ -26,7 +26,7 @@ from core_server.reporting.output import (
     signed_versions,
 )
 from core_server.web.security import require, require_page
-from core_server.web.templating import render
+from core_server.web.templating import PageLink, add_page_link, render
 
 api = APIRouter(prefix="/api/reporting", tags=["report output"])
 pages = APIRouter(include_in_schema=False)
@@ -274,3 +274,4 @@ def install(app: FastAPI, output: ReportOutput) -> None:
     app.state.report_output = output
     app.include_router(api)
     app.include_router(pages)
+    add_page_link(app, PageLink("report_output.nav.view", "/reports/view", READ_ROLES, order=60))
