@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from core_server import db
 from core_server.archive import StudyFilter, search_studies
 from core_server.archive import tables as t
-from core_server.archive.pinyin import pinyin_columns
+from core_server.archive.objects import pinyin_columns
 
 FAMILY = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾田董袁潘于蒋蔡余杜"
 FAMILY += "叶程苏魏吕丁任沈姚卢单"

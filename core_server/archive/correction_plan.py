@@ -28,8 +28,7 @@ from pydicom.valuerep import validate_value
 from sqlalchemy import Connection, select
 
 from core_server.archive import tables as t
-from core_server.archive.objects import person_name_keys
-from core_server.archive.pinyin import pinyin_columns
+from core_server.archive.objects import person_name_keys, pinyin_columns
 from core_server.archive.rewrite import REQUEST_ITEM_KEYWORDS
 from core_server.archive.storage import StorageArea
 

@@ -5,7 +5,7 @@ matter, and a prefix is enough. Each name form of the query (``Zhang^San=张^三
 Patient names match on the index's keys only through prefixes that an index can serve:
 
 - letters (``zs``, ``zhangs``, ``zhang san``, ``lv``): the pinyin initials or spelling keys
-  (:mod:`core_server.archive.pinyin`, made at ingest with the surname table), so a name sent
+  (:mod:`core_server.pinyin`, made at ingest with the surname table), so a name sent
   in Chinese characters only is found by its pinyin (单雄信 by ``sxx`` or ``shanx``);
 - Chinese characters (``张三``, ``张``): the stored groups with or without the ``^`` after a
   one- or two-character family name, and the spelling key (a name sent in pinyin only).
@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, true
 
-from core_server.archive.pinyin import normalize_query, pinyin_keys
+from core_server.pinyin import normalize_query, search_keys
 
 _MAX_INITIALS = 4  # longer all-letter queries are full spellings, not initials
 _NOT_TYPED = re.compile(r"[\s^*?\-'%_=\\]")
@@ -52,7 +52,7 @@ def _indexed(
     if letters:
         return [initials.like(text + "%"), spelled.like(normalize_query(text) + "%")]
     conditions = [key.like(pattern) for pattern in _caret_patterns(text) for key in keys]
-    spelling = pinyin_keys(text)[1]
+    spelling = search_keys(text)[1]
     if spelling:
         conditions.append(spelled.like(spelling + "%"))
     return conditions

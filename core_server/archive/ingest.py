@@ -33,8 +33,14 @@ from sqlalchemy.exc import IntegrityError
 
 from core_server import db
 from core_server.archive import tables as t
-from core_server.archive.objects import ParsedObject, integer, parse, person_name_keys, text
-from core_server.archive.pinyin import pinyin_columns
+from core_server.archive.objects import (
+    ParsedObject,
+    integer,
+    parse,
+    person_name_keys,
+    pinyin_columns,
+    text,
+)
 from core_server.archive.storage import StorageArea
 
 log = logging.getLogger(__name__)

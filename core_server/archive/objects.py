@@ -13,6 +13,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import PersonName
 
 import core_server.iso_ir_58  # noqa: F401  (pydicom gets ISO 2022 IR 58 wrong without it)
+from core_server.pinyin import search_keys
 
 _SEQUENCE_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 _DEFER = 4096  # values larger than this (pixel data) are not read while indexing
@@ -108,6 +109,13 @@ def person_name_keys(value: str | PersonName) -> tuple[str, str, str]:
     """The alphabetic, ideographic and phonetic groups as upper-cased match keys."""
     groups = ([*str(value).split("="), "", ""])[:3]
     return tuple(normalize_name(group) for group in groups)  # type: ignore[return-value]
+
+
+def pinyin_columns(name: str) -> dict[str, str]:
+    """The ``patients`` columns holding the pinyin search keys of ``name`` (initials ``ZS``,
+    spelled ``ZHANGSAN``), so a name sent in Chinese characters only is found by letters."""
+    initials, spelled = search_keys(name)
+    return {"patient_name_initials": initials[:64], "patient_name_pinyin": spelled[:64]}
 
 
 def normalize_name(group: str) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Engine, and_, exists, func, or_, select, u
 
 from core_server import db
 from core_server.archive import tables as t
-from core_server.archive.pinyin import normalize_query
+from core_server.pinyin import normalize_query
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _DATE = re.compile(r"^\d{8}$")

@@ -35,7 +35,7 @@ patients = Table(
     Column("patient_name_ideo", Key(324), nullable=False, server_default=""),
     Column("patient_name_phon", Key(324), nullable=False, server_default=""),
     # Pinyin search keys (initials ZS, spelled ZHANGSAN) for names sent in Chinese only; see
-    # core_server.archive.pinyin.
+    # core_server.pinyin.
     Column("patient_name_initials", Key(64), nullable=False, server_default=""),
     Column("patient_name_pinyin", Key(64), nullable=False, server_default=""),
     Column("birth_date", Key(8), nullable=False, server_default=""),

@@ -12,6 +12,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from core_server.pinyin import dicom_person_name
+
 
 class RisError(ValueError):
     """A refusal said for the user (registrar, technician, HIS): what was wrong."""
@@ -122,8 +124,6 @@ class Patient(_Dict):
     @property
     def dicom_name(self) -> str:
         """The DICOM Person Name: ``ZHANG^SAN=张^三`` (alphabetic=ideographic)."""
-        from core_server.ris.pinyin import dicom_person_name
-
         return dicom_person_name(self.name, self.name_pinyin)
 
 
@@ -206,6 +206,8 @@ class StatusChange(_Dict):
     username: str
     at: datetime
     reason: str = ""
+    # Increasing with the commit order of the changes (ris_exam_history.id): a reader's cursor.
+    change_id: int = 0
 
     def as_event(self) -> dict[str, Any]:
         return self.as_dict()

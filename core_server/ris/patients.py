@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, update
 
-from core_server.ris import pinyin, records, validation
+from core_server import pinyin
+from core_server.ris import records, validation
 from core_server.ris.models import (
     Conflict,
     NotFound,

@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
+from core_server.pinyin import dicom_person_name, to_pinyin
 from core_server.ris import records, status
 from core_server.ris.models import Exam, Patient, RisError, WorklistItem
-from core_server.ris.pinyin import dicom_person_name, to_pinyin
 from core_server.ris.tables import ris_exams, ris_orders, ris_patients, ris_procedures, ris_rooms
 
 CODING_SCHEME = "99RIS"  # private coding scheme of this RIS's exam items

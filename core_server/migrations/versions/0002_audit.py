@@ -44,7 +44,7 @@ def upgrade() -> None:
 
 def _fill_pinyin_keys() -> None:
     """Keys for the patients already stored (computed at ingest from now on)."""
-    from core_server.archive.pinyin import pinyin_columns
+    from core_server.archive.objects import pinyin_columns
 
     conn = op.get_bind()
     patients = sa.table(

@@ -1,4 +1,5 @@
-"""Pinyin names with the surname table, ID card numbers, phone numbers (no database)."""
+"""ID card numbers and phone numbers (no database); pinyin names are in
+tests/core_server/test_pinyin.py."""
 
 from __future__ import annotations
 
@@ -7,40 +8,7 @@ from datetime import date
 import pytest
 
 from core_server.ris import RisError
-from core_server.ris.pinyin import dicom_person_name, initials, split_name, to_pinyin
 from core_server.ris.validation import check_digit, normalize_phone, parse_id_card
-
-
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("张三", "ZHANG^SAN"),
-        ("单田芳", "SHAN^TIANFANG"),  # pypinyin alone: DAN
-        ("曾国藩", "ZENG^GUOFAN"),  # CENG
-        ("区志航", "OU^ZHIHANG"),  # QU
-        ("解缙", "XIE^JIN"),  # JIE
-        ("仇英", "QIU^YING"),  # CHOU
-        ("朴树", "PIAO^SHU"),  # PU
-        ("查良镛", "ZHA^LIANGYONG"),  # CHA
-        ("吕布", "LYU^BU"),  # ü as YU, the passport spelling
-        ("欧阳娜娜", "OUYANG^NANA"),  # compound surname
-        ("司马相如", "SIMA^XIANGRU"),
-        ("女娲", "NYU^WA"),
-        ("John Smith", "JOHN^SMITH"),
-    ],
-)
-def test_pinyin_of_names_uses_the_surname_table(name: str, expected: str) -> None:
-    assert to_pinyin(name) == expected
-
-
-def test_dicom_person_name_and_initials() -> None:
-    assert dicom_person_name("张三") == "ZHANG^SAN=张^三"
-    assert dicom_person_name("欧阳娜娜") == "OUYANG^NANA=欧阳^娜娜"
-    assert dicom_person_name("John Smith") == "JOHN^SMITH"
-    assert split_name("诸葛亮") == ("诸葛", "亮")
-    assert initials("张三丰") == "ZSF"
-    assert initials("欧阳娜娜") == "OYNN"
-    assert initials("单田芳") == "STF"
 
 
 def test_id_card_number_check_digit_birth_date_and_sex() -> None:
