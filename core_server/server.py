@@ -16,7 +16,7 @@ from core_server.hl7 import Hl7Service
 from core_server.queueing import QueueService, RisExamDesk
 from core_server.reporting import REPORT_SIGNED, Reporting
 from core_server.reporting.content import load_system_templates
-from core_server.reporting.output import ReportOutput
+from core_server.reporting.output import ReportOutput, default_public_url
 from core_server.ris import EXAM_STATUS_CHANGED, Ris
 from core_server.settings import Settings
 from core_server.web import WebContext, create_web_app
@@ -65,6 +65,7 @@ def build_core(settings: Settings) -> Core:
         ris,
         hospital=settings.hospital_name or "医学影像中心",
         public_url=settings.public_url,
+        fallback_url=default_public_url(settings.host, settings.http_port),
         site_dir=settings.data_dir / "report_layouts",
         ae_title=settings.ae_title,
     )

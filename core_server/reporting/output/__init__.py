@@ -9,6 +9,7 @@ from core_server.reporting.output.service import (
     PrintRecord,
     ReportOutput,
     ReprintGrant,
+    default_public_url,
 )
 from core_server.reporting.output.source import (
     SignedReport,
@@ -32,6 +33,7 @@ __all__ = [
     "SignedReport",
     "SignedVersion",
     "age",
+    "default_public_url",
     "report_output_objects",
     "report_print_log",
     "report_reprint_grants",

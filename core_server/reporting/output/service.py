@@ -19,7 +19,9 @@ every refused reprint is in the print log / audit trail.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,6 +52,7 @@ FIRST_RETRY = 10.0  # seconds; doubled after each failure
 LAST_RETRY = 3600.0
 LEASE = timedelta(minutes=5)  # how long a claimed row is left to its process
 MAX_COPIES = 10
+SWEEP_SECONDS = 300.0  # how often the worker looks for signed versions without rows
 # Modalities whose pictures are photographs: without chosen key images the first ones print.
 PHOTO_MODALITIES = ("US", "ES", "XC", "GM", "OP")
 
@@ -92,6 +95,12 @@ class ReprintGrant:
     note: str
 
 
+def default_public_url(host: str, port: int) -> str:
+    """Where this server is probably reached when no ``public_url`` is set."""
+    name = socket.getfqdn() if host in ("", "0.0.0.0", "::") else host
+    return f"http://{name}:{port}"
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -111,6 +120,7 @@ class ReportOutput:
         *,
         hospital: str,
         public_url: str = "",
+        fallback_url: str = "",
         site_dir: Path | None = None,
         ae_title: str = "PACS",
     ) -> None:
@@ -119,6 +129,7 @@ class ReportOutput:
         self.ris = ris
         self.hospital = hospital
         self.public_url = public_url.rstrip("/")
+        self.fallback_url = fallback_url.rstrip("/")
         self.site_dir = site_dir
         self.ae_title = ae_title
         self._wake = threading.Event()
@@ -161,15 +172,10 @@ class ReportOutput:
         return [o for o in self.objects(report_id) if o.version == signed.version.number]
 
     def sweep(self) -> int:
-        """Rows for every signed version that has none (after a stop at the wrong moment)."""
-        with db.read(self.engine) as conn:
-            have = {
-                (r.report_id, r.version)
-                for r in conn.execute(
-                    select(report_output_objects.c.report_id, report_output_objects.c.version)
-                )
-            }
-        missing = [key for key in source.signed_reports(self.engine) if key not in have]
+        """Rows for every signed version that lacks one (the process stopped between a
+        signature's commit and its event, or the event's handler failed). Run at start and
+        every few minutes by the worker."""
+        missing = source.signed_without(self.engine, report_output_objects, KINDS)
         for report_id, version in missing:
             try:
                 self.enqueue(report_id, version)
@@ -328,8 +334,12 @@ class ReportOutput:
         self._stop.clear()
 
         def run() -> None:
+            swept = time.monotonic()
             while not self._stop.is_set():
                 try:
+                    if time.monotonic() - swept > SWEEP_SECONDS:
+                        swept = time.monotonic()
+                        self.sweep()
                     self.run_due()
                 except Exception:
                     log.exception("report archiving round failed")
@@ -360,7 +370,9 @@ class ReportOutput:
         return names.get(code, code)
 
     def url(self, accession_number: str, base_url: str = "") -> str:
-        base = self.public_url or base_url.rstrip("/")
+        # The configured address, else the one the request came to (a browser printing),
+        # else this machine's name (archived copies, made without a request).
+        base = self.public_url or base_url.rstrip("/") or self.fallback_url
         return f"{base}/reports/view?AccessionNumber={accession_number}"
 
     def pictures(self, signed: source.SignedReport) -> list[rendering.KeyImagePicture]:

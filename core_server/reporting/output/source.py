@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, Table, and_, select
 
 from core_server import db
 from core_server.reporting import records
@@ -153,17 +153,31 @@ def load(
     return SignedReport(report, records.version(row), exam, patient, template, signed_numbers)
 
 
-def signed_reports(engine: Engine) -> list[tuple[int, int]]:
-    """(report id, signed version) of every signed version of every report: the start-up sweep
-    makes sure each has its archived objects."""
+def signed_without(engine: Engine, table: Table, kinds: tuple[str, ...]) -> list[tuple[int, int]]:
+    """(report id, signed version) of the signed versions that lack a row of one of ``kinds``
+    in ``table`` (the output's jobs, keyed by report_id, version, kind): an anti-join on that
+    table's unique key, cheap however many reports are signed."""
+    missing: set[tuple[int, int]] = set()
     with db.read(engine) as conn:
-        rows = conn.execute(
-            select(reporting_versions.c.report_id, reporting_versions.c.number)
-            .join(reporting_reports, reporting_reports.c.id == reporting_versions.c.report_id)
-            .where(reporting_versions.c.action == SIGN_ACTION)
-            .order_by(reporting_versions.c.report_id, reporting_versions.c.number)
-        ).all()
-    return [(row.report_id, row.number) for row in rows]
+        for kind in kinds:
+            have = (
+                select(table.c.id)
+                .where(
+                    and_(
+                        table.c.report_id == reporting_versions.c.report_id,
+                        table.c.version == reporting_versions.c.number,
+                        table.c.kind == kind,
+                    )
+                )
+                .exists()
+            )
+            rows = conn.execute(
+                select(reporting_versions.c.report_id, reporting_versions.c.number).where(
+                    and_(reporting_versions.c.action == SIGN_ACTION, ~have)
+                )
+            )
+            missing.update((row.report_id, row.number) for row in rows)
+    return sorted(missing)
 
 
 def reports_for(
