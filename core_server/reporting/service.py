@@ -434,6 +434,17 @@ class Reporting:
                 raise ReportingError(
                     "关键图像需要实例 UID 和帧号 / a key image needs a UID and frame"
                 )
+        uids = sorted({i.sop_instance_uid for i in images})
+        if uids and self.archive is not None:
+            stored = {
+                found["SOPInstanceUID"]
+                for found in self.archive.find("IMAGE", {"SOPInstanceUID": "\\".join(uids)})
+            }
+            missing = [uid for uid in uids if uid not in stored]
+            if missing:
+                raise ReportingError(
+                    f"关键图像不在存档中 / key images not in the archive: {', '.join(missing)}"
+                )
         with self._write() as conn:
             row = records.report_row(conn, report_id, for_update=True)
             workflow.check_edit(row.status, self.grade(doctor, conn))

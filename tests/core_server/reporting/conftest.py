@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
 from core_server import db
+from core_server.archive import Archive
 from core_server.events import EventBus
 from core_server.reporting import Doctor, Reporting
 from core_server.ris import OrderIn, PatientIn, ProcedureRequest, Ris
@@ -42,6 +44,7 @@ class Setup:
     ris: Ris
     reporting: Reporting
     events: Recorder
+    archive: Archive
 
     def exam(
         self,
@@ -76,13 +79,14 @@ class Setup:
         return exam_id
 
 
-def build(database_url: str) -> Iterator[Setup]:
+def build(database_url: str, storage: Path) -> Iterator[Setup]:
     engine = db.make_engine(database_url)
     db.migrate(engine)
     bus = EventBus()
-    ris = Ris(engine, bus)
+    archive = Archive(engine, storage, bus)
+    ris = Ris(engine, bus, archive)
     ris.start()
-    reporting = Reporting(engine, bus, ris)
+    reporting = Reporting(engine, bus, ris, archive)
     reporting.set_grade(CHIEF.username, "chief")
     recorder = Recorder()
     for topic in (
@@ -96,18 +100,18 @@ def build(database_url: str) -> Iterator[Setup]:
     ):
         bus.subscribe(topic, recorder)
     try:
-        yield Setup(engine, bus, ris, reporting, recorder)
+        yield Setup(engine, bus, ris, reporting, recorder, archive)
     finally:
         engine.dispose()
 
 
 @pytest.fixture
-def setup(database_url: str) -> Iterator[Setup]:
+def setup(database_url: str, tmp_path: Path) -> Iterator[Setup]:
     """On SQLite and PostgreSQL in turn."""
-    yield from build(database_url)
+    yield from build(database_url, tmp_path / "storage")
 
 
 @pytest.fixture
-def sqlite_setup(tmp_path: Any) -> Iterator[Setup]:
+def sqlite_setup(tmp_path: Path) -> Iterator[Setup]:
     """SQLite only: for what does not depend on the database."""
-    yield from build(f"sqlite:///{tmp_path / 'core.db'}")
+    yield from build(f"sqlite:///{tmp_path / 'core.db'}", tmp_path / "storage")

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from core_server.archive import Origin
 from core_server.reporting import (
     Content,
     Doctor,
@@ -17,6 +18,7 @@ from core_server.reporting import (
     TemplateField,
 )
 from tests.core_server.reporting.conftest import ATTENDING, RESIDENT, RESIDENT2, Setup
+from tests.dicom_data import encode, make_ct
 
 THYROID = Template(
     id=0,
@@ -175,6 +177,10 @@ def test_priors_flags_key_images_grades_and_follow_up(sqlite_setup: Setup) -> No
     )
     assert (flagged.positive, flagged.teaching, flagged.teaching_note) == (True, True, "典型")
     assert reporting.set_flags(report.id, RESIDENT, clear_positive=True).positive is None
+    ct = make_ct(patient_id="P1", study_uid="1.2.3", series_uid="1.2.3.4", sop_uid="1.2.3.4.5")
+    sqlite_setup.archive.store_instance(encode(ct), Origin("test", "CT01"))
+    with pytest.raises(ReportingError, match="9.9.9"):
+        reporting.set_key_images(report.id, RESIDENT, [KeyImage("1.2.3", "1.2.3.4", "9.9.9")])
     images = [KeyImage("1.2.3", "1.2.3.4", "1.2.3.4.5", 3, "结节最大层面")]
     assert reporting.set_key_images(report.id, RESIDENT, images).key_images == [
         {
