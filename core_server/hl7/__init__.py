@@ -58,8 +58,11 @@ class Hl7Service:
         self.engine = engine
         self.receiver = Receiver(engine, Mapping(ris), application)
         self.listener = MllpListener(self.receiver, host, port)
-        self.sender = Sender(engine, poll_seconds)
-        self.reporter = StatusReporter(engine, ris, application, wake=self.sender.wake)
+        # Status changes: the RIS's history read by cursor before each round of the sender
+        # (at start-up too); the bus event only wakes the sender.
+        self.reporter = StatusReporter(engine, ris, application)
+        self.sender = Sender(engine, poll_seconds, feeders=[self.reporter.catch_up])
+        self.reporter.wake = self.sender.wake
         self.reporter.subscribe(bus)
         # Reports (ORU^R01) and critical values, when the core has a reporting domain.
         self.results: ResultReporter | None = None

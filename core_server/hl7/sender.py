@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable, Sequence
 
 import hl7.mllp
 from sqlalchemy import Engine
@@ -27,9 +28,19 @@ CONNECT_TIMEOUT = 10.0
 
 
 class Sender:
-    def __init__(self, engine: Engine, poll_seconds: float = 1.0) -> None:
+    """``feeders`` run before each round (in the sender's worker threads): they turn durable
+    records of other domains into jobs (the RIS's status history, :mod:`.status`), so that
+    what they queue goes out in the same round and is looked for again every poll."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        poll_seconds: float = 1.0,
+        feeders: Sequence[Callable[[], object]] = (),
+    ) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
+        self.feeders = list(feeders)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]
         self._thread: LoopThread | None = None
         self._wake: asyncio.Event | None = None
@@ -75,6 +86,13 @@ class Sender:
             # Cleared before looking, so a wake-up that comes while jobs are sent (a job
             # queued, a destination's next job due) is not lost.
             self._wake.clear()
+            for feed in self.feeders:
+                try:
+                    await loop.run_in_executor(self._thread.executor, feed)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("HL7 sender: %s failed", getattr(feed, "__qualname__", feed))
             try:
                 heads = await loop.run_in_executor(
                     self._thread.executor, outbound.due_heads, self.engine

@@ -12,17 +12,21 @@ unknown to the HIS.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select, update
 
 from core_server import db
 from core_server.hl7 import outbound
 from core_server.hl7.message import escape, timestamp
-from core_server.ris import EXAM_STATUS_CHANGED, Exam, NotFound, Ris
+from core_server.hl7.tables import hl7_status_cursor
+from core_server.ris import EXAM_STATUS_CHANGED, Exam, NotFound, Ris, StatusChange
 
 log = logging.getLogger(__name__)
+
+CURSOR = "order_status"  # the reporter's row in hl7_status_cursor
+BATCH = 200  # changes read and queued per transaction
 
 # RIS exam status -> (ORC-5 order status, table 0038; OBR-25 result status, table 0123).
 ORDER_STATUS = {
@@ -38,8 +42,13 @@ ORDER_STATUS = {
 
 
 class StatusReporter:
-    """Subscriber of ``ris.exam_status_changed``: queues one status message per destination
-    that wants order status, then wakes the sender."""
+    """Reads the RIS's status history as an outbox: the changes after its cursor become one
+    status message per destination that wants order status, queued in the transaction that
+    moves the cursor past them, so a change committed by the RIS is never lost on its way to
+    the queue (a crash before that commit leaves the cursor where it was) and never queued
+    twice (the cursor moves by a conditional UPDATE: of several core processes reading the
+    same changes only one commits). The sender calls :meth:`catch_up` before each round (at
+    start-up too); the bus event ``ris.exam_status_changed`` only wakes it."""
 
     def __init__(self, engine: Engine, ris: Ris, application: str, wake: Any = None) -> None:
         self.engine = engine
@@ -51,30 +60,80 @@ class StatusReporter:
         bus.subscribe(EXAM_STATUS_CHANGED, self)
 
     def __call__(self, topic: str, payload: dict[str, Any]) -> None:
-        try:
-            exam = self.ris.exam(int(payload["exam_id"]))
-        except NotFound:
-            log.warning("HL7 status: exam %s is gone", payload.get("exam_id"))
-            return
-        order = self.ris.order(filler_order_number=exam.filler_order_number)
-        if not order.placer_application:
-            return  # an order placed at our desk: the HIS does not know it
-        status = str(payload.get("new_status") or exam.status)
+        if self.wake is not None:
+            self.wake()
+
+    def catch_up(self) -> int:
+        """Queue the messages of every change not yet read; the number of changes read."""
+        total = 0
+        while True:
+            after = self._cursor()
+            changes = self.ris.status_changes(after, BATCH)
+            if not changes:
+                return total
+            messages = self._messages(changes)
+            with db.write(self.engine) as conn:
+                moved = conn.execute(
+                    update(hl7_status_cursor)
+                    .where(
+                        hl7_status_cursor.c.name == CURSOR,
+                        hl7_status_cursor.c.last_change_id == after,
+                    )
+                    .values(last_change_id=changes[-1].change_id, updated_at=datetime.now(UTC))
+                ).rowcount
+                if moved != 1:
+                    continue  # another process took these changes: read on from its cursor
+                for destination, message in messages:
+                    outbound.enqueue(conn, destination, message, source=EXAM_STATUS_CHANGED)
+            total += len(changes)
+
+    def _cursor(self) -> int:
+        with db.read(self.engine) as conn:
+            found = conn.execute(
+                select(hl7_status_cursor.c.last_change_id).where(hl7_status_cursor.c.name == CURSOR)
+            ).scalar()
+        if found is None:  # made by the migration 0010_hl7_status_cursor
+            raise RuntimeError(f"the HL7 status cursor {CURSOR!r} is missing: migrate the database")
+        return int(found)
+
+    def _messages(self, changes: list[StatusChange]) -> list[tuple[str, str]]:
+        """(destination name, message) for each change, in order."""
         wanted = [
             d
             for d in outbound.list_destinations(self.engine)
             if d.enabled and d.serves(outbound.ORDER_STATUS)
         ]
         if not wanted:
-            return
-        with db.write(self.engine) as conn:
-            for destination in wanted:
-                message = status_message(
-                    exam, status, destination, self.application, order.placer_application, payload
+            return []
+        out = []
+        for change in changes:
+            try:
+                exam = self.ris.exam(change.exam_id)
+                order = self.ris.order(filler_order_number=exam.filler_order_number)
+                if not order.placer_application:
+                    continue  # an order placed at our desk: the HIS does not know it
+                for destination in wanted:
+                    message = status_message(
+                        exam,
+                        change.new_status,
+                        destination,
+                        self.application,
+                        order.placer_application,
+                        change.as_dict(),
+                    )
+                    message.encode(destination.codec)
+                    out.append((destination.name, message))
+            except NotFound:
+                log.warning("HL7 status: exam %s is gone", change.exam_id)
+            except Exception:
+                # One change that cannot be written must not hold up every later one.
+                log.exception(
+                    "HL7 status: change %d of exam %s (%s) not reported",
+                    change.change_id,
+                    change.accession_number,
+                    change.new_status,
                 )
-                outbound.enqueue(conn, destination.name, message, source=topic)
-        if self.wake is not None:
-            self.wake()
+        return out
 
 
 def status_message(

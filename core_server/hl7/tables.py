@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -105,4 +106,16 @@ hl7_outbound_jobs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Index(None, "status", "next_attempt_at"),
+)
+
+# How far each outbox reader has read the RIS's status changes (ris.status_changes): the
+# reporter queues the messages of changes after ``last_change_id`` and moves it in the same
+# transaction, with a conditional UPDATE (``WHERE last_change_id = <what it read>``) so that of
+# several core processes only one queues a change.
+hl7_status_cursor = Table(
+    "hl7_status_cursor",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("last_change_id", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from pydicom.uid import generate_uid
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, func, insert, or_, select, text, update
 
 from core_server.ris import catalogue, records, status
 from core_server.ris.models import (
@@ -190,12 +190,57 @@ def _record(
     at: datetime,
     reason: str,
 ) -> StatusChange:
-    conn.execute(
-        insert(ris_exam_history).values(
+    change_id = conn.execute(
+        insert(ris_exam_history)
+        .values(
             exam_fk=exam_id, old_status=old, new_status=new, username=username, at=at, reason=reason
         )
+        .returning(ris_exam_history.c.id)
+    ).scalar_one()
+    return StatusChange(exam_id, accession, old, new, username, at, reason, change_id)
+
+
+# Any fixed 64-bit key: the PostgreSQL advisory lock every RIS write transaction takes first.
+_WRITE_LOCK = 0x52495357  # "RISW"
+
+
+def serialize_writes(conn: Connection) -> None:
+    """One RIS write transaction at a time on PostgreSQL, as SQLite's BEGIN IMMEDIATE does.
+
+    The status history is an outbox read by cursor (:func:`changes_after`): a change id taken
+    by a transaction that commits after a higher one would be skipped by a reader already past
+    it. Held from the start of every write until its commit, the lock makes ids commit in
+    order; taken first, before any row lock, it cannot deadlock with them."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
+
+
+def changes_after(conn: Connection, after: int, limit: int) -> list[StatusChange]:
+    rows = conn.execute(
+        select(ris_exam_history, ris_exams.c.accession_number)
+        .join(ris_exams, ris_exams.c.id == ris_exam_history.c.exam_fk)
+        .where(ris_exam_history.c.id > after)
+        .order_by(ris_exam_history.c.id)
+        .limit(limit)
     )
-    return StatusChange(exam_id, accession, old, new, username, at, reason)
+    return [_change(r, r.accession_number) for r in rows]
+
+
+def last_change_id(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(ris_exam_history.c.id), 0))).scalar_one())
+
+
+def _change(r: Any, accession: str) -> StatusChange:
+    return StatusChange(
+        r.exam_fk,
+        accession,
+        r.old_status,
+        r.new_status,
+        r.username,
+        records.aware(r.at),  # type: ignore[arg-type]
+        r.reason,
+        r.id,
+    )
 
 
 def exam_row(conn: Connection, exam_id: int) -> Any:
@@ -228,18 +273,7 @@ def history(conn: Connection, exam_id: int) -> list[StatusChange]:
         .where(ris_exam_history.c.exam_fk == exam_id)
         .order_by(ris_exam_history.c.id)
     )
-    return [
-        StatusChange(
-            exam_id,
-            accession,
-            r.old_status,
-            r.new_status,
-            r.username,
-            records.aware(r.at),  # type: ignore[arg-type]
-            r.reason,
-        )
-        for r in rows
-    ]
+    return [_change(r, accession) for r in rows]
 
 
 def cancel_order(conn: Connection, row: Any, username: str, reason: str) -> list[StatusChange]:

@@ -109,6 +109,7 @@ class Ris:
         :class:`Conflict`, said for the user, not a server error."""
         try:
             with db.write(self.engine) as conn:
+                exams.serialize_writes(conn)
                 yield conn
         except IntegrityError as exc:
             log.info("write refused by a constraint: %s", exc.orig)
@@ -485,6 +486,18 @@ class Ris:
             ]
         self._publish(changes)
         return [self.exam(c.exam_id) for c in changes]
+
+    def status_changes(self, after: int = 0, limit: int = 100) -> list[StatusChange]:
+        """Status changes of every exam recorded after ``change_id`` ``after``, oldest first:
+        the outbox a subscriber that must miss none reads with its own cursor (the bus event
+        is only a hint to look). Change ids are committed in increasing order."""
+        with db.read(self.engine) as conn:
+            return exams.changes_after(conn, after, limit)
+
+    def last_status_change(self) -> int:
+        """The ``change_id`` of the newest status change (0 when there is none)."""
+        with db.read(self.engine) as conn:
+            return exams.last_change_id(conn)
 
     def history(self, exam_id: int) -> list[StatusChange]:
         """Every status change of the exam, oldest first."""
