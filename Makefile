@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages: dcmtk (DICOM test clients, also handy for administrators), PostgreSQL
 # (the production database; the tests start a throwaway cluster of it).
-APT_PACKAGES := dcmtk postgresql chromium espeak-ng alsa-utils fonts-wqy-microhei poppler-utils
+APT_PACKAGES := dcmtk postgresql chromium espeak-ng alsa-utils fonts-wqy-microhei poppler-utils zbar-tools
 STAMP_APT := $(VENV)/.apt-installed
 STAMP_PIP := $(VENV)/.pip-installed
 

@@ -334,6 +334,10 @@ class ReportOutput:
         self._stop.clear()
 
         def run() -> None:
+            try:  # weasyprint's first document loads fonts for seconds: not at a user's print
+                rendering.render_pdf("<p>预热 warm-up</p>")
+            except Exception:
+                log.exception("the PDF renderer does not work")
             swept = time.monotonic()
             while not self._stop.is_set():
                 try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import httpx
 from pydicom.uid import generate_uid
 
 from core_server import auth
@@ -26,6 +27,13 @@ class Signed:
     report: Report
     exam: Exam
     image_uids: list[str]
+
+
+def api(core: RunningCore, username: str, password: str = PASSWORD) -> httpx.Client:
+    """A signed-in client that waits for PDFs (a first render warms weasyprint up)."""
+    client = core.api(username, password)
+    client.timeout = httpx.Timeout(120)
+    return client
 
 
 def users(core: RunningCore) -> None:

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from core_server import auth
-from tests.conftest import RunningCore
-from tests.core_server.reporting.output_data import PASSWORD, signed_report
+from tests.conftest import ADMIN_PASSWORD, RunningCore
+from tests.core_server.reporting.output_data import api, signed_report
 
 HOSPITAL = "测试市第一人民医院"
 
@@ -35,7 +35,7 @@ def pdf_text(pdf: bytes) -> str:
     ).stdout.decode()
 
 
-def first_page(pdf: Path, dpi: int = 50) -> np.ndarray:
+def first_page(pdf: Path, dpi: int = 150) -> np.ndarray:
     subprocess.run(
         ["pdftoppm", "-r", str(dpi), "-png", "-singlefile", str(pdf), str(pdf.with_suffix(""))],
         check=True,
@@ -47,7 +47,7 @@ def test_the_printed_pdf_has_the_report_in_chinese_as_text_and_as_ink(
     core: RunningCore, tmp_path: Path
 ) -> None:
     signed = signed_report(core, "P-PRINT-1")
-    with core.api("wang.registrar", PASSWORD) as http:
+    with api(core, "wang.registrar") as http:
         answer = http.post(f"/api/reporting/reports/{signed.report.id}/print", json={"copies": 2})
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "application/pdf"
@@ -87,18 +87,24 @@ def test_the_printed_pdf_has_the_report_in_chinese_as_text_and_as_ink(
     grey = (page > 30) & (page < 220)
     assert grey.sum() > 500
 
+    # The QR code leads to the report's page on this server.
+    decoded = subprocess.run(
+        ["zbarimg", "--raw", "-q", str(tmp_path / "report.png")], capture_output=True, text=True
+    ).stdout.strip()
+    assert decoded == f"{core.base_url}/reports/view?AccessionNumber={signed.exam.accession_number}"
+
 
 def test_print_log_and_reprint_permission(core: RunningCore) -> None:
     signed = signed_report(core, "P-PRINT-2", name="李四")
     url = f"/api/reporting/reports/{signed.report.id}/print"
-    with core.api("wang.registrar", PASSWORD) as registrar:
+    with api(core, "wang.registrar") as registrar:
         assert registrar.post(url, json={"copies": 1}).status_code == 200
         refused = registrar.post(url, json={"copies": 1, "reason": "患者遗失"})
         assert refused.status_code == 403
         assert "补打需授权" in refused.json()["detail"]
-    with core.api("liu.clinician", PASSWORD) as clinician:
+    with api(core, "liu.clinician") as clinician:
         assert clinician.post(url, json={}).status_code == 403  # clinicians read, not print
-    with core.api() as admin:
+    with api(core, "admin", ADMIN_PASSWORD) as admin:
         assert admin.post(url, json={"copies": 1}).status_code == 400  # a reprint needs a reason
         again = admin.post(url, json={"copies": 1, "reason": "患者遗失"})
         assert again.status_code == 200 and again.headers["x-reprint"] == "1"
@@ -107,7 +113,7 @@ def test_print_log_and_reprint_permission(core: RunningCore) -> None:
             "/api/reporting/reprint-grants/zhou.registrar", json={"note": "前台组长"}
         )
         assert granted.status_code == 200
-    with core.api("zhou.registrar", PASSWORD) as lead:
+    with api(core, "zhou.registrar") as lead:
         assert lead.post(url, json={"copies": 3, "reason": "复印件不清"}).status_code == 200
         log = lead.get(f"/api/reporting/reports/{signed.report.id}/prints").json()
     assert log["may_reprint"] is True
@@ -117,10 +123,10 @@ def test_print_log_and_reprint_permission(core: RunningCore) -> None:
         ("zhou.registrar", 3, True),
     ]
     assert log["prints"][2]["reason"] == "复印件不清"
-    with core.api() as admin:
+    with api(core, "admin", ADMIN_PASSWORD) as admin:
         assert admin.delete("/api/reporting/reprint-grants/zhou.registrar").status_code == 204
         assert admin.get("/api/reporting/reprint-grants").json() == []
-    with core.api("zhou.registrar", PASSWORD) as lead:
+    with api(core, "zhou.registrar") as lead:
         assert lead.post(url, json={"copies": 1, "reason": "再次"}).status_code == 403
 
     _total, events = auth.query_audit(core.core.engine, target=f"report:{signed.report.id}")
@@ -132,7 +138,7 @@ def test_print_log_and_reprint_permission(core: RunningCore) -> None:
 
 def test_clinicians_read_the_electronic_copy(core: RunningCore) -> None:
     signed = signed_report(core, "P-PRINT-3", name="王五")
-    with core.api("liu.clinician", PASSWORD) as clinician:
+    with api(core, "liu.clinician") as clinician:
         answer = clinician.get(f"/api/reporting/reports/{signed.report.id}/pdf")
     assert answer.status_code == 200 and answer.content.startswith(b"%PDF-")
     text = pdf_text(answer.content)

@@ -11,7 +11,7 @@ import pytest
 from core_server import auth
 from core_server.reporting import Content
 from tests.conftest import RunningCore
-from tests.core_server.reporting.output_data import CHIEF, PASSWORD, signed_report
+from tests.core_server.reporting.output_data import CHIEF, PASSWORD, api, signed_report
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_a_clinician_reads_the_report_of_an_exam_and_its_versions(core: RunningC
     )
     amended = reporting.sign(signed.report.id, CHIEF)
 
-    with core.api("liu.clinician", PASSWORD) as clinician:
+    with api(core, "liu.clinician") as clinician:
         page = clinician.get("/reports/view", params={"AccessionNumber": accession})
         assert page.status_code == 200
         html = page.text
@@ -70,7 +70,7 @@ def test_unsigned_reports_are_not_shown_and_login_is_required(core: RunningCore)
     reporting.amend(signed.report.id, CHIEF, "重写")  # back to a draft: the old signature stands
     draft_exam = signed.exam.accession_number
 
-    with core.api("liu.clinician", PASSWORD) as clinician:
+    with api(core, "liu.clinician") as clinician:
         html = clinician.get("/reports/view", params={"AccessionNumber": draft_exam}).text
         assert "周八" in html  # the signed version while the amendment is written
         missing = clinician.get("/reports/view", params={"AccessionNumber": "NO-SUCH"})
@@ -83,7 +83,7 @@ def test_unsigned_reports_are_not_shown_and_login_is_required(core: RunningCore)
     )
     assert anonymous.status_code in (302, 303, 307)
     assert anonymous.headers["location"].startswith("/login?next=")
-    with core.api("wang.registrar", PASSWORD) as registrar:
+    with api(core, "wang.registrar") as registrar:
         assert registrar.get(f"/api/reporting/reports/{signed.report.id}/pdf").status_code == 200
     technician = "zhang.tech"
     auth.create_user(core.core.engine, technician, PASSWORD, "technician", "张技师")
