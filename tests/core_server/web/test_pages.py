@@ -4,13 +4,25 @@ password change, role-filtered navigation, language, and nothing loaded from els
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from core_server import auth
 from core_server.web.templating import STATIC_DIR, TEMPLATES_DIR
 from tests.conftest import ADMIN_PASSWORD, RunningCore
+
+
+@pytest.fixture(scope="module")
+def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCore]:
+    """One core for this module's tests: each signs in its own users in its own client."""
+    running = RunningCore(tmp_path_factory.mktemp("pages") / "data").start()
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def _browser(core: RunningCore) -> httpx.Client:
