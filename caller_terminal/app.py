@@ -13,6 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from device_kit.events import (
+    Connection,
+    FetchBinding,
+    FetchFailed,
+    Pushed,
+    Redraw,
+    StateFetched,
+    Tick,
+)
+from device_kit.refresh import Refresh, newer
+
 # The commands a keypad, a button box or the touchscreen can give.
 ACTIONS = ("call_next", "recall", "missed", "start", "finish", "pause", "resume")
 NAVIGATION = ("choose", "up", "down", "confirm", "cancel")
@@ -33,29 +44,8 @@ PATHS = {
 
 
 @dataclass(frozen=True)
-class Connection:
-    online: bool
-    reason: str = ""
-
-
-@dataclass(frozen=True)
 class Bound:
     room: str
-
-
-@dataclass(frozen=True)
-class StateFetched:
-    state: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class FetchFailed:
-    error: str
-
-
-@dataclass(frozen=True)
-class Pushed:
-    message: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -86,11 +76,6 @@ class InputStatus:
     ok: bool
 
 
-@dataclass(frozen=True)
-class Tick:
-    now: datetime
-
-
 Event = (
     Connection
     | Bound
@@ -108,11 +93,6 @@ Event = (
 
 
 @dataclass(frozen=True)
-class FetchBinding:
-    pass
-
-
-@dataclass(frozen=True)
 class FetchState:
     room: str
 
@@ -125,11 +105,6 @@ class Send:
     path: str
     body: dict[str, Any]
     ttl: float | None
-
-
-@dataclass(frozen=True)
-class Redraw:
-    pass
 
 
 Action = FetchBinding | FetchState | Send | Redraw
@@ -161,9 +136,7 @@ class CallerApp:
     inputs_down: set[str] = field(default_factory=set)
     pending: dict[str, str] = field(default_factory=dict)  # idempotency key -> kind
     now: datetime = field(default_factory=datetime.now)
-    _fetching: bool = False
-    _fetch_again: bool = False
-    _last_fetch: datetime | None = None
+    _refresh: Refresh = field(default_factory=Refresh)
 
     def start(self) -> list[Action]:
         return [FetchBinding()] if self.room is None else [FetchState(self.room)]
@@ -201,14 +174,12 @@ class CallerApp:
                 self.room = room
                 return [*self._fetch(), Redraw()]
             case StateFetched(state):
-                self._fetching = False
-                if self.state is None or state.get("seq", 0) >= self.state.get("seq", 0):
+                if newer(self.state, state):
                     self.state = state
                 self.selected = min(self.selected, max(0, len(self.choices) - 1))
-                again, self._fetch_again = self._fetch_again, False
-                return [Redraw(), *(self._fetch() if again else [])]
+                return [Redraw(), *(self._fetch() if self._refresh.answered() else [])]
             case FetchFailed():
-                self._fetching = self._fetch_again = False
+                self._refresh.answered()
                 return [Redraw()]
             case Pushed(message):
                 return self._pushed(message)
@@ -227,19 +198,13 @@ class CallerApp:
                 self.now = now
                 if self.notice and (now - self.notice.at).total_seconds() > self.notice_seconds:
                     self.notice = None
-                last = self._last_fetch
-                due = last is None or (now - last).total_seconds() >= self.refresh_seconds
+                due = self._refresh.due(now, self.refresh_seconds)
                 return [*(self._fetch() if self.online and due else []), Redraw()]
         raise TypeError(f"unknown event {event!r}")
 
     def _fetch(self) -> list[Action]:
-        if self.room is None:
+        if self.room is None or not self._refresh.ask(self.now):
             return []
-        if self._fetching:
-            self._fetch_again = True
-            return []
-        self._fetching = True
-        self._last_fetch = self.now
         return [FetchState(self.room)]
 
     def _pushed(self, message: dict[str, Any]) -> list[Action]:

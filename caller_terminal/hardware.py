@@ -8,9 +8,9 @@ import contextlib
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from device_kit.drivers import Availability, HardwareError, Needs
+from device_kit.drivers import Availability, HardwareError, InputSource, Needs
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +50,8 @@ DEFAULT_SERIAL_CODES: dict[str, str] = {
 }
 
 
-class ButtonSource(Protocol):
-    name: str
-
-    def is_available(self) -> Availability: ...
-
-    def poll(self) -> list[str]:
-        """Commands pressed since the last poll (never blocks); HardwareError if the device
-        went away (the caller shows it and calls ``poll`` again later to reconnect)."""
-        ...
-
-    def close(self) -> None: ...
+# A keypad or button box: ``poll`` gives commands (call_next, recall...).
+ButtonSource = InputSource
 
 
 class EvdevButtons:

@@ -11,10 +11,10 @@ from pydantic_settings import SettingsConfigDict
 
 from caller_terminal.app import COMMANDS
 from caller_terminal.hardware import DEFAULT_KEYMAP, DEFAULT_SERIAL_CODES
-from device_kit.config import DeviceSettings
+from device_kit.config import ScreenSettings
 
 
-class Settings(DeviceSettings):
+class Settings(ScreenSettings):
     model_config = SettingsConfigDict(env_prefix="CALLER_TERMINAL_", extra="forbid")
     program: ClassVar[str] = "caller-terminal"
 
@@ -41,9 +41,6 @@ class Settings(DeviceSettings):
     refresh_seconds: float = Field(
         30.0, gt=0, description="Fetch the state this often even without pushed events (s)"
     )
-    window_size: str = Field("", pattern=r"^(\d+x\d+)?$", description="WIDTHxHEIGHT or empty")
-    fullscreen: bool = Field(True, description="Full screen (off for a window while testing)")
-    font_path: Path | None = Field(None, description="Chinese font; default WenQuanYi Micro Hei")
     frames_per_second: int = Field(20, ge=1, le=60, description="Screen refresh rate")
 
     @field_validator("inputs")
@@ -61,10 +58,3 @@ class Settings(DeviceSettings):
             if command not in COMMANDS:
                 raise ValueError(f"{key} -> {command!r}: commands are {', '.join(COMMANDS)}")
         return value
-
-    @property
-    def size(self) -> tuple[int, int] | None:
-        if not self.window_size:
-            return None
-        width, height = self.window_size.split("x")
-        return int(width), int(height)

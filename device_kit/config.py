@@ -73,6 +73,24 @@ class DeviceSettings(BaseSettings):
         return self.state_dir / "spool.sqlite"
 
 
+class ScreenSettings(DeviceSettings):
+    """Options of a device program with a pygame screen."""
+
+    window_size: str = Field(
+        "", pattern=r"^(\d+x\d+)?$", description="WIDTHxHEIGHT; empty: the display's own size"
+    )
+    fullscreen: bool = Field(True, description="Full screen (off for a window while testing)")
+    font_path: Path | None = Field(None, description="Chinese font; default WenQuanYi Micro Hei")
+    frames_per_second: int = Field(10, ge=1, le=60, description="Screen refresh rate")
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        if not self.window_size:
+            return None
+        width, height = self.window_size.split("x")
+        return int(width), int(height)
+
+
 def _config_file(init: dict[str, Any], prefix: str, program: str) -> Path | None:
     """The file named by ``--config`` or ``<PREFIX>CONFIG`` (which must exist), else
     ``/etc/imaging/<program>.toml`` when it exists."""

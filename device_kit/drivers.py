@@ -41,6 +41,17 @@ class Driver(Protocol):
     def is_available(self) -> Availability: ...
 
 
+class InputSource(Driver, Protocol):
+    """A keypad, button box or barcode reader the main loop polls."""
+
+    def poll(self) -> list[str]:
+        """What was entered since the last poll (never blocks); HardwareError if the device
+        went away (the program shows it and calls ``poll`` again later to reconnect)."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class HardwareError(RuntimeError):
     """The hardware is present in config but does not work now (offline, out of paper...).
 

@@ -13,8 +13,7 @@ import logging
 import queue
 import shlex
 import threading
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,9 @@ import pygame
 
 from device_kit import cli, enrolment, link
 from device_kit.client import CoreClient, CoreRefused
-from device_kit.drivers import Availability, HardwareError, Needs
-from device_kit.i18n import Messages
-from device_kit.screen import Canvas, open_window
+from device_kit.drivers import Availability, HardwareError
+from device_kit.program import DeviceProgram, getter, run_window, screen_needs
+from device_kit.screen import Canvas
 from device_kit.systemd import Notifier
 from queue_display import app as display
 from queue_display import ui
@@ -71,7 +70,7 @@ class SpeechWorker:
         self._calls.task_done()
 
 
-class DisplayProgram:
+class DisplayProgram(DeviceProgram[display.Event]):
     def __init__(
         self,
         settings: Settings,
@@ -80,10 +79,8 @@ class DisplayProgram:
         canvas: Canvas,
         notifier: Notifier | None = None,
     ) -> None:
-        self.settings = settings
-        self.text = Messages("queue_display", settings.language)
-        self.canvas = canvas
-        self.notifier = notifier or Notifier()
+        super().__init__(settings, record, canvas, notifier)
+        self.settings: Settings = settings
         self.app = display.DisplayApp(
             orientation=settings.orientation,
             rows=settings.rows,
@@ -92,41 +89,24 @@ class DisplayProgram:
             voice=settings.voice,
             refresh_seconds=settings.refresh_seconds,
         )
-        self.link = link.CoreLink(
-            CoreClient(record, settings.request_timeout),
-            None,
-            "/api/ws",
-            settings.reconnect_min_delay,
-            settings.reconnect_max_delay,
-        )
         self.speech = SpeechWorker(speaker)
         self.logo: pygame.Surface | None = None
         self.frames = 0
         self._last_frame = b""
-        self._last_second = -1
-        self._dirty = True
 
     def start(self) -> None:
-        self.link.start()
+        super().start()
         self._do(self.app.start())
 
     def stop(self) -> None:
-        self.link.stop()
+        super().stop()
         self.speech.stop()
 
-    def step(self, now: datetime | None = None) -> None:
-        """One turn of the main loop: link events, the clock, drawing."""
-        now = now or datetime.now()
-        for event in self.link.events():
-            self._do(self.app.handle(self._translate(event)))
-        if now.second != self._last_second:
-            self._last_second = now.second
-            self._do(self.app.handle(display.Tick(now)))
-        if self._dirty:
-            self._dirty = False
-            self.draw()
-        self.notifier.alive()
-        self.notifier.status(
+    def handle(self, event: display.Event) -> None:
+        self._do(self.app.handle(event))
+
+    def status(self) -> str:
+        return (
             ("online" if self.app.online else "offline")
             + (f", screen {self.app.screen}" if self.app.screen else ", not bound")
             + (f", speech failing: {self.speech.failed}" if self.speech.failed else "")
@@ -140,7 +120,6 @@ class DisplayProgram:
             self.logo,
             speech_failed=self.speech.failed is not None,
         )
-        self.canvas.show()
         if self.settings.screenshot_dir is not None:
             digest = hashlib.blake2b(pygame.image.tobytes(self.canvas.surface, "RGB")).digest()
             if digest != self._last_frame:
@@ -148,16 +127,16 @@ class DisplayProgram:
                 self.frames += 1
                 self.canvas.save_png(self.settings.screenshot_dir, f"frame-{self.frames:06d}.png")
 
-    def _translate(self, event: link.LinkEvent) -> display.Event:
+    def translate(self, event: link.LinkEvent) -> display.Event | None:
         if isinstance(event, link.Online):
             return display.Connection(event.online, event.reason)
         if isinstance(event, link.Pushed):
             return display.Pushed(event.message)
         if isinstance(event, link.Answer):
             return self._answer(event)
-        return display.Tick(datetime.now())  # spool events: this program spools nothing
+        return None  # spool events: this program spools nothing
 
-    def _answer(self, answer: link.Answer) -> display.Event:
+    def _answer(self, answer: link.Answer) -> display.Event | None:
         if answer.tag == "me":
             if answer.error is not None:
                 log.error("could not ask the core which screen this is: %s", answer.error)
@@ -171,7 +150,7 @@ class DisplayProgram:
         if answer.tag == "logo":
             self.logo = _load_logo(answer.value)
             self._dirty = True
-            return display.Tick(datetime.now())
+            return None
         if answer.error is not None:
             log.warning("could not fetch the screen state: %s", answer.error)
             return display.FetchFailed(str(answer.error))
@@ -180,17 +159,13 @@ class DisplayProgram:
     def _do(self, actions: Sequence[display.Action]) -> None:
         for action in actions:
             if isinstance(action, display.FetchBinding):
-                self.link.submit("me", _getter("/api/queueing/devices/me"))
+                self.link.submit("me", getter("/api/queueing/devices/me"))
             elif isinstance(action, display.FetchState):
-                self.link.submit("state", _getter(f"/api/queueing/screens/{action.screen}/state"))
+                self.link.submit("state", getter(f"/api/queueing/screens/{action.screen}/state"))
             elif isinstance(action, display.Speak):
                 self.speech.say(action)
             else:
                 self._dirty = True
-
-
-def _getter(path: str) -> Callable[[CoreClient], Any]:
-    return lambda client: client.get(path)
 
 
 def _fetch_logo(client: CoreClient) -> bytes | None:
@@ -220,11 +195,7 @@ def speaker_for(settings: Settings) -> EspeakSpeaker:
 
 
 def check(settings: Settings) -> list[Availability]:
-    from device_kit.fonts import CJK_FONT_PATHS
-
-    font = settings.font_path or CJK_FONT_PATHS[0]
-    screen = Needs("screen").module("pygame").file(font, "Chinese font (fonts-wqy-microhei)")
-    return [screen.result(), speaker_for(settings).is_available()]
+    return [screen_needs(settings), speaker_for(settings).is_available()]
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -235,22 +206,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     availability = speaker.is_available()
     if not availability.ok:
         log.error("%s: calls will not be spoken", availability.message())
-    canvas = open_window(settings.size, settings.fullscreen, "queue-display", settings.font_path)
-    program = DisplayProgram(settings, record, speaker, canvas)
-    program.start()
-    program.notifier.ready()
-    clock = pygame.time.Clock()
-    try:
-        while True:
-            for event in pygame.event.get():
-                if event.type == pygame.QUIT:
-                    return 0
-            program.step()
-            clock.tick(settings.frames_per_second)
-    finally:
-        program.notifier.stopping()
-        program.stop()
-        pygame.quit()
+    return run_window(settings, lambda canvas: DisplayProgram(settings, record, speaker, canvas))
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:

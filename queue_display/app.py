@@ -13,13 +13,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from device_kit.events import (
+    Connection,
+    FetchBinding,
+    FetchFailed,
+    Pushed,
+    Redraw,
+    StateFetched,
+    Tick,
+)
+from device_kit.refresh import Refresh, newer
+
 # -- events ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Connection:
-    online: bool
-    reason: str = ""  # "refused" when the core does not accept this device's key
 
 
 @dataclass(frozen=True)
@@ -29,34 +34,9 @@ class Bound:
     screen: str
 
 
-@dataclass(frozen=True)
-class StateFetched:
-    state: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class FetchFailed:
-    error: str
-
-
-@dataclass(frozen=True)
-class Pushed:
-    message: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Tick:
-    now: datetime
-
-
 Event = Connection | Bound | StateFetched | FetchFailed | Pushed | Tick
 
 # -- actions --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FetchBinding:
-    """Ask the core which screen this device shows."""
 
 
 @dataclass(frozen=True)
@@ -69,11 +49,6 @@ class Speak:
     text: str
     repeat: int
     rate: int | None
-
-
-@dataclass(frozen=True)
-class Redraw:
-    pass
 
 
 Action = FetchBinding | FetchState | Speak | Redraw
@@ -127,11 +102,9 @@ class DisplayApp:
     online: bool = False
     refused: bool = False
     now: datetime = field(default_factory=datetime.now)
-    _fetching: bool = False
-    _fetch_again: bool = False
+    _refresh: Refresh = field(default_factory=Refresh)
     _page_tick: int = 0
     _page_started: datetime | None = None
-    _last_fetch: datetime | None = None
     _event_seq: int = 0  # the newest pushed event handled
     _call: tuple[Any, datetime] | None = None  # (call id, when this screen first showed it)
 
@@ -149,34 +122,23 @@ class DisplayApp:
             self.screen = event.screen
             return self._fetch()
         if isinstance(event, StateFetched):
-            self._fetching = False
-            if self.state is None or event.state.get("seq", 0) >= self.state.get("seq", 0):
+            if newer(self.state, event.state):
                 self.state = event.state
                 call = event.state.get("current_call") or {}
                 key = (call.get("call_id"), call.get("call_count"), call.get("called_at"))
                 if call and (self._call is None or self._call[0] != key):
                     self._call = (key, self.now)
-            actions: list[Action] = [Redraw()]
-            if self._fetch_again:
-                self._fetch_again = False
-                actions += self._fetch()
-            return actions
+            return [Redraw(), *(self._fetch() if self._refresh.answered() else [])]
         if isinstance(event, FetchFailed):
-            self._fetching = False
-            self._fetch_again = False
+            self._refresh.answered()
             return [Redraw()]
         if isinstance(event, Pushed):
             return self._pushed(event.message)
         return self._tick(event.now)
 
     def _fetch(self) -> list[Action]:
-        if self.screen is None:
+        if self.screen is None or not self._refresh.ask(self.now):
             return []
-        if self._fetching:
-            self._fetch_again = True
-            return []
-        self._fetching = True
-        self._last_fetch = self.now
         return [FetchState(self.screen)]
 
     def _pushed(self, message: dict[str, Any]) -> list[Action]:
@@ -224,8 +186,7 @@ class DisplayApp:
         if (now - self._page_started).total_seconds() >= self._page_seconds():
             self._page_started = now
             self._page_tick += 1
-        last = self._last_fetch
-        if self.online and (last is None or (now - last).total_seconds() >= self.refresh_seconds):
+        if self.online and self._refresh.due(now, self.refresh_seconds):
             return [*self._fetch(), Redraw()]
         return [Redraw()]
 

@@ -9,11 +9,11 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from device_kit.config import DeviceSettings
+from device_kit.config import ScreenSettings
 from queue_display.hardware import DEFAULT_VOICE
 
 
-class Settings(DeviceSettings):
+class Settings(ScreenSettings):
     model_config = SettingsConfigDict(env_prefix="QUEUE_DISPLAY_", extra="forbid")
     program: ClassVar[str] = "queue-display"
 
@@ -25,10 +25,6 @@ class Settings(DeviceSettings):
         pattern="^(auto|landscape|portrait)$",
         description="landscape, portrait, or auto (the screen's setting in the core)",
     )
-    window_size: str = Field(
-        "", pattern=r"^(\d+x\d+)?$", description="WIDTHxHEIGHT; empty: the display's own size"
-    )
-    fullscreen: bool = Field(True, description="Full screen (off for a window while testing)")
     rows: int | None = Field(
         None, ge=1, description="Rows per waiting list; unset: the screen's setting in the core"
     )
@@ -45,13 +41,4 @@ class Settings(DeviceSettings):
     voice_name: str = Field(DEFAULT_VOICE, description="espeak-ng voice")
     audio_player: str = Field("aplay -q", description="Command that plays a WAV file")
     audio_device: str = Field("", description="ALSA device for the player (-D); empty: default")
-    font_path: Path | None = Field(None, description="Chinese font; default WenQuanYi Micro Hei")
     screenshot_dir: Path | None = Field(None, description="Write a PNG of each new frame here")
-    frames_per_second: int = Field(10, ge=1, le=60, description="Screen refresh rate")
-
-    @property
-    def size(self) -> tuple[int, int] | None:
-        if not self.window_size:
-            return None
-        width, height = self.window_size.split("x")
-        return int(width), int(height)

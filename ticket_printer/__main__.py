@@ -13,16 +13,13 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-import pygame
-
 from device_kit import cli, enrolment, link
-from device_kit.client import CoreClient, CoreRefused
-from device_kit.drivers import Availability, HardwareError, Needs
-from device_kit.i18n import Messages
-from device_kit.screen import Canvas, open_window
+from device_kit.client import CoreRefused
+from device_kit.drivers import Availability, HardwareError
+from device_kit.program import DeviceProgram, PolledInput, getter, run_window, screen_needs
+from device_kit.screen import Canvas
 from device_kit.spool import Action, Outcome, Result, Spool
 from device_kit.systemd import Notifier
 from ticket_printer import app as kiosk
@@ -37,7 +34,6 @@ from ticket_printer.hardware import (
 from ticket_printer.settings import Settings
 
 log = logging.getLogger("ticket_printer")
-RETRY_SCANNER_SECONDS = 2.0
 
 
 class PrintWorker:
@@ -108,7 +104,7 @@ class PrintWorker:
                     self._report("paper_out" if paper == "out" else None, paper == "low")
 
 
-class KioskProgram:
+class KioskProgram(DeviceProgram[kiosk.Event]):
     def __init__(
         self,
         settings: Settings,
@@ -118,86 +114,68 @@ class KioskProgram:
         canvas: Canvas,
         notifier: Notifier | None = None,
     ) -> None:
-        self.settings = settings
-        self.text = Messages("ticket_printer", settings.language)
-        self.canvas = canvas
-        self.scanner = scanner
-        self.notifier = notifier or Notifier()
+        super().__init__(settings, record, canvas, notifier)
+        self.scanner = PolledInput(scanner)
+        # The core's name for the header (GET devices/me on each connection); the setting
+        # only covers a kiosk that has never reached its core.
         self.hospital = settings.hospital_name
         self.jobs = Spool(settings.jobs_file)
         self.printing = PrintWorker(
             printer, self.jobs, settings.retry_print_seconds, settings.printer_check_seconds
         )
         self.app = kiosk.KioskApp(show_seconds=settings.show_seconds, unprinted=len(self.jobs))
-        self.link = link.CoreLink(
-            CoreClient(record, settings.request_timeout),
-            None,
-            "/api/ws",
-            settings.reconnect_min_delay,
-            settings.reconnect_max_delay,
-        )
-        self._scanner_failed: float | None = None
-        self._last_second = -1
-        self._dirty = True
 
     def start(self) -> None:
-        self.link.start()
+        super().start()
         self.printing.start()
 
     def stop(self) -> None:
-        self.link.stop()
+        super().stop()
         self.printing.stop()
         self.jobs.close()
-        self.scanner.close()
+        self.scanner.source.close()
 
     def scanned(self, code: str) -> None:
-        self._do(self.app.handle(kiosk.Scanned(code)))
+        self.handle(kiosk.Scanned(code))
 
-    def step(self, now: datetime | None = None) -> None:
-        now = now or datetime.now()
-        for event in self.link.events():
-            translated = self._translate(event)
-            if translated is not None:
-                self._do(self.app.handle(translated))
-        while not self.printing.events.empty():
-            self._do(self.app.handle(self.printing.events.get_nowait()))
-        self._poll_scanner()
-        if now.second != self._last_second:
-            self._last_second = now.second
-            self._do(self.app.handle(kiosk.Tick(now)))
-        if self._dirty:
-            self._dirty = False
-            ui.draw(self.canvas, self.app, self.text, self.hospital)
-            self.canvas.show()
-        self.notifier.alive()
-        self.notifier.status(
+    def handle(self, event: kiosk.Event) -> None:
+        self._do(self.app.handle(event))
+
+    def draw(self) -> None:
+        ui.draw(self.canvas, self.app, self.text, self.hospital)
+
+    def status(self) -> str:
+        return (
             f"{'online' if self.app.online else 'offline'}, printer "
             f"{self.app.printer_problem or 'ok'}, {self.app.unprinted} unprinted"
         )
 
-    def _poll_scanner(self) -> None:
-        failed = self._scanner_failed
-        if failed is not None and time.monotonic() - failed < RETRY_SCANNER_SECONDS:
-            return
-        try:
-            codes = self.scanner.poll()
-        except HardwareError as error:
-            if failed is None:
-                log.error("%s", error)
-                self._do(self.app.handle(kiosk.ScannerStatus(False)))
-            self._scanner_failed = time.monotonic()
-            return
-        if failed is not None:
-            self._scanner_failed = None
-            self._do(self.app.handle(kiosk.ScannerStatus(True)))
+    def poll(self) -> None:
+        while not self.printing.events.empty():
+            self.handle(self.printing.events.get_nowait())
+        codes, change = self.scanner.poll()
+        if change is not None:
+            self.handle(kiosk.ScannerStatus(change))
         for code in codes:
             self.scanned(code)
 
-    def _translate(self, event: link.LinkEvent) -> kiosk.Event | None:
+    def translate(self, event: link.LinkEvent) -> kiosk.Event | None:
         if isinstance(event, link.Online):
+            if event.online:
+                self._identify()
             return kiosk.Connection(event.online, event.reason)
-        if not isinstance(event, link.Answer) or not event.tag.startswith("check-in:"):
-            return None  # pushed events: the kiosk shows no queue
+        if isinstance(event, link.Pushed):
+            # The kiosk shows no queue; a changed hospital name or logo is all it follows.
+            if event.message.get("type") == "config.updated":
+                self._identify()
+            return None
+        if not isinstance(event, link.Answer):
+            return None
+        if event.tag == "me":
+            self._identified(event)
+            return None
+        if not event.tag.startswith("check-in:"):
+            return None
         key = event.tag.removeprefix("check-in:")
         if isinstance(event.error, CoreRefused):
             return kiosk.CheckInRefused(key, event.error.zh, event.error.en)
@@ -208,6 +186,18 @@ class KioskProgram:
         for ticket in tickets:
             self.hospital = ticket.get("hospital_name") or self.hospital
         return kiosk.CheckedIn(key, tickets)
+
+    def _identify(self) -> None:
+        self.link.submit("me", getter("/api/queueing/devices/me"))
+
+    def _identified(self, answer: link.Answer) -> None:
+        if answer.error is not None:
+            log.warning("could not ask the core for the hospital's name: %s", answer.error)
+            return
+        name = ((answer.value or {}).get("hospital") or {}).get("name")
+        if name and name != self.hospital:
+            self.hospital = name
+            self._dirty = True
 
     def _do(self, actions: Sequence[kiosk.Action]) -> None:
         for action in actions:
@@ -244,12 +234,8 @@ def scanner_for(settings: Settings) -> Scanner:
 
 
 def check(settings: Settings) -> list[Availability]:
-    from device_kit.fonts import CJK_FONT_PATHS
-
-    font = settings.font_path or CJK_FONT_PATHS[0]
-    screen = Needs("screen").module("pygame").file(font, "Chinese font (fonts-wqy-microhei)")
     return [
-        screen.result(),
+        screen_needs(settings),
         printer_for(settings).is_available(),
         scanner_for(settings).is_available(),
     ]
@@ -261,22 +247,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     for availability in (printer.is_available(), scanner.is_available()):
         if not availability.ok:
             log.error("%s", availability.message())
-    canvas = open_window(settings.size, settings.fullscreen, "ticket-printer", settings.font_path)
-    program = KioskProgram(settings, record, printer, scanner, canvas)
-    program.start()
-    program.notifier.ready()
-    clock = pygame.time.Clock()
-    try:
-        while True:
-            for event in pygame.event.get():
-                if event.type == pygame.QUIT:
-                    return 0
-            program.step()
-            clock.tick(settings.frames_per_second)
-    finally:
-        program.notifier.stopping()
-        program.stop()
-        pygame.quit()
+    return run_window(
+        settings, lambda canvas: KioskProgram(settings, record, printer, scanner, canvas)
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,13 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from device_kit.events import Connection, Redraw, Tick
+
 # -- events ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Connection:
-    online: bool
-    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,11 +60,6 @@ class ScannerStatus:
     ok: bool
 
 
-@dataclass(frozen=True)
-class Tick:
-    now: datetime
-
-
 Event = (
     Connection
     | Scanned
@@ -93,11 +84,6 @@ class CheckIn:
 @dataclass(frozen=True)
 class Print:
     ticket: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Redraw:
-    pass
 
 
 Action = CheckIn | Print | Redraw

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from device_kit.drivers import Availability, HardwareError, Needs
+from device_kit.drivers import Availability, HardwareError, InputSource, Needs
 from device_kit.privacy import mask_name
 
 log = logging.getLogger(__name__)
@@ -286,16 +286,8 @@ class RecordingPrinter:
 # -- the barcode / ID-card reader ------------------------------------------------------------
 
 
-class Scanner(Protocol):
-    name: str
-
-    def is_available(self) -> Availability: ...
-
-    def poll(self) -> list[str]:
-        """Codes read since the last poll (never blocks); HardwareError if it went away."""
-        ...
-
-    def close(self) -> None: ...
+# The barcode / ID-card reader: ``poll`` gives the codes read.
+Scanner = InputSource
 
 
 # A keyboard-wedge scanner types the code and presses Enter; ID-card readers do the same with

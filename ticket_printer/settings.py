@@ -9,17 +9,17 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from device_kit.config import DeviceSettings
+from device_kit.config import ScreenSettings
 
 
-class Settings(DeviceSettings):
+class Settings(ScreenSettings):
     model_config = SettingsConfigDict(env_prefix="TICKET_PRINTER_", extra="forbid")
     program: ClassVar[str] = "ticket-printer"
 
     state_dir: Path = Field(
         Path("/var/lib/ticket-printer"), description="Enrolment key and the print jobs on disk"
     )
-    hospital_name: str = Field("", description="Shown before the first ticket brings the core's")
+    hospital_name: str = Field("", description="Header until the core first names the hospital")
     printer: str = Field(
         "file:/dev/usb/lp0",
         description="usb:VID:PID, serial:/dev/ttyUSB0[:baud], network:host[:port] "
@@ -47,18 +47,7 @@ class Settings(DeviceSettings):
     show_seconds: float = Field(15.0, gt=0, description="Seconds a ticket stays on screen")
     retry_print_seconds: float = Field(5.0, gt=0, description="Retry interval of unprinted tickets")
     printer_check_seconds: float = Field(30.0, gt=0, description="Paper/online check interval")
-    window_size: str = Field("", pattern=r"^(\d+x\d+)?$", description="WIDTHxHEIGHT or empty")
-    fullscreen: bool = Field(True, description="Full screen (off for a window while testing)")
-    font_path: Path | None = Field(None, description="Chinese font; default WenQuanYi Micro Hei")
-    frames_per_second: int = Field(10, ge=1, le=60, description="Screen refresh rate")
 
     @property
     def jobs_file(self) -> Path:
         return self.state_dir / "print-jobs.sqlite"
-
-    @property
-    def size(self) -> tuple[int, int] | None:
-        if not self.window_size:
-            return None
-        width, height = self.window_size.split("x")
-        return int(width), int(height)

@@ -165,7 +165,13 @@ def device_me(
         queues = service.room(device.room).queues
     elif device.kind == "screen" and device.screen:
         queues = service.screen(device.screen).queues
-    return {**_device_dict(device), "queues": list(queues)}
+    # What a kiosk prints and shows from its first ticket on, without settings of its own.
+    settings = service.settings()
+    hospital = {
+        "name": settings.hospital_name,
+        "logo_url": "/api/queueing/logo" if settings.has_logo else None,
+    }
+    return {**_device_dict(device), "queues": list(queues), "hospital": hospital}
 
 
 # -- rooms, queues, screens, settings (administration) ---------------------------------------------

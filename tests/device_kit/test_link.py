@@ -17,7 +17,8 @@ from device_kit.client import CoreClient, CoreRefused, CoreUnreachable
 from device_kit.enrolment import Enrolment
 from device_kit.link import Answer, CoreLink, LinkEvent, Online, Pushed, Settled
 from device_kit.spool import Outcome, Spool
-from tests.conftest import free_port
+from tests.conftest import RunningCore, free_port
+from tests.device_kit.core_setup import enrol, setup_ct
 from tests.device_kit.wsserver import PushServer
 
 _backlog: dict[int, list[LinkEvent]] = {}
@@ -152,3 +153,28 @@ def test_unreachable_core_is_an_error_not_a_hang(tmp_path: Path) -> None:
     client = CoreClient(Enrolment(f"http://127.0.0.1:{free_port()}", "k"), timeout=2)
     with pytest.raises(CoreUnreachable):
         client.get("/api/queueing/devices/me")
+
+
+def test_the_real_core_takes_the_key_from_the_authorization_header(
+    core: RunningCore, tmp_path: Path
+) -> None:
+    """The link presents its key only in ``Authorization: Bearer`` (never ``?token=``, which
+    lands in access logs): the core's /api/ws accepts it as this device, and refuses a key
+    it does not know at the handshake."""
+    admin = setup_ct(core)
+    record = enrol(admin, tmp_path, "hall-screen", "screen", screen="1F")
+    link = CoreLink(CoreClient(record), None, "/api/ws", min_delay=0.05, max_delay=0.2).start()
+    try:
+        wait_for(link, lambda e: e == Online(True))
+        (*_, hello) = wait_for(
+            link, lambda e: isinstance(e, Pushed) and e.message["type"] == "hello"
+        )
+        assert isinstance(hello, Pushed) and hello.message["role"] == "device"
+    finally:
+        link.stop()
+    stranger = Enrolment(record.core_url, "not-a-key-the-core-issued", "stranger")
+    link = CoreLink(CoreClient(stranger), None, "/api/ws", min_delay=0.05, max_delay=0.2).start()
+    try:
+        wait_for(link, lambda e: e == Online(False, "refused"))
+    finally:
+        link.stop()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from device_kit import config
+from device_kit.client import CoreClient
 from device_kit.screen import offscreen
 from tests.conftest import RunningCore
 from tests.device_kit.core_setup import enrol, order_exam, run_until, setup_ct
@@ -35,9 +36,14 @@ def test_scan_check_in_print(core: RunningCore, tmp_path: Path) -> None:
     program = KioskProgram(
         settings, record, printer_for(settings), scanner, offscreen((1080, 1920))
     )
+    assert settings.hospital_name == ""
     program.start()
     try:
         run_until(program.step, lambda: program.app.online, "online")
+        # No hospital_name setting: the core's name is in the header before the first ticket.
+        run_until(program.step, lambda: program.hospital == "某某市人民医院", "hospital name")
+        program.step()
+        assert_drawn(program.canvas, "某某市人民医院")
         scanner.codes.append("NO-SUCH-SLIP")
         run_until(program.step, lambda: program.app.screen == MESSAGE, "refusal")
         assert program.app.message is not None and program.app.message["zh"]
@@ -57,3 +63,23 @@ def test_scan_check_in_print(core: RunningCore, tmp_path: Path) -> None:
         assert_drawn(program.canvas, "请取走号票")
     finally:
         program.stop()
+
+
+def test_devices_me_names_the_hospital_and_its_logo(core: RunningCore, tmp_path: Path) -> None:
+    admin = setup_ct(core)
+    record = enrol(admin, tmp_path, "desk-printer", "printer")
+    device = CoreClient(record, 10)
+    try:
+        me = device.get("/api/queueing/devices/me")
+        assert me["kind"] == "printer"
+        assert me["hospital"] == {"name": "某某市人民医院", "logo_url": None}
+        logo = offscreen((8, 8)).save_png(tmp_path, "logo.png").read_bytes()
+        answer = admin.put(
+            "/api/queueing/logo", content=logo, headers={"Content-Type": "image/png"}
+        )
+        assert answer.status_code == 204, answer.text
+        me = device.get("/api/queueing/devices/me")
+        assert me["hospital"]["logo_url"] == "/api/queueing/logo"
+        assert device.get_bytes(me["hospital"]["logo_url"]) == logo
+    finally:
+        device.close()
