@@ -228,6 +228,7 @@ def report_view(
             "accession_number": accession_number,
             "patient_id": patient_id,
             "asked": bool(accession_number or patient_id),
+            "doctor_name": output.display_name,
         },
         user=user,
     )
@@ -267,7 +268,12 @@ def report_version_view(
         "impression": plain(signed.version.impression),
         "versions": signed_versions(output.engine, report_id),
     }
-    return render(request, "reporting_view/version.html", {"entry": entry}, user=user)
+    return render(
+        request,
+        "reporting_view/version.html",
+        {"entry": entry, "doctor_name": output.display_name},
+        user=user,
+    )
 
 
 def install(app: FastAPI, output: ReportOutput) -> None:

@@ -268,7 +268,7 @@ class ReportOutput:
         study_images = pictures or self._any_image_header(row.study_instance_uid)
         header = dicom_objects.study_header(signed, study_images)
         header.StudyInstanceUID = row.study_instance_uid
-        signer = self._name(signed.version.username)
+        signer = self.display_name(signed.version.username)
         if row.kind == "sr":
             ds = dicom_objects.build_sr(
                 signed,
@@ -363,7 +363,8 @@ class ReportOutput:
 
     # ---- rendering -------------------------------------------------------------------------
 
-    def _name(self, username: str) -> str:
+    def display_name(self, username: str) -> str:
+        """A user's display name (陈主任), the username if none is set."""
         user = get_user(self.engine, username) if username else None
         return (user.display_name or user.username) if user is not None else username
 
@@ -410,8 +411,8 @@ class ReportOutput:
         context = rendering.PrintContext(
             hospital=self.hospital,
             url=self.url(signed.report.accession_number, base_url),
-            author_name=self._name(signed.report.author),
-            signer_name=self._name(signed.version.username),
+            author_name=self.display_name(signed.report.author),
+            signer_name=self.display_name(signed.version.username),
             copy_note=copy_note,
             department_name=self._department(signed.report.department),
         )

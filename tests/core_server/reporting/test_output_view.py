@@ -41,7 +41,7 @@ def test_a_clinician_reads_the_report_of_an_exam_and_its_versions(core: RunningC
         page = clinician.get("/reports/view", params={"AccessionNumber": accession})
         assert page.status_code == 200
         html = page.text
-        assert "孙七" in html and "纵隔内见小淋巴结" in html
+        assert "孙七" in html and "纵隔内见小淋巴结" in html and "陈主任" in html
         assert "更正报告" in html  # the newest signed version is an amendment
         assert f"/reports/view/{signed.report.id}/versions/{first_version}" in html
         assert f"/reports/view/{signed.report.id}/versions/{amended.signed_version}" in html
