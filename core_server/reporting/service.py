@@ -270,7 +270,8 @@ class Reporting:
                             findings=template.findings if template else "",
                             impression=template.impression if template else "",
                             template_id=template.id if template else None,
-                            author=doctor.username if self.grade(doctor, conn) else "",
+                            # The author is whoever first writes (opening to look is not).
+                            author="",
                             levels=self.levels(exam.department, conn),
                             created_at=now,
                             updated_at=now,
@@ -602,6 +603,8 @@ class Reporting:
                 )
             if action == "amend":
                 values["amendments"] = row.amendments + 1
+                # The amendment's author is whoever writes it (first edit or submit).
+                values["author"] = ""
                 values["reviewed_by"] = ""
             if action == "reject":
                 values["reviewed_by"] = ""

@@ -21,13 +21,14 @@ def test_two_levels_submit_then_sign_moves_the_exam(setup: Setup) -> None:
     ris, reporting = setup.ris, setup.reporting
     exam_id = setup.exam()
     report = reporting.start(exam_id, RESIDENT)
-    assert (report.status, report.levels, report.author) == ("draft", 2, RESIDENT.username)
+    assert (report.status, report.levels, report.author) == ("draft", 2, "")
     assert reporting.start(exam_id, RESIDENT2).id == report.id  # one report per exam
     reporting.lock(report.id, RESIDENT.username)
     saved = reporting.autosave(
         report.id, RESIDENT, Content(findings=FINDINGS + "<script>alert(1)</script>")
     )
     assert "script" not in saved.findings and "<b>右肺上叶</b>" in saved.findings
+    assert saved.author == RESIDENT.username  # the first to write, not the first to open
     assert saved.version == 0 and saved.draft_saved_at is not None  # autosave keeps no version
     submitted = reporting.submit(report.id, RESIDENT, Content(impression=IMPRESSION))
     assert (submitted.status, submitted.version, submitted.lock_holder) == ("submitted", 1, "")
@@ -168,7 +169,7 @@ def test_reject_with_reason_then_amend_a_signed_report(setup: Setup) -> None:
     with pytest.raises(Conflict, match="reason"):
         reporting.amend(report.id, ATTENDING, "")
     amending = reporting.amend(report.id, ATTENDING, "补充纵隔所见")
-    assert (amending.status, amending.amendments) == ("draft", 1)
+    assert (amending.status, amending.amendments, amending.author) == ("draft", 1, "")
     assert ris.exam(exam_id).status == "reported"
     kept = reporting.version(report.id, first.signed_version or 0)
     assert (kept.action, kept.status) == ("sign", "signed") and "1.6cm" in kept.findings
@@ -177,6 +178,7 @@ def test_reject_with_reason_then_amend_a_signed_report(setup: Setup) -> None:
     )
     corrected = reporting.sign(report.id, ATTENDING)
     assert corrected.signed_version and corrected.signed_version > (first.signed_version or 0)
+    assert corrected.author == RESIDENT.username  # who wrote the amendment
     assert ris.exam(exam_id).status == "verified"
     signed_events = [p for t, p in setup.events.events if t == "reporting.report_signed"]
     assert [(p["final"], p["corrected"]) for p in signed_events] == [(True, False), (False, True)]
