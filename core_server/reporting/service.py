@@ -483,6 +483,12 @@ class Reporting:
             values["teaching_note"] = teaching_note[:255]
         with self._write() as conn:
             row = records.report_row(conn, report_id, for_update=True)
+            if row.status == S.SIGNED and ({"positive", "infectious"} & values.keys()):
+                # Part of the result the HIS received: changed only by an amendment.
+                raise Conflict(
+                    "报告已签发，修改阳性/传染病标记需先修改报告 / the report is signed: amend "
+                    "it to change the positive or infectious flag"
+                )
             if values:
                 values["updated_at"] = records.now()
                 conn.execute(

@@ -9,6 +9,7 @@ import pytest
 
 from core_server.archive import Origin
 from core_server.reporting import (
+    Conflict,
     Content,
     Doctor,
     Forbidden,
@@ -179,7 +180,7 @@ def test_priors_flags_key_images_grades_and_follow_up(sqlite_setup: Setup) -> No
     assert reporting.set_flags(report.id, RESIDENT, clear_positive=True).positive is None
     ct = make_ct(patient_id="P1", study_uid="1.2.3", series_uid="1.2.3.4", sop_uid="1.2.3.4.5")
     sqlite_setup.archive.store_instance(encode(ct), Origin("test", "CT01"))
-    with pytest.raises(ReportingError, match="9.9.9"):
+    with pytest.raises(ReportingError, match=r"9\.9\.9"):
         reporting.set_key_images(report.id, RESIDENT, [KeyImage("1.2.3", "1.2.3.4", "9.9.9")])
     images = [KeyImage("1.2.3", "1.2.3.4", "1.2.3.4.5", 3, "结节最大层面")]
     assert reporting.set_key_images(report.id, RESIDENT, images).key_images == [
@@ -191,6 +192,10 @@ def test_priors_flags_key_images_grades_and_follow_up(sqlite_setup: Setup) -> No
             "note": "结节最大层面",
         }
     ]
+    # A signed report keeps its result flags until amended; the teaching bookmark is free.
+    with pytest.raises(Conflict, match="amend"):
+        reporting.set_flags(old.id, ATTENDING, positive=False)
+    assert reporting.set_flags(old.id, ATTENDING, teaching=True).teaching
     with pytest.raises(Forbidden):
         reporting.grade_report(old.id, RESIDENT, "good")
     assert reporting.grade_report(old.id, ATTENDING, "excellent").report_quality == "excellent"
