@@ -4,9 +4,11 @@ idle limit."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 import websockets.exceptions
 import websockets.sync.client
 from sqlalchemy import update
@@ -15,6 +17,17 @@ from core_server import auth, db
 from core_server.auth import signin
 from core_server.auth.tables import tokens
 from tests.conftest import ADMIN_PASSWORD, RunningCore
+
+
+@pytest.fixture(scope="module")
+def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCore]:
+    """One core for this module's tests: each uses its own users (the admin's sessions are
+    only ever added to, never locked or changed)."""
+    running = RunningCore(tmp_path_factory.mktemp("session") / "data").start()
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def _cookie_client(core: RunningCore, token: str, origin: bool = True) -> httpx.Client:
@@ -96,18 +109,16 @@ def test_a_cookie_session_must_change_the_password_first(core: RunningCore) -> N
 
 def test_repeated_failures_lock_the_account_until_an_admin_resets_it(core: RunningCore) -> None:
     url = core.base_url + "/api/auth/token"
+    auth.create_user(core.core.engine, "reg7", "registrar-pass-7", "registrar")
     for _ in range(signin.MAX_FAILURES):
-        bad = httpx.post(url, data={"username": "admin", "password": "wrong-password"})
+        bad = httpx.post(url, data={"username": "reg7", "password": "wrong-password"})
         assert bad.status_code == 401
-    locked = httpx.post(url, data={"username": "admin", "password": ADMIN_PASSWORD})
+    locked = httpx.post(url, data={"username": "reg7", "password": "registrar-pass-7"})
     assert locked.status_code == 401 and "too many" in locked.json()["detail"]
-    # Another account is not affected.
-    engine = core.core.engine
-    auth.create_user(engine, "admin2", "second-admin-1", "admin")
-    with core.api("admin2", "second-admin-1") as admin2:
-        answer = admin2.post("/api/users/admin/password", json={"password": "fresh-start-1"})
+    with core.api() as admin:  # another account is not affected
+        answer = admin.post("/api/users/reg7/password", json={"password": "fresh-start-1"})
         assert answer.status_code == 204
-    ok = httpx.post(url, data={"username": "admin", "password": "fresh-start-1"})
+    ok = httpx.post(url, data={"username": "reg7", "password": "fresh-start-1"})
     assert ok.status_code == 200 and ok.json()["must_change_password"] is True
 
 
