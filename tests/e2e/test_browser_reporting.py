@@ -19,6 +19,7 @@ from core_server import auth
 from core_server.archive import Origin
 from core_server.reporting import Content, Doctor
 from core_server.ris import OrderIn, PatientIn, ProcedureRequest
+from core_server.web import pages_reporting
 from tests.conftest import RunningCore
 from tests.dicom_data import encode, make_ct
 from tests.e2e.browser import NetworkGuard, artifacts_for, browser, sign_in
@@ -82,14 +83,15 @@ def _type_at_end(page: Page, box: str, text: str, backspaces: int = 0) -> None:
     page.keyboard.type(text)
 
 
-def _until(condition: Callable[[], bool], what: str, seconds: float = 15.0) -> None:
-    """Wait for something the browser does in the background (a request sent as the page
-    closes) to reach the server."""
+def _until(page: Page, condition: Callable[[], bool], what: str, seconds: float = 15.0) -> None:
+    """Wait for something the browser does in the background (autosave, a request sent as
+    the page closes) to reach the server. Waiting through the page lets Playwright pass the
+    requests on (the network guard routes each one)."""
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
             pytest.fail(f"never happened: {what}")
-        time.sleep(0.1)
+        page.wait_for_timeout(100)
 
 
 def _clean(*guards: NetworkGuard) -> None:
@@ -119,6 +121,11 @@ def test_write_submit_review_diff_sign(
     page, guard = _page(browser, core, "li", "/reporting")
     row = page.locator(f"li.rp-item[data-accession='{exam.accession_number}']")
     expect(row).to_contain_text("张三")
+    # Pinyin initials find the patient; the filters stay in the address bar.
+    page.fill("#q", "zs")
+    page.select_option("#modality", "CT")
+    expect(page.locator("li.rp-item")).to_have_count(1)
+    assert "q=zs" in page.url and "modality=CT" in page.url
     expect(row).to_contain_text("既往 1")
     _open(page, exam.accession_number)
     expect(page.locator("#findings")).to_have_attribute("contenteditable", "true")
@@ -201,19 +208,42 @@ def test_lock_held_by_another_doctor(
     expect(page.locator("#lock-banner")).to_be_hidden()
     expect(page.locator("#findings")).to_have_attribute("contenteditable", "true")
     assert core.core.reporting.report(report.id).lock_holder == "li"
+    # A structured template found by keyword, inserted with one click: its fields as a form.
+    page.fill("#template-q", "肺结节")
+    template = page.locator("#templates li")
+    expect(template).to_have_count(1)
+    expect(template).to_contain_text("胸部CT肺结节（结构化）")
+    template.locator("button").click()
+    expect(page.locator("#findings")).to_contain_text("脑实质密度均匀。右肺__叶")
+    page.select_option("#field-location", "右肺下叶")
+    page.fill("#field-diameter", "6")
+    page.screenshot(path=str(artifacts / "template.png"), full_page=True)
+
+    def fields_saved() -> bool:
+        return core.core.reporting.report(report.id).fields.get("diameter") == 6
+
+    _until(page, fields_saved, "the structured fields were autosaved")
+    saved = core.core.reporting.report(report.id)
+    assert saved.fields["location"] == "右肺下叶" and saved.template_id is not None
     _clean(guard)
 
 
 def test_autosave_survives_a_closed_page(
-    browser: Browser, core: RunningCore, request: pytest.FixtureRequest
+    browser: Browser,
+    core: RunningCore,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     artifacts = artifacts_for(request)
+    # No periodic save during the test: only the page's own leaving can have saved the text.
+    monkeypatch.setattr(pages_reporting, "AUTOSAVE_SECONDS", 3600)
     _staff(core)
     exam_id = _performed_exam(core, "P300", "O-SAVE", "CT-ABD")
     page, guard = _page(browser, core, "li", f"/reporting?exam={exam_id}")
     expect(page.locator("#findings")).to_have_attribute("contenteditable", "true")
     _type_at_end(page, "#findings", "肝脏形态大小正常，密度均匀")
-    context = page.context
+    again = page.context.new_page()
+    guard.watch(again)
     # Closed without saving: the page's pagehide handler sends the text (fetch keepalive).
     page.close(run_before_unload=True)
 
@@ -221,9 +251,7 @@ def test_autosave_survives_a_closed_page(
         report = core.core.reporting.report_for_exam(exam_id)
         return report is not None and "密度均匀" in report.findings
 
-    _until(saved, "the typed findings reached the server")
-    again = context.new_page()
-    guard.watch(again)
+    _until(again, saved, "the typed findings reached the server")
     again.goto(f"{core.base_url}/reporting?exam={exam_id}")
     expect(again.locator("#findings")).to_have_text("肝脏形态大小正常，密度均匀")
     expect(again.locator("#findings")).to_have_attribute("contenteditable", "true")

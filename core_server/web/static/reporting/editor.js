@@ -182,12 +182,15 @@ function fieldValues() {
 // -- templates -----------------------------------------------------------------------------------
 
 let templateTimer = null;
+let templateAsked = 0;
 
 async function loadTemplates() {
   if (!editor.report) return;
+  const asked = ++templateAsked;
   const params = new URLSearchParams({ keyword: $("template-q").value.trim() });
   if (!params.get("keyword")) params.set("modality", editor.report.modality);
   const found = await rapi("/api/reporting/templates?" + params);
+  if (asked !== templateAsked) return;  // a newer filter's answer is coming
   // The exam's own body part first (a chest CT's templates before the head's).
   const part = editor.report.body_part;
   found.sort((a, b) => (a.body_part === part ? 0 : 1) - (b.body_part === part ? 0 : 1));
