@@ -33,10 +33,10 @@ def render_png(path: Path, frame: int = 1, size: tuple[int, int] = PRINT_SIZE) -
             scaled = 255.0 - scaled
         image = Image.fromarray(scaled.astype(np.uint8))
     else:
-        if photometric.startswith("YBR"):
-            from pydicom.pixels import convert_color_space
-
-            pixels = convert_color_space(pixels, photometric, "RGB")
+        # pydicom hands colour frames over as RGB already (YBR converted), 8 bits or more.
+        if pixels.dtype != np.uint8:
+            bits = int(ds.get("BitsStored", 8) or 8)
+            pixels = pixels.astype(np.float64) / ((1 << bits) - 1) * 255.0
         image = Image.fromarray(pixels.astype(np.uint8))
     image.thumbnail(size)
     out = BytesIO()
