@@ -96,8 +96,8 @@ def _fast(vr: str, value: bytes) -> dict[str, Any] | None:
         size, code = _NUMBERS[vr]
         if len(value) % size:
             return None
-        numbers = list(struct.unpack(f"<{len(value) // size}{code}", value))
-        return {"vr": vr, "Value": numbers} if numbers else {"vr": vr}
+        unpacked = list(struct.unpack(f"<{len(value) // size}{code}", value))
+        return {"vr": vr, "Value": unpacked} if unpacked else {"vr": vr}
     text = value.decode("latin-1")
     if vr == "AE":
         items = [item.strip() for item in text.split("\\")]
