@@ -4,6 +4,7 @@ to an anonymous caller or a caller with the wrong role."""
 from __future__ import annotations
 
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,16 @@ from core_server.server import create_app
 from core_server.settings import Settings
 from tests.conftest import RunningCore
 from tests.core_server.web.route_table import Endpoint, concrete, endpoints
+
+
+@pytest.fixture(scope="module")
+def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCore]:
+    """One core for this module's tests: each creates users of its own."""
+    running = RunningCore(tmp_path_factory.mktemp("api") / "data").start()
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def test_healthz_reports_every_listener(core: RunningCore) -> None:
