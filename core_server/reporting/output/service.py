@@ -55,6 +55,13 @@ MAX_COPIES = 10
 SWEEP_SECONDS = 300.0  # how often the worker looks for signed versions without rows
 # Modalities whose pictures are photographs: without chosen key images the first ones print.
 PHOTO_MODALITIES = ("US", "ES", "XC", "GM", "OP")
+# SOP classes that are no pictures: SR documents, encapsulated documents, presentation states
+# and key object selections (the report's own archived objects among them).
+NOT_PICTURES = (
+    "1.2.840.10008.5.1.4.1.1.88.",
+    "1.2.840.10008.5.1.4.1.1.104.",
+    "1.2.840.10008.5.1.4.1.1.11.",
+)
 
 
 @dataclass(frozen=True)
@@ -392,7 +399,7 @@ class ReportOutput:
             chosen = [
                 (a["SOPInstanceUID"], 1, "")
                 for a in self.archive.find("IMAGE", {"StudyInstanceUID": study}, limit=8)
-                if a.get("Modality", signed.report.modality) not in ("SR", "DOC", "KO", "PR")
+                if not str(a.get("SOPClassUID", "")).startswith(NOT_PICTURES)
             ]
         out = []
         for uid, frame, note in chosen:

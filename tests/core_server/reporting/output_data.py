@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import httpx
+from pydicom import Dataset, dcmread
 from pydicom.uid import generate_uid
 
 from core_server import auth
@@ -14,7 +15,7 @@ from core_server.archive import Origin
 from core_server.reporting import Content, Doctor, KeyImage, Report
 from core_server.ris import Exam, OrderIn, PatientIn, ProcedureRequest
 from tests.conftest import RunningCore
-from tests.dicom_data import encode, make_ct
+from tests.dicom_data import encode, make_ct, testdata
 
 PASSWORD = "Doctor-password-1"
 CHIEF = Doctor("chen.chief", "reviewing_doctor")
@@ -27,6 +28,26 @@ class Signed:
     report: Report
     exam: Exam
     image_uids: list[str]
+
+
+def photo(
+    *,
+    patient_id: str,
+    patient_name: str,
+    study_uid: str,
+    series_uid: str,
+    accession: str,
+    instance_number: int,
+) -> Dataset:
+    """A colour endoscopy picture (pydicom's RGB sample) in the exam's study."""
+    ds = dcmread(testdata("SC_rgb_rle.dcm"))
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientID, ds.PatientName, ds.AccessionNumber = patient_id, patient_name, accession
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.Modality, ds.InstanceNumber = "ES", instance_number
+    return ds
 
 
 def api(core: RunningCore, username: str, password: str = PASSWORD) -> httpx.Client:
@@ -60,6 +81,8 @@ def signed_report(
     images: int = 2,
     findings: str = FINDINGS,
     impression: str = IMPRESSION,
+    colour: bool = False,
+    key_image: bool = True,
 ) -> Signed:
     """A performed exam with ``images`` CT images in its study and a signed report."""
     users(core)
@@ -79,22 +102,21 @@ def signed_report(
     series = generate_uid()
     uids = []
     for number in range(1, images + 1):
-        ds = make_ct(
-            patient_id=patient_id,
-            patient_name=ris.patient(patient_id).dicom_name,
-            charset="ISO_IR 192",
-            study_uid=exam.study_instance_uid,
-            series_uid=series,
-            accession=exam.accession_number,
-            instance_number=number,
-            size=64,
-        )
+        identity = {
+            "patient_id": patient_id,
+            "patient_name": ris.patient(patient_id).dicom_name,
+            "study_uid": exam.study_instance_uid,
+            "series_uid": series,
+            "accession": exam.accession_number,
+            "instance_number": number,
+        }
+        ds = photo(**identity) if colour else make_ct(charset="ISO_IR 192", size=64, **identity)
         archive.store_instance(encode(ds), Origin("test"))
         uids.append(str(ds.SOPInstanceUID))
     reporting.set_levels(exam.department, 1)
     report = reporting.start(exam.id, CHIEF)
     reporting.save(report.id, CHIEF, Content(findings=findings, impression=impression))
-    if uids:
+    if uids and key_image:
         reporting.set_key_images(
             report.id,
             CHIEF,

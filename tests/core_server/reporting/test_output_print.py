@@ -5,6 +5,7 @@ the electronic copy for clinicians; a modality's own layout."""
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -163,3 +164,40 @@ def test_ultrasound_reports_use_the_ultrasound_layout(core: RunningCore) -> None
     text = pdf_text(pdf)
     assert "超声检查报告单" in text and "超声所见" in text and "超声提示" in text
     assert "甲状腺右叶见一低回声结节" in text
+
+
+def test_endoscopy_prints_its_colour_pictures_not_the_report_objects(
+    core: RunningCore, tmp_path: Path
+) -> None:
+    signed = signed_report(
+        core,
+        "P-PRINT-5",
+        name="钱九",
+        procedure="ES-GASTRO",
+        images=3,
+        colour=True,
+        key_image=False,  # no key image chosen: the study's pictures are printed
+        findings="<p>胃窦黏膜红白相间，以白为主。</p>",
+        impression="<p>慢性非萎缩性胃炎。</p>",
+    )
+    output = core.core.report_output
+    deadline = time.monotonic() + 60  # the core's worker archives the report's SR and PDF
+    while {o.status for o in output.objects(signed.report.id)} != {"stored"}:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    admin = auth.get_user(core.core.engine, "admin")
+    pdf, _record = output.print_report(signed.report.id, admin, base_url=core.base_url)
+    assert "内镜检查报告单" in pdf_text(pdf) and "内镜所见" in pdf_text(pdf)
+    listing = subprocess.run(
+        [
+            "pdfimages",
+            "-list",
+            "-",
+        ],
+        input=pdf,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    rows = [line.split() for line in listing.splitlines()[2:] if line.strip()]
+    pictures = [r for r in rows if r[2] == "image"]
+    assert len(pictures) == 3 and {r[5] for r in pictures} == {"rgb"}
