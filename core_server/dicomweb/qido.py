@@ -197,7 +197,8 @@ def run_search(request: Request, search: Search) -> Response:
     headers = {}
     if search.warnings:
         host = request.url.netloc
-        headers["Warning"] = ", ".join(f'299 {host} "{w}"' for w in search.warnings)
+        text = ", ".join(f'299 {host} "{w}"' for w in search.warnings)
+        headers["Warning"] = text.encode("ascii", "backslashreplace").decode("ascii")
     return Response(dumps(body), media_type="application/dicom+json", headers=headers)
 
 

@@ -114,7 +114,9 @@ async def _store(request: Request, user: auth.User, study: str | None) -> Respon
     status = 200 if not outcome.failed else 202 if outcome.stored else 409
     headers = {}
     if outcome.reasons:
+        # Header values are Latin-1: anything else (a Chinese file name in an error) escaped.
         text = "; ".join(outcome.reasons)[:2000].replace('"', "'")
+        text = text.encode("ascii", "backslashreplace").decode("ascii")
         headers["Warning"] = f'299 {request.url.netloc} "{text}"'
     return Response(
         dumps(body), status_code=status, media_type="application/dicom+json", headers=headers
