@@ -137,6 +137,8 @@ class Report(_Dict):
     created_at: datetime
     updated_at: datetime
     draft_saved_at: datetime | None
+    # A signed report reopened for correction (the signed version still stands meanwhile).
+    amending: bool = False
 
 
 @dataclass(frozen=True)

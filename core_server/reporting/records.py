@@ -85,6 +85,7 @@ def report(row: Any) -> Report:
         created_at=utc(m["created_at"]),  # type: ignore[arg-type]
         updated_at=utc(m["updated_at"]),  # type: ignore[arg-type]
         draft_saved_at=utc(m["draft_saved_at"]),
+        amending=m["signed_version"] is not None and m["status"] != "signed",
     )
 
 

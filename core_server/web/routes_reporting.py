@@ -23,8 +23,10 @@ from core_server import auth
 from core_server.reporting import (
     Conflict,
     Content,
+    CriticalAlert,
     Doctor,
     Forbidden,
+    HistoryEntry,
     KeyImage,
     Locked,
     NotFound,
@@ -33,7 +35,10 @@ from core_server.reporting import (
     ReportingError,
     Template,
     TemplateField,
+    Version,
     WordCheckFailed,
+    WordRule,
+    WorklistRow,
 )
 from core_server.web.security import require
 
@@ -110,17 +115,25 @@ def _out(report: Report, user: auth.User, reporting: Reporting) -> dict[str, Any
             status.HTTP_404_NOT_FOUND, "报告尚未签发 / the report is not signed yet"
         )
     signed = reporting.version(report.id, report.signed_version)
-    hidden = ("lock_holder", "lock_expires_at", "report_quality", "report_quality_by")
-    out = {k: v for k, v in report.as_dict().items() if k not in hidden}
-    return out | {
-        "findings": signed.findings,
-        "impression": signed.impression,
-        "fields": signed.fields,
-        "version": signed.number,
-        # While an amendment is being written the clinician still reads the signed text.
-        "status": "signed",
-        "amending": report.status != "signed",
+    # Internal working state is blanked for clinicians (the keys stay: one response model).
+    hidden = {
+        "lock_holder": "",
+        "lock_expires_at": None,
+        "report_quality": "",
+        "report_quality_by": "",
     }
+    return (
+        report.as_dict()
+        | hidden
+        | {
+            "findings": signed.findings,
+            "impression": signed.impression,
+            "fields": signed.fields,
+            "version": signed.number,
+            # While an amendment is being written the clinician still reads the signed text.
+            "status": "signed",
+        }
+    )
 
 
 # -- bodies -------------------------------------------------------------------------------------
@@ -242,7 +255,7 @@ class GradeBody(BaseModel):
 # -- worklist and reports -----------------------------------------------------------------------
 
 
-@router.get("/worklist")
+@router.get("/worklist", response_model=list[WorklistRow])
 def worklist(
     request: Request,
     user: Reader,
@@ -280,7 +293,7 @@ def worklist(
     return [r.as_dict() for r in rows]
 
 
-@router.post("/exams/{exam_id}/report")
+@router.post("/exams/{exam_id}/report", response_model=Report)
 def start_report(
     request: Request, exam_id: int, user: Writer, response: Response
 ) -> dict[str, Any]:
@@ -294,7 +307,7 @@ def start_report(
     return report.as_dict()
 
 
-@router.get("/exams/{exam_id}/report")
+@router.get("/exams/{exam_id}/report", response_model=Report)
 def exam_report(request: Request, exam_id: int, user: ReportReader) -> dict[str, Any]:
     reporting = _reporting(request)
     with _answers():
@@ -304,7 +317,7 @@ def exam_report(request: Request, exam_id: int, user: ReportReader) -> dict[str,
         return _out(report, user, reporting)
 
 
-@router.put("/exams/{exam_id}/image-quality")
+@router.put("/exams/{exam_id}/image-quality", response_model=Report)
 def grade_images(
     request: Request, exam_id: int, body: QualityBody, user: ImageGrader
 ) -> dict[str, Any]:
@@ -313,28 +326,28 @@ def grade_images(
         return _reporting(request).grade_images(exam_id, _doctor(user), body.quality).as_dict()
 
 
-@router.get("/reports/{report_id}")
+@router.get("/reports/{report_id}", response_model=Report)
 def get_report(request: Request, report_id: int, user: ReportReader) -> dict[str, Any]:
     reporting = _reporting(request)
     with _answers():
         return _out(reporting.report(report_id), user, reporting)
 
 
-@router.post("/reports/{report_id}/lock")
+@router.post("/reports/{report_id}/lock", response_model=Report)
 def lock(request: Request, report_id: int, user: Writer) -> dict[str, Any]:
     """Take or renew the editing lock (409 with ``holder`` while another doctor edits)."""
     with _answers():
         return _reporting(request).lock(report_id, user.username).as_dict()
 
 
-@router.delete("/reports/{report_id}/lock")
+@router.delete("/reports/{report_id}/lock", response_model=Report)
 def unlock(request: Request, report_id: int, user: Writer) -> dict[str, Any]:
     """Give the lock back when closing the editor."""
     with _answers():
         return _reporting(request).unlock(report_id, user.username).as_dict()
 
 
-@router.post("/reports/{report_id}/lock/break")
+@router.post("/reports/{report_id}/lock/break", response_model=Report)
 def break_lock(request: Request, report_id: int, user: Admin) -> dict[str, Any]:
     """An administrator frees a report held by someone who went away (recorded)."""
     reporting = _reporting(request)
@@ -360,20 +373,20 @@ def autosave(request: Request, report_id: int, body: ContentBody, user: Writer) 
     }
 
 
-@router.post("/reports/{report_id}/versions", status_code=201)
+@router.post("/reports/{report_id}/versions", status_code=201, response_model=Report)
 def save(request: Request, report_id: int, body: ContentBody, user: Writer) -> dict[str, Any]:
     """An explicit save: the text becomes a kept version."""
     with _answers():
         return _reporting(request).save(report_id, _doctor(user), body.domain()).as_dict()
 
 
-@router.get("/reports/{report_id}/versions")
+@router.get("/reports/{report_id}/versions", response_model=list[Version])
 def versions(request: Request, report_id: int, _user: Reader) -> list[dict[str, Any]]:
     with _answers():
         return [v.as_dict() for v in _reporting(request).versions(report_id)]
 
 
-@router.get("/reports/{report_id}/versions/{number}")
+@router.get("/reports/{report_id}/versions/{number}", response_model=Version)
 def version(request: Request, report_id: int, number: int, _user: Reader) -> dict[str, Any]:
     with _answers():
         return _reporting(request).version(report_id, number).as_dict()
@@ -394,7 +407,7 @@ def diff(
         return _reporting(request).diff(report_id, number, against)
 
 
-@router.get("/reports/{report_id}/history")
+@router.get("/reports/{report_id}/history", response_model=list[HistoryEntry])
 def history(request: Request, report_id: int, _user: Reader) -> list[dict[str, Any]]:
     with _answers():
         _reporting(request).report(report_id)
@@ -426,7 +439,7 @@ def _step(request: Request, report_id: int, user: auth.User, action: str, **kw: 
     return report.as_dict()
 
 
-@router.post("/reports/{report_id}/submit")
+@router.post("/reports/{report_id}/submit", response_model=Report)
 def submit(
     request: Request, report_id: int, user: Writer, body: ContentBody | None = None
 ) -> dict[str, Any]:
@@ -434,7 +447,7 @@ def submit(
     return _step(request, report_id, user, "submit", content=body.domain() if body else None)
 
 
-@router.post("/reports/{report_id}/review")
+@router.post("/reports/{report_id}/review", response_model=Report)
 def review(
     request: Request, report_id: int, user: Writer, body: ContentBody | None = None
 ) -> dict[str, Any]:
@@ -442,7 +455,7 @@ def review(
     return _step(request, report_id, user, "review", content=body.domain() if body else None)
 
 
-@router.post("/reports/{report_id}/sign")
+@router.post("/reports/{report_id}/sign", response_model=Report)
 def sign(
     request: Request, report_id: int, user: Writer, body: ContentBody | None = None
 ) -> dict[str, Any]:
@@ -451,19 +464,19 @@ def sign(
     return _step(request, report_id, user, "sign", content=body.domain() if body else None)
 
 
-@router.post("/reports/{report_id}/reject")
+@router.post("/reports/{report_id}/reject", response_model=Report)
 def reject(request: Request, report_id: int, body: ReasonBody, user: Writer) -> dict[str, Any]:
     """Back to the author with a reason."""
     return _step(request, report_id, user, "reject", reason=body.reason)
 
 
-@router.post("/reports/{report_id}/amend")
+@router.post("/reports/{report_id}/amend", response_model=Report)
 def amend(request: Request, report_id: int, body: ReasonBody, user: Writer) -> dict[str, Any]:
     """Reopen a signed report for correction; the signed version is kept."""
     return _step(request, report_id, user, "amend", reason=body.reason)
 
 
-@router.put("/reports/{report_id}/flags")
+@router.put("/reports/{report_id}/flags", response_model=Report)
 def flags(request: Request, report_id: int, body: FlagsBody, user: Writer) -> dict[str, Any]:
     with _answers():
         return (
@@ -471,7 +484,7 @@ def flags(request: Request, report_id: int, body: FlagsBody, user: Writer) -> di
         )
 
 
-@router.put("/reports/{report_id}/key-images")
+@router.put("/reports/{report_id}/key-images", response_model=Report)
 def key_images(
     request: Request, report_id: int, body: list[KeyImageBody], user: Writer
 ) -> dict[str, Any]:
@@ -481,7 +494,7 @@ def key_images(
         return _reporting(request).set_key_images(report_id, _doctor(user), images).as_dict()
 
 
-@router.put("/reports/{report_id}/report-quality")
+@router.put("/reports/{report_id}/report-quality", response_model=Report)
 def grade_report(
     request: Request, report_id: int, body: QualityBody, user: Reviewer
 ) -> dict[str, Any]:
@@ -489,7 +502,7 @@ def grade_report(
         return _reporting(request).grade_report(report_id, _doctor(user), body.quality).as_dict()
 
 
-@router.put("/reports/{report_id}/follow-up")
+@router.put("/reports/{report_id}/follow-up", response_model=Report)
 def follow_up(request: Request, report_id: int, body: FollowUpBody, user: Writer) -> dict[str, Any]:
     with _answers():
         return (
@@ -507,7 +520,7 @@ def priors(request: Request, report_id: int, _user: Reader) -> list[dict[str, An
         return reporting.priors(reporting.report(report_id))
 
 
-@router.post("/reports/{report_id}/template", status_code=201)
+@router.post("/reports/{report_id}/template", status_code=201, response_model=Template)
 def save_as_template(
     request: Request, report_id: int, body: SaveAsTemplateBody, user: Writer
 ) -> dict[str, Any]:
@@ -523,7 +536,7 @@ def save_as_template(
 # -- critical values ----------------------------------------------------------------------------
 
 
-@router.post("/reports/{report_id}/critical", status_code=201)
+@router.post("/reports/{report_id}/critical", status_code=201, response_model=CriticalAlert)
 def raise_critical(
     request: Request, report_id: int, body: CriticalBody, user: Writer
 ) -> dict[str, Any]:
@@ -535,7 +548,7 @@ def raise_critical(
     return alert.as_dict()
 
 
-@router.get("/critical-alerts")
+@router.get("/critical-alerts", response_model=list[CriticalAlert])
 def alerts(
     request: Request,
     _user: AlertReader,
@@ -551,13 +564,13 @@ def alerts(
     return [a.as_dict() for a in found]
 
 
-@router.get("/critical-alerts/{alert_id}")
+@router.get("/critical-alerts/{alert_id}", response_model=CriticalAlert)
 def alert(request: Request, alert_id: int, _user: AlertReader) -> dict[str, Any]:
     with _answers():
         return _reporting(request).alert(alert_id).as_dict()
 
 
-@router.post("/critical-alerts/{alert_id}/acknowledge")
+@router.post("/critical-alerts/{alert_id}/acknowledge", response_model=CriticalAlert)
 def acknowledge(
     request: Request, alert_id: int, body: AcknowledgeBody, user: Clinician
 ) -> dict[str, Any]:
@@ -573,7 +586,7 @@ def acknowledge(
 # -- templates ----------------------------------------------------------------------------------
 
 
-@router.get("/templates")
+@router.get("/templates", response_model=list[Template])
 def templates(
     request: Request,
     user: Reader,
@@ -594,7 +607,7 @@ def templates(
     return [t.as_dict() for t in found]
 
 
-@router.get("/templates/{template_id}")
+@router.get("/templates/{template_id}", response_model=Template)
 def template(request: Request, template_id: int, user: Reader) -> dict[str, Any]:
     with _answers():
         found = _reporting(request).template(template_id)
@@ -615,14 +628,14 @@ def _may_write_scope(user: auth.User, scope: str) -> None:
         )
 
 
-@router.post("/templates", status_code=201)
+@router.post("/templates", status_code=201, response_model=Template)
 def create_template(request: Request, body: TemplateBody, user: TemplateWriter) -> dict[str, Any]:
     _may_write_scope(user, body.scope)
     with _answers():
         return _reporting(request).save_template(user.username, body.domain()).as_dict()
 
 
-@router.put("/templates/{template_id}")
+@router.put("/templates/{template_id}", response_model=Template)
 def update_template(
     request: Request, template_id: int, body: TemplateBody, user: TemplateWriter
 ) -> dict[str, Any]:
@@ -663,12 +676,12 @@ def set_default_template(
 # -- word rules and configuration ---------------------------------------------------------------
 
 
-@router.get("/word-rules")
+@router.get("/word-rules", response_model=list[WordRule])
 def word_rules(request: Request, _user: Reader, modality: str = "") -> list[dict[str, Any]]:
     return [r.as_dict() for r in _reporting(request).word_rules(modality=modality)]
 
 
-@router.post("/word-rules", status_code=201)
+@router.post("/word-rules", status_code=201, response_model=WordRule)
 def add_word_rule(request: Request, body: WordRuleBody, user: Admin) -> dict[str, Any]:
     """A forbidden word, or a mutually exclusive pair (``word`` with ``other``)."""
     with _answers():

@@ -119,7 +119,7 @@ def test_report_from_worklist_to_clinician(running: RunningCore, staff: Staff) -
     assert signed.status_code == 200 and signed.json()["status"] == "signed"
     assert admin.get(f"/api/ris/exams/{exam_id}").json()["status"] == "verified"
     read = clinician.get(f"/api/reporting/exams/{exam_id}/report").json()
-    assert (read["impression"], read["status"], "lock_holder" in read) == (
+    assert (read["impression"], read["status"], read["amending"]) == (
         "<p>两肺未见异常</p>",
         "signed",
         False,
