@@ -35,6 +35,7 @@ from core_server.reporting import (
     REPORT_SUBMITTED,
     Report,
     Reporting,
+    TemplateField,
     plain,
 )
 from core_server.ris import Exam, NotFound, Ris
@@ -94,6 +95,10 @@ class ResultReporter:
             return
         version = self.reporting.version(report.id, int(payload["version"]))
         signer = str(payload.get("username") or "")
+        structured: list[tuple[TemplateField, Any]] = []
+        if report.template_id is not None and version.fields:
+            spec = {f.id: f for f in self.reporting.template(report.template_id).fields}
+            structured = [(spec[k], v) for k, v in version.fields.items() if k in spec]
         with db.write(self.engine) as conn:
             for destination in wanted:
                 message = result_message(
@@ -106,6 +111,7 @@ class ResultReporter:
                     destination,
                     self.application,
                     placer_application,
+                    structured,
                 )
                 outbound.enqueue(conn, destination.name, message, source=topic)
         if self.wake is not None:
@@ -256,8 +262,11 @@ def result_message(
     destination: outbound.Destination,
     application: str,
     placer_application: str = "",
+    structured: list[tuple[TemplateField, Any]] | None = None,
 ) -> str:
-    """The ORU^R01 carrying a report version: findings and impression as TX observations."""
+    """The ORU^R01 carrying a report version: findings and impression as TX observations,
+    then each answered field of a structured template (numbers as NM with their unit, dates
+    as DT, text and choices as ST; OBX-3 ``<field id>^<label>^99PACS``)."""
     when = timestamp()
     segments = _header(
         exam, destination, application, placer_application, status, when, interpreter
@@ -266,8 +275,18 @@ def result_message(
     segments += [
         f"OBX|1|TX|{FINDINGS}||{_lines(findings, destination)}||||||{status}",
         f"OBX|2|TX|{IMPRESSION}||{_lines(impression, destination)}|||{flag}|||{status}",
-        f"ZDS|{escape(exam.study_instance_uid)}^^Application^DICOM",
     ]
+    for number, (spec, answer) in enumerate(structured or [], start=3):
+        kind = {"number": "NM", "date": "DT"}.get(spec.type, "ST")
+        value = str(answer).replace("-", "") if kind == "DT" else str(answer)
+        if kind == "NM" and isinstance(answer, float) and answer.is_integer():
+            value = str(int(answer))
+        code = f"{escape(spec.id)}^{_text(spec.label, destination)}^99PACS"
+        unit = _text(spec.unit, destination)
+        segments.append(
+            f"OBX|{number}|{kind}|{code}||{_text(value, destination)}|{unit}|||||{status}"
+        )
+    segments.append(f"ZDS|{escape(exam.study_instance_uid)}^^Application^DICOM")
     return "\r".join(segments) + "\r"
 
 

@@ -15,7 +15,7 @@ from core_server import db
 from core_server.events import EventBus
 from core_server.hl7 import CRITICAL_VALUES, ORDER_STATUS, RESULTS, Hl7Service, outbound
 from core_server.hl7.outbound import Destination
-from core_server.reporting import Content, Reporting
+from core_server.reporting import Content, Reporting, Template, TemplateField
 from core_server.ris import OrderIn, PatientIn, ProcedureRequest, Ris
 from tests.core_server.hl7.mllp import HisListener, wait_for
 from tests.core_server.reporting.conftest import ATTENDING, RESIDENT
@@ -167,4 +167,48 @@ def test_critical_value_message_and_its_acknowledged_delivery(site: Site) -> Non
         "queued",
         "delivered",
         "acknowledged",
+    ]
+
+
+def test_structured_fields_go_out_as_typed_observations(site: Site) -> None:
+    reporting = site.reporting
+    template = reporting.save_template(
+        "admin",
+        Template(
+            0,
+            "胸部结节",
+            "system",
+            "",
+            "",
+            "CT",
+            "CHEST",
+            "",
+            "",
+            "",
+            (
+                TemplateField("side", "部位", "choice", choices=("左肺", "右肺")),
+                TemplateField("size", "最大径", "number", unit="mm"),
+                TemplateField("previous", "上次检查", "date"),
+            ),
+        ),
+    )
+    reporting.set_default_template("CT-CHEST", template.id)
+    report = reporting.start(site.exam("ORD-SR-1"), RESIDENT)
+    reporting.submit(
+        report.id,
+        RESIDENT,
+        Content(
+            findings="<p>右肺结节</p>",
+            fields={"side": "右肺", "size": "8", "previous": "2026-01-05"},
+        ),
+    )
+    wait_for(lambda: site.received("ORU"))
+    (message,) = site.received("ORU")
+    observations = [
+        (str(o(2)), str(o(3)), str(o(5)), str(o(6)), str(o(11))) for o in message.segments("OBX")
+    ][2:]
+    assert observations == [
+        ("ST", "side^部位^99PACS", "右肺", "", "P"),
+        ("NM", "size^最大径^99PACS", "8", "mm", "P"),
+        ("DT", "previous^上次检查^99PACS", "20260105", "", "P"),
     ]
