@@ -215,6 +215,14 @@ def test_lock_held_by_another_doctor(
     expect(template).to_contain_text("胸部CT肺结节（结构化）")
     template.locator("button").click()
     expect(page.locator("#findings")).to_contain_text("脑实质密度均匀。右肺__叶")
+    # F2 selects the template's next __ blank: typing fills it.
+    page.locator("#findings").click()
+    page.keyboard.press("Control+Home")
+    page.keyboard.press("F2")
+    page.keyboard.type("下")
+    page.keyboard.press("F2")
+    page.keyboard.type("外基底")
+    expect(page.locator("#findings")).to_contain_text("右肺下叶外基底段见一__结节")
     page.select_option("#field-location", "右肺下叶")
     page.fill("#field-diameter", "6")
     page.screenshot(path=str(artifacts / "template.png"), full_page=True)
@@ -225,6 +233,7 @@ def test_lock_held_by_another_doctor(
     _until(page, fields_saved, "the structured fields were autosaved")
     saved = core.core.reporting.report(report.id)
     assert saved.fields["location"] == "右肺下叶" and saved.template_id is not None
+    assert "右肺下叶外基底段" in saved.findings
     _clean(guard)
 
 

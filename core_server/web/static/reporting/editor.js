@@ -123,6 +123,49 @@ for (const box of [$("findings"), $("impression")]) {
   });
 }
 
+// The next "__" blank a template left, after the caret (wrapping to the start), selected so
+// that typing replaces it.
+function nextBlank() {
+  const boxes = [$("findings"), $("impression")];
+  const selection = window.getSelection();
+  const here = selection.rangeCount ? selection.getRangeAt(0) : null;
+  const blanks = [];
+  for (const box of boxes) {
+    const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (let at = node.data.indexOf("__"); at >= 0; at = node.data.indexOf("__", at + 2)) {
+        let end = at + 2;
+        while (node.data[end] === "_") end += 1;
+        const range = document.createRange();
+        range.setStart(node, at);
+        range.setEnd(node, end);
+        blanks.push(range);
+        at = end - 2;
+      }
+    }
+  }
+  if (!blanks.length) return false;
+  // The first blank starting at or after the end of the selection (a selected blank: the next).
+  const after = here ? blanks.find((r) => r.compareBoundaryPoints(Range.START_TO_END, here) >= 0) : null;
+  const target = after || blanks[0];
+  const box = boxes.find((b) => b.contains(target.startContainer));
+  box.focus();
+  selection.removeAllRanges();
+  selection.addRange(target);
+  return true;
+}
+
+document.addEventListener("keydown", (event) => {
+  if (!editor.report || !editor.editable) return;
+  if (event.key === "F2") {
+    event.preventDefault();
+    nextBlank();
+  } else if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "s") {
+    event.preventDefault();
+    $("save").click();
+  }
+});
+
 let lastBox = $("findings");
 for (const box of [$("findings"), $("impression")]) box.addEventListener("focus", () => (lastBox = box));
 
@@ -132,6 +175,7 @@ for (const button of document.querySelectorAll("#toolbar button")) {
   button.addEventListener("click", () => {
     if (!editor.editable) return;
     if (!document.activeElement || !document.activeElement.isContentEditable) lastBox.focus();
+    if (button.dataset.blank) return void nextBlank();
     if (button.dataset.command) document.execCommand(button.dataset.command, false, null);
     else document.execCommand("insertText", false, button.dataset.symbol);
     markDirty();
@@ -294,6 +338,12 @@ async function closeReport() {
   setEditable(false);
 }
 
+let startNow = false;
+$("start-report").addEventListener("click", () => {
+  startNow = true;
+  openExam(editor.examId, editor.row).catch((e) => showError($("error"), e));
+});
+
 async function openExam(examId, row) {
   if (editor.report && editor.examId !== examId) await closeReport();
   showError($("error"), null);
@@ -302,19 +352,22 @@ async function openExam(examId, row) {
   const [exam, settings] = await Promise.all([rapi(`/api/ris/exams/${examId}`), rapi("/api/reporting/settings")]);
   grades = settings.grades || {};
   editor.exam = exam;
-  let report = null;
-  if (isDoctor) {
+  let report = await rapi(`/api/reporting/exams/${examId}/report`).catch((error) => {
+    if (error.status === 404) return null;
+    throw error;
+  });
+  // A resident opens an unreported exam to write it; anyone else (an attending looking
+  // through the list) starts one only on purpose, so a look does not make them its author.
+  if (!report && (PAGE.role === "reporting_doctor" || (isDoctor && startNow))) {
     report = await rapi(`/api/reporting/exams/${examId}/report`, { method: "POST" });
-  } else {
-    report = await rapi(`/api/reporting/exams/${examId}/report`).catch((error) => {
-      if (error.status === 404) return null;
-      throw error;
-    });
   }
+  startNow = false;
   $("editor-empty").hidden = !!report;
   $("editor-body").hidden = !report;
   if (!report) {
-    $("editor-empty").textContent = t("reporting_ui.editor.no_report");
+    editor.report = null;
+    $("editor-empty-text").textContent = t("reporting_ui.editor.no_report", { name: exam.patient_name, procedure: exam.procedure_name });
+    $("start-report").hidden = !isDoctor;
     return;
   }
   editor.report = report;
