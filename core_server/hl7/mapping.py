@@ -362,6 +362,7 @@ class _OrderGroup:
     obr: hl7.Segment | None = None
     tq1: hl7.Segment | None = None
     ipc: hl7.Segment | None = None
+    zds: hl7.Segment | None = None
 
 
 def _order_groups(message: hl7.Message) -> list[_OrderGroup]:
@@ -380,7 +381,9 @@ def _order_groups(message: hl7.Message) -> list[_OrderGroup]:
             groups[-1].tq1 = segment
         elif kind == "IPC" and groups[-1].ipc is None:
             groups[-1].ipc = segment
-        # Other segments (NTE, DG1, ZDS...) carry nothing the RIS takes.
+        elif kind == "ZDS" and groups[-1].zds is None:
+            groups[-1].zds = segment
+        # Other segments (NTE, DG1...) carry nothing the RIS takes.
     return groups
 
 
@@ -394,6 +397,10 @@ def _tq1(group: _OrderGroup, field_number: int, component: int = 1) -> str:
 
 def _ipc(group: _OrderGroup, field_number: int) -> str:
     return value(group.ipc, "", field_number) if group.ipc is not None else ""
+
+
+def _zds(group: _OrderGroup, field_number: int) -> str:
+    return value(group.zds, "", field_number, 1, 1) if group.zds is not None else ""
 
 
 def _procedure(group: _OrderGroup) -> ProcedureRequest:
@@ -416,6 +423,8 @@ def _procedure(group: _OrderGroup) -> ProcedureRequest:
         room=_ipc(group, 8),
         scheduled_at=parse_datetime(scheduled_text, f"{where}^36"),
         notes=_obr(group, 13),
+        # IHE SWF: the placer may assign the study's UID (OMI IPC-3; ORM ZDS-1 UID^^App^DICOM).
+        study_instance_uid=_ipc(group, 3) or _zds(group, 1),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from pydicom.uid import generate_uid
+from pydicom.uid import RE_VALID_UID, generate_uid
 from sqlalchemy import Connection, func, insert, or_, select, text, update
 
 from core_server.ris import catalogue, records, status
@@ -25,6 +25,7 @@ from core_server.ris.models import (
 from core_server.ris.tables import (
     ris_appointments,
     ris_exam_history,
+    ris_exam_studies,
     ris_exams,
     ris_orders,
     ris_patients,
@@ -151,7 +152,7 @@ def add_exam(
             accession_number=accession,
             requested_procedure_id=(request.requested_procedure_id.strip() or accession)[:16],
             scheduled_step_id=accession,
-            study_instance_uid=generate_uid(),
+            study_instance_uid=_study_uid(conn, request.study_instance_uid),
             procedure_code=item.code,
             procedure_name=item.name_zh,
             modality=request.modality or item.modality,
@@ -171,6 +172,22 @@ def add_exam(
         .returning(ris_exams.c.id)
     ).scalar_one()
     return _record(conn, exam_id, accession, None, initial.value, username, stamp, reason)
+
+
+def _study_uid(conn: Connection, given: str) -> str:
+    """The order placer's Study Instance UID, checked; a new one when none is given."""
+    uid = given.strip()
+    if not uid:
+        return str(generate_uid())
+    if len(uid) > 64 or not RE_VALID_UID.match(uid):
+        raise RisError(f"检查实例UID无效 / {uid!r} is not a valid Study Instance UID")
+    for table in (ris_exams, ris_exam_studies):
+        if conn.execute(select(table.c.id).where(table.c.study_instance_uid == uid)).first():
+            raise Conflict(
+                f"检查实例UID {uid} 已属于另一检查 / Study Instance UID {uid!r} belongs to "
+                "another exam already"
+            )
+    return uid
 
 
 def _local(value: datetime | None) -> datetime | None:
@@ -358,6 +375,9 @@ def change_order(conn: Connection, row: Any, order: OrderIn, username: str) -> l
             )
         elif request.station_ae:
             values["station_ae"] = request.station_ae
+        given_uid = request.study_instance_uid.strip()
+        if given_uid and given_uid != match.study_instance_uid:  # not started: no images yet
+            values["study_instance_uid"] = _study_uid(conn, given_uid)
         if values:
             conn.execute(update(ris_exams).where(ris_exams.c.id == match.id).values(**values))
     for e in exams:

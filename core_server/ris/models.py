@@ -173,6 +173,10 @@ class ProcedureRequest(_Dict):
     station_ae: str = ""
     scheduled_at: datetime | None = None
     notes: str = ""
+    # The order placer's Study Instance UID (HL7 IPC-3 or ZDS-1, IHE SWF): the images are made
+    # under it, so the HIS and its other systems know the study before it exists. Generated
+    # when empty; checked as a UID and unique.
+    study_instance_uid: str = ""
 
 
 @dataclass(frozen=True)

@@ -353,12 +353,18 @@ class Ris:
     def _adopt_waiting(self, order: Order) -> None:
         """Images that arrived before their order (an emergency scanned first, the order typed
         in afterwards) are on the reconciliation list: link those naming this patient and one
-        of the new accession numbers."""
+        of the new accession numbers (or Study Instance UIDs the HIS gave)."""
         with db.read(self.engine) as conn:
             waiting = reconciliation.unmatched(conn)
         for study in waiting:
             exam = next(
-                (e for e in order.exams if e.accession_number == study.accession_number), None
+                (
+                    e
+                    for e in order.exams
+                    if e.accession_number == study.accession_number
+                    or e.study_instance_uid == study.study_instance_uid
+                ),
+                None,
             )
             if exam is not None and study.patient_id == order.patient_id:
                 try:
