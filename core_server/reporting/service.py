@@ -925,7 +925,17 @@ class Reporting:
                 )
                 priors = {(p, i): int(n) for p, i, n in counted}
         patients: dict[tuple[str, str], Any] = {}
-        rows: list[WorklistRow] = []
+
+        def patient_of(e: Any) -> Any:
+            key = (e.patient_id, e.issuer)
+            if key not in patients:
+                try:
+                    patients[key] = self.ris.patient(*key)
+                except ExamNotFound:
+                    patients[key] = None
+            return patients[key]
+
+        kept: list[tuple[Any, Report | None]] = []
         for e in exams:
             report = reports.get(e.id)
             report_status = report.status if report else ""
@@ -942,57 +952,54 @@ class Reporting:
                 continue
             if critical is not None and bool(report and report.critical) != critical:
                 continue
-            key = (e.patient_id, e.issuer)
-            if key not in patients:
-                try:
-                    patients[key] = self.ris.patient(*key)
-                except ExamNotFound:
-                    patients[key] = None
-            patient = patients[key]
-            at = e.scheduled_at or e.created_at
-            years_etc = _age(patient.birth_date if patient else None, at.date(), ages)
-            if ages is not None and years_etc is None:
-                continue
-            has_own = 1 if report is not None and report.signed_version else 0
-            rows.append(
-                WorklistRow(
-                    exam_id=e.id,
-                    accession_number=e.accession_number,
-                    patient_id=e.patient_id,
-                    issuer=e.issuer,
-                    patient_name=e.patient_name,
-                    patient_name_pinyin=e.patient_name_pinyin,
-                    sex=patient.sex if patient else "",
-                    age=_years(patient.birth_date if patient else None, at.date()),
-                    modality=e.modality,
-                    body_part=e.body_part,
-                    procedure_name=e.procedure_name,
-                    department=e.department,
-                    exam_status=e.status,
-                    exam_at=at,
-                    emergency=e.emergency,
-                    report_id=report.id if report else None,
-                    report_status=report_status,
-                    author=report.author if report else "",
-                    critical=bool(report and report.critical),
-                    infectious=bool(report and report.infectious),
-                    positive=report.positive if report else None,
-                    priors=priors.get(key, 0) - has_own,
-                    images=e.images,
-                    locked_by=report.lock_holder
-                    if report and self._locked_by_other_report(report)
-                    else "",
-                )
-            )
-        rows.sort(
-            key=lambda r: (
-                not r.emergency,
-                not r.critical,
+            if ages is not None:
+                patient = patient_of(e)
+                at = (e.scheduled_at or e.created_at).date()
+                if _age(patient.birth_date if patient else None, at, ages) is None:
+                    continue
+            kept.append((e, report))
+        kept.sort(
+            key=lambda pair: (
+                not pair[0].emergency,
+                not (pair[1] is not None and pair[1].critical),
                 # Oldest first: the work waiting longest (RIS times are wall-clock, naive).
-                r.exam_at.isoformat() if r.exam_at else "",
+                (pair[0].scheduled_at or pair[0].created_at).isoformat(),
             )
         )
-        return rows[:limit]
+        # The patient (age, sex) is read only for the rows returned: one RIS read each.
+        return [self._worklist_row(e, report, patient_of(e), priors) for e, report in kept[:limit]]
+
+    def _worklist_row(
+        self, e: Any, report: Report | None, patient: Any, priors: dict[tuple[str, str], int]
+    ) -> WorklistRow:
+        at = e.scheduled_at or e.created_at
+        has_own = 1 if report is not None and report.signed_version else 0
+        return WorklistRow(
+            exam_id=e.id,
+            accession_number=e.accession_number,
+            patient_id=e.patient_id,
+            issuer=e.issuer,
+            patient_name=e.patient_name,
+            patient_name_pinyin=e.patient_name_pinyin,
+            sex=patient.sex if patient else "",
+            age=_years(patient.birth_date if patient else None, at.date()),
+            modality=e.modality,
+            body_part=e.body_part,
+            procedure_name=e.procedure_name,
+            department=e.department,
+            exam_status=e.status,
+            exam_at=at,
+            emergency=e.emergency,
+            report_id=report.id if report else None,
+            report_status=report.status if report else "",
+            author=report.author if report else "",
+            critical=bool(report and report.critical),
+            infectious=bool(report and report.infectious),
+            positive=report.positive if report else None,
+            priors=priors.get((e.patient_id, e.issuer), 0) - has_own,
+            images=e.images,
+            locked_by=report.lock_holder if report and self._locked_by_other_report(report) else "",
+        )
 
     @staticmethod
     def _locked_by_other_report(report: Report) -> bool:
