@@ -52,6 +52,7 @@ FIRST_RETRY = 10.0  # seconds; doubled after each failure
 LAST_RETRY = 3600.0
 LEASE = timedelta(minutes=5)  # how long a claimed row is left to its process
 MAX_COPIES = 10
+WARM_UP_AFTER = 60.0  # seconds after start: a quiet moment to warm the PDF renderer up
 SWEEP_SECONDS = 300.0  # how often the worker looks for signed versions without rows
 # Modalities whose pictures are photographs: without chosen key images the first ones print.
 PHOTO_MODALITIES = ("US", "ES", "XC", "GM", "OP")
@@ -341,17 +342,19 @@ class ReportOutput:
         self._stop.clear()
 
         def run() -> None:
-            try:  # weasyprint's first document loads fonts for seconds: not at a user's print
-                rendering.render_pdf("<p>预热 warm-up</p>")
-            except Exception:
-                log.exception("the PDF renderer does not work")
-            swept = time.monotonic()
+            started = swept = time.monotonic()
+            warm = False
             while not self._stop.is_set():
                 try:
                     if time.monotonic() - swept > SWEEP_SECONDS:
                         swept = time.monotonic()
                         self.sweep()
                     self.run_due()
+                    if not warm and time.monotonic() - started > WARM_UP_AFTER:
+                        # weasyprint's first document loads fonts for seconds: done here, a
+                        # minute after start, rather than at the first user's print.
+                        warm = True
+                        rendering.render_pdf("<p>预热 warm-up</p>")
                 except Exception:
                     log.exception("report archiving round failed")
                 self._wake.wait(interval)
