@@ -25,10 +25,10 @@ _TEXTS = ("reporting_ui.",)
 
 
 def _names(request: Request) -> dict[str, str]:
-    """Display names of the people a report names (authors, reviewers, lock holders), so the
-    page says 张医生正在编辑 rather than a login name."""
+    """Display names of the people a report or alert names (authors, reviewers, lock holders,
+    who acknowledged), so the page says 张医生正在编辑 rather than a login name."""
     users = auth.list_users(request.app.state.ctx.engine)
-    return {u.username: u.display_name for u in users if u.display_name and u.role in WORKSPACE}
+    return {u.username: u.display_name for u in users if u.display_name and u.role != "device"}
 
 
 def _choices(request: Request) -> tuple[list[str], list[tuple[str, str]]]:
@@ -64,7 +64,9 @@ def workspace_page(
 def alerts_page(
     request: Request, user: Annotated[auth.User, Depends(require_page(*ALERT_READERS))]
 ) -> Response:
-    context = {"page_data": {"username": user.username, "role": user.role}}
+    context = {
+        "page_data": {"username": user.username, "role": user.role, "names": _names(request)}
+    }
     return render(request, "reporting/alerts.html", context, i18n_prefixes=_TEXTS)
 
 

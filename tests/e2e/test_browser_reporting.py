@@ -288,6 +288,7 @@ def test_clinician_acknowledges_a_critical_value(
     row = ward.locator(f"tr.rp-alert[data-accession='{accession}']")
     expect(row).to_contain_text("左侧基底节区急性脑出血")
     expect(row).to_contain_text("张三")
+    expect(row).to_contain_text("李医生")  # who raised it, by display name
     ward.once("dialog", lambda dialog: dialog.accept("已通知神经外科会诊"))
     row.locator("[data-action=acknowledge]").click()
     ward.select_option("#alert-status", "acknowledged")

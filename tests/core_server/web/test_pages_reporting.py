@@ -40,8 +40,13 @@ def test_who_opens_the_reporting_pages(core: RunningCore) -> None:
         assert '<option value="MR">MR</option>' in page.text
         data = _page_data(page.text)
         assert data["username"] == "zhang" and data["role"] == "reporting_doctor"
-        # Doctors' display names (for 张医生正在编辑), not the clinicians' or technicians'.
-        assert data["names"] == {"zhang": "张医生", "wang": "王医生"}
+        # Display names (for 张医生正在编辑); the initial admin has none.
+        assert data["names"] == {
+            "zhang": "张医生",
+            "wang": "王医生",
+            "zhao": "赵医生",
+            "tech": "技师小刘",
+        }
         english = doctor.get("/reporting", headers={"Cookie": "lang=en"})
         assert "Findings" in english.text and '<option value="CHEST">Chest</option>' in english.text
         assert doctor.get("/critical-alerts").status_code == 200

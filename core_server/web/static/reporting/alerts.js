@@ -10,7 +10,7 @@ const statusSelect = document.getElementById("alert-status");
 function chain(alert) {
   return el("ol", { className: "rp-chain" },
     ...alert.chain.map((e) => el("li", {}, `${when(e.at)} ${t("reporting_ui.chain." + e.kind)}`,
-      e.username ? ` · ${e.username}` : "", e.detail ? ` · ${e.detail}` : "")));
+      e.username ? ` · ${personName(e.username)}` : "", e.detail ? ` · ${e.detail}` : "")));
 }
 
 async function acknowledge(alert, button) {
@@ -30,7 +30,7 @@ function row(alert) {
   const state = alert.status === "open"
     ? el("span", { className: "badge rp-critical", textContent: t("reporting_ui.alerts.open") + (alert.escalation_level ? " · " + t("reporting_ui.alerts.escalated", { level: alert.escalation_level }) : "") })
     : el("span", {}, el("span", { className: "badge", textContent: t("reporting_ui.alerts.acknowledged") }),
-      el("div", { className: "sub", textContent: `${alert.acknowledged_by} ${when(alert.acknowledged_at)}` }),
+      el("div", { className: "sub", textContent: `${personName(alert.acknowledged_by)} ${when(alert.acknowledged_at)}` }),
       alert.acknowledgement ? el("div", { textContent: alert.acknowledgement }) : null);
   const actions = el("td", { className: "actions" });
   if (alert.status === "open" && PAGE.role === "clinician") {
@@ -44,7 +44,7 @@ function row(alert) {
     el("td", {}, el("strong", { textContent: alert.patient_name }),
       el("div", { className: "sub", textContent: `${alert.patient_id} · ${alert.accession_number} · ${alert.department}` })),
     el("td", { className: "rp-alert-text", textContent: alert.description }),
-    el("td", { textContent: alert.raised_by }),
+    el("td", { textContent: personName(alert.raised_by) }),
     el("td", {}, state),
     el("td", {}, chain(alert)),
     actions);
