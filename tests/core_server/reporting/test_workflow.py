@@ -3,6 +3,8 @@ rules: on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -214,3 +216,23 @@ def test_forbidden_and_mutually_exclusive_words_block_signing(setup: Setup) -> N
     assert reporting.submit(report.id, RESIDENT, Content(impression=IMPRESSION)).status == (
         "submitted"
     )
+
+
+def test_concurrent_lock_requests_leave_one_holder(setup: Setup) -> None:
+    reporting = setup.reporting
+    report = reporting.start(setup.exam(), RESIDENT)
+    doctors = [f"doctor{i}" for i in range(8)]
+    start = threading.Barrier(len(doctors))
+
+    def take(username: str) -> str:
+        start.wait()
+        try:
+            return reporting.lock(report.id, username).lock_holder
+        except Locked as refused:
+            return f"refused:{refused.holder}"
+
+    with ThreadPoolExecutor(len(doctors)) as pool:
+        answers = list(pool.map(take, doctors))
+    holder = reporting.report(report.id).lock_holder
+    assert holder in doctors
+    assert sorted(answers) == sorted([holder] + [f"refused:{holder}"] * (len(doctors) - 1))
