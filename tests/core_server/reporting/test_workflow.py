@@ -236,3 +236,17 @@ def test_concurrent_lock_requests_leave_one_holder(setup: Setup) -> None:
     holder = reporting.report(report.id).lock_holder
     assert holder in doctors
     assert sorted(answers) == sorted([holder] + [f"refused:{holder}"] * (len(doctors) - 1))
+
+
+def test_doctors_opening_one_exam_at_once_share_one_report(setup: Setup) -> None:
+    exam_id = setup.exam()
+    start = threading.Barrier(6)
+
+    def open_report(_: int) -> int:
+        start.wait()
+        return setup.reporting.start(exam_id, RESIDENT).id
+
+    with ThreadPoolExecutor(6) as pool:
+        ids = set(pool.map(open_report, range(6)))
+    assert len(ids) == 1
+    assert [h.action for h in setup.reporting.history(ids.pop())] == ["create"]
