@@ -78,6 +78,8 @@ def build_core(settings: Settings) -> Core:
         port=settings.hl7_port,
         application=settings.ae_title,
         reporting=core.reporting,
+        processing_ids=settings.hl7_processing_ids.split(","),
+        retention_days=settings.hl7_retention_days,
     )
     return core
 

@@ -27,6 +27,17 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, description="HTTP port: REST API, web UI, DICOMweb")
     dicom_port: int = Field(11112, description="DICOM port (C-ECHO/STORE/FIND/MOVE/GET, commit)")
     hl7_port: int = Field(2575, description="HL7 v2 MLLP port (the listener comes with the RIS)")
+    hl7_processing_ids: str = Field(
+        "P",
+        description="MSH-11 processing IDs whose messages are applied, comma-separated (P"
+        " production, T training/test, D debugging); others are logged and ACKed, not applied",
+    )
+    hl7_retention_days: int = Field(
+        0,
+        ge=0,
+        description="Answered HL7 messages and delivered outbound jobs older than this many days"
+        " are removed (hourly); 0 keeps them for ever",
+    )
     ae_title: str = Field("PACS", max_length=16, description="The archive's own AE title")
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default SQLite at <data-dir>/core.db"

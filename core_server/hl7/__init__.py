@@ -8,11 +8,13 @@ ORU^R01) is queued with :func:`enqueue` ("send this message to that destination"
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Engine
 
 from core_server.events import EventBus
+from core_server.hl7.housekeeping import Housekeeping
 from core_server.hl7.inbound import InboundMessage, Receiver, get_message, list_messages
 from core_server.hl7.listener import MllpListener
 from core_server.hl7.mapping import Mapping
@@ -54,14 +56,19 @@ class Hl7Service:
         application: str,
         poll_seconds: float = 1.0,
         reporting: Reporting | None = None,
+        processing_ids: Iterable[str] = ("P",),
+        retention_days: float = 0,
     ) -> None:
         self.engine = engine
-        self.receiver = Receiver(engine, Mapping(ris), application)
+        self.receiver = Receiver(engine, Mapping(ris), application, processing_ids)
         self.listener = MllpListener(self.receiver, host, port)
         # Status changes: the RIS's history read by cursor before each round of the sender
         # (at start-up too); the bus event only wakes the sender.
         self.reporter = StatusReporter(engine, ris, application)
-        self.sender = Sender(engine, poll_seconds, feeders=[self.reporter.catch_up])
+        self.housekeeping = Housekeeping(engine, retention_days)
+        self.sender = Sender(
+            engine, poll_seconds, feeders=[self.reporter.catch_up, self.housekeeping]
+        )
         self.reporter.wake = self.sender.wake
         self.reporter.subscribe(bus)
         # Reports (ORU^R01) and critical values, when the core has a reporting domain.

@@ -74,6 +74,6 @@ def build_ack(
         err1 = component.join(
             [*where, f"{error.code}{subcomponent}{esc(name)}{subcomponent}HL70357"]
         )
-        severity = "E"
+        severity = "W" if ack_code in ("AA", "CA") else "E"  # AA with a warning: not applied
         segments.append("|".join(["ERR", err1, location, code, severity, "", "", "", esc(text)]))
     return "\r".join(segments) + "\r"

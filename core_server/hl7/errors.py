@@ -24,7 +24,8 @@ class MessageError(Exception):
     """A message that cannot be applied.
 
     ``ack_code`` is AR (rejected: malformed, unsupported, the sender must not resend it as it
-    is) or AE (application error: it was understood but contradicts what is recorded);
+    is) or AE (application error: it was understood but contradicts what is recorded), or AA
+    for a warning (a test message logged but not applied: ERR-4 ``W``);
     ``code`` is from HL7 table 0357; ``location`` is an ERR-2 location such as ``PID^1^3``."""
 
     def __init__(self, ack_code: str, code: str, text: str, location: str = "") -> None:

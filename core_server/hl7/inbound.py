@@ -11,7 +11,7 @@ resend is applied afresh.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -76,10 +76,19 @@ class _Received:
 class Receiver:
     """Turns the bytes of one MLLP block into the bytes of its ACK."""
 
-    def __init__(self, engine: Engine, apply: Apply, application: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        apply: Apply,
+        application: str,
+        processing_ids: Iterable[str] = ("P",),
+    ) -> None:
         self.engine = engine
         self.apply = apply
         self.application = application
+        # MSH-11.1 of the messages applied to the RIS (P production; T training, D debugging
+        # come from a HIS's test system pointed at us by mistake, or on purpose during setup).
+        self.processing_ids = frozenset(p.strip().upper() for p in processing_ids if p.strip())
 
     def handle(self, raw: bytes, peer: str = "") -> bytes:
         received = self._read(raw, peer)
@@ -206,6 +215,23 @@ class Receiver:
         if received.problem is not None:
             return received.problem.ack_code, received.problem, True
         assert received.message is not None and received.header is not None
+        processing_id = received.header.processing_id.split("^")[0].strip().upper() or "P"
+        if processing_id not in self.processing_ids:
+            # Logged and acknowledged (the sender must not resend it for ever), not applied.
+            log.warning(
+                "HL7 %s from %s: processing ID %s, logged and not applied",
+                received.header.control_id,
+                received.header.sending_application,
+                processing_id,
+            )
+            warning = MessageError(
+                "AA",
+                "202",
+                f"processing ID {processing_id}: logged, not applied (applied: "
+                f"{', '.join(sorted(self.processing_ids))})",
+                "MSH^1^11",
+            )
+            return "AA", warning, True
         try:
             note = self.apply(received.message, received.header)
         except MessageError as exc:

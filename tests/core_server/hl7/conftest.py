@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -31,14 +32,22 @@ class Hl7Setup:
 
 
 @contextmanager
-def running(database_url: str) -> Iterator[Hl7Setup]:
+def running(database_url: str, **options: Any) -> Iterator[Hl7Setup]:
+    """``options``: more keyword arguments of :class:`Hl7Service`."""
     engine = db.make_engine(database_url)
     db.migrate(engine)
     bus = EventBus()
     ris = Ris(engine, bus)
     ris.start()  # seeds the exam item catalogue
     service = Hl7Service(
-        engine, ris, bus, host="127.0.0.1", port=0, application="PACS", poll_seconds=0.05
+        engine,
+        ris,
+        bus,
+        host="127.0.0.1",
+        port=0,
+        application="PACS",
+        poll_seconds=0.05,
+        **options,
     )
     service.start()
     try:
