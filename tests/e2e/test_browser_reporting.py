@@ -177,6 +177,27 @@ def test_write_submit_review_diff_sign(
     assert (signed.status, signed.signed_by, signed.author) == ("signed", "wang", "li")
     assert "建议复查。" in signed.findings and "右肺下叶感染" in signed.impression
     assert core.core.ris.exam(exam_id).status == "verified"
+    # Pathology follow-up, then an amendment with its reason.
+    review.click(".rp-tabs [data-tab=follow-up]")
+    review.fill("#pathology-result", "术后病理：机化性肺炎")
+    review.select_option("#agreement", "partly")
+    review.click("#follow-up-save")
+    expect(review.locator("#follow-up-state")).to_have_text("随访已保存")
+    review.click("#amend")
+    review.fill("#reason-text", "补充随访结果")
+    review.click("#reason-ok")
+    expect(review.locator("#report-status")).to_have_text("草稿")
+    expect(review.locator("#reject-reason")).to_contain_text("王医生")
+    expect(review.locator("#reject-reason")).to_contain_text("补充随访结果")
+    expect(review.locator("#findings")).to_have_attribute("contenteditable", "true")
+    amended = reporting.report_for_exam(exam_id)
+    assert amended is not None
+    assert (amended.status, amended.amendments, amended.pathology_agreement) == (
+        "draft",
+        1,
+        "partly",
+    )
+    assert amended.pathology_result == "术后病理：机化性肺炎"
     _clean(guard, review_guard)
 
 

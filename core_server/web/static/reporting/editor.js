@@ -423,6 +423,11 @@ async function showReport() {
   $("image-quality").value = r.image_quality;
   $("image-quality").disabled = !isDoctor;
   $("report-quality").value = r.report_quality;
+  $("pathology-result").value = r.pathology_result;
+  $("clinical-outcome").value = r.clinical_outcome;
+  $("agreement").value = r.pathology_agreement;
+  $("follow-up-state").textContent = r.agreement_by ? t("reporting_ui.follow_up.by", { name: personName(r.agreement_by) }) : "";
+  for (const input of $("follow-up").elements) input.disabled = !isDoctor;
   $("report-quality-label").hidden = PAGE.role !== "reviewing_doctor";
 
   showActions(r);
@@ -724,6 +729,21 @@ $("report-quality").addEventListener("change", async () => {
   if (!$("report-quality").value) return;
   try {
     await rapi(`/api/reporting/reports/${editor.report.id}/report-quality`, { method: "PUT", json: { quality: $("report-quality").value } });
+  } catch (error) {
+    showError($("error"), error);
+  }
+});
+
+// Pathology and clinical follow-up, compared with the report (符合 / 部分符合 / 不符合).
+$("follow-up").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError($("error"), null);
+  try {
+    editor.report = await rapi(`/api/reporting/reports/${editor.report.id}/follow-up`, {
+      method: "PUT",
+      json: { pathology_result: $("pathology-result").value, clinical_outcome: $("clinical-outcome").value, agreement: $("agreement").value },
+    });
+    $("follow-up-state").textContent = t("reporting_ui.follow_up.saved");
   } catch (error) {
     showError($("error"), error);
   }
