@@ -1358,7 +1358,15 @@ class Reporting:
             records.add_alert_event(conn, alert_id, kind, username, detail, ref)
 
     def undelivered(self) -> list[tuple[int, str]]:
-        """(alert id, ref) of queued notifications with no delivery or failure recorded yet."""
+        """(alert id, ref) of queued notifications with no delivery or failure recorded yet:
+        of alerts still open or raised in the last days (the outbound queue settles a message
+        within hours, retries and dead letter included), so the ticker's look stays small."""
+        recent = select(reporting_critical_alerts.c.id).where(
+            or_(
+                reporting_critical_alerts.c.status == "open",
+                reporting_critical_alerts.c.raised_at >= records.now() - timedelta(days=3),
+            )
+        )
         with db.read(self.engine) as conn:
             rows = conn.execute(
                 select(
@@ -1366,7 +1374,10 @@ class Reporting:
                     reporting_alert_events.c.ref,
                     reporting_alert_events.c.kind,
                 )
-                .where(reporting_alert_events.c.kind.in_(["queued", "delivered", "failed"]))
+                .where(
+                    reporting_alert_events.c.kind.in_(["queued", "delivered", "failed"]),
+                    reporting_alert_events.c.alert_id.in_(recent),
+                )
                 .order_by(reporting_alert_events.c.id)
             )
             waiting: dict[tuple[int, str], None] = {}
