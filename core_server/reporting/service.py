@@ -35,6 +35,7 @@ from core_server.reporting.models import (
     REPORT_SIGNED,
     REPORT_SUBMITTED,
     TEMPLATE_SCOPES,
+    AlertEvent,
     Conflict,
     CriticalAlert,
     Forbidden,
@@ -1292,11 +1293,17 @@ class Reporting:
         self, *, status: str = "", report_id: int | None = None, limit: int = 200
     ) -> list[CriticalAlert]:
         """Alerts, newest first: ``open`` ones are the list clinicians work through."""
+        r = reporting_reports.c
         query = (
-            select(reporting_critical_alerts, reporting_reports)
-            .join(
-                reporting_reports, reporting_reports.c.id == reporting_critical_alerts.c.report_id
+            select(
+                reporting_critical_alerts,
+                r.exam_id,
+                r.accession_number,
+                r.patient_id,
+                r.patient_name,
+                r.department,
             )
+            .join(reporting_reports, r.id == reporting_critical_alerts.c.report_id)
             .order_by(reporting_critical_alerts.c.id.desc())
             .limit(limit)
         )
@@ -1305,17 +1312,18 @@ class Reporting:
         if report_id is not None:
             query = query.where(reporting_critical_alerts.c.report_id == report_id)
         with db.read(self.engine) as conn:
-            found = []
-            for row in conn.execute(query).all():
-                alert_row = records.alert_row(conn, row.id)
-                found.append(
-                    records.alert(
-                        alert_row,
-                        records.report_row(conn, alert_row.report_id),
-                        records.alert_chain(conn, alert_row.id),
-                    )
+            rows = conn.execute(query).all()
+            chains: dict[int, list[AlertEvent]] = {row.id: [] for row in rows}
+            if chains:
+                events = conn.execute(
+                    select(reporting_alert_events)
+                    .where(reporting_alert_events.c.alert_id.in_(list(chains)))
+                    .order_by(reporting_alert_events.c.id)
                 )
-            return found
+                for event in events:
+                    chains[event.alert_id].append(records.alert_event(event))
+        # The joined row carries the report's columns under their own names.
+        return [records.alert(row, row, chains[row.id]) for row in rows]
 
     def acknowledge(self, alert_id: int, username: str, note: str = "") -> CriticalAlert:
         """A clinician confirms having received the critical value (and what was done)."""
