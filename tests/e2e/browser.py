@@ -2,9 +2,14 @@
 canvas pixels and screenshots kept as test artefacts.
 
 One Chromium per test module (the ``browser`` fixture below, imported by each browser test
-module); each test gets its own context, so cookies never leak between tests. Browser tests
-skip only when Chromium is missing (the viewer's also without the OHIF bundle:
-``skip_without_ohif``), and say so in capitals in the summary: ``make test`` installs both.
+module), all launched with ``CHROMIUM_ARGS`` from one Playwright driver per session; each test
+gets its own context (``open_page``), so cookies never leak between tests. Every browser
+module is marked ``pytest.mark.xdist_group("browser")``: under ``-n 2 --dist loadgroup`` they
+run on one worker, one after another, so a module's Chromium is never launched twice and two
+Chromiums never compete for the two cores. Screenshots go to ``test-artifacts/<module>/<test>/``
+(``artifacts_for``), never into the working directory. Browser tests skip only when Chromium
+is missing (the viewer's also without the OHIF bundle: ``skip_without_ohif``), and say so in
+capitals in the summary: ``make test`` installs both.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from playwright.sync_api import (
     BrowserContext,
     ConsoleMessage,
     Page,
+    Playwright,
     Response,
     Route,
     sync_playwright,
@@ -44,6 +50,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 OHIF_BUNDLE = default_root() / OHIF_VERSION
+_DRIVER = pytest.StashKey["Playwright"]()
 
 
 def skip_without_ohif() -> None:
@@ -56,21 +63,31 @@ def skip_without_ohif() -> None:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
     """Headless Debian Chromium, one per module; the module's tests skip, loudly, without it."""
     if not CHROMIUM.exists():
         pytest.skip(
             f"BROWSER TESTS SKIPPED, NOTHING CHECKED IN A BROWSER: no {CHROMIUM} "
             "(apt install chromium)"
         )
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    chromium = _driver(request.config).chromium.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+    )
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+def _driver(config: pytest.Config) -> Playwright:
+    """Playwright's driver process, started once per test session (about 1.5 s each time
+    under load) and stopped at its end; each module still gets its own Chromium."""
+    driver: Playwright | None = config.stash.get(_DRIVER, None)
+    if driver is None:
+        driver = sync_playwright().start()
+        config.stash[_DRIVER] = driver
+        config.add_cleanup(driver.stop)
+    return driver
 
 
 def artifacts_for(request: pytest.FixtureRequest) -> Path:
@@ -119,6 +136,31 @@ class NetworkGuard:
 
     def csp_violations(self) -> list[str]:
         return [m for m in self.console_errors if "Content Security Policy" in m]
+
+    def assert_clean(self) -> None:
+        """Nothing left the appliance and the pages' scripts kept to their CSP."""
+        assert self.outside == [], f"requests left the appliance: {self.outside}"
+        assert self.csp_violations() == [], self.console_errors
+
+
+def open_page(
+    browser: Browser,
+    base_url: str,
+    path: str,
+    username: str | None = None,
+    password: str = "",
+) -> tuple[Page, NetworkGuard]:
+    """A new context (its own cookies) in Simplified Chinese, guarded, on ``path``; signed in
+    through the login page when ``username`` is given."""
+    context = browser.new_context(locale="zh-CN")
+    guard = NetworkGuard(base_url)
+    guard.attach(context)
+    page = context.new_page()
+    guard.watch(page)
+    page.goto(base_url + path)
+    if username is not None:
+        sign_in(page, username, password)
+    return page, guard
 
 
 def sign_in(page: Page, username: str, password: str) -> None:

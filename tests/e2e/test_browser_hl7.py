@@ -4,49 +4,34 @@ down, and sends it again once the HIS is back. Nothing may leave the appliance."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from core_server import auth
 from tests.conftest import RunningCore, free_port
 from tests.core_server.hl7.mllp import HisListener, ack_fields, message, send
 from tests.core_server.hl7.test_inbound import msh, pid, segment
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, NetworkGuard, artifacts_for, sign_in
+from tests.e2e.browser import (
+    artifacts_for,
+    browser,  # noqa: F401  (the module's Chromium)
+    open_page,
+)
 
 pytestmark = pytest.mark.xdist_group("browser")
 
 PASSWORD = "password-123"
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"BROWSER TESTS SKIPPED, NOTHING CHECKED IN A BROWSER: missing {CHROMIUM}")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 def test_destination_dead_letter_and_retry(
-    chromium: Browser, core: RunningCore, request: pytest.FixtureRequest
+    browser: Browser,  # noqa: F811
+    core: RunningCore,
+    request: pytest.FixtureRequest,
 ) -> None:
     artifacts: Path = artifacts_for(request)
     auth.create_user(core.core.engine, "it", PASSWORD, "admin")
-    context = chromium.new_context(locale="zh-CN")
-    guard = NetworkGuard(core.base_url)
-    guard.attach(context)
-    page = context.new_page()
-    guard.watch(page)
-    page.goto(core.base_url + "/admin/hl7")
-    sign_in(page, "it", PASSWORD)
+    page, guard = open_page(browser, core.base_url, "/admin/hl7", "it", PASSWORD)
     expect(page.locator("#status")).to_contain_text(f"正在监听端口 {core.settings.hl7_port}")
 
     his_port = free_port()
@@ -85,4 +70,4 @@ def test_destination_dead_letter_and_retry(
         )
         assert len(his.messages) == 1
     page.screenshot(path=str(artifacts / "sent.png"), full_page=True)
-    assert guard.outside == [] and guard.csp_violations() == [], guard.console_errors
+    guard.assert_clean()

@@ -10,10 +10,9 @@ from playwright.sync_api import Browser, expect
 from tests.conftest import ADMIN_PASSWORD, RunningCore
 from tests.core_server.queueing.test_api import order_exam
 from tests.e2e.browser import (
-    NetworkGuard,
     artifacts_for,
     browser,  # noqa: F401  (the module's Chromium)
-    sign_in,
+    open_page,
 )
 
 # Browser modules share one worker, so two Chromiums never compete for the two cores.
@@ -25,13 +24,8 @@ def test_setup_and_call_from_the_browser(
     browser: Browser,  # noqa: F811
     request: pytest.FixtureRequest,
 ) -> None:
-    context = browser.new_context(locale="zh-CN")
-    guard = NetworkGuard(core.base_url)
-    guard.attach(context)
-    page = context.new_page()
-    guard.watch(page)
-    page.goto(core.base_url + "/queueing/admin")
-    sign_in(page, "admin", ADMIN_PASSWORD)
+    page, guard = open_page(browser, core.base_url, "/queueing/admin", "admin", ADMIN_PASSWORD)
+    context = page.context
     expect(page.locator("h1")).to_have_text("排队叫号设置")
 
     page.click("button.add[data-section=queues]")
@@ -89,5 +83,5 @@ def test_setup_and_call_from_the_browser(
     caller.screenshot(path=str(folder / "caller.png"))
     desk.screenshot(path=str(folder / "desk.png"))
     page.screenshot(path=str(folder / "admin.png"), full_page=True)
-    assert guard.outside == [] and guard.csp_violations() == []
+    guard.assert_clean()
     context.close()
