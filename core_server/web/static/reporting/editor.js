@@ -352,14 +352,17 @@ async function openExam(examId, row) {
   const [exam, settings] = await Promise.all([rapi(`/api/ris/exams/${examId}`), rapi("/api/reporting/settings")]);
   grades = settings.grades || {};
   editor.exam = exam;
-  let report = await rapi(`/api/reporting/exams/${examId}/report`).catch((error) => {
-    if (error.status === 404) return null;
-    throw error;
-  });
-  // A resident opens an unreported exam to write it; anyone else (an attending looking
-  // through the list) starts one only on purpose, so a look does not make them its author.
-  if (!report && (PAGE.role === "reporting_doctor" || (isDoctor && startNow))) {
+  // A resident opens an unreported exam to write it (POST answers the existing report, or
+  // starts one); anyone else (an attending looking through the list) starts one only on
+  // purpose, so that a look does not make them its author.
+  let report = null;
+  if (PAGE.role === "reporting_doctor" || (isDoctor && startNow)) {
     report = await rapi(`/api/reporting/exams/${examId}/report`, { method: "POST" });
+  } else if (!row || row.report_id) {
+    report = await rapi(`/api/reporting/exams/${examId}/report`).catch((error) => {
+      if (error.status === 404) return null;
+      throw error;
+    });
   }
   startNow = false;
   $("editor-empty").hidden = !!report;
