@@ -274,6 +274,14 @@ def test_autosave_survives_a_closed_page(
     page, guard = _page(browser, core, "li", f"/reporting?exam={exam_id}")
     expect(page.locator("#findings")).to_have_attribute("contenteditable", "true")
     _type_at_end(page, "#findings", "肝脏形态大小正常，密度均匀")
+    # Rich text: the sentence in bold, then a superscript (cm²).
+    page.keyboard.press("Shift+Home")
+    page.locator("#toolbar [data-command=bold]").click()
+    page.keyboard.press("End")
+    page.locator("#toolbar [data-command=bold]").click()
+    page.keyboard.type("，面积约3cm")
+    page.locator("#toolbar [data-command=superscript]").click()
+    page.keyboard.type("2")
     again = page.context.new_page()
     guard.watch(again)
     # Closed without saving: the page's pagehide handler sends the text (fetch keepalive).
@@ -281,11 +289,13 @@ def test_autosave_survives_a_closed_page(
 
     def saved() -> bool:
         report = core.core.reporting.report_for_exam(exam_id)
-        return report is not None and "密度均匀" in report.findings
+        return report is not None and "cm<sup>2</sup>" in report.findings
 
     _until(again, saved, "the typed findings reached the server")
     again.goto(f"{core.base_url}/reporting?exam={exam_id}")
-    expect(again.locator("#findings")).to_have_text("肝脏形态大小正常，密度均匀")
+    expect(again.locator("#findings")).to_have_text("肝脏形态大小正常，密度均匀，面积约3cm2")
+    expect(again.locator("#findings b")).to_have_text("肝脏形态大小正常，密度均匀")
+    expect(again.locator("#findings sup")).to_have_text("2")
     expect(again.locator("#findings")).to_have_attribute("contenteditable", "true")
     again.screenshot(path=str(artifacts / "reopened.png"), full_page=True)
     _clean(guard)
