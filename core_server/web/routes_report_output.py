@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from core_server import auth
@@ -79,15 +80,19 @@ class PrintRequest(BaseModel):
     reason: str = Field("", max_length=500, description="why a reprint is needed (required then)")
 
 
-@api.post("/reports/{report_id}/print")
+@api.post("/reports/{report_id}/print", responses={200: {"content": {"application/pdf": {}}}})
 def print_report(
     report_id: int,
     body: PrintRequest,
     request: Request,
     user: Annotated[auth.User, Depends(require(*PRINT_ROLES))],
 ) -> Response:
-    """The PDF to print of the newest signed version; the print is logged before it is sent.
-    A version printed before needs the reprint permission and a reason (403 / 400)."""
+    """Print the newest signed version: the print is logged, then the PDF is the answer. A
+    version printed before needs the reprint permission and a reason (403 / 400).
+
+    A browser page asks with ``Accept: application/json``: it gets the log entry (201) and
+    opens ``/api/reporting/prints/{id}/pdf`` in a window of its own to print."""
+    as_json = "application/json" in request.headers.get("accept", "")
     with _errors():
         pdf, record = _output(request).print_report(
             report_id,
@@ -96,10 +101,28 @@ def print_report(
             reason=body.reason,
             address=_address(request),
             base_url=str(request.base_url),
+            render=not as_json,
+        )
+    if as_json:
+        return JSONResponse(
+            {**record.as_dict(), "pdf": f"/api/reporting/prints/{record.id}/pdf"},
+            status_code=201,
         )
     name = f"report-{record.accession_number}-v{record.version}.pdf"
     extra = {"X-Print-Id": str(record.id), "X-Reprint": "1" if record.reprint else "0"}
     return _pdf(pdf, name, headers=extra)
+
+
+@api.get("/prints/{print_id}/pdf")
+def printed_pdf(
+    print_id: int,
+    request: Request,
+    user: Annotated[auth.User, Depends(require(*PRINT_ROLES))],
+) -> Response:
+    """The PDF of one's own print, logged a moment ago (10 minutes at most)."""
+    with _errors():
+        pdf = _output(request).printed_pdf(print_id, user, base_url=str(request.base_url))
+    return _pdf(pdf, f"print-{print_id}.pdf")
 
 
 @api.get("/reports/{report_id}/pdf")
@@ -229,8 +252,10 @@ def report_view(
             "patient_id": patient_id,
             "asked": bool(accession_number or patient_id),
             "doctor_name": output.display_name,
+            "may_print": user.role in PRINT_ROLES,
         },
         user=user,
+        i18n_prefixes=("report_output.print.",),
     )
 
 
@@ -271,8 +296,13 @@ def report_version_view(
     return render(
         request,
         "reporting_view/version.html",
-        {"entry": entry, "doctor_name": output.display_name},
+        {
+            "entry": entry,
+            "doctor_name": output.display_name,
+            "may_print": user.role in PRINT_ROLES,
+        },
         user=user,
+        i18n_prefixes=("report_output.print.",),
     )
 
 

@@ -52,6 +52,7 @@ FIRST_RETRY = 10.0  # seconds; doubled after each failure
 LAST_RETRY = 3600.0
 LEASE = timedelta(minutes=5)  # how long a claimed row is left to its process
 MAX_COPIES = 10
+PRINT_FETCH_WINDOW = timedelta(minutes=10)  # a logged print's PDF can be fetched this long
 WARM_UP_AFTER = 60.0  # seconds after start: a quiet moment to warm the PDF renderer up
 SWEEP_SECONDS = 300.0  # how often the worker looks for signed versions without rows
 # Modalities whose pictures are photographs: without chosen key images the first ones print.
@@ -107,6 +108,10 @@ def default_public_url(host: str, port: int) -> str:
     """Where this server is probably reached when no ``public_url`` is set."""
     name = socket.getfqdn() if host in ("", "0.0.0.0", "::") else host
     return f"http://{name}:{port}"
+
+
+def _print_note(reprint: bool, number: int) -> str:
+    return f"补打（第 {number} 次打印） / reprint" if reprint else ""
 
 
 def _now() -> datetime:
@@ -467,9 +472,11 @@ class ReportOutput:
         reason: str = "",
         address: str = "",
         base_url: str = "",
+        render: bool = True,
     ) -> tuple[bytes, PrintRecord]:
         """The official print of the newest signed version, logged; a second print of the same
-        version is a reprint and needs the permission (and a reason)."""
+        version is a reprint and needs the permission (and a reason). With ``render`` False
+        only the log entry is made (the PDF then comes from :meth:`printed_pdf`)."""
         if user.role not in PRINT_ROLES:
             raise Forbidden("无打印报告权限 / not permitted to print reports")
         if not 1 <= copies <= MAX_COPIES:
@@ -500,8 +507,8 @@ class ReportOutput:
             raise Forbidden("报告已打印，补打需授权 / already printed: reprinting needs permission")
         if reprint and not reason.strip():
             raise ReportingError("补打须填写原因 / a reprint needs a reason")
-        note = f"补打（第 {printed + 1} 次打印） / reprint" if reprint else ""
-        pdf = self.render(signed, copy_note=note, base_url=base_url)
+        note = _print_note(reprint, printed + 1)
+        pdf = self.render(signed, copy_note=note, base_url=base_url) if render else b""
         with db.write(self.engine) as conn:
             at = _now()
             new_id = conn.execute(
@@ -544,6 +551,33 @@ class ReportOutput:
             reason.strip(),
         )
         return pdf, record
+
+    def printed_pdf(self, print_id: int, user: User, base_url: str = "") -> bytes:
+        """The PDF of a logged print, for the user who printed it and only shortly after (a
+        browser fetches it to print; it is no way around the reprint permission)."""
+        with db.read(self.engine) as conn:
+            row = conn.execute(
+                select(report_print_log).where(report_print_log.c.id == print_id)
+            ).first()
+        if row is None or row.username != user.username:
+            raise NotFound(f"没有这次打印 / no print {print_id} of yours")
+        if _now() - _utc(row.printed_at) > PRINT_FETCH_WINDOW:  # type: ignore[operator]
+            raise Forbidden("打印已过期，请重新打印 / this print has expired: print again")
+        with db.read(self.engine) as conn:
+            before = conn.execute(
+                select(func.count())
+                .select_from(report_print_log)
+                .where(
+                    and_(
+                        report_print_log.c.report_id == row.report_id,
+                        report_print_log.c.version == row.version,
+                        report_print_log.c.id < row.id,
+                    )
+                )
+            ).scalar_one()
+        signed = source.load(self.engine, self.ris, row.report_id, row.version)
+        note = _print_note(bool(row.reprint), before + 1)
+        return self.render(signed, copy_note=note, base_url=base_url)
 
     def print_log(self, report_id: int) -> list[PrintRecord]:
         with db.read(self.engine) as conn:

@@ -4,17 +4,19 @@ and stored once, enqueueing twice changes nothing, the print log and reprint gra
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from core_server import auth, db
 from core_server.archive import Archive
 from core_server.events import EventBus
-from core_server.reporting import REPORT_SIGNED, Forbidden, Reporting, ReportingError
-from core_server.reporting.output import ReportOutput
+from core_server.reporting import REPORT_SIGNED, Forbidden, NotFound, Reporting, ReportingError
+from core_server.reporting.output import ReportOutput, report_print_log
 from core_server.ris import Ris
 from tests.core_server.reporting.output_data import signed_report
 
@@ -80,3 +82,19 @@ def test_archiving_and_printing_on_each_database(parts: Any) -> None:
     ]
     output.revoke_reprint("zhou.registrar", by="admin")
     assert output.reprint_grants() == []
+
+    # A browser logs the print first and then fetches its PDF: only its own, only shortly.
+    admin = auth.create_user(engine, "it.admin", "Admin-password-1", "admin")
+    empty, logged = output.print_report(signed.report.id, admin, reason="破损", render=False)
+    assert empty == b"" and logged.reprint
+    assert output.printed_pdf(logged.id, admin).startswith(b"%PDF-")
+    with pytest.raises(NotFound):
+        output.printed_pdf(logged.id, registrar)
+    with db.write(engine) as conn:
+        conn.execute(
+            update(report_print_log)
+            .where(report_print_log.c.id == logged.id)
+            .values(printed_at=datetime.now(UTC) - timedelta(minutes=11))
+        )
+    with pytest.raises(Forbidden):
+        output.printed_pdf(logged.id, admin)
