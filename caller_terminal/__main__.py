@@ -83,10 +83,8 @@ class CallerProgram(DeviceProgram[caller.Event]):
                 self.press(command)
 
     def translate(self, event: link.LinkEvent) -> caller.Event:
-        if isinstance(event, link.Online):
-            return caller.Connection(event.online, event.reason)
-        if isinstance(event, link.Pushed):
-            return caller.Pushed(event.message)
+        if isinstance(event, link.Online | link.Pushed):
+            return event  # the state machine's own events
         if isinstance(event, link.Settled):
             result = event.result
             accepted = result.outcome is Outcome.DONE

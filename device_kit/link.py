@@ -27,22 +27,11 @@ from websockets.client import backoff, process_exception
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from device_kit.client import CoreClient, CoreRefused, CoreUnreachable
+from device_kit.events import Connection as Online
+from device_kit.events import Pushed
 from device_kit.spool import Action, Result, Spool
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Online:
-    online: bool
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class Pushed:
-    """One message the core pushed over the WebSocket (decoded JSON)."""
-
-    message: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -67,6 +56,9 @@ class Answer:
     value: Any = None
     error: Exception | None = None
 
+
+# ``Online`` and ``Pushed`` are the state machines' own events: the wiring passes them on.
+__all__ = ["Answer", "CoreLink", "Expired", "LinkEvent", "Online", "Pushed", "Settled"]
 
 # The core closes with these when the key is unknown/revoked (4401) or not allowed (4403).
 REFUSED_CLOSE_CODES = (4401, 4403)

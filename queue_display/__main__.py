@@ -128,10 +128,8 @@ class DisplayProgram(DeviceProgram[display.Event]):
                 self.canvas.save_png(self.settings.screenshot_dir, f"frame-{self.frames:06d}.png")
 
     def translate(self, event: link.LinkEvent) -> display.Event | None:
-        if isinstance(event, link.Online):
-            return display.Connection(event.online, event.reason)
-        if isinstance(event, link.Pushed):
-            return display.Pushed(event.message)
+        if isinstance(event, link.Online | link.Pushed):
+            return event  # the state machine's own events
         if isinstance(event, link.Answer):
             return self._answer(event)
         return None  # spool events: this program spools nothing

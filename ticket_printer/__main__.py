@@ -163,7 +163,7 @@ class KioskProgram(DeviceProgram[kiosk.Event]):
         if isinstance(event, link.Online):
             if event.online:
                 self._identify()
-            return kiosk.Connection(event.online, event.reason)
+            return event
         if isinstance(event, link.Pushed):
             # The kiosk shows no queue; a changed hospital name or logo is all it follows.
             if event.message.get("type") == "config.updated":
