@@ -41,7 +41,12 @@ class SignedReport:
 
     @property
     def study_instance_uid(self) -> str:
-        return self.exam.study_instance_uid if self.exam is not None else ""
+        """The study the report joins: the exam's own, unless its images are in a study
+        linked to it by reconciliation (a modality's own Study UID), then that one."""
+        if self.exam is None:
+            return ""
+        own, linked = self.exam.study_instance_uid, self.exam.studies
+        return own if own in linked or not linked else linked[0]
 
     @property
     def field_rows(self) -> list[tuple[str, str]]:

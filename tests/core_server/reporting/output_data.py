@@ -83,6 +83,7 @@ def signed_report(
     impression: str = IMPRESSION,
     colour: bool = False,
     key_image: bool = True,
+    own_study: bool = True,
 ) -> Signed:
     """A performed exam with ``images`` CT images in its study and a signed report."""
     users(core)
@@ -100,12 +101,14 @@ def signed_report(
     for status in ("arrived", "in_progress", "completed"):
         ris.change_status(exam.id, status, username="tech")
     series = generate_uid()
+    # A modality that ignores the worklist makes its own study, linked to the exam afterwards.
+    study = exam.study_instance_uid if own_study else generate_uid()
     uids = []
     for number in range(1, images + 1):
         identity = {
             "patient_id": patient_id,
             "patient_name": ris.patient(patient_id).dicom_name,
-            "study_uid": exam.study_instance_uid,
+            "study_uid": study,
             "series_uid": series,
             "accession": exam.accession_number,
             "instance_number": number,
@@ -113,6 +116,8 @@ def signed_report(
         ds = photo(**identity) if colour else make_ct(charset="ISO_IR 192", size=64, **identity)
         archive.store_instance(encode(ds), Origin("test"))
         uids.append(str(ds.SOPInstanceUID))
+    if not own_study:
+        ris.link_study(study, exam.id, username="reg")
     reporting.set_levels(exam.department, 1)
     report = reporting.start(exam.id, CHIEF)
     reporting.save(report.id, CHIEF, Content(findings=findings, impression=impression))
@@ -120,7 +125,7 @@ def signed_report(
         reporting.set_key_images(
             report.id,
             CHIEF,
-            [KeyImage(exam.study_instance_uid, series, uids[0], note="右肺上叶结节")],
+            [KeyImage(study, series, uids[0], note="右肺上叶结节")],
         )
     report = reporting.sign(report.id, CHIEF)
     return Signed(report, ris.exam(exam.id), uids)

@@ -222,3 +222,14 @@ def test_a_failed_store_is_retried_and_the_sweep_archives_lost_signatures(
     finally:
         output.archive = real
         output.start()
+
+
+def test_a_report_joins_the_linked_study_that_holds_the_images(core: RunningCore) -> None:
+    signed = signed_report(core, "P-ARCH-5", name="郑十一", own_study=False)
+    objects = archived(core, signed.report.id, 2)
+    image = core.core.archive.locate({"SOPInstanceUID": signed.image_uids[0]})[0]
+    images_study = dcmread(image.path).StudyInstanceUID
+    assert images_study != signed.exam.study_instance_uid
+    assert images_study in signed.exam.studies
+    assert {o.study_instance_uid for o in objects} == {images_study}
+    assert read(core, objects[0]).AccessionNumber == signed.exam.accession_number
