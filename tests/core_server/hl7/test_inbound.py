@@ -276,7 +276,7 @@ def test_stored_before_applied_and_internal_failure_keeps_no_ack(hl7_on: Hl7Setu
 
     def apply(msg, head):  # type: ignore[no-untyped-def]
         row = stored(hl7_on, head.control_id)
-        seen.append((str(row["status"]), bytes(row["raw"])))  # type: ignore[arg-type]
+        seen.append((str(row["status"]), bytes(row["raw"])))  # type: ignore[call-overload]
         if len(seen) == 1:
             raise RuntimeError("database went away")
         return real_apply(msg, head)

@@ -33,8 +33,8 @@ def _order(ris: Ris, placer: str = "ORD1", *codes: str, patient_id: str = "P1", 
     return ris.place_order(
         patient_id,
         "",
-        OrderIn(placer, procedures, **extra),
-        username="hl7:HIS",  # type: ignore[arg-type]
+        OrderIn(placer, procedures, **extra),  # type: ignore[arg-type]
+        username="hl7:HIS",
     )
 
 
