@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 import pygame
 
 from device_kit import enrolment, link
-from device_kit.client import CoreClient
+from device_kit.client import CoreClient, CoreRefused
 from device_kit.config import ScreenSettings
 from device_kit.drivers import Availability, HardwareError, InputSource, Needs
 from device_kit.events import Tick
@@ -132,6 +132,14 @@ class PolledInput:
 def getter(path: str) -> Callable[[CoreClient], Any]:
     """A request for ``CoreLink.submit``: GET ``path``."""
     return lambda client: client.get(path)
+
+
+def fetch_logo(client: CoreClient) -> bytes | None:
+    """A request for ``CoreLink.submit``: the hospital logo, None when none is configured."""
+    try:
+        return client.get_bytes("/api/queueing/logo")
+    except CoreRefused:
+        return None
 
 
 def screen_needs(settings: ScreenSettings) -> Availability:

@@ -3,6 +3,8 @@ box, a record of every text placed (what tests check against the pixels), PNG sn
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +14,7 @@ import pygame
 from device_kit.fonts import cjk_font
 
 Color = tuple[int, int, int]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,12 @@ class Canvas:
         self.placed.append(Placed(text, rect, size, color))
         return rect
 
+    def image(self, image: pygame.Surface, topleft: tuple[int, int], height: int) -> pygame.Rect:
+        """Draw ``image`` scaled to ``height``, keeping its proportions (a logo)."""
+        width = max(1, image.get_width() * height // max(1, image.get_height()))
+        scaled = pygame.transform.smoothscale(image, (width, max(1, height)))
+        return self.surface.blit(scaled, topleft)
+
     def show(self) -> None:
         """Put the frame on the screen (nothing to do for an off-screen canvas)."""
         if pygame.display.get_init() and pygame.display.get_surface() is self.surface:
@@ -84,6 +93,18 @@ class Canvas:
         pygame.image.save(self.surface, str(temporary))
         os.replace(temporary, path)
         return path
+
+
+def load_image(data: bytes | None) -> pygame.Surface | None:
+    """An image the core sent (the hospital logo), or None when there is none or pygame
+    cannot read it (logged: the screen goes on without it)."""
+    if not data:
+        return None
+    try:
+        return pygame.image.load(io.BytesIO(data))
+    except pygame.error as error:
+        log.warning("the hospital logo is not an image pygame can read: %s", error)
+        return None
 
 
 def open_window(

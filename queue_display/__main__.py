@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import logging
 import queue
 import shlex
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pygame
 
 from device_kit import cli, enrolment, link
-from device_kit.client import CoreClient, CoreRefused
 from device_kit.drivers import Availability, HardwareError
-from device_kit.program import DeviceProgram, getter, run_window, screen_needs
-from device_kit.screen import Canvas
+from device_kit.program import DeviceProgram, fetch_logo, getter, run_window, screen_needs
+from device_kit.screen import Canvas, load_image
 from device_kit.systemd import Notifier
 from queue_display import app as display
 from queue_display import ui
@@ -143,10 +140,10 @@ class DisplayProgram(DeviceProgram[display.Event]):
             if not screen:
                 log.error("this device is not bound to a screen in the core: %s", answer.value)
                 return display.FetchFailed("not bound to a screen")
-            self.link.submit("logo", _fetch_logo)
+            self.link.submit("logo", fetch_logo)
             return display.Bound(screen)
         if answer.tag == "logo":
-            self.logo = _load_logo(answer.value)
+            self.logo = load_image(answer.value)
             self._dirty = True
             return None
         if answer.error is not None:
@@ -164,23 +161,6 @@ class DisplayProgram(DeviceProgram[display.Event]):
                 self.speech.say(action)
             else:
                 self._dirty = True
-
-
-def _fetch_logo(client: CoreClient) -> bytes | None:
-    try:
-        return client.get_bytes("/api/queueing/logo")
-    except CoreRefused:
-        return None  # no logo configured
-
-
-def _load_logo(data: Any) -> pygame.Surface | None:
-    if not data:
-        return None
-    try:
-        return pygame.image.load(io.BytesIO(data))
-    except pygame.error as error:
-        log.warning("the hospital logo is not an image pygame can read: %s", error)
-        return None
 
 
 def speaker_for(settings: Settings) -> EspeakSpeaker:

@@ -95,12 +95,7 @@ def _header(
     canvas.fill(rect, HEADER)
     x = pad
     if logo is not None:
-        height = rect.height - 2 * pad
-        scaled = pygame.transform.smoothscale(
-            logo, (max(1, logo.get_width() * height // max(1, logo.get_height())), height)
-        )
-        canvas.surface.blit(scaled, (x, rect.top + pad))
-        x += scaled.get_width() + pad
+        x = canvas.image(logo, (x, rect.top + pad), rect.height - 2 * pad).right + pad
     clock_width = int(rect.width * 0.3)
     # Hospital name, then the waiting area's name on the same line.
     title = canvas.text(

@@ -15,11 +15,20 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import pygame
+
 from device_kit import cli, enrolment, link
 from device_kit.client import CoreRefused
 from device_kit.drivers import Availability, HardwareError
-from device_kit.program import DeviceProgram, PolledInput, getter, run_window, screen_needs
-from device_kit.screen import Canvas
+from device_kit.program import (
+    DeviceProgram,
+    PolledInput,
+    fetch_logo,
+    getter,
+    run_window,
+    screen_needs,
+)
+from device_kit.screen import Canvas, load_image
 from device_kit.spool import Action, Outcome, Result, Spool
 from device_kit.systemd import Notifier
 from ticket_printer import app as kiosk
@@ -119,6 +128,7 @@ class KioskProgram(DeviceProgram[kiosk.Event]):
         # The core's name for the header (GET devices/me on each connection); the setting
         # only covers a kiosk that has never reached its core.
         self.hospital = settings.hospital_name
+        self.logo: pygame.Surface | None = None
         self.jobs = Spool(settings.jobs_file)
         self.printing = PrintWorker(
             printer, self.jobs, settings.retry_print_seconds, settings.printer_check_seconds
@@ -142,7 +152,7 @@ class KioskProgram(DeviceProgram[kiosk.Event]):
         self._do(self.app.handle(event))
 
     def draw(self) -> None:
-        ui.draw(self.canvas, self.app, self.text, self.hospital)
+        ui.draw(self.canvas, self.app, self.text, self.hospital, self.logo)
 
     def status(self) -> str:
         return (
@@ -174,6 +184,10 @@ class KioskProgram(DeviceProgram[kiosk.Event]):
         if event.tag == "me":
             self._identified(event)
             return None
+        if event.tag == "logo":
+            self.logo = load_image(event.value) if event.error is None else self.logo
+            self._dirty = True
+            return None
         if not event.tag.startswith("check-in:"):
             return None
         key = event.tag.removeprefix("check-in:")
@@ -194,9 +208,14 @@ class KioskProgram(DeviceProgram[kiosk.Event]):
         if answer.error is not None:
             log.warning("could not ask the core for the hospital's name: %s", answer.error)
             return
-        name = ((answer.value or {}).get("hospital") or {}).get("name")
-        if name and name != self.hospital:
-            self.hospital = name
+        hospital = (answer.value or {}).get("hospital") or {}
+        if hospital.get("name") and hospital["name"] != self.hospital:
+            self.hospital = hospital["name"]
+            self._dirty = True
+        if hospital.get("logo_url"):
+            self.link.submit("logo", fetch_logo)
+        elif self.logo is not None:
+            self.logo = None  # the administrator removed it
             self._dirty = True
 
     def _do(self, actions: Sequence[kiosk.Action]) -> None:

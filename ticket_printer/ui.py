@@ -18,14 +18,23 @@ WARNING: Color = (200, 30, 30)
 WHITE: Color = (255, 255, 255)
 
 
-def draw(canvas: Canvas, app: KioskApp, text: Messages, hospital: str = "") -> None:
+def draw(
+    canvas: Canvas,
+    app: KioskApp,
+    text: Messages,
+    hospital: str = "",
+    logo: pygame.Surface | None = None,
+) -> None:
     canvas.clear(BACKGROUND)
     w, h = canvas.width, canvas.height
     unit = min(w, h) // 14
     pad = max(8, unit // 2)
     bar = pygame.Rect(0, 0, w, int(unit * 2))
     canvas.fill(bar, HEADER)
-    canvas.text(hospital, (pad, bar.centery), unit, WHITE, int(w * 0.65), "midleft")
+    x = pad
+    if logo is not None:
+        x = canvas.image(logo, (x, bar.top + pad // 2), bar.height - pad).right + pad // 2
+    canvas.text(hospital, (x, bar.centery), unit, WHITE, int(w * 0.65) - x, "midleft")
     canvas.text(app.now.strftime("%H:%M:%S"), (w - pad, bar.centery), unit, WHITE, None, "midright")
     footer = pygame.Rect(0, h - int(unit * 1.6), w, int(unit * 1.6))
     body = pygame.Rect(pad, bar.bottom + pad, w - 2 * pad, footer.top - bar.bottom - 2 * pad)

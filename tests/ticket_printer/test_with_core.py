@@ -17,11 +17,21 @@ from ticket_printer.app import MESSAGE, TICKETS
 from ticket_printer.hardware import FS_CHINESE_OFF, FS_CHINESE_ON, ScriptedScanner
 from ticket_printer.settings import Settings
 
+LOGO_RED = (200, 20, 20)
+
 
 def test_scan_check_in_print(core: RunningCore, tmp_path: Path) -> None:
     admin = setup_ct(core)
     exam = order_exam(core, "P001", "张三丰")
     record = enrol(admin, tmp_path, "desk-printer", "printer")
+    logo = offscreen((16, 16))
+    logo.clear(LOGO_RED)
+    answer = admin.put(
+        "/api/queueing/logo",
+        content=logo.save_png(tmp_path, "logo.png").read_bytes(),
+        headers={"Content-Type": "image/png"},
+    )
+    assert answer.status_code == 204, answer.text
     device = tmp_path / "lp0"
     device.touch()
     settings = config.load(
@@ -42,8 +52,11 @@ def test_scan_check_in_print(core: RunningCore, tmp_path: Path) -> None:
         run_until(program.step, lambda: program.app.online, "online")
         # No hospital_name setting: the core's name is in the header before the first ticket.
         run_until(program.step, lambda: program.hospital == "某某市人民医院", "hospital name")
+        run_until(program.step, lambda: program.logo is not None, "hospital logo")
         program.step()
-        assert_drawn(program.canvas, "某某市人民医院")
+        name = assert_drawn(program.canvas, "某某市人民医院")
+        # The logo stands left of the name in the header, in its own colour.
+        assert program.canvas.surface.get_at((name.left // 2, name.centery))[:3] == LOGO_RED
         scanner.codes.append("NO-SUCH-SLIP")
         run_until(program.step, lambda: program.app.screen == MESSAGE, "refusal")
         assert program.app.message is not None and program.app.message["zh"]
