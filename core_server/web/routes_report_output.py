@@ -174,6 +174,48 @@ def archived_objects(
     ]
 
 
+@api.get("/archive-jobs")
+def archive_jobs(
+    request: Request, user: Annotated[auth.User, Depends(require("admin"))]
+) -> list[dict[str, Any]]:
+    """Report objects not yet in the archive (with the last error and the next attempt)."""
+    return [
+        {
+            **o.__dict__,
+            "stored_at": None,
+            "next_attempt_at": at.isoformat() if at else None,
+        }
+        for o, at in _output(request).pending()
+    ]
+
+
+@api.post("/archive-jobs/retry")
+def retry_archive_jobs(
+    request: Request, user: Annotated[auth.User, Depends(require("admin"))]
+) -> dict[str, int]:
+    """Try every waiting object now (after fixing what made it fail)."""
+    output = _output(request)
+    count = output.retry_now()
+    auth.record_audit(
+        output.engine,
+        username=user.username,
+        action="report.archive_retry",
+        detail={"objects": count},
+        address=_address(request),
+    )
+    return {"objects": count}
+
+
+@pages.get("/admin/report-output")
+def admin_page(
+    request: Request, user: Annotated[auth.User, Depends(require_page("admin"))]
+) -> Response:
+    """Reprint grants and report objects waiting for the archive."""
+    return render(
+        request, "reporting_view/admin.html", {}, user=user, i18n_prefixes=("report_output.",)
+    )
+
+
 class GrantRequest(BaseModel):
     note: str = Field("", max_length=255)
 
@@ -311,3 +353,6 @@ def install(app: FastAPI, output: ReportOutput) -> None:
     app.include_router(api)
     app.include_router(pages)
     add_page_link(app, PageLink("report_output.nav.view", "/reports/view", READ_ROLES, order=60))
+    add_page_link(
+        app, PageLink("report_output.nav.admin", "/admin/report-output", ("admin",), order=935)
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
+from core_server import auth
 from tests.conftest import RunningCore
 from tests.core_server.reporting.output_data import PASSWORD, signed_report
 from tests.e2e.browser import (
@@ -62,3 +63,26 @@ def test_front_desk_prints_once_and_a_reprint_is_refused(
     expect(reader.locator("article.report-view")).to_contain_text("右肺上叶结节")
     assert reader.locator("form.print-form").count() == 0
     reader_guard.assert_clean()
+
+
+def test_administrator_grants_and_revokes_reprinting(
+    browser: Browser,  # noqa: F811
+    core: RunningCore,
+    request: pytest.FixtureRequest,
+) -> None:
+    artifacts: Path = artifacts_for(request)
+    auth.create_user(core.core.engine, "lead", PASSWORD, "registrar", "前台组长")
+    auth.create_user(core.core.engine, "it", PASSWORD, "admin")
+    page, guard = open_page(browser, core.base_url, "/admin/report-output", "it", PASSWORD)
+    expect(page.locator("#archive-jobs tbody")).to_contain_text("所有报告均已归档")
+    page.fill("#grant-username", "lead")
+    page.fill("#grant-note", "前台组长补打")
+    page.click("#grant-form button[type=submit]")
+    row = page.locator("#grants tbody tr.grant")
+    expect(row).to_contain_text("前台组长补打")
+    assert [g.username for g in core.core.report_output.reprint_grants()] == ["lead"]
+    page.screenshot(path=str(artifacts / "report-output-admin.png"), full_page=True)
+    row.locator("button").click()
+    expect(page.locator("#grants tbody")).to_contain_text("无")
+    assert core.core.report_output.reprint_grants() == []
+    guard.assert_clean()

@@ -110,6 +110,21 @@ def default_public_url(host: str, port: int) -> str:
     return f"http://{name}:{port}"
 
 
+def _archived(r: Any) -> ArchivedObject:
+    return ArchivedObject(
+        r.report_id,
+        r.version,
+        r.kind,
+        r.study_instance_uid,
+        r.series_instance_uid,
+        r.sop_instance_uid,
+        r.status,
+        r.attempts,
+        r.last_error,
+        _utc(r.stored_at),
+    )
+
+
 def _print_note(reprint: bool, number: int) -> str:
     return f"补打（第 {number} 次打印） / reprint" if reprint else ""
 
@@ -203,21 +218,29 @@ class ReportOutput:
                 .where(report_output_objects.c.report_id == report_id)
                 .order_by(report_output_objects.c.version, report_output_objects.c.kind)
             ).all()
-        return [
-            ArchivedObject(
-                r.report_id,
-                r.version,
-                r.kind,
-                r.study_instance_uid,
-                r.series_instance_uid,
-                r.sop_instance_uid,
-                r.status,
-                r.attempts,
-                r.last_error,
-                _utc(r.stored_at),
-            )
-            for r in rows
-        ]
+        return [_archived(r) for r in rows]
+
+    def pending(self, limit: int = 200) -> list[tuple[ArchivedObject, datetime | None]]:
+        """Objects not yet in the archive, oldest first, with when they are tried next."""
+        with db.read(self.engine) as conn:
+            rows = conn.execute(
+                select(report_output_objects)
+                .where(report_output_objects.c.status == "pending")
+                .order_by(report_output_objects.c.id)
+                .limit(limit)
+            ).all()
+        return [(_archived(r), _utc(r.next_attempt_at)) for r in rows]
+
+    def retry_now(self) -> int:
+        """Every waiting object is due now (after the administrator fixed the cause)."""
+        with db.write(self.engine) as conn:
+            count = conn.execute(
+                update(report_output_objects)
+                .where(report_output_objects.c.status == "pending")
+                .values(next_attempt_at=_now())
+            ).rowcount
+        self._wake.set()
+        return int(count)
 
     def run_due(self) -> int:
         """Store every due row this process can claim; the number stored."""

@@ -9,14 +9,13 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from pydicom import Dataset, dcmread
-from sqlalchemy import delete, update
+from sqlalchemy import delete
 
 from core_server import db
 from core_server.reporting import Content
@@ -198,12 +197,14 @@ def test_a_failed_store_is_retried_and_the_sweep_archives_lost_signatures(
         assert len(waiting) == 1
         assert waiting[0].attempts == 1 and "No space left" in waiting[0].last_error
         assert output.run_due() == 0  # not due yet: it waits before the next attempt
-        with db.write(core.core.engine) as conn:  # the pause has passed
-            conn.execute(
-                update(report_output_objects)
-                .where(report_output_objects.c.report_id == signed.report.id)
-                .values(next_attempt_at=datetime.now(UTC))
-            )
+        # The administrator sees it waiting, fixes the disk and has it tried at once.
+        with httpx.Client(
+            base_url=core.base_url, headers={"Authorization": f"Bearer {core.token()}"}
+        ) as admin:
+            (job,) = admin.get("/api/reporting/archive-jobs").json()
+            assert (job["report_id"], job["attempts"]) == (signed.report.id, 1)
+            assert "No space left" in job["last_error"] and job["next_attempt_at"]
+            assert admin.post("/api/reporting/archive-jobs/retry").json() == {"objects": 1}
         assert output.run_due() == 1
         assert {o.status for o in output.objects(signed.report.id)} == {"stored"}
 
