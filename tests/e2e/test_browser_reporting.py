@@ -20,7 +20,7 @@ from core_server.archive import Origin
 from core_server.reporting import Content, Doctor
 from core_server.ris import OrderIn, PatientIn, ProcedureRequest
 from core_server.web import pages_reporting
-from tests.conftest import RunningCore
+from tests.conftest import ADMIN_PASSWORD, RunningCore
 from tests.dicom_data import encode, make_ct
 from tests.e2e.browser import NetworkGuard, artifacts_for, browser, sign_in
 
@@ -58,7 +58,7 @@ def _performed_exam(core: RunningCore, patient_id: str, order: str, procedure: s
 
 
 def _page(
-    browser: Browser, core: RunningCore, username: str, path: str
+    browser: Browser, core: RunningCore, username: str, path: str, password: str = PASSWORD
 ) -> tuple[Page, NetworkGuard]:
     context = browser.new_context(locale="zh-CN", viewport={"width": 1500, "height": 1000})
     guard = NetworkGuard(core.base_url)
@@ -68,7 +68,7 @@ def _page(
     # Script errors count as failures (collected with the console errors).
     page.on("pageerror", lambda error: guard.console_errors.append(f"pageerror: {error}"))
     page.goto(core.base_url + path)
-    sign_in(page, username, PASSWORD)
+    sign_in(page, username, password)
     return page, guard
 
 
@@ -77,8 +77,13 @@ def _open(page: Page, accession: str) -> None:
     expect(page.locator("#editor-body")).to_be_visible()
 
 
-def _type_at_end(page: Page, box: str, text: str, backspaces: int = 0) -> None:
+def _type_at_end(
+    page: Page, box: str, text: str, backspaces: int = 0, *, clear: bool = False
+) -> None:
     page.locator(box).click()
+    if clear:  # the exam item's default template may have filled the box
+        page.keyboard.press("Control+A")
+        page.keyboard.press("Delete")
     page.keyboard.press("Control+End")
     for _ in range(backspaces):
         page.keyboard.press("Backspace")
@@ -138,10 +143,10 @@ def test_write_submit_review_diff_sign(
     prior_item.locator("button.rp-prior-open").click()
     expect(prior_item.locator(".rp-prior-text")).to_contain_text("心肺未见异常。")
     expect(page.locator("#thumbs .rp-thumb")).to_have_count(1)
-    _type_at_end(page, "#findings", "右肺下叶见斑片状高密度影，大小约2.0")
+    _type_at_end(page, "#findings", "右肺下叶见斑片状高密度影，大小约2.0", clear=True)
     page.locator("#toolbar [data-symbol='×']").click()
     page.keyboard.type("1.5cm。")
-    _type_at_end(page, "#impression", "右肺下叶肺炎")
+    _type_at_end(page, "#impression", "右肺下叶肺炎", clear=True)
     page.locator("#flag-positive").check()
     page.click("#submit")
     expect(page.locator("#report-status")).to_have_text("待审核")
@@ -225,8 +230,12 @@ def test_lock_held_by_another_doctor(
     expect(page.locator("#findings")).to_have_attribute("contenteditable", "false")
     expect(page.locator("#save")).to_be_disabled()
     page.screenshot(path=str(artifacts / "locked.png"), full_page=True)
-    # Once 张医生 closes the report, 李医生 takes it over with one click.
-    core.core.reporting.unlock(report.id, "zhang")
+    # 张医生 went home: an administrator breaks the lock, and 李医生 takes the report over.
+    admin, admin_guard = _page(browser, core, "admin", f"/reporting?exam={exam_id}", ADMIN_PASSWORD)
+    expect(admin.locator("#lock-text")).to_contain_text("张医生正在编辑")
+    admin.click("#lock-break")
+    expect(admin.locator("#lock-banner")).to_be_hidden()
+    assert core.core.reporting.report(report.id).lock_holder == ""
     page.click("#lock-retry")
     expect(page.locator("#lock-banner")).to_be_hidden()
     expect(page.locator("#findings")).to_have_attribute("contenteditable", "true")
@@ -257,7 +266,7 @@ def test_lock_held_by_another_doctor(
     saved = core.core.reporting.report(report.id)
     assert saved.fields["location"] == "右肺下叶" and saved.template_id is not None
     assert "右肺下叶外基底段" in saved.findings
-    _clean(guard)
+    _clean(guard, admin_guard)
 
 
 def test_autosave_survives_a_closed_page(
@@ -273,7 +282,7 @@ def test_autosave_survives_a_closed_page(
     exam_id = _performed_exam(core, "P300", "O-SAVE", "CT-ABD")
     page, guard = _page(browser, core, "li", f"/reporting?exam={exam_id}")
     expect(page.locator("#findings")).to_have_attribute("contenteditable", "true")
-    _type_at_end(page, "#findings", "肝脏形态大小正常，密度均匀")
+    _type_at_end(page, "#findings", "肝脏形态大小正常，密度均匀", clear=True)
     # Rich text: the sentence in bold, then a superscript (cm²).
     page.keyboard.press("Shift+Home")
     page.locator("#toolbar [data-command=bold]").click()

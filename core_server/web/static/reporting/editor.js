@@ -377,8 +377,13 @@ async function openExam(examId, row) {
   editor.dirty = false;
   editor.templateChanged = false;
   setEditable(false);
-  if (mayEdit(report)) setEditable(await takeLock());
-  else $("lock-banner").hidden = true;
+  if (mayEdit(report)) {
+    setEditable(await takeLock());
+  } else if (report.lock_holder && report.lock_holder !== PAGE.username && new Date(report.lock_expires_at) > new Date()) {
+    lockedBy(report.lock_holder, report.lock_expires_at);  // an administrator may break it
+  } else {
+    $("lock-banner").hidden = true;
+  }
   await showReport();
   editor.onChange();
 }
@@ -558,6 +563,17 @@ async function showHistory() {
 
 // -- key images -----------------------------------------------------------------------------------
 
+// Reports (SR, the archived PDF), key object notes and presentation states live in the study
+// too, but have no pixels to show.
+const NOT_IMAGES = ["SR", "KO", "PR", "DOC"];
+const NOT_IMAGE_CLASSES = ["1.2.840.10008.5.1.4.1.1.88.", "1.2.840.10008.5.1.4.1.1.104.", "1.2.840.10008.5.1.4.1.1.11."];
+
+function isImage(attrs) {
+  const value = (tag) => (attrs[tag] && attrs[tag].Value ? String(attrs[tag].Value[0]) : "");
+  const sopClass = value("00080016");
+  return !NOT_IMAGES.includes(value("00080060")) && !NOT_IMAGE_CLASSES.some((prefix) => sopClass.startsWith(prefix));
+}
+
 async function showThumbs() {
   const studies = editor.exam.studies || [];
   const chosen = new Set(editor.report.key_images.map((k) => k.sop_instance_uid));
@@ -565,6 +581,7 @@ async function showThumbs() {
   for (const study of studies) {
     const instances = await rapi(`/dicom-web/studies/${encodeURIComponent(study)}/instances?limit=100`);
     for (const attrs of instances || []) {
+      if (!isImage(attrs)) continue;
       const series = attrs["0020000E"].Value[0];
       const sop = attrs["00080018"].Value[0];
       const path = `/dicom-web/studies/${encodeURIComponent(study)}/series/${encodeURIComponent(series)}/instances/${encodeURIComponent(sop)}`;

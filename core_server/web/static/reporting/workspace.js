@@ -55,8 +55,14 @@ function item(row) {
     openExam(row.exam_id, row).then(remember).catch((e) => showError($("error"), e));
   };
   li.addEventListener("click", open);
+  // Keyboard: Enter opens, the arrows move through the list.
   li.addEventListener("keydown", (event) => {
     if (event.key === "Enter") open();
+    const next = event.key === "ArrowDown" ? li.nextElementSibling : event.key === "ArrowUp" ? li.previousElementSibling : null;
+    if (next) {
+      event.preventDefault();
+      next.focus();
+    }
   });
   return li;
 }
