@@ -3,6 +3,7 @@ and stored once, enqueueing twice changes nothing, the print log and reprint gra
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from PIL import Image
 from sqlalchemy import update
 
 from core_server import auth, db
@@ -21,8 +23,7 @@ from core_server.ris import Ris
 from tests.core_server.reporting.output_data import signed_report
 
 
-@pytest.fixture
-def parts(database_url: str, tmp_path: Path) -> Iterator[Any]:
+def build(database_url: str, tmp_path: Path) -> Iterator[Any]:
     engine = db.make_engine(database_url)
     db.migrate(engine)
     bus = EventBus()
@@ -40,6 +41,18 @@ def parts(database_url: str, tmp_path: Path) -> Iterator[Any]:
         )
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def parts(database_url: str, tmp_path: Path) -> Iterator[Any]:
+    """On SQLite and PostgreSQL in turn."""
+    yield from build(database_url, tmp_path)
+
+
+@pytest.fixture
+def sqlite_parts(tmp_path: Path) -> Iterator[Any]:
+    """SQLite only: for what does not depend on the database."""
+    yield from build(f"sqlite:///{tmp_path / 'core.db'}", tmp_path)
 
 
 def test_archiving_and_printing_on_each_database(parts: Any) -> None:
@@ -98,3 +111,29 @@ def test_archiving_and_printing_on_each_database(parts: Any) -> None:
         )
     with pytest.raises(Forbidden):
         output.printed_pdf(logged.id, admin)
+
+
+def test_a_site_layout_and_logo_for_a_department(sqlite_parts: Any, tmp_path: Path) -> None:
+    parts = sqlite_parts
+    site = tmp_path / "report_layouts"
+    site.mkdir()
+    (site / "RAD.html").write_text(
+        '{% extends "base.html" %}\n{% set title = "放射科影像诊断报告书" %}\n', encoding="utf-8"
+    )
+    logo = Image.new("RGB", (120, 120), (200, 30, 30))
+    logo.save(site / "logo.png")
+    output: ReportOutput = parts.core.report_output
+    output.site_dir = site
+    signed = signed_report(parts, "P-SVC-2", name="冯十二")
+    registrar = auth.get_user(parts.core.engine, "wang.registrar")
+    pdf, _record = output.print_report(signed.report.id, registrar)
+    (tmp_path / "site.pdf").write_bytes(pdf)
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "site.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "放射科影像诊断报告书" in text and "冯十二" in text and "CT 检查报告单" not in text
+    listing = subprocess.run(
+        ["pdfimages", "-list", str(tmp_path / "site.pdf")], capture_output=True, text=True
+    ).stdout
+    sizes = {(row.split()[3], row.split()[4]) for row in listing.splitlines()[2:] if row.strip()}
+    assert ("120", "120") in sizes  # the logo, beside the key image
