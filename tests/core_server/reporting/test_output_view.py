@@ -46,6 +46,7 @@ def test_a_clinician_reads_the_report_of_an_exam_and_its_versions(core: RunningC
         assert f"/reports/view/{signed.report.id}/versions/{first_version}" in html
         assert f"/reports/view/{signed.report.id}/versions/{amended.signed_version}" in html
         assert "补充纵隔所见" in html  # why it was amended, in the version index
+        assert f"/viewer?StudyInstanceUIDs={signed.exam.study_instance_uid}" in html
 
         old = clinician.get(f"/reports/view/{signed.report.id}/versions/{first_version}")
         assert old.status_code == 200
