@@ -28,6 +28,7 @@ from core_server.reporting.output import (
 )
 from core_server.web.security import require, require_page
 from core_server.web.templating import PageLink, add_page_link, render
+from core_server.web.viewer import VIEW_ROLES
 
 api = APIRouter(prefix="/api/reporting", tags=["report output"])
 pages = APIRouter(include_in_schema=False)
@@ -295,6 +296,7 @@ def report_view(
             "asked": bool(accession_number or patient_id),
             "doctor_name": output.display_name,
             "may_print": user.role in PRINT_ROLES,
+            "may_view_images": user.role in VIEW_ROLES,
         },
         user=user,
         i18n_prefixes=("report_output.print.",),
@@ -342,6 +344,7 @@ def report_version_view(
             "entry": entry,
             "doctor_name": output.display_name,
             "may_print": user.role in PRINT_ROLES,
+            "may_view_images": user.role in VIEW_ROLES,
         },
         user=user,
         i18n_prefixes=("report_output.print.",),
