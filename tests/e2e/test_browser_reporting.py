@@ -2,8 +2,9 @@
 resident writes a chest CT report (with the prior exam's signed report one click away) and
 submits it, an attending edits it, sees the diff (deletions red struck through, additions
 green) and signs; another doctor's lock is shown as 张医生正在编辑 and the text is read-only;
-autosave keeps what was typed when the page is closed without saving; a clinician acknowledges
-a critical value. Nothing may leave the appliance. Screenshots go to
+autosave keeps what was typed when the page is closed without saving; word rules stop a
+submission and a reviewer sends a report back with a reason; a clinician acknowledges a
+critical value. Nothing may leave the appliance. Screenshots go to
 ``test-artifacts/test_browser_reporting/<test>/``."""
 
 from __future__ import annotations
@@ -101,11 +102,11 @@ def _until(page: Page, condition: Callable[[], bool], what: str, seconds: float 
         page.wait_for_timeout(100)
 
 
-def _clean(*guards: NetworkGuard) -> None:
-    """Nothing left the appliance, no CSP violation, no script error (the only console
-    errors allowed are the refused lock requests the lock test provokes)."""
+def _clean(*guards: NetworkGuard, expected: str = "409 (Conflict)") -> None:
+    """Nothing left the appliance, no CSP violation, no script error; the only console errors
+    allowed are the refusals a test provokes (a lock held: 409; word rules: 422)."""
     for guard in guards:
-        errors = [e for e in guard.console_errors if "409 (Conflict)" not in e]
+        errors = [e for e in guard.console_errors if expected not in e]
         assert guard.outside == [] and errors == [], (guard.outside, guard.console_errors)
 
 
@@ -237,6 +238,10 @@ def test_lock_held_by_another_doctor(
     expect(admin.locator("#lock-banner")).to_be_hidden()
     assert core.core.reporting.report(report.id).lock_holder == ""
     page.click("#lock-retry")
+    # Free now, but 张医生's draft: 李医生 takes it over on purpose.
+    expect(page.locator("#lock-text")).to_contain_text("张医生书写中的草稿")
+    expect(page.locator("#findings")).to_have_attribute("contenteditable", "false")
+    page.click("#take-over")
     expect(page.locator("#lock-banner")).to_be_hidden()
     expect(page.locator("#findings")).to_have_attribute("contenteditable", "true")
     assert core.core.reporting.report(report.id).lock_holder == "li"
@@ -308,6 +313,46 @@ def test_autosave_survives_a_closed_page(
     expect(again.locator("#findings")).to_have_attribute("contenteditable", "true")
     again.screenshot(path=str(artifacts / "reopened.png"), full_page=True)
     _clean(guard)
+
+
+def test_word_rules_and_reject_with_reason(
+    browser: Browser, core: RunningCore, request: pytest.FixtureRequest
+) -> None:
+    artifacts = artifacts_for(request)
+    _staff(core)
+    core.core.reporting.add_word_rule(
+        "exclusive", "未见异常", other="结节", message="「未见异常」与「结节」矛盾"
+    )
+    exam_id = _performed_exam(core, "P500", "O-RULE", "CT-CHEST")
+    page, guard = _page(browser, core, "li", f"/reporting?exam={exam_id}")
+    expect(page.locator("#findings")).to_have_attribute("contenteditable", "true")
+    _type_at_end(page, "#findings", "右肺上叶见一结节。", clear=True)
+    _type_at_end(page, "#impression", "未见异常", clear=True)
+    page.click("#submit")
+    expect(page.locator("#error")).to_contain_text("「未见异常」与「结节」矛盾")
+    expect(page.locator("#report-status")).to_have_text("草稿")
+    page.screenshot(path=str(artifacts / "word-rule.png"), full_page=True)
+    _type_at_end(page, "#impression", "右肺上叶结节", clear=True)
+    page.click("#submit")
+    expect(page.locator("#report-status")).to_have_text("待审核")
+    expect(page.locator("#error")).to_be_hidden()
+
+    review, review_guard = _page(browser, core, "wang", f"/reporting?exam={exam_id}")
+    expect(review.locator("#reject")).to_be_visible()
+    review.click("#reject")
+    review.fill("#reason-text", "请补充结节大小")
+    review.click("#reason-ok")
+    expect(review.locator("#report-status")).to_have_text("草稿")
+
+    page.reload()
+    expect(page.locator("#reject-reason")).to_contain_text("王医生")
+    expect(page.locator("#reject-reason")).to_contain_text("请补充结节大小")
+    expect(page.locator("#findings")).to_have_attribute("contenteditable", "true")
+    page.screenshot(path=str(artifacts / "rejected.png"), full_page=True)
+    report = core.core.reporting.report_for_exam(exam_id)
+    assert report is not None and (report.status, report.author) == ("draft", "li")
+    assert core.core.ris.exam(exam_id).status == "completed"
+    _clean(guard, review_guard, expected="422 (Unprocessable Entity)")
 
 
 def test_clinician_acknowledges_a_critical_value(

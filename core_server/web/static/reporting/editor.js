@@ -290,6 +290,8 @@ function setEditable(on) {
 
 function lockedBy(holder, expiresAt) {
   setEditable(false);
+  $("lock-retry").hidden = false;
+  $("take-over").hidden = true;
   $("lock-text").textContent = t("reporting_ui.lock.held", { name: personName(holder), until: when(expiresAt).slice(11) });
   $("lock-banner").hidden = false;
   $("lock-break").hidden = PAGE.role !== "admin";
@@ -313,8 +315,15 @@ function mayEdit(report) {
   if (!isDoctor || report.status === "signed") return false;
   if (report.status === "submitted") return rank() >= 2;
   if (report.status === "reviewed") return rank() >= 3;
-  return true;
+  // Someone else's draft (a rejected one, say) opens read-only: taking it over is a choice.
+  return !report.author || report.author === PAGE.username || takeOver;
 }
+
+let takeOver = false;
+$("take-over").addEventListener("click", () => {
+  takeOver = true;
+  openExam(editor.examId, editor.row).catch((e) => showError($("error"), e));
+});
 
 $("lock-retry").addEventListener("click", () => openExam(editor.examId, editor.row).catch((e) => showError($("error"), e)));
 $("lock-break").addEventListener("click", async () => {
@@ -377,10 +386,19 @@ async function openExam(examId, row) {
   editor.dirty = false;
   editor.templateChanged = false;
   setEditable(false);
-  if (mayEdit(report)) {
-    setEditable(await takeLock());
-  } else if (report.lock_holder && report.lock_holder !== PAGE.username && new Date(report.lock_expires_at) > new Date()) {
+  const editable = mayEdit(report);
+  takeOver = false;
+  $("take-over").hidden = true;
+  if (report.lock_holder && report.lock_holder !== PAGE.username && new Date(report.lock_expires_at) > new Date()) {
     lockedBy(report.lock_holder, report.lock_expires_at);  // an administrator may break it
+  } else if (editable) {
+    setEditable(await takeLock());
+  } else if (isDoctor && report.status === "draft") {
+    $("lock-text").textContent = t("reporting_ui.lock.draft_of", { name: personName(report.author) });
+    $("lock-banner").hidden = false;
+    $("lock-retry").hidden = true;
+    $("lock-break").hidden = true;
+    $("take-over").hidden = false;
   } else {
     $("lock-banner").hidden = true;
   }
