@@ -87,7 +87,7 @@ def test_repeats_play_the_whole_wav_each_time(tmp_path: Path) -> None:
     player = ("sh", "-c", f'tail -c +45 "$0" >> {played}')
     speaker = EspeakSpeaker(player=player, wav_dir=tmp_path)
     speaker.speak("请CT015号李四到CT一室检查", repeat=2, rate=150)
-    seconds, rms = wav_samples(tmp_path / "queue-display-call.wav")
+    seconds, _ = wav_samples(tmp_path / "queue-display-call.wav")
     samples = np.frombuffer(played.read_bytes(), dtype="<i2")
     total = len(samples) / 22050
     assert abs(total - 2 * seconds) < 0.01, (total, seconds)
