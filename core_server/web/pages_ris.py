@@ -33,7 +33,9 @@ def register_page(
 def technician_page(
     request: Request, user: Annotated[auth.User, Depends(require_page(*TECHNICIANS))]
 ) -> Response:
-    return render(request, "ris/technician.html", {}, i18n_prefixes=_TEXTS)
+    # The technician grades image quality here too (the reporting API's grades and texts).
+    prefixes = (*_TEXTS, "reporting.quality.", "reporting_ui.quality.image")
+    return render(request, "ris/technician.html", {}, i18n_prefixes=prefixes)
 
 
 @router.get("/ris/reconciliation")

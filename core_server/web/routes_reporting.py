@@ -317,6 +317,21 @@ def exam_report(request: Request, exam_id: int, user: ReportReader) -> dict[str,
         return _out(report, user, reporting)
 
 
+class ImageQuality(BaseModel):
+    quality: str = Field(description="excellent, good, fair, poor; empty when not graded yet")
+    graded_by: str = ""
+
+
+@router.get("/exams/{exam_id}/image-quality", response_model=ImageQuality)
+def image_quality(request: Request, exam_id: int, user: ImageGrader) -> dict[str, Any]:
+    """The exam's image quality grade, for the technician's list (which may not read reports)."""
+    with _answers():
+        report = _reporting(request).report_for_exam(exam_id)
+    if report is None:
+        return {"quality": "", "graded_by": ""}
+    return {"quality": report.image_quality, "graded_by": report.image_quality_by}
+
+
 @router.put("/exams/{exam_id}/image-quality", response_model=Report)
 def grade_images(
     request: Request, exam_id: int, body: QualityBody, user: ImageGrader

@@ -119,6 +119,15 @@ def test_register_and_perform_an_exam(
     history = tech.locator("tr.exam-details")
     expect(history).to_contain_text("检查中 · tech")
     expect(history).to_contain_text("未上传申请单")
+    # Image quality is graded on the same page, and shown again when the list is redrawn.
+    quality = tech.locator(
+        f"tr.exam[data-accession='{exam.accession_number}'] select.image-quality"
+    )
+    quality.select_option("good")
+    expect(tech.locator("#status")).to_contain_text("✓")
+    assert core.core.reporting.report_for_exam(exam.id).image_quality == "good"
+    tech.locator("#refresh").click()
+    expect(quality).to_have_value("good")
     tech.screenshot(path=str(artifacts / "technician.png"), full_page=True)
     done = core.core.ris.exam(exam.id)
     assert (done.status, done.status_by, done.identity_confirmed) == ("completed", "tech", True)

@@ -151,6 +151,9 @@ def test_report_from_worklist_to_clinician(running: RunningCore, staff: Staff) -
         f"/api/reporting/exams/{exam_id}/image-quality", json={"quality": "excellent"}
     )
     assert graded.status_code == 200 and graded.json()["image_quality_by"] == "tech"
+    # The technician, who may not read reports, sees the grade on the technician page.
+    grade = technician.get(f"/api/reporting/exams/{exam_id}/image-quality").json()
+    assert grade == {"quality": "excellent", "graded_by": "tech"}
     assert (
         technician.put(
             f"/api/reporting/exams/{exam_id}/image-quality", json={"quality": "perfect"}

@@ -51,6 +51,32 @@ function details(exam) {
   return button;
 }
 
+// Image quality (甲/乙/丙/丁) by the technician once images exist, through the reporting API;
+// the grade already given is shown when the list is drawn.
+const GRADABLE = ["completed", "reported", "verified"];
+const GRADES = ["excellent", "good", "fair", "poor"];
+
+function imageQuality(exam) {
+  const select = el("select", { className: "image-quality", title: t("reporting_ui.quality.image") },
+    el("option", { value: "", textContent: t("reporting_ui.quality.image") }),
+    ...GRADES.map((g) => el("option", { value: g, textContent: t("reporting.quality." + g) })));
+  select.dataset.exam = exam.id;
+  api(`/api/reporting/exams/${exam.id}/image-quality`)
+    .then((grade) => { select.value = grade.quality; })
+    .catch((error) => showError(errorBox, error));
+  select.addEventListener("change", async () => {
+    if (!select.value) return;
+    showError(errorBox, null);
+    try {
+      await api(`/api/reporting/exams/${exam.id}/image-quality`, { method: "PUT", json: { quality: select.value } });
+      statusLine.textContent = t("reporting_ui.quality.image") + " ✓";
+    } catch (error) {
+      showError(errorBox, error);
+    }
+  });
+  return select;
+}
+
 function row(exam) {
   const actions = el("td", { className: "actions" });
   const next = NEXT[exam.status];
@@ -68,6 +94,7 @@ function row(exam) {
     });
     actions.append(retake);
   }
+  if (GRADABLE.includes(exam.status)) actions.append(imageQuality(exam));
   const name = el("td", {}, exam.patient_name, el("div", { className: "sub", textContent: exam.patient_name_pinyin.replace("^", " ") }));
   if (exam.emergency) name.prepend(el("span", { className: "badge emergency", textContent: t("ris.exam.emergency") }));
   const tr = el("tr", { className: "exam" },
