@@ -3,7 +3,8 @@
 :class:`Hl7Service` is what the core process builds: inbound messages (ADT, ORM, OMI) are
 stored, applied to the RIS and acknowledged; exam status changes of the RIS go out as order
 status messages through the outbound queue. Anything else that must reach the HIS (reports,
-ORU^R01) is queued with :func:`enqueue` ("send this message to that destination").
+ORU^R01, critical values) is read from its domain's outbox by cursor and queued with
+:func:`enqueue` ("send this message to that destination").
 """
 
 from __future__ import annotations
@@ -71,13 +72,15 @@ class Hl7Service:
         )
         self.reporter.wake = self.sender.wake
         self.reporter.subscribe(bus)
-        # Reports (ORU^R01) and critical values, when the core has a reporting domain.
+        # Reports (ORU^R01) and critical values, when the core has a reporting domain: read
+        # from its outboxes by cursor before each round, like the status changes.
         self.results: ResultReporter | None = None
         if reporting is not None:
             self.results = ResultReporter(
                 engine, reporting, ris, application, wake=self.sender.wake
             )
             self.results.subscribe(bus)
+            self.sender.feeders.insert(1, self.results.catch_up)
 
     @property
     def running(self) -> bool:

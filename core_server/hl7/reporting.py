@@ -1,40 +1,52 @@
 """Outbound results and critical values: reports as ORU^R01 and critical-value alerts to the HIS.
 
-Subscriber of the reporting domain's events, queueing on the same durable outbound queue as
-the order status messages (:mod:`core_server.hl7.status`):
+Read from the reporting domain's outboxes by cursor, as :mod:`core_server.hl7.status` reads the
+RIS's status history, and queued on the same durable outbound queue:
 
-* ``reporting.report_submitted`` -> ORU^R01 with OBR-25 / OBX-11 ``P`` (preliminary; not for
-  an amendment in progress: the HIS keeps the signed result until the correction comes);
-* ``reporting.report_signed`` -> ``F`` (final) or ``C`` (corrected, after an amendment);
-* ``reporting.critical_value_raised`` / ``..._escalated`` -> an ORU^R01 whose OBX carries the
-  critical value with abnormal flag ``AA`` (HL7 table 0078: critically abnormal) and an NTE
-  with the alert number and escalation level.
+* a submission (:meth:`Reporting.result_events`) -> ORU^R01 with OBR-25 / OBX-11 ``P``
+  (preliminary; not for an amendment in progress: the HIS keeps the signed result until the
+  correction comes); a signature -> ``F`` (final) or ``C`` (corrected, after an amendment);
+* a critical value raised or escalated (:meth:`Reporting.alert_notices`) -> an ORU^R01 whose
+  OBX carries the critical value with abnormal flag ``AA`` (HL7 table 0078: critically
+  abnormal) and an NTE with the alert number and escalation level.
+
+The messages of a batch are queued in the transaction that moves the reader's cursor (a row of
+``hl7_status_cursor``: ``results``, ``critical_values``) past it, with a conditional UPDATE: a
+step committed by reporting is never lost on its way to the queue (a crash before that commit
+leaves the cursor where it was) and never queued twice, also with several core processes. The
+sender calls :meth:`ResultReporter.catch_up` before each round (at start-up too); the bus
+events only wake it.
 
 Destinations choose what they get by purpose: ``results`` (reports) and ``critical_values``.
 Reports go out only for orders the HIS placed (as status messages do); critical values go
 out for every patient: they are about the patient, whoever ordered the exam. Each queued
-critical-value message is recorded in the alert's chain (``queued``, with the job id); the
-reporting ticker asks :meth:`ResultReporter.watch_deliveries` to record the ACK
-(``delivered``) or the dead letter (``failed``).
+critical-value message is recorded in the alert's chain (``queued``, with the job id) in the
+same transaction; the reporting ticker asks :meth:`ResultReporter.watch_deliveries` to record
+the ACK (``delivered``) or the dead letter (``failed``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, select, update
 
 from core_server import auth, db
 from core_server.hl7 import outbound
 from core_server.hl7.message import escape, timestamp
+from core_server.hl7.tables import hl7_status_cursor
 from core_server.reporting import (
     CRITICAL_VALUE_ESCALATED,
     CRITICAL_VALUE_RAISED,
     REPORT_SIGNED,
     REPORT_SUBMITTED,
+    AlertNotice,
     Report,
     Reporting,
+    ResultEvent,
     TemplateField,
     plain,
 )
@@ -44,11 +56,15 @@ log = logging.getLogger(__name__)
 
 RESULTS = "results"  # purpose: reports (ORU^R01) to the order placer
 CRITICAL_VALUES = "critical_values"  # purpose: critical-value alerts
+BATCH = 100  # outbox entries read and queued per transaction
 
 # LOINC codes IHE and most HIS use for the two parts of an imaging report.
 FINDINGS = "18782-3^Radiology Study observation^LN"
 IMPRESSION = "19005-8^Radiology Imaging study [Impression]^LN"
 CRITICAL = ("CRITVAL", "危急值 Critical value", "99PACS")
+
+# What one outbox entry becomes: (destination, message, source, alert id or None), in order.
+Queued = tuple[str, str, str, int | None]
 
 
 class ResultReporter:
@@ -72,82 +88,130 @@ class ResultReporter:
         self.reporting.watchers.append(self.watch_deliveries)
 
     def __call__(self, topic: str, payload: dict[str, Any]) -> None:
-        if topic in (CRITICAL_VALUE_RAISED, CRITICAL_VALUE_ESCALATED):
-            self._critical(topic, payload)
-        else:
-            self._result(topic, payload)
+        if self.wake is not None:
+            self.wake()
+
+    def catch_up(self) -> int:
+        """Queue the messages of every result and critical value not yet read; how many
+        outbox entries were read."""
+        return self._drain(
+            RESULTS, self.reporting.result_events, self._result_messages
+        ) + self._drain(CRITICAL_VALUES, self.reporting.alert_notices, self._critical_messages)
+
+    def _drain(
+        self,
+        cursor: str,
+        read: Callable[[int, int], Sequence[ResultEvent | AlertNotice]],
+        messages: Callable[[Any], list[Queued]],
+    ) -> int:
+        total = 0
+        while True:
+            after = self._cursor(cursor)
+            entries = read(after, BATCH)
+            if not entries:
+                return total
+            queued = [m for entry in entries for m in self._safely(messages, entry)]
+            with db.write(self.engine) as conn:
+                if not _advance(conn, cursor, after, entries[-1].event_id):
+                    continue  # another process took these entries: read on from its cursor
+                for destination, message, source, alert_id in queued:
+                    job = outbound.enqueue(conn, destination, message, source=source)
+                    if alert_id is not None:
+                        self.reporting.record_alert_event(
+                            alert_id,
+                            "queued",
+                            username="hl7",
+                            detail=destination,
+                            ref=str(job),
+                            conn=conn,
+                        )
+            total += len(entries)
+
+    def _cursor(self, name: str) -> int:
+        with db.read(self.engine) as conn:
+            found = conn.execute(
+                select(hl7_status_cursor.c.last_change_id).where(hl7_status_cursor.c.name == name)
+            ).scalar()
+        if found is None:  # made by the migration 0011_hl7_reporting_cursor
+            raise RuntimeError(f"the HL7 cursor {name!r} is missing: migrate the database")
+        return int(found)
+
+    @staticmethod
+    def _safely(messages: Callable[[Any], list[Queued]], entry: Any) -> list[Queued]:
+        try:
+            return messages(entry)
+        except Exception:
+            # One entry that cannot be written must not hold up every later one.
+            log.exception("HL7 results: %s not sent", entry)
+            return []
 
     def _destinations(self, purpose: str) -> list[outbound.Destination]:
         return [
             d for d in outbound.list_destinations(self.engine) if d.enabled and d.serves(purpose)
         ]
 
-    def _result(self, topic: str, payload: dict[str, Any]) -> None:
-        if topic == REPORT_SUBMITTED and int(payload.get("amendments") or 0):
-            return  # an amendment under review: the HIS keeps the signed result for now
-        status = "P" if topic == REPORT_SUBMITTED else ("C" if payload.get("corrected") else "F")
-        report = self.reporting.report(int(payload["report_id"]))
-        exam, placer_application = self._exam(report)
-        if exam is None or not placer_application:
-            return
+    def _result_messages(self, event: ResultEvent) -> list[Queued]:
+        if event.action == "submit" and event.amended:
+            return []  # an amendment under review: the HIS keeps the signed result for now
         wanted = self._destinations(RESULTS)
         if not wanted:
-            return
-        version = self.reporting.version(report.id, int(payload["version"]))
-        signer = str(payload.get("username") or "")
+            return []
+        status = "P" if event.action == "submit" else ("C" if event.amended else "F")
+        report = self.reporting.report(event.report_id)
+        exam, placer_application = self._exam(report)
+        if exam is None or not placer_application:
+            return []
+        version = self.reporting.version(report.id, event.version)
         structured: list[tuple[TemplateField, Any]] = []
         if report.template_id is not None and version.fields:
             spec = {f.id: f for f in self.reporting.template(report.template_id).fields}
             structured = [(spec[k], v) for k, v in version.fields.items() if k in spec]
-        with db.write(self.engine) as conn:
-            for destination in wanted:
-                message = result_message(
-                    exam,
-                    report,
-                    status,
-                    version.findings,
-                    version.impression,
-                    self._name(signer),
-                    destination,
-                    self.application,
-                    placer_application,
-                    structured,
-                )
-                outbound.enqueue(conn, destination.name, message, source=topic)
-        if self.wake is not None:
-            self.wake()
+        out: list[Queued] = []
+        for destination in wanted:
+            message = result_message(
+                exam,
+                report,
+                status,
+                version.findings,
+                version.impression,
+                self._name(event.username),
+                destination,
+                self.application,
+                placer_application,
+                structured,
+            )
+            source = REPORT_SUBMITTED if event.action == "submit" else REPORT_SIGNED
+            out.append((destination.name, message, source, None))
+        return out
 
-    def _critical(self, topic: str, payload: dict[str, Any]) -> None:
+    def _critical_messages(self, notice: AlertNotice) -> list[Queued]:
         wanted = self._destinations(CRITICAL_VALUES)
         if not wanted:
-            return
-        alert = self.reporting.alert(int(payload["alert_id"]))
+            return []
+        alert = self.reporting.alert(notice.alert_id)
         report = self.reporting.report(alert.report_id)
         exam, placer_application = self._exam(report)
         if exam is None:
-            return
-        queued: list[tuple[str, int]] = []
-        with db.write(self.engine) as conn:
-            for destination in wanted:
-                message = critical_message(
+            return []
+        return [
+            (
+                destination.name,
+                critical_message(
                     exam,
                     report,
                     alert.id,
                     alert.description,
-                    alert.escalation_level,
+                    notice.level,
                     self._name(alert.raised_by),
                     destination,
                     self.application,
                     placer_application,
-                )
-                job = outbound.enqueue(conn, destination.name, message, source=topic)
-                queued.append((destination.name, job))
-        for name, job in queued:
-            self.reporting.record_alert_event(
-                alert.id, "queued", username="hl7", detail=name, ref=str(job)
+                ),
+                CRITICAL_VALUE_RAISED if notice.kind == "raised" else CRITICAL_VALUE_ESCALATED,
+                alert.id,
             )
-        if self.wake is not None:
-            self.wake()
+            for destination in wanted
+        ]
 
     def watch_deliveries(self) -> None:
         """Record in each alert's chain what became of its queued messages."""
@@ -186,6 +250,16 @@ class ResultReporter:
     def _name(self, username: str) -> str:
         user = auth.get_user(self.engine, username) if username else None
         return user.display_name if user is not None and user.display_name else username
+
+
+def _advance(conn: Connection, name: str, after: int, to: int) -> bool:
+    """Move the cursor from ``after`` to ``to``; False when another process moved it first."""
+    moved = conn.execute(
+        update(hl7_status_cursor)
+        .where(hl7_status_cursor.c.name == name, hl7_status_cursor.c.last_change_id == after)
+        .values(last_change_id=to, updated_at=datetime.now(UTC))
+    ).rowcount
+    return bool(moved == 1)
 
 
 def _text(text: str, destination: outbound.Destination) -> str:

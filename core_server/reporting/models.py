@@ -216,6 +216,30 @@ class AlertEvent(_Dict):
 
 
 @dataclass(frozen=True)
+class ResultEvent(_Dict):
+    """A submission or signature read from the workflow history by an outbox reader
+    (:meth:`Reporting.result_events`): ``event_id`` orders them and is its cursor."""
+
+    event_id: int
+    report_id: int
+    action: str  # submit, sign
+    version: int
+    username: str
+    amended: bool  # the report had been reopened for an amendment before this step
+
+
+@dataclass(frozen=True)
+class AlertNotice(_Dict):
+    """A critical value to be told (raised or escalated), read by cursor
+    (:meth:`Reporting.alert_notices`)."""
+
+    event_id: int
+    alert_id: int
+    kind: str  # raised, escalated
+    level: int  # the escalation level this notice announces (0 when raised)
+
+
+@dataclass(frozen=True)
 class CriticalAlert(_Dict):
     id: int
     report_id: int

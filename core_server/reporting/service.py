@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import text as sql
 from sqlalchemy.exc import IntegrityError
 
 from core_server import db
@@ -36,6 +37,7 @@ from core_server.reporting.models import (
     REPORT_SUBMITTED,
     TEMPLATE_SCOPES,
     AlertEvent,
+    AlertNotice,
     Conflict,
     CriticalAlert,
     Forbidden,
@@ -47,6 +49,7 @@ from core_server.reporting.models import (
     Report,
     ReportingError,
     ReportStatus,
+    ResultEvent,
     Template,
     TemplateField,
     Version,
@@ -122,6 +125,7 @@ class Reporting:
     def _write(self) -> Iterator[Connection]:
         try:
             with db.write(self.engine) as conn:
+                _serialize_writes(conn)
                 yield conn
         except IntegrityError as exc:
             log.info("reporting write refused by a constraint: %s", exc.orig)
@@ -746,6 +750,34 @@ class Reporting:
             )
             return [records.history_entry(r) for r in rows]
 
+    def result_events(self, after: int = 0, limit: int = 100) -> list[ResultEvent]:
+        """Submissions and signatures recorded after ``event_id`` ``after``, oldest first: the
+        outbox the HL7 adapter reads with its own cursor to send results (ORU^R01), so that a
+        step committed here reaches the HIS even if the bus event is lost. Ids commit in
+        increasing order (:func:`_serialize_writes`)."""
+        h = reporting_history.c
+        earlier = reporting_history.alias("earlier")
+        amended = (
+            select(earlier.c.id)
+            .where(
+                earlier.c.report_id == h.report_id,
+                earlier.c.action == "amend",
+                earlier.c.id < h.id,
+            )
+            .exists()
+        )
+        with db.read(self.engine) as conn:
+            rows = conn.execute(
+                select(h.id, h.report_id, h.action, h.version, h.username, amended.label("amended"))
+                .where(h.id > after, h.action.in_(["submit", "sign"]))
+                .order_by(h.id)
+                .limit(limit)
+            ).all()
+        return [
+            ResultEvent(r.id, r.report_id, r.action, r.version, r.username, bool(r.amended))
+            for r in rows
+        ]
+
     # -- quality, follow-up -------------------------------------------------------------------
 
     def grade_report(self, report_id: int, doctor: Doctor, quality: str) -> Report:
@@ -1355,15 +1387,27 @@ class Reporting:
         return alert
 
     def record_alert_event(
-        self, alert_id: int, kind: str, *, username: str = "", detail: str = "", ref: str = ""
+        self,
+        alert_id: int,
+        kind: str,
+        *,
+        username: str = "",
+        detail: str = "",
+        ref: str = "",
+        conn: Connection | None = None,
     ) -> None:
         """A link of the chain recorded by whoever carries the alert: ``queued`` (the HL7 job
-        id in ``ref``), ``delivered`` (its ACK), ``failed`` (a dead letter)."""
+        id in ``ref``), ``delivered`` (its ACK), ``failed`` (a dead letter). With ``conn``, in
+        the caller's transaction (the HL7 adapter records ``queued`` in the one that queues)."""
         if kind not in ("queued", "delivered", "failed"):
             raise ReportingError(f"unknown alert event {kind!r}")
-        with self._write() as conn:
+        if conn is not None:
             records.alert_row(conn, alert_id)
             records.add_alert_event(conn, alert_id, kind, username, detail, ref)
+            return
+        with self._write() as own:
+            records.alert_row(own, alert_id)
+            records.add_alert_event(own, alert_id, kind, username, detail, ref)
 
     def undelivered(self) -> list[tuple[int, str]]:
         """(alert id, ref) of queued notifications with no delivery or failure recorded yet:
@@ -1395,6 +1439,29 @@ class Reporting:
                 else:
                     waiting.pop((alert_id, ref), None)
         return list(waiting)
+
+    def alert_notices(self, after: int = 0, limit: int = 100) -> list[AlertNotice]:
+        """Critical values raised or escalated after ``event_id`` ``after``, oldest first: the
+        outbox of critical-value messages (as :meth:`result_events` is of results)."""
+        e = reporting_alert_events.c
+        with db.read(self.engine) as conn:
+            rows = conn.execute(
+                select(e.id, e.alert_id, e.kind)
+                .where(e.id > after, e.kind.in_(["raised", "escalated"]))
+                .order_by(e.id)
+                .limit(limit)
+            ).all()
+            notices = []
+            for row in rows:
+                level = 0
+                if row.kind == "escalated":  # the how-many-th escalation of its alert
+                    level = conn.execute(
+                        select(func.count()).where(
+                            e.alert_id == row.alert_id, e.kind == "escalated", e.id <= row.id
+                        )
+                    ).scalar_one()
+                notices.append(AlertNotice(row.id, row.alert_id, row.kind, int(level)))
+        return notices
 
     def escalate_due(self, now: datetime | None = None) -> list[CriticalAlert]:
         """Escalate open alerts past their time: recorded, published (the HL7 adapter sends
@@ -1466,6 +1533,21 @@ class Reporting:
         if self._ticker is not None:
             self._ticker.join(timeout=10)
             self._ticker = None
+
+
+# Any fixed 64-bit key: the PostgreSQL advisory lock every reporting write transaction takes.
+_WRITE_LOCK = 0x52505457  # "RPTW"
+
+
+def _serialize_writes(conn: Connection) -> None:
+    """One reporting write transaction at a time on PostgreSQL, as SQLite's BEGIN IMMEDIATE.
+
+    The workflow history and the alert events are outboxes read by cursor
+    (:meth:`Reporting.result_events`, :meth:`Reporting.alert_notices`): an id taken by a
+    transaction that commits after a higher one would be skipped by a reader already past it.
+    Taken first, before any row lock, it cannot deadlock with them."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sql("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
 
 
 def _one_of(value: str, allowed: tuple[str, ...], what: str) -> None:

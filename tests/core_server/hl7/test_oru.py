@@ -116,15 +116,22 @@ def test_report_goes_out_preliminary_final_then_corrected(site: Site) -> None:
     assert impression_of == ["结节", "右肺上叶结节，建议随访", "右肺上叶结节，建议3个月复查"]
     assert str(list(final.segments("OBX"))[1](8)) == "A"  # positive
     assert final["OBR.F32"] == ATTENDING.username and corrected["OBR.F25"] == "C"
-    # Each message was acknowledged by the HIS and recorded so by the queue.
-    jobs = outbound.list_jobs(site.engine, destination="HIS")  # type: ignore[arg-type]
-    assert sorted(j.ack_code or "" for j in jobs) == ["AA", "AA", "AA"]
+
+    # Each message was acknowledged by the HIS and recorded so by the queue (the sender marks
+    # a job sent after the HIS answered: wait for that mark, not for the HIS's copy).
+    def jobs() -> list[outbound.Job]:
+        return outbound.list_jobs(site.engine, destination="HIS")  # type: ignore[arg-type]
+
+    wait_for(lambda: [j.status for j in jobs()] == ["sent"] * 3)
+    assert sorted(j.ack_code or "" for j in jobs()) == ["AA", "AA", "AA"]
 
 
 def test_orders_from_our_own_desk_send_no_result(site: Site) -> None:
     exam_id = site.exam("DESK-1", placer_application="")
     report = site.reporting.start(exam_id, RESIDENT)
     site.reporting.submit(report.id, RESIDENT, Content(findings="<p>所见</p>"))
+    assert site.service.results is not None
+    site.service.results.catch_up()  # what the sender does before each round
     jobs = outbound.list_jobs(site.engine)  # type: ignore[arg-type]
     assert [j.source for j in jobs] == []
 
