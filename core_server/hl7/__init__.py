@@ -20,7 +20,10 @@ from core_server.hl7.inbound import InboundMessage, Receiver, get_message, list_
 from core_server.hl7.listener import MllpListener
 from core_server.hl7.mapping import Mapping
 from core_server.hl7.outbound import (
+    CRITICAL_VALUES,
     ORDER_STATUS,
+    PURPOSES,
+    RESULTS,
     Destination,
     Job,
     OutboundError,
@@ -35,7 +38,7 @@ from core_server.hl7.outbound import (
     retry,
     update_destination,
 )
-from core_server.hl7.reporting import CRITICAL_VALUES, RESULTS, ResultReporter
+from core_server.hl7.reporting import ResultReporter
 from core_server.hl7.sender import Sender
 from core_server.hl7.status import StatusReporter
 from core_server.reporting import Reporting
@@ -150,6 +153,7 @@ class Hl7Service:
 __all__ = [
     "CRITICAL_VALUES",
     "ORDER_STATUS",
+    "PURPOSES",
     "RESULTS",
     "Destination",
     "Hl7Service",

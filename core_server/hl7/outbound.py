@@ -26,6 +26,9 @@ from core_server.hl7.tables import hl7_destinations as destinations
 from core_server.hl7.tables import hl7_outbound_jobs as jobs
 
 ORDER_STATUS = "order_status"  # purpose: exam status updates to the order placer
+RESULTS = "results"  # purpose: reports (ORU^R01) to the order placer
+CRITICAL_VALUES = "critical_values"  # purpose: critical-value alerts (ORU^R01 flagged AA)
+PURPOSES = (ORDER_STATUS, RESULTS, CRITICAL_VALUES)
 STATUS_MESSAGES = ("ORM", "OMI")
 
 
@@ -109,6 +112,9 @@ def _check(destination: Destination) -> None:
         destination.codec  # noqa: B018  (raises for a character set we cannot write)
     except charsets.CharsetError as exc:
         raise OutboundError(str(exc)) from None
+    purposes = [p.strip() for p in destination.purposes.split(",")]
+    if not set(purposes) <= set(PURPOSES) or not any(purposes):
+        raise OutboundError(f"purposes are one or more of {', '.join(PURPOSES)}, comma-separated")
     if destination.status_message not in STATUS_MESSAGES:
         raise OutboundError(f"status_message is one of {', '.join(STATUS_MESSAGES)}")
     if destination.max_attempts < 1:

@@ -54,8 +54,8 @@ from core_server.ris import Exam, NotFound, Ris
 
 log = logging.getLogger(__name__)
 
-RESULTS = "results"  # purpose: reports (ORU^R01) to the order placer
-CRITICAL_VALUES = "critical_values"  # purpose: critical-value alerts
+RESULTS = outbound.RESULTS
+CRITICAL_VALUES = outbound.CRITICAL_VALUES
 BATCH = 100  # outbox entries read and queued per transaction
 
 # LOINC codes IHE and most HIS use for the two parts of an imaging report.

@@ -16,13 +16,20 @@ from core_server.web.templating import PageLink, add_page_link, render
 router = APIRouter(include_in_schema=False)
 
 CHARSETS = ("UNICODE UTF-8", "GB 18030-2000", "ASCII")
+# What a destination may be sent (core_server.hl7.PURPOSES; an adapter does not import another).
+PURPOSES = ("order_status", "results", "critical_values")
 
 
 @router.get("/admin/hl7")
 def hl7_page(
     request: Request, user: Annotated[auth.User, Depends(require_page("admin"))]
 ) -> Response:
-    return render(request, "hl7/admin.html", {"charsets": CHARSETS}, i18n_prefixes=("hl7.",))
+    return render(
+        request,
+        "hl7/admin.html",
+        {"charsets": CHARSETS, "purposes": PURPOSES},
+        i18n_prefixes=("hl7.",),
+    )
 
 
 def install(app: FastAPI) -> None:

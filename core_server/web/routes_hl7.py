@@ -27,7 +27,11 @@ class DestinationIn(BaseModel):
     receiving_application: str = Field("", max_length=180, description="MSH-5 of what we send")
     receiving_facility: str = Field("", max_length=180, description="MSH-6 of what we send")
     charset: str = Field("UNICODE UTF-8", description="MSH-18: UNICODE UTF-8, GB 18030-2000, ASCII")
-    purposes: str = Field("order_status", description="comma-separated: order_status, results")
+    purposes: str = Field(
+        "order_status",
+        description="what it is sent, comma-separated: order_status (exam status), results "
+        "(reports, ORU^R01), critical_values (critical-value alerts, ORU^R01 flagged AA)",
+    )
     status_message: str = Field("ORM", description="ORM (ORM^O01 v2.3.1) or OMI (OMI^O23 v2.5)")
     max_attempts: int = Field(10, ge=1, description="tries before a message is a dead letter")
     retry_base_seconds: float = Field(5.0, gt=0, description="first wait; doubles per try")

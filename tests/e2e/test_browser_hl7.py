@@ -41,8 +41,14 @@ def test_destination_dead_letter_and_retry(
     page.select_option("#destination-charset", "GB 18030-2000")
     page.fill("#destination-attempts", "1")
     page.fill("#destination-base", "0.1")
+    # Exam status is ticked for a new destination; reports and critical values are offered.
+    expect(page.locator("#destination-purposes input[value=order_status]")).to_be_checked()
+    page.check("#destination-purposes input[value=critical_values]")
     page.click("#destination-form button[type=submit]")
     expect(page.locator("#destinations tbody tr")).to_contain_text("GB 18030-2000")
+    expect(page.locator("#destinations tbody tr td.purposes")).to_have_text("检查状态、危急值")
+    assert core.core.hl7 is not None
+    assert core.core.hl7.destination("HIS").purposes == "order_status,critical_values"
 
     order = message(
         msh("ORM^O01", "W1", version="2.3.1"),

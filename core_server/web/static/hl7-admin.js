@@ -34,11 +34,17 @@ async function act(work) {
   }
 }
 
+// "order_status,results" -> the names of the purposes, in the page's language.
+function purposeNames(purposes) {
+  return purposes.split(",").map((p) => p.trim()).filter(Boolean).map((p) => t("hl7.purpose." + p)).join("、");
+}
+
 function destinationRow(d) {
   return el("tr", { className: "destination" },
     el("td", { textContent: d.name }),
     el("td", { textContent: `${d.host}:${d.port}` }),
     el("td", { textContent: d.charset }),
+    el("td", { className: "purposes", textContent: purposeNames(d.purposes) }),
     el("td", { textContent: d.status_message }),
     el("td", { textContent: t("hl7.destinations.retry_summary", { attempts: d.max_attempts, base: d.retry_base_seconds }) }),
     el("td", { textContent: d.enabled ? t("web.common.yes") : t("web.common.no") }),
@@ -125,6 +131,8 @@ function openDestination(d) {
   f.receiving_facility.value = d ? d.receiving_facility : "";
   f.charset.value = d ? d.charset : "UNICODE UTF-8";
   f.status_message.value = d ? d.status_message : "ORM";
+  const purposes = (d ? d.purposes : "order_status").split(",").map((p) => p.trim());
+  for (const box of destinationForm.querySelectorAll("input[name=purposes]")) box.checked = purposes.includes(box.value);
   f.max_attempts.value = d ? d.max_attempts : 10;
   f.retry_base_seconds.value = d ? d.retry_base_seconds : 5;
   f.retry_max_seconds.value = d ? d.retry_max_seconds : 600;
@@ -138,7 +146,9 @@ destinationForm.addEventListener("submit", async (event) => {
   const body = {
     host: f.host.value.trim(), port: Number(f.port.value),
     receiving_application: f.receiving_application.value.trim(), receiving_facility: f.receiving_facility.value.trim(),
-    charset: f.charset.value, status_message: f.status_message.value, max_attempts: Number(f.max_attempts.value),
+    charset: f.charset.value, status_message: f.status_message.value,
+    purposes: [...destinationForm.querySelectorAll("input[name=purposes]:checked")].map((box) => box.value).join(","),
+    max_attempts: Number(f.max_attempts.value),
     retry_base_seconds: Number(f.retry_base_seconds.value), retry_max_seconds: Number(f.retry_max_seconds.value),
     enabled: f.enabled.checked,
   };
