@@ -20,6 +20,7 @@ from core_server.web import (
     pages_hl7,
     pages_queueing,
     pages_reporting,
+    pages_reporting_admin,
     pages_ris,
     routes_admin,
     routes_auth,
@@ -103,6 +104,7 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     pages.install(app)
     pages_ris.install(app)
     pages_reporting.install(app)
+    pages_reporting_admin.install(app)
     pages_hl7.install(app)
     app.include_router(viewer.create_router(ctx.settings))
     return app
