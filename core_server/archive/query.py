@@ -20,6 +20,7 @@ from sqlalchemy import (
     Connection,
     Select,
     and_,
+    bindparam,
     exists,
     false,
     func,
@@ -279,50 +280,74 @@ def _add_derived(
     answers: list[dict[str, Any]],
     wanted: list[str],
 ) -> None:
-    """Counts and ModalitiesInStudy for one batch of answers, a grouped query each."""
-    for keyword in wanted:
-        owner = DERIVED[keyword]
-        owner_ids = [a[f"_{_TABLES[_DEPTH[owner]].name}_id"] for a in answers]
-        values = _derived_values(conn, keyword, sorted(set(owner_ids)))
-        empty: Any = [] if keyword == "ModalitiesInStudy" else 0
-        for answer, owner_id in zip(answers, owner_ids, strict=True):
-            answer[keyword] = values.get(owner_id, empty)
+    """Counts and ModalitiesInStudy for one batch of answers: one grouped query per level
+    that owns some of them (a study-level query asking all three costs one statement)."""
+    for owner in sorted({DERIVED[k] for k in wanted}, key=_DEPTH.__getitem__):
+        key = f"_{_TABLES[_DEPTH[owner]].name}_id"
+        owner_ids = [a[key] for a in answers]
+        values = _summaries(conn, owner, sorted(set(owner_ids)))
+        for keyword in (k for k in wanted if DERIVED[k] is owner):
+            empty: Any = [] if keyword == "ModalitiesInStudy" else 0
+            for answer, owner_id in zip(answers, owner_ids, strict=True):
+                answer[keyword] = values.get(owner_id, {}).get(keyword, empty)
 
 
-def _derived_values(conn: Connection, keyword: str, ids: list[int]) -> dict[int, Any]:
+def _summary_statements() -> dict[Level, Select[Any]]:
+    """Built once: the grouped statements behind the derived attributes, per owner level."""
     _, st, se, i = (table.c for table in _TABLES)
-    if keyword == "ModalitiesInStudy":
-        found: dict[int, list[str]] = defaultdict(list)
-        rows = conn.execute(
-            select(se.study_fk, se.modality)
-            .where(se.study_fk.in_(ids), se.modality != "")
-            .group_by(se.study_fk, se.modality)
-            .order_by(se.study_fk, se.modality)
+    ids: Any = bindparam("ids", expanding=True)
+    return {
+        Level.SERIES: select(i.series_fk, func.count(i.id))
+        .where(i.series_fk.in_(ids))
+        .group_by(i.series_fk),
+        Level.STUDY: select(se.study_fk, se.id, se.modality, func.count(i.id))
+        .select_from(t.series.outerjoin(t.instances, i.series_fk == se.id))
+        .where(se.study_fk.in_(ids))
+        .group_by(se.study_fk, se.id, se.modality),
+        Level.PATIENT: select(st.patient_fk, st.id, se.id, func.count(i.id))
+        .select_from(
+            t.studies.outerjoin(t.series, se.study_fk == st.id).outerjoin(
+                t.instances, i.series_fk == se.id
+            )
         )
-        for owner, modality in rows:
-            found[owner].append(modality)
+        .where(st.patient_fk.in_(ids))
+        .group_by(st.patient_fk, st.id, se.id),
+    }
+
+
+_SUMMARIES = _summary_statements()
+
+
+def _summaries(conn: Connection, owner: Level, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The derived attributes of the ``owner``-level entities ``ids``, from one statement
+    grouped per series (per study for a patient's studies without series)."""
+    rows = conn.execute(_SUMMARIES[owner], {"ids": ids})
+    found: dict[int, dict[str, Any]] = {}
+    if owner is Level.SERIES:
+        return {int(o): {"NumberOfSeriesRelatedInstances": int(n)} for o, n in rows}
+    if owner is Level.STUDY:
+        modalities: dict[int, set[str]] = defaultdict(set)
+        for study_id, _series_id, modality, instances in rows:
+            values = found.setdefault(
+                int(study_id), {"NumberOfStudyRelatedSeries": 0, "NumberOfStudyRelatedInstances": 0}
+            )
+            values["NumberOfStudyRelatedSeries"] += 1
+            values["NumberOfStudyRelatedInstances"] += int(instances)
+            if modality:
+                modalities[int(study_id)].add(modality)
+        for study_id, values in found.items():
+            values["ModalitiesInStudy"] = sorted(modalities[study_id])
         return found
-    owner, counted, joined = {
-        "NumberOfPatientRelatedStudies": (st.patient_fk, st.id, t.studies),
-        "NumberOfPatientRelatedSeries": (
-            st.patient_fk,
-            se.id,
-            t.studies.join(t.series, se.study_fk == st.id),
-        ),
-        "NumberOfPatientRelatedInstances": (
-            st.patient_fk,
-            i.id,
-            t.studies.join(t.series, se.study_fk == st.id).join(t.instances, i.series_fk == se.id),
-        ),
-        "NumberOfStudyRelatedSeries": (se.study_fk, se.id, t.series),
-        "NumberOfStudyRelatedInstances": (
-            se.study_fk,
-            i.id,
-            t.series.join(t.instances, i.series_fk == se.id),
-        ),
-        "NumberOfSeriesRelatedInstances": (i.series_fk, i.id, t.instances),
-    }[keyword]
-    rows = conn.execute(
-        select(owner, func.count(counted)).select_from(joined).where(owner.in_(ids)).group_by(owner)
-    )
-    return {int(o): int(n) for o, n in rows}
+    studies: dict[int, set[int]] = defaultdict(set)
+    for patient_id, study_id, series_id, instances in rows:
+        values = found.setdefault(
+            int(patient_id),
+            {"NumberOfPatientRelatedSeries": 0, "NumberOfPatientRelatedInstances": 0},
+        )
+        studies[int(patient_id)].add(int(study_id))
+        if series_id is not None:
+            values["NumberOfPatientRelatedSeries"] += 1
+            values["NumberOfPatientRelatedInstances"] += int(instances)
+    for patient_id, values in found.items():
+        values["NumberOfPatientRelatedStudies"] = len(studies[patient_id])
+    return found

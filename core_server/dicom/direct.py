@@ -36,7 +36,6 @@ from pynetdicom.dimse_messages import (
     C_FIND_RSP,
     C_GET_RSP,
     C_MOVE_RSP,
-    C_STORE_RQ,
     C_STORE_RSP,
     DIMSEMessage,
 )
@@ -67,7 +66,7 @@ from pynetdicom.sop_class import (
     Verification,
 )
 
-from core_server.dicom import store_codec
+from core_server.dicom import answers, commands, store_codec
 from core_server.dicom.store_codec import CommandSet
 
 log = logging.getLogger(__name__)
@@ -101,6 +100,9 @@ _RELEASE_RP = b"\x06\x00\x00\x00\x00\x04\x00\x00\x00\x00"
 _C_STORE_RQ, _C_ECHO_RQ, _C_FIND_RQ, _C_GET_RQ, _C_MOVE_RQ = 0x0001, 0x0030, 0x0020, 0x0010, 0x0021
 _C_CANCEL_RQ, _C_STORE_RSP = 0x0FFF, 0x8001
 _UNCOMPRESSED = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
+# Explicit VRs with a 4-byte length (PS3.5 7.1.2), as file meta elements may use them.
+_LONG_VRS = frozenset((b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT"))
+_IOV_MAX = 512  # buffers per sendmsg call, under Linux's IOV_MAX of 1024
 SUCCESS, PENDING, CANCEL, WARNING = 0x0000, 0xFF00, 0xFE00, 0xB000
 NOT_AUTHORIZED, DESTINATION_UNKNOWN, NONE_DONE = 0x0124, 0xA801, 0xA702
 
@@ -282,34 +284,76 @@ class _Link:
             )
         return message
 
-    def send_store(self, primitive: C_STORE, data: bytes, context_id: int) -> None:
-        """A C-STORE request whose data set is sent from ``data`` in PDU-sized slices."""
-        encoder = C_STORE_RQ()
-        encoder.primitive_to_message(primitive)
-        encoder.command_set.CommandDataSetType = 0x0001  # a data set follows (same length)
-        self.send_encoded(context_id, encode(encoder.command_set, True, True), data)
-
-    def send_encoded(self, context_id: int, command: bytes, data: bytes) -> None:
-        """A message whose command set and data set are encoded already."""
-        self._send_pdv(context_id, 0x03, memoryview(command))
+    def send_encoded(self, context_id: int, command: bytes, data: bytes | memoryview) -> None:
+        """A message whose command set and data set are encoded already: its PDUs go out
+        together, a few system calls per message rather than one per PDU."""
         view = memoryview(data)
         step = self.peer_max_pdu - 6 if self.peer_max_pdu else len(view)
+        parts = self._pdv(context_id, 0x03, memoryview(command))
         for start in range(0, len(view), step):
             last = start + step >= len(view)
-            self._send_pdv(context_id, 0x02 if last else 0x00, view[start : start + step])
+            parts += self._pdv(context_id, 0x02 if last else 0x00, view[start : start + step])
+        self._sendmsg(parts)
 
-    def _send_pdv(self, context_id: int, control: int, fragment: memoryview) -> None:
+    def send_command(self, context_id: int, command: bytes) -> None:
+        """A message without a data set, its command set encoded already."""
+        self._sendmsg(self._pdv(context_id, 0x03, memoryview(command)))
+
+    @staticmethod
+    def _pdv(context_id: int, control: int, fragment: memoryview) -> list[memoryview]:
+        """One P-DATA-TF PDU holding one PDV, as buffers to send."""
         head = struct.pack(
             ">BBIIBB", 0x04, 0, len(fragment) + 6, len(fragment) + 2, context_id, control
         )
-        parts = [memoryview(head), fragment]
-        while parts:
-            sent = self.sock.sendmsg(parts)
-            while parts and sent >= len(parts[0]):
-                sent -= len(parts[0])
-                parts.pop(0)
-            if parts and sent:
-                parts[0] = parts[0][sent:]
+        return [memoryview(head), fragment]
+
+    def _sendmsg(self, parts: list[memoryview]) -> None:
+        start = 0
+        while start < len(parts):
+            sent = self.sock.sendmsg(parts[start : start + _IOV_MAX])
+            while start < len(parts) and sent >= len(parts[start]):
+                sent -= len(parts[start])
+                start += 1
+            if start < len(parts) and sent:
+                parts[start] = parts[start][sent:]
+
+    def next_response(self) -> tuple[int, int | None] | None:
+        """The command field and status of the next message, read without pydicom (what a
+        retrieve waits for: a C-STORE-RSP, or a C-CANCEL); None once the peer released or
+        aborted. A data set that came with the message is read and dropped."""
+        command = bytearray()
+        fields: CommandSet | None = None
+        while True:
+            pdu_type, body = self.read_pdu()
+            if pdu_type == 0x05:
+                self.sock.sendall(_RELEASE_RP)
+                return None
+            if pdu_type != 0x04:
+                if pdu_type != 0x07:
+                    self.abort()
+                return None
+            view = memoryview(body)
+            offset = 6
+            while offset < len(view):
+                length = struct.unpack_from(">I", view, offset)[0]
+                control = view[offset + 5]
+                fragment = view[offset + 6 : offset + 4 + length]
+                offset += 4 + length
+                if control & 1:
+                    command += fragment
+                    if control & 2:
+                        try:
+                            fields = CommandSet(bytes(command))
+                        except ValueError:
+                            self.abort()
+                            raise ConnectionAbortedError("malformed DIMSE command set") from None
+                        if fields.us(store_codec.DATA_SET_TYPE) == store_codec.NO_DATA_SET:
+                            return _response(fields)
+                elif fields is None:
+                    self.abort()
+                    raise ConnectionAbortedError("a data set arrived before its command")
+                elif control & 2:
+                    return _response(fields)
 
     def send(self, encoder: DIMSEMessage, primitive: Any, context_id: int) -> None:
         encoder.primitive_to_message(primitive)
@@ -501,7 +545,10 @@ class DirectAssociation:
         for status, answer in self.find(self.calling, identifier, self._cancelled):
             data = None
             if answer is not None:
-                data = encode(answer, syntax.is_implicit_VR, syntax.is_little_endian)
+                if syntax.is_little_endian and not syntax.is_deflated:
+                    data = answers.encode(answer, syntax.is_implicit_VR)
+                if data is None:
+                    data = encode(answer, syntax.is_implicit_VR, syntax.is_little_endian)
             if status == PENDING and pending is not None and data is not None:
                 self.link.send_encoded(context_id, pending, data)
                 continue
@@ -569,16 +616,31 @@ class DirectAssociation:
         answer: _Answer,
         originator: tuple[str, int] | None,
     ) -> None:
+        """C-STORE each file over ``link``. The next file is read while the receiver works on
+        the current one (one operation at a time, as no asynchronous window is negotiated)."""
+        ready = self._prepare(contexts, found[0]) if found else None
         for index, instance in enumerate(found):
             if self.link is not link and self._cancelled():
                 answer.final(CANCEL, remaining=len(found) - index)
                 return
-            status = self._send_instance(link, contexts, instance, originator)
+            more = index + 1 < len(found)
+            if isinstance(ready, int):
+                status: int | None = ready
+                ready = self._prepare(contexts, found[index + 1]) if more else None
+            else:
+                assert ready is not None
+                self.message_id = self.message_id % 65535 + 1
+                command = commands.store_request(
+                    instance.sop_class_uid, instance.sop_instance_uid, self.message_id, originator
+                )
+                link.send_encoded(ready[0], command, ready[1])
+                ready = self._prepare(contexts, found[index + 1]) if more else None
+                status = self._stored(link)
             if status is None:  # a C-CANCEL came on the C-GET association
                 answer.final(CANCEL, remaining=len(found) - index)
                 return
             answer.count(status, instance.sop_instance_uid)
-            if index + 1 < len(found):
+            if more:
                 answer.pending(len(found) - index - 1)
         answer.final(answer.outcome(len(found)))
 
@@ -623,52 +685,46 @@ class DirectAssociation:
                 contexts.setdefault(str(result.abstract_syntax), []).append(result)
         return link, contexts
 
-    def _send_instance(
-        self,
-        link: _Link,
-        contexts: dict[str, list[PresentationContext]],
-        instance: Any,
-        originator: tuple[str, int] | None,
-    ) -> int | None:
-        """C-STORE one stored file over ``link``; its status (None: the peer cancelled)."""
+    def _prepare(
+        self, contexts: dict[str, list[PresentationContext]], instance: Any
+    ) -> tuple[int, memoryview] | int:
+        """The presentation context and data set bytes to C-STORE ``instance`` with: its stored
+        bytes when the receiver took their syntax, else decompressed; or a failure status."""
         usable = contexts.get(instance.sop_class_uid, [])
         stored = str(instance.transfer_syntax_uid)
         same = [c for c in usable if str(c.transfer_syntax[0]) == stored]
         try:
             if same:
-                context = same[0]
-                _, offset = split_dataset(instance.path)
                 with open(instance.path, "rb") as f:
-                    f.seek(offset)
                     data = f.read()
-            else:
-                plain = [c for c in usable if str(c.transfer_syntax[0]) in _UNCOMPRESSED]
-                if not plain:
-                    log.warning("%s: no usable presentation context", instance.sop_instance_uid)
-                    return NONE_DONE
-                context = plain[0]
-                data = _converted(instance.path, context.transfer_syntax[0])
+                offset = _data_set_offset(data)
+                if offset is None:
+                    offset = split_dataset(instance.path)[1]
+                return int(same[0].context_id), memoryview(data)[offset:]
+            plain = [c for c in usable if str(c.transfer_syntax[0]) in _UNCOMPRESSED]
+            if not plain:
+                log.warning("%s: no usable presentation context", instance.sop_instance_uid)
+                return NONE_DONE
+            converted = _converted(instance.path, plain[0].transfer_syntax[0])
+            return int(plain[0].context_id), memoryview(converted)
         except Exception:
             log.exception("cannot read %s", instance.path)
             return NONE_DONE
-        self.message_id = self.message_id % 65535 + 1
-        store = C_STORE()
-        store.MessageID = self.message_id
-        store.AffectedSOPClassUID = instance.sop_class_uid
-        store.AffectedSOPInstanceUID = instance.sop_instance_uid
-        store.Priority = 0x0000
-        if originator is not None:
-            store.MoveOriginatorApplicationEntityTitle = originator[0]
-            store.MoveOriginatorMessageID = originator[1]
-        link.send_store(store, data, int(context.context_id))
+
+    @staticmethod
+    def _stored(link: _Link) -> int | None:
+        """The status of the C-STORE just sent (None: the peer cancelled instead)."""
         while True:
-            answer = link.next_message()
+            answer = link.next_response()
             if answer is None:
                 raise ConnectionAbortedError("the receiver left during a retrieve")
-            if answer.field == _C_CANCEL_RQ:
+            field, status = answer
+            if field == _C_CANCEL_RQ:
                 return None
-            if answer.field == _C_STORE_RSP:
-                return int(answer.command.Status)
+            if field == _C_STORE_RSP:
+                if status is None:
+                    raise ConnectionAbortedError("a C-STORE response without a status")
+                return status
 
 
 class _Answer:
@@ -698,7 +754,19 @@ class _Answer:
         return SUCCESS if not self.failed and not self.warning else WARNING
 
     def pending(self, remaining: int) -> None:
-        self._send(PENDING, remaining)
+        link = self.association.link
+        link.send_command(
+            self.context_id,
+            commands.retrieve_pending(
+                self.is_move,
+                str(link.accepted[self.context_id].abstract_syntax),
+                self.message_id,
+                remaining=remaining,
+                completed=self.completed,
+                failed=len(self.failed),
+                warning=self.warning,
+            ),
+        )
 
     def final(self, status: int, remaining: int | None = None) -> None:
         self._send(status, remaining)
@@ -723,6 +791,32 @@ class _Answer:
                 encode(identifier, syntax.is_implicit_VR, syntax.is_little_endian)
             )
         link.send(C_MOVE_RSP() if self.is_move else C_GET_RSP(), response, self.context_id)
+
+
+def _response(fields: CommandSet) -> tuple[int, int | None]:
+    field = fields.us(store_codec.COMMAND_FIELD)
+    if field is None:
+        raise ConnectionAbortedError("a DIMSE message without a command field")
+    return field, fields.us(0x0900)  # Status
+
+
+def _data_set_offset(data: bytes) -> int | None:
+    """Where the data set starts in a Part 10 file: after the preamble, ``DICM`` and the
+    explicit VR little endian group 0002 elements (None: not laid out that way)."""
+    if data[128:132] != b"DICM":
+        return None
+    offset = 132
+    while offset + 8 <= len(data):
+        group = struct.unpack_from("<H", data, offset)[0]
+        if group != 0x0002:
+            return offset
+        vr = data[offset + 4 : offset + 6]
+        if vr in _LONG_VRS:
+            length = struct.unpack_from("<I", data, offset + 8)[0]
+            offset += 12 + length
+        else:
+            offset += 8 + struct.unpack_from("<H", data, offset + 6)[0]
+    return offset if offset == len(data) else None
 
 
 def _set_status(response: Any, status: int | Dataset) -> None:

@@ -9,6 +9,7 @@ from pydicom.uid import generate_uid
 
 from core_server import db
 from core_server.archive import Archive, Origin
+from core_server.archive.query import DERIVED
 from tests.dicom_data import encode, make_ct
 
 
@@ -138,6 +139,27 @@ def test_derived_attributes(archive: Archive) -> None:
     assert ids(archive, "STUDY", ModalitiesInStudy="MR\\CT") == ["P1", "P2", "P3"]
     (patient,) = archive.find("PATIENT", {"PatientID": "P1", "NumberOfPatientRelatedInstances": ""})
     assert patient["NumberOfPatientRelatedInstances"] == 3
+    # every derived key of every level at once, several owners in one batch
+    keys = dict.fromkeys(DERIVED, "")
+    patients = {a["PatientID"]: a for a in archive.find("PATIENT", keys)}
+    assert {
+        p: (
+            a["NumberOfPatientRelatedStudies"],
+            a["NumberOfPatientRelatedSeries"],
+            a["NumberOfPatientRelatedInstances"],
+        )
+        for p, a in patients.items()
+    } == {"P1": (1, 2, 3), "P2": (1, 1, 1), "P3": (1, 1, 1)}
+    series = sorted(
+        (a["PatientID"], a["Modality"], a["ModalitiesInStudy"], a["NumberOfSeriesRelatedInstances"])
+        for a in archive.find("SERIES", keys)
+    )
+    assert series == [
+        ("P1", "CT", ["CT", "MR"], 1),
+        ("P1", "MR", ["CT", "MR"], 2),
+        ("P2", "CT", ["CT"], 1),
+        ("P3", "CT", ["CT"], 1),
+    ]
 
 
 def test_limit_offset_and_count(archive: Archive) -> None:

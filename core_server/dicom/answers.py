@@ -1,0 +1,86 @@
+"""C-FIND answers encoded without pydicom's writer, for the element kinds answers are made of.
+
+An answer is a flat data set of short text values (names, IDs, dates, UIDs, code strings,
+numbers as IS), a few US/UL counts and empty sequences. pydicom's generic writer spent half
+the server's CPU of a study-level C-FIND on them (README, "Where the time went"). This writer
+produces the same bytes (tests compare them) in implicit or explicit VR little endian, in
+ASCII or a character set without code extensions (UTF-8, GB18030, GBK, Latin-1); anything
+else (ISO 2022 escapes, big endian, a non-empty sequence, binary VRs) answers None and the
+caller falls back to pydicom.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from pydicom import Dataset
+from pydicom.multival import MultiValue
+
+# Text VRs pydicom encodes with the data set's character set; the others are ASCII.
+_CHARSET_VRS = frozenset(("LO", "LT", "PN", "SH", "ST", "UC", "UT"))
+_TEXT = _CHARSET_VRS | frozenset(("AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI", "UR"))
+_LONG = frozenset(("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT"))
+_BINARY = {"US": "<H", "UL": "<I", "SS": "<h", "SL": "<i"}
+# Character sets whose text is one plain codec, without ISO 2022 escape sequences.
+_CODECS = {"": "ascii", "ISO_IR 6": "ascii", "ISO_IR 192": "utf_8", "GB18030": "gb18030"}
+_CODECS |= {"GBK": "gbk", "ISO_IR 100": "latin_1"}
+_IMPLICIT = struct.Struct("<HHI")
+_EXPLICIT_SHORT = struct.Struct("<HH2sH")
+_EXPLICIT_LONG = struct.Struct("<HH2sHI")
+
+
+class Unsupported(Exception):
+    """An element this writer leaves to pydicom."""
+
+
+def encode(answer: Dataset, implicit: bool) -> bytes | None:
+    """``answer`` in implicit or explicit VR little endian; None when pydicom must do it."""
+    try:
+        codec = _codec(answer.get("SpecificCharacterSet"))
+        parts = []
+        for element in sorted(answer.values(), key=lambda e: e.tag):
+            vr = str(element.VR)
+            value = _value(vr, element.value, codec)
+            group, number = element.tag >> 16, element.tag & 0xFFFF
+            if implicit:
+                parts.append(_IMPLICIT.pack(group, number, len(value)))
+            elif vr in _LONG:
+                parts.append(_EXPLICIT_LONG.pack(group, number, vr.encode(), 0, len(value)))
+            elif len(value) <= 0xFFFF:
+                parts.append(_EXPLICIT_SHORT.pack(group, number, vr.encode(), len(value)))
+            else:
+                return None
+            parts.append(value)
+        return b"".join(parts)
+    except (Unsupported, UnicodeError, struct.error, AttributeError, TypeError):
+        return None
+
+
+def _codec(value: Any) -> str:
+    if value is None:
+        return "ascii"
+    terms = [value] if isinstance(value, str) else list(value)
+    if len(terms) != 1 or str(terms[0]).strip() not in _CODECS:
+        raise Unsupported("character set with code extensions")
+    return _CODECS[str(terms[0]).strip()]
+
+
+def _value(vr: str, value: Any, codec: str) -> bytes:
+    if value is None or value == "":
+        return b""
+    if vr in _TEXT:
+        if isinstance(value, MultiValue | list | tuple):
+            text = "\\".join(str(v) for v in value)
+        else:
+            text = str(value)
+        raw = text.encode(codec if vr in _CHARSET_VRS else "ascii")
+        if len(raw) % 2:
+            raw += b"\x00" if vr == "UI" else b" "
+        return raw
+    if vr in _BINARY:
+        values = value if isinstance(value, MultiValue | list | tuple) else [value]
+        return b"".join(struct.pack(_BINARY[vr], int(v)) for v in values)
+    if vr == "SQ" and len(value) == 0:
+        return b""
+    raise Unsupported(vr)
