@@ -5,7 +5,7 @@ Order of work, so that an acknowledged object is never lost and a failed one lea
 the object arrives as a file in the storage area's incoming folder (C-STORE data sets are
 written there by pynetdicom as their fragments arrive, so they are never held whole in memory);
 its attributes are read and checked; it is fsynced, renamed to its final name and its folder
-fsynced (in a worker thread, while the index rows are prepared); then the rows are committed.
+fsynced; then the rows are committed.
 Only then does the caller send its success status.
 
 Duplicate SOP Instance UIDs: the same bytes again are a success and change nothing; different
@@ -19,8 +19,6 @@ import logging
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -44,7 +42,6 @@ from core_server.archive.objects import (
 from core_server.archive.storage import StorageArea
 
 log = logging.getLogger(__name__)
-_movers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="storage-adopt")
 
 
 @dataclass(frozen=True)
@@ -76,13 +73,14 @@ def store_file(engine: Engine, storage: StorageArea, incoming: Path, origin: Ori
     size = incoming.stat().st_size
     received_at = datetime.now(UTC)
     relative = storage.new_path(parsed.study_instance_uid, received_at)
-    # fsync, rename and the folder's fsync run beside the index transaction, which commits
-    # only once the file is durable: a committed row always has its file.
-    moved = _movers.submit(storage.adopt, incoming, relative)
+    # The file is fsynced, renamed and its folder fsynced before the index transaction
+    # starts, so a committed row always has its file and the write lock is never held across
+    # an fsync. (A worker thread doing this beside the look-ups cost more CPU in hand-offs than
+    # it overlapped: the next image of a known series needs no look-up.)
     try:
-        outcome = _index(engine, storage, parsed, relative, size, received_at, origin, moved.result)
+        storage.adopt(incoming, relative)
+        outcome = _index(engine, storage, parsed, relative, size, received_at, origin)
     except BaseException:
-        wait([moved])
         incoming.unlink(missing_ok=True)
         storage.remove(relative)
         raise
@@ -97,9 +95,7 @@ def index_file(engine: Engine, storage: StorageArea, relative: str) -> Stored:
     parsed = parse(storage.absolute(relative))
     size = storage.absolute(relative).stat().st_size
     received_at = datetime.now(UTC)
-    outcome = _index(
-        engine, storage, parsed, relative, size, received_at, Origin("recovery"), lambda: None
-    )
+    outcome = _index(engine, storage, parsed, relative, size, received_at, Origin("recovery"))
     if outcome == "duplicate":
         storage.remove(relative)
     return _stored(parsed, outcome)
@@ -123,10 +119,8 @@ def _index(
     size: int,
     received_at: datetime,
     origin: Origin,
-    durable: Callable[[], object],
 ) -> str:
-    """Insert (or replace) the rows; ``durable`` waits for the file to be on disk, so the
-    transaction commits only after it is."""
+    """Insert (or replace) the rows of an object whose file is durable already."""
     ds = parsed.dataset
     instance_values = {
         "sop_class_uid": parsed.sop_class_uid,
@@ -148,7 +142,6 @@ def _index(
                 series_fk = known.get(series_uid) if not attempt else None
                 if series_fk is None:
                     series_fk = _series_fk(conn, parsed, origin, received_at)
-                durable()
                 outcome = _insert_or_replace(
                     conn, storage, parsed, series_fk, instance_values, received_at
                 )

@@ -13,6 +13,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import PersonName
 
 import core_server.iso_ir_58  # noqa: F401  (pydicom gets ISO 2022 IR 58 wrong without it)
+from core_server.archive import header
 from core_server.pinyin import search_keys
 
 _SEQUENCE_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
@@ -37,14 +38,13 @@ def parse(path: Path) -> ParsedObject:
     """Read a Part 10 file's attributes (large values are left on disk); refuse one that is
     truncated or lacks its identifying UIDs."""
     try:
-        dataset = dcmread(path, defer_size=_DEFER)
-    except Exception as exc:
-        raise InvalidObject(f"not a readable DICOM file: {exc}") from exc
-    transfer_syntax = str(getattr(dataset.file_meta, "TransferSyntaxUID", "") or "")
-    if not transfer_syntax:
-        raise InvalidObject("file meta information has no Transfer Syntax UID")
-    if transfer_syntax != DeflatedExplicitVRLittleEndian:
-        _check_complete(dataset, path)
+        walked = header.read(path)  # the common case, without pydicom's full read
+    except header.Truncated as exc:
+        raise InvalidObject(str(exc)) from exc
+    if walked is not None:
+        dataset, transfer_syntax = walked
+    else:
+        dataset, transfer_syntax = _read_with_pydicom(path)
     uids = {}
     for keyword in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
         value = text(dataset, keyword)
@@ -61,6 +61,19 @@ def parse(path: Path) -> ParsedObject:
         study_instance_uid=uids["StudyInstanceUID"],
         series_instance_uid=uids["SeriesInstanceUID"],
     )
+
+
+def _read_with_pydicom(path: Path) -> tuple[Dataset, str]:
+    try:
+        dataset = dcmread(path, defer_size=_DEFER)
+    except Exception as exc:
+        raise InvalidObject(f"not a readable DICOM file: {exc}") from exc
+    transfer_syntax = str(getattr(dataset.file_meta, "TransferSyntaxUID", "") or "")
+    if not transfer_syntax:
+        raise InvalidObject("file meta information has no Transfer Syntax UID")
+    if transfer_syntax != DeflatedExplicitVRLittleEndian:
+        _check_complete(dataset, path)
+    return dataset, transfer_syntax
 
 
 def _check_complete(dataset: Dataset, path: Path) -> None:
