@@ -21,7 +21,7 @@ WORKSPACE = (*DOCTORS, "admin")
 ALERT_READERS = (*WORKSPACE, "clinician")
 # Every few seconds while typing; also on hiding or leaving the page (keepalive request).
 AUTOSAVE_SECONDS = 3
-_TEXTS = ("reporting_ui.",)
+_TEXTS = ("reporting_ui.", "reporting_print.")
 
 
 def _names(request: Request) -> dict[str, str]:

@@ -428,6 +428,8 @@ async function showReport() {
   $("open-images").href = "/viewer?StudyInstanceUIDs=" + studies.map(encodeURIComponent).join(",");
   $("open-pdf").hidden = !r.signed_version;
   $("open-pdf").href = `/api/reporting/reports/${r.id}/pdf`;
+  $("print-report").hidden = !r.signed_version;
+  $("print-status").textContent = "";
 
   $("findings").innerHTML = r.findings;  // sanitised by the server (no attributes, no scripts)
   $("impression").innerHTML = r.impression;
@@ -733,6 +735,47 @@ $("save-template").addEventListener("click", async () => {
     showError($("error"), error);
   }
 });
+
+// -- printing ----------------------------------------------------------------------------------
+
+// Print the newest signed version: the server logs the print (Accept: application/json) and
+// names its PDF, opened in a window of its own for the browser to print. A report printed
+// before is a reprint: 403 without an administrator's grant, 400 until a reason is given.
+async function printReport() {
+  const status = $("print-status");
+  status.classList.remove("error");
+  status.replaceChildren();
+  showError($("error"), null);
+  const id = editor.report.id;
+  let reason = "";
+  for (;;) {
+    // Opened now, inside the click (or the reason dialog's OK), so no pop-up blocker stops it.
+    const target = window.open("", "_blank");
+    status.textContent = t("reporting_print.working");
+    try {
+      const record = await rapi(`/api/reporting/reports/${id}/print`, { method: "POST", json: { copies: 1, reason } });
+      if (target) target.location.href = record.pdf;
+      status.replaceChildren(t(record.reprint ? "reporting_print.reprint_done" : "reporting_print.done"));
+      if (!target) {
+        status.append(" ", el("a", { href: record.pdf, target: "_blank", rel: "noopener", textContent: t("reporting_print.open_pdf") }));
+      }
+      return;
+    } catch (error) {
+      if (target) target.close();
+      status.textContent = "";
+      if (error.status === 400 && !reason) {
+        reason = await askText(t("reporting_print.reason"), "reporting_print.reprint");
+        if (!reason) return;
+        continue;
+      }
+      status.textContent = error.status === 403 ? t("reporting_print.needs_permission") : errorText(error);
+      status.classList.add("error");
+      return;
+    }
+  }
+}
+
+$("print-report").addEventListener("click", () => printReport());
 
 // -- flags and grades ------------------------------------------------------------------------------
 
