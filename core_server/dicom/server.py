@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydicom import Dataset, dcmread
+from pydicom import Dataset, config, dcmread
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement
 from pydicom.multival import MultiValue
@@ -293,32 +293,35 @@ class DicomServer:
         level = str(identifier.get("QueryRetrieveLevel", "")).strip()
         keys = _query_keys(identifier)
         terms = requested(identifier)
+        # What each answer returns, looked up once per query rather than once per answer.
+        fields = [(e.tag, e.keyword, _vr(e)) for e in identifier]
         try:
             answers = self.archive.find(level, keys)
             for answer in answers:
                 if cancelled():
                     yield CANCEL, None
                     return
-                yield PENDING, self._answer(identifier, answer, terms)
+                yield PENDING, self._answer(fields, answer, terms)
         except QueryError as exc:
             yield _status(IDENTIFIER_DOES_NOT_MATCH, str(exc)), None
             return
         yield SUCCESS, None
 
-    def _answer(self, identifier: Dataset, answer: dict[str, Any], terms: list[str]) -> Dataset:
+    def _answer(
+        self, fields: list[tuple[Any, str, str]], answer: dict[str, Any], terms: list[str]
+    ) -> Dataset:
+        """The answer data set: ``fields`` are the query's (tag, keyword, VR)."""
         ds = Dataset()
         # Only the values the answer carries decide its character set: the index holds more
         # (every name of the level), which the query may not have asked for.
-        asked = {element.keyword for element in identifier}
+        asked = {keyword for _, keyword, _ in fields}
         texts = [v for k, v in answer.items() if k in asked and isinstance(v, str)]
         charset = answer_charset(terms, texts)
         if charset:
             ds.SpecificCharacterSet = charset if len(charset) > 1 else charset[0]
-        for element in identifier:
-            keyword = element.keyword
+        for tag, keyword, vr in fields:
             if keyword == "SpecificCharacterSet":
                 continue
-            vr = _vr(element)
             if keyword in answer:
                 value = _dicom_value(answer[keyword], vr)
             elif keyword == "RetrieveAETitle":
@@ -327,7 +330,8 @@ class DicomServer:
                 value = "ONLINE"
             else:
                 value = Sequence() if vr == "SQ" else None
-            ds.add(DataElement(element.tag, vr, value))
+            # Values from our own index: pydicom's check of each value is skipped (cheaper).
+            ds.add(DataElement(tag, vr, value, validation_mode=config.IGNORE))
         ds.QueryRetrieveLevel = answer["QueryRetrieveLevel"]
         if "RetrieveAETitle" not in ds:
             ds.RetrieveAETitle = self.ae_title
