@@ -496,7 +496,6 @@ class DirectAssociation:
         return True
 
     def _answer(self, message: _Message, address: str) -> None:
-        command = message.command
         context_id = message.context_id
         field = message.field
         if field in (_C_GET_RQ, _C_MOVE_RQ):
@@ -519,20 +518,20 @@ class DirectAssociation:
                 self.link.send_encoded(context_id, encoded, b"")
                 return
             response: Any = C_STORE()
-            response.AffectedSOPClassUID = command.AffectedSOPClassUID
-            response.AffectedSOPInstanceUID = command.AffectedSOPInstanceUID
+            response.AffectedSOPClassUID = message.command.AffectedSOPClassUID
+            response.AffectedSOPInstanceUID = message.command.AffectedSOPInstanceUID
             encoder: Any = C_STORE_RSP()
         elif field == _C_ECHO_RQ:
             status = self.echo(self.calling)
             response = C_ECHO()
-            response.AffectedSOPClassUID = command.AffectedSOPClassUID
+            response.AffectedSOPClassUID = message.command.AffectedSOPClassUID
             encoder = C_ECHO_RSP()
         elif field == _C_CANCEL_RQ:
             return  # nothing under way to cancel
         else:  # nothing else can come on a context we accepted; refuse it all the same
             self.link.abort()
             raise ConnectionAbortedError(f"unexpected DIMSE command {field:#06x}")
-        response.MessageIDBeingRespondedTo = command.MessageID
+        response.MessageIDBeingRespondedTo = message.command.MessageID
         _set_status(response, status)
         self.link.send(encoder, response, context_id)
 
