@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -60,6 +60,7 @@ class Stored:
     study_instance_uid: str
     series_instance_uid: str
     outcome: str  # "stored", "duplicate" (same bytes, nothing changed) or "replaced"
+    last_key: int | None = None  # newest archive_corrected_keys id as it was indexed
 
 
 def store_file(engine: Engine, storage: StorageArea, incoming: Path, origin: Origin) -> Stored:
@@ -79,14 +80,14 @@ def store_file(engine: Engine, storage: StorageArea, incoming: Path, origin: Ori
     # it overlapped: the next image of a known series needs no look-up.)
     try:
         storage.adopt(incoming, relative)
-        outcome = _index(engine, storage, parsed, relative, size, received_at, origin)
+        outcome, last_key = _index(engine, storage, parsed, relative, size, received_at, origin)
     except BaseException:
         incoming.unlink(missing_ok=True)
         storage.remove(relative)
         raise
     if outcome == "duplicate":
         storage.remove(relative)
-    return _stored(parsed, outcome)
+    return _stored(parsed, outcome, last_key)
 
 
 def index_file(engine: Engine, storage: StorageArea, relative: str) -> Stored:
@@ -95,19 +96,22 @@ def index_file(engine: Engine, storage: StorageArea, relative: str) -> Stored:
     parsed = parse(storage.absolute(relative))
     size = storage.absolute(relative).stat().st_size
     received_at = datetime.now(UTC)
-    outcome = _index(engine, storage, parsed, relative, size, received_at, Origin("recovery"))
+    outcome, last_key = _index(
+        engine, storage, parsed, relative, size, received_at, Origin("recovery")
+    )
     if outcome == "duplicate":
         storage.remove(relative)
-    return _stored(parsed, outcome)
+    return _stored(parsed, outcome, last_key)
 
 
-def _stored(parsed: ParsedObject, outcome: str) -> Stored:
+def _stored(parsed: ParsedObject, outcome: str, last_key: int) -> Stored:
     return Stored(
         parsed.sop_class_uid,
         parsed.sop_instance_uid,
         parsed.study_instance_uid,
         parsed.series_instance_uid,
         outcome,
+        last_key,
     )
 
 
@@ -119,8 +123,9 @@ def _index(
     size: int,
     received_at: datetime,
     origin: Origin,
-) -> str:
-    """Insert (or replace) the rows of an object whose file is durable already."""
+) -> tuple[str, int]:
+    """Insert (or replace) the rows of an object whose file is durable already; the outcome
+    and the newest corrected-key id seen in the same transaction (for late arrivals)."""
     ds = parsed.dataset
     instance_values = {
         "sop_class_uid": parsed.sop_class_uid,
@@ -145,8 +150,9 @@ def _index(
                 outcome = _insert_or_replace(
                     conn, storage, parsed, series_fk, instance_values, received_at
                 )
+                last_key = int(conn.execute(_LAST_KEY).scalar() or 0)
             known.put(series_uid, series_fk)  # committed: safe to remember
-            return outcome
+            return outcome, last_key
         except IntegrityError:
             # Another process inserted the same patient/study/series/instance first, or a
             # remembered series is gone: look everything up again.
@@ -279,6 +285,7 @@ _PATIENT_ID = select(t.patients.c.id).where(
     t.patients.c.patient_id == bindparam("patient_id"),
     t.patients.c.issuer_of_patient_id == bindparam("issuer"),
 )
+_LAST_KEY = select(func.max(t.archive_corrected_keys.c.id))
 _INSERT = {table.name: insert(table) for table in (t.patients, t.studies, t.series, t.instances)}
 
 

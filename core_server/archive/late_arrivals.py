@@ -20,6 +20,9 @@ agrees costs one header read and records nothing.
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,10 +51,25 @@ _STUDY_MOVE = (
 
 
 def follow_up(
-    engine: Engine, storage: StorageArea, sop_instance_uid: str, file_study_uid: str
+    engine: Engine,
+    storage: StorageArea,
+    sop_instance_uid: str,
+    file_study_uid: str,
+    series_uid: str = "",
+    last_key: int | None = None,
 ) -> Correction | None:
     """Bring an object just stored to what earlier corrections made of its study or patient;
-    the correction this took, or None when none concerns it or it already agrees."""
+    the correction this took, or None when none concerns it or it already agrees.
+
+    ``last_key`` is the newest ``archive_corrected_keys`` id in the transaction that indexed the
+    object: when an earlier object of the same series and file study found nothing
+    to follow and no key was added since, neither will this one (its series is filed where it
+    was, as only a correction moves it, and every correction adds keys; keys are never
+    removed), and the look-ups are skipped."""
+    memo = (series_uid, file_study_uid)
+    clean = _clean_series(engine)
+    if last_key is not None and series_uid and clean.get(memo) == last_key:
+        return None
     with db.read(engine) as conn:
         placed = _placed(conn, sop_instance_uid)
         if placed is None:
@@ -59,6 +77,8 @@ def follow_up(
         identity: Identity = (placed.patient_id, placed.issuer_of_patient_id)
         hits = _hits(conn, placed.study_instance_uid, file_study_uid, identity)
         if not hits:
+            if last_key is not None and series_uid:
+                clean.put(memo, last_key)
             return None
         records = {
             row.id: record_of(row)
@@ -175,3 +195,37 @@ def _values(placed: Any, records: list[Correction]) -> dict[str, str]:
         if set(record.old_study_uids) != set(record.new_study_uids):
             wanted |= set(_STUDY_MOVE)
     return {k: indexed[k] if k in indexed else given[k] for k in sorted(wanted)}
+
+
+class _Clean:
+    """(series UID, file study UID) -> the newest corrected key id at which an object of it
+    had nothing to follow; bounded, oldest forgotten first."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._seen: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> int | None:
+        with self._lock:
+            return self._seen.get(key)
+
+    def put(self, key: tuple[str, str], last_key: int) -> None:
+        with self._lock:
+            self._seen[key] = last_key
+            self._seen.move_to_end(key)
+            while len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+
+
+_clean: weakref.WeakKeyDictionary[Engine, _Clean] = weakref.WeakKeyDictionary()
+_clean_lock = threading.Lock()
+
+
+def _clean_series(engine: Engine) -> _Clean:
+    """The memo of one database (a process may open several, as the tests do)."""
+    with _clean_lock:
+        found = _clean.get(engine)
+        if found is None:
+            found = _clean[engine] = _Clean()
+        return found

@@ -151,7 +151,12 @@ class Archive:
         :mod:`core_server.archive.late_arrivals`); it stays stored as sent if that fails."""
         try:
             done = late_arrivals.follow_up(
-                self.engine, self.storage, stored.sop_instance_uid, stored.study_instance_uid
+                self.engine,
+                self.storage,
+                stored.sop_instance_uid,
+                stored.study_instance_uid,
+                stored.series_instance_uid,
+                stored.last_key,
             )
         except Exception:
             log.exception("object %s could not follow earlier corrections", stored.sop_instance_uid)
