@@ -4,6 +4,9 @@ programs as installed, see tests/e2e/queue_system.py):
 - call-next -> display: a caller's REST call-next (the caller terminal's own request, with
   its device key and an Idempotency-Key) until the display process has written the frame
   that shows the call (the PNG's modification time; the banner's pixels are checked);
+- call-next -> state fetched: until the display had the screen state it drew the call from
+  (the last state answer in its log before that frame; millisecond log timestamps): the part
+  of the display's delay spent before its own loop takes the answer and draws;
 - call-next -> voice: until the display's player was started with the call's WAV (the
   player records its own start time), i.e. WAV made by espeak-ng and the player running;
 - each device program's resident memory (VmRSS, and the peak VmHWM) after the calls.
@@ -23,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -50,6 +54,17 @@ def played_since(folder: Path, seen: set[Path]) -> set[Path] | None:
     """The WAVs the player was started with since ``seen``, once both repeats are there."""
     new = set(folder.glob("*.wav")) - seen
     return new if len(new) >= 2 else None
+
+
+def state_fetches(log: str) -> list[int]:
+    """When (epoch ns, millisecond resolution) the display had each screen state answer: httpx
+    logs the request once the answer's header is in, the log line starts with local time."""
+    times = []
+    for line in log.splitlines():
+        if "/screens/1F/state" in line and "200 OK" in line:
+            stamp = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+            times.append(int(stamp.timestamp() * 1e9))
+    return times
 
 
 def memory(pid: int) -> dict[str, float]:
@@ -82,6 +97,7 @@ def run(calls: int, folder: Path) -> dict[str, Any]:
             timeout=30,
         )
         display_ms: list[float] = []
+        fetched_ms: list[float] = []
         voice_ms: list[float] = []
         for n in range(calls):
             seen_frame = max(f.name for f in devices.frames.glob("frame-*.png"))
@@ -102,7 +118,10 @@ def run(calls: int, folder: Path) -> dict[str, Any]:
                 partial(frame_showing, devices.frames, state, banner, seen_frame),
                 f"call {n} on screen",
             )
-            display_ms.append((frame.stat().st_mtime_ns - sent) / 1e6)
+            shown = frame.stat().st_mtime_ns
+            display_ms.append((shown - sent) / 1e6)
+            fetched = max(t for t in state_fetches(devices.log("queue-display")) if t <= shown)
+            fetched_ms.append((fetched - sent) / 1e6)
             # Both repeats played, so the next call's voice starts from an idle speaker.
             new = wait_for(partial(played_since, devices.played, seen_wavs), f"call {n} spoken")
             voice_ms.append((min(int(p.stem) for p in new) - sent) / 1e6)
@@ -112,10 +131,12 @@ def run(calls: int, folder: Path) -> dict[str, Any]:
         return {
             "calls": calls,
             "call_next_to_display_ms": summary(display_ms),
+            "call_next_to_state_fetched_ms": summary(fetched_ms),
             "call_next_to_voice_ms": summary(voice_ms),
             "memory_mib": rss,
             "goals": GOALS,
-            "raw": {"display_ms": display_ms, "voice_ms": voice_ms},
+            "load_average_1min": round(os.getloadavg()[0], 1),  # the machine is shared
+            "raw": {"display_ms": display_ms, "fetched_ms": fetched_ms, "voice_ms": voice_ms},
         }
     finally:
         devices.stop()
@@ -134,8 +155,13 @@ def main() -> int:
         os.environ["QUEUE_DISPLAY_FRAMES_PER_SECOND"] = str(args.display_fps)
     with tempfile.TemporaryDirectory(prefix="queue-bench-") as folder:
         figures = run(args.calls, Path(folder))
-    for what in ("call_next_to_display_ms", "call_next_to_voice_ms"):
+    for what in (
+        "call_next_to_display_ms",
+        "call_next_to_state_fetched_ms",
+        "call_next_to_voice_ms",
+    ):
         print(f"{what}: {figures[what]}")
+    print(f"load average (1 min) at the end: {figures['load_average_1min']}")
     for program, fields in figures["memory_mib"].items():
         print(f"{program}: {fields} MiB")
     if args.out:
