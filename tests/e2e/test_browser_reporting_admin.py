@@ -73,6 +73,12 @@ def test_reporting_setup_page(
     # A system template with a structured field, made the default of CT-CHEST.
     page.click("#add-template")
     page.fill("#template-name", "胸部CT常规")
+    expect(page.locator("#template-department")).to_be_disabled()  # a system template
+    page.select_option("#template-scope", "department")
+    expect(page.locator("#template-department")).to_be_enabled()  # with a department chosen
+    expect(page.locator("#template-department")).not_to_have_value("")
+    page.select_option("#template-scope", "system")
+    expect(page.locator("#template-department")).to_have_value("")
     page.select_option("#template-modality", "CT")
     page.fill("#template-body-part", "CHEST")
     page.fill("#template-findings", "双肺纹理清晰。\n纵隔居中。")

@@ -206,6 +206,7 @@ function openTemplate(template) {
   f.scope.value = template ? template.scope : "system";
   options(f.department, [["", t("reporting_admin.any")], ...PAGE.departments.map((d) => [d.code, d.name])], template ? template.department : "");
   options(f.modality, anyModality(), template ? template.modality : "");
+  showDepartment();
   f.body_part.value = template ? template.body_part : "";
   f.keywords.value = template ? template.keywords : "";
   f.findings.value = template ? toText(template.findings) : "";
@@ -213,6 +214,18 @@ function openTemplate(template) {
   document.querySelector("#template-fields tbody").replaceChildren(...(template ? template.fields : []).map(fieldRow));
   templateDialog.showModal();
 }
+
+// A department template names its department; a system template has none.
+function showDepartment() {
+  const f = templateForm.elements;
+  const department = f.scope.value === "department";
+  f.department.disabled = !department;
+  f.department.required = department;
+  f.department.querySelector("option[value='']").disabled = department;
+  if (department && !f.department.value && PAGE.departments.length) f.department.value = PAGE.departments[0].code;
+  if (!department) f.department.value = "";
+}
+templateForm.elements.scope.addEventListener("change", showDepartment);
 
 templateForm.addEventListener("submit", async (event) => {
   event.preventDefault();
