@@ -9,10 +9,12 @@ dicts of keyword -> value, so that each protocol adapter encodes them its own wa
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -134,11 +136,13 @@ def find(
     holds for it and its parents, and the derived ones the query asks for. ``fuzzy`` person
     name matching is QIDO-RS's (see :mod:`core_server.archive.fuzzy`)."""
     level = _level(level)
-    statement = _select(level, query, fuzzy).offset(offset)
+    statement, params = _select(level, query, fuzzy)
+    if offset:
+        statement = statement.offset(offset)
     if limit is not None:
         statement = statement.limit(limit)
     wanted = [k for k in query if k in DERIVED and _DEPTH[DERIVED[k]] <= _DEPTH[level]]
-    result = conn.execute(statement)
+    result = conn.execute(statement, params)
     while batch := result.fetchmany(_BATCH):
         answers = [_answer(row, level) for row in batch]
         if wanted:
@@ -149,8 +153,9 @@ def find(
 def count(
     conn: Connection, level: Level | str, query: Mapping[str, str], fuzzy: bool = False
 ) -> int:
-    inner = _select(_level(level), query, fuzzy).subquery()
-    return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
+    statement, params = _select(_level(level), query, fuzzy)
+    inner = statement.subquery()
+    return int(conn.execute(select(func.count()).select_from(inner), params).scalar_one())
 
 
 def _level(level: Level | str) -> Level:
@@ -160,7 +165,54 @@ def _level(level: Level | str) -> Level:
         raise QueryError(f"unknown query level {level!r}") from None
 
 
-def _select(level: Level, query: Mapping[str, str], fuzzy: bool = False) -> Select[Any]:
+# A condition's shape: what its SQL looks like whatever the values (which become parameters).
+Shape = tuple[Any, ...]
+
+
+def _select(
+    level: Level, query: Mapping[str, str], fuzzy: bool = False
+) -> tuple[Select[Any], dict[str, Any]]:
+    """The statement answering ``query`` and its parameters. Statements are built once per
+    shape of query (which keys, which kind of matching) and reused: building one with
+    SQLAlchemy cost more than running it on SQLite."""
+    depth = _DEPTH[level]
+    shapes: list[tuple[str, Shape]] = []
+    values: list[Any] = []
+    fuzzy_conditions = []
+    for keyword, raw in query.items():
+        value = "" if raw is None else str(raw)
+        if value in ("", "*"):
+            continue  # universal matching
+        attribute = ATTRIBUTES.get(keyword)
+        if attribute is not None and attribute.match and _DEPTH[attribute.level] <= depth:
+            if fuzzy and attribute.match == "pn":
+                patient = attribute.keyword == "PatientName"
+                keys = _PINYIN_KEYS if patient else None
+                fuzzy_conditions.append(fuzzy_name(attribute.keys, value, keys))
+                continue
+            shape, params = _plan(attribute, value)
+        elif keyword == "ModalitiesInStudy" and depth >= 1:
+            planned = [_plan_text(m.strip()) for m in value.split("\\") if m.strip()]
+            shape = ("modalities", tuple(kind for kind, _ in planned))
+            params = [param for _, param in planned]
+        else:
+            continue
+        shapes.append((keyword, shape))
+        values.extend(params)
+    bound = {f"p{n}": v for n, v in enumerate(values)}
+    if fuzzy_conditions:
+        return _statement(level, tuple(shapes), fuzzy_conditions), bound
+    return _cached_statement(level, tuple(shapes)), bound
+
+
+@lru_cache(maxsize=512)
+def _cached_statement(level: Level, shapes: tuple[tuple[str, Shape], ...]) -> Select[Any]:
+    return _statement(level, shapes, [])
+
+
+def _statement(
+    level: Level, shapes: tuple[tuple[str, Shape], ...], extra: list[ColumnElement[bool]]
+) -> Select[Any]:
     depth = _DEPTH[level]
     tables = _TABLES[: depth + 1]
     joined: Any = t.patients
@@ -171,75 +223,95 @@ def _select(level: Level, query: Mapping[str, str], fuzzy: bool = False) -> Sele
     if depth >= 3:
         joined = joined.join(t.instances, t.instances.c.series_fk == t.series.c.id)
     columns = [c.label(f"{table.name}__{c.name}") for table in tables for c in table.c]
-    conditions = []
-    for keyword, raw in query.items():
-        value = "" if raw is None else str(raw)
-        if value in ("", "*"):
-            continue  # universal matching
-        attribute = ATTRIBUTES.get(keyword)
-        if attribute is not None and attribute.match and _DEPTH[attribute.level] <= depth:
-            conditions.append(_condition(attribute, value, fuzzy))
-        elif keyword == "ModalitiesInStudy" and depth >= 1:
-            conditions.append(_modalities_in_study(value))
+    names = (f"p{n}" for n in itertools.count())
+    conditions = [*extra]
+    for keyword, shape in shapes:
+        if keyword == "ModalitiesInStudy":
+            conditions.append(_modalities_in_study(shape[1], names))
+        else:
+            conditions.append(_condition(ATTRIBUTES[keyword], shape, names))
     deepest = tables[-1]
     return (
         select(*columns).select_from(joined).where(and_(true(), *conditions)).order_by(deepest.c.id)
     )
 
 
-def _condition(attribute: Attribute, value: str, fuzzy: bool = False) -> ColumnElement[bool]:
-    column = attribute.column
+def _plan(attribute: Attribute, value: str) -> tuple[Shape, list[Any]]:
+    """The shape of the condition matching ``value`` and its parameters, in order."""
     match attribute.match:
         case "uid":
             uids = [u.strip() for u in value.split("\\") if u.strip()]
-            return column == uids[0] if len(uids) == 1 else column.in_(uids)
+            if len(uids) == 1:
+                return ("uid",), uids
+            return ("uids",), [uids]
         case "date" | "time":
-            return _range(column, value.strip())
+            value = value.strip()
+            if "-" not in value:
+                kind, param = _plan_text(value)
+                return (kind,), [param]
+            low, high = (part.strip() for part in value.split("-", 1))
+            # '~' sorts after digits and '.', so "1200" includes 12:00:59.5 and "20261231".
+            params = [p for p in (low, high + "~" if high else "") if p]
+            return ("range", bool(low), bool(high)), params
         case "int":
             try:
-                return column == int(value)
+                return ("eq",), [int(value)]
             except ValueError:
-                return false()
+                return ("false",), []
         case "pn":
-            if fuzzy:
-                patient = attribute.keyword == "PatientName"
-                return fuzzy_name(attribute.keys, value, _PINYIN_KEYS if patient else None)
-            return _person_name(attribute.keys, value)
+            groups = value.split("=")
+            if len(groups) == 1 or len(attribute.keys) == 1:
+                kind, param = _plan_text(_name_pattern(groups[0]))
+                return ("any group", kind), [param]
+            kinds, params = [], []
+            for index, group in enumerate(groups[: len(attribute.keys)]):
+                if group.strip() and group.strip() != "*":
+                    kind, param = _plan_text(_name_pattern(group))
+                    kinds.append((index, kind))
+                    params.append(param)
+            return ("groups", tuple(kinds)), params
         case _:
-            return _text(column, value.strip())
+            kind, param = _plan_text(value.strip())
+            return (kind,), [param]
 
 
-def _text(column: Any, value: str) -> ColumnElement[bool]:
+def _plan_text(value: str) -> tuple[str, str]:
+    """Single value or wildcard matching: ("eq", value) or ("like", SQL pattern)."""
     if "*" in value or "?" in value:
         escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return column.like(escaped.replace("*", "%").replace("?", "_"), escape="\\")
-    return column == value
+        return "like", escaped.replace("*", "%").replace("?", "_")
+    return "eq", value
 
 
-def _range(column: Any, value: str) -> ColumnElement[bool]:
-    if "-" not in value:
-        return _text(column, value)
-    low, high = (part.strip() for part in value.split("-", 1))
-    conditions = [column != ""]
-    if low:
-        conditions.append(column >= low)
-    if high:
-        # '~' sorts after digits and '.', so "1200" includes 12:00:59.5 and "20261231" itself.
-        conditions.append(column <= high + "~")
-    return and_(*conditions)
+def _compare(column: Any, kind: str, param: Any) -> ColumnElement[bool]:
+    return column.like(param, escape="\\") if kind == "like" else column == param
 
 
-def _person_name(keys: tuple[Any, ...], value: str) -> ColumnElement[bool]:
-    groups = value.split("=")
-    if len(groups) == 1 or len(keys) == 1:
-        pattern = _name_pattern(groups[0])
-        return or_(*(_text(key, pattern) for key in keys))
-    conditions = [
-        _text(key, _name_pattern(group))
-        for key, group in zip(keys, groups, strict=False)
-        if group.strip() and group.strip() != "*"
-    ]
-    return and_(true(), *conditions)
+def _condition(attribute: Attribute, shape: Shape, names: Iterator[str]) -> ColumnElement[bool]:
+    column = attribute.column
+    match shape[0]:
+        case "uids":
+            return column.in_(bindparam(next(names), expanding=True))
+        case "uid":
+            return column == bindparam(next(names))
+        case "range":
+            conditions = [column != ""]
+            if shape[1]:
+                conditions.append(column >= bindparam(next(names)))
+            if shape[2]:
+                conditions.append(column <= bindparam(next(names)))
+            return and_(*conditions)
+        case "false":
+            return false()
+        case "any group":
+            param: Any = bindparam(next(names))
+            return or_(*(_compare(key, shape[1], param) for key in attribute.keys))
+        case "groups":
+            keys = attribute.keys
+            compared = [_compare(keys[i], kind, bindparam(next(names))) for i, kind in shape[1]]
+            return and_(true(), *compared)
+        case kind:
+            return _compare(column, kind, bindparam(next(names)))
 
 
 def _name_pattern(group: str) -> str:
@@ -247,12 +319,12 @@ def _name_pattern(group: str) -> str:
     return group.upper() if group.endswith("*") else normalize_name(group)
 
 
-def _modalities_in_study(value: str) -> ColumnElement[bool]:
-    wanted = [m.strip() for m in value.split("\\") if m.strip()]
+def _modalities_in_study(kinds: tuple[str, ...], names: Iterator[str]) -> ColumnElement[bool]:
+    modality = t.series.c.modality
     return exists(
         select(t.series.c.id).where(
             t.series.c.study_fk == t.studies.c.id,
-            or_(*(_text(t.series.c.modality, m) for m in wanted)),
+            or_(*(_compare(modality, kind, bindparam(next(names))) for kind in kinds)),
         )
     )
 
