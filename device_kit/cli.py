@@ -45,7 +45,7 @@ def main(
     enrol.add_argument("--name", default="", help="the device's name in the core")
     commands.add_parser("check", help="check the configured hardware and report what is missing")
     commands.add_parser("options", help="list every option with its default")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_key_joined(sys.argv[1:] if argv is None else argv))
 
     if args.command == "options":
         print(config.describe(settings_cls))
@@ -83,3 +83,15 @@ def main(
         return 1
     except KeyboardInterrupt:
         return 0
+
+
+def _key_joined(argv: Sequence[str]) -> list[str]:
+    """``--key -Xy...`` as ``--key=-Xy...``: the core's keys are base64url and one in 64 begins
+    with "-", which argparse would take for an option and refuse the documented command."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] == "--key":
+            joined[-1] = f"--key={arg}"
+        else:
+            joined.append(arg)
+    return joined

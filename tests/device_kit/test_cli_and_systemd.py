@@ -39,6 +39,13 @@ def test_enrol_stores_a_private_key(tmp_path: Path, capsys: pytest.CaptureFixtur
     )
 
 
+def test_enrol_takes_a_key_that_begins_with_a_dash(tmp_path: Path) -> None:
+    # The core's keys are base64url: one in 64 begins with "-".
+    argv = ["--state-dir", str(tmp_path), "enrol", "--core-url", "http://core", "--key", "-k1"]
+    assert caller_main(argv) == 0
+    assert enrolment.load(tmp_path / "enrolment.json", "caller-terminal").device_key == "-k1"
+
+
 def test_run_without_enrolment_says_how_to_enrol(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
