@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import wave
+from contextlib import closing
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,7 @@ def test_check_in_call_and_a_core_crash(tmp_path: Path) -> None:
         # Pressed while the core is down: kept in the caller's spool on disk.
         devices.button_box.send(CALL_NEXT)
         spool = devices.folder / "caller-terminal" / "spool.sqlite"
-        wait_for(lambda: sqlite3_rows(spool) == 1, "the press spooled")
+        wait_for(lambda: spooled(spool) == 1, "the press spooled")
 
         core.start()  # same ports, same data
         admin = core.admin()
@@ -112,7 +113,7 @@ def test_check_in_call_and_a_core_crash(tmp_path: Path) -> None:
         called = wait_for(
             lambda: (c := current(admin)) and c["name"] == "欧阳娜娜" and c, "the spooled call"
         )
-        wait_for(lambda: not sqlite3_rows(spool), "the spool emptied")
+        wait_for(lambda: not spooled(spool), "the spool emptied")
         # Once: a replayed duplicate would have closed the second patient too.
         assert current(admin) == called
         state = screen(admin)
@@ -132,7 +133,7 @@ def test_check_in_call_and_a_core_crash(tmp_path: Path) -> None:
         core.kill()
 
 
-def sqlite3_rows(path: Path) -> int:
-    """Rows still waiting in a device's on-disk spool (read-only, beside the program)."""
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+def spooled(path: Path) -> int:
+    """Actions waiting in a device's on-disk spool (read-only, beside the running program)."""
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
         return int(connection.execute("SELECT count(*) FROM actions").fetchone()[0])
