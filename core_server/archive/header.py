@@ -17,9 +17,10 @@ from __future__ import annotations
 import mmap
 import struct
 from pathlib import Path
+from typing import Any
 
 from pydicom import Dataset
-from pydicom.datadict import tag_for_keyword
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.tag import BaseTag
 
@@ -54,6 +55,11 @@ INDEXED = (
     "PatientSex",
 )
 _WANTED = frozenset(int(tag_for_keyword(keyword) or 0) for keyword in INDEXED)
+_KEYWORDS = {int(tag_for_keyword(keyword) or 0): keyword for keyword in INDEXED}
+_DICTIONARY_VR = {tag: dictionary_VR(tag) for tag in _WANTED}
+# Values read without pydicom when single and ASCII: these VRs need no character set, and
+# pydicom gives them back as the bytes less their padding (tested against it).
+_PLAIN_VRS = frozenset({"UI", "DA", "TM", "CS"})
 _EXPLICIT, _IMPLICIT = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"
 # Transfer syntaxes whose data set is explicit VR little endian (all but implicit, deflated
 # and big endian): the native one and every encapsulated (compressed) one.
@@ -106,11 +112,35 @@ def _walk_file(data: mmap.mmap) -> tuple[Dataset, str]:
     vrs: dict[int, str | None] = {}
     while offset < len(data):
         offset = _element(data, offset, implicit, found, vrs)
-    elements: dict[BaseTag, DataElement | RawDataElement] = {
-        BaseTag(tag): RawDataElement(BaseTag(tag), vrs[tag], len(value), value, 0, implicit, True)
-        for tag, value in found.items()
-    }
-    return Dataset(elements), syntax
+    elements: dict[BaseTag, DataElement | RawDataElement] = {}
+    plain: dict[str, object] = {}
+    for tag, value in found.items():
+        vr = vrs[tag] or _DICTIONARY_VR[tag]
+        if vr in _PLAIN_VRS and b"\\" not in value and value.isascii():
+            plain[_KEYWORDS[tag]] = value.decode("ascii").strip(" \x00")
+        elif vr == "US" and len(value) == 2:
+            plain[_KEYWORDS[tag]] = int.from_bytes(value, "little")
+        elif vr == "IS" and value.strip(b" \x00").isdigit():
+            plain[_KEYWORDS[tag]] = int(value)
+        tag_ = BaseTag(tag)
+        elements[tag_] = RawDataElement(tag_, vrs[tag], len(value), value, 0, implicit, True)
+    return Header(elements, plain), syntax
+
+
+class Header(Dataset):
+    """The walked attributes. ``get`` answers single ASCII values of plain VRs, and unsigned
+    shorts, without pydicom's element conversion; the rest pydicom decodes."""
+
+    def __init__(
+        self, elements: dict[BaseTag, DataElement | RawDataElement], plain: dict[str, object]
+    ) -> None:
+        super().__init__(elements)
+        self._plain = plain
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if isinstance(key, str) and key in self._plain:
+            return self._plain[key]
+        return super().get(key, default)
 
 
 def _element(

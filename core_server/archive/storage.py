@@ -7,11 +7,12 @@ sits together (for later tiering) and no folder grows without bound.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 INCOMING = ".incoming"
@@ -26,8 +27,7 @@ class StorageArea:
         self.incoming.mkdir(parents=True, exist_ok=True)
 
     def new_path(self, study_instance_uid: str, received_at: datetime) -> str:
-        study_hash = hashlib.sha1(study_instance_uid.encode()).hexdigest()[:16]
-        return f"{received_at:%Y/%m/%d}/{study_hash}/{uuid.uuid4().hex}.dcm"
+        return f"{_folder(study_instance_uid, received_at.date())}/{uuid.uuid4().hex}.dcm"
 
     def absolute(self, relative: str) -> Path:
         return self.root / relative
@@ -112,6 +112,13 @@ class StorageArea:
             for day in self.root.glob("[0-9]*/[0-9]*/[0-9]*")
             if day.is_dir() and str(day.relative_to(self.root)) >= first
         ]
+
+
+@functools.lru_cache(maxsize=1024)
+def _folder(study_instance_uid: str, day: date) -> str:
+    """A study's folder of a day (remembered: every image of a study asks for it)."""
+    study_hash = hashlib.sha1(study_instance_uid.encode()).hexdigest()[:16]
+    return f"{day:%Y/%m/%d}/{study_hash}"
 
 
 def _fsync_dir(folder: Path) -> None:

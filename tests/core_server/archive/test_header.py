@@ -8,7 +8,7 @@ import pytest
 from pydicom import dcmread
 
 from core_server.archive import header
-from core_server.archive.objects import InvalidObject, parse, text
+from core_server.archive.objects import InvalidObject, integer, parse, text
 from tests.dicom_data import make_ct, testdata, write
 
 WALKED = [
@@ -33,6 +33,7 @@ def _compare(path: Path) -> None:
     assert syntax == full.file_meta.TransferSyntaxUID
     for keyword in header.INDEXED:
         assert text(dataset, keyword) == text(full, keyword), keyword
+        assert integer(dataset, keyword) == integer(full, keyword), keyword
 
 
 @pytest.mark.parametrize("name", WALKED)
@@ -54,6 +55,19 @@ def test_chinese_names_decode_with_their_character_set(
     assert str(dataset.PatientName) == name
     assert text(dataset, "StudyDescription") == "胸部CT平扫"
     _compare(path)
+
+
+def test_plain_values_read_without_pydicom_agree_with_it(tmp_path: Path) -> None:
+    ds = make_ct(
+        StudyTime="083000.123 ",
+        SeriesNumber="  12",
+        Modality="MR",
+        InstanceNumber="7.0",  # not plain: pydicom reads it
+        BodyPartExamined="",
+    )
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2"
+    for path in (write(make_ct(), tmp_path / "explicit"), write(ds, tmp_path / "implicit")):
+        _compare(path)
 
 
 @pytest.mark.parametrize(
