@@ -329,19 +329,33 @@ def _modalities_in_study(kinds: tuple[str, ...], names: Iterator[str]) -> Column
     )
 
 
-def _answer(row: Any, level: Level) -> dict[str, Any]:
-    mapping = row._mapping
-    answer: dict[str, Any] = {"QueryRetrieveLevel": level.value}
-    for keyword, attribute in ATTRIBUTES.items():
-        if _DEPTH[attribute.level] <= _DEPTH[level]:
-            column = attribute.column
-            answer[keyword] = mapping[f"{column.table.name}__{column.name}"]
-    for table in _TABLES[: _DEPTH[level] + 1]:
-        answer[f"_{table.name}_id"] = mapping[f"{table.name}__id"]
+def _answer_fields(level: Level) -> list[tuple[str, int]]:
+    """(answer key, position in the statement's row) for every value an answer carries, in
+    the column order :func:`_statement` selects."""
+    tables = _TABLES[: _DEPTH[level] + 1]
+    labels = [f"{table.name}__{c.name}" for table in tables for c in table.c]
+    wanted = {
+        keyword: f"{a.column.table.name}__{a.column.name}"
+        for keyword, a in ATTRIBUTES.items()
+        if _DEPTH[a.level] <= _DEPTH[level]
+    }
+    wanted |= {f"_{table.name}_id": f"{table.name}__id" for table in tables}
     if level is Level.IMAGE:
-        answer["_path"] = mapping["instances__path"]
-        answer["_size"] = mapping["instances__size"]
-        answer["_transfer_syntax_uid"] = mapping["instances__transfer_syntax_uid"]
+        wanted |= {
+            "_path": "instances__path",
+            "_size": "instances__size",
+            "_transfer_syntax_uid": "instances__transfer_syntax_uid",
+        }
+    return [(key, labels.index(label)) for key, label in wanted.items()]
+
+
+_ANSWER_FIELDS = {level: _answer_fields(level) for level in Level}
+
+
+def _answer(row: Any, level: Level) -> dict[str, Any]:
+    answer: dict[str, Any] = {"QueryRetrieveLevel": level.value}
+    for key, position in _ANSWER_FIELDS[level]:
+        answer[key] = row[position]
     return answer
 
 

@@ -1,17 +1,18 @@
-"""The DIMSE command sets of a retrieve's send loop, written without pydicom.
+"""The DIMSE command sets of the direct path's query and retrieve loops, written without
+pydicom.
 
 A command set is group 0000 in implicit VR little endian (PS3.7 6.3.1, E.1). pynetdicom builds
 each one through a pydicom Dataset and its writer, about 0.1 ms apiece; a C-GET of a
-300-instance study needs 300 C-STORE requests and 300 pending responses, so the direct path
-writes these two fixed layouts itself (replies are walked by ``store_codec.CommandSet``).
-Tests compare the bytes with pynetdicom's encoding.
+300-instance study needs 300 C-STORE requests and 300 pending responses, and every C-FIND
+answer comes with a response, so the direct path writes these fixed layouts itself (replies
+are walked by ``store_codec.CommandSet``). Tests compare the bytes with pynetdicom's.
 """
 
 from __future__ import annotations
 
 import struct
 
-C_STORE_RQ, C_GET_RSP, C_MOVE_RSP = 0x0001, 0x8010, 0x8021
+C_STORE_RQ, C_GET_RSP, C_MOVE_RSP, C_FIND_RSP = 0x0001, 0x8010, 0x8021, 0x8020
 _HEADER = struct.Struct("<HHI")
 
 
@@ -81,4 +82,15 @@ def retrieve_pending(
         _element(0x1021, _us(completed)),
         _element(0x1022, _us(failed)),
         _element(0x1023, _us(warning)),
+    )
+
+
+def find_response(sop_class_uid: str, message_id: int, status: int, identifier: bool) -> bytes:
+    """A C-FIND-RSP with a plain status (no error comment), with or without an identifier."""
+    return _command(
+        _element(0x0002, _uid(sop_class_uid)),
+        _element(0x0100, _us(C_FIND_RSP)),
+        _element(0x0120, _us(message_id)),
+        _element(0x0800, _us(0x0001 if identifier else 0x0101)),
+        _element(0x0900, _us(status)),
     )

@@ -540,6 +540,8 @@ class DirectAssociation:
     def _query(self, message: _Message, context_id: int) -> None:
         syntax = self.link.accepted[context_id].transfer_syntax[0]
         identifier = message.identifier(syntax)
+        sop_class = str(self.link.accepted[context_id].abstract_syntax)
+        message_id = message.fields.us(store_codec.MESSAGE_ID) if message.fields else None
         pending: bytes | None = None  # every pending response has the same command set
         for status, answer in self.find(self.calling, identifier, self._cancelled):
             data = None
@@ -548,8 +550,14 @@ class DirectAssociation:
                     data = answers.encode(answer, syntax.is_implicit_VR)
                 if data is None:
                     data = encode(answer, syntax.is_implicit_VR, syntax.is_little_endian)
-            if status == PENDING and pending is not None and data is not None:
-                self.link.send_encoded(context_id, pending, data)
+            if isinstance(status, int) and message_id is not None:
+                if status == PENDING and data and pending is not None:
+                    command = pending
+                else:
+                    command = commands.find_response(sop_class, message_id, status, bool(data))
+                    if status == PENDING and data:
+                        pending = command
+                self.link.send_encoded(context_id, command, data or b"")
                 continue
             response = C_FIND()
             response.MessageIDBeingRespondedTo = message.command.MessageID

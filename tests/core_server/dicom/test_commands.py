@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from io import BytesIO
 from typing import Any
 
 import pytest
-from pynetdicom.dimse_messages import C_GET_RSP, C_MOVE_RSP, C_STORE_RQ
-from pynetdicom.dimse_primitives import C_GET, C_MOVE, C_STORE
+from pynetdicom.dimse_messages import C_FIND_RSP, C_GET_RSP, C_MOVE_RSP, C_STORE_RQ
+from pynetdicom.dimse_primitives import C_FIND, C_GET, C_MOVE, C_STORE
 from pynetdicom.dsutils import encode
 
 from core_server.dicom import commands
@@ -55,3 +56,18 @@ def test_retrieve_pending(is_move: bool) -> None:
         is_move, model, 42, remaining=3, completed=297, failed=2, warning=1
     )
     assert encoded == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "identifier"), [(0xFF00, True), (0x0000, False), (0xFE00, False)]
+)
+def test_find_response(status: int, identifier: bool) -> None:
+    model = "1.2.840.10008.5.1.4.1.2.2.1"
+    primitive = C_FIND()
+    primitive.MessageIDBeingRespondedTo = 3
+    primitive.AffectedSOPClassUID = model
+    primitive.Status = status
+    if identifier:
+        primitive.Identifier = BytesIO(b"\x08\x00\x52\x00\x06\x00\x00\x00STUDY ")
+    expected = _pynetdicom(C_FIND_RSP(), primitive)
+    assert commands.find_response(model, 3, status, identifier) == expected
