@@ -225,13 +225,19 @@ class _Link:
         self.accepted: dict[int, PresentationContext] = {}
         self.incoming = incoming  # where C-STORE data sets are written
 
-    def read_pdu(self) -> tuple[int, bytes]:
+    def read_pdu(self) -> tuple[int, bytes | bytearray]:
+        """The next PDU, whole. A P-DATA-TF is received into one buffer and returned as it is
+        (its fragments are cut from it by memoryview): copying half a megabyte twice per
+        object cost more than the rest of the receive loop."""
         header = self._read(6)
         length = struct.unpack(">I", header[2:6])[0]
         if length > max(self.max_pdu, 1 << 16) + 1024 and header[0] == 0x04:
             self.abort()
             raise ConnectionAbortedError(f"P-DATA PDU of {length} bytes exceeds our maximum")
-        return header[0], header + self._read(length)
+        pdu = bytearray(6 + length)
+        pdu[:6] = header
+        self._receive_into(memoryview(pdu)[6:])
+        return header[0], pdu if header[0] == 0x04 else bytes(pdu)
 
     def next_message(self) -> _Message | None:
         """The next complete DIMSE message; None once the peer released or aborted."""
@@ -373,13 +379,15 @@ class _Link:
 
     def _read(self, size: int) -> bytes:
         buffer = bytearray(size)
-        view = memoryview(buffer)
+        self._receive_into(memoryview(buffer))
+        return bytes(buffer)
+
+    def _receive_into(self, view: memoryview) -> None:
         while view:
             got = self.sock.recv_into(view)
             if not got:
                 raise ConnectionResetError("peer closed the connection")
             view = view[got:]
-        return bytes(buffer)
 
 
 def _user_information(max_pdu: int, implementation: tuple[str, str]) -> list[Any]:
