@@ -26,11 +26,17 @@ function slip(ticket) {
   return card;
 }
 
+// The field is emptied as soon as the code is read, not after the answer: a scanner can send
+// the next code while the ticket list is still loading, and that scan must not be wiped.
 document.getElementById("checkin-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const code = barcode.value.trim();
   if (!code) return;
-  const priority = document.getElementById("priority").value || null;
+  const prioritySelectBox = document.getElementById("priority");
+  const priority = prioritySelectBox.value || null;
+  barcode.value = "";
+  prioritySelectBox.value = "";
+  barcode.focus();
   say("");
   try {
     const answer = await queueApi("/api/queueing/check-in", { method: "POST",
@@ -43,10 +49,7 @@ document.getElementById("checkin-form").addEventListener("submit", async (event)
     }
   } catch (error) {
     say(error.message);
-  } finally {
-    barcode.value = "";
-    document.getElementById("priority").value = "";
-    barcode.focus();
+    if (!barcode.value) barcode.value = code;  // refused: the code stays to be corrected
   }
 });
 
