@@ -66,8 +66,8 @@ from pynetdicom.sop_class import (
     Verification,
 )
 
-from core_server.dicom import answers, commands, store_codec
-from core_server.dicom.store_codec import CommandSet
+from core_server.dicom import answers, commands
+from core_server.dicom.commands import CommandSet
 
 log = logging.getLogger(__name__)
 
@@ -180,27 +180,27 @@ class _Message:
 
     @property
     def field(self) -> int:
-        found = self.fields.us(store_codec.COMMAND_FIELD) if self.fields else None
+        found = self.fields.us(commands.COMMAND_FIELD) if self.fields else None
         return int(self.command.CommandField) if found is None else found
 
     @property
     def sop_class_uid(self) -> str:
         if self.fields is not None:
-            return self.fields.uid(store_codec.AFFECTED_SOP_CLASS)
+            return self.fields.uid(commands.AFFECTED_SOP_CLASS)
         return str(self.command.AffectedSOPClassUID)
 
     @property
     def sop_instance_uid(self) -> str:
         if self.fields is not None:
-            return self.fields.uid(store_codec.AFFECTED_SOP_INSTANCE)
+            return self.fields.uid(commands.AFFECTED_SOP_INSTANCE)
         return str(self.command.AffectedSOPInstanceUID)
 
     @property
     def has_data_set(self) -> bool:
-        found = self.fields.us(store_codec.DATA_SET_TYPE) if self.fields else None
+        found = self.fields.us(commands.DATA_SET_TYPE) if self.fields else None
         if found is None:
             found = int(self.command.CommandDataSetType)
-        return found != store_codec.NO_DATA_SET
+        return found != commands.NO_DATA_SET
 
     def identifier(self, syntax: UID) -> Dataset:
         self.data.seek(0)
@@ -282,7 +282,7 @@ class _Link:
             message.path = self.incoming / f"{uuid.uuid4().hex}.part"
             message.file = message.path.open("wb")
             message.file.write(
-                store_codec.file_meta(
+                commands.file_meta(
                     message.sop_class_uid,
                     message.sop_instance_uid,
                     str(self.accepted[context_id].transfer_syntax[0]),
@@ -353,7 +353,7 @@ class _Link:
                         except ValueError:
                             self.abort()
                             raise ConnectionAbortedError("malformed DIMSE command set") from None
-                        if fields.us(store_codec.DATA_SET_TYPE) == store_codec.NO_DATA_SET:
+                        if fields.us(commands.DATA_SET_TYPE) == commands.NO_DATA_SET:
                             return _response(fields)
                 elif fields is None:
                     self.abort()
@@ -517,10 +517,10 @@ class DirectAssociation:
                 status = self.store(self.calling, address, message.path)
             finally:
                 message.discard()  # the archive took the file, or refused it
-            message_id = message.fields.us(store_codec.MESSAGE_ID) if message.fields else None
+            message_id = message.fields.us(commands.MESSAGE_ID) if message.fields else None
             if status == SUCCESS and message_id is not None:
                 # the common answer, encoded by hand (pynetdicom's encoder cost 0.3 ms)
-                encoded = store_codec.store_success(
+                encoded = commands.store_success(
                     message_id, message.sop_class_uid, message.sop_instance_uid
                 )
                 self.link.send_encoded(context_id, encoded, b"")
@@ -549,7 +549,7 @@ class DirectAssociation:
         syntax = self.link.accepted[context_id].transfer_syntax[0]
         identifier = message.identifier(syntax)
         sop_class = str(self.link.accepted[context_id].abstract_syntax)
-        message_id = message.fields.us(store_codec.MESSAGE_ID) if message.fields else None
+        message_id = message.fields.us(commands.MESSAGE_ID) if message.fields else None
         pending: bytes | None = None  # every pending response has the same command set
         for status, answer in self.find(self.calling, identifier, self._cancelled):
             data = None
@@ -809,7 +809,7 @@ class _Answer:
 
 
 def _response(fields: CommandSet) -> tuple[int, int | None]:
-    field = fields.us(store_codec.COMMAND_FIELD)
+    field = fields.us(commands.COMMAND_FIELD)
     if field is None:
         raise ConnectionAbortedError("a DIMSE message without a command field")
     return field, fields.us(0x0900)  # Status

@@ -12,7 +12,7 @@ from pynetdicom.dimse_messages import C_STORE_RQ, C_STORE_RSP
 from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.dsutils import create_file_meta, decode, encode
 
-from core_server.dicom import store_codec
+from core_server.dicom import commands
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 
@@ -27,7 +27,7 @@ def test_store_success_matches_pynetdicom(instance: str) -> None:
     message = C_STORE_RSP()
     message.primitive_to_message(primitive)
     expected = encode(message.command_set, True, True)
-    assert store_codec.store_success(513, CT, instance) == expected
+    assert commands.store_success(513, CT, instance) == expected
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def test_file_meta_matches_pydicom(syntax: str, instance: str) -> None:
         sop_class_uid=UID(CT), sop_instance_uid=UID(instance), transfer_syntax=UID(syntax)
     )
     write_file_meta_info(written, meta)
-    assert store_codec.file_meta(CT, instance, syntax) == written.getvalue()
+    assert commands.file_meta(CT, instance, syntax) == written.getvalue()
 
 
 def test_command_set_walk_reads_a_store_request() -> None:
@@ -53,14 +53,13 @@ def test_command_set_walk_reads_a_store_request() -> None:
     message = C_STORE_RQ()
     message.primitive_to_message(primitive)
     encoded = encode(message.command_set, True, True)
-    fields = store_codec.CommandSet(encoded)
-    assert fields.us(store_codec.COMMAND_FIELD) == 0x0001
-    assert fields.us(store_codec.MESSAGE_ID) == 7
-    assert fields.uid(store_codec.AFFECTED_SOP_INSTANCE) == "1.2.3.45"
-    assert fields.uid(store_codec.AFFECTED_SOP_CLASS) == CT
+    fields = commands.CommandSet(encoded)
+    assert fields.us(commands.COMMAND_FIELD) == 0x0001
+    assert fields.us(commands.MESSAGE_ID) == 7
+    assert fields.uid(commands.AFFECTED_SOP_INSTANCE) == "1.2.3.45"
+    assert fields.uid(commands.AFFECTED_SOP_CLASS) == CT
     assert (
-        fields.us(store_codec.DATA_SET_TYPE)
-        == decode(BytesIO(encoded), True, True)[0x00000800].value
+        fields.us(commands.DATA_SET_TYPE) == decode(BytesIO(encoded), True, True)[0x00000800].value
     )
 
 
@@ -74,4 +73,4 @@ def test_command_set_walk_reads_a_store_request() -> None:
 )
 def test_command_set_walk_refuses_what_it_cannot_read(encoded: bytes) -> None:
     with pytest.raises(ValueError):
-        store_codec.CommandSet(encoded)
+        commands.CommandSet(encoded)
