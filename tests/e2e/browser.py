@@ -29,10 +29,12 @@ from playwright.sync_api import (
     Browser,
     BrowserContext,
     ConsoleMessage,
+    Locator,
     Page,
     Playwright,
     Response,
     Route,
+    expect,
     sync_playwright,
 )
 
@@ -169,6 +171,13 @@ def sign_in(page: Page, username: str, password: str) -> None:
     page.fill("#password", password)
     with page.expect_navigation():
         page.click("#login")
+
+
+def assert_image_drawn(image: Locator) -> None:
+    """An <img> finished loading and decoded. (Not ``wait_for_function``: its string predicate
+    is an eval, which the pages' Content-Security-Policy refuses.)"""
+    expect(image).to_have_js_property("complete", True)
+    assert image.evaluate("img => img.naturalWidth") > 0
 
 
 def pixels(png: bytes) -> np.ndarray:

@@ -17,6 +17,7 @@ from tests.conftest import RunningCore
 from tests.dicom_data import encode, make_ct
 from tests.e2e.browser import (
     artifacts_for,
+    assert_image_drawn,
     browser,  # noqa: F401  (the module's Chromium)
     open_page,
 )
@@ -74,7 +75,7 @@ def test_register_and_perform_an_exam(
     ]
     label = page.locator("#exams img.barcode")
     expect(label).to_have_count(1)
-    page.wait_for_function("document.querySelector('#exams img.barcode').naturalWidth > 0")
+    assert_image_drawn(label)
     page.screenshot(path=str(artifacts / "registered.png"), full_page=True)
     # The printable label: name, pinyin, exam item and the barcode.
     with page.context.expect_page() as opened:
@@ -84,7 +85,7 @@ def test_register_and_perform_an_exam(
     expect(printable.locator("#label")).to_contain_text("张三")
     expect(printable.locator("#label")).to_contain_text("ZHANG SAN")
     expect(printable.locator("#label")).to_contain_text("头颅CT平扫")
-    printable.wait_for_function("document.querySelector('.label-barcode').naturalWidth > 0")
+    assert_image_drawn(printable.locator(".label-barcode"))
     printable.screenshot(path=str(artifacts / "label.png"))
     (exam,) = core.core.ris.exams(patient_id="MRN001", day=date.today())
     assert (exam.patient_name_pinyin, exam.room, exam.emergency) == ("ZHANG^SAN", "CT1", True)
