@@ -65,10 +65,16 @@ def test_mpps_moves_the_exam(core: RunningCore) -> None:
         )
         assert status.Status == 0x0000
         assert ris.exam(first.id).status == "in_progress"
-        # The same instance again is a duplicate.
-        status, _ = assoc.send_n_create(
-            _create(first.accession_number), ModalityPerformedProcedureStep, uid
-        )
+        # The same instance again is a duplicate. The refusal comes back so fast that
+        # pynetdicom's SCU reactor now and then takes it for an unexpected request and the
+        # call times out empty (its race, seen once in six suite runs): asked again, it is
+        # still a duplicate.
+        for _ in range(2):
+            status, _ = assoc.send_n_create(
+                _create(first.accession_number), ModalityPerformedProcedureStep, uid
+            )
+            if "Status" in status:
+                break
         assert status.Status == 0x0111
         status, _ = assoc.send_n_set(_set("COMPLETED"), ModalityPerformedProcedureStep, uid)
         assert status.Status == 0x0000
