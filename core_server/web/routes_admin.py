@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from core_server import auth, modalities
 from core_server.auth import AuditAction
-from core_server.web.security import require
+from core_server.web.security import audit, require
 
 admin = Depends(require("admin"))
 router = APIRouter(prefix="/api", tags=["admin"])
@@ -44,14 +44,7 @@ def _engine(request: Request) -> Any:
 def _audit(
     request: Request, user: auth.User, action: str, target: str, detail: dict[str, Any]
 ) -> None:
-    auth.record_audit(
-        _engine(request),
-        username=user.username,
-        action=action,
-        target=target,
-        detail=detail,
-        address=request.client.host if request.client else "",
-    )
+    audit(request, user, action, target, detail)
 
 
 Admin = Annotated[auth.User, admin]

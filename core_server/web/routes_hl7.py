@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from core_server import auth
 from core_server.web import i18n
-from core_server.web.security import require
+from core_server.web.security import audit, require
 
 router = APIRouter(prefix="/api/hl7", tags=["hl7"])
 Admin = Annotated[auth.User, Depends(require("admin"))]
@@ -79,14 +79,7 @@ def _refused(exc: ValueError) -> HTTPException:
 
 
 def _audit(request: Request, user: auth.User, action: str, target: str, detail: Any) -> None:
-    auth.record_audit(
-        request.app.state.ctx.engine,
-        username=user.username,
-        action=action,
-        target=target,
-        detail=detail,
-        address=request.client.host if request.client else "",
-    )
+    audit(request, user, action, target, detail)
 
 
 # -- summary ----------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from core_server.queueing import (
     Room,
     Screen,
 )
-from core_server.web.security import require
+from core_server.web.security import audit, require
 
 ADMIN = ("admin",)
 # Who calls patients into a room: technicians, doctors of ultrasound/endoscopy rooms, devices.
@@ -81,14 +81,7 @@ Admin = Annotated[auth.User, Depends(require(*ADMIN))]
 
 def _audit(request: Request, user: auth.User, action: str, target: str, **detail: Any) -> None:
     """Setup changes, device keys and ticket cancellations go to the audit trail."""
-    auth.record_audit(
-        request.app.state.ctx.engine,
-        username=user.username,
-        action=f"queueing.{action}",
-        target=target,
-        detail=detail,
-        address=request.client.host if request.client else "",
-    )
+    audit(request, user, f"queueing.{action}", target, detail)
 
 
 def _key(user: auth.User, key: str | None) -> tuple[str, str] | None:

@@ -40,7 +40,7 @@ from core_server.reporting import (
     WordRule,
     WorklistRow,
 )
-from core_server.web.security import require
+from core_server.web.security import audit, require
 
 router = APIRouter(prefix="/api/reporting", tags=["reporting"])
 
@@ -96,14 +96,7 @@ def _answers() -> Iterator[None]:
 
 
 def _audit(request: Request, user: auth.User, action: str, target: str, **detail: Any) -> None:
-    auth.record_audit(
-        request.app.state.ctx.engine,
-        username=user.username,
-        action=action,
-        target=target,
-        detail=detail,
-        address=request.client.host if request.client else "",
-    )
+    audit(request, user, action, target, detail)
 
 
 def _out(report: Report, user: auth.User, reporting: Reporting) -> dict[str, Any]:

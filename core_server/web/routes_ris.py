@@ -28,7 +28,7 @@ from core_server.ris import (
     VisitIn,
     code128,
 )
-from core_server.web.security import require
+from core_server.web.security import audit, require
 
 router = APIRouter(prefix="/api/ris", tags=["ris"])
 
@@ -70,15 +70,7 @@ def _answers() -> Iterator[None]:
 
 
 def _audit(request: Request, user: auth.User, action: str, target: str, **detail: Any) -> None:
-    client = request.client.host if request.client else ""
-    auth.record_audit(
-        request.app.state.ctx.engine,
-        username=user.username,
-        action=action,
-        target=target,
-        detail=detail,
-        address=client,
-    )
+    audit(request, user, action, target, detail)
 
 
 # -- patients -----------------------------------------------------------------------------------

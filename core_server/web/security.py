@@ -14,14 +14,14 @@ change, "who am I" and sign-out until it does.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request, WebSocket, status
 from fastapi.security import OAuth2PasswordBearer
 from starlette.responses import Response
 
-from core_server.auth import ROLES, User, user_for_token
+from core_server.auth import ROLES, User, record_audit, user_for_token
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
@@ -181,4 +181,16 @@ def clear_session_cookie(response: Response, request: Request) -> None:
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",
+    )
+
+
+def audit(request: Request, user: User, action: str, target: str, detail: Any) -> None:
+    """One audit record of what ``user`` did through this request (its client address)."""
+    record_audit(
+        request.app.state.ctx.engine,
+        username=user.username,
+        action=action,
+        target=target,
+        detail=detail,
+        address=request.client.host if request.client else "",
     )
