@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,3 +138,40 @@ def _num(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:.2f}" if abs(value) < 100 else f"{value:.0f}"
+
+
+def round_ratios(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """C-STORE rounds (see ``--store-rounds``): instances/s of each archive per round, the
+    ratio ours/Orthanc per round, and the medians."""
+    records = []
+    for row in ROWS:
+        if row.target is None or not row.phase.startswith("store_"):
+            continue
+        ours = [row.pick(r.get("core", {})) for r in rounds]
+        theirs = [row.pick(r.get("orthanc", {})) for r in rounds]
+        ratios = [a / b for a, b in zip(ours, theirs, strict=True) if a is not None and b]
+        median = statistics.median(ratios) if ratios else None
+        records.append(
+            {
+                "metric": row.label,
+                "core": ours,
+                "orthanc": theirs,
+                "ratios": [round(r, 2) for r in ratios],
+                "median_ratio": None if median is None else round(median, 2),
+                "target": _target_text(row),
+                "target_met": None if median is None else median >= row.target,
+            }
+        )
+    return records
+
+
+def rounds_table(records: list[dict[str, Any]]) -> str:
+    lines = []
+    for r in records:
+        met = {True: "yes", False: "NO", None: ""}[r["target_met"]]
+        lines.append(f"{r['metric']} (inst/s per round)")
+        lines.append(f"  core     {'  '.join(_num(v) for v in r['core'])}")
+        lines.append(f"  orthanc  {'  '.join(_num(v) for v in r['orthanc'])}")
+        lines.append(f"  ratio    {'  '.join(_num(v) for v in r['ratios'])}")
+        lines.append(f"  median ratio {_num(r['median_ratio'])}  target {r['target']}  met {met}")
+    return "\n".join(lines)

@@ -1,8 +1,9 @@
 """Database infrastructure: one metadata for every domain's tables, engines, migrations.
 
 SQLite (default) runs in WAL mode with ``synchronous=FULL`` so that a committed row survives a
-power cut; writers take the write lock at ``BEGIN IMMEDIATE`` (see :func:`write`) instead of
-upgrading a read lock mid-transaction, which SQLite would answer with SQLITE_BUSY.
+power cut (a writer whose rows can be rebuilt may ask for less). Writers take the write lock at
+``BEGIN IMMEDIATE`` (see :func:`write`) instead of upgrading a read lock mid-transaction, which
+SQLite would answer with SQLITE_BUSY.
 """
 
 from __future__ import annotations
@@ -79,26 +80,42 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    immediate = conn.get_execution_options().get("write", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    options = conn.get_execution_options()
+    # synchronous is a setting of the connection, not of the transaction: set back to FULL
+    # for every transaction but the non-durable writes (any transaction may write).
+    level = "FULL" if options.get("durable", True) else "NORMAL"
+    info = conn.connection.info
+    if info.get("synchronous", "FULL") != level:
+        conn.exec_driver_sql(f"PRAGMA synchronous={level}")
+        info["synchronous"] = level
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("write", False) else "BEGIN")
 
 
 _sqlite_writers: dict[int, threading.Lock] = {}
 
 
 @contextmanager
-def write(engine: Engine) -> Iterator[Connection]:
+def write(engine: Engine, durable: bool = True) -> Iterator[Connection]:
     """A transaction that will write: committed on success, rolled back on error.
+
+    ``durable=False`` returns from the commit without waiting for the disk (SQLite
+    ``synchronous=NORMAL``, PostgreSQL ``synchronous_commit off``): the transaction stays atomic
+    and is made durable by the next durable commit or checkpoint, but a power cut may lose it.
+    Only for rows that can be rebuilt from what is durable already (the archive index, from its
+    files).
 
     On SQLite the threads of this process queue on a lock first: SQLite admits one writer, and
     its busy handler polls with sleeps of up to 100 ms, which starves 20 concurrent writers."""
-    lock = _sqlite_writers.setdefault(id(engine), threading.Lock()) if is_sqlite(engine) else None
+    sqlite = is_sqlite(engine)
+    lock = _sqlite_writers.setdefault(id(engine), threading.Lock()) if sqlite else None
     if lock is not None:
         lock.acquire()
     try:
         with engine.connect() as conn:
-            conn = conn.execution_options(write=True)
+            conn = conn.execution_options(write=True, durable=durable)
             with conn.begin():
+                if not durable and not sqlite:
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 yield conn
     finally:
         if lock is not None:

@@ -234,7 +234,7 @@ class DicomServer:
             ae_title=self.ae_title,
             max_pdu=self.ae.maximum_pdu_size,
             timeout=self.ae.network_timeout or 60.0,
-            incoming=self.archive.storage.incoming,
+            storage=self.archive.storage,
             implementation=(self.ae.implementation_class_uid, self.ae.implementation_version_name),
             admit=lambda ae_title: peer is not None or not self.strict,
             echo=lambda ae_title: (

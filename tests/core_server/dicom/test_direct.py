@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,49 @@ def test_c_move_takes_the_direct_path_and_sends_the_stored_bytes(
     finally:
         storescp.terminate()
         storescp.wait(timeout=10)
+
+
+def test_a_silent_peer_is_dropped_after_the_network_timeout(tmp_path: Path) -> None:
+    """The direct path's sockets time out in the kernel (SO_RCVTIMEO): a peer that stops in the
+    middle of a PDU loses its association, nothing is stored, and the server goes on."""
+    core = RunningCore(tmp_path / "data", dicom_network_timeout=1.0).start()
+    try:
+        ae = client_ae("STALLER")
+        ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+        assoc = associate(ae, core)
+        sock = assoc.dul.socket.socket
+        sock.sendall(b"\x04\x00\x00\x01\x00\x00")  # a P-DATA-TF of 64 kB, of which nothing comes
+        deadline = time.monotonic() + 10
+        while assoc.is_established and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not assoc.is_established, "the server kept a silent association open"
+        assert time.monotonic() < deadline
+        after = associate(ae, core)
+        assert after.send_c_store(make_ct(patient_id="AFTER-STALL")).Status == 0x0000
+        after.release()
+        assert core.core.archive.count("IMAGE", {}) == 1
+        assert list(core.core.archive.storage.incoming.iterdir()) == []
+    finally:
+        core.stop()
+
+
+def test_one_association_leaves_no_file_behind_between_stores(
+    core: RunningCore, served: list[str]
+) -> None:
+    """The next object's incoming file is made ahead while the peer prepares it; the spare is
+    used by the next C-STORE and removed when the association ends."""
+    ae = client_ae("MODALITY")
+    ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+    assoc = associate(ae, core)
+    for number in range(3):
+        assert assoc.send_c_store(make_ct(patient_id=f"SPARE{number}")).Status == 0x0000
+        # at most the one spare waits, empty, for the next object
+        waiting = list(core.core.archive.storage.incoming.iterdir())
+        assert len(waiting) <= 1 and all(p.stat().st_size == 0 for p in waiting)
+    assoc.release()
+    assert served == ["MODALITY"]
+    assert core.core.archive.count("IMAGE", {}) == 3
+    deadline = time.monotonic() + 5
+    while list(core.core.archive.storage.incoming.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(core.core.archive.storage.incoming.iterdir()) == []
