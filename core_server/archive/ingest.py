@@ -146,6 +146,19 @@ def _index(
     }
     series_uid = parsed.series_instance_uid
     known = _series_ids(engine)
+    series_fk = known.get(series_uid)
+    if series_fk is not None:  # the common case: the next image of a series
+        fast = _fast_index(
+            engine,
+            {
+                "series_fk": series_fk,
+                "sop_instance_uid": parsed.sop_instance_uid,
+                **instance_values,
+            },
+        )
+        if fast is not None:
+            return "stored", fast
+        known.forget(series_uid)
     for attempt in range(3):
         try:
             with db.write(engine, durable=False) as conn:
@@ -165,6 +178,33 @@ def _index(
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+def _fast_index(engine: Engine, values: dict[str, Any]) -> int | None:
+    """A new instance of a series already indexed, on the driver's cursor (see
+    :func:`core_server.db.write_raw`): the newest corrected-key id, or None when the instance
+    is not new or the series is gone (then :func:`_index`'s full path decides)."""
+    insert_new, last_key = _fast_statements(engine.dialect)
+    try:
+        with db.write_raw(engine, durable=False) as cursor:
+            if cursor.execute(insert_new.sql, insert_new.params(values)).fetchone() is None:
+                raise _NotNew
+            return int(cursor.execute(last_key.sql, last_key.params({})).fetchone()[0] or 0)
+    except (_NotNew, engine.dialect.loaded_dbapi.IntegrityError):
+        return None
+
+
+class _NotNew(Exception):
+    """The SOP Instance UID is indexed already: rolled back, for the full path."""
+
+
+@lru_cache(maxsize=4)
+def _fast_statements(dialect: Any) -> tuple[db.Prepared, db.Prepared]:
+    columns = tuple(c.name for c in t.instances.columns if c.name != "id")
+    return (
+        db.Prepared(_insert_new_instance(dialect.name), dialect, columns),
+        db.Prepared(_LAST_KEY, dialect),
+    )
 
 
 def _insert_or_replace(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -171,3 +171,39 @@ def test_writeback_of_a_received_file_starts_at_once(tmp_path: Path) -> None:
     with path.open("rb") as file:
         assert storage.start_writeback(file.fileno()) is True  # nothing dirty: still fine
     assert storage.start_writeback(-1) is False  # a bad descriptor is refused, not raised
+
+
+def test_the_next_image_of_a_series_takes_the_short_path_and_reads_back_the_same(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short: list[bool] = []
+    original = db.write_raw
+
+    def spy(engine: object, durable: bool = True) -> object:
+        short.append(durable)
+        return original(engine, durable)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(db, "write_raw", spy)
+    first = make_ct(patient_id="SHORT", instance_number=1)
+    second = make_ct(
+        patient_id="SHORT",
+        study_uid=first.StudyInstanceUID,
+        series_uid=first.SeriesInstanceUID,
+        instance_number=2,
+    )
+    before = datetime.now(UTC)
+    archive.store_instance(encode(first), ORIGIN)
+    assert short == []  # a new series: the full path
+    archive.store_instance(encode(second), ORIGIN)
+    assert short == [False]  # non-durable, on the driver's cursor
+    with db.read(archive.engine) as conn:
+        rows = conn.execute(select(t.instances).order_by(t.instances.c.instance_number)).all()
+    assert [r.instance_number for r in rows] == [1, 2]
+    assert rows[0].series_fk == rows[1].series_fk
+    for row in rows:
+        received = row.received_at.replace(tzinfo=row.received_at.tzinfo or UTC)
+        assert before - timedelta(seconds=1) <= received <= datetime.now(UTC)
+        assert (
+            row.source_ae_title == "CT01" and row.transfer_syntax_uid == rows[0].transfer_syntax_uid
+        )
+        assert archive.storage.exists(row.path, row.size)
