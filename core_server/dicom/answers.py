@@ -1,21 +1,26 @@
 """C-FIND answers encoded without pydicom's writer, for the element kinds answers are made of.
 
 An answer is a flat data set of short text values (names, IDs, dates, UIDs, code strings,
-numbers as IS), a few US/UL counts and empty sequences. pydicom's generic writer spent half
-the server's CPU of a study-level C-FIND on them (README, "Where the time went"). This writer
-produces the same bytes (tests compare them) in implicit or explicit VR little endian, in
-ASCII or a character set without code extensions (UTF-8, GB18030, GBK, Latin-1); anything
-else (ISO 2022 escapes, big endian, a non-empty sequence, binary VRs) answers None and the
-caller falls back to pydicom.
+numbers as IS), a few US/UL counts and empty sequences: an :class:`Answer`, its elements as
+(tag, VR, value), made into a pydicom data set only where pydicom must have one (pynetdicom's
+association path, the fallback below). pydicom's generic writer spent half the server's CPU of
+a study-level C-FIND on them, and building the data set a fifth more (README, "Where the time
+went"). This writer produces the same bytes (tests compare them) in implicit or explicit VR
+little endian, in ASCII or a character set without code extensions (UTF-8, GB18030, GBK,
+Latin-1); anything else (ISO 2022 escapes, big endian, a non-empty sequence, binary VRs)
+answers None and the caller falls back to pydicom.
 """
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass, field
 from typing import Any
 
-from pydicom import Dataset
+from pydicom import Dataset, config
+from pydicom.dataelem import DataElement
 from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
 
 # Text VRs pydicom encodes with the data set's character set; the others are ASCII.
 _CHARSET_VRS = frozenset(("LO", "LT", "PN", "SH", "ST", "UC", "UT"))
@@ -25,6 +30,7 @@ _BINARY = {"US": "<H", "UL": "<I", "SS": "<h", "SL": "<i"}
 # Character sets whose text is one plain codec, without ISO 2022 escape sequences.
 _CODECS = {"": "ascii", "ISO_IR 6": "ascii", "ISO_IR 192": "utf_8", "GB18030": "gb18030"}
 _CODECS |= {"GBK": "gbk", "ISO_IR 100": "latin_1"}
+_CHARSET_TAG = 0x00080005
 _IMPLICIT = struct.Struct("<HHI")
 _EXPLICIT_SHORT = struct.Struct("<HH2sH")
 _EXPLICIT_LONG = struct.Struct("<HH2sHI")
@@ -34,15 +40,42 @@ class Unsupported(Exception):
     """An element this writer leaves to pydicom."""
 
 
-def encode(answer: Dataset, implicit: bool) -> bytes | None:
+@dataclass
+class Answer:
+    """One C-FIND answer: its elements as (tag, VR, value), in any order, and its Specific
+    Character Set (defined terms; none: the default repertoire)."""
+
+    elements: list[tuple[int, str, Any]] = field(default_factory=list)
+    charset: list[str] = field(default_factory=list)
+
+    def dataset(self) -> Dataset:
+        ds = Dataset()
+        if self.charset:
+            ds.SpecificCharacterSet = self.charset if len(self.charset) > 1 else self.charset[0]
+        for tag, vr, value in self.elements:
+            if vr == "SQ" and value is None:
+                value = Sequence()
+            # Values from our own index: pydicom's check of each value is skipped (cheaper).
+            ds.add(DataElement(tag, vr, value, validation_mode=config.IGNORE))
+        return ds
+
+
+def encode(answer: Answer | Dataset, implicit: bool) -> bytes | None:
     """``answer`` in implicit or explicit VR little endian; None when pydicom must do it."""
+    if isinstance(answer, Dataset):
+        terms = answer.get("SpecificCharacterSet")
+        elements = [(int(e.tag), str(e.VR), e.value) for e in answer.values()]
+        elements = [e for e in elements if e[0] != _CHARSET_TAG]
+    else:
+        terms, elements = answer.charset or None, answer.elements
     try:
-        codec = _codec(answer.get("SpecificCharacterSet"))
+        codec = _codec(terms)
         parts = []
-        for element in sorted(answer.values(), key=lambda e: e.tag):
-            vr = str(element.VR)
-            value = _value(vr, element.value, codec)
-            group, number = element.tag >> 16, element.tag & 0xFFFF
+        if terms:
+            elements = [*elements, (_CHARSET_TAG, "CS", terms)]
+        for tag, vr, value in sorted(elements, key=lambda e: e[0]):
+            value = _value(vr, value, codec)
+            group, number = tag >> 16, tag & 0xFFFF
             if implicit:
                 parts.append(_IMPLICIT.pack(group, number, len(value)))
             elif vr in _LONG:
@@ -81,6 +114,6 @@ def _value(vr: str, value: Any, codec: str) -> bytes:
     if vr in _BINARY:
         values = value if isinstance(value, MultiValue | list | tuple) else [value]
         return b"".join(struct.pack(_BINARY[vr], int(v)) for v in values)
-    if vr == "SQ" and len(value) == 0:
+    if vr == "SQ" and not value:
         return b""
     raise Unsupported(vr)

@@ -20,11 +20,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydicom import Dataset, config, dcmread
+from pydicom import Dataset, dcmread
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement
 from pydicom.multival import MultiValue
-from pydicom.sequence import Sequence
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import (
     AE,
@@ -55,11 +54,13 @@ from core_server.archive import (
     Reference,
 )
 from core_server.dicom import direct, mpps, worklist
+from core_server.dicom.answers import Answer
 from core_server.dicom.charsets import answer_charset, requested
 from core_server.modalities import Modality, get_modality, list_modalities
 from core_server.ris import Ris
 
 log = logging.getLogger(__name__)
+_QUERY_RETRIEVE_LEVEL, _RETRIEVE_AE_TITLE = 0x00080052, 0x00080054
 
 SUCCESS = 0x0000
 PENDING = 0xFF00
@@ -216,7 +217,7 @@ class DicomServer:
 
         def find(
             ae_title: str, identifier: Dataset, cancelled: Callable[[], bool]
-        ) -> Iterator[tuple[int | Dataset, Dataset | None]]:
+        ) -> Iterator[tuple[int | Dataset, Answer | None]]:
             if not self._permits(peer, ae_title, "query"):
                 return iter([(_status(NOT_AUTHORIZED, "calling AE title may not query"), None)])
             return self._find(identifier, cancelled)
@@ -285,16 +286,21 @@ class DicomServer:
                 cancelled=lambda: bool(event.is_cancelled),
             )
             return
-        yield from self._find(event.identifier, lambda: bool(event.is_cancelled))
+        for status, answer in self._find(event.identifier, lambda: bool(event.is_cancelled)):
+            yield status, None if answer is None else answer.dataset()
 
     def _find(
         self, identifier: Dataset, cancelled: Callable[[], bool]
-    ) -> Iterator[tuple[int | Dataset, Dataset | None]]:
-        level = str(identifier.get("QueryRetrieveLevel", "")).strip()
-        keys = _query_keys(identifier)
+    ) -> Iterator[tuple[int | Dataset, Answer | None]]:
+        # One pass over the identifier (pydicom converts each element as it is read): what each
+        # answer returns, looked up once per query rather than once per answer, and the keys.
+        fields, keys = [], {}
+        for element in identifier:
+            fields.append((int(element.tag), element.keyword, _vr(element)))
+            if element.keyword and element.VR != "SQ":
+                keys[element.keyword] = _key_text(element.value)
+        level = keys.get("QueryRetrieveLevel", "").strip()
         terms = requested(identifier)
-        # What each answer returns, looked up once per query rather than once per answer.
-        fields = [(e.tag, e.keyword, _vr(e)) for e in identifier]
         try:
             answers = self.archive.find(level, keys)
             for answer in answers:
@@ -308,34 +314,27 @@ class DicomServer:
         yield SUCCESS, None
 
     def _answer(
-        self, fields: list[tuple[Any, str, str]], answer: dict[str, Any], terms: list[str]
-    ) -> Dataset:
-        """The answer data set: ``fields`` are the query's (tag, keyword, VR)."""
-        ds = Dataset()
+        self, fields: list[tuple[int, str, str]], answer: dict[str, Any], terms: list[str]
+    ) -> Answer:
+        """The answer: ``fields`` are the query's (tag, keyword, VR)."""
         # Only the values the answer carries decide its character set: the index holds more
         # (every name of the level), which the query may not have asked for.
         asked = {keyword for _, keyword, _ in fields}
         texts = [v for k, v in answer.items() if k in asked and isinstance(v, str)]
-        charset = answer_charset(terms, texts)
-        if charset:
-            ds.SpecificCharacterSet = charset if len(charset) > 1 else charset[0]
+        found = Answer(charset=answer_charset(terms, texts))
         for tag, keyword, vr in fields:
-            if keyword == "SpecificCharacterSet":
+            if keyword in ("SpecificCharacterSet", "QueryRetrieveLevel", "RetrieveAETitle"):
                 continue
             if keyword in answer:
                 value = _dicom_value(answer[keyword], vr)
-            elif keyword == "RetrieveAETitle":
-                value = self.ae_title
             elif keyword == "InstanceAvailability":
                 value = "ONLINE"
             else:
-                value = Sequence() if vr == "SQ" else None
-            # Values from our own index: pydicom's check of each value is skipped (cheaper).
-            ds.add(DataElement(tag, vr, value, validation_mode=config.IGNORE))
-        ds.QueryRetrieveLevel = answer["QueryRetrieveLevel"]
-        if "RetrieveAETitle" not in ds:
-            ds.RetrieveAETitle = self.ae_title
-        return ds
+                value = None
+            found.elements.append((tag, vr, value))
+        found.elements.append((_QUERY_RETRIEVE_LEVEL, "CS", answer["QueryRetrieveLevel"]))
+        found.elements.append((_RETRIEVE_AE_TITLE, "AE", self.ae_title))
+        return found
 
     def _on_mpps_create(self, event: evt.Event) -> tuple[int, Dataset | None]:
         # Only registered modalities may move exams.
@@ -591,18 +590,19 @@ def _vr(element: DataElement) -> str:
 
 
 def _query_keys(identifier: Dataset) -> dict[str, str]:
-    keys: dict[str, str] = {}
-    for element in identifier:
-        if not element.keyword or element.VR == "SQ":
-            continue
-        value = element.value
-        if value is None:
-            keys[element.keyword] = ""
-        elif isinstance(value, MultiValue | list):
-            keys[element.keyword] = "\\".join(str(v) for v in value)
-        else:
-            keys[element.keyword] = str(value)
-    return keys
+    return {
+        element.keyword: _key_text(element.value)
+        for element in identifier
+        if element.keyword and element.VR != "SQ"
+    }
+
+
+def _key_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, MultiValue | list):
+        return "\\".join(str(v) for v in value)
+    return str(value)
 
 
 def _dicom_value(value: Any, vr: str) -> Any:

@@ -54,6 +54,26 @@ def test_same_bytes_as_pydicom(
     assert answers.encode(ds, implicit) == encode(ds, implicit, True)
 
 
+@pytest.mark.parametrize("implicit", [True, False])
+@pytest.mark.parametrize(("charset", "name", "description"), CASES)
+def test_an_answer_made_without_pydicom_is_the_same_data_set(
+    implicit: bool, charset: str | None, name: str, description: str
+) -> None:
+    """What the archive answers (an :class:`answers.Answer`) encodes to the bytes pydicom
+    writes for the same data set, and converts to that data set for pynetdicom."""
+    ds = _study_answer(charset, name, description)
+    answer = answers.Answer(
+        elements=[
+            (int(e.tag), str(e.VR), None if e.VR == "SQ" else e.value)
+            for e in ds.values()
+            if e.keyword != "SpecificCharacterSet"
+        ][::-1],  # in any order
+        charset=[charset] if charset else [],
+    )
+    assert answers.encode(answer, implicit) == encode(ds, implicit, True)
+    assert encode(answer.dataset(), implicit, True) == encode(ds, implicit, True)
+
+
 def test_iso_2022_and_binary_values_are_left_to_pydicom() -> None:
     ds = _study_answer("\\ISO 2022 IR 58", "Zhang^San=张^三", "")
     ds.SpecificCharacterSet = ["", "ISO 2022 IR 58"]
