@@ -81,17 +81,37 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Connection) -> None:
     options = conn.get_execution_options()
-    # synchronous is a setting of the connection, not of the transaction: set back to FULL
-    # for every transaction but the non-durable writes (any transaction may write).
-    level = "FULL" if options.get("durable", True) else "NORMAL"
-    info = conn.connection.info
-    if info.get("synchronous", "FULL") != level:
-        conn.exec_driver_sql(f"PRAGMA synchronous={level}")
-        info["synchronous"] = level
+    _synchronous(conn.connection.info, conn.exec_driver_sql, options.get("durable", True))
     conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("write", False) else "BEGIN")
 
 
+def _synchronous(info: dict[Any, Any], execute: Any, durable: bool) -> None:
+    """synchronous is a setting of the SQLite connection, not of the transaction: set back to
+    FULL for every transaction but the non-durable writes (any transaction may write)."""
+    level = "FULL" if durable else "NORMAL"
+    if info.get("synchronous", "FULL") != level:
+        execute(f"PRAGMA synchronous={level}")
+        info["synchronous"] = level
+
+
 _sqlite_writers: dict[int, threading.Lock] = {}
+_NOT_DURABLE = "SET LOCAL synchronous_commit TO OFF"  # PostgreSQL: this transaction only
+
+
+@contextmanager
+def _one_writer(engine: Engine) -> Iterator[bool]:
+    """On SQLite the threads of this process queue on a lock first: SQLite admits one writer,
+    and its busy handler polls with sleeps of up to 100 ms, which starves 20 concurrent
+    writers. Yields whether the database is SQLite."""
+    sqlite = is_sqlite(engine)
+    lock = _sqlite_writers.setdefault(id(engine), threading.Lock()) if sqlite else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        yield sqlite
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 @contextmanager
@@ -102,24 +122,13 @@ def write(engine: Engine, durable: bool = True) -> Iterator[Connection]:
     ``synchronous=NORMAL``, PostgreSQL ``synchronous_commit off``): the transaction stays atomic
     and is made durable by the next durable commit or checkpoint, but a power cut may lose it.
     Only for rows that can be rebuilt from what is durable already (the archive index, from its
-    files).
-
-    On SQLite the threads of this process queue on a lock first: SQLite admits one writer, and
-    its busy handler polls with sleeps of up to 100 ms, which starves 20 concurrent writers."""
-    sqlite = is_sqlite(engine)
-    lock = _sqlite_writers.setdefault(id(engine), threading.Lock()) if sqlite else None
-    if lock is not None:
-        lock.acquire()
-    try:
-        with engine.connect() as conn:
-            conn = conn.execution_options(write=True, durable=durable)
-            with conn.begin():
-                if not durable and not sqlite:
-                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-                yield conn
-    finally:
-        if lock is not None:
-            lock.release()
+    files)."""
+    with _one_writer(engine) as sqlite, engine.connect() as conn:
+        conn = conn.execution_options(write=True, durable=durable)
+        with conn.begin():
+            if not durable and not sqlite:
+                conn.exec_driver_sql(_NOT_DURABLE)
+            yield conn
 
 
 @contextmanager
@@ -128,22 +137,15 @@ def write_raw(engine: Engine, durable: bool = True) -> Iterator[Any]:
     transaction per stored object, where SQLAlchemy's connection, transaction and statement
     layers took most of the Python time spent indexing (py-spy). Statements come from
     :class:`Prepared`; anything beyond a few fixed statements belongs in :func:`write`."""
-    sqlite = is_sqlite(engine)
-    lock = _sqlite_writers.setdefault(id(engine), threading.Lock()) if sqlite else None
-    if lock is not None:
-        lock.acquire()
-    try:
+    with _one_writer(engine) as sqlite:
         connection = engine.raw_connection()  # from the pool, as write() would take it
         try:
             cursor = connection.cursor()
             if sqlite:
-                level = "FULL" if durable else "NORMAL"
-                if connection.info.get("synchronous", "FULL") != level:
-                    cursor.execute(f"PRAGMA synchronous={level}")
-                    connection.info["synchronous"] = level
+                _synchronous(connection.info, cursor.execute, durable)
                 cursor.execute("BEGIN IMMEDIATE")
             elif not durable:  # psycopg has begun the transaction already
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+                cursor.execute(_NOT_DURABLE)
             try:
                 yield cursor
             except BaseException:
@@ -152,9 +154,6 @@ def write_raw(engine: Engine, durable: bool = True) -> Iterator[Any]:
             connection.commit()
         finally:
             connection.close()  # back to the pool
-    finally:
-        if lock is not None:
-            lock.release()
 
 
 class Prepared:
