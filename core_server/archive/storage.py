@@ -1,7 +1,7 @@
 """The storage area: DICOM files on a local filesystem, written so that a crash never leaves a
 half-written file under a final name.
 
-Layout: ``<root>/YYYY/MM/DD/<study-hash>/<uuid>.dcm`` by date received, so that a day's work
+Layout: ``<root>/YYYY/MM/DD/<study-hash>/<id>.dcm`` by date received, so that a day's work
 sits together (for later tiering) and no folder grows without bound.
 """
 
