@@ -185,6 +185,14 @@ def _bind_processor(type_: Any, dialect: Any) -> Any:
     return type_.dialect_impl(dialect).bind_processor(dialect)
 
 
+def starts_with(column: Any, value: str) -> Any:
+    """``column LIKE 'value%'``, the pattern bound whole: SQLAlchemy's ``startswith`` binds
+    ``:value || '%'``, an expression, and then neither SQLite nor PostgreSQL walks the column's
+    index (a full scan of every patient at each keystroke of a search)."""
+    escaped = value.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return column.like(escaped + "%", escape="/")
+
+
 @contextmanager
 def read(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as conn, conn.begin():

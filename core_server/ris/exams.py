@@ -8,6 +8,7 @@ from typing import Any
 from pydicom.uid import RE_VALID_UID, generate_uid
 from sqlalchemy import Connection, func, insert, or_, select, text, update
 
+from core_server import db
 from core_server.ris import catalogue, records, status
 from core_server.ris.models import (
     Conflict,
@@ -492,9 +493,9 @@ def listing(
             or_(
                 ris_exams.c.accession_number == value,
                 ris_patients.c.patient_id == value,
-                ris_patients.c.name.startswith(value, autoescape=True),
-                ris_patients.c.name_initials.startswith(upper, autoescape=True),
-                ris_patients.c.name_pinyin.startswith(upper, autoescape=True),
+                db.starts_with(ris_patients.c.name, value),
+                db.starts_with(ris_patients.c.name_initials, upper),
+                db.starts_with(ris_patients.c.name_pinyin, upper),
             )
         )
     query = query.order_by(

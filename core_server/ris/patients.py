@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, update
 
-from core_server import pinyin
+from core_server import db, pinyin
 from core_server.ris import records, validation
 from core_server.ris.models import (
     Conflict,
@@ -147,9 +147,9 @@ def search(
                 ris_patients.c.patient_id == value,
                 ris_patients.c.id_card_number == upper,
                 ris_patients.c.phone == value,
-                ris_patients.c.name.startswith(value, autoescape=True),
-                ris_patients.c.name_initials.startswith(upper, autoescape=True),
-                ris_patients.c.name_pinyin.startswith(upper, autoescape=True),
+                db.starts_with(ris_patients.c.name, value),
+                db.starts_with(ris_patients.c.name_initials, upper),
+                db.starts_with(ris_patients.c.name_pinyin, upper),
             )
         )
     query = query.order_by(ris_patients.c.updated_at.desc()).limit(limit)

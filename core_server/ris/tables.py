@@ -29,7 +29,7 @@ ris_patients = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("patient_id", Key(64), nullable=False),
     Column("issuer", Key(64), nullable=False, server_default=""),
-    Column("name", String(128), nullable=False),
+    Column("name", Key(128), nullable=False),
     Column("name_pinyin", Key(128), nullable=False, server_default=""),
     # Upper-case initials of the pinyin (ZS for 张三): what registrars type to search.
     Column("name_initials", Key(32), nullable=False, server_default=""),
@@ -46,6 +46,7 @@ ris_patients = Table(
     Index(None, "name"),
     Index(None, "name_pinyin"),
     Index(None, "name_initials"),
+    Index(None, "phone"),
 )
 
 ris_visits = Table(
