@@ -107,7 +107,7 @@ def query_audit(
         conditions.append(audit_events.c.username == username)
     if action:
         if action.endswith("."):
-            conditions.append(audit_events.c.action.startswith(action, autoescape=True))
+            conditions.append(db.starts_with(audit_events.c.action, action))
         else:
             conditions.append(audit_events.c.action == action)
     if target:

@@ -344,7 +344,7 @@ def list_messages(
     if status:
         query = query.where(inbound.c.status == status)
     if message_type:
-        query = query.where(inbound.c.message_type.startswith(message_type.upper()))
+        query = query.where(db.starts_with(inbound.c.message_type, message_type.upper()))
     if control_id:
         query = query.where(inbound.c.control_id == control_id)
     with db.read(engine) as conn:
