@@ -35,6 +35,7 @@ from core_server.reporting.models import (
     Version,
     WordCheckFailed,
     WordRule,
+    WorklistPage,
     WorklistRow,
 )
 from core_server.reporting.service import SETTINGS, Content, Doctor, Reporting
@@ -75,6 +76,7 @@ __all__ = [
     "Version",
     "WordCheckFailed",
     "WordRule",
+    "WorklistPage",
     "WorklistRow",
     "diff",
     "plain",

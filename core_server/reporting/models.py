@@ -285,3 +285,11 @@ class WorklistRow(_Dict):
     priors: int
     images: int
     locked_by: str
+
+
+@dataclass(frozen=True)
+class WorklistPage:
+    """A page of the worklist, and how many rows all its pages hold."""
+
+    rows: list[WorklistRow]
+    total: int

@@ -55,6 +55,7 @@ from core_server.reporting.models import (
     Version,
     WordCheckFailed,
     WordRule,
+    WorklistPage,
     WorklistRow,
 )
 from core_server.reporting.tables import (
@@ -908,12 +909,14 @@ class Reporting:
         text_search: str = "",
         critical: bool | None = None,
         limit: int = 200,
-    ) -> list[WorklistRow]:
+        offset: int = 0,
+    ) -> WorklistPage:
         """The reporting worklist: performed exams of the chosen days (default the last 7)
-        with their report's state. ``status``: ``unreported`` (no report or an empty draft),
-        or a report status. ``age``: ``y,20,30`` (years), ``m,0,6`` (months), ``d,0,28`` (days),
-        either bound may be empty. ``text_search``: name prefix, pinyin, pinyin initials,
-        patient ID or accession number (the RIS's search). ``id_suffix``: last digits of the
+        with their report's state, ``limit`` rows from ``offset`` and the count of them all.
+        ``status``: ``unreported`` (no report or an empty draft), or a report status.
+        ``age``: ``y,20,30`` (years), ``m,0,6`` (months), ``d,0,28`` (days), either bound may
+        be empty. ``text_search``: name prefix, pinyin, pinyin initials, patient ID or
+        accession number (the RIS's search). ``id_suffix``: last digits of the
         patient ID (doctors share the work by them)."""
         today = date.today()
         date_to = date_to or today
@@ -1000,7 +1003,11 @@ class Reporting:
             )
         )
         # The patient (age, sex) is read only for the rows returned: one RIS read each.
-        return [self._worklist_row(e, report, patient_of(e), priors) for e, report in kept[:limit]]
+        page = kept[offset : offset + limit]
+        return WorklistPage(
+            [self._worklist_row(e, report, patient_of(e), priors) for e, report in page],
+            total=len(kept),
+        )
 
     def _worklist_row(
         self, e: Any, report: Report | None, patient: Any, priors: dict[tuple[str, str], int]

@@ -251,6 +251,7 @@ class GradeBody(BaseModel):
 @router.get("/worklist", response_model=list[WorklistRow])
 def worklist(
     request: Request,
+    response: Response,
     user: Reader,
     date_from: date | None = None,
     date_to: date | None = None,
@@ -264,12 +265,14 @@ def worklist(
     age: Annotated[str, Query(description="y,20,30 | m,0,6 | d,0,28")] = "",
     q: Annotated[str, Query(description="name, pinyin, initials, ID or accession")] = "",
     critical: bool | None = None,
-    limit: int = 200,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[dict[str, Any]]:
     """Performed exams of the chosen days (default the last seven) with their report state,
-    emergencies and critical values first. ``priors``: the patient's other signed reports."""
+    emergencies and critical values first, ``limit`` from ``offset``; ``X-Total-Count``: the
+    rows of all pages. ``priors``: the patient's other signed reports."""
     with _answers():
-        rows = _reporting(request).worklist(
+        page = _reporting(request).worklist(
             _doctor(user),
             date_from=date_from,
             date_to=date_to,
@@ -281,9 +284,11 @@ def worklist(
             age=age,
             text_search=q,
             critical=critical,
-            limit=min(max(limit, 1), 1000),
+            limit=limit,
+            offset=offset,
         )
-    return [r.as_dict() for r in rows]
+    response.headers["X-Total-Count"] = str(page.total)
+    return [r.as_dict() for r in page.rows]
 
 
 @router.post("/exams/{exam_id}/report", response_model=Report)

@@ -384,3 +384,27 @@ def test_clinician_acknowledges_a_critical_value(
     done = core.core.reporting.alert(alert.id)
     assert (done.status, done.acknowledged_by) == ("acknowledged", "zhao")
     _clean(guard, ward_guard)
+
+
+def test_a_long_worklist_comes_in_pages(
+    browser: Browser, core: RunningCore, request: pytest.FixtureRequest
+) -> None:
+    """101 exams to report: the first 100 show with the count of all, "加载更多" brings the
+    last one, a search starts again from its first page."""
+    artifacts = artifacts_for(request)
+    _staff(core)
+    for number in range(101):
+        _performed_exam(core, "P300", f"O-PAGE-{number}", "CT-HEAD")
+    page, guard = _page(browser, core, "li", "/reporting")
+    expect(page.locator("li.rp-item")).to_have_count(100)
+    expect(page.locator("#worklist-status")).to_have_text("显示 100 项，共 101 项")
+    page.locator("#worklist-more").click()
+    expect(page.locator("li.rp-item")).to_have_count(101)
+    expect(page.locator("#worklist-status")).to_have_text("共 101 项检查")
+    expect(page.locator("#worklist-more")).to_be_hidden()
+    page.screenshot(path=str(artifacts / "all-pages.png"), full_page=True)
+    page.locator("#q").fill("nobody")
+    page.locator("#search").click()
+    expect(page.locator("li.rp-item")).to_have_count(0)
+    expect(page.locator("#worklist-more")).to_be_hidden()
+    _clean(guard)

@@ -73,8 +73,15 @@ def test_report_from_worklist_to_clinician(running: RunningCore, staff: Staff) -
     technician, admin = staff.technician, staff.admin
     exam_id = _performed_exam(running, "API-1")
 
-    listed = resident.get("/api/reporting/worklist", params={"q": "oyn"}).json()
+    answer = resident.get("/api/reporting/worklist", params={"q": "oyn"})
+    listed = answer.json()
     assert (exam_id, "") in [(r["exam_id"], r["report_status"]) for r in listed]
+    assert answer.headers["X-Total-Count"] == str(len(listed))
+    assert (
+        resident.get("/api/reporting/worklist", params={"q": "oyn", "offset": 1}).json()
+        == (listed[1:])
+    )
+    assert resident.get("/api/reporting/worklist", params={"limit": 0}).status_code == 422
     assert clinician.get("/api/reporting/worklist").status_code == 403
 
     created = resident.post(f"/api/reporting/exams/{exam_id}/report")

@@ -130,9 +130,13 @@ def test_worklist_filters(setup: Setup) -> None:
     reporting.raise_critical(mine.id, RESIDENT, "大量气胸")
 
     def ids(**filters: object) -> list[int]:
-        return [r.exam_id for r in reporting.worklist(RESIDENT2, **filters)]  # type: ignore[arg-type]
+        return [r.exam_id for r in reporting.worklist(RESIDENT2, **filters).rows]  # type: ignore[arg-type]
 
     assert ids() == [wang, zhang, li]  # emergencies, then critical values, then oldest first
+    # pages of the same order, each with the count of all rows
+    assert ids(limit=2) == [wang, zhang] and ids(limit=2, offset=2) == [li]
+    assert reporting.worklist(RESIDENT2, limit=1, offset=1).total == 3
+    assert ids(offset=3) == []
     assert ids(text_search="李四") == [li]
     assert ids(text_search="ls") == [li]  # pinyin initials
     assert ids(text_search="zhang") == [zhang]
@@ -144,9 +148,9 @@ def test_worklist_filters(setup: Setup) -> None:
     assert ids(status="unreported") == [wang, li]
     assert ids(status="submitted") == [zhang]
     assert ids(critical=True) == [zhang]
-    assert [r.exam_id for r in reporting.worklist(RESIDENT, mine=True)] == [zhang]
+    assert [r.exam_id for r in reporting.worklist(RESIDENT, mine=True).rows] == [zhang]
     assert ids(mine=True) == []
-    row = reporting.worklist(RESIDENT2, text_search="张三")[0]
+    row = reporting.worklist(RESIDENT2, text_search="张三").rows[0]
     assert (row.report_status, row.author, row.critical, row.sex, row.age) == (
         "submitted",
         RESIDENT.username,
@@ -172,7 +176,7 @@ def test_priors_flags_key_images_grades_and_follow_up(sqlite_setup: Setup) -> No
     assert [(p["exam_id"], p["report"]["impression"]) for p in priors] == [
         (earlier, "<p>旧结论</p>")
     ]
-    assert [r.priors for r in reporting.worklist(RESIDENT, text_search="P1")] == [0, 1]
+    assert [r.priors for r in reporting.worklist(RESIDENT, text_search="P1").rows] == [0, 1]
     flagged = reporting.set_flags(
         report.id, RESIDENT, positive=True, teaching=True, teaching_note="典型"
     )

@@ -36,6 +36,7 @@ function when(iso) {
 }
 
 // api() with the reporting API's structured refusals kept: 409 lock holder, 422 word problems.
+// options.onHeaders(headers): the answer's headers (X-Total-Count of a page).
 async function rapi(path, options = {}) {
   const init = { credentials: "same-origin", headers: { Accept: "application/json" }, ...options };
   if (options.json !== undefined) {
@@ -43,7 +44,9 @@ async function rapi(path, options = {}) {
     init.headers = { ...init.headers, "Content-Type": "application/json" };
     delete init.json;
   }
+  delete init.onHeaders;
   const answer = await fetch(path, init);
+  if (options.onHeaders) options.onHeaders(answer.headers);
   if (answer.status === 401) {
     location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
     throw new ApiError(401, t("web.common.signed_out"));

@@ -68,32 +68,66 @@ function item(row) {
 }
 
 let rowsByExam = new Map();
+const PAGE_SIZE = 100; // rows per page; "more" appends the next
+const more = $("worklist-more");
+let total = 0;
 
+async function fetchRows(offset, limit) {
+  const params = filterParams();
+  params.set("offset", offset);
+  params.set("limit", limit);
+  return rapi("/api/reporting/worklist?" + params, {
+    onHeaders: (headers) => { total = Number(headers.get("X-Total-Count") || 0); },
+  });
+}
+
+function showCount() {
+  const shown = rowsByExam.size;
+  worklistStatus.textContent = !shown ? t("web.common.none")
+    : shown < total ? t("reporting_ui.worklist.count_of", { n: shown, total })
+    : t("reporting_ui.worklist.count", { n: shown });
+  more.hidden = shown >= total;
+}
+
+// The first page again, as long as what is shown (a refresh keeps the rows "more" added).
 async function refreshWorklist() {
   worklistStatus.textContent = t("web.common.loading");
   try {
-    const rows = await rapi("/api/reporting/worklist?" + filterParams());
+    const rows = await fetchRows(0, Math.min(1000, Math.max(PAGE_SIZE, rowsByExam.size)));
     rowsByExam = new Map(rows.map((r) => [r.exam_id, r]));
     worklist.replaceChildren(...rows.map(item));
-    worklistStatus.textContent = rows.length ? t("reporting_ui.worklist.count", { n: rows.length }) : t("web.common.none");
+    showCount();
     if (editor.examId && rowsByExam.has(editor.examId)) editor.row = rowsByExam.get(editor.examId);
   } catch (error) {
     worklistStatus.textContent = errorText(error);
   }
 }
 
+more.addEventListener("click", async () => {
+  try {
+    const rows = (await fetchRows(rowsByExam.size, PAGE_SIZE)).filter((r) => !rowsByExam.has(r.exam_id));
+    for (const row of rows) rowsByExam.set(row.exam_id, row);
+    worklist.append(...rows.map(item));
+    showCount();
+  } catch (error) {
+    worklistStatus.textContent = errorText(error);
+  }
+});
+
 editor.onChange = () => refreshWorklist();
+
+function newSearch() {
+  rowsByExam = new Map(); // a new search starts from its first page
+  remember();
+  refreshWorklist();
+}
 
 $("filters").addEventListener("submit", (event) => {
   event.preventDefault();
-  remember();
-  refreshWorklist();
+  newSearch();
 });
 for (const name of ["report_status", "modality", "body_part", "date_from", "date_to", ...CHECKS]) {
-  $(name).addEventListener("change", () => {
-    remember();
-    refreshWorklist();
-  });
+  $(name).addEventListener("change", newSearch);
 }
 
 // New exams arrive all day: the list refreshes every minute while the page is in front.
