@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from core_server.events import EventBus
+from core_server.hl7.charsets import MSH18_NAMES
 from core_server.hl7.housekeeping import Housekeeping
 from core_server.hl7.inbound import InboundMessage, Receiver, get_message, list_messages
 from core_server.hl7.listener import MllpListener
@@ -48,6 +49,11 @@ from core_server.ris import Ris
 class Hl7Service:
     """The listener on ``host:port``, the sender, and the status subscriber, started and
     stopped with the core process."""
+
+    # What a destination may be sent, and the MSH-18 character sets it may be sent in (read
+    # by the web adapter's page, which does not import this one).
+    purposes = PURPOSES
+    charsets = tuple(MSH18_NAMES.values())
 
     def __init__(
         self,

@@ -15,19 +15,20 @@ from core_server.web.templating import PageLink, add_page_link, render
 
 router = APIRouter(include_in_schema=False)
 
-CHARSETS = ("UNICODE UTF-8", "GB 18030-2000", "ASCII")
-# What a destination may be sent (core_server.hl7.PURPOSES; an adapter does not import another).
-PURPOSES = ("order_status", "results", "critical_values")
-
-
 @router.get("/admin/hl7")
 def hl7_page(
     request: Request, user: Annotated[auth.User, Depends(require_page("admin"))]
 ) -> Response:
+    # The choices come from the running HL7 service (an adapter does not import another);
+    # without one the page says the interface is off, as its API does.
+    service = request.app.state.ctx.hl7
     return render(
         request,
         "hl7/admin.html",
-        {"charsets": CHARSETS, "purposes": PURPOSES},
+        {
+            "charsets": service.charsets if service else (),
+            "purposes": service.purposes if service else (),
+        },
         i18n_prefixes=("hl7.",),
     )
 
