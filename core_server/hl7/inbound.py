@@ -24,7 +24,7 @@ from core_server import db
 from core_server.hl7 import charsets
 from core_server.hl7.ack import build_ack
 from core_server.hl7.errors import MessageError
-from core_server.hl7.message import Header, header, parse
+from core_server.hl7.message import Header, header, parse, raw_field, segments
 from core_server.hl7.tables import hl7_inbound_messages as inbound
 
 log = logging.getLogger(__name__)
@@ -262,8 +262,19 @@ class Receiver:
 
     def _ack(self, received: _Received, code: str, problem: MessageError | None) -> str:
         charset = received.header.charset if received.header else ""
+        orders = None
+        if received.message is not None:  # an ORM/OMI's answer names each of its orders
+            orders = [
+                (raw_field(orc, 1), raw_field(orc, 2), raw_field(orc, 3))
+                for orc in segments(received.message, "ORC")
+            ]
         return build_ack(
-            received.header, code, problem, application=self.application, charset=charset
+            received.header,
+            code,
+            problem,
+            application=self.application,
+            charset=charset,
+            orders=orders,
         )
 
     @staticmethod

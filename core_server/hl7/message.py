@@ -102,6 +102,14 @@ def repetitions(segment: hl7.Segment, field: int) -> int:
     return len(found) if str(found) else 0
 
 
+def raw_field(segment: hl7.Segment, field: int) -> str:
+    """A field as it was sent, components and escapes included ("" when absent)."""
+    try:
+        return str(segment(field))
+    except IndexError:
+        return ""
+
+
 def segments(message: hl7.Message, segment_id: str) -> list[hl7.Segment]:
     try:
         return list(message.segments(segment_id))

@@ -15,6 +15,7 @@ from core_server.web.templating import PageLink, add_page_link, render
 
 router = APIRouter(include_in_schema=False)
 
+
 @router.get("/admin/hl7")
 def hl7_page(
     request: Request, user: Annotated[auth.User, Depends(require_page("admin"))]

@@ -45,6 +45,10 @@ def pv1(visit_number: str, patient_class: str = "O") -> str:
     return f"PV1|1|{patient_class}" + "|" * 17 + visit_number
 
 
+def orcs(answer: bytes) -> list[str]:
+    return [s for s in answer.decode().split("\r") if s.startswith("ORC")]
+
+
 def stored(setup: Hl7Setup, control_id: str) -> dict[str, object]:
     with db.read(setup.engine) as conn:
         row = conn.execute(select(inbound).where(inbound.c.control_id == control_id)).one()
@@ -150,6 +154,10 @@ def test_orm_new_and_cancel(hl7_setup: Hl7Setup) -> None:
     )
     (answer,) = send(hl7_setup.port, new)
     assert ack_fields(answer)["code"] == "AA", ack_fields(answer)
+    # the application acknowledgement of an order: ORR^O02 (v2.3.1: no structure), the order
+    # accepted (OK) under its placer number
+    assert ack_fields(answer)["type"] == "ORR^O02"
+    assert orcs(answer) == ["ORC|OK|ORD20^HIS"]
     order = hl7_setup.ris.order(placer_order_number="ORD20", placer_application="HIS")
     (exam,) = order.exams
     assert exam.accession_number == "ACC20" and exam.modality == "CT"
@@ -163,6 +171,7 @@ def test_orm_new_and_cancel(hl7_setup: Hl7Setup) -> None:
     )
     (answer,) = send(hl7_setup.port, cancel)
     assert ack_fields(answer)["code"] == "AA"
+    assert orcs(answer) == ["ORC|CR|ORD20^HIS"]  # cancelled as requested
     assert hl7_setup.ris.exam(exam.id).status == "cancelled"
 
 
@@ -182,6 +191,8 @@ def test_omi_new_with_two_procedures_and_cancel(hl7_setup: Hl7Setup) -> None:
     )
     (answer,) = send(hl7_setup.port, new)
     assert ack_fields(answer)["code"] == "AA", ack_fields(answer)
+    assert ack_fields(answer)["type"] == "ORI^O24^ORI_O24"
+    assert orcs(answer) == ["ORC|OK|ORD30^HIS", "ORC|OK|ORD30^HIS"]
     order = hl7_setup.ris.order(placer_order_number="ORD30", placer_application="HIS")
     assert sorted(e.accession_number for e in order.exams) == ["ACC30A", "ACC30B"]
     assert order.emergency and order.priority == "STAT"
@@ -241,6 +252,10 @@ def test_malformed_messages_get_ar_and_the_listener_goes_on(hl7_on: Hl7Setup) ->
         if location:
             assert fields["err_location"].startswith(location), fields
     assert ack_fields(answers[-1])["code"] == "AA"
+    # A refused order is answered ORR^O02^ORR_O02 with the order unable to be accepted (UA);
+    # an unknown order control code is echoed.
+    assert ack_fields(answers[-2])["type"] == "ORR^O02^ORR_O02"
+    assert orcs(answers[-2]) == ["ORC|UA|O56"] and orcs(answers[-3]) == ["ORC|XX|O55"]
     # Every one was stored, broken or not.
     with db.read(hl7_on.engine) as conn:
         count = len(conn.execute(select(inbound.c.id)).all())
