@@ -607,6 +607,7 @@ def templates(
     body_part: str = "",
     keyword: str = "",
     department: str = "",
+    include_inactive: Annotated[bool, Query(description="retired ones too (setup page)")] = False,
 ) -> list[dict[str, Any]]:
     """System, department and the doctor's own private templates."""
     with _answers():
@@ -616,6 +617,7 @@ def templates(
             body_part=body_part,
             keyword=keyword,
             department=department,
+            include_inactive=include_inactive,
         )
     return [t.as_dict() for t in found]
 

@@ -120,9 +120,19 @@ def test_reporting_setup_page(
         kept = doctor.get(f"/api/reporting/reports/{report['id']}").json()
         assert "可疑恶性" in kept["findings"] and kept["status"] == "draft"
 
-    # Retired: no longer listed nor offered as a default; the reports keep it.
+    # Retired: no longer offered to doctors nor as a default; the reports keep it. The setup
+    # page still lists it, marked, and can offer it again.
     page.once("dialog", lambda dialog: dialog.accept())
-    row.get_by_role("button", name="停用").click()
-    expect(row).to_have_count(0)
+    row.get_by_role("button", name="停用", exact=True).click()
+    expect(row).to_have_class("template retired")
+    expect(row.locator("td.name")).to_have_text("胸部CT常规 (已停用)")
     assert not reporting.template(template.id).active
+    assert template.id not in [t.id for t in reporting.templates("li")]
+    offered = page.locator(f"select[name='default-CT-CHEST'] option[value='{template.id}']")
+    expect(offered).to_have_count(0)
+    row.get_by_role("button", name="重新启用").click()
+    expect(row).to_have_class("template")
+    expect(row.get_by_role("button", name="停用", exact=True)).to_be_visible()
+    again = reporting.template(template.id)
+    assert again.active and again.fields == template.fields and again.findings == template.findings
     guard.assert_clean()

@@ -137,6 +137,12 @@ wordForm.addEventListener("submit", (event) => {
 
 // -- templates and defaults -----------------------------------------------------------------
 
+// A template as the API takes it back (PUT), active or not.
+function templateBody(template, active) {
+  const { name, scope, department, modality, body_part, keywords, findings, impression, fields } = template;
+  return { name, scope, department, modality, body_part, keywords, findings, impression, fields, active };
+}
+
 function templateRow(template) {
   const actions = [button(t("web.common.edit"), () => openTemplate(template))];
   if (template.active) {
@@ -145,9 +151,13 @@ function templateRow(template) {
         act(() => api(`/api/reporting/templates/${template.id}`, { method: "DELETE" }));
       }
     }, "secondary danger"));
+  } else {
+    // A retired template stays listed (marked) and can be offered again, as it was.
+    actions.push(button(t("reporting_admin.templates.reactivate"), () => act(() =>
+      api(`/api/reporting/templates/${template.id}`, { method: "PUT", json: templateBody(template, true) }))));
   }
   return row("template" + (template.active ? "" : " retired"), { id: template.id },
-    el("td", { className: "name", textContent: template.name }),
+    el("td", { className: "name", textContent: template.active ? template.name : `${template.name} (${t("reporting_admin.templates.retired")})` }),
     el("td", { textContent: t("reporting_admin.scope." + template.scope) }),
     el("td", { textContent: template.department ? departmentName(template.department) : "" }),
     el("td", { textContent: template.modality || t("reporting_admin.any") }),
@@ -234,7 +244,7 @@ templateForm.addEventListener("submit", async (event) => {
     name: f.name.value.trim(), scope: f.scope.value, department: f.scope.value === "department" ? f.department.value : "",
     modality: f.modality.value, body_part: f.body_part.value.trim(), keywords: f.keywords.value.trim(),
     findings: toHtml(f.findings.value), impression: toHtml(f.impression.value), fields: readFields(),
-    active: true,
+    active: editing ? editing.active : true,
   };
   try {
     if (editing) {
@@ -265,7 +275,7 @@ async function load() {
     const [settings, rules, found, defaults] = await Promise.all([
       api("/api/reporting/settings"),
       api("/api/reporting/word-rules"),
-      api("/api/reporting/templates"),
+      api("/api/reporting/templates?include_inactive=true"),
       api("/api/reporting/default-templates"),
     ]);
     // Shared templates only: doctors keep their private ones themselves.
