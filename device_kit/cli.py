@@ -86,8 +86,9 @@ def main(
 
 
 def _key_joined(argv: Sequence[str]) -> list[str]:
-    """``--key -Xy...`` as ``--key=-Xy...``: the core's keys are base64url and one in 64 begins
-    with "-", which argparse would take for an option and refuse the documented command."""
+    """``--key -Xy...`` as ``--key=-Xy...``: keys issued before the core prefixed them with
+    ``pacs_`` are plain base64url, and one in 64 begins with "-", which argparse would take for
+    an option and refuse the documented command."""
     joined: list[str] = []
     for arg in argv:
         if joined and joined[-1] == "--key":

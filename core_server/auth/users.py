@@ -184,12 +184,15 @@ def authenticate(engine: Engine, username: str, password: str) -> User:
 # A session's last use is written at most this often: enough for an idle limit in minutes,
 # without a database write for every request.
 _TOUCH_SECONDS = 60
+TOKEN_PREFIX = "pacs_"
 
 
 def issue_token(engine: Engine, user: User, hours: float, idle_minutes: int | None = None) -> str:
     """A new token valid for ``hours``, and (for browser sessions) ending sooner after
     ``idle_minutes`` without use."""
-    token = secrets.token_urlsafe(32)
+    # The prefix makes a leaked token recognisable (secret scanners, logs) and keeps it from
+    # starting with "-", which a command line would take for an option (device keys).
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     with db.write(engine) as conn:
         conn.execute(delete(tokens).where(tokens.c.expires_at < now))

@@ -15,7 +15,7 @@ import websockets.sync.client
 from core_server import auth
 from core_server.server import create_app
 from core_server.settings import Settings
-from tests.conftest import RunningCore
+from tests.conftest import ADMIN_PASSWORD, RunningCore
 from tests.core_server.web.route_table import Endpoint, concrete, endpoints
 
 
@@ -43,6 +43,10 @@ def test_sign_in_gives_a_bearer_token(core: RunningCore) -> None:
         core.base_url + "/api/auth/token", data={"username": "admin", "password": "wrong-one"}
     )
     assert bad.status_code == 401
+    good = httpx.post(
+        core.base_url + "/api/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD}
+    )
+    assert good.json()["access_token"].startswith("pacs_")  # never "-": device CLIs take keys
     with core.api() as client:
         me = client.get("/api/auth/me")
         assert me.status_code == 200
