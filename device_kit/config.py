@@ -72,6 +72,10 @@ class DeviceSettings(BaseSettings):
     def spool_file(self) -> Path:
         return self.state_dir / "spool.sqlite"
 
+    @property
+    def logo_file(self) -> Path:
+        return self.state_dir / "logo"
+
 
 class ScreenSettings(DeviceSettings):
     """Options of a device program with a pygame screen."""

@@ -4,10 +4,11 @@ program stores the core's address and the key in one file readable by its user o
 from __future__ import annotations
 
 import json
-import os
 import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from device_kit.state import write_atomically
 
 
 class NotEnrolled(RuntimeError):
@@ -33,15 +34,7 @@ class Enrolment:
 
 def save(path: Path, enrolment: Enrolment) -> None:
     """Write atomically with mode 0600 from the start (never briefly world-readable)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.unlink(missing_ok=True)
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(asdict(enrolment), f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
+    write_atomically(path, json.dumps(asdict(enrolment)).encode(), 0o600)
 
 
 def load(path: Path, program: str) -> Enrolment:

@@ -21,6 +21,7 @@ from device_kit import cli, enrolment, link
 from device_kit.drivers import Availability, HardwareError
 from device_kit.program import DeviceProgram, fetch_logo, getter, run_window, screen_needs
 from device_kit.screen import Canvas, load_image
+from device_kit.state import CachedLogo
 from device_kit.systemd import Notifier
 from queue_display import app as display
 from queue_display import ui
@@ -87,7 +88,8 @@ class DisplayProgram(DeviceProgram[display.Event]):
             refresh_seconds=settings.refresh_seconds,
         )
         self.speech = SpeechWorker(speaker)
-        self.logo: pygame.Surface | None = None
+        self.logo_cache = CachedLogo(settings.logo_file)
+        self.logo: pygame.Surface | None = load_image(self.logo_cache.load())
         self.frames = 0
         self._last_frame = b""
 
@@ -143,7 +145,7 @@ class DisplayProgram(DeviceProgram[display.Event]):
             self.link.submit("logo", fetch_logo)
             return display.Bound(screen)
         if answer.tag == "logo":
-            self.logo = load_image(answer.value)
+            self.logo = load_image(self.logo_cache.update(answer.value, answer.error))
             self._dirty = True
             return None
         if answer.error is not None:

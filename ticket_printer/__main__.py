@@ -30,6 +30,7 @@ from device_kit.program import (
 )
 from device_kit.screen import Canvas, load_image
 from device_kit.spool import Action, Outcome, Result, Spool
+from device_kit.state import CachedLogo
 from device_kit.systemd import Notifier
 from ticket_printer import app as kiosk
 from ticket_printer import ui
@@ -128,7 +129,8 @@ class KioskProgram(DeviceProgram[kiosk.Event]):
         # The core's name for the header (GET devices/me on each connection); the setting
         # only covers a kiosk that has never reached its core.
         self.hospital = settings.hospital_name
-        self.logo: pygame.Surface | None = None
+        self.logo_cache = CachedLogo(settings.logo_file)
+        self.logo: pygame.Surface | None = load_image(self.logo_cache.load())
         self.jobs = Spool(settings.jobs_file)
         self.printing = PrintWorker(
             printer, self.jobs, settings.retry_print_seconds, settings.printer_check_seconds
@@ -185,7 +187,7 @@ class KioskProgram(DeviceProgram[kiosk.Event]):
             self._identified(event)
             return None
         if event.tag == "logo":
-            self.logo = load_image(event.value) if event.error is None else self.logo
+            self.logo = load_image(self.logo_cache.update(event.value, event.error))
             self._dirty = True
             return None
         if not event.tag.startswith("check-in:"):
@@ -215,7 +217,7 @@ class KioskProgram(DeviceProgram[kiosk.Event]):
         if hospital.get("logo_url"):
             self.link.submit("logo", fetch_logo)
         elif self.logo is not None:
-            self.logo = None  # the administrator removed it
+            self.logo = load_image(self.logo_cache.update(None))  # the administrator removed it
             self._dirty = True
 
     def _do(self, actions: Sequence[kiosk.Action]) -> None:
