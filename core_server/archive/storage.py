@@ -132,7 +132,10 @@ def _folder(study_instance_uid: str, day: date) -> str:
     return f"{day:%Y/%m/%d}/{study_hash}"
 
 
-_names = random.Random()  # seeded from os.urandom once
+# Seeded from os.urandom, again in a forked child (two processes must never draw the same
+# names), and private: nobody's random.seed() reaches it.
+_names = random.Random()
+os.register_at_fork(after_in_child=_names.seed)
 
 
 def _unique() -> str:

@@ -234,3 +234,17 @@ def test_the_next_image_of_a_series_takes_the_short_path_and_reads_back_the_same
             row.source_ae_title == "CT01" and row.transfer_syntax_uid == rows[0].transfer_syntax_uid
         )
         assert archive.storage.exists(row.path, row.size)
+
+
+def test_file_names_differ_between_forked_processes() -> None:
+    """Names come from a private generator (no system call each), reseeded in a forked child:
+    two processes storing into one area must never draw the same name."""
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        os.write(write, storage._unique().encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert os.read(read, 64).decode() != storage._unique()
+    os.close(read)
+    os.close(write)
