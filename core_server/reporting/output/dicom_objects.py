@@ -1,7 +1,9 @@
 """Signed reports as DICOM objects for the archive: a Comprehensive SR (highdicom) with the
-findings, impression, structured answers and key-image references, and an Encapsulated PDF of
-the printed layout. Both go into the exam's study (its Study Instance UID), each kind in its
-own series; an amendment is a new instance that names the one it supersedes.
+findings, impression, structured answers and key-image references, an Encapsulated PDF of
+the printed layout, and, when the doctor chose key images, a Key Object Selection (IHE Key
+Image Note: "Of Interest") that any viewer or PACS shows as the study's key images. All go into
+the exam's study (its Study Instance UID), each kind in its own series; an amendment is a new
+instance (the SR's names the one it supersedes).
 
 Patient and study attributes are copied from an image of the study already in the archive
 (so the report sits with its images whatever the RIS says now), or from the RIS when the study
@@ -24,10 +26,12 @@ from core_server.reporting.text import plain
 
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
 COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
+KEY_OBJECT_SELECTION = "1.2.840.10008.5.1.4.1.1.88.59"
 CHARSET = "ISO_IR 192"
 MANUFACTURER = "Imaging appliance"
 SR_SERIES_NUMBER = 9001
 PDF_SERIES_NUMBER = 9002
+KOS_SERIES_NUMBER = 9003
 # Private coding scheme of this appliance for template fields (no standard code exists for
 # most of them: "TI-RADS 成分", "结节最大径"...).
 LOCAL_SCHEME = "99IMGAPP"
@@ -159,6 +163,39 @@ def build_sr(
     sr.ContentDate = DA(_date(signed_at))
     sr.ContentTime = TM(_time(signed_at))
     return sr
+
+
+def build_kos(
+    signed: SignedReport,
+    header: Dataset,
+    key_images: Sequence[Dataset],
+    *,
+    sop_instance_uid: str,
+    institution: str,
+) -> Dataset:
+    """The Key Object Selection of one signed version's key images (at least one)."""
+    kos = hd.ko.KeyObjectSelectionDocument(
+        evidence=list(key_images),
+        content=hd.ko.KeyObjectSelection(
+            document_title=KEY_IMAGE,
+            referenced_objects=list(key_images),
+            description=f"关键图像 Key images: {signed.report.accession_number}"[:1024],
+        ),
+        series_instance_uid=series_uid(header.StudyInstanceUID, "ko"),
+        series_number=KOS_SERIES_NUMBER,
+        sop_instance_uid=sop_instance_uid,
+        instance_number=signed.version.number,
+        manufacturer=MANUFACTURER,
+        institution_name=institution or None,
+        institutional_department_name=signed.report.department or None,
+    )
+    kos.SpecificCharacterSet = CHARSET
+    _copy_identity(kos, header)
+    kos.SeriesDescription = "关键图像 Key images (KO)"
+    signed_at = signed.report.signed_at or signed.version.created_at
+    kos.ContentDate = DA(_date(signed_at))
+    kos.ContentTime = TM(_time(signed_at))
+    return kos
 
 
 def build_pdf(

@@ -45,7 +45,8 @@ from core_server.reporting.output.tables import (
 from core_server.ris import Ris
 
 log = logging.getLogger(__name__)
-KINDS = ("sr", "pdf")
+KINDS = ("sr", "pdf")  # every signed version
+KEY_IMAGES = "ko"  # a signed version whose report has key images
 PRINT_ROLES = ("admin", "registrar", "technician", "reporting_doctor", "reviewing_doctor")
 REPRINT_ROLES = ("admin",)
 FIRST_RETRY = 10.0  # seconds; doubled after each failure
@@ -179,7 +180,9 @@ class ReportOutput:
             entropy_srcs=["report-study", signed.report.accession_number]
         )
         now = _now()
-        for kind in KINDS:
+        # The key images' row first: the sweep looks only for versions missing SR or PDF rows.
+        kinds = (KEY_IMAGES, *KINDS) if signed.report.key_images else KINDS
+        for kind in kinds:
             try:
                 with db.write(self.engine) as conn:
                     conn.execute(
@@ -250,7 +253,7 @@ class ReportOutput:
             if row is None:
                 return stored
             try:
-                self._store(row)
+                done = self._store(row)
             except Exception as exc:
                 attempts = row.attempts + 1
                 pause = min(FIRST_RETRY * 2 ** (attempts - 1), LAST_RETRY)
@@ -266,7 +269,7 @@ class ReportOutput:
                         )
                     )
             else:
-                stored += 1
+                stored += done
         return stored
 
     def _claim(self) -> Any:
@@ -298,14 +301,26 @@ class ReportOutput:
             ).rowcount
         return row if claimed else self._claim()
 
-    def _store(self, row: Any) -> None:
+    def _store(self, row: Any) -> bool:
+        """Store the row's object; False when there was nothing to store (skipped)."""
         signed = source.load(self.engine, self.ris, row.report_id, row.version)
         pictures = self._key_image_headers(signed, row.study_instance_uid)
         study_images = pictures or self._any_image_header(row.study_instance_uid)
         header = dicom_objects.study_header(signed, study_images)
         header.StudyInstanceUID = row.study_instance_uid
         signer = self.display_name(signed.version.username)
-        if row.kind == "sr":
+        if row.kind == KEY_IMAGES:
+            if not pictures:  # none of them is in the archive (any more): nothing to select
+                self._mark(row.id, "skipped", "no key image is in the archive")
+                return False
+            ds = dicom_objects.build_kos(
+                signed,
+                header,
+                pictures,
+                sop_instance_uid=row.sop_instance_uid,
+                institution=self.hospital,
+            )
+        elif row.kind == "sr":
             ds = dicom_objects.build_sr(
                 signed,
                 header,
@@ -328,11 +343,15 @@ class ReportOutput:
         self.archive.store_instance(
             dicom_objects.encode(ds), Origin("report", ae_title=self.ae_title)
         )
+        self._mark(row.id, "stored")
+        return True
+
+    def _mark(self, row_id: int, status: str, note: str = "") -> None:
         with db.write(self.engine) as conn:
             conn.execute(
                 update(report_output_objects)
-                .where(report_output_objects.c.id == row.id)
-                .values(status="stored", stored_at=_now(), last_error="")
+                .where(report_output_objects.c.id == row_id)
+                .values(status=status, stored_at=_now(), last_error=note)
             )
 
     def _key_image_headers(self, signed: source.SignedReport, study_uid: str) -> list[Dataset]:

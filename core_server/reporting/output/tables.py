@@ -20,8 +20,9 @@ from sqlalchemy import (
 
 from core_server.db import BigId, metadata
 
-# One row per signed version and kind ("sr", "pdf"): written when the signature is seen, its
-# UIDs fixed then, so a retry stores the same object again (idempotent in the archive).
+# One row per signed version and kind ("sr", "pdf"; "ko" when the report has key images):
+# written when the signature is seen, its UIDs fixed then, so a retry stores the same object
+# again (idempotent in the archive).
 report_output_objects = Table(
     "report_output_objects",
     metadata,
@@ -32,7 +33,7 @@ report_output_objects = Table(
     Column("study_instance_uid", String(64), nullable=False),
     Column("series_instance_uid", String(64), nullable=False),
     Column("sop_instance_uid", String(64), nullable=False, unique=True),
-    Column("status", String(12), nullable=False),  # pending, stored
+    Column("status", String(12), nullable=False),  # pending, stored, skipped (no key image)
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text, nullable=False, server_default=""),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),

@@ -1,7 +1,7 @@
-"""Signed reports in the PACS: a Comprehensive SR and an encapsulated PDF in the exam's study,
-each in its own series, read back with pydicom, found by C-FIND (findscu) and QIDO-RS; an
-amendment adds new objects and keeps the old; a failed store is retried; the start-up sweep
-archives a signature whose event was lost."""
+"""Signed reports in the PACS: a Comprehensive SR, an encapsulated PDF and (with key images) a
+Key Object Selection in the exam's study, each in its own series, read back with pydicom,
+found by C-FIND (findscu) and QIDO-RS; an amendment adds new objects and keeps the old; a
+failed store is retried; the start-up sweep archives a signature whose event was lost."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def texts(sr: Dataset) -> dict[str, str]:
 
 def test_a_signed_report_is_archived_as_sr_and_pdf_in_the_exam_study(core: RunningCore) -> None:
     signed = signed_report(core, "P-ARCH-1")
-    objects = {o.kind: o for o in archived(core, signed.report.id, 2)}
+    objects = {o.kind: o for o in archived(core, signed.report.id, 3)}
     study = signed.exam.study_instance_uid
     image_series = dcmread(
         core.core.archive.locate(
@@ -111,10 +111,39 @@ def test_a_signed_report_is_archived_as_sr_and_pdf_in_the_exam_study(core: Runni
         text = subprocess.run(["pdftotext", f.name, "-"], capture_output=True, text=True).stdout
     assert HOSPITAL in text and "张三" in text and "纵隔内未见肿大淋巴结" in text
 
+    # The key image as a Key Object Selection ("Of Interest"), for any viewer or PACS.
+    kos = read(core, objects["ko"])
+    assert kos.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.59" and kos.Modality == "KO"
+    assert kos.StudyInstanceUID == study and kos.PatientName.ideographic == "张^三"
+    assert kos.SeriesInstanceUID not in (image_series, sr.SeriesInstanceUID, pdf.SeriesInstanceUID)
+    assert kos.ConceptNameCodeSequence[0].CodeValue == "113000"  # Of Interest
+    selected = [
+        i.ReferencedSOPSequence[0].ReferencedSOPInstanceUID
+        for i in kos.ContentSequence
+        if i.ValueType == "IMAGE"
+    ]
+    assert selected == [signed.image_uids[0]]
+    evidence = kos.CurrentRequestedProcedureEvidenceSequence[0]
+    assert [
+        i.ReferencedSOPInstanceUID
+        for s in evidence.ReferencedSeriesSequence
+        for i in s.ReferencedSOPSequence
+    ] == [signed.image_uids[0]]
+
+
+def test_without_key_images_there_is_no_key_object_selection(core: RunningCore) -> None:
+    signed = signed_report(core, "P-ARCH-NOKEY", key_image=False)
+    objects = archived(core, signed.report.id, 2)
+    assert sorted(o.kind for o in core.core.report_output.objects(signed.report.id)) == [
+        "pdf",
+        "sr",
+    ]
+    assert {o.kind for o in objects} == {"sr", "pdf"}
+
 
 def test_report_objects_are_found_by_c_find_and_qido(core: RunningCore, tmp_path: Path) -> None:
     signed = signed_report(core, "P-ARCH-2", name="李四")
-    objects = {o.kind: o for o in archived(core, signed.report.id, 2)}
+    objects = {o.kind: o for o in archived(core, signed.report.id, 3)}
     study = signed.exam.study_instance_uid
 
     folder = tmp_path / "find"
@@ -127,6 +156,7 @@ def test_report_objects_are_found_by_c_find_and_qido(core: RunningCore, tmp_path
     series = {a.SeriesInstanceUID: a.Modality for a in answers}
     assert series[objects["sr"].series_instance_uid] == "SR"
     assert series[objects["pdf"].series_instance_uid] == "DOC"
+    assert series[objects["ko"].series_instance_uid] == "KO"
     assert "CT" in series.values()
 
     with httpx.Client(
@@ -145,16 +175,16 @@ def test_report_objects_are_found_by_c_find_and_qido(core: RunningCore, tmp_path
 
 def test_an_amendment_adds_new_objects_and_keeps_the_old(core: RunningCore) -> None:
     signed = signed_report(core, "P-ARCH-3", name="王五")
-    first = {o.kind: o for o in archived(core, signed.report.id, 2)}
+    first = {o.kind: o for o in archived(core, signed.report.id, 3)}
     reporting = core.core.reporting
     reporting.amend(signed.report.id, CHIEF, "结节大小更正")
     reporting.save(
         signed.report.id, CHIEF, Content(findings="<p>右肺上叶见一实性结节，大小约6mm。</p>")
     )
     amended = reporting.sign(signed.report.id, CHIEF)
-    everything = archived(core, signed.report.id, 4)
+    everything = archived(core, signed.report.id, 6)
     newer = {o.kind: o for o in everything if o.version == amended.signed_version}
-    assert set(newer) == {"sr", "pdf"}
+    assert set(newer) == {"sr", "pdf", "ko"}
     assert {o.sop_instance_uid for o in everything} >= {
         first["sr"].sop_instance_uid,
         first["pdf"].sop_instance_uid,
@@ -191,7 +221,7 @@ def test_a_failed_store_is_retried_and_the_sweep_archives_lost_signatures(
     real = output.archive
     try:
         output.archive = FailingOnce(real)
-        signed = signed_report(core, "P-ARCH-4", name="赵六")
+        signed = signed_report(core, "P-ARCH-4", name="赵六", key_image=False)
         assert output.run_due() == 1  # one of the two failed
         waiting = [o for o in output.objects(signed.report.id) if o.status == "pending"]
         assert len(waiting) == 1

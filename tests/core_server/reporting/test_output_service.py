@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from core_server import auth, db
 from core_server.archive import Archive
+from core_server.archive.tables import instances
 from core_server.events import EventBus
 from core_server.reporting import REPORT_SIGNED, Forbidden, NotFound, Reporting, ReportingError
 from core_server.reporting.output import ReportOutput, report_print_log
@@ -59,10 +60,15 @@ def test_archiving_and_printing_on_each_database(parts: Any) -> None:
     signed = signed_report(parts, "P-SVC-1")
     output: ReportOutput = parts.core.report_output
     pending = output.objects(signed.report.id)
-    assert [o.status for o in pending] == ["pending", "pending"]  # noted by the event
+    # noted by the event: SR, PDF and the key image's Key Object Selection
+    assert sorted((o.kind, o.status) for o in pending) == [
+        ("ko", "pending"),
+        ("pdf", "pending"),
+        ("sr", "pending"),
+    ]
     assert output.enqueue(signed.report.id) == pending  # again: nothing new
     assert output.sweep() == 0
-    assert output.run_due() == 2 and output.run_due() == 0
+    assert output.run_due() == 3 and output.run_due() == 0
     stored = output.objects(signed.report.id)
     assert {o.status for o in stored} == {"stored"}
     for obj in stored:
@@ -137,3 +143,20 @@ def test_a_site_layout_and_logo_for_a_department(sqlite_parts: Any, tmp_path: Pa
     ).stdout
     sizes = {(row.split()[3], row.split()[4]) for row in listing.splitlines()[2:] if row.strip()}
     assert ("120", "120") in sizes  # the logo, beside the key image
+
+
+def test_key_images_gone_from_the_archive_are_skipped_not_retried(sqlite_parts: Any) -> None:
+    """A Key Object Selection needs its images: when none is in the archive any more, its job
+    ends as skipped (said why) and the SR and PDF are stored all the same."""
+    output: ReportOutput = sqlite_parts.core.report_output
+    signed = signed_report(sqlite_parts, "P-SVC-KO")
+    with db.write(sqlite_parts.core.engine) as conn:
+        conn.execute(delete(instances).where(instances.c.sop_instance_uid == signed.image_uids[0]))
+    assert output.run_due() == 2
+    done = {o.kind: o for o in output.objects(signed.report.id)}
+    assert (done["ko"].status, done["ko"].last_error) == (
+        "skipped",
+        "no key image is in the archive",
+    )
+    assert done["sr"].status == done["pdf"].status == "stored"
+    assert output.run_due() == 0
