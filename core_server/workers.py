@@ -5,8 +5,8 @@ parse, index and commit. With SO_REUSEPORT several processes listen on the same 
 the kernel spreads new associations over them; they share the database and the storage area,
 so no state lives only in one of them. The main process migrates the database and recovers the
 storage area before it starts them, supervises them (a dead worker is started again) and stops
-them; a worker dies with the main process (PR_SET_PDEATHSIG), so none is ever left holding the
-port.
+them; a worker dies with the main process (PR_SET_PDEATHSIG, asked by util-linux's setpriv
+before the worker's Python starts), so none is ever left holding the port.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -75,6 +76,12 @@ class DicomWorkers:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "core_server", "dicom-worker", *self._options()]
+        # The worker asks for the parent-death signal itself, but only once its imports are
+        # done (seconds on a busy machine): util-linux's setpriv asks before Python starts, so
+        # a main process killed meanwhile takes its worker along.
+        setpriv = shutil.which("setpriv")
+        if setpriv is not None:
+            command = [setpriv, "--pdeathsig", "TERM", "--", *command]
         return subprocess.Popen(command, stdin=subprocess.DEVNULL)
 
     def _options(self) -> list[str]:
