@@ -21,9 +21,6 @@ and the older file is kept and listed in ``replaced_instances``.
 from __future__ import annotations
 
 import logging
-import threading
-import weakref
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -36,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core_server import db
 from core_server.archive import tables as t
+from core_server.archive.memo import Memo, PerEngine
 from core_server.archive.objects import (
     ParsedObject,
     integer,
@@ -345,40 +343,7 @@ def _insert_new_instance(dialect: str) -> Any:
     )
 
 
-class _SeriesIds:
-    """Series UID -> row id of series this process has committed or seen, so that the common
-    case (the next image of a series) needs no look-up. Series rows are never renumbered; a
-    removed one shows as an integrity error, which forgets it and retries."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._ids: OrderedDict[str, int] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def get(self, uid: str) -> int | None:
-        with self._lock:
-            return self._ids.get(uid)
-
-    def put(self, uid: str, series_id: int) -> None:
-        with self._lock:
-            self._ids[uid] = series_id
-            self._ids.move_to_end(uid)
-            while len(self._ids) > self._size:
-                self._ids.popitem(last=False)
-
-    def forget(self, uid: str) -> None:
-        with self._lock:
-            self._ids.pop(uid, None)
-
-
-_known_series: weakref.WeakKeyDictionary[Engine, _SeriesIds] = weakref.WeakKeyDictionary()
-_known_lock = threading.Lock()
-
-
-def _series_ids(engine: Engine) -> _SeriesIds:
-    """The remembered series of one database (a process may open several, as the tests do)."""
-    with _known_lock:
-        found = _known_series.get(engine)
-        if found is None:
-            found = _known_series[engine] = _SeriesIds()
-        return found
+# Series UID -> row id of series this process has committed or seen, so that the common case
+# (the next image of a series) needs no look-up. Series rows are never renumbered; a removed
+# one shows as an integrity error, which forgets it and retries.
+_series_ids: PerEngine[Memo[str, int]] = PerEngine(Memo)

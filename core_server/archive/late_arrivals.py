@@ -20,9 +20,6 @@ agrees costs one header read and records nothing.
 from __future__ import annotations
 
 import logging
-import threading
-import weakref
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +30,7 @@ from core_server import db
 from core_server.archive import tables as t
 from core_server.archive.correction_plan import IDENTITY, Identity
 from core_server.archive.corrections import Correction, correct, patient_key, record_of
+from core_server.archive.memo import Memo, PerEngine
 from core_server.archive.rewrite import differs
 from core_server.archive.storage import StorageArea
 
@@ -197,35 +195,6 @@ def _values(placed: Any, records: list[Correction]) -> dict[str, str]:
     return {k: indexed[k] if k in indexed else given[k] for k in sorted(wanted)}
 
 
-class _Clean:
-    """(series UID, file study UID) -> the newest corrected key id at which an object of it
-    had nothing to follow; bounded, oldest forgotten first."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._seen: OrderedDict[tuple[str, str], int] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> int | None:
-        with self._lock:
-            return self._seen.get(key)
-
-    def put(self, key: tuple[str, str], last_key: int) -> None:
-        with self._lock:
-            self._seen[key] = last_key
-            self._seen.move_to_end(key)
-            while len(self._seen) > self._size:
-                self._seen.popitem(last=False)
-
-
-_clean: weakref.WeakKeyDictionary[Engine, _Clean] = weakref.WeakKeyDictionary()
-_clean_lock = threading.Lock()
-
-
-def _clean_series(engine: Engine) -> _Clean:
-    """The memo of one database (a process may open several, as the tests do)."""
-    with _clean_lock:
-        found = _clean.get(engine)
-        if found is None:
-            found = _clean[engine] = _Clean()
-        return found
+# (series UID, file study UID) -> the newest corrected key id at which an object of it had
+# nothing to follow.
+_clean_series: PerEngine[Memo[tuple[str, str], int]] = PerEngine(Memo)
