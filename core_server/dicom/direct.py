@@ -248,45 +248,36 @@ class _Link:
         self._receive_into(memoryview(pdu)[6:])
         return header[0], pdu if header[0] == 0x04 else bytes(pdu)
 
-    def next_message(self) -> _Message | None:
-        """The next complete DIMSE message; None once the peer released or aborted (a message
-        cut short leaves no file behind)."""
-        holder: list[_Message] = []
-        try:
-            return self._next_message(holder)
-        except BaseException:
-            for message in holder:
-                message.discard()
-            raise
-
-    def _next_message(self, holder: list[_Message]) -> _Message | None:
-        command = bytearray()
-        message: _Message | None = None
+    def _pdvs(self) -> Iterator[tuple[int, int, memoryview]]:
+        """(presentation context, control header, fragment) of each PDV of the P-DATA-TF PDUs
+        that come, until the peer releases (answered) or aborts."""
         while True:
             pdu_type, body = self.read_pdu()
             if pdu_type == 0x05:
-                if message is not None:
-                    message.discard()
                 self.sock.sendall(_RELEASE_RP)
-                return None
+                return
             if pdu_type != 0x04:
-                if message is not None:
-                    message.discard()
                 if pdu_type != 0x07:
                     self.abort()
-                return None
+                return
             view = memoryview(body)
             offset = 6
             while offset < len(view):
                 length = struct.unpack_from(">I", view, offset)[0]
-                context_id, control = view[offset + 4], view[offset + 5]
-                fragment = view[offset + 6 : offset + 4 + length]
+                yield view[offset + 4], view[offset + 5], view[offset + 6 : offset + 4 + length]
                 offset += 4 + length
+
+    def next_message(self) -> _Message | None:
+        """The next complete DIMSE message; None once the peer released or aborted (a message
+        cut short leaves no file behind)."""
+        command = bytearray()
+        message: _Message | None = None
+        try:
+            for context_id, control, fragment in self._pdvs():
                 if control & 1:  # command set
                     command += fragment
                     if control & 2:
                         message = self._started(bytes(command), context_id)
-                        holder.append(message)
                         if not message.has_data_set:
                             return message
                 elif message is not None:
@@ -303,6 +294,13 @@ class _Link:
                 else:
                     self.abort()
                     raise ConnectionAbortedError("a data set arrived before its command")
+        except BaseException:
+            if message is not None:
+                message.discard()
+            raise
+        if message is not None:  # released or aborted in the middle of it
+            message.discard()
+        return None
 
     def _started(self, encoded: bytes, context_id: int) -> _Message:
         message = _Message(encoded, context_id)
@@ -379,37 +377,23 @@ class _Link:
         aborted. A data set that came with the message is read and dropped."""
         command = bytearray()
         fields: CommandSet | None = None
-        while True:
-            pdu_type, body = self.read_pdu()
-            if pdu_type == 0x05:
-                self.sock.sendall(_RELEASE_RP)
-                return None
-            if pdu_type != 0x04:
-                if pdu_type != 0x07:
-                    self.abort()
-                return None
-            view = memoryview(body)
-            offset = 6
-            while offset < len(view):
-                length = struct.unpack_from(">I", view, offset)[0]
-                control = view[offset + 5]
-                fragment = view[offset + 6 : offset + 4 + length]
-                offset += 4 + length
-                if control & 1:
-                    command += fragment
-                    if control & 2:
-                        try:
-                            fields = CommandSet(bytes(command))
-                        except ValueError:
-                            self.abort()
-                            raise ConnectionAbortedError("malformed DIMSE command set") from None
-                        if fields.us(commands.DATA_SET_TYPE) == commands.NO_DATA_SET:
-                            return _response(fields)
-                elif fields is None:
-                    self.abort()
-                    raise ConnectionAbortedError("a data set arrived before its command")
-                elif control & 2:
-                    return _response(fields)
+        for _context_id, control, fragment in self._pdvs():
+            if control & 1:
+                command += fragment
+                if control & 2:
+                    try:
+                        fields = CommandSet(bytes(command))
+                    except ValueError:
+                        self.abort()
+                        raise ConnectionAbortedError("malformed DIMSE command set") from None
+                    if fields.us(commands.DATA_SET_TYPE) == commands.NO_DATA_SET:
+                        return _response(fields)
+            elif fields is None:
+                self.abort()
+                raise ConnectionAbortedError("a data set arrived before its command")
+            elif control & 2:
+                return _response(fields)
+        return None
 
     def send(self, encoder: DIMSEMessage, primitive: Any, context_id: int) -> None:
         encoder.primitive_to_message(primitive)
