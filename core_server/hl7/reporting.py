@@ -29,15 +29,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Engine
 
 from core_server import auth, db
-from core_server.hl7 import outbound
+from core_server.hl7 import cursors, outbound
 from core_server.hl7.message import escape, timestamp
-from core_server.hl7.tables import hl7_status_cursor
 from core_server.reporting import (
     CRITICAL_VALUE_ESCALATED,
     CRITICAL_VALUE_RAISED,
@@ -106,13 +104,13 @@ class ResultReporter:
     ) -> int:
         total = 0
         while True:
-            after = self._cursor(cursor)
+            after = cursors.position(self.engine, cursor)
             entries = read(after, BATCH)
             if not entries:
                 return total
             queued = [m for entry in entries for m in self._safely(messages, entry)]
             with db.write(self.engine) as conn:
-                if not _advance(conn, cursor, after, entries[-1].event_id):
+                if not cursors.advance(conn, cursor, after, entries[-1].event_id):
                     continue  # another process took these entries: read on from its cursor
                 for destination, message, source, alert_id in queued:
                     job = outbound.enqueue(conn, destination, message, source=source)
@@ -126,15 +124,6 @@ class ResultReporter:
                             conn=conn,
                         )
             total += len(entries)
-
-    def _cursor(self, name: str) -> int:
-        with db.read(self.engine) as conn:
-            found = conn.execute(
-                select(hl7_status_cursor.c.last_change_id).where(hl7_status_cursor.c.name == name)
-            ).scalar()
-        if found is None:  # made by the migration 0011_hl7_reporting_cursor
-            raise RuntimeError(f"the HL7 cursor {name!r} is missing: migrate the database")
-        return int(found)
 
     @staticmethod
     def _safely(messages: Callable[[Any], list[Queued]], entry: Any) -> list[Queued]:
@@ -250,16 +239,6 @@ class ResultReporter:
     def _name(self, username: str) -> str:
         user = auth.get_user(self.engine, username) if username else None
         return user.display_name if user is not None and user.display_name else username
-
-
-def _advance(conn: Connection, name: str, after: int, to: int) -> bool:
-    """Move the cursor from ``after`` to ``to``; False when another process moved it first."""
-    moved = conn.execute(
-        update(hl7_status_cursor)
-        .where(hl7_status_cursor.c.name == name, hl7_status_cursor.c.last_change_id == after)
-        .values(last_change_id=to, updated_at=datetime.now(UTC))
-    ).rowcount
-    return bool(moved == 1)
 
 
 def _text(text: str, destination: outbound.Destination) -> str:

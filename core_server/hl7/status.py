@@ -12,15 +12,14 @@ unknown to the HIS.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine
 
 from core_server import db
-from core_server.hl7 import outbound
+from core_server.hl7 import cursors, outbound
 from core_server.hl7.message import escape, timestamp
-from core_server.hl7.tables import hl7_status_cursor
 from core_server.ris import EXAM_STATUS_CHANGED, Exam, NotFound, Ris, StatusChange
 
 log = logging.getLogger(__name__)
@@ -67,34 +66,17 @@ class StatusReporter:
         """Queue the messages of every change not yet read; the number of changes read."""
         total = 0
         while True:
-            after = self._cursor()
+            after = cursors.position(self.engine, CURSOR)
             changes = self.ris.status_changes(after, BATCH)
             if not changes:
                 return total
             messages = self._messages(changes)
             with db.write(self.engine) as conn:
-                moved = conn.execute(
-                    update(hl7_status_cursor)
-                    .where(
-                        hl7_status_cursor.c.name == CURSOR,
-                        hl7_status_cursor.c.last_change_id == after,
-                    )
-                    .values(last_change_id=changes[-1].change_id, updated_at=datetime.now(UTC))
-                ).rowcount
-                if moved != 1:
+                if not cursors.advance(conn, CURSOR, after, changes[-1].change_id):
                     continue  # another process took these changes: read on from its cursor
                 for destination, message in messages:
                     outbound.enqueue(conn, destination, message, source=EXAM_STATUS_CHANGED)
             total += len(changes)
-
-    def _cursor(self) -> int:
-        with db.read(self.engine) as conn:
-            found = conn.execute(
-                select(hl7_status_cursor.c.last_change_id).where(hl7_status_cursor.c.name == CURSOR)
-            ).scalar()
-        if found is None:  # made by the migration 0010_hl7_status_cursor
-            raise RuntimeError(f"the HL7 status cursor {CURSOR!r} is missing: migrate the database")
-        return int(found)
 
     def _messages(self, changes: list[StatusChange]) -> list[tuple[str, str]]:
         """(destination name, message) for each change, in order."""

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from core_server import db
 from core_server.events import EventBus
-from core_server.hl7 import CRITICAL_VALUES, RESULTS, Hl7Service, outbound
+from core_server.hl7 import CRITICAL_VALUES, RESULTS, Hl7Service, cursors, outbound
 from core_server.hl7.outbound import Destination
 from core_server.hl7.reporting import ResultReporter
 from core_server.reporting import Content, Reporting, ResultEvent
@@ -173,7 +173,8 @@ def test_two_processes_reading_the_same_outbox_queue_each_result_once(
 def test_the_migration_starts_the_cursors_after_what_was_already_sent(engine: Engine) -> None:
     ris, reporting = domains(engine)
     reporter = ResultReporter(engine, reporting, ris, "PACS")
-    assert reporter._cursor(RESULTS) == reporter._cursor(CRITICAL_VALUES) == 0  # new install
+    # a new install
+    assert cursors.position(engine, RESULTS) == cursors.position(engine, CRITICAL_VALUES) == 0
     report = reporting.start(performed_exam(ris, "ORD-OLD"), RESIDENT)
     reporting.submit(report.id, RESIDENT, Content(findings="<p>所见</p>"))
     reporting.raise_critical(report.id, RESIDENT, "气胸")
@@ -183,6 +184,6 @@ def test_the_migration_starts_the_cursors_after_what_was_already_sent(engine: En
     with engine.begin() as conn:
         command.downgrade(db.alembic_config(conn), "0010_hl7_status_cursor")
     db.migrate(engine)
-    assert reporter._cursor(RESULTS) == event.event_id
-    assert reporter._cursor(CRITICAL_VALUES) == notice.event_id
+    assert cursors.position(engine, RESULTS) == event.event_id
+    assert cursors.position(engine, CRITICAL_VALUES) == notice.event_id
     assert reporter.catch_up() == 0
