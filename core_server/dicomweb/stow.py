@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -76,8 +75,7 @@ async def _store(request: Request, user: auth.User, study: str | None) -> Respon
             415, f"only application/dicom parts are accepted, not {part_type} / 仅接受 DICOM 文件"
         )
     archive = archive_of(request)
-    incoming = archive.storage.incoming
-    writer = PartWriter(boundary, lambda: incoming / f"stow-{uuid.uuid4().hex}.part")
+    writer = PartWriter(boundary, archive.storage.new_incoming)
     try:
         async for chunk in request.stream():
             writer.write(chunk)
