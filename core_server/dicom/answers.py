@@ -60,14 +60,9 @@ class Answer:
         return ds
 
 
-def encode(answer: Answer | Dataset, implicit: bool) -> bytes | None:
+def encode(answer: Answer, implicit: bool) -> bytes | None:
     """``answer`` in implicit or explicit VR little endian; None when pydicom must do it."""
-    if isinstance(answer, Dataset):
-        terms = answer.get("SpecificCharacterSet")
-        elements = [(int(e.tag), str(e.VR), e.value) for e in answer.values()]
-        elements = [e for e in elements if e[0] != _CHARSET_TAG]
-    else:
-        terms, elements = answer.charset or None, answer.elements
+    terms, elements = answer.charset or None, answer.elements
     try:
         codec = _codec(terms)
         parts = []

@@ -119,9 +119,7 @@ Retrieve = Callable[[str, dict[str, str]], "list[Any] | int"]
 Destination = Callable[[str, str], "tuple[str, int] | int"]
 # (calling AE title, identifier, "cancelled?") -> (status, answer) pairs, as pynetdicom's
 # C-FIND handlers yield them
-Find = Callable[
-    [str, Dataset, Callable[[], bool]], Iterator[tuple[Any, "answers.Answer | Dataset | None"]]
-]
+Find = Callable[[str, Dataset, Callable[[], bool]], Iterator[tuple[Any, "answers.Answer | None"]]]
 
 
 def peek_request(sock: socket.socket, timeout: float) -> A_ASSOCIATE | None:
@@ -613,9 +611,7 @@ class DirectAssociation:
                 if syntax.is_little_endian and not syntax.is_deflated:
                     data = answers.encode(answer, syntax.is_implicit_VR)
                 if data is None:
-                    if isinstance(answer, answers.Answer):
-                        answer = answer.dataset()
-                    data = encode(answer, syntax.is_implicit_VR, syntax.is_little_endian)
+                    data = encode(answer.dataset(), syntax.is_implicit_VR, syntax.is_little_endian)
             if isinstance(status, int) and message_id is not None:
                 if status == PENDING and data and pending is not None:
                     command = pending
