@@ -2,8 +2,8 @@
 calls :func:`store_file` (bytes are first put in the incoming folder).
 
 Order of work, so that an acknowledged object is never lost and a failed one leaves nothing:
-the object arrives as a file in the storage area's incoming folder (C-STORE data sets are
-written there by pynetdicom as their fragments arrive, so they are never held whole in memory);
+the object arrives as a file in the storage area's incoming folder (the DICOM server writes
+C-STORE data sets there as their fragments arrive, so they are never held whole in memory);
 its attributes are read and checked; it is fsynced, renamed to its final name and its folder
 fsynced; then the rows are committed. Only then does the caller send its success status.
 
