@@ -11,16 +11,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Connection,
+    DateTime,
+    Dialect,
     Engine,
     Integer,
     MetaData,
     String,
+    TypeDecorator,
     create_engine,
     event,
 )
@@ -44,6 +48,26 @@ def Key(length: int) -> String:
     """A string column that DICOM matching searches: byte-wise (C) ordering on PostgreSQL, so
     that a ``LIKE 'ZHANG%'`` prefix can walk its B-tree index (SQLite does so by default)."""
     return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment, stored in UTC and always handed back aware (SQLite keeps no offset and would
+    hand back naive datetimes). Writing a naive datetime is a programming error: it raises."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the core stores aware datetimes only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def make_engine(url: str) -> Engine:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from core_server import auth, db, dicomweb
+from core_server import auth, clock, db, dicomweb
 from core_server.archive import Archive
 from core_server.dicom import DicomServer
 from core_server.events import EventBus
@@ -44,6 +44,7 @@ class Core:
 def build_core(settings: Settings) -> Core:
     """Open (and migrate) the database, the storage area and the DICOM AE, not yet listening."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    clock.set_zone(settings.timezone)
     engine = db.make_engine(settings.effective_database_url)
     db.migrate(engine)
     auth.ensure_initial_admin(engine, settings.data_dir, settings.admin_password)

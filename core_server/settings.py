@@ -10,13 +10,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from core_server import clock
 
 
 class Settings(BaseSettings):
@@ -58,6 +60,11 @@ class Settings(BaseSettings):
         "",
         description="Shown in the web pages' header; default 医学影像中心 (Medical Imaging Center)",
     )
+    timezone: str = Field(
+        "Asia/Shanghai",
+        description="The hospital's time zone (IANA name): every time shown, printed or sent"
+        " (HL7, DICOM, API offsets) is in it, whatever zone the machine runs in",
+    )
     public_url: str = Field(
         "",
         description="The address clinicians reach this server at (e.g. https://pacs.example.cn),"
@@ -78,6 +85,12 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Python logging level")
     config: Path | None = Field(None, description="TOML config file with any of these options")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        clock.parse_zone(value)
+        return value.strip()
 
     @classmethod
     def settings_customise_sources(

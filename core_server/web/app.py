@@ -22,6 +22,7 @@ from core_server.web import (
     pages_reporting,
     pages_reporting_admin,
     pages_ris,
+    refusals,
     routes_admin,
     routes_auth,
     routes_hl7,
@@ -74,6 +75,7 @@ def create_web_app(ctx: WebContext) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.ctx = ctx
+    refusals.install(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> Any:

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from core_server import auth
-from core_server.web import i18n, routes_audit, routes_studies
+from core_server import auth, i18n
+from core_server.web import routes_audit, routes_studies
 from core_server.web.routes_auth import change_own_password, client_address
 from core_server.web.security import (
     LoginRequired,

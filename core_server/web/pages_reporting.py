@@ -9,8 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 
-from core_server import auth
-from core_server.web import i18n
+from core_server import auth, i18n
 from core_server.web.security import require_page
 from core_server.web.templating import PageLink, add_page_link, render
 

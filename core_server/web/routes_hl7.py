@@ -10,8 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
-from core_server import auth
-from core_server.web import i18n
+from core_server import auth, i18n
 from core_server.web.security import audit, require
 
 router = APIRouter(prefix="/api/hl7", tags=["hl7"])

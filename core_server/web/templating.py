@@ -23,8 +23,8 @@ import jinja2
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
+from core_server import i18n
 from core_server.auth import User
-from core_server.web import i18n
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"

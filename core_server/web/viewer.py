@@ -23,10 +23,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from core_server import i18n
 from core_server.archive import Archive
 from core_server.auth import User, record_audit
 from core_server.settings import Settings
-from core_server.web import i18n
 from core_server.web.security import bearer, current_user, require, require_page
 from core_server.web.templating import render
 from core_server.web.viewer_bundle import OHIF_VERSION, default_root, installed

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from core_server import auth
-from core_server.web import i18n, pages
+from core_server import i18n
+from core_server.web import pages
 from core_server.web.templating import STATIC_DIR, TEMPLATES_DIR
 
 WEB_DIR = Path(i18n.__file__).parent

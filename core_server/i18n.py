@@ -1,13 +1,16 @@
-"""The one message catalogue: every user-facing string of the web UI, in Chinese and English.
+"""The one message catalogue: every user-facing string of the core, in Chinese and English.
 
-Each area keeps its own file, ``messages/<area>.json``: ``{"key": {"zh": "...", "en": "..."}}``.
-All files merge into one catalogue; loading refuses a key defined twice, a key missing a
-language, an empty text, or a text whose ``{placeholders}`` differ between the languages, so
-a gap is a start-up (and test) failure, not a blank on screen. Prefix keys with the area
+Each web feature keeps its own file, ``web/<feature>/messages.json`` (older areas still
+``web/messages/<area>.json``): ``{"key": {"zh": "...", "en": "..."}}``. The texts of a domain's
+refusals (:class:`core_server.refusals.Refusal`) live in its feature's file under the refusal's
+code. All files merge into one catalogue; loading refuses a key defined twice, a key missing a
+language, an empty text, or a text whose ``{placeholders}`` differ between the languages, so a
+gap is a start-up (and test) failure, not a blank on screen. Prefix keys with the area
 (``ris.worklist.title``) to keep them apart.
 
 The language of a request: the ``lang`` cookie (set by the switch in the page header) if it
-names a known language, else Simplified Chinese.
+names a known language, else the ``Accept-Language`` header's first known one, else Simplified
+Chinese.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ DEFAULT_LANGUAGE = "zh"
 LANG_COOKIE = "lang"
 # What ``<html lang>`` says for each language.
 HTML_LANG = {"zh": "zh-CN", "en": "en"}
-MESSAGES_DIR = Path(__file__).parent / "messages"
+WEB_DIR = Path(__file__).parent / "web"
+MESSAGES_DIR = WEB_DIR / "messages"
 
 Catalogue = Mapping[str, Mapping[str, str]]
 
@@ -33,24 +37,31 @@ class CatalogueError(ValueError):
     """The message files are inconsistent; the message says which file and key."""
 
 
-def load_catalogue(directory: Path = MESSAGES_DIR) -> dict[str, dict[str, str]]:
+def message_files(web_dir: Path = WEB_DIR) -> list[Path]:
+    """Every message file: ``web/messages/*.json`` and each feature's ``web/*/messages.json``."""
+    return sorted((web_dir / "messages").glob("*.json")) + sorted(web_dir.glob("*/messages.json"))
+
+
+def load_catalogue(directory: Path | None = None) -> dict[str, dict[str, str]]:
+    """The merged catalogue of ``directory``'s ``*.json`` files, or of :func:`message_files`."""
     merged: dict[str, dict[str, str]] = {}
     origin: dict[str, str] = {}
-    files = sorted(directory.glob("*.json"))
+    files = sorted(directory.glob("*.json")) if directory is not None else message_files()
     if not files:
-        raise CatalogueError(f"no message files in {directory}")
+        raise CatalogueError(f"no message files in {directory or WEB_DIR}")
     for path in files:
+        name = path.name if path.parent.name == "messages" else f"{path.parent.name}/{path.name}"
         try:
             entries = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            raise CatalogueError(f"{path.name}: not valid JSON: {exc}") from None
+            raise CatalogueError(f"{name}: not valid JSON: {exc}") from None
         if not isinstance(entries, dict):
-            raise CatalogueError(f"{path.name}: the top level must be an object of keys")
+            raise CatalogueError(f"{name}: the top level must be an object of keys")
         for key, texts in entries.items():
             if key in merged:
-                raise CatalogueError(f"{path.name}: key {key!r} is also in {origin[key]}")
-            merged[key] = _checked(path.name, key, texts)
-            origin[key] = path.name
+                raise CatalogueError(f"{name}: key {key!r} is also in {origin[key]}")
+            merged[key] = _checked(name, key, texts)
+            origin[key] = name
     return merged
 
 
@@ -94,9 +105,17 @@ def label(lang: str, key: str, fallback: str) -> str:
     return texts[lang if lang in LANGUAGES else DEFAULT_LANGUAGE] if texts else fallback
 
 
-def language(cookies: Mapping[str, str]) -> str:
+def language(cookies: Mapping[str, str], accept_language: str = "") -> str:
+    """The ``lang`` cookie's language, else the first known one of an ``Accept-Language``
+    header (API clients), else Simplified Chinese."""
     chosen = cookies.get(LANG_COOKIE, "")
-    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+    if chosen in LANGUAGES:
+        return chosen
+    for part in accept_language.split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag[:2] in LANGUAGES:
+            return tag[:2]
+    return DEFAULT_LANGUAGE
 
 
 def bundle(lang: str, prefixes: tuple[str, ...]) -> dict[str, str]:
