@@ -50,7 +50,7 @@ def load_catalogue(directory: Path | None = None) -> dict[str, dict[str, str]]:
     if not files:
         raise CatalogueError(f"no message files in {directory or WEB_DIR}")
     for path in files:
-        name = path.name if path.parent.name == "messages" else f"{path.parent.name}/{path.name}"
+        name = f"{path.parent.name}/{path.name}" if path.name == "messages.json" else path.name
         try:
             entries = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
