@@ -12,7 +12,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 
 from core_server import auth, i18n
 from core_server.web import routes_audit, routes_studies
@@ -27,7 +26,7 @@ from core_server.web.security import (
     session_token,
     set_session_cookie,
 )
-from core_server.web.templating import STATIC_DIR, PageLink, add_page_link, render
+from core_server.web.templating import PageLink, add_page_link, mount_static, render
 
 # Who works with images: everyone but the device programs.
 STAFF = tuple(role for role in auth.ROLES if role != "device")
@@ -251,7 +250,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(PageForbidden, page_forbidden)
     # Stylesheets, scripts and icons only: the login page needs them before anyone signs in.
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    mount_static(app)
     app.include_router(router)
     app.include_router(routes_studies.router)
     app.include_router(routes_audit.router)

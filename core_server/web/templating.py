@@ -10,7 +10,11 @@ A page's script reads its texts from the JSON block the layout writes (``i18n_pr
 chooses which keys), so scripts hold no user-facing strings either.
 
 Other areas add their pages to the navigation with :func:`add_page_link` when their router is
-included, and put their templates in ``templates/<area>/``.
+included. A feature keeps its own folder, ``web/<feature>/`` with ``templates/`` (rendered as
+``<feature>/<name>.html``), ``static/`` (served at ``/static/<feature>/``) and
+``messages.json``; older areas still have theirs in ``templates/<area>/`` and ``static/``.
+Scripts are ES modules that import the shared ones in ``static/shared/`` (api, i18n, dates,
+dom, ws); the page's ``<html data-timezone>`` names the hospital's zone for ``dates.js``.
 """
 
 from __future__ import annotations
@@ -26,8 +30,15 @@ from fastapi.responses import HTMLResponse
 from core_server import i18n
 from core_server.auth import User
 
-TEMPLATES_DIR = Path(__file__).parent / "templates"
-STATIC_DIR = Path(__file__).parent / "static"
+WEB_DIR = Path(__file__).parent
+TEMPLATES_DIR = WEB_DIR / "templates"
+STATIC_DIR = WEB_DIR / "static"
+
+
+def feature_dirs(kind: str) -> dict[str, Path]:
+    """Feature name -> its ``web/<feature>/<kind>`` folder (kind: templates or static)."""
+    return {p.parent.name: p for p in sorted(WEB_DIR.glob(f"*/{kind}")) if p.is_dir()}
+
 
 # Everything a page loads comes from the appliance itself; scripts never run inline.
 CONTENT_SECURITY_POLICY = (
@@ -36,7 +47,14 @@ CONTENT_SECURITY_POLICY = (
 )
 
 _environment = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+    loader=jinja2.ChoiceLoader(
+        [
+            jinja2.PrefixLoader(
+                {name: jinja2.FileSystemLoader(d) for name, d in feature_dirs("templates").items()}
+            ),
+            jinja2.FileSystemLoader(TEMPLATES_DIR),
+        ]
+    ),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
@@ -66,6 +84,15 @@ def page_links(app: FastAPI, user: User | None) -> list[PageLink]:
     return [link for link in links if user.role in link.roles]
 
 
+def mount_static(app: FastAPI) -> None:
+    """Each feature's static files at ``/static/<feature>/``, then the shared ``/static``."""
+    from fastapi.staticfiles import StaticFiles
+
+    for name, directory in feature_dirs("static").items():
+        app.mount(f"/static/{name}", StaticFiles(directory=directory), name=f"static-{name}")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+
 def render(
     request: Request,
     template: str,
@@ -76,7 +103,7 @@ def render(
     i18n_prefixes: tuple[str, ...] = (),
 ) -> HTMLResponse:
     """Render ``template`` in the request's language, with the layout's context."""
-    lang = i18n.language(request.cookies)
+    lang = i18n.language(request.cookies, request.headers.get("accept-language", ""))
     if user is None:
         user = getattr(request.state, "user", None)
 
@@ -89,6 +116,7 @@ def render(
         "lang": lang,
         "languages": i18n.LANGUAGES,
         "html_lang": i18n.HTML_LANG[lang],
+        "timezone": settings.timezone,
         "user": user,
         "hospital_name": settings.hospital_name or t("web.product_name"),
         "nav": page_links(request.app, user),

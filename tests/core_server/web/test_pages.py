@@ -42,7 +42,7 @@ def test_login_page_form_and_session_cookie(core: RunningCore) -> None:
         )
         page = browser.get(away.headers["location"])
         assert page.status_code == 200
-        assert '<html lang="zh-CN">' in page.text
+        assert '<html lang="zh-CN" data-timezone="Asia/Shanghai">' in page.text
         for element in ('id="username"', 'id="password"', 'id="login"'):
             assert element in page.text
         assert 'name="next" value="/admin/users"' in page.text
@@ -164,10 +164,10 @@ def test_navigation_follows_the_role_and_wrong_roles_get_a_page(core: RunningCor
 def test_language_switch_and_security_headers(core: RunningCore) -> None:
     with _browser(core) as browser:
         chinese = browser.get("/login")
-        assert '<html lang="zh-CN">' in chinese.text and "登录" in chinese.text
+        assert '<html lang="zh-CN" data-timezone="Asia/Shanghai">' in chinese.text and "登录" in chinese.text
         browser.cookies.set("lang", "en")
         english = browser.get("/login")
-        assert '<html lang="en">' in english.text and "Sign in" in english.text
+        assert '<html lang="en" data-timezone="Asia/Shanghai">' in english.text and "Sign in" in english.text
         assert "登录" not in english.text
         policy = english.headers["content-security-policy"]
         assert "default-src 'self'" in policy and "script-src" not in policy
