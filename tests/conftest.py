@@ -16,6 +16,10 @@ import uvicorn
 from tests.postgres import Cluster
 
 os.environ.setdefault("TCP_NODELAY", "1")  # dcmtk tools read it: no Nagle delays
+# The tests run as on a server whose clock is in UTC while the hospital is in Asia/Shanghai:
+# anything that reads the machine's zone instead of the hospital's shows up 8 hours off.
+os.environ["TZ"] = "UTC"
+time.tzset()
 ADMIN_PASSWORD = "admin-password-1"
 
 

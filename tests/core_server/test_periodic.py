@@ -1,0 +1,37 @@
+"""The one ticker helper: rounds run on their thread, a failing round does not stop the
+next, and stop() ends the thread at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from core_server.periodic import Periodic
+
+
+def test_rounds_go_on_after_a_failure_and_stop_is_prompt() -> None:
+    rounds: list[int] = []
+    three = threading.Event()
+
+    def task() -> None:
+        rounds.append(len(rounds))
+        if len(rounds) == 1:
+            raise RuntimeError("first round fails")
+        if len(rounds) >= 3:
+            three.set()
+
+    ticker = Periodic("test-ticker", 0.01, task)
+    ticker.start()
+    ticker.start()  # a second start does not start a second thread
+    assert three.wait(5)
+    started = time.monotonic()
+    ticker.stop()
+    assert time.monotonic() - started < 1 and not ticker.running
+    count = len(rounds)
+    time.sleep(0.05)
+    assert len(rounds) == count
+
+
+def test_run_once_logs_instead_of_raising(caplog) -> None:  # type: ignore[no-untyped-def]
+    Periodic("failing", 60, lambda: 1 / 0).run_once()
+    assert "failing: a round failed" in caplog.text
