@@ -337,6 +337,52 @@ def make_plan(
     selected = _selected(conn, selector)
     if not selected:
         return Plan()
+    where = _destinations(conn, selected, changes)
+    scope = {row.patient_pk for row in selected}
+    scope |= {p.id for p in where.patients.values() if p is not None}
+    if where.target_study is not None:
+        scope.add(where.target_study.patient_fk)
+    everything = _rows(conn, _p.id.in_(sorted(scope)))
+    _check_whole(selected, everything, set(where.finals), where.finals)
+
+    plan = Plan(scope_patients=scope)
+    plan.fingerprint = frozenset(
+        (r.id, r.path, r.series_id, r.study_id, r.patient_pk) for r in everything
+    )
+    values = _Values.of(changes)
+    first_source = _rewrite_selected(plan, storage, selected, changes, where)
+    if widen:
+        _rewrite_others(plan, storage, everything, values, where)
+    _index_rows(plan, conn, values, where, first_source)
+    plan.old_study_uids = tuple(sorted({row.study_uid for row in selected}))
+    plan.new_study_uids = tuple(sorted(where.study_uids))
+    plan.old_patients = tuple(sorted({row.identity for row in selected}))
+    plan.new_patients = tuple(sorted(where.identities))
+    return plan
+
+
+@dataclass
+class _Destinations:
+    """Where each selected object goes: row id -> (study UID, patient identity), and the
+    index rows of those patients and studies as they are now (None: not there yet)."""
+
+    finals: dict[int, tuple[str, Identity]]
+    patients: dict[Identity, Any]
+    studies: dict[str, Any]
+    target_study: Any
+
+    @property
+    def study_uids(self) -> set[str]:
+        return {uid for uid, _ in self.finals.values()}
+
+    @property
+    def identities(self) -> set[Identity]:
+        return {identity for _, identity in self.finals.values()}
+
+
+def _destinations(
+    conn: Connection, selected: list[Row], changes: Mapping[str, str]
+) -> _Destinations:
     explicit_identity = any(k in changes for k in IDENTITY)
     target_uid = changes.get("StudyInstanceUID")
     target_study = _study_row(conn, target_uid) if target_uid else None
@@ -352,39 +398,53 @@ def make_plan(
         return row.identity
 
     finals = {row.id: (target_uid or row.study_uid, final_identity(row)) for row in selected}
-    final_patients = {identity: patient_row(conn, identity) for _, identity in finals.values()}
-    scope = {row.patient_pk for row in selected}
-    scope |= {p.id for p in final_patients.values() if p is not None}
-    if target_study is not None:
-        scope.add(target_study.patient_fk)
-    everything = _rows(conn, _p.id.in_(sorted(scope)))
-    selected_ids = set(finals)
-    _check_whole(selected, everything, selected_ids, finals)
+    patients = {identity: patient_row(conn, identity) for _, identity in finals.values()}
+    studies = {uid: _study_row(conn, uid) for uid, _ in finals.values()}
+    return _Destinations(finals, patients, studies, target_study)
 
-    plan = Plan(scope_patients=scope)
-    plan.fingerprint = frozenset(
-        (r.id, r.path, r.series_id, r.study_id, r.patient_pk) for r in everything
-    )
-    patient_values = {k: v for k, v in changes.items() if k in PATIENT_LEVEL}
-    study_values = {k: v for k, v in changes.items() if k in STUDY_LEVEL}
-    demographics = {k: v for k, v in patient_values.items() if k not in IDENTITY}
-    study_attributes = {k: v for k, v in study_values.items() if k != "StudyInstanceUID"}
-    study_rows = {uid: _study_row(conn, uid) for uid, _ in finals.values()}
-    # ("patient", identity) or ("study", uid) -> the first selected row going there: a new
-    # patient or study row starts as a copy of that row's patient or study.
+
+@dataclass(frozen=True)
+class _Values:
+    """The changes split by the level they belong to."""
+
+    patient: dict[str, str]
+    demographics: dict[str, str]  # patient values other than the identity
+    study_attributes: dict[str, str]  # study values other than the UID
+
+    @classmethod
+    def of(cls, changes: Mapping[str, str]) -> _Values:
+        patient = {k: v for k, v in changes.items() if k in PATIENT_LEVEL}
+        study = {k: v for k, v in changes.items() if k in STUDY_LEVEL}
+        return cls(
+            patient,
+            {k: v for k, v in patient.items() if k not in IDENTITY},
+            {k: v for k, v in study.items() if k != "StudyInstanceUID"},
+        )
+
+
+def _rewrite_selected(
+    plan: Plan,
+    storage: StorageArea,
+    selected: list[Row],
+    changes: Mapping[str, str],
+    where: _Destinations,
+) -> dict[tuple[str, Any], Row]:
+    """Rewrites of the selected objects, which take the values of the patient and study they
+    join; returns ("patient", identity) or ("study", uid) -> the first selected row going
+    there: a new patient or study row starts as a copy of that row's patient or study."""
     first_source: dict[tuple[str, Any], Row] = {}
     for row in selected:
-        study_uid, identity = finals[row.id]
+        study_uid, identity = where.finals[row.id]
         first_source.setdefault(("patient", identity), row)
         first_source.setdefault(("study", study_uid), row)
         values = dict(changes)
-        target_patient = final_patients[identity]
+        target_patient = where.patients[identity]
         if identity != row.identity:
             values.update(zip(IDENTITY, identity, strict=True))
         if target_patient is not None and target_patient.id != row.patient_pk:
             implied = _patient_values(target_patient)
             values.update({k: v for k, v in implied.items() if k not in changes})
-        target_row = study_rows[study_uid]
+        target_row = where.studies[study_uid]
         if target_row is not None and target_row.id != row.study_id:
             implied = _study_values(target_row)
             values.update({k: v for k, v in implied.items() if k not in changes})
@@ -393,47 +453,59 @@ def make_plan(
             plan.series_moves[row.series_id] = study_uid
         plan.source_studies.add(row.study_id)
         plan.source_patients.add(row.patient_pk)
+    return first_source
 
-    # Values that belong to a patient or a study reach its other objects too.
-    final_study_uids = {uid for uid, _ in finals.values()}
-    final_identities = {identity for _, identity in finals.values()}
-    for row in everything if widen else ():
-        if row.id in selected_ids:
+
+def _rewrite_others(
+    plan: Plan,
+    storage: StorageArea,
+    everything: list[Row],
+    values: _Values,
+    where: _Destinations,
+) -> None:
+    """Values that belong to a patient or a study reach its other objects too."""
+    study_uids, identities = where.study_uids, where.identities
+    for row in everything:
+        if row.id in where.finals:
             continue
-        values = {}
-        if demographics and row.identity in final_identities:
-            values.update(patient_values)
-        if study_attributes and row.study_uid in final_study_uids:
-            values.update(patient_values)
-            values.update(study_attributes)
-        if values:
-            plan.rewrites.append(_rewrite(storage, row, values, row.study_uid))
+        changed: dict[str, str] = {}
+        if values.demographics and row.identity in identities:
+            changed.update(values.patient)
+        if values.study_attributes and row.study_uid in study_uids:
+            changed.update(values.patient)
+            changed.update(values.study_attributes)
+        if changed:
+            plan.rewrites.append(_rewrite(storage, row, changed, row.study_uid))
 
-    # Index rows after the correction.
-    for identity in final_identities:
-        existing = final_patients[identity]
-        if existing is not None:
-            plan.patients[identity] = (True, _patient_columns(demographics))
+
+def _index_rows(
+    plan: Plan,
+    conn: Connection,
+    values: _Values,
+    where: _Destinations,
+    first_source: dict[tuple[str, Any], Row],
+) -> None:
+    """The patient and study index rows after the correction."""
+    for identity in where.identities:
+        if where.patients[identity] is not None:
+            plan.patients[identity] = (True, _patient_columns(values.demographics))
         else:
             source = _source_patient(conn, first_source[("patient", identity)].patient_pk)
             source.update(
-                _patient_columns({**demographics, **dict(zip(IDENTITY, identity, strict=True))})
+                _patient_columns(
+                    {**values.demographics, **dict(zip(IDENTITY, identity, strict=True))}
+                )
             )
             plan.patients[identity] = (False, source)
-    for uid in final_study_uids:
-        owner = next(identity for u, identity in finals.values() if u == uid)
-        if study_rows[uid] is not None:
-            plan.studies[uid] = (True, owner, _study_columns(study_attributes))
+    for uid in where.study_uids:
+        owner = next(identity for u, identity in where.finals.values() if u == uid)
+        if where.studies[uid] is not None:
+            plan.studies[uid] = (True, owner, _study_columns(values.study_attributes))
         else:
             source = _source_study(conn, first_source[("study", uid)].study_id)
-            source.update(_study_columns(study_attributes))
+            source.update(_study_columns(values.study_attributes))
             source["study_instance_uid"] = uid
             plan.studies[uid] = (False, owner, source)
-    plan.old_study_uids = tuple(sorted({row.study_uid for row in selected}))
-    plan.new_study_uids = tuple(sorted(final_study_uids))
-    plan.old_patients = tuple(sorted({row.identity for row in selected}))
-    plan.new_patients = tuple(sorted(final_identities))
-    return plan
 
 
 def _check_whole(
