@@ -214,6 +214,21 @@ def _switch(
     now: datetime,
 ) -> None:
     """One transaction: check nothing moved, switch rows and files, list the old files."""
+    _mark_done(conn, plan, len(written), correction_id, now)
+    _lock(conn, plan.scope_patients)
+    if plan.scope_patients and fingerprint(conn, plan.scope_patients) != plan.fingerprint:
+        raise _Changed
+    study_pks = _switch_studies(conn, plan, _switch_patients(conn, plan))
+    for series_id, uid in plan.series_moves.items():
+        conn.execute(update(t.series).where(_se.id == series_id).values(study_fk=study_pks[uid]))
+    _switch_files(conn, written, correction_id, now)
+    _drop_emptied(conn, plan)
+    _remember(conn, plan, correction_id)
+
+
+def _mark_done(
+    conn: Connection, plan: Plan, instances: int, correction_id: int, now: datetime
+) -> None:
     corrections = t.archive_corrections
     marked = conn.execute(
         update(corrections)
@@ -221,7 +236,7 @@ def _switch(
         .values(
             status="done",
             finished_at=now,
-            instances=len(written),
+            instances=instances,
             old_study_uids=json.dumps(plan.old_study_uids),
             new_study_uids=json.dumps(plan.new_study_uids),
             old_patients=json.dumps(plan.old_patients, ensure_ascii=False),
@@ -231,9 +246,10 @@ def _switch(
     ).rowcount
     if marked != 1:
         raise CorrectionError("busy", f"correction {correction_id} was abandoned meanwhile")
-    _lock(conn, plan.scope_patients)
-    if plan.scope_patients and fingerprint(conn, plan.scope_patients) != plan.fingerprint:
-        raise _Changed
+
+
+def _switch_patients(conn: Connection, plan: Plan) -> dict[Identity, int]:
+    """The patient rows after the correction: identity -> its row id."""
     patient_pks: dict[Identity, int] = {}
     for identity, (existed, columns) in plan.patients.items():
         if existed:
@@ -247,6 +263,13 @@ def _switch(
             key = conn.execute(insert(t.patients).values(**columns)).inserted_primary_key
             assert key is not None
             patient_pks[identity] = int(key[0])
+    return patient_pks
+
+
+def _switch_studies(
+    conn: Connection, plan: Plan, patient_pks: dict[Identity, int]
+) -> dict[str, int]:
+    """The study rows after the correction: study UID -> its row id."""
     study_pks: dict[str, int] = {}
     for uid, (existed, owner, columns) in plan.studies.items():
         values = {**columns, "patient_fk": patient_pks[owner]}
@@ -260,8 +283,13 @@ def _switch(
             key = conn.execute(insert(t.studies).values(**values)).inserted_primary_key
             assert key is not None
             study_pks[uid] = int(key[0])
-    for series_id, uid in plan.series_moves.items():
-        conn.execute(update(t.series).where(_se.id == series_id).values(study_fk=study_pks[uid]))
+    return study_pks
+
+
+def _switch_files(
+    conn: Connection, written: list[tuple[Rewrite, int]], correction_id: int, now: datetime
+) -> None:
+    """Each instance row names its rewritten file; the old file is listed as replaced."""
     for item, size in written:
         row = item.row
         conn.execute(
@@ -279,8 +307,11 @@ def _switch(
                 correction_id=correction_id,
             )
         )
-    # A study whose last series left and a patient whose last study left are gone: a merged
-    # patient must not linger in C-FIND answers as an empty entry.
+
+
+def _drop_emptied(conn: Connection, plan: Plan) -> None:
+    """A study whose last series left and a patient whose last study left are gone: a merged
+    patient must not linger in C-FIND answers as an empty entry."""
     if plan.source_studies:
         conn.execute(
             delete(t.studies).where(
@@ -295,7 +326,6 @@ def _switch(
                 ~exists(select(_st.id).where(_st.patient_fk == _p.id)),
             )
         )
-    _remember(conn, plan, correction_id)
 
 
 def patient_key(identity: Identity) -> str:
