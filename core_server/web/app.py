@@ -18,7 +18,6 @@ from core_server.settings import Settings
 from core_server.web import (
     pages,
     pages_hl7,
-    pages_queueing,
     pages_reporting,
     pages_reporting_admin,
     pages_ris,
@@ -26,12 +25,13 @@ from core_server.web import (
     routes_admin,
     routes_auth,
     routes_hl7,
-    routes_queueing,
     routes_reporting,
     routes_ris,
     viewer,
     websocket,
 )
+from core_server.web.queueing import pages as queueing_pages
+from core_server.web.queueing import routes as queueing_routes
 
 
 @dataclass
@@ -97,8 +97,8 @@ def create_web_app(ctx: WebContext) -> FastAPI:
 
     app.include_router(routes_auth.router)
     app.include_router(routes_admin.router)
-    routes_queueing.install(app)
-    pages_queueing.install(app)
+    queueing_routes.install(app)
+    queueing_pages.install(app)
     app.include_router(websocket.router)
     app.include_router(routes_ris.router)
     app.include_router(routes_reporting.router)
