@@ -56,6 +56,25 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(
         30, ge=0, description="A browser session ends after this long without use; 0 = never"
     )
+    # Web shell and auth (docs/web.md): password policy, reverse proxies, disk space.
+    password_min_length: int = Field(8, ge=6, le=64, description="Shortest password accepted")
+    password_min_classes: int = Field(
+        2,
+        ge=1,
+        le=4,
+        description="Character classes a password needs (lower case, upper case, digits, other)",
+    )
+    password_refuse_common: bool = Field(
+        True, description="Refuse common passwords (digit runs, keyboard walks, password1...)"
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Reverse proxies (addresses or networks, comma-separated) whose"
+        " X-Forwarded-For/-Proto/-Host are believed; default none",
+    )
+    min_free_disk_mb: int = Field(
+        1024, ge=0, description="/healthz says degraded below this much free disk (MiB); 0 = off"
+    )
     hospital_name: str = Field(
         "",
         description="Shown in the web pages' header; default 医学影像中心 (Medical Imaging Center)",
