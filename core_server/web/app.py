@@ -20,18 +20,18 @@ from core_server.web import (
     pages_hl7,
     pages_reporting,
     pages_reporting_admin,
-    pages_ris,
     refusals,
     routes_admin,
     routes_auth,
     routes_hl7,
     routes_reporting,
-    routes_ris,
     viewer,
     websocket,
 )
 from core_server.web.queueing import pages as queueing_pages
 from core_server.web.queueing import routes as queueing_routes
+from core_server.web.ris import pages as ris_pages
+from core_server.web.ris import routes as ris_routes
 
 
 @dataclass
@@ -100,11 +100,11 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     queueing_routes.install(app)
     queueing_pages.install(app)
     app.include_router(websocket.router)
-    app.include_router(routes_ris.router)
+    ris_routes.install(app)
     app.include_router(routes_reporting.router)
     app.include_router(routes_hl7.router)
     pages.install(app)
-    pages_ris.install(app)
+    ris_pages.install(app)
     pages_reporting.install(app)
     pages_reporting_admin.install(app)
     pages_hl7.install(app)

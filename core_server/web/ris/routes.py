@@ -605,3 +605,7 @@ def merge_studies(request: Request, body: MergeStudiesBody, user: Reconciler) ->
         )
     _audit(request, user, "ris.study.merge", body.study_instance_uid, exam=exam.accession_number)
     return exam.as_dict()
+
+
+def install(app: Any) -> None:
+    app.include_router(router)
