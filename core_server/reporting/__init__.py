@@ -1,9 +1,15 @@
 """The reporting domain: reports, versions, sign-off, templates, critical values, follow-up.
 
 Everything other packages use is here: the :class:`Reporting` service (built once per core
-process in ``core_server.server.build_core``), its dataclasses, errors and event names.
+process in ``core_server.server.build_core``), its dataclasses, errors and event names, and
+:func:`report_statuses` (the study list's query).
 """
 
+from collections.abc import Iterable
+
+from sqlalchemy import Engine, select
+
+from core_server import db
 from core_server.reporting.models import (
     AGREEMENT,
     CRITICAL_VALUE_ACKNOWLEDGED,
@@ -40,6 +46,26 @@ from core_server.reporting.models import (
 )
 from core_server.reporting.service import SETTINGS, Content, Doctor, Reporting
 from core_server.reporting.text import diff, plain, sanitize
+
+
+def report_statuses(engine: Engine, accession_numbers: Iterable[str]) -> dict[str, ReportStatus]:
+    """The status of the report of each accession number that has one (the study list's
+    report column); an accession number without a report is absent. Read-only."""
+    from core_server.reporting.tables import reporting_reports as reports
+
+    wanted = sorted({a for a in accession_numbers if a})
+    found: dict[str, ReportStatus] = {}
+    with db.read(engine) as conn:
+        for start in range(0, len(wanted), 500):
+            rows = conn.execute(
+                select(reports.c.accession_number, reports.c.status)
+                .where(reports.c.accession_number.in_(wanted[start : start + 500]))
+                .order_by(reports.c.id)
+            )
+            for accession, status in rows:
+                found[accession] = ReportStatus(status)  # the newest report wins
+    return found
+
 
 __all__ = [
     "AGREEMENT",
@@ -80,5 +106,6 @@ __all__ = [
     "WorklistRow",
     "diff",
     "plain",
+    "report_statuses",
     "sanitize",
 ]
