@@ -56,7 +56,9 @@ def build_core(settings: Settings) -> Core:
     ris = Ris(engine, bus, archive, files_dir=settings.data_dir / "ris")
     ris.start()
     core = Core(settings, engine, bus, archive, dicom_server(settings, archive, engine, ris), ris)
-    core.queueing = QueueService(engine, bus, RisExamDesk(ris))
+    core.queueing = QueueService(
+        engine, bus, RisExamDesk(ris), hospital_name=settings.hospital_name or "医学影像中心"
+    )
     bus.subscribe(EXAM_STATUS_CHANGED, core.queueing.on_exam_status_changed)
     core.reporting = Reporting(engine, bus, ris, archive)
     load_system_templates(core.reporting)

@@ -1,31 +1,28 @@
 """The queueing domain: rooms, queues, tickets, calls, screens and the devices that show them.
 
 Adapters use :class:`QueueService` (one per core process, built in ``core_server.server``), the
-device functions, the dataclasses and :class:`QueueError` (a refusal with a code and a message
-in Chinese and English). The REST + WebSocket contract is ``docs/queue-api.md``.
+device functions, the dataclasses and the refusals (:class:`QueueRefusal`: a stable ``code``
+the device programs act on, its text in the message catalogue). The REST + WebSocket contract
+is ``docs/queue-api.md``.
 """
 
 from core_server.queueing import devices
-from core_server.queueing.exams import ExamDesk, RisExamDesk
+from core_server.queueing.exams import ExamDesk, ExamRoom, RisExamDesk
 from core_server.queueing.feed import EventFeed
 from core_server.queueing.journal import Event
-from core_server.queueing.masking import mask_name
 from core_server.queueing.models import (
     PRIORITY_GROUPS,
     Device,
     DisplaySettings,
     ExamInfo,
-    Forbidden,
-    Invalid,
-    NotFound,
     Queue,
-    QueueError,
     Room,
     RoomState,
     Screen,
     Ticket,
     TicketStatus,
 )
+from core_server.queueing.refusals import Forbidden, Invalid, NotFound, QueueRefusal
 from core_server.queueing.service import TOPIC, QueueService
 from core_server.queueing.transactions import Replayed
 
@@ -38,11 +35,12 @@ __all__ = [
     "EventFeed",
     "ExamDesk",
     "ExamInfo",
+    "ExamRoom",
     "Forbidden",
     "Invalid",
     "NotFound",
     "Queue",
-    "QueueError",
+    "QueueRefusal",
     "QueueService",
     "Replayed",
     "RisExamDesk",
@@ -52,5 +50,4 @@ __all__ = [
     "Ticket",
     "TicketStatus",
     "devices",
-    "mask_name",
 ]

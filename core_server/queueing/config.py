@@ -1,29 +1,31 @@
 """What the administrator sets up: rooms, queues, screens, display settings. Functions on an
-open connection; :class:`~core_server.queueing.service.QueueService` wraps them in
-transactions and journals the change."""
+open connection; :class:`~core_server.queueing.setup.Setup` wraps them in transactions and
+journals the change.
+
+Rooms, queues and screens share one way of being listed, read, created, changed and deleted
+(:class:`Kind` and the functions below it); each kind adds its own checks and its links to
+queues (a room serves queues, a screen shows them).
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, fields
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, fields
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Column, Connection, Table, delete, func, insert, select, update
 
+from core_server import clock
 from core_server.queueing import voice
 from core_server.queueing.models import (
     PRIORITY_GROUPS,
     DisplaySettings,
-    Invalid,
     Queue,
-    QueueError,
     Room,
     RoomState,
     Screen,
-    not_found,
 )
+from core_server.queueing.refusals import QueueRefusal, invalid, not_found
 from core_server.queueing.tables import (
     queues,
     room_queues,
@@ -38,49 +40,103 @@ _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9]{0,8}$")
 
 
-def _invalid(zh: str, en: str) -> Invalid:
-    return Invalid("invalid", zh, en)
+@dataclass(frozen=True)
+class Kind:
+    """A kind of set-up record: its name in refusals and events, its table and order."""
+
+    what: str  # room | queue | screen
+    table: Table
+
+    def order(self) -> tuple[Column[Any], ...]:
+        columns = self.table.c
+        return (columns.position, columns.code) if "position" in columns else (columns.code,)
+
+
+ROOM = Kind("room", rooms)
+QUEUE = Kind("queue", queues)
+SCREEN = Kind("screen", screens)
+
+
+def row_of(conn: Connection, kind: Kind, code: str, *, lock: bool = False) -> Any:
+    query = select(kind.table).where(kind.table.c.code == code)
+    row = conn.execute(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise not_found(kind.what, code)
+    return row
+
+
+def rows_of(conn: Connection, kind: Kind) -> list[Any]:
+    return list(conn.execute(select(kind.table).order_by(*kind.order())).all())
 
 
 def _check_code(code: str) -> None:
     if not _CODE.match(code):
-        raise _invalid(
-            f"编码 {code!r} 无效：1-32 个字母、数字、-、_ 或 .",
-            f"invalid code {code!r}: 1-32 letters, digits, -, _ or .",
-        )
+        raise invalid("code", code=code)
 
 
 def _check_name(name: str) -> None:
     if not name.strip() or len(name) > 64:
-        raise _invalid("名称须为 1-64 个字符", "a name has 1 to 64 characters")
+        raise invalid("name")
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise invalid("range", field=name, low=low, high=high)
+
+
+def _store(conn: Connection, kind: Kind, code: str, values: dict[str, Any], create: bool) -> int:
+    """Insert (create) or update the record; its id."""
+    _check_code(code)
+    _check_name(str(values.get("name", "")))
+    table = kind.table
+    exists = conn.execute(select(table.c.id).where(table.c.code == code)).scalar()
+    if create:
+        if exists is not None:
+            raise QueueRefusal("exists", kind.what, code=code)
+        new = conn.execute(insert(table).values(code=code, **values)).inserted_primary_key
+        return int(new[0])  # type: ignore[index]
+    if exists is None:
+        raise not_found(kind.what, code)
+    conn.execute(update(table).where(table.c.id == exists).values(**values))
+    return int(exists)
 
 
 def _queue_ids(conn: Connection, codes: tuple[str, ...]) -> list[int]:
-    ids = []
-    for code in codes:
-        found = conn.execute(select(queues.c.id).where(queues.c.code == code)).scalar()
-        if found is None:
-            raise not_found("queue", code)
-        ids.append(int(found))
-    return ids
+    return [int(row_of(conn, QUEUE, code).id) for code in codes]
+
+
+def _linked_queues(conn: Connection, link: Table, owner: Column[Any], owner_id: int) -> list[str]:
+    order = link.c.position if "position" in link.c else queues.c.position
+    return list(
+        conn.execute(
+            select(queues.c.code)
+            .join(link, link.c.queue_id == queues.c.id)
+            .where(owner == owner_id)
+            .order_by(order, queues.c.code)
+        ).scalars()
+    )
+
+
+def _link(conn: Connection, link: Table, owner: str, owner_id: int, queue_ids: list[int]) -> None:
+    conn.execute(delete(link).where(link.c[owner] == owner_id))
+    positioned = "position" in link.c
+    for position, queue_id in enumerate(queue_ids):
+        values = {owner: owner_id, "queue_id": queue_id}
+        conn.execute(
+            insert(link).values(**values, **({"position": position} if positioned else {}))
+        )
 
 
 # -- rooms -------------------------------------------------------------------------------------
 
 
 def _room(conn: Connection, row: Any) -> Room:
-    codes = conn.execute(
-        select(queues.c.code)
-        .join(room_queues, room_queues.c.queue_id == queues.c.id)
-        .where(room_queues.c.room_id == row.id)
-        .order_by(queues.c.position, queues.c.code)
-    ).scalars()
     return Room(
         code=row.code,
         name=row.name,
         department=row.department,
         modality=row.modality,
-        queues=tuple(codes),
+        queues=tuple(_linked_queues(conn, room_queues, room_queues.c.room_id, row.id)),
         min_call_interval_seconds=row.min_call_interval_seconds,
         position=row.position,
         state=row.state,
@@ -90,16 +146,11 @@ def _room(conn: Connection, row: Any) -> Room:
 
 
 def list_rooms(conn: Connection) -> list[Room]:
-    rows = conn.execute(select(rooms).order_by(rooms.c.position, rooms.c.code)).all()
-    return [_room(conn, r) for r in rows]
+    return [_room(conn, r) for r in rows_of(conn, ROOM)]
 
 
 def room_row(conn: Connection, code: str, *, lock: bool = False) -> Any:
-    query = select(rooms).where(rooms.c.code == code)
-    row = conn.execute(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise not_found("room", code)
-    return row
+    return row_of(conn, ROOM, code, lock=lock)
 
 
 def get_room(conn: Connection, code: str) -> Room:
@@ -107,42 +158,26 @@ def get_room(conn: Connection, code: str) -> Room:
 
 
 def save_room(conn: Connection, room: Room, *, create: bool) -> Room:
-    _check_code(room.code)
-    _check_name(room.name)
-    if not 0 <= room.min_call_interval_seconds <= 600:
-        raise _invalid("两次呼叫最小间隔须为 0-600 秒", "min call interval is 0 to 600 seconds")
+    _check_range("min_call_interval_seconds", room.min_call_interval_seconds, 0, 600)
     queue_ids = _queue_ids(conn, room.queues)
-    values = {
+    values: dict[str, Any] = {
         "name": room.name,
         "department": room.department,
         "modality": room.modality,
         "min_call_interval_seconds": room.min_call_interval_seconds,
         "position": room.position,
     }
-    exists = conn.execute(select(rooms.c.id).where(rooms.c.code == room.code)).scalar()
     if create:
-        if exists is not None:
-            raise QueueError("exists", f"诊室 {room.code} 已存在", f"room {room.code!r} exists")
-        room_id = conn.execute(
-            insert(rooms).values(code=room.code, state=RoomState.IDLE, **values)
-        ).inserted_primary_key[0]  # type: ignore[index]
-    else:
-        if exists is None:
-            raise not_found("room", room.code)
-        room_id = exists
-        conn.execute(update(rooms).where(rooms.c.id == room_id).values(**values))
-        conn.execute(delete(room_queues).where(room_queues.c.room_id == room_id))
-    for queue_id in queue_ids:
-        conn.execute(insert(room_queues).values(room_id=room_id, queue_id=queue_id))
+        values["state"] = RoomState.IDLE
+    room_id = _store(conn, ROOM, room.code, values, create)
+    _link(conn, room_queues, "room_id", room_id, queue_ids)
     return get_room(conn, room.code)
 
 
 def delete_room(conn: Connection, code: str) -> None:
     row = room_row(conn, code)
     if row.current_ticket_id is not None:
-        raise QueueError(
-            "wrong_status", f"诊室 {code} 有正在检查的患者", f"room {code!r} has a current patient"
-        )
+        raise QueueRefusal("wrong_status", "room_busy", code=code)
     conn.execute(delete(rooms).where(rooms.c.id == row.id))
 
 
@@ -156,39 +191,31 @@ def _queue(conn: Connection, row: Any) -> Queue:
         .where(room_queues.c.queue_id == row.id)
         .order_by(rooms.c.position, rooms.c.code)
     ).scalars()
+    values = {f.name: getattr(row, f.name) for f in fields(Queue) if f.name not in _QUEUE_LINKS}
     return Queue(
-        code=row.code,
-        name=row.name,
-        department=row.department,
-        modality=row.modality,
-        prefix=row.prefix,
-        order_by=row.order_by,
+        **values,
         priority_groups=tuple(g for g in row.priority_groups.split(",") if g),
-        late_grace_minutes=row.late_grace_minutes,
-        late_rule=row.late_rule,
-        late_insert_every=row.late_insert_every,
-        missed_suspend_minutes=row.missed_suspend_minutes,
-        missed_rule=row.missed_rule,
-        missed_insert_every=row.missed_insert_every,
-        missed_max=row.missed_max,
-        voice_template=row.voice_template,
-        voice_repeat=row.voice_repeat,
-        position=row.position,
         rooms=tuple(room_codes),
     )
 
 
+_QUEUE_LINKS = ("priority_groups", "rooms")
+_QUEUE_NUMBERS = {
+    "late_grace_minutes": (0, 1440),
+    "late_insert_every": (0, 100),
+    "missed_suspend_minutes": (0, 1440),
+    "missed_insert_every": (0, 100),
+    "missed_max": (1, 100),
+    "voice_repeat": (0, 10),
+}
+
+
 def list_queues(conn: Connection) -> list[Queue]:
-    rows = conn.execute(select(queues).order_by(queues.c.position, queues.c.code)).all()
-    return [_queue(conn, r) for r in rows]
+    return [_queue(conn, r) for r in rows_of(conn, QUEUE)]
 
 
 def queue_row(conn: Connection, code: str, *, lock: bool = False) -> Any:
-    query = select(queues).where(queues.c.code == code)
-    row = conn.execute(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise not_found("queue", code)
-    return row
+    return row_of(conn, QUEUE, code, lock=lock)
 
 
 def get_queue(conn: Connection, code: str) -> Queue:
@@ -196,56 +223,32 @@ def get_queue(conn: Connection, code: str) -> Queue:
 
 
 def _check_queue(queue: Queue) -> None:
-    _check_code(queue.code)
-    _check_name(queue.name)
     if not _PREFIX.match(queue.prefix):
-        raise _invalid(
-            "号码前缀须为 0-8 个字母或数字", "a number prefix has 0 to 8 letters or digits"
-        )
+        raise invalid("prefix")
     if queue.order_by not in ("arrival", "appointment"):
-        raise _invalid("排序方式须为 arrival 或 appointment", "order_by is arrival or appointment")
+        raise invalid("order_by")
     if queue.late_rule not in ("back", "insert") or queue.missed_rule not in ("back", "insert"):
-        raise _invalid("迟到/过号规则须为 back 或 insert", "late/missed rules are back or insert")
+        raise invalid("rules")
     unknown = [g for g in queue.priority_groups if g not in PRIORITY_GROUPS]
     if unknown:
-        raise _invalid(
-            f"未知的优先人群 {unknown}，可用: {', '.join(PRIORITY_GROUPS)}",
-            f"unknown priority groups {unknown}; known: {', '.join(PRIORITY_GROUPS)}",
-        )
-    numbers = {
-        "late_grace_minutes": (0, 1440),
-        "late_insert_every": (0, 100),
-        "missed_suspend_minutes": (0, 1440),
-        "missed_insert_every": (0, 100),
-        "missed_max": (1, 100),
-        "voice_repeat": (0, 10),
-    }
-    for name, (low, high) in numbers.items():
-        value = getattr(queue, name)
-        if not low <= value <= high:
-            raise _invalid(f"{name} 须在 {low}-{high} 之间", f"{name} is {low} to {high}")
+        raise invalid("groups", groups=", ".join(unknown), known=", ".join(PRIORITY_GROUPS))
+    for name, (low, high) in _QUEUE_NUMBERS.items():
+        _check_range(name, getattr(queue, name), low, high)
     if not queue.voice_template.strip() or len(queue.voice_template) > 255:
-        raise _invalid("语音模板须为 1-255 个字符", "a voice template has 1 to 255 characters")
+        raise invalid("template_length")
     voice.check_template(queue.voice_template)
 
 
 def save_queue(conn: Connection, queue: Queue, *, create: bool) -> Queue:
+    _check_code(queue.code)
     _check_queue(queue)
     values = {
         f.name: getattr(queue, f.name)
         for f in fields(Queue)
-        if f.name not in ("code", "rooms", "priority_groups")
+        if f.name not in ("code", *_QUEUE_LINKS)
     }
     values["priority_groups"] = ",".join(queue.priority_groups)
-    exists = conn.execute(select(queues.c.id).where(queues.c.code == queue.code)).scalar()
-    if create:
-        if exists is not None:
-            raise QueueError("exists", f"队列 {queue.code} 已存在", f"queue {queue.code!r} exists")
-        conn.execute(insert(queues).values(code=queue.code, **values))
-    else:
-        if exists is None:
-            raise not_found("queue", queue.code)
-        conn.execute(update(queues).where(queues.c.id == exists).values(**values))
+    _store(conn, QUEUE, queue.code, values, create)
     return get_queue(conn, queue.code)
 
 
@@ -255,11 +258,7 @@ def delete_queue(conn: Connection, code: str) -> None:
         select(func.count()).where(tickets.c.queue_id == row.id, tickets.c.is_open)
     ).scalar_one()
     if open_tickets:
-        raise QueueError(
-            "wrong_status",
-            f"队列 {code} 还有 {open_tickets} 张未完成的号票",
-            f"queue {code!r} has {open_tickets} open tickets",
-        )
+        raise QueueRefusal("wrong_status", "queue_open", code=code, count=open_tickets)
     conn.execute(delete(tickets).where(tickets.c.queue_id == row.id))
     conn.execute(delete(queues).where(queues.c.id == row.id))
 
@@ -268,12 +267,6 @@ def delete_queue(conn: Connection, code: str) -> None:
 
 
 def _screen(conn: Connection, row: Any) -> Screen:
-    codes = conn.execute(
-        select(queues.c.code)
-        .join(screen_queues, screen_queues.c.queue_id == queues.c.id)
-        .where(screen_queues.c.screen_id == row.id)
-        .order_by(screen_queues.c.position)
-    ).scalars()
     return Screen(
         code=row.code,
         name=row.name,
@@ -281,19 +274,16 @@ def _screen(conn: Connection, row: Any) -> Screen:
         rows=row.rows,
         page_seconds=row.page_seconds,
         mask_names=bool(row.mask_names),
-        queues=tuple(codes),
+        queues=tuple(_linked_queues(conn, screen_queues, screen_queues.c.screen_id, row.id)),
     )
 
 
 def list_screens(conn: Connection) -> list[Screen]:
-    return [_screen(conn, r) for r in conn.execute(select(screens).order_by(screens.c.code)).all()]
+    return [_screen(conn, r) for r in rows_of(conn, SCREEN)]
 
 
 def screen_row(conn: Connection, code: str) -> Any:
-    row = conn.execute(select(screens).where(screens.c.code == code)).first()
-    if row is None:
-        raise not_found("screen", code)
-    return row
+    return row_of(conn, SCREEN, code)
 
 
 def get_screen(conn: Connection, code: str) -> Screen:
@@ -301,12 +291,10 @@ def get_screen(conn: Connection, code: str) -> Screen:
 
 
 def save_screen(conn: Connection, screen: Screen, *, create: bool) -> Screen:
-    _check_code(screen.code)
-    _check_name(screen.name)
     if screen.orientation not in ("landscape", "portrait"):
-        raise _invalid("方向须为 landscape 或 portrait", "orientation is landscape or portrait")
-    if not 1 <= screen.rows <= 50 or not 1 <= screen.page_seconds <= 120:
-        raise _invalid("行数 1-50，翻页 1-120 秒", "rows 1 to 50, page_seconds 1 to 120")
+        raise invalid("orientation")
+    _check_range("rows", screen.rows, 1, 50)
+    _check_range("page_seconds", screen.page_seconds, 1, 120)
     queue_ids = _queue_ids(conn, screen.queues)
     values = {
         "name": screen.name,
@@ -315,25 +303,8 @@ def save_screen(conn: Connection, screen: Screen, *, create: bool) -> Screen:
         "page_seconds": screen.page_seconds,
         "mask_names": screen.mask_names,
     }
-    exists = conn.execute(select(screens.c.id).where(screens.c.code == screen.code)).scalar()
-    if create:
-        if exists is not None:
-            raise QueueError(
-                "exists", f"屏幕 {screen.code} 已存在", f"screen {screen.code!r} exists"
-            )
-        screen_id = conn.execute(
-            insert(screens).values(code=screen.code, **values)
-        ).inserted_primary_key[0]  # type: ignore[index]
-    else:
-        if exists is None:
-            raise not_found("screen", screen.code)
-        screen_id = exists
-        conn.execute(update(screens).where(screens.c.id == screen_id).values(**values))
-        conn.execute(delete(screen_queues).where(screen_queues.c.screen_id == screen_id))
-    for position, queue_id in enumerate(queue_ids):
-        conn.execute(
-            insert(screen_queues).values(screen_id=screen_id, queue_id=queue_id, position=position)
-        )
+    screen_id = _store(conn, SCREEN, screen.code, values, create)
+    _link(conn, screen_queues, "screen_id", screen_id, queue_ids)
     return get_screen(conn, screen.code)
 
 
@@ -343,37 +314,36 @@ def delete_screen(conn: Connection, code: str) -> None:
 
 # -- display settings --------------------------------------------------------------------------
 
+# Not stored: the time zone is the core's one setting (core_server.clock).
+_NOT_STORED = ("has_logo", "timezone")
 
-def get_settings(conn: Connection) -> DisplaySettings:
+
+def get_settings(conn: Connection, hospital_name: str = "") -> DisplaySettings:
+    """The settings; an empty hospital name is ``hospital_name`` (the core's)."""
     row = conn.execute(select(settings).where(settings.c.id == 1)).first()
+    zone = clock.zone().key
     if row is None:
-        return DisplaySettings()
-    values = {f.name: getattr(row, f.name) for f in fields(DisplaySettings) if f.name != "has_logo"}
-    return DisplaySettings(**values, has_logo=row.logo is not None)
+        return DisplaySettings(hospital_name=hospital_name, timezone=zone)
+    values = {
+        f.name: getattr(row, f.name) for f in fields(DisplaySettings) if f.name not in _NOT_STORED
+    }
+    values["hospital_name"] = values["hospital_name"] or hospital_name
+    return DisplaySettings(**values, timezone=zone, has_logo=row.logo is not None)
 
 
-def save_settings(conn: Connection, new: DisplaySettings) -> DisplaySettings:
-    try:
-        ZoneInfo(new.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise _invalid(
-            f"未知时区 {new.timezone!r}", f"unknown time zone {new.timezone!r}"
-        ) from None
+def save_settings(conn: Connection, new: DisplaySettings) -> None:
     for name in ("font_title", "font_header", "font_list", "font_call", "font_clock"):
-        if not 8 <= getattr(new, name) <= 400:
-            raise _invalid(f"{name} 须在 8-400 之间", f"{name} is 8 to 400")
+        _check_range(name, getattr(new, name), 8, 400)
     if new.voice_name not in ("full", "surname", "none"):
-        raise _invalid("语音姓名须为 full、surname 或 none", "voice_name is full, surname or none")
-    if not 50 <= new.voice_rate <= 400:
-        raise _invalid("语速须在 50-400 之间", "voice_rate is 50 to 400")
+        raise invalid("voice_name")
+    _check_range("voice_rate", new.voice_rate, 50, 400)
     if len(new.hospital_name) > 128:
-        raise _invalid("医院名称最多 128 个字符", "a hospital name has at most 128 characters")
-    values = {k: v for k, v in asdict(new).items() if k != "has_logo"}
+        raise invalid("hospital_name")
+    values = {k: v for k, v in asdict(new).items() if k not in _NOT_STORED}
     _ensure_settings_row(conn)
     conn.execute(
-        update(settings).where(settings.c.id == 1).values(**values, updated_at=datetime.now(UTC))
+        update(settings).where(settings.c.id == 1).values(**values, updated_at=clock.now())
     )
-    return get_settings(conn)
 
 
 def _ensure_settings_row(conn: Connection) -> None:
@@ -387,16 +357,14 @@ LOGO_MAX_BYTES = 2 * 1024 * 1024
 
 def save_logo(conn: Connection, data: bytes, content_type: str) -> None:
     if content_type not in LOGO_TYPES:
-        raise _invalid(
-            "标志须为 PNG、JPEG、SVG 或 WebP 图片", "a logo is a PNG, JPEG, SVG or WebP image"
-        )
+        raise invalid("logo_type")
     if not data or len(data) > LOGO_MAX_BYTES:
-        raise _invalid("标志图片须小于 2 MB", "a logo is at most 2 MB")
+        raise invalid("logo_size")
     _ensure_settings_row(conn)
     conn.execute(
         update(settings)
         .where(settings.c.id == 1)
-        .values(logo=data, logo_type=content_type, updated_at=datetime.now(UTC))
+        .values(logo=data, logo_type=content_type, updated_at=clock.now())
     )
 
 

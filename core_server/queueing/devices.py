@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 
-from core_server import auth, db
+from core_server import auth, clock, db
 from core_server.queueing import config
-from core_server.queueing.models import Device, Invalid, QueueError, not_found
+from core_server.queueing.models import Device
+from core_server.queueing.refusals import QueueRefusal, invalid, not_found
 from core_server.queueing.tables import devices, rooms, screens
 
 KEY_HOURS = 10 * 365 * 24  # a device key lives until revoked (ten years)
@@ -61,9 +61,7 @@ def device_for_user(engine: Engine, username: str) -> Device | None:
 def touch(engine: Engine, username: str) -> None:
     with db.write(engine) as conn:
         conn.execute(
-            update(devices)
-            .where(devices.c.username == username)
-            .values(last_seen_at=datetime.now(UTC))
+            update(devices).where(devices.c.username == username).values(last_seen_at=clock.now())
         )
 
 
@@ -78,17 +76,13 @@ def create_device(
 ) -> tuple[Device, str]:
     """The new device and its key (shown once: only its hash is kept)."""
     if not _NAME.match(name):
-        raise Invalid(
-            "invalid",
-            f"设备名 {name!r} 无效：1-48 个字母、数字、-、_ 或 .",
-            f"invalid device name {name!r}: 1-48 letters, digits, -, _ or .",
-        )
+        raise invalid("device_name", name=name)
     if kind not in KINDS:
-        raise Invalid("invalid", f"设备类型须为 {'、'.join(KINDS)}", f"kind is one of {KINDS}")
+        raise invalid("device_kind", kinds=", ".join(KINDS))
     if kind == "caller" and not room:
-        raise Invalid("invalid", "叫号器须指定诊室", "a caller needs a room")
+        raise invalid("caller_room")
     if kind == "screen" and not screen:
-        raise Invalid("invalid", "显示屏须指定屏幕", "a screen device needs a screen")
+        raise invalid("screen_screen")
     username = USER_PREFIX + name
     with db.read(engine) as conn:
         room_id = config.room_row(conn, room).id if room else None
@@ -96,7 +90,7 @@ def create_device(
         for code in queues:
             config.queue_row(conn, code)
         if conn.execute(select(devices.c.id).where(devices.c.name == name)).first():
-            raise QueueError("exists", f"设备 {name} 已存在", f"device {name!r} exists")
+            raise QueueRefusal("exists", "device", code=name)
     existing = auth.get_user(engine, username)
     if existing is None:
         user = auth.create_user(
@@ -105,7 +99,7 @@ def create_device(
     elif existing.role == "device" and not existing.active:  # a deleted device's name again
         user = auth.update_user(engine, username, active=True)
     else:
-        raise QueueError("exists", f"用户 {username} 已存在", f"user {username!r} exists")
+        raise QueueRefusal("exists", "user", code=username)
     try:
         with db.write(engine) as conn:
             conn.execute(
@@ -116,7 +110,7 @@ def create_device(
                     room_id=room_id,
                     screen_id=screen_id,
                     queues=",".join(queues),
-                    created_at=datetime.now(UTC),
+                    created_at=clock.now(),
                 )
             )
     except Exception:

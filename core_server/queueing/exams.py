@@ -9,10 +9,11 @@ values directly and need no desk.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime, tzinfo
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Protocol
 
-from core_server import ris
+from core_server import clock, ris
 from core_server.queueing.models import ExamInfo
 
 log = logging.getLogger(__name__)
@@ -21,10 +22,24 @@ log = logging.getLogger(__name__)
 _FORWARD = ("scheduled", "arrived", "in_progress", "completed")
 
 
+@dataclass(frozen=True)
+class ExamRoom:
+    """An exam room of the RIS, as the queue adopts it (a call room and its queue)."""
+
+    code: str
+    name: str
+    modality: str
+    department: str = ""
+
+
 class ExamDesk(Protocol):
     def exam(self, exam_id: int) -> ExamInfo | None: ...
 
-    def find(self, barcode: str, day: date, tz: tzinfo) -> list[ExamInfo]:
+    def rooms(self) -> list[ExamRoom]:
+        """The RIS's exam rooms (the queue's set-up starts from them)."""
+        ...
+
+    def find(self, barcode: str, day: date) -> list[ExamInfo]:
         """Exams a scanned code names: an accession number (exam barcode), or a patient ID or
         ID-card number (that patient's exams scheduled for ``day`` or not scheduled)."""
         ...
@@ -45,7 +60,10 @@ class RisExamDesk:
         except ris.NotFound:
             return None
 
-    def find(self, barcode: str, day: date, tz: tzinfo) -> list[ExamInfo]:
+    def rooms(self) -> list[ExamRoom]:
+        return [ExamRoom(r.code, r.name, r.modality, r.department) for r in self.ris.rooms()]
+
+    def find(self, barcode: str, day: date) -> list[ExamInfo]:
         code = barcode.strip()
         if not code:
             return []
@@ -64,7 +82,7 @@ class RisExamDesk:
                 patient_id=patient.patient_id, status=["scheduled", "arrived"]
             ):
                 when = exam.scheduled_at
-                if when is None or _local_day(when, tz) == day:
+                if when is None or clock.local(appointment(when)).date() == day:
                     found.append(self._info(exam))
         return found
 
@@ -94,22 +112,23 @@ class RisExamDesk:
             room=exam.room,
             sex=sex,
             age=age,
-            scheduled_at=exam.scheduled_at,
+            scheduled_at=appointment(exam.scheduled_at) if exam.scheduled_at else None,
             emergency=exam.emergency,
             status=exam.status,
         )
 
 
-def _local_day(when: datetime, tz: tzinfo) -> date:
-    # Scheduled times without a zone are the hospital's local time already.
-    return when.astimezone(tz).date() if when.tzinfo else when.date()
+def appointment(when: datetime) -> datetime:
+    """A scheduled time as an aware datetime: the RIS gives aware ones; one without a zone is
+    the hospital's wall clock (an HL7 TS without an offset), never UTC."""
+    return clock.from_local(when)
 
 
 def _age(birth: date | None) -> str:
     """DICOM-style age (45Y, 8M, 20D) as screens and tickets print it."""
     if birth is None:
         return ""
-    today = datetime.now(UTC).date()
+    today = clock.today()
     days = (today - birth).days
     years = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
     if years >= 2:

@@ -1,4 +1,5 @@
-"""What the queue service takes in and gives out: plain dataclasses and its one error type."""
+"""What the queue service takes in and gives out: plain dataclasses (its refusals are in
+:mod:`~core_server.queueing.refusals`)."""
 
 from __future__ import annotations
 
@@ -7,39 +8,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-
-class QueueError(Exception):
-    """A refusal for the user of a caller, ticket printer or page: a stable ``code`` the
-    programs act on and a message in Chinese and English."""
-
-    status = 409
-
-    def __init__(self, code: str, zh: str, en: str, **extra: Any) -> None:
-        super().__init__(en)
-        self.code = code
-        self.zh = zh
-        self.en = en
-        self.extra = extra
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "zh": self.zh, "en": self.en, **self.extra}
-
-
-class NotFound(QueueError):
-    status = 404
-
-
-class Forbidden(QueueError):
-    status = 403
-
-
-class Invalid(QueueError):
-    status = 422
-
-
-def not_found(what: str, code: str) -> NotFound:
-    names = {"room": "诊室", "queue": "队列", "screen": "屏幕", "ticket": "号票", "device": "设备"}
-    return NotFound("not_found", f"没有{names.get(what, what)} {code}", f"no {what} {code!r}")
+from core_server import clock
 
 
 class TicketStatus(StrEnum):
@@ -61,9 +30,10 @@ OPEN_STATUSES = (
 
 
 class RoomState(StrEnum):
-    IDLE = "idle"
-    BUSY = "busy"
-    PAUSED = "paused"
+    IDLE = "idle"  # no current patient
+    CALLING = "calling"  # a patient was called and has not started the exam yet
+    BUSY = "busy"  # an exam in progress
+    PAUSED = "paused"  # no calls
 
 
 # Who may be put ahead of ordinary patients (after emergencies). The administrator chooses per
@@ -89,7 +59,9 @@ def _jsonable(value: Any) -> Any:
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return clock.iso(value)  # with the hospital's offset
+    if isinstance(value, date):
         return value.isoformat()
     return value
 
@@ -163,7 +135,8 @@ class Screen(_Dict):
 @dataclass(frozen=True)
 class DisplaySettings(_Dict):
     hospital_name: str = ""
-    timezone: str = "Asia/Shanghai"
+    # The core's one time zone (``--timezone``), shown read-only: screens and tickets use it.
+    timezone: str = clock.DEFAULT_ZONE
     font_title: int = 48
     font_header: int = 36
     font_list: int = 32
@@ -211,4 +184,4 @@ class Ticket(_Dict):
     room: str | None
     missed_count: int
     back_at: datetime | None
-    service_day: date = field(default_factory=date.today)
+    service_day: date = field(default_factory=clock.today)

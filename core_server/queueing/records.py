@@ -3,32 +3,31 @@ ordering inputs, the hospital's day."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
-from core_server.queueing import config, ordering
-from core_server.queueing.masking import mask_name
-from core_server.queueing.models import Room, Ticket, TicketStatus, not_found
+from core_server import clock, names
+from core_server.queueing import ordering
+from core_server.queueing.models import Room, Ticket, TicketStatus
+from core_server.queueing.refusals import not_found
 from core_server.queueing.tables import queues, rooms, tickets
 
 
-def aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+def day_of(now: datetime) -> date:
+    """The hospital's day (ticket numbers restart with it), in the core's time zone."""
+    return clock.local(now).date()
 
 
-def tz(conn: Connection) -> ZoneInfo:
-    return ZoneInfo(config.get_settings(conn).timezone)
+def shown_name(stored: str) -> str:
+    """A patient's name as a person reads it (HL7 ``王^建国`` -> 王建国)."""
+    return names.display(stored)
 
 
-def today(conn: Connection, now: datetime) -> date:
-    """The hospital's day (ticket numbers restart with it)."""
-    return now.astimezone(tz(conn)).date()
+def masked_name(stored: str) -> str:
+    """The name for public screens and tickets: 王*国."""
+    return names.PersonName.parse(stored).masked()
 
 
 def ticket_row_or_404(conn: Connection, ticket_id: int) -> Any:
@@ -49,13 +48,13 @@ def priority(row: Any) -> str | None:
 def waiting(row: Any) -> ordering.Waiting:
     return ordering.Waiting(
         id=row.id,
-        arrived_at=aware(row.arrived_at),  # type: ignore[arg-type]
+        arrived_at=row.arrived_at,
         emergency=bool(row.emergency),
         priority_group=row.priority_group,
-        appointment_at=aware(row.appointment_at),
+        appointment_at=row.appointment_at,
         late=bool(row.late),
         returned=bool(row.returned),
-        returned_at=aware(row.returned_at),
+        returned_at=row.returned_at,
     )
 
 
@@ -72,7 +71,6 @@ def merge(lines: list[list[Any]], rules: dict[int, ordering.Rules]) -> list[Any]
 
 def room_dict(room: Room) -> dict[str, Any]:
     last = room.last_call_at
-    last = last.replace(tzinfo=UTC) if last is not None and last.tzinfo is None else last
     ready = last + timedelta(seconds=room.min_call_interval_seconds) if last else None
     return {
         "code": room.code,
@@ -80,7 +78,7 @@ def room_dict(room: Room) -> dict[str, Any]:
         "state": room.state,
         "queues": list(room.queues),
         "min_call_interval_seconds": room.min_call_interval_seconds,
-        "next_call_allowed_at": ready.isoformat() if ready else None,
+        "next_call_allowed_at": clock.iso(ready),
         "current_ticket_id": room.current_ticket_id,
     }
 
@@ -124,8 +122,8 @@ def to_ticket(conn: Connection, row: Any) -> Ticket:
         number=row.number,
         queue=queue_code or "",
         status=row.status,
-        name=row.patient_name,
-        masked_name=mask_name(row.patient_name),
+        name=shown_name(row.patient_name),
+        masked_name=masked_name(row.patient_name),
         patient_id=row.patient_id,
         sex=row.sex,
         age=row.age,
@@ -135,12 +133,12 @@ def to_ticket(conn: Connection, row: Any) -> Ticket:
         priority=priority(row),
         returned=bool(row.returned),
         late=bool(row.late),
-        arrived_at=aware(row.arrived_at),  # type: ignore[arg-type]
-        appointment_at=aware(row.appointment_at),
-        called_at=aware(row.called_at),
+        arrived_at=row.arrived_at,
+        appointment_at=row.appointment_at,
+        called_at=row.called_at,
         call_count=row.call_count,
         room=room_code,
         missed_count=row.missed_count,
-        back_at=aware(row.back_at),
+        back_at=row.back_at,
         service_day=row.service_day,
     )

@@ -13,7 +13,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -27,7 +26,7 @@ from sqlalchemy import (
     true,
 )
 
-from core_server.db import BigId, metadata
+from core_server.db import BigId, UtcDateTime, metadata
 
 rooms = Table(
     "queueing_rooms",
@@ -37,10 +36,10 @@ rooms = Table(
     Column("name", String(64), nullable=False),
     Column("department", String(64), nullable=False, server_default=""),
     Column("modality", String(16), nullable=False, server_default=""),
-    # idle, busy (an exam in progress), paused (no calls)
+    # idle, calling (a patient called), busy (an exam in progress), paused (no calls)
     Column("state", String(16), nullable=False, server_default="idle"),
     Column("min_call_interval_seconds", Integer, nullable=False, server_default="5"),
-    Column("last_call_at", DateTime(timezone=True)),
+    Column("last_call_at", UtcDateTime),
     Column("current_ticket_id", Integer),
     Column("position", Integer, nullable=False, server_default="0"),
 )
@@ -111,13 +110,12 @@ screen_queues = Table(
     Column("position", Integer, nullable=False, server_default="0"),
 )
 
-# One row (id 1): what every screen and ticket shares.
+# One row (id 1): what every screen and ticket shares (the time zone is the core's).
 settings = Table(
     "queueing_settings",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("hospital_name", String(128), nullable=False, server_default=""),
-    Column("timezone", String(64), nullable=False, server_default="Asia/Shanghai"),
     Column("font_title", Integer, nullable=False, server_default="48"),
     Column("font_header", Integer, nullable=False, server_default="36"),
     Column("font_list", Integer, nullable=False, server_default="32"),
@@ -129,7 +127,7 @@ settings = Table(
     Column("voice_name", String(16), nullable=False, server_default="full"),
     Column("logo", LargeBinary),
     Column("logo_type", String(32), nullable=False, server_default=""),
-    Column("updated_at", DateTime(timezone=True)),
+    Column("updated_at", UtcDateTime),
 )
 
 devices = Table(
@@ -142,8 +140,8 @@ devices = Table(
     Column("room_id", Integer, ForeignKey("queueing_rooms.id", ondelete="SET NULL")),
     Column("screen_id", Integer, ForeignKey("queueing_screens.id", ondelete="SET NULL")),
     Column("queues", String(255), nullable=False, server_default=""),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("last_seen_at", DateTime(timezone=True)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime),
 )
 
 tickets = Table(
@@ -163,22 +161,22 @@ tickets = Table(
     Column("exam_name", String(128), nullable=False, server_default=""),
     Column("emergency", Boolean, nullable=False, server_default=false()),
     Column("priority_group", String(32)),
-    Column("arrived_at", DateTime(timezone=True), nullable=False),
-    Column("appointment_at", DateTime(timezone=True)),
+    Column("arrived_at", UtcDateTime, nullable=False),
+    Column("appointment_at", UtcDateTime),
     Column("late", Boolean, nullable=False, server_default=false()),
     Column("returned", Boolean, nullable=False, server_default=false()),
-    Column("returned_at", DateTime(timezone=True)),
+    Column("returned_at", UtcDateTime),
     # waiting, called, in_progress, finished, missed, cancelled, absent
     Column("status", String(16), nullable=False, server_default="waiting"),
     # Open until finished, cancelled or absent; an exam has at most one open ticket.
     Column("is_open", Boolean, nullable=False, server_default=true()),
     Column("room_id", Integer, ForeignKey("queueing_rooms.id", ondelete="SET NULL")),
-    Column("called_at", DateTime(timezone=True)),
+    Column("called_at", UtcDateTime),
     Column("call_count", Integer, nullable=False, server_default="0"),
     Column("missed_count", Integer, nullable=False, server_default="0"),
-    Column("back_at", DateTime(timezone=True)),
-    Column("started_at", DateTime(timezone=True)),
-    Column("finished_at", DateTime(timezone=True)),
+    Column("back_at", UtcDateTime),
+    Column("started_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
     Column("issued_by", String(64), nullable=False, server_default=""),
     UniqueConstraint("queue_id", "service_day", "sequence"),
     Index(None, "queue_id", "status"),
@@ -203,7 +201,7 @@ calls = Table(
     Column(
         "queue_id", Integer, ForeignKey("queueing_queues.id", ondelete="CASCADE"), nullable=False
     ),
-    Column("called_at", DateTime(timezone=True), nullable=False),
+    Column("called_at", UtcDateTime, nullable=False),
     Column("recall", Boolean, nullable=False, server_default=false()),
     Column("voice_text", String(255), nullable=False, server_default=""),
     Column("called_by", String(64), nullable=False, server_default=""),
@@ -220,7 +218,7 @@ events = Table(
     Column("queue", String(32), nullable=False, server_default=""),
     Column("room", String(32), nullable=False, server_default=""),
     Column("payload", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False, index=True),
 )
 
 event_counter = Table(
@@ -238,5 +236,5 @@ idempotency_keys = Table(
     Column("key", String(128), primary_key=True),
     Column("status_code", Integer, nullable=False),
     Column("body", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False, index=True),
 )

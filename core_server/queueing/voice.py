@@ -1,11 +1,17 @@
-"""The words a waiting-room screen speaks for a call, from the queue's template."""
+"""The words a waiting-room screen speaks for a call, from the queue's template.
+
+The spoken words are said aloud in the waiting room, so ``voice_text`` (in the screen state and
+the ``ticket.called`` event) carries the name as it will be heard, chosen by the display setting
+``voice_name``: ``full`` (default: 请CT001号王建国到CT一室检查; a masked 王*国 cannot be spoken),
+``surname`` (王某某) or ``none`` (the number only). Written names on screens stay masked.
+"""
 
 from __future__ import annotations
 
-import re
 import string
 
-from core_server.queueing.models import Invalid
+from core_server.names import PersonName
+from core_server.queueing.refusals import invalid
 
 # Placeholders a template may use, in Chinese (as administrators write them) or English.
 PLACEHOLDERS = {
@@ -25,28 +31,24 @@ def check_template(template: str) -> None:
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
     except ValueError:
-        raise Invalid(
-            "invalid", f"语音模板括号不匹配: {template}", f"unbalanced braces: {template}"
-        ) from None
+        raise invalid("template_braces", template=template) from None
     unknown = [f for f in fields if f not in PLACEHOLDERS]
     if unknown:
         names = "、".join("{" + k + "}" for k in ("号码", "姓名", "诊室", "队列"))
-        raise Invalid(
-            "invalid",
-            f"语音模板中未知的占位符 {unknown}，可用: {names}",
-            f"unknown placeholders {unknown} in the voice template; known: {names}",
-        )
+        raise invalid("template_unknown", unknown="、".join(unknown), known=names)
 
 
 def spoken_name(name: str, mode: str) -> str:
-    """``full`` speaks the name, ``surname`` the surname and 某 for the rest, ``none`` nothing."""
-    if mode == "none" or not name:
+    """``full`` speaks the name as a person reads it (HL7 ``王^建国`` -> 王建国), ``surname``
+    the family name and 某 for the rest (王某某, 欧阳某某), ``none`` nothing."""
+    person = PersonName.parse(name)
+    if mode == "none" or not person:
         return ""
     if mode == "surname":
-        if re.search(r"[\u3400-\u9fff]", name):
-            return name[0] + "某" * max(1, len(name) - 1)
-        return name.split()[0] if name.split() else ""
-    return name
+        if person.is_chinese:
+            return person.family + "某" * max(1, len(person.given))
+        return person.family.split()[0] if person.family.split() else ""
+    return person.display()
 
 
 def render(template: str, *, number: str, name: str, room: str, queue: str) -> str:

@@ -1,8 +1,9 @@
 """REST API of the queue service (contract: ``docs/queue-api.md``) and its admin pages.
 
-Refusals of the domain (:class:`QueueError`) answer ``{"detail": {"code", "zh", "en"}}`` with
-their status. Actions take an ``Idempotency-Key`` header; a resend gets the first answer again
-with ``Idempotent-Replayed: true``. A device may act only for the room, screen or queues it is
+Refusals of the domain (:class:`~core_server.queueing.QueueRefusal`) are answered by the web's
+one refusal handler: ``{"detail": {"code", "message", ...values}}`` in the caller's language
+(``Accept-Language``: devices send theirs). Actions take an ``Idempotency-Key`` header; a
+resend gets the first answer again with ``Idempotent-Replayed: true``. A device may act only for the room, screen or queues it is
 bound to; staff roles for any.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
@@ -22,12 +23,15 @@ from core_server.queueing import (
     DisplaySettings,
     Forbidden,
     Queue,
-    QueueError,
+    QueueRefusal,
     QueueService,
     Replayed,
     Room,
     Screen,
 )
+from core_server.queueing import views as queue_views
+from core_server.queueing.refusals import invalid, not_found
+from core_server.web.refusals import caller_language
 from core_server.web.security import audit, require
 
 ADMIN = ("admin",)
@@ -52,7 +56,7 @@ IdempotencyKey = Annotated[
 def _service(request: Request) -> QueueService:
     service: QueueService | None = request.app.state.ctx.queueing
     if service is None:
-        raise QueueError("unavailable", "排队服务未启用", "the queue service is not running")
+        raise QueueRefusal("unavailable")
     return service
 
 
@@ -63,7 +67,7 @@ def _device(request: Request, user: auth.User) -> Device | None:
         return None
     device = queueing.devices.device_for_user(request.app.state.ctx.engine, user.username)
     if device is None:
-        raise Forbidden("not_enrolled", "此设备未登记", "this device is not enrolled")
+        raise Forbidden("not_enrolled")
     return device
 
 
@@ -72,7 +76,7 @@ def _room_scope(request: Request, user: auth.User) -> str | None:
     if device is None:
         return None
     if device.kind != "caller" or device.room is None:
-        raise Forbidden("not_your_room", "此设备不是叫号器", "this device is not a caller")
+        raise Forbidden("not_your_room")
     return device.room
 
 
@@ -88,15 +92,21 @@ def _key(user: auth.User, key: str | None) -> tuple[str, str] | None:
     return (user.username, key) if key else None
 
 
-def _act(action: Callable[[], Any], status: int = 200) -> Any:
-    """Run an action; a resend answers the stored first answer, marked as a replay."""
+def _act(request: Request, action: Callable[[], Any], status: int = 200) -> Any:
+    """Run an action; a resend answers the stored first answer, marked as a replay. A notice
+    in the answer (``no_waiting_patient`` after closing the current patient) gets its words in
+    the caller's language."""
+    headers = {}
     try:
-        body = action()
+        result = action()
     except Replayed as replay:
-        return JSONResponse(
-            replay.body, status_code=replay.status, headers={"Idempotent-Replayed": "true"}
-        )
-    return JSONResponse(body, status_code=status)
+        result, headers = (replay.status, replay.body), {"Idempotent-Replayed": "true"}
+    status, body = result if isinstance(result, tuple) else (status, result)
+    notice = body.get("notice") if isinstance(body, dict) else None
+    if isinstance(notice, dict) and "code" in notice:
+        words = QueueRefusal(str(notice["code"])).text(caller_language(request))
+        body = {**body, "notice": {**notice, "message": words}}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 # -- devices ---------------------------------------------------------------------------------------
@@ -159,11 +169,7 @@ def device_me(
     elif device.kind == "screen" and device.screen:
         queues = service.screen(device.screen).queues
     # What a kiosk prints and shows from its first ticket on, without settings of its own.
-    settings = service.settings()
-    hospital = {
-        "name": settings.hospital_name,
-        "logo_url": "/api/queueing/logo" if settings.has_logo else None,
-    }
+    hospital = queue_views.hospital(service.settings())
     return {**_device_dict(device), "queues": list(queues), "hospital": hospital}
 
 
@@ -187,47 +193,6 @@ class RoomChange(BaseModel):
     queues: list[str] | None = None
     min_call_interval_seconds: int | None = None
     position: int | None = None
-
-
-def _changed(current: Any, change: BaseModel) -> Any:
-    values = {
-        k: tuple(v) if isinstance(v, list) else v
-        for k, v in change.model_dump(exclude_none=True).items()
-    }
-    return replace(current, **values)
-
-
-@router.get("/rooms", dependencies=[Depends(require(*STAFF))])
-def list_rooms(request: Request) -> list[dict[str, Any]]:
-    return [r.as_dict() for r in _service(request).rooms()]
-
-
-@router.post("/rooms", status_code=201)
-def add_room(request: Request, body: RoomIn, user: Admin) -> dict[str, Any]:
-    room = Room(**{**body.model_dump(), "queues": tuple(body.queues)})
-    saved = _service(request).save_room(room, create=True).as_dict()
-    _audit(request, user, "room.create", f"room:{body.code}")
-    return saved
-
-
-@router.get("/rooms/{code}", dependencies=[Depends(require(*STAFF))])
-def get_room(request: Request, code: str) -> dict[str, Any]:
-    return _service(request).room(code).as_dict()
-
-
-@router.patch("/rooms/{code}")
-def change_room(request: Request, code: str, body: RoomChange, user: Admin) -> dict[str, Any]:
-    service = _service(request)
-    saved = service.save_room(_changed(service.room(code), body), create=False).as_dict()
-    _audit(request, user, "room.change", f"room:{code}", **body.model_dump(exclude_none=True))
-    return saved
-
-
-@router.delete("/rooms/{code}", status_code=204)
-def remove_room(request: Request, code: str, user: Admin) -> Response:
-    _service(request).delete_room(code)
-    _audit(request, user, "room.delete", f"room:{code}")
-    return Response(status_code=204)
 
 
 class QueueIn(BaseModel):
@@ -269,44 +234,6 @@ class QueueChange(BaseModel):
     position: int | None = None
 
 
-@router.get("/queues", dependencies=[Depends(require(*STAFF))])
-def list_queues(request: Request) -> list[dict[str, Any]]:
-    return [q.as_dict() for q in _service(request).queues()]
-
-
-@router.post("/queues", status_code=201)
-def add_queue(request: Request, body: QueueIn, user: Admin) -> dict[str, Any]:
-    queue = Queue(**{**body.model_dump(), "priority_groups": tuple(body.priority_groups)})
-    saved = _service(request).save_queue(queue, create=True).as_dict()
-    _audit(request, user, "queue.create", f"queue:{body.code}")
-    return saved
-
-
-@router.get("/queues/{code}", dependencies=[Depends(require(*STAFF))])
-def get_queue(request: Request, code: str) -> dict[str, Any]:
-    return _service(request).queue(code).as_dict()
-
-
-@router.patch("/queues/{code}")
-def change_queue(request: Request, code: str, body: QueueChange, user: Admin) -> dict[str, Any]:
-    service = _service(request)
-    saved = service.save_queue(_changed(service.queue(code), body), create=False).as_dict()
-    _audit(request, user, "queue.change", f"queue:{code}", **body.model_dump(exclude_none=True))
-    return saved
-
-
-@router.delete("/queues/{code}", status_code=204)
-def remove_queue(request: Request, code: str, user: Admin) -> Response:
-    _service(request).delete_queue(code)
-    _audit(request, user, "queue.delete", f"queue:{code}")
-    return Response(status_code=204)
-
-
-@router.get("/queues/{code}/tickets", dependencies=[Depends(require(*STAFF))])
-def queue_tickets(request: Request, code: str, status: str | None = None) -> list[dict[str, Any]]:
-    return [t.as_dict() for t in _service(request).queue_tickets(code, status)]
-
-
 class ScreenIn(BaseModel):
     code: str
     name: str
@@ -326,42 +253,113 @@ class ScreenChange(BaseModel):
     queues: list[str] | None = None
 
 
-@router.get("/screens", dependencies=[Depends(require(*STAFF))])
-def list_screens(request: Request) -> list[dict[str, Any]]:
-    return [s.as_dict() for s in _service(request).screens()]
+def _record(kind: type[Any], body: BaseModel) -> Any:
+    """A Room, Queue or Screen from a request body (lists become tuples)."""
+    values = body.model_dump()
+    return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
-@router.post("/screens", status_code=201)
-def add_screen(request: Request, body: ScreenIn, user: Admin) -> dict[str, Any]:
-    screen = Screen(**{**body.model_dump(), "queues": tuple(body.queues)})
-    saved = _service(request).save_screen(screen, create=True).as_dict()
-    _audit(request, user, "screen.create", f"screen:{body.code}")
-    return saved
+def _changed(current: Any, change: BaseModel) -> Any:
+    values = {
+        k: tuple(v) if isinstance(v, list) else v
+        for k, v in change.model_dump(exclude_none=True).items()
+    }
+    return replace(current, **values)
 
 
-@router.get("/screens/{code}", dependencies=[Depends(require(*STAFF))])
-def get_screen(request: Request, code: str) -> dict[str, Any]:
-    return _service(request).screen(code).as_dict()
+def _crud(
+    what: Literal["room", "queue", "screen"],
+    kind: type[Any],
+    create_body: type[BaseModel],
+    change_body: type[BaseModel],
+) -> None:
+    """The one set of set-up routes for rooms, queues and screens: list, create, read,
+    change, delete; every change audited. The service's methods are named after ``what``."""
+    plural = f"/{what}s"
+
+    def service_call(request: Request, name: str) -> Callable[..., Any]:
+        return getattr(_service(request), name.format(what))  # type: ignore[no-any-return]
+
+    def listed(request: Request) -> list[dict[str, Any]]:
+        return [r.as_dict() for r in service_call(request, "{}s")()]
+
+    def create(request: Request, body: BaseModel, user: auth.User) -> dict[str, Any]:
+        saved = service_call(request, "save_{}")(_record(kind, body), create=True)
+        _audit(request, user, f"{what}.create", f"{what}:{saved.code}")
+        return saved.as_dict()  # type: ignore[no-any-return]
+
+    def read(request: Request, code: str) -> dict[str, Any]:
+        return service_call(request, "{}")(code).as_dict()  # type: ignore[no-any-return]
+
+    def change(request: Request, code: str, body: BaseModel, user: auth.User) -> dict[str, Any]:
+        current = service_call(request, "{}")(code)
+        saved = service_call(request, "save_{}")(_changed(current, body), create=False)
+        _audit(
+            request, user, f"{what}.change", f"{what}:{code}", **body.model_dump(exclude_none=True)
+        )
+        return saved.as_dict()  # type: ignore[no-any-return]
+
+    def remove(request: Request, code: str, user: auth.User) -> Response:
+        service_call(request, "delete_{}")(code)
+        _audit(request, user, f"{what}.delete", f"{what}:{code}")
+        return Response(status_code=204)
+
+    # FastAPI reads the body's model from the annotations: give each kind its own.
+    create.__annotations__["body"] = create_body
+    change.__annotations__["body"] = change_body
+    create.__annotations__["user"] = change.__annotations__["user"] = Admin
+    remove.__annotations__["user"] = Admin
+    staff = [Depends(require(*STAFF))]
+    for endpoint, path, method, status in (
+        (listed, plural, "GET", 200),
+        (create, plural, "POST", 201),
+        (read, plural + "/{code}", "GET", 200),
+        (change, plural + "/{code}", "PATCH", 200),
+        (remove, plural + "/{code}", "DELETE", 204),
+    ):
+        endpoint.__name__ = f"{endpoint.__name__}_{what}"
+        router.add_api_route(
+            path,
+            endpoint,
+            methods=[method],
+            status_code=status,
+            dependencies=staff if method == "GET" else [],
+        )
 
 
-@router.patch("/screens/{code}")
-def change_screen(request: Request, code: str, body: ScreenChange, user: Admin) -> dict[str, Any]:
-    service = _service(request)
-    saved = service.save_screen(_changed(service.screen(code), body), create=False).as_dict()
-    _audit(request, user, "screen.change", f"screen:{code}", **body.model_dump(exclude_none=True))
-    return saved
+_crud("room", Room, RoomIn, RoomChange)
+_crud("queue", Queue, QueueIn, QueueChange)
+_crud("screen", Screen, ScreenIn, ScreenChange)
 
 
-@router.delete("/screens/{code}", status_code=204)
-def remove_screen(request: Request, code: str, user: Admin) -> Response:
-    _service(request).delete_screen(code)
-    _audit(request, user, "screen.delete", f"screen:{code}")
-    return Response(status_code=204)
+@router.get("/queues/{code}/tickets", dependencies=[Depends(require(*STAFF))])
+def queue_tickets(request: Request, code: str, status: str | None = None) -> list[dict[str, Any]]:
+    return [t.as_dict() for t in _service(request).queue_tickets(code, status)]
+
+
+class AdoptIn(BaseModel):
+    rooms: list[str] = []
+
+
+@router.get("/ris-rooms", dependencies=[Depends(require(*ADMIN))])
+def ris_rooms(request: Request) -> list[dict[str, Any]]:
+    """The RIS's exam rooms, each marked ``adopted`` when the queue has a room of its code."""
+    return _service(request).ris_rooms()
+
+
+@router.post("/ris-rooms/adopt")
+def adopt_ris_rooms(request: Request, body: AdoptIn, user: Admin) -> dict[str, list[str]]:
+    """A call room for each RIS room (default: every one not adopted yet), a queue per
+    modality, and a waiting-room screen when there is none."""
+    made = _service(request).adopt_ris_rooms(tuple(body.rooms))
+    _audit(request, user, "ris_rooms.adopt", "rooms", **made)
+    return made
 
 
 class SettingsIn(BaseModel):
+    """The time zone is the core's (``--timezone``): GET shows it, PUT ignores it."""
+
     hospital_name: str = ""
-    timezone: str = "Asia/Shanghai"
     font_title: int = 48
     font_header: int = 36
     font_list: int = 32
@@ -398,7 +396,7 @@ def put_logo(
 def get_logo(request: Request) -> Response:
     logo = _service(request).logo()
     if logo is None:
-        raise queueing.NotFound("not_found", "没有医院标志", "no logo")
+        raise not_found("logo", "")
     data, content_type = logo
     return Response(data, media_type=content_type, headers={"Cache-Control": "no-cache"})
 
@@ -412,9 +410,7 @@ def screen_state(
 ) -> dict[str, Any]:
     device = _device(request, user)
     if device is not None and not (device.kind == "screen" and device.screen == code):
-        raise Forbidden(
-            "not_your_screen", "此设备不显示该屏幕", "this device does not show that screen"
-        )
+        raise Forbidden("not_your_screen")
     return _service(request).screen_state(code)
 
 
@@ -424,9 +420,7 @@ def room_state(
 ) -> dict[str, Any]:
     allowed = _room_scope(request, user)
     if allowed is not None and allowed != code:
-        raise Forbidden(
-            "not_your_room", f"此设备属于诊室 {allowed}", f"this device serves {allowed}"
-        )
+        raise Forbidden("not_your_room", "other", room=allowed)
     return _service(request).room_state(code)
 
 
@@ -455,13 +449,14 @@ def call_next(
     room = _room_scope(request, user)
     close = body.close_current if body is not None else True
     return _act(
+        request,
         lambda: _service(request).call_next(
             code,
             username=user.username,
             close_current=close,
             allowed_room=room,
             key=_key(user, key),
-        )
+        ),
     )
 
 
@@ -471,6 +466,7 @@ def call_chosen(
 ) -> Any:
     room = _room_scope(request, user)
     return _act(
+        request,
         lambda: _service(request).call_ticket(
             code,
             body.ticket_id,
@@ -478,7 +474,7 @@ def call_chosen(
             close_current=body.close_current,
             allowed_room=room,
             key=_key(user, key),
-        )
+        ),
     )
 
 
@@ -487,7 +483,8 @@ def _room_action(name: str) -> Callable[..., Any]:
         room = _room_scope(request, user)
         method = getattr(_service(request), name)
         return _act(
-            lambda: method(code, username=user.username, allowed_room=room, key=_key(user, key))
+            request,
+            lambda: method(code, username=user.username, allowed_room=room, key=_key(user, key)),
         )
 
     action.__name__ = name
@@ -534,12 +531,13 @@ def check_in(request: Request, body: CheckInIn, user: Desk, key: IdempotencyKey 
     device = _device(request, user)
     if device is not None:
         if device.kind != "printer":
-            raise Forbidden("not_a_printer", "此设备不能发号", "this device does not issue tickets")
+            raise Forbidden("not_a_printer")
         allowed = device.queues
     if not (body.barcode.strip() or body.exam_id is not None or body.accession.strip()):
-        raise queueing.Invalid("invalid", "请扫描条码", "scan a barcode")
-    try:
-        status, answer = _service(request).check_in(
+        raise invalid("barcode")
+    return _act(
+        request,
+        lambda: _service(request).check_in(
             username=user.username,
             barcode=body.barcode,
             exam_id=body.exam_id,
@@ -548,12 +546,8 @@ def check_in(request: Request, body: CheckInIn, user: Desk, key: IdempotencyKey 
             priority=body.priority,
             allowed_queues=allowed,
             key=_key(user, key),
-        )
-    except Replayed as replay:
-        return JSONResponse(
-            replay.body, status_code=replay.status, headers={"Idempotent-Replayed": "true"}
-        )
-    return JSONResponse(answer, status_code=status)
+        ),
+    )
 
 
 @router.get("/tickets/{ticket_id}", dependencies=[Depends(require(*STAFF))])
@@ -595,16 +589,7 @@ def return_ticket(request: Request, ticket_id: int) -> dict[str, Any]:
 
 
 def install(app: FastAPI) -> None:
-    """The queue API and the refusal format of the domain's errors."""
-
-    async def queue_error(_request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, QueueError)
-        headers = {}
-        if "retry_after" in exc.extra:
-            headers["Retry-After"] = str(exc.extra["retry_after"])
-        return JSONResponse({"detail": exc.as_dict()}, status_code=exc.status, headers=headers)
-
-    app.add_exception_handler(QueueError, queue_error)
+    """The queue API (its refusals go to the web's one handler)."""
     app.include_router(router)
 
 

@@ -234,7 +234,12 @@ def test_roles_and_refusals(core: RunningCore) -> None:
     assert httpx.get(core.base_url + "/api/queueing/screens/1F/state").status_code == 401
     with core.api() as admin:
         nothing = admin.post("/api/queueing/rooms/CT1/call-next")
-        assert nothing.status_code == 409 and nothing.json()["detail"]["zh"] == "没有候诊患者"
+        assert nothing.status_code == 409 and nothing.json()["detail"]["message"] == "没有候诊患者"
+        english = admin.post("/api/queueing/rooms/CT1/call-next", headers={"Accept-Language": "en"})
+        assert english.json()["detail"] == {
+            "code": "no_waiting_patient",
+            "message": "No patient is waiting",
+        }
 
 
 def test_logo_and_settings(core: RunningCore) -> None:

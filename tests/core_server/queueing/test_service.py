@@ -10,7 +10,7 @@ import pytest
 
 from core_server import db
 from core_server.events import EventBus
-from core_server.queueing import QueueError, QueueService, Replayed
+from core_server.queueing import QueueRefusal, QueueService, Replayed
 from core_server.queueing import journal as journal_module
 from tests.core_server.queueing.conftest import Clock, Desk, change_queue
 
@@ -92,31 +92,36 @@ def test_missed_patient_back_of_queue_and_absent_after_max(desk: Desk) -> None:
 
 def test_call_flow_room_states_and_refusals(desk: Desk, clock: Clock) -> None:
     service = desk.service
-    with pytest.raises(QueueError) as refused:
+    with pytest.raises(QueueRefusal) as refused:
         service.call_next("CT1", username="tech")
     assert refused.value.code == "no_waiting_patient"
     desk.arrive("张三")
     desk.arrive("李四")
-    with pytest.raises(QueueError) as refused:
+    with pytest.raises(QueueRefusal) as refused:
         service.start("CT1", username="tech")
     assert refused.value.code == "no_current_patient"
     first = service.call_next("CT1", username="tech")
-    assert first["room"]["state"] == "idle" and first["ticket"]["status"] == "called"
+    # A room with a called patient is "calling" (it showed 空闲 / idle: issue 18 item 25).
+    assert first["room"]["state"] == "calling" and first["ticket"]["status"] == "called"
+    assert service.room("CT1").state == "calling"
     started = service.start("CT1", username="tech")
     assert started["room"]["state"] == "busy" and started["ticket"]["status"] == "in_progress"
     service.pause("CT1", username="tech")
     assert service.room("CT1").state == "paused"
-    with pytest.raises(QueueError) as refused:
+    with pytest.raises(QueueRefusal) as refused:
         service.call_next("CT1", username="tech")
     assert refused.value.code == "room_paused"
     assert service.pause("CT1", username="tech", paused=False)["room"]["state"] == "busy"
     # call-next closes the current exam, without close_current it refuses
-    with pytest.raises(QueueError) as refused:
+    with pytest.raises(QueueRefusal) as refused:
         service.call_next("CT1", username="tech", close_current=False)
     assert refused.value.code == "wrong_status"
     second = service.call_next("CT1", username="tech")
     assert second["ticket"]["number"] == "CT002"
     assert service.ticket(first["ticket"]["id"]).status == "finished"
+    assert second["room"]["state"] == "calling"
+    service.pause("CT1", username="tech")
+    assert service.pause("CT1", username="tech", paused=False)["room"]["state"] == "calling"
     recalled = service.recall("CT1", username="tech")
     assert recalled["ticket"]["call_count"] == 2
     finished = service.finish("CT1", username="tech")
@@ -124,11 +129,11 @@ def test_call_flow_room_states_and_refusals(desk: Desk, clock: Clock) -> None:
     # the chosen patient is taken by another room: ticket_taken
     third = desk.arrive("王五")
     service.call_ticket("CT2", third.id, username="tech")
-    with pytest.raises(QueueError) as refused:
+    with pytest.raises(QueueRefusal) as refused:
         service.call_ticket("CT1", third.id, username="tech")
     assert refused.value.code == "ticket_taken"
     # a device bound to CT2 may not act on CT1
-    with pytest.raises(QueueError) as refused:
+    with pytest.raises(QueueRefusal) as refused:
         service.recall("CT1", username="dev", allowed_room="CT2")
     assert refused.value.code == "not_your_room"
 
@@ -141,9 +146,9 @@ def test_minimum_interval_between_calls(desk: Desk, clock: Clock) -> None:
     desk.arrive("张三")
     desk.arrive("李四")
     service.call_next("CT1", username="tech")
-    with pytest.raises(QueueError) as refused:
+    with pytest.raises(QueueRefusal) as refused:
         service.recall("CT1", username="tech")
-    assert refused.value.code == "too_soon" and refused.value.extra["retry_after"] == 5
+    assert refused.value.code == "too_soon" and refused.value.values["retry_after"] == 5
     clock.advance(seconds=5)
     assert service.recall("CT1", username="tech")["ticket"]["call_count"] == 2
 
@@ -160,7 +165,7 @@ def test_concurrent_call_next_never_gives_the_same_patient(desk: Desk) -> None:
         for _ in range(10):
             try:
                 body = service.call_next(room, username=room)
-            except QueueError as exc:
+            except QueueRefusal as exc:
                 assert exc.code == "no_waiting_patient"
                 continue
             if body["ticket"] is not None:
@@ -188,7 +193,7 @@ def test_idempotent_resend_acts_once(desk: Desk) -> None:
     assert other["ticket"]["number"] == "CT002"
     # A refusal is not remembered: the resend is evaluated afresh.
     service.pause("CT1", username="dev1")
-    with pytest.raises(QueueError):
+    with pytest.raises(QueueRefusal):
         service.call_next("CT1", username="dev1", key=("dev1", "k-2"))
     service.pause("CT1", username="dev1", paused=False)
     assert service.call_next("CT1", username="dev1", key=("dev1", "k-2"))["ticket"]["number"] == (
