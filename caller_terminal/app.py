@@ -59,7 +59,7 @@ class Settled:
     kind: str
     key: str
     accepted: bool
-    answer: dict[str, Any] | None  # the core's answer, or its refusal {code, zh, en}
+    answer: dict[str, Any] | None  # the core's answer, or its refusal {code, message}
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ class Notice:
 
     key: str
     values: dict[str, Any] = field(default_factory=dict)
-    core_text: dict[str, str] | None = None  # {"zh": ..., "en": ...} from the core
+    core_text: str | None = None  # the core's words, in the terminal's language
     error: bool = False
     at: datetime = field(default_factory=datetime.now)
 
@@ -269,7 +269,7 @@ class CallerApp:
             self.notice = Notice(
                 "refused",
                 {"action": event.kind},
-                core_text={"zh": str(answer.get("zh", "")), "en": str(answer.get("en", ""))},
+                core_text=str(answer.get("message") or answer.get("code") or ""),
                 error=True,
                 at=self.now,
             )

@@ -4,6 +4,7 @@ the waiting count, the last answer, and the buttons (which are also the touch ta
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pygame
 
@@ -96,7 +97,7 @@ def _current(
         line = f"{current.get('number', '')}  {current.get('name', '')}"
         y = canvas.text(line, (body.left, y), int(unit * 1.5), TEXT, body.width).bottom
         details = "  ".join(
-            str(v) for v in (current.get("sex"), current.get("age"), current.get("exam")) if v
+            v for v in (patient_line(current, text), str(current.get("exam") or "")) if v
         )
         if details:
             y = canvas.text(details, (body.left, y), int(unit * 0.8), DIM, body.width).bottom
@@ -112,10 +113,7 @@ def _notice(canvas: Canvas, app: CallerApp, text: Messages, unit: int, body: pyg
     notice = app.notice
     if notice is None:
         return
-    if notice.core_text is not None:
-        line = notice.core_text.get(text.language) or notice.core_text.get("zh", "")
-    else:
-        line = text(notice.key, **notice.values)
+    line = notice.core_text if notice.core_text is not None else text(notice.key, **notice.values)
     color = ERROR if notice.error else OK
     canvas.text(line, (body.left, body.bottom), int(unit * 0.8), color, body.width, "bottomleft")
 
@@ -178,3 +176,16 @@ def hit(targets: list[Target], position: tuple[int, int]) -> Target | None:
         if target.rect.collidepoint(position):
             return target
     return None
+
+
+def patient_line(ticket: dict[str, Any], text: Messages) -> str:
+    """Sex and age as the operator reads them: 女 · 36岁 (F · 36 y in English), from the
+    core's F/M/O and DICOM-style age (36Y, 8M, 20D)."""
+    sex = str(ticket.get("sex") or "").upper()
+    parts = [text("sex_" + sex)] if sex in ("F", "M", "O") else []
+    age = str(ticket.get("age") or "")
+    if len(age) > 1 and age[:-1].isdigit() and age[-1].upper() in "YMWD":
+        parts.append(text("age_" + age[-1].upper(), n=int(age[:-1])))
+    elif age:
+        parts.append(age)
+    return " · ".join(parts)

@@ -4,6 +4,10 @@
 <program> enrol --core-url URL --key KEY [--name NAME]   store the core's address and key (0600)
 <program> check                                          what the configured hardware needs
 <program> options                                        every option, its variable, default
+
+The options (``--config``, ``--state-dir`` and a program's own, e.g. ``--screenshot-dir``) may
+stand before or after the command: ``queue-display --screenshot-dir DIR run`` and
+``queue-display run --screenshot-dir DIR`` are the same.
 """
 
 from __future__ import annotations
@@ -31,21 +35,9 @@ def main(
     add_run_options: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> int:
     program = settings_cls.program
-    parser = argparse.ArgumentParser(prog=program)
-    parser.add_argument("--config", help="TOML config file")
-    parser.add_argument("--state-dir", help="folder of the enrolment key and the spool")
-    commands = parser.add_subparsers(dest="command")
-    run_parser = commands.add_parser("run", help="run the device (default)")
-    if add_run_options is not None:
-        add_run_options(run_parser)
-        add_run_options(parser)
-    enrol = commands.add_parser("enrol", help="store the core's address and this device's key")
-    enrol.add_argument("--core-url", required=True, help="e.g. https://pacs.hospital:8080")
-    enrol.add_argument("--key", required=True, help="the device key shown by the core")
-    enrol.add_argument("--name", default="", help="the device's name in the core")
-    commands.add_parser("check", help="check the configured hardware and report what is missing")
-    commands.add_parser("options", help="list every option with its default")
-    args = parser.parse_args(_key_joined(sys.argv[1:] if argv is None else argv))
+    args = _parser(program, add_run_options).parse_args(
+        _key_joined(sys.argv[1:] if argv is None else argv)
+    )
 
     if args.command == "options":
         print(config.describe(settings_cls))
@@ -83,6 +75,46 @@ def main(
         return 1
     except KeyboardInterrupt:
         return 0
+
+
+def _global_options(
+    parser: argparse.ArgumentParser,
+    add_run_options: Callable[[argparse.ArgumentParser], None] | None,
+    *,
+    defaults: bool,
+) -> None:
+    """The options every command takes. On a command's own parser they default to SUPPRESS,
+    so a value given before the command is not overwritten by the command's default."""
+    default = None if defaults else argparse.SUPPRESS
+    parser.add_argument("--config", default=default, help="TOML config file")
+    parser.add_argument(
+        "--state-dir", default=default, help="folder of the enrolment key and the spool"
+    )
+    if add_run_options is not None:
+        before = {action.dest for action in parser._actions}
+        add_run_options(parser)
+        if not defaults:
+            for action in parser._actions:
+                if action.dest not in before:
+                    action.default = argparse.SUPPRESS
+
+
+def _parser(
+    program: str, add_run_options: Callable[[argparse.ArgumentParser], None] | None
+) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=program)
+    _global_options(parser, add_run_options, defaults=True)
+    commands = parser.add_subparsers(dest="command")
+    run_parser = commands.add_parser("run", help="run the device (default)")
+    enrol = commands.add_parser("enrol", help="store the core's address and this device's key")
+    enrol.add_argument("--core-url", required=True, help="e.g. https://pacs.hospital:8080")
+    enrol.add_argument("--key", required=True, help="the device key shown by the core")
+    enrol.add_argument("--name", default="", help="the device's name in the core")
+    check = commands.add_parser("check", help="check the configured hardware and what is missing")
+    options = commands.add_parser("options", help="list every option with its default")
+    for command in (run_parser, enrol, check, options):
+        _global_options(command, add_run_options, defaults=False)
+    return parser
 
 
 def _key_joined(argv: Sequence[str]) -> list[str]:

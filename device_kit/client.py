@@ -19,30 +19,31 @@ class CoreUnreachable(ConnectionError):
 
 
 class CoreRefused(RuntimeError):
-    """The core answered no (4xx). The queue service's refusals carry ``code`` and the text in
-    both languages (docs/queue-api.md section 2); ``text(language)`` is for the screen."""
+    """The core answered no (4xx). The queue service's refusals carry a stable ``code`` the
+    program acts on and a ``message`` in the device's language (the client asks for it with
+    ``Accept-Language``; docs/queue-api.md section 2), shown on screen as written."""
 
-    def __init__(self, status: int, code: str, zh: str, en: str, body: Any = None) -> None:
-        super().__init__(f"{status} {code}: {en}")
+    def __init__(self, status: int, code: str, message: str, body: Any = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
-        self.zh = zh
-        self.en = en
+        self.message = message
         self.body = body
 
-    def text(self, language: str = "zh") -> str:
-        return self.zh if language == "zh" else self.en
-
     def as_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "code": self.code, "zh": self.zh, "en": self.en}
+        return {"status": self.status, "code": self.code, "message": self.message}
 
 
 class CoreClient:
-    def __init__(self, enrolment: Enrolment, timeout: float = 10.0) -> None:
+    def __init__(self, enrolment: Enrolment, timeout: float = 10.0, language: str = "zh") -> None:
         self.enrolment = enrolment
         self._http = httpx.Client(
             base_url=enrolment.core_url,
-            headers={"Authorization": f"Bearer {enrolment.device_key}"},
+            headers={
+                "Authorization": f"Bearer {enrolment.device_key}",
+                # The core's refusals and notices come in the screen's language.
+                "Accept-Language": language,
+            },
             timeout=timeout,
         )
 
@@ -103,15 +104,13 @@ def _json(answer: httpx.Response) -> Any:
 
 
 def _refusal(answer: httpx.Response) -> CoreRefused:
-    """``{"detail": {"code", "zh", "en"}}`` from the queue service; FastAPI's own errors carry
-    a string or a list of validation errors in ``detail``."""
+    """``{"detail": {"code", "message", ...}}`` from the core; FastAPI's own errors carry a
+    string or a list of validation errors in ``detail``."""
     body = _json(answer)
     detail = body.get("detail") if isinstance(body, dict) else None
     if isinstance(detail, dict) and "code" in detail:
-        en = str(detail.get("en") or detail["code"])
-        return CoreRefused(
-            answer.status_code, str(detail["code"]), str(detail.get("zh") or en), en, body
-        )
+        code = str(detail["code"])
+        return CoreRefused(answer.status_code, code, str(detail.get("message") or code), body)
     if isinstance(detail, list):
         text = "; ".join(str(d.get("msg", d)) for d in detail if isinstance(d, dict))
     elif isinstance(detail, str):
@@ -121,4 +120,4 @@ def _refusal(answer: httpx.Response) -> CoreRefused:
     code = {401: "not_authenticated", 403: "forbidden", 404: "not_found"}.get(
         answer.status_code, "invalid"
     )
-    return CoreRefused(answer.status_code, code, text, text, body)
+    return CoreRefused(answer.status_code, code, text, body)

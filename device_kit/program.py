@@ -47,7 +47,7 @@ class DeviceProgram(ABC, Generic[E]):
         self.canvas = canvas
         self.notifier = notifier or Notifier()
         self.link = link.CoreLink(
-            CoreClient(record, settings.request_timeout),
+            CoreClient(record, settings.request_timeout, settings.language),
             spool,
             WEBSOCKET_PATH,
             settings.reconnect_min_delay,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from device_kit.events import (
     Connection,
@@ -235,7 +236,7 @@ class DisplayApp:
                 )
             )
         return ScreenView(
-            now=self.now,
+            now=hospital_time(self.now, state),
             hospital=(state.get("hospital") or {}).get("name", ""),
             screen_name=(state.get("screen") or {}).get("name", ""),
             orientation=orientation,
@@ -248,6 +249,29 @@ class DisplayApp:
             has_state=bool(state),
             bound=self.screen is not None,
         )
+
+
+def hospital_time(now: datetime, state: dict[str, Any]) -> datetime:
+    """``now`` (the device's clock: naive is its own local time) as the hospital's wall clock,
+    from the zone the screen state names (or its UTC offset): a screen set to UTC, or to
+    another zone, still shows the hospital's time."""
+    zone = _zone(state)
+    if zone is None:
+        return now
+    return now.astimezone(zone).replace(tzinfo=None)
+
+
+def _zone(state: dict[str, Any]) -> tzinfo | None:
+    name = state.get("timezone")
+    if isinstance(name, str) and name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    offset = state.get("utc_offset_minutes")
+    if isinstance(offset, int):
+        return timezone(timedelta(minutes=offset))
+    return None
 
 
 def _voice_text(payload: dict[str, Any]) -> str:

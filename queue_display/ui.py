@@ -23,6 +23,7 @@ FLASH: Color = (255, 120, 0)  # the banner's other colour while a new call blink
 OFFLINE: Color = (200, 30, 30)
 ROOM_STATE: dict[str, Color] = {
     "idle": (40, 170, 80),
+    "calling": (60, 140, 230),
     "busy": (240, 140, 20),
     "paused": (130, 130, 130),
 }

@@ -194,7 +194,7 @@ class KioskProgram(DeviceProgram[kiosk.Event]):
             return None
         key = event.tag.removeprefix("check-in:")
         if isinstance(event.error, CoreRefused):
-            return kiosk.CheckInRefused(key, event.error.zh, event.error.en)
+            return kiosk.CheckInRefused(key, event.error.message)
         if event.error is not None:
             log.error("check-in failed: %s", event.error)
             return kiosk.CheckInUnreachable(key)

@@ -33,8 +33,7 @@ class CheckedIn:
 @dataclass(frozen=True)
 class CheckInRefused:
     key: str
-    zh: str
-    en: str
+    text: str  # the core's words, in the kiosk's language
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ class KioskApp:
     refused: bool = False
     screen: str = IDLE
     tickets: list[dict[str, Any]] = field(default_factory=list)
-    message: dict[str, str] | None = None  # {"key": catalogue key} or the core's {"zh", "en"}
+    message: dict[str, str] | None = None  # {"key": catalogue key} or the core's {"text"}
     printer_problem: str | None = None
     paper_low: bool = False
     scanner_ok: bool = True
@@ -125,11 +124,11 @@ class KioskApp:
                 self.unprinted += len(tickets)
                 self._show(TICKETS if tickets else MESSAGE, None if tickets else "no_exam_today")
                 return [*(Print(t) for t in tickets), Redraw()]
-            case CheckInRefused(key, zh, en):
+            case CheckInRefused(key, words):
                 if self._pending is None or self._pending[1] != key:
                     return []
                 self._pending = None
-                self._show(MESSAGE, None, {"zh": zh, "en": en})
+                self._show(MESSAGE, None, {"text": words})
                 return [Redraw()]
             case CheckInUnreachable(key):
                 if self._pending is None or self._pending[1] != key:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from device_kit.drivers import Availability, HardwareError, InputSource, Needs
-from device_kit.privacy import mask_name
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +74,8 @@ def ticket_text(ticket: Mapping[str, Any], language: str = "zh") -> TicketText:
     ahead = int(ticket.get("waiting_ahead") or 0)
     rooms = "、".join(ticket.get("rooms") or [])
     lines = [
-        ("姓名：" if zh else "Name: ") + mask_name(str(ticket.get("name") or "")),
+        # The core sends the name masked already (张*丰): tickets are public.
+        ("姓名：" if zh else "Name: ") + str(ticket.get("name") or ""),
         ("检查：" if zh else "Exam: ") + str(ticket.get("exam") or ""),
         (f"前面还有 {ahead} 人等候" if zh else f"{ahead} waiting before you"),
     ]

@@ -61,7 +61,7 @@ def draw(
         _tickets(canvas, app, text, unit, body)
     else:
         message = app.message or {}
-        line = text(message["key"]) if "key" in message else message.get(text.language, "")
+        line = text(message["key"]) if "key" in message else message.get("text", "")
         canvas.text(line, body.center, int(unit * 1.1), WARNING, body.width, "center")
     _footer(canvas, app, text, unit, pad, footer)
 

@@ -67,12 +67,11 @@ def test_the_cores_refusal_is_shown_as_written() -> None:
     refusal = {
         "status": 409,
         "code": "ticket_taken",
-        "zh": "该患者已被其他诊室呼叫",
-        "en": "Taken by another room",
+        "message": "该患者已被其他诊室呼叫",
     }
     app.handle(Settled("call_next", "k1", False, refusal))
     assert app.notice is not None and app.notice.error
-    assert app.notice.core_text == {"zh": "该患者已被其他诊室呼叫", "en": "Taken by another room"}
+    assert app.notice.core_text == "该患者已被其他诊室呼叫"
     assert not app.calling
 
 

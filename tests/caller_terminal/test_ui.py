@@ -28,7 +28,7 @@ def test_current_patient_count_and_buttons(size: tuple[int, int]) -> None:
         "CT一室 · 空闲",
         "候诊 3 人",
         "CT015  李四",
-        "M  45Y  胸部CT平扫",
+        "男 · 45岁  胸部CT平扫",  # was "M  45Y": issue 18 item 25
         "已呼叫（第 1 次）",
     ]:
         assert_drawn(canvas, text)
@@ -41,9 +41,7 @@ def test_current_patient_count_and_buttons(size: tuple[int, int]) -> None:
 
 def test_refusal_offline_and_choosing() -> None:
     app = shown(online=False)
-    app.notice = Notice(
-        "refused", core_text={"zh": "该患者已被其他诊室呼叫", "en": "Taken"}, error=True
-    )
+    app.notice = Notice("refused", core_text="该患者已被其他诊室呼叫", error=True)
     canvas = offscreen((800, 480))
     ui.draw(canvas, app, Messages("caller_terminal", "zh"), pending=2)
     rect = assert_drawn(canvas, "该患者已被其他诊室呼叫")
@@ -62,3 +60,12 @@ def test_refusal_offline_and_choosing() -> None:
     ui.draw(canvas, app, Messages("caller_terminal", "zh"))
     row = assert_drawn(canvas, "CT012  欧阳娜娜  胸部CT平扫  [过号]")
     assert colour_count(canvas, ui.SELECTED, row.inflate(20, 6)) > 500
+
+
+def test_sex_and_age_in_the_terminals_language() -> None:
+    zh, en = Messages("caller_terminal", "zh"), Messages("caller_terminal", "en")
+    assert ui.patient_line({"sex": "F", "age": "36Y"}, zh) == "女 · 36岁"
+    assert ui.patient_line({"sex": "F", "age": "36Y"}, en) == "F · 36 y"
+    assert ui.patient_line({"sex": "M", "age": "8M"}, zh) == "男 · 8个月"
+    assert ui.patient_line({"sex": "", "age": "20D"}, zh) == "20天"
+    assert ui.patient_line({"sex": "U", "age": ""}, zh) == ""

@@ -97,3 +97,29 @@ def test_notify_ready_status_and_watchdog(tmp_path: Path, monkeypatch: pytest.Mo
         notifier.stopping()
         received = [listener.recv(1024).decode() for _ in range(4)]
         assert received == ["READY=1", "STATUS=online, screen 1F", "WATCHDOG=1", "STOPPING=1"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--screenshot-dir", "{dir}", "run"],  # ignored before the fix
+        ["run", "--screenshot-dir", "{dir}"],
+        ["--screenshot-dir", "{dir}"],
+    ],
+)
+def test_options_count_before_or_after_the_command(tmp_path: Path, argv: list[str]) -> None:
+    from device_kit import cli
+    from queue_display.__main__ import add_options, check
+    from queue_display.settings import Settings
+
+    seen: list[tuple[str | None, Path]] = []
+
+    def run(settings: Settings, args: object) -> int:
+        seen.append((getattr(args, "screenshot_dir", None), settings.state_dir))
+        return 0
+
+    shots = tmp_path / "shots"
+    full = [a.format(dir=shots) for a in argv]
+    assert cli.main(Settings, run, check, ["--state-dir", str(tmp_path), *full], add_options) == 0
+    assert cli.main(Settings, run, check, [*full, "--state-dir", str(tmp_path)], add_options) == 0
+    assert seen == [(str(shots), tmp_path)] * 2

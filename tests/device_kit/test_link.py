@@ -91,9 +91,7 @@ class Recorder(BaseHTTPRequestHandler):
             self._answer(503, {"detail": "starting"})
             return
         if self.path.endswith("/refuse"):
-            self._answer(
-                409, {"detail": {"code": "no_current_patient", "zh": "当前没有患者", "en": "None"}}
-            )
+            self._answer(409, {"detail": {"code": "no_current_patient", "message": "当前没有患者"}})
             return
         type(self).received.append((self.path, self.headers.get("Idempotency-Key"), body))
         self._answer(200, {"seq": len(type(self).received)})
@@ -133,7 +131,7 @@ def test_spooled_actions_wait_for_the_core_and_arrive_in_order_once(tmp_path: Pa
             (refused.key, Outcome.REFUSED),
             (finish.key, Outcome.DONE),
         ]
-        assert settled[1].answer["zh"] == "当前没有患者"
+        assert settled[1].answer["message"] == "当前没有患者"
         assert Recorder.received == [
             ("/rooms/CT1/start", start.key, {}),
             ("/rooms/CT1/finish", finish.key, {"a": 1}),

@@ -1,4 +1,5 @@
-"""Name masking, the message catalogues, the driver availability checks, the CJK font."""
+"""The message catalogues, the driver availability checks, the CJK font (names come masked
+from the core: tests/core_server/queueing/test_names_shown.py)."""
 
 from __future__ import annotations
 
@@ -10,22 +11,6 @@ import pytest
 from device_kit import fonts
 from device_kit.drivers import Needs
 from device_kit.i18n import MESSAGES_DIR, Messages
-from device_kit.privacy import mask_name
-
-
-@pytest.mark.parametrize(
-    ("name", "masked"),
-    [
-        ("张三", "张*"),
-        ("张三丰", "张*丰"),
-        ("欧阳娜娜", "欧**娜"),
-        ("李", "李"),
-        ("ZHANG SAN", "Z**** S**"),
-        ("", ""),
-    ],
-)
-def test_mask_name(name: str, masked: str) -> None:
-    assert mask_name(name) == masked
 
 
 def test_every_catalogue_has_chinese_and_english() -> None:

@@ -174,3 +174,20 @@ def test_more_queues_than_fit_take_turns() -> None:
         [("CT", 2), ("MR", 2)],
         [("DR", 2)],
     ]
+
+
+def test_the_clock_shows_hospital_time_whatever_the_devices_zone() -> None:
+    """The waiting-room clock ignored the hospital's zone (tests run with TZ=UTC: a device
+    set to UTC showed 06:00 for 14:00 in Shanghai)."""
+    from datetime import UTC
+
+    from queue_display.app import hospital_time
+
+    app = bound_app()
+    app.handle(StateFetched({**screen_state(seq=11), "timezone": "Asia/Shanghai"}))
+    device_clock = datetime(2026, 11, 29, 6, 0, tzinfo=UTC).astimezone().replace(tzinfo=None)
+    app.handle(Tick(device_clock))
+    assert app.view().now.strftime("%H:%M") == "14:00"  # the state says Asia/Shanghai
+    state = {"utc_offset_minutes": 480}  # a core naming only the offset
+    assert hospital_time(device_clock, state).strftime("%H:%M") == "14:00"
+    assert hospital_time(device_clock, {}) == device_clock  # an older core: as before

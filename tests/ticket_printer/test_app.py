@@ -66,8 +66,8 @@ def test_the_same_slip_read_twice_is_one_scan() -> None:
 def test_refusal_unreachable_and_offline() -> None:
     app = online()
     [check_in, _] = app.handle(Scanned("A1"))
-    app.handle(CheckInRefused(check_in.key, "该检查不是今天的", "Not today"))
-    assert app.screen == MESSAGE and app.message == {"zh": "该检查不是今天的", "en": "Not today"}
+    app.handle(CheckInRefused(check_in.key, "该检查不是今天的"))
+    assert app.screen == MESSAGE and app.message == {"text": "该检查不是今天的"}
     [check_in, _] = app.handle(Scanned("A2"))
     app.handle(CheckInUnreachable("some-other-key"))  # a stale answer changes nothing
     assert app.screen == CHECKING_IN

@@ -59,7 +59,7 @@ def test_scan_check_in_print(core: RunningCore, tmp_path: Path) -> None:
         assert program.canvas.surface.get_at((name.left // 2, name.centery))[:3] == LOGO_RED
         scanner.codes.append("NO-SUCH-SLIP")
         run_until(program.step, lambda: program.app.screen == MESSAGE, "refusal")
-        assert program.app.message is not None and program.app.message["zh"]
+        assert program.app.message is not None and program.app.message["text"]
 
         scanner.codes.append(exam.accession_number)
         run_until(program.step, lambda: program.app.screen == TICKETS, "ticket")

@@ -3,8 +3,8 @@
 Refusals of the domain (:class:`~core_server.queueing.QueueRefusal`) are answered by the web's
 one refusal handler: ``{"detail": {"code", "message", ...values}}`` in the caller's language
 (``Accept-Language``: devices send theirs). Actions take an ``Idempotency-Key`` header; a
-resend gets the first answer again with ``Idempotent-Replayed: true``. A device may act only for the room, screen or queues it is
-bound to; staff roles for any.
+resend gets the first answer again with ``Idempotent-Replayed: true``. A device may act only
+for the room, screen or queues it is bound to; staff roles for any.
 """
 
 from __future__ import annotations

@@ -255,3 +255,36 @@ def test_logo_and_settings(core: RunningCore) -> None:
         )
         assert wrong.status_code == 422
         assert admin.get("/api/queueing/settings").json()["has_logo"] is True
+
+
+def test_the_ris_rooms_are_adopted_in_one_step(core: RunningCore) -> None:
+    """Out of the box the queue knows no room although the RIS has 8 (issue 18 item 6)."""
+    with core.api() as admin:
+        assert admin.get("/api/queueing/rooms").json() == []
+        offered = admin.get("/api/queueing/ris-rooms").json()
+        assert len(offered) == 8 and not any(r["adopted"] for r in offered)
+        us1 = next(r for r in offered if r["code"] == "US1")
+        assert (us1["name"], us1["modality"], us1["department"]) == ("超声一室", "US", "US")
+        made = admin.post("/api/queueing/ris-rooms/adopt", json={}).json()
+        assert sorted(made["rooms"]) == sorted(r["code"] for r in offered)
+        assert sorted(made["queues"]) == ["CT", "DX", "ES", "MG", "MR", "US"]
+        assert made["screens"] == ["WAITING"]
+        us = admin.get("/api/queueing/queues/US").json()
+        assert us["modality"] == "US" and us["rooms"] == ["US1", "US2"]
+        assert admin.get("/api/queueing/screens/WAITING").json()["queues"]
+        assert all(r["adopted"] for r in admin.get("/api/queueing/ris-rooms").json())
+        again = admin.post("/api/queueing/ris-rooms/adopt", json={}).json()
+        assert again == {"rooms": [], "queues": [], "screens": []}
+        # The hospital name defaults to the core's; times carry the hospital's offset.
+        settings = admin.get("/api/queueing/settings").json()
+        assert settings["hospital_name"] == (core.core.settings.hospital_name or "医学影像中心")
+        admin.post(
+            "/api/users", json={"username": "reg1", "password": "registrar-pw", "role": "registrar"}
+        ).raise_for_status()
+        assert settings["timezone"] == "Asia/Shanghai"
+    with core.api("reg1", "registrar-pw") as registrar:
+        assert registrar.post("/api/queueing/ris-rooms/adopt", json={}).status_code == 403
+    enrol(core, "scr-w", "screen", screen="WAITING")
+    with core.api() as admin:
+        device = admin.get("/api/queueing/devices").json()[0]
+        assert device["created_at"].endswith("+08:00")

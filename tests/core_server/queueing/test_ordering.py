@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from core_server.queueing import ordering
-from core_server.queueing.records import masked_name as mask_name
 from core_server.queueing.ordering import Kind, Rules, Waiting
+from core_server.queueing.records import masked_name as mask_name
 
 T0 = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
 
