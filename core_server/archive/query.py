@@ -320,10 +320,15 @@ def _name_pattern(group: str) -> str:
 
 
 def _modalities_in_study(kinds: tuple[str, ...], names: Iterator[str]) -> ColumnElement[bool]:
-    modality = t.series.c.modality
+    """A study-level key: the entity's study has a series of one of the modalities. The
+    sub-select reads its own alias of the series table: at the series and image levels the
+    outer query joins ``series`` too, and the sub-select would otherwise be correlated to it
+    (no FROM left, an SQL error)."""
+    other = t.series.alias("study_series")
+    modality = other.c.modality
     return exists(
-        select(t.series.c.id).where(
-            t.series.c.study_fk == t.studies.c.id,
+        select(other.c.id).where(
+            other.c.study_fk == t.studies.c.id,
             or_(*(_compare(modality, kind, bindparam(next(names))) for kind in kinds)),
         )
     )

@@ -8,7 +8,9 @@ whatever host name a client used.
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 import struct
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -20,6 +22,7 @@ from pydicom.tag import BaseTag, Tag
 
 import core_server.iso_ir_58  # noqa: F401  (pydicom gets ISO 2022 IR 58 wrong without it)
 
+log = logging.getLogger(__name__)
 BULK_THRESHOLD = 1024  # binary values longer than this are bulk data
 _BINARY_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
 _BULK_KEY = '"BulkDataURI":"'
@@ -75,7 +78,7 @@ def _dataset(ds: Dataset, prefix: str) -> dict[str, Any]:
         raw = ds.get_item(tag)
         if isinstance(raw, RawDataElement) and raw.value is None:
             # Deferred when read (a large value): a binary one is never loaded, only announced.
-            vr = raw.VR or _dictionary_vr(tag)
+            vr = raw.VR or dictionary_vr(tag)
             if vr in _BINARY_VRS:
                 out[key] = {"vr": vr, "BulkDataURI": prefix + key}
                 continue
@@ -84,9 +87,22 @@ def _dataset(ds: Dataset, prefix: str) -> dict[str, Any]:
             if fast is not None:
                 out[key] = fast
                 continue
-        element = ds[tag]
-        out[key] = _element(element, prefix + key)
+        try:
+            out[key] = _element(ds[tag], prefix + key)
+        except Exception as exc:  # a value pydicom cannot convert: given as its stored bytes
+            out[key] = _unconverted(raw, tag, exc)
     return out
+
+
+def _unconverted(raw: Any, tag: BaseTag, exc: Exception) -> dict[str, Any]:
+    """An element whose value does not fit its VR (``IS`` of ``abc``, a ``US`` of 3 bytes, an
+    unknown VR): the stored bytes as ``UN`` (PS3.18 F.2.7 allows it), so nothing is hidden and
+    one odd value never costs the whole object its metadata."""
+    log.warning("attribute %s cannot be converted (%s): given as UN", tag_name(tag), exc)
+    value = getattr(raw, "value", None)
+    if isinstance(value, bytes | bytearray) and value:
+        return {"vr": "UN", "InlineBinary": base64.b64encode(bytes(value)).decode("ascii")}
+    return {"vr": "UN"}
 
 
 def _fast(vr: str, value: bytes) -> dict[str, Any] | None:
@@ -125,7 +141,8 @@ def _element(element: DataElement, path: str) -> dict[str, Any]:
     return element.to_json_dict(None, BULK_THRESHOLD)
 
 
-def _dictionary_vr(tag: int) -> str:
+def dictionary_vr(tag: int) -> str:
+    """The VR the dictionary gives a tag, one valid VR (``OB or OW`` becomes ``OW``)."""
     try:
         vr = dictionary_VR(tag)
     except KeyError:

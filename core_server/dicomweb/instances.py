@@ -3,6 +3,7 @@ single frames and bulk data values."""
 
 from __future__ import annotations
 
+import logging
 from io import BytesIO
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 import core_server.iso_ir_58  # noqa: F401  (pydicom gets ISO 2022 IR 58 wrong without it)
 from core_server.dicomweb.dicom_json import BULK_THRESHOLD, PIXEL_DATA
 
+log = logging.getLogger(__name__)
+PIXEL_TAGS = (PIXEL_DATA, 0x7FE00008, 0x7FE00009)  # Pixel Data, Float and Double Float Pixel Data
 # What any stored object can be turned into besides its own syntax.
 UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 
@@ -23,9 +26,33 @@ class NotAvailable(LookupError):
     """The object has no such frame or value, or cannot be given in the syntax asked for."""
 
 
+# Every stored object has these; read before the pixel data, they are missing only from an
+# object whose attributes are out of order (some after the pixel data).
+_IDENTITY = ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID")
+
+
 def header(path: Path) -> Dataset:
-    """The attributes before the pixel data; large binary values are left on disk."""
-    return dcmread(path, stop_before_pixels=True, defer_size=BULK_THRESHOLD)
+    """The attributes before the pixel data; large binary values are left on disk.
+
+    An object whose attributes are out of ascending order (a sender's bug, stored before the
+    archive checked for it) is read whole instead, the pixel data still left on disk, so that
+    its attributes after the pixel data are not lost."""
+    ds = dcmread(path, stop_before_pixels=True, defer_size=BULK_THRESHOLD)
+    if all(keyword in ds for keyword in _IDENTITY):
+        return ds
+    log.warning("%s: attributes out of order (some after the pixel data); read whole", path)
+    whole = dcmread(path, defer_size=BULK_THRESHOLD)
+    for tag in PIXEL_TAGS:
+        if tag in whole:
+            del whole[tag]
+    return whole
+
+
+def has_pixel_data(path: Path) -> bool:
+    """Whether the object has pixel data at all (a report, a key object note, or an image
+    sent without its pixels has none): read up to it, its value left on disk."""
+    ds = dcmread(path, defer_size=BULK_THRESHOLD, specific_tags=list(PIXEL_TAGS))
+    return any(tag in ds for tag in PIXEL_TAGS)
 
 
 def reencoded(path: Path, syntax: str) -> bytes:
@@ -60,6 +87,8 @@ def stored_frames(path: Path, numbers: list[int]) -> tuple[list[bytes], str]:
     native little-endian bytes otherwise. Returns them with the syntax they are in."""
     ds = dcmread(path, defer_size=BULK_THRESHOLD)
     syntax = str(ds.file_meta.TransferSyntaxUID)
+    if PIXEL_DATA not in ds:
+        raise NotAvailable(_NO_PIXELS if not any(t in ds for t in PIXEL_TAGS) else _FLOAT_PIXELS)
     count = _check_numbers(ds, numbers)
     if ds.file_meta.TransferSyntaxUID.is_encapsulated:
         data = ds.PixelData
@@ -89,6 +118,8 @@ def decoded_frames(path: Path, numbers: list[int]) -> list[bytes]:
     """Frames decoded to native little-endian samples (colour as stored, not converted)."""
     ds = header(path)
     _check_numbers(ds, numbers)
+    if not has_pixel_data(path):
+        raise NotAvailable(_NO_PIXELS)
     return [
         pixel_array(path, index=n - 1, raw=True).astype("<" + _dtype(ds)).tobytes() for n in numbers
     ]
@@ -100,9 +131,13 @@ def _dtype(ds: Dataset) -> str:
     return f"{kind}{max(1, bits // 8)}"
 
 
+_NO_PIXELS = "the object has no pixel data (it holds no frames)"
+_FLOAT_PIXELS = "the object's pixel data is floating point: its frames are not served"
+
+
 def _check_numbers(ds: Dataset, numbers: list[int]) -> int:
     if "Rows" not in ds:
-        raise NotAvailable("the object has no pixel data")
+        raise NotAvailable(_NO_PIXELS)
     count = frame_count(ds)
     for n in numbers:
         if not 1 <= n <= count:

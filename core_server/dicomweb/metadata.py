@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from pydicom import Dataset
 from sqlalchemy import Engine, delete, insert, select
@@ -37,8 +38,16 @@ def encode_instance(f: InstanceFile) -> str:
     return dumps(dataset_json(ds, instance_prefix(ds), pixel_data=pixel_vr))
 
 
-def instances_json(engine: Engine, files: Sequence[InstanceFile]) -> list[str]:
-    """The encoded DICOM JSON of each file, in order; cached ones are not read again."""
+@dataclass
+class Metadata:
+    texts: list[str] = field(default_factory=list)  # each instance's encoded JSON, in order
+    skipped: list[str] = field(default_factory=list)  # what could not be read, and why
+
+
+def instances_json(engine: Engine, files: Sequence[InstanceFile]) -> Metadata:
+    """The encoded DICOM JSON of each file, in order; cached ones are not read again. A stored
+    object that cannot be read at all (its file gone or broken) is left out with a logged
+    warning, never failing the others: one odd object must not hide a whole study."""
     stamps = [_stamp(f) for f in files]
     cached: dict[str, tuple[str, bytes]] = {}
     uids = [f.sop_instance_uid for f in files]
@@ -50,15 +59,20 @@ def instances_json(engine: Engine, files: Sequence[InstanceFile]) -> list[str]:
                 )
             )
             cached.update((r.sop_instance_uid, (r.stamp, r.json)) for r in rows)
-    texts: list[str] = []
+    found = Metadata()
     fresh: list[dict[str, object]] = []
     for f, stamp in zip(files, stamps, strict=True):
         hit = cached.get(f.sop_instance_uid)
         if hit is not None and hit[0] == stamp:
-            texts.append(zlib.decompress(hit[1]).decode())
+            found.texts.append(zlib.decompress(hit[1]).decode())
             continue
-        text = encode_instance(f)
-        texts.append(text)
+        try:
+            text = encode_instance(f)
+        except Exception as exc:
+            log.warning("metadata: cannot read %s (%s)", f.path, exc, exc_info=True)
+            found.skipped.append(f"{f.sop_instance_uid}: cannot be read ({type(exc).__name__})")
+            continue
+        found.texts.append(text)
         fresh.append(
             {
                 "sop_instance_uid": f.sop_instance_uid,
@@ -68,7 +82,7 @@ def instances_json(engine: Engine, files: Sequence[InstanceFile]) -> list[str]:
         )
     if fresh:
         _remember(engine, fresh)
-    return texts
+    return found
 
 
 def _stamp(f: InstanceFile) -> str:

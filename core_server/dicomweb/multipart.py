@@ -62,19 +62,38 @@ def _size(path: Path | None) -> int:
     return path.stat().st_size if path is not None else 0
 
 
+MAX_BOUNDARY = 70  # characters (RFC 2046 5.1.1)
+
+
 class MultipartError(ValueError):
-    """The request body is not a multipart/related message this server can read."""
+    """The request body is not a multipart/related message this server can read (400)."""
+
+
+class NotMultipart(MultipartError):
+    """The request is not multipart/related at all (415)."""
 
 
 def request_boundary(header: str) -> tuple[str, str]:
-    """(boundary, type) of a multipart/related Content-Type header."""
+    """(boundary, type) of a multipart/related Content-Type header. A boundary must be 1-70
+    printable ASCII characters, not ending in a space (RFC 2046 5.1.1)."""
     media, params = parse_options_header(header)
-    if media.decode().lower() != "multipart/related":
-        raise MultipartError(f"expected multipart/related, got {media.decode() or 'nothing'}")
-    boundary = params.get(b"boundary")
+    if media.decode("latin-1").lower() != "multipart/related":
+        raise NotMultipart(
+            f"expected multipart/related, got {media.decode('latin-1') or 'nothing'}"
+        )
+    boundary = params.get(b"boundary", b"").decode("latin-1")
     if not boundary:
-        raise MultipartError("the multipart/related Content-Type has no boundary")
-    return boundary.decode("latin-1"), params.get(b"type", b"").decode("latin-1").lower()
+        raise NotMultipart("the multipart/related Content-Type has no boundary")
+    if len(boundary) > MAX_BOUNDARY:
+        raise MultipartError(
+            f"the multipart boundary has {len(boundary)} characters; RFC 2046 allows at most "
+            f"{MAX_BOUNDARY}"
+        )
+    if not all(" " <= c <= "~" for c in boundary) or boundary.endswith(" "):
+        raise MultipartError(
+            "the multipart boundary must be printable ASCII not ending in a space (RFC 2046)"
+        )
+    return boundary, params.get(b"type", b"").decode("latin-1").lower()
 
 
 class PartWriter:
@@ -88,6 +107,7 @@ class PartWriter:
         self._header_name = b""
         self._header_value = b""
         self._headers: dict[str, str] = {}
+        self._ended = False
         self._parser = MultipartParser(
             boundary,
             callbacks={
@@ -98,23 +118,33 @@ class PartWriter:
                 "on_header_value": self._value,
                 "on_header_end": self._header_end,
                 "on_headers_finished": self._headers_finished,
+                "on_end": self._body_end,
             },
         )
 
     def write(self, chunk: bytes) -> None:
         try:
             self._parser.write(chunk)
+        except OSError:
+            self.close()
+            raise  # a part's file could not be written (a full disk): not the body's fault
         except Exception as exc:
             self.close()
             raise MultipartError(f"malformed multipart body: {exc}") from exc
 
     def finish(self) -> list[tuple[str, Path]]:
+        """The parts, once the whole body was read. A body without its closing delimiter was
+        cut short (a client or a proxy gave up): none of it is taken."""
         try:
             self._parser.finalize()
         except Exception as exc:
             raise MultipartError(f"malformed multipart body: {exc}") from exc
         finally:
             self.close()
+        if not self._ended and self.parts:
+            raise MultipartError(
+                "the multipart body ends before its closing boundary: it was cut short"
+            )
         return self.parts
 
     def close(self) -> None:
@@ -149,3 +179,6 @@ class PartWriter:
 
     def _end(self) -> None:
         self.close()
+
+    def _body_end(self) -> None:
+        self._ended = True

@@ -163,3 +163,26 @@ def frame_choice(ranges: list[MediaRange], stored: str) -> FrameChoice:
         f"frames stored as {stored} can be had as {stored_type} or as native "
         "application/octet-stream"
     )
+
+
+# Data sets (search results, metadata, the STOW response) in the JSON or the XML model.
+DICOM_JSON = "application/dicom+json"
+DICOM_XML = "application/dicom+xml"
+_JSON_RANGES = (DICOM_JSON, "application/json", "application/*", "*/*", "*")
+
+
+def dataset_media(ranges: list[MediaRange], *, multipart_xml: bool) -> str:
+    """:data:`DICOM_JSON` or :data:`DICOM_XML`, whichever the client prefers. Searches and
+    metadata give XML as ``multipart/related; type="application/dicom+xml"`` (one data set a
+    part, PS3.18 8.7.3.4): ``multipart_xml``; the STOW response as one
+    ``application/dicom+xml`` document."""
+    for r in ranges:
+        if r.media_type in _JSON_RANGES:
+            return DICOM_JSON
+        multipart = r.media_type in ("multipart/related", "multipart/*")
+        if multipart_xml and multipart and r.part_type == DICOM_XML:
+            return DICOM_XML
+        if not multipart_xml and r.media_type == DICOM_XML:
+            return DICOM_XML
+    xml = f'multipart/related; type="{DICOM_XML}"' if multipart_xml else DICOM_XML
+    raise NotAcceptable(f"this resource is given as {DICOM_JSON} or as {xml}")

@@ -1,176 +1,42 @@
 """QIDO-RS (PS3.18 10.6): searching studies, series and instances with the archive's own
-matching (the one C-FIND uses), answered in the DICOM JSON model."""
+matching (the one C-FIND uses), answered in the DICOM JSON model or, asked for
+``multipart/related; type="application/dicom+xml"``, in the PS3.19 XML model. The query
+parameters are read in :mod:`core_server.dicomweb.qido_params`."""
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
-from pydicom.datadict import dictionary_VR, keyword_for_tag
 
 from core_server import auth
-from core_server.archive import ATTRIBUTES, DERIVED, Archive, Level, QueryError
+from core_server.archive import Archive, Level, QueryError
 from core_server.dicomweb.access import archive_of, audit, may_search
-from core_server.dicomweb.dicom_json import answer_json, attribute, dataset_json, dumps, tag_of
+from core_server.dicomweb.dicom_json import (
+    absolute_bulk_uris,
+    answer_json,
+    attribute,
+    dataset_json,
+    dictionary_vr,
+    dumps,
+)
 from core_server.dicomweb.instances import header
+from core_server.dicomweb.qido_params import Search, parse_search
+from core_server.dicomweb.replies import accepted_media, datasets, service_root, warning_header
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 Searcher = Annotated[auth.User, Depends(may_search)]
 
 MAX_RESULTS = 1000  # answers given to a search without a limit (a Warning says when cut)
-_DEPTH = {Level.STUDY: 1, Level.SERIES: 2, Level.IMAGE: 3}
-_LEVEL_OF = {Level.PATIENT: 0, **_DEPTH}
-
-# Returned by default (PS3.18 Table 6.7.1-2), plus what OHIF's lists show.
-DEFAULT_KEYS = {
-    Level.STUDY: [
-        "StudyDate",
-        "StudyTime",
-        "AccessionNumber",
-        "ModalitiesInStudy",
-        "ReferringPhysicianName",
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "StudyInstanceUID",
-        "StudyID",
-        "StudyDescription",
-        "NumberOfStudyRelatedSeries",
-        "NumberOfStudyRelatedInstances",
-    ],
-    Level.SERIES: [
-        "Modality",
-        "SeriesDescription",
-        "SeriesInstanceUID",
-        "SeriesNumber",
-        "SeriesDate",
-        "SeriesTime",
-        "BodyPartExamined",
-        "NumberOfSeriesRelatedInstances",
-    ],
-    Level.IMAGE: [
-        "SOPClassUID",
-        "SOPInstanceUID",
-        "InstanceNumber",
-        "Rows",
-        "Columns",
-        "NumberOfFrames",
-    ],
-}
-_CONTROL = {"limit", "offset", "fuzzymatching", "includefield"}
-
-
-@dataclass
-class Search:
-    level: Level
-    keys: dict[str, str] = field(default_factory=dict)  # archive matching keys
-    returned: list[str] = field(default_factory=list)  # keywords the index answers
-    from_file: list[int] = field(default_factory=list)  # tags read from a stored instance
-    limit: int | None = None
-    offset: int = 0
-    fuzzy: bool = False
-    warnings: list[str] = field(default_factory=list)
-
-
-def parse_search(request: Request, level: Level, fixed: dict[str, str]) -> Search:
-    """The query parameters of a search (keys as keywords or tags), checked."""
-    search = Search(level, dict(fixed))
-    depth = _DEPTH[level]
-    params = request.query_params
-    search.limit = _number(params.get("limit"), "limit")
-    search.offset = _number(params.get("offset"), "offset") or 0
-    fuzzy = params.get("fuzzymatching", "false").lower()
-    if fuzzy not in ("true", "false"):
-        raise HTTPException(400, "fuzzymatching must be true or false")
-    search.fuzzy = fuzzy == "true"
-    for name, value in params.multi_items():
-        if name in _CONTROL:
-            continue
-        if "." in name:
-            search.warnings.append(f"matching within sequences is not supported: {name}")
-            continue
-        tag = tag_of(name)
-        keyword = keyword_for_tag(tag) if tag is not None else None
-        if not keyword:
-            raise HTTPException(400, f"unknown attribute {name!r} in the query")
-        if keyword in fixed:
-            if value and value != fixed[keyword]:
-                search.keys[keyword] = "\x00"  # contradicts the path: matches nothing
-            continue
-        if _matchable(keyword, depth):
-            search.keys[keyword] = value
-        else:
-            search.warnings.append(f"matching on {keyword} is not supported and was ignored")
-    returned: list[str] = []
-    for parent, uid_key in ((Level.STUDY, "StudyInstanceUID"), (Level.SERIES, "SeriesInstanceUID")):
-        if _DEPTH[parent] < depth and uid_key not in fixed:
-            returned += DEFAULT_KEYS[parent]  # not nested: the parents' attributes come too
-    returned += DEFAULT_KEYS[level]
-    returned += [
-        k
-        for k in ("StudyInstanceUID", "SeriesInstanceUID")
-        if _LEVEL_OF[ATTRIBUTES[k].level] <= depth
-    ]
-    for name in _include_fields(request):
-        if name == "all":
-            returned += [k for k, a in ATTRIBUTES.items() if _LEVEL_OF[a.level] <= depth]
-            returned += [k for k, lv in DERIVED.items() if 0 < _LEVEL_OF[lv] <= depth]
-            continue
-        tag = tag_of(name)
-        keyword = keyword_for_tag(tag) if tag is not None else None
-        if tag is None or not keyword:
-            raise HTTPException(400, f"unknown attribute {name!r} in includefield")
-        if _indexed(keyword, depth):
-            returned.append(keyword)
-        else:
-            search.from_file.append(tag)
-    search.returned = list(dict.fromkeys(returned))
-    for keyword in search.returned:
-        if keyword in DERIVED:
-            search.keys.setdefault(keyword, "")  # asks the archive to compute it
-    return search
-
-
-def _matchable(keyword: str, depth: int) -> bool:
-    indexed = ATTRIBUTES.get(keyword)
-    if indexed is not None:
-        return bool(indexed.match) and _LEVEL_OF[indexed.level] <= depth
-    return keyword == "ModalitiesInStudy"
-
-
-def _indexed(keyword: str, depth: int) -> bool:
-    """Answered by the index (stored or derived) at this query's depth."""
-    if keyword in ATTRIBUTES:
-        return _LEVEL_OF[ATTRIBUTES[keyword].level] <= depth
-    return keyword in DERIVED and 0 < _LEVEL_OF[DERIVED[keyword]] <= depth
-
-
-def _include_fields(request: Request) -> Iterator[str]:
-    for value in request.query_params.getlist("includefield"):
-        for name in value.split(","):
-            if name.strip():
-                yield name.strip()
-
-
-def _number(value: str | None, name: str) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise HTTPException(400, f"{name} must be a whole number") from None
-    if number < 0:
-        raise HTTPException(400, f"{name} must not be negative")
-    return number
 
 
 def run_search(request: Request, search: Search) -> Response:
+    """The answers in the accepted representation; none is a 204 (PS3.18 8.3.4.4.1)."""
+    media = accepted_media(request)
     archive = archive_of(request)
     limit = search.limit if search.limit is not None else MAX_RESULTS
     try:
@@ -192,14 +58,10 @@ def run_search(request: Request, search: Search) -> Response:
                 f"more than {MAX_RESULTS} matches: the first {MAX_RESULTS} are returned; "
                 "use limit and offset, or narrow the search"
             )
-    root = str(request.base_url).rstrip("/") + "/dicom-web/"
-    body = [_answer(archive, search, answer, root) for answer in answers]
-    headers = {}
-    if search.warnings:
-        host = request.url.netloc
-        text = ", ".join(f'299 {host} "{w}"' for w in search.warnings)
-        headers["Warning"] = text.encode("ascii", "backslashreplace").decode("ascii")
-    return Response(dumps(body), media_type="application/dicom+json", headers=headers)
+    root = service_root(request)
+    items = [_answer(archive, search, answer, root) for answer in answers]
+    headers = warning_header(request, search.warnings)
+    return datasets(media, items, headers=headers, empty_status=204)
 
 
 def _answer(archive: Archive, search: Search, answer: dict[str, Any], root: str) -> dict[str, Any]:
@@ -211,11 +73,13 @@ def _answer(archive: Archive, search: Search, answer: dict[str, Any], root: str)
     out = answer_json(answer, search.returned, url)
     out["00080056"] = attribute("CS", "ONLINE")  # InstanceAvailability
     if search.from_file:
-        out.update(_from_file(archive, search, answer))
+        out.update(_from_file(archive, search, answer, root))
     return dict(sorted(out.items()))
 
 
-def _from_file(archive: Archive, search: Search, answer: dict[str, Any]) -> dict[str, Any]:
+def _from_file(
+    archive: Archive, search: Search, answer: dict[str, Any], root: str
+) -> dict[str, Any]:
     """Requested attributes the index does not hold, read from one of the entity's instances
     (for a study or series, its first)."""
     path = answer.get("_path")
@@ -227,18 +91,21 @@ def _from_file(archive: Archive, search: Search, answer: dict[str, Any]) -> dict
         path = first["_path"]
     try:
         ds = header(archive.storage.absolute(path))
+        prefix = (
+            f"studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}"
+            f"/instances/{ds.SOPInstanceUID}"
+        )
+        full = dataset_json(ds, prefix)
     except Exception:
         log.warning("cannot read %s for includefield", path, exc_info=True)
         return {}
-    prefix = (
-        f"studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}/instances/{ds.SOPInstanceUID}"
-    )
-    full = dataset_json(ds, prefix)
     out = {}
     for tag in search.from_file:
         key = f"{tag:08X}"
-        out[key] = full.get(key, {"vr": dictionary_VR(tag)})
-    return out
+        out[key] = full.get(key, {"vr": dictionary_vr(tag)})
+    # Bulk data (an includefield of an icon, say) is named by its absolute URI, as in metadata.
+    absolute: dict[str, Any] = json.loads(absolute_bulk_uris(dumps(out), root))
+    return absolute
 
 
 @router.get("/studies", summary="QIDO-RS: search for studies")

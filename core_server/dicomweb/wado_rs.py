@@ -33,6 +33,7 @@ from core_server.dicomweb.negotiation import (
     instance_syntax,
     parse_accept,
 )
+from core_server.dicomweb.replies import accepted_media, datasets, service_root, warning_header
 
 router = APIRouter()
 Reader = Annotated[auth.User, Depends(may_read_images)]
@@ -105,17 +106,17 @@ def retrieve_instance(
 
 
 def metadata(request: Request, user: auth.User, files: list[InstanceFile], study: str) -> Response:
-    ranges = _accept(request)
-    if not any(
-        r.media_type in ("application/dicom+json", "application/json", "*/*", "application/*")
-        for r in ranges
-    ):
-        raise HTTPException(406, "metadata is given as application/dicom+json")
-    texts = instances_json(request.app.state.ctx.engine, files)
+    """Each instance's attributes, as DICOM JSON or (``multipart/related;
+    type="application/dicom+xml"``) PS3.19 XML. An object that cannot be read is left out and
+    named in a ``Warning`` header (the log has the detail)."""
+    media = accepted_media(request)
+    found = instances_json(request.app.state.ctx.engine, files)
     audit(request, user, "dicomweb.study_viewed", {study})
-    root = str(request.base_url).rstrip("/") + "/dicom-web/"
-    text = absolute_bulk_uris("[" + ",".join(texts) + "]", root)
-    return Response(text.encode(), media_type="application/dicom+json")
+    root = service_root(request)
+    texts = [absolute_bulk_uris(text, root) for text in found.texts]
+    warnings = [f"{len(found.skipped)} instance(s) left out: " + "; ".join(found.skipped)]
+    headers = warning_header(request, warnings if found.skipped else [])
+    return datasets(media, texts=texts, headers=headers)
 
 
 @router.get("/studies/{study}/metadata", summary="WADO-RS: a study's metadata")

@@ -226,4 +226,5 @@ def test_his_merge_reaches_c_find_and_dicomweb(core: RunningCore, tmp_path: Path
     with core.api() as http:
         found = http.get("/dicom-web/studies", params={"PatientID": "KEEP1"}).json()
         assert {a["0020000D"]["Value"][0] for a in found} == set(studies.values())
-        assert http.get("/dicom-web/studies", params={"PatientID": "GONE1"}).json() == []
+        # No match: 204 No Content (PS3.18 8.3.4.4.1), no body.
+        assert http.get("/dicom-web/studies", params={"PatientID": "GONE1"}).status_code == 204

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import httpx
 import pytest
 from dicomweb_client import DICOMwebClient
 from pydicom import Dataset, dcmread
@@ -109,6 +110,18 @@ def with_bulk_data(ds: Dataset) -> Dataset:
     icon.PixelData = bytes(reversed(range(200))) * 8  # 1600 bytes
     ds.IconImageSequence = [icon]
     return ds
+
+
+def answers(response: httpx.Response) -> list[dict]:
+    """A QIDO-RS search's answers: a 200 with a JSON array, or none as 204 without a body (PS3.18
+    8.3.4.4.1)."""
+    if response.status_code == 204:
+        assert response.content == b""
+        return []
+    assert response.status_code == 200, response.text
+    found = response.json()
+    assert found, "an empty search must be a 204"
+    return list(found)
 
 
 def uids(ds: Dataset) -> tuple[str, str, str]:

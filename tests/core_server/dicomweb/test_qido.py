@@ -9,7 +9,7 @@ from pydicom import Dataset
 
 from core_server.archive import Origin
 from tests.conftest import RunningCore
-from tests.core_server.dicomweb.conftest import Corpus, uids
+from tests.core_server.dicomweb.conftest import Corpus, answers, uids
 from tests.dicom_data import encode, make_ct
 
 
@@ -42,8 +42,7 @@ def test_matching_is_the_c_find_matching(corpus: Corpus) -> None:
 
         def patient_ids(**params: str) -> list[str]:
             answer = http.get("/dicom-web/studies", params=params)
-            assert answer.status_code == 200, answer.text
-            return sorted(_by_tag(a, "00100020")[0] for a in answer.json())
+            return sorted(_by_tag(a, "00100020")[0] for a in answers(answer))
 
         assert patient_ids(PatientName="zhang*") == ["P1"]  # case-insensitive, wildcard
         assert patient_ids(PatientName="张^三") == ["P1"]  # the ideographic group
@@ -69,8 +68,7 @@ def test_fuzzy_matching_finds_chinese_names_as_typed(corpus: Corpus) -> None:
         def fuzzy(name: str) -> list[str]:
             params = {"PatientName": name, "fuzzymatching": "true"}
             answer = http.get("/dicom-web/studies", params=params)
-            assert answer.status_code == 200, answer.text
-            return sorted(_by_tag(a, "00100020")[0] for a in answer.json())
+            return sorted(_by_tag(a, "00100020")[0] for a in answers(answer))
 
         assert fuzzy("zhangsan") == ["P1"]  # no ^ typed
         assert fuzzy("Zhang San") == ["P1"]
@@ -80,7 +78,7 @@ def test_fuzzy_matching_finds_chinese_names_as_typed(corpus: Corpus) -> None:
         assert fuzzy("张三") == ["P1"]
         assert fuzzy("李") == ["P2"]
         assert fuzzy("wang") == []
-        strict = http.get("/dicom-web/studies", params={"PatientName": "zs"}).json()
+        strict = answers(http.get("/dicom-web/studies", params={"PatientName": "zs"}))
         assert strict == []  # without fuzzymatching, DICOM matching
 
 
@@ -149,7 +147,7 @@ def test_qido_on_each_database(core_on: RunningCore) -> None:
     for ds in (zhang, li, chinese_only, pinyin_only):
         archive.store_instance(encode(ds), Origin("test"))
     with core_on.api() as http:
-        get = lambda **p: http.get("/dicom-web/studies", params=p).json()  # noqa: E731
+        get = lambda **p: answers(http.get("/dicom-web/studies", params=p))  # noqa: E731
         assert [_by_tag(a, "00100020") for a in get(PatientName="李^四")] == [["P2"]]
         assert [_by_tag(a, "00100020") for a in get(PatientName="zs", fuzzymatching="true")] == [
             ["P1"]
@@ -168,3 +166,51 @@ def test_qido_on_each_database(core_on: RunningCore) -> None:
         assert fuzzy("danx") == []
         series = http.get(f"/dicom-web/studies/{zhang.StudyInstanceUID}/series").json()
         assert series[0]["0020000E"]["Value"] == [zhang.SeriesInstanceUID]
+
+
+def test_modalities_in_study_is_a_study_key_at_every_level(corpus: Corpus) -> None:
+    """ModalitiesInStudy at the series and instance levels selects the series and instances of
+    the studies that have such a series (the Zhang study has CT and MR: its MR series comes
+    too); it was an SQL error (500) at those levels."""
+    client = corpus.client()
+    study, ct_series, _ = uids(corpus.zhang[0])
+    assert corpus.li is not None
+    series = client.search_for_series(search_filters={"ModalitiesInStudy": "CT", "PatientID": "P1"})
+    assert sorted(Dataset.from_json(s).Modality for s in series) == ["CT", "MR"]
+    instances = client.search_for_instances(search_filters={"ModalitiesInStudy": "CT"})
+    studies = {Dataset.from_json(i).StudyInstanceUID for i in instances}
+    assert study in studies and corpus.li.StudyInstanceUID not in studies  # Li has MR only
+    assert len([i for i in instances if Dataset.from_json(i).StudyInstanceUID == study]) == 5
+    nested = client.search_for_instances(study, search_filters={"ModalitiesInStudy": "MR"})
+    assert len(nested) == 5
+    assert client.search_for_series(study, search_filters={"ModalitiesInStudy": "US"}) == []
+    in_series = client.search_for_instances(
+        study, ct_series, search_filters={"ModalitiesInStudy": "C*"}
+    )
+    assert len(in_series) == 3
+
+
+def test_empty_search_is_204_and_dates_must_be_dates(corpus: Corpus) -> None:
+    """PS3.18 8.3.4.4.1: no match is 204 No Content with an empty body; dicomweb-client reads
+    it as no answers. Dates are DA values or ranges of them (PS3.4 C.2.2.2.5)."""
+    client = corpus.client()
+    assert client.search_for_studies(search_filters={"PatientID": "NOBODY"}) == []
+    assert client.search_for_instances(search_filters={"StudyDate": "19000101"}) == []
+    with httpx.Client(base_url=corpus.core.base_url, headers=corpus.headers()) as http:
+        none = http.get("/dicom-web/studies", params={"PatientID": "NOBODY"})
+        assert none.status_code == 204 and none.content == b""
+        for level in ("studies", "series", "instances"):
+            for bad in ("2026-11", "20261131", "2026", "-", "20260101-2026"):
+                answer = http.get(f"/dicom-web/{level}", params={"StudyDate": bad})
+                assert answer.status_code == 400, (level, bad, answer.text)
+                assert "YYYYMMDD" in answer.json()["detail"]
+        for good in ("20260101", "20260101-", "-20260101", "20260101-20260131"):
+            answer = http.get("/dicom-web/studies", params={"StudyDate": good})
+            assert answer.status_code in (200, 204), (good, answer.text)
+        assert http.get("/dicom-web/studies", params={"StudyTime": "2400"}).status_code == 400
+        assert http.get(
+            "/dicom-web/studies", params={"StudyTime": "0800-123000.5"}
+        ).status_code in (
+            200,
+            204,
+        )
