@@ -27,6 +27,8 @@ def test_setup_and_call_from_the_browser(
     page, guard = open_page(browser, core.base_url, "/queueing/admin", "admin", ADMIN_PASSWORD)
     context = page.context
     expect(page.locator("h1")).to_have_text("排队叫号设置")
+    expect(page.locator("#logo-preview")).to_be_hidden()  # no logo yet: no broken image
+    expect(page.locator("#settings-form input[name=timezone]")).to_have_value("Asia/Shanghai")
 
     page.click("button.add[data-section=queues]")
     page.fill("#edit-fields input[name=code]", "CT")
@@ -39,7 +41,7 @@ def test_setup_and_call_from_the_browser(
     page.click("button.add[data-section=rooms]")
     page.fill("#edit-fields input[name=code]", "CT1")
     page.fill("#edit-fields input[name=name]", "CT一室")
-    page.fill("#edit-fields input[name=queues]", "CT")
+    page.check("#edit-fields input[name=queues][value=CT]")  # a picker, not a typed code
     page.fill("#edit-fields input[name=min_call_interval_seconds]", "0")
     page.click("#edit-save")
     room_state = page.locator("#rooms tr[data-key=CT1] .state")
@@ -70,6 +72,8 @@ def test_setup_and_call_from_the_browser(
     expect(caller.locator("#waiting tbody tr")).to_have_count(2)
     caller.click("[data-action=call-next]")
     expect(caller.locator(".current-name")).to_have_text("李四")  # the elderly patient first
+    expect(caller.locator("#room-state .state")).to_have_text("呼叫中")  # it stayed 空闲
+    expect(room_state).to_have_text("呼叫中")
     caller.click("[data-action=start]")
     expect(caller.locator("#room-state .state")).to_have_text("检查中")
     # The admin page heard it over /api/ws, without a reload.
@@ -85,3 +89,29 @@ def test_setup_and_call_from_the_browser(
     page.screenshot(path=str(folder / "admin.png"), full_page=True)
     guard.assert_clean()
     context.close()
+
+
+def test_the_ris_rooms_are_adopted_with_one_click(
+    core: RunningCore,
+    browser: Browser,  # noqa: F811
+) -> None:
+    page, guard = open_page(browser, core.base_url, "/queueing/admin", "admin", ADMIN_PASSWORD)
+    expect(page.locator("#ris-rooms")).to_contain_text("超声一室 (US1)")
+    page.click("#adopt-ris")
+    expect(page.locator("#status")).to_have_text("已导入 8 个诊室、6 个队列")
+    expect(page.locator("#rooms tbody tr")).to_have_count(8)
+    expect(page.locator("#rooms tr[data-key=US2]")).to_contain_text("US检查")
+    expect(page.locator("#screens tr[data-key=WAITING]")).to_be_visible()
+    expect(page.locator("#adopt-ris")).to_be_hidden()
+    # A device bound to the screen shows it under 绑定 as a screen, not under 诊室.
+    page.click("button.add[data-section=devices]")
+    page.fill("#edit-fields input[name=name]", "scr-1")
+    page.select_option("#edit-fields select[name=kind]", "screen")
+    page.select_option("#edit-fields select[name=screen]", "WAITING")
+    page.click("#edit-save")
+    page.click("#key-close")
+    expect(page.locator("#devices thead")).to_contain_text("绑定")
+    expect(page.locator("#devices tr[data-key=scr-1]")).to_contain_text("候诊屏: 候诊区")
+    guard.assert_clean()
+    page.context.close()
+

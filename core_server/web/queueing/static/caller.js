@@ -1,15 +1,31 @@
 // The web caller: one exam room's current patient, actions and waiting list, kept live by /api/ws.
-"use strict";
+import { api, busy, idempotencyKey } from "/static/shared/api.js";
+import { hospitalTime } from "/static/shared/dates.js";
+import { el } from "/static/shared/dom.js";
+import { t } from "/static/shared/i18n.js";
+import { liveEvents } from "/static/shared/ws.js";
 
 const select = document.getElementById("room-select");
 const statusLine = document.getElementById("status");
 const pauseButton = document.getElementById("pause-button");
+const liveLine = document.getElementById("live");
 let room = null;
 let state = null;
-let busy = false;
+let acting = false;
 
 function say(text) { statusLine.textContent = text; }
 const priorityText = (p) => (p ? t("queueing.group." + p) : "");
+
+// 女 · 36岁 (F · 36 y) from the core's F/M/O and DICOM-style age (36Y, 8M, 20D).
+function sexAndAge(ticket) {
+  const parts = [];
+  const sex = String(ticket.sex || "").toUpperCase();
+  if (["F", "M", "O"].includes(sex)) parts.push(t("queueing.sex." + sex));
+  const age = /^(\d+)([YMWD])$/i.exec(String(ticket.age || ""));
+  if (age) parts.push(t("queueing.age." + age[2].toUpperCase(), { n: Number(age[1]) }));
+  else if (ticket.age) parts.push(String(ticket.age));
+  return parts.join(" · ");
+}
 
 function ticketCells(ticket) {
   return [
@@ -20,7 +36,7 @@ function ticketCells(ticket) {
 
 function callButton(ticket) {
   const button = el("button", { type: "button", className: "secondary call", textContent: t("queueing.caller.call_this") });
-  button.addEventListener("click", () => act("call", { ticket_id: ticket.id }));
+  button.addEventListener("click", () => act("call", { ticket_id: ticket.id }, button));
   return el("td", {}, button);
 }
 
@@ -36,7 +52,7 @@ function render() {
     ? el("div", {},
       el("span", { className: "current-number", textContent: current.number }),
       el("span", { className: "current-name", textContent: current.name }),
-      el("p", { textContent: [current.sex, current.age, current.exam, current.accession].filter(Boolean).join(" · ") }),
+      el("p", { className: "current-details", textContent: [sexAndAge(current), current.exam, current.accession].filter(Boolean).join(" · ") }),
       el("p", { className: "sub", textContent: t("queueing.status." + current.status) + " · " + t("queueing.caller.calls", { count: current.call_count }) }))
     : el("p", { className: "sub", textContent: t("queueing.caller.no_current") }));
   document.getElementById("waiting-title").textContent = t("queueing.caller.waiting", { count: state.waiting_count });
@@ -47,38 +63,41 @@ function render() {
     callButton(ticket))));
   document.querySelector("#missed tbody").replaceChildren(...state.missed.map((ticket) => el("tr", {},
     ...ticketCells(ticket),
-    el("td", { textContent: ticket.back_at ? new Date(ticket.back_at).toLocaleTimeString() : "" }),
+    el("td", { textContent: ticket.back_at ? hospitalTime(new Date(ticket.back_at)) : "" }),
     callButton(ticket))));
 }
 
 async function refresh() {
   if (!room) { state = null; render(); return; }
   try {
-    state = await queueApi(`/api/queueing/rooms/${encodeURIComponent(room)}/state`);
+    state = await api(`/api/queueing/rooms/${encodeURIComponent(room)}/state`);
     render();
   } catch (error) { say(error.message); }
 }
 
-async function act(action, body = {}) {
-  if (!room || busy) return;
-  busy = true;
+// One action at a time for the room; the pressed button stays disabled until its answer.
+async function act(action, body = {}, button = null) {
+  if (!room || acting) return;
+  acting = true;
   say("");
   try {
-    const answer = await queueApi(`/api/queueing/rooms/${encodeURIComponent(room)}/${action}`,
-      { method: "POST", json: body, headers: { "Idempotency-Key": idempotencyKey() } });
-    if (answer && answer.notice) say(answer.notice[LANG]);
-    await refresh();
+    await busy(button, async () => {
+      const answer = await api(`/api/queueing/rooms/${encodeURIComponent(room)}/${action}`,
+        { method: "POST", json: body, headers: { "Idempotency-Key": idempotencyKey() } });
+      if (answer && answer.notice) say(answer.notice.message);
+      await refresh();
+    });
   } catch (error) {
     say(error.message);
   } finally {
-    busy = false;
+    acting = false;
   }
 }
 
 for (const button of document.querySelectorAll("[data-action]")) {
-  button.addEventListener("click", () => act(button.dataset.action));
+  button.addEventListener("click", () => act(button.dataset.action, {}, button));
 }
-pauseButton.addEventListener("click", () => act(state && state.room.state === "paused" ? "resume" : "pause"));
+pauseButton.addEventListener("click", () => act(state && state.room.state === "paused" ? "resume" : "pause", {}, pauseButton));
 
 select.addEventListener("change", () => {
   room = select.value || null;
@@ -88,7 +107,7 @@ select.addEventListener("change", () => {
 
 async function start() {
   try {
-    const rooms = await queueApi("/api/queueing/rooms");
+    const rooms = await api("/api/queueing/rooms");
     select.append(...rooms.map((r) => el("option", { value: r.code, textContent: `${r.name} (${r.code})` })));
     const remembered = localStorage.getItem("queueing.caller.room");
     if (remembered && rooms.some((r) => r.code === remembered)) {
@@ -103,4 +122,7 @@ start();
 liveEvents((event) => {
   if (!room || !state) return;
   if (event.room === room || state.room.queues.includes(event.queue) || event.type === "config.updated") refresh();
-}, refresh);
+}, refresh, (connected) => {
+  liveLine.textContent = t(connected ? "queueing.live.connected" : "queueing.live.offline");
+  liveLine.classList.toggle("offline", !connected);
+});

@@ -1,11 +1,16 @@
 // The registration desk: check-in by scanned barcode (accession, patient ID or ID card), the
 // ticket slip to print, and today's tickets of a queue with priority, cancel, early return.
-"use strict";
+import { api, busy, idempotencyKey } from "/static/shared/api.js";
+import { when } from "/static/shared/dates.js";
+import { el } from "/static/shared/dom.js";
+import { t } from "/static/shared/i18n.js";
+import { liveEvents } from "/static/shared/ws.js";
 
 const GROUPS = JSON.parse(document.getElementById("priority-groups").textContent);
 const statusLine = document.getElementById("status");
 const queueSelect = document.getElementById("queue-select");
 const barcode = document.getElementById("barcode");
+const liveLine = document.getElementById("live");
 
 function say(text) { statusLine.textContent = text; }
 
@@ -17,7 +22,7 @@ function slip(ticket) {
     el("div", { className: "slip-number", textContent: ticket.number }),
     el("div", { textContent: `${ticket.name}  ${ticket.exam}` }),
     el("div", { textContent: t("queueing.desk.ahead", { count: ticket.waiting_ahead }) }),
-    el("div", { className: "sub", textContent: new Date(ticket.issued_at).toLocaleString() }),
+    el("div", { className: "sub", textContent: when(ticket.issued_at) }),
     print);
   print.addEventListener("click", () => {
     for (const other of document.querySelectorAll(".slip")) other.classList.toggle("printing", other === card);
@@ -39,7 +44,7 @@ document.getElementById("checkin-form").addEventListener("submit", async (event)
   barcode.focus();
   say("");
   try {
-    const answer = await queueApi("/api/queueing/check-in", { method: "POST",
+    const answer = await api("/api/queueing/check-in", { method: "POST",
       json: { barcode: code, priority }, headers: { "Idempotency-Key": idempotencyKey() } });
     document.getElementById("slips").replaceChildren(...answer.tickets.map(slip));
     say(answer.tickets.some((ticket) => ticket.new) ? t("queueing.desk.checked_in") : t("queueing.desk.had_ticket"));
@@ -63,11 +68,13 @@ function prioritySelect(ticket) {
   return select;
 }
 
-async function change(path, method, json) {
-  try {
-    await queueApi(path, { method, json });
-    await loadTickets();
-  } catch (error) { say(error.message); }
+async function change(path, method, json, button = null) {
+  await busy(button, async () => {
+    try {
+      await api(path, { method, json });
+      await loadTickets();
+    } catch (error) { say(error.message); }
+  });
 }
 
 function actions(ticket) {
@@ -75,19 +82,19 @@ function actions(ticket) {
   const open = ["waiting", "called", "in_progress", "missed"].includes(ticket.status);
   if (ticket.status === "missed") {
     const back = el("button", { type: "button", className: "secondary", textContent: t("queueing.desk.return") });
-    back.addEventListener("click", () => change(`/api/queueing/tickets/${ticket.id}/return`, "POST"));
+    back.addEventListener("click", () => change(`/api/queueing/tickets/${ticket.id}/return`, "POST", undefined, back));
     cell.append(back);
   }
   if (open) {
     const reprint = el("button", { type: "button", className: "secondary", textContent: t("queueing.desk.print") });
     reprint.addEventListener("click", async () => {
       try {
-        document.getElementById("slips").replaceChildren(slip(await queueApi(`/api/queueing/tickets/${ticket.id}/print`)));
+        document.getElementById("slips").replaceChildren(slip(await api(`/api/queueing/tickets/${ticket.id}/print`)));
       } catch (error) { say(error.message); }
     });
     const cancel = el("button", { type: "button", className: "secondary danger", textContent: t("queueing.desk.cancel_ticket") });
     cancel.addEventListener("click", () => {
-      if (confirm(t("queueing.desk.confirm_cancel", { number: ticket.number }))) change(`/api/queueing/tickets/${ticket.id}/cancel`, "POST");
+      if (confirm(t("queueing.desk.confirm_cancel", { number: ticket.number }))) change(`/api/queueing/tickets/${ticket.id}/cancel`, "POST", undefined, cancel);
     });
     cell.append(reprint, cancel);
   }
@@ -97,7 +104,7 @@ function actions(ticket) {
 async function loadTickets() {
   if (!queueSelect.value) return;
   try {
-    const tickets = await queueApi(`/api/queueing/queues/${encodeURIComponent(queueSelect.value)}/tickets`);
+    const tickets = await api(`/api/queueing/queues/${encodeURIComponent(queueSelect.value)}/tickets`);
     document.querySelector("#tickets tbody").replaceChildren(...tickets.map((ticket) => {
       const tr = el("tr", {},
         el("td", { textContent: ticket.number }),
@@ -116,7 +123,8 @@ queueSelect.addEventListener("change", loadTickets);
 
 async function start() {
   try {
-    const queues = await queueApi("/api/queueing/queues");
+    const queues = await api("/api/queueing/queues");
+    if (!queues.length) say(t("queueing.desk.no_queues"));  // not silently empty
     queueSelect.replaceChildren(...queues.map((q) => el("option", { value: q.code, textContent: `${q.name} (${q.code})` })));
     await loadTickets();
   } catch (error) { say(error.message); }
@@ -125,4 +133,7 @@ async function start() {
 start();
 liveEvents((event) => {
   if (!event.queue || event.queue === queueSelect.value) loadTickets();
-}, loadTickets);
+}, loadTickets, (connected) => {
+  liveLine.textContent = t(connected ? "queueing.live.connected" : "queueing.live.offline");
+  liveLine.classList.toggle("offline", !connected);
+});
