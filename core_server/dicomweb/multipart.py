@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -126,7 +127,8 @@ class PartWriter:
         try:
             self._parser.write(chunk)
         except OSError:
-            self.close()
+            with suppress(OSError):
+                self.close()
             raise  # a part's file could not be written (a full disk): not the body's fault
         except Exception as exc:
             self.close()
@@ -148,9 +150,9 @@ class PartWriter:
         return self.parts
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()  # closed even when its last flush fails (a full disk)
 
     def _begin(self) -> None:
         self._headers = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from contextlib import suppress
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -142,7 +143,8 @@ async def _receive(request: Request, archive: Any, boundary: str) -> list[tuple[
         _remove(p for _, p in writer.parts)
         raise HTTPException(400, str(exc)) from None
     except BaseException:
-        writer.close()
+        with suppress(OSError):  # closing flushes, which fails again on a full disk
+            writer.close()
         _remove(p for _, p in writer.parts)
         raise
     if not parts:

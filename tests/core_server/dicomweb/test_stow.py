@@ -3,6 +3,8 @@ answer, role checks."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from pydicom import Dataset
@@ -158,3 +160,34 @@ def test_stow_then_view_on_each_database(core_on: RunningCore) -> None:
             headers={"Accept": 'multipart/related; type="application/octet-stream"'},
         )
         assert frame.status_code == 200 and objects[2].PixelData in frame.content
+
+
+def test_retrieve_url_is_under_the_public_url(tmp_path: Path) -> None:
+    """With ``--public-url`` the RetrieveURLs a STOW answers (kept by a RIS, followed later by
+    others) are under it, whatever Host header the sender used."""
+    from dicomweb_client import DICOMwebClient
+
+    core = RunningCore(tmp_path / "data", public_url="https://pacs.example.cn/").start()
+    try:
+        client = DICOMwebClient(
+            f"{core.base_url}/dicom-web", headers={"Authorization": f"Bearer {core.token()}"}
+        )
+        ds = make_ct()
+        answer = client.store_instances([ds])
+        assert (
+            answer.RetrieveURL == f"https://pacs.example.cn/dicom-web/studies/{ds.StudyInstanceUID}"
+        )
+        (referenced,) = answer.ReferencedSOPSequence
+        assert referenced.RetrieveURL.startswith("https://pacs.example.cn/dicom-web/studies/")
+        body, kind = _multipart([encode(make_ct())])
+        with core.api() as http:
+            forged = http.post(
+                "/dicom-web/studies",
+                content=body,
+                headers={"Content-Type": kind, "Host": "attacker.example"},
+            )
+        assert forged.status_code == 200, forged.text
+        assert "attacker" not in forged.text
+        assert forged.json()["00081190"]["Value"][0].startswith("https://pacs.example.cn/")
+    finally:
+        core.stop()
