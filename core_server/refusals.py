@@ -25,15 +25,16 @@ class Refusal(Exception):
     def __init__(self, code: str, status: int | None = None, /, **values: Any) -> None:
         super().__init__(code)
         self.code = code
+        self.key = code  # the catalogue key; a subclass may word one code several ways
         if status is not None:
             self.status = status
         self.values = values
 
     def text(self, lang: str = "en") -> str:
         """The refusal in ``lang`` (an unknown code shows as itself, so nothing is lost)."""
-        texts = i18n.catalogue().get(self.code)
+        texts = i18n.catalogue().get(self.key)
         if texts is None:
-            return self.code
+            return self.key
         template = texts[lang if lang in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE]
         plain = {k: v for k, v in self.values.items() if isinstance(v, str | int | float)}
         try:

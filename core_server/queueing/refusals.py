@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from core_server import i18n
 from core_server.refusals import Refusal
 
 PREFIX = "queueing.refusal."
@@ -22,17 +21,6 @@ class QueueRefusal(Refusal):
     def __init__(self, code: str, reason: str = "", /, **values: Any) -> None:
         super().__init__(code, None, **values)
         self.key = PREFIX + code + (f".{reason}" if reason else "")
-
-    def text(self, lang: str = "en") -> str:
-        texts = i18n.catalogue().get(self.key)
-        if texts is None:
-            return self.key
-        template = texts[lang if lang in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE]
-        plain = {k: v for k, v in self.values.items() if isinstance(v, str | int | float)}
-        try:
-            return template.format(**plain)
-        except (KeyError, IndexError, ValueError):
-            return template
 
 
 class NotFound(QueueRefusal):
