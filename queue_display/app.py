@@ -108,6 +108,8 @@ class DisplayApp:
     _page_started: datetime | None = None
     _event_seq: int = 0  # the newest pushed event handled
     _call: tuple[Any, datetime] | None = None  # (call id, when this screen first showed it)
+    _spoken: set[Any] = field(default_factory=set)  # call ids spoken (or too old to speak)
+    _hello_seq: int | None = None  # set by a (re)connection until the state after it arrives
 
     def start(self) -> list[Action]:
         return [FetchBinding()] if self.screen is None else [FetchState(self.screen)]
@@ -123,13 +125,15 @@ class DisplayApp:
             self.screen = event.screen
             return self._fetch()
         if isinstance(event, StateFetched):
+            spoken: list[Action] = []
             if newer(self.state, event.state):
                 self.state = event.state
                 call = event.state.get("current_call") or {}
                 key = (call.get("call_id"), call.get("call_count"), call.get("called_at"))
                 if call and (self._call is None or self._call[0] != key):
                     self._call = (key, self.now)
-            return [Redraw(), *(self._fetch() if self._refresh.answered() else [])]
+                spoken = self._missed_while_away(event.state)
+            return [*spoken, Redraw(), *(self._fetch() if self._refresh.answered() else [])]
         if isinstance(event, FetchFailed):
             self._refresh.answered()
             return [Redraw()]
@@ -146,8 +150,10 @@ class DisplayApp:
         kind = message.get("type")
         seq = message.get("seq", 0)
         if kind in ("hello", "resync"):
-            # Events up to here happened before this connection: never spoken late.
+            # Events up to here happened before this connection: never spoken late, except a
+            # call of the last seconds (see _missed_while_away).
             self._event_seq = max(self._event_seq, int(seq or 0))
+            self._hello_seq = int(seq or 0)
             return self._fetch()
         if not isinstance(kind, str) or "." not in kind or self.state is None:
             return []
@@ -163,12 +169,29 @@ class DisplayApp:
         # Spoken even when a fetch already brought the call on screen (its answer can overtake
         # the event): the event stream, not the state, says what is new.
         if kind == "ticket.called" and self._voice_on():
+            self._spoken.add(payload.get("call_id"))
             text = payload.get("voice_text") or _voice_text(payload)
             voice = self.state.get("voice") or {}
             actions.append(Speak(text, max(1, int(payload.get("repeat") or 1)), voice.get("rate")))
         if seq > self.state.get("seq", 0):
             actions += self._fetch()
         return actions
+
+    def _missed_while_away(self, state: dict[str, Any]) -> list[Action]:
+        """A call made in the moment this screen was reconnecting (its event came before the
+        connection's hello, so it is never pushed): spoken once from the state, if it is at
+        most ``SPEAK_LATE_SECONDS`` old. A state newer than the hello leaves it to the events."""
+        hello, self._hello_seq = self._hello_seq, None
+        call = state.get("current_call") or {}
+        call_id = call.get("call_id")
+        if hello is None or not call or call_id in self._spoken or state.get("seq", 0) > hello:
+            return []
+        self._spoken.add(call_id)
+        if not self._voice_on() or not _recent(call.get("called_at"), self.now):
+            return []
+        voice = state.get("voice") or {}
+        text = call.get("voice_text") or _voice_text(call)
+        return [Speak(text, max(1, int(call.get("repeat") or 1)), voice.get("rate"))]
 
     def _concerns_us(self, message: dict[str, Any]) -> bool:
         assert self.state is not None
@@ -249,6 +272,20 @@ class DisplayApp:
             has_state=bool(state),
             bound=self.screen is not None,
         )
+
+
+SPEAK_LATE_SECONDS = 20.0
+
+
+def _recent(called_at: Any, now: datetime) -> bool:
+    try:
+        at = datetime.fromisoformat(str(called_at))
+    except ValueError:
+        return False
+    if at.tzinfo is None:
+        return False
+    age = (now.astimezone() - at).total_seconds()  # naive ``now``: the device's own clock
+    return -SPEAK_LATE_SECONDS < age <= SPEAK_LATE_SECONDS
 
 
 def hospital_time(now: datetime, state: dict[str, Any]) -> datetime:

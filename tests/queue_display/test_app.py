@@ -191,3 +191,25 @@ def test_the_clock_shows_hospital_time_whatever_the_devices_zone() -> None:
     state = {"utc_offset_minutes": 480}  # a core naming only the offset
     assert hospital_time(device_clock, state).strftime("%H:%M") == "14:00"
     assert hospital_time(device_clock, {}) == device_clock  # an older core: as before
+
+
+def test_a_call_made_while_reconnecting_is_spoken_once_from_the_state() -> None:
+    """The call's event came before this connection's hello (the core restarted and a spooled
+    press reached it first): it is never pushed, so the state's fresh call is spoken."""
+    from datetime import UTC
+
+    app = bound_app()
+    now = datetime.now(UTC)
+    app.handle(Tick(now.astimezone().replace(tzinfo=None)))
+    app.handle(Pushed({"type": "hello", "seq": 40}))
+    state = screen_state(seq=40)
+    state["current_call"] = {**state["current_call"], "call_id": 99, "called_at": now.isoformat()}
+    actions = app.handle(StateFetched(state))
+    assert [a for a in actions if isinstance(a, Speak)] == [
+        Speak(state["current_call"]["voice_text"], 2, 150)
+    ]
+    assert not [a for a in app.handle(StateFetched({**state, "seq": 41})) if isinstance(a, Speak)]
+    # An old call on screen after a reconnection stays silent.
+    old = bound_app()
+    old.handle(Pushed({"type": "hello", "seq": 40}))
+    assert not [a for a in old.handle(StateFetched(screen_state(seq=40))) if isinstance(a, Speak)]
