@@ -1,7 +1,7 @@
 """``core-server``: run the core and administer it without the web UI.
 
 core-server serve [--data-dir DIR] [--http-port N] ...
-core-server users list | add NAME ROLE | passwd NAME
+core-server users list | add NAME ROLE | passwd NAME | unlock NAME
 core-server modality list | add AE HOST PORT | update AE ... | remove AE
 core-server db migrate | backup [DEST] | check
 core-server import PATH...
@@ -82,9 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_user.add_argument("role", choices=auth.ROLES)
     add_user.add_argument("--display-name", default="")
     add_user.add_argument("--password", help="default: asked on the terminal")
-    passwd = leaf(users, "passwd")
+    passwd = leaf(users, "passwd", "set a password (also lifts a sign-in backoff)")
     passwd.add_argument("username")
     passwd.add_argument("--password", help="default: asked on the terminal")
+    passwd.add_argument(
+        "--temporary",
+        action="store_true",
+        help="the user must change it at next sign-in (their sessions end)",
+    )
+    unlock = leaf(users, "unlock", "lift the sign-in backoff of an account now")
+    unlock.add_argument("username")
 
     actions = group("modality", "manage registered DICOM peers")
     leaf(actions, "list")
@@ -101,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--description")
         for right in ("store", "query", "retrieve"):
             sub.add_argument(f"--allow-{right}", action=argparse.BooleanOptionalAction)
+        sub.add_argument(
+            "--allow-overwrite",
+            action=argparse.BooleanOptionalAction,
+            help="may replace an archived object by a different one under its SOP Instance UID"
+            " (default: no)",
+        )
         sub.add_argument(
             "--ascii-only",
             action=argparse.BooleanOptionalAction,
@@ -159,22 +172,46 @@ def _password(given: str | None) -> str:
         return given
     first = getpass.getpass("password: ")
     if first != getpass.getpass("again: "):
-        raise auth.AuthError("the two passwords differ")
+        raise auth.AuthError("auth.password.mismatch")
     return first
 
 
-def _users(args: argparse.Namespace, _settings: Settings, engine: Engine) -> int:
+def _users(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    """The console's user administration: the way back in when no administrator can sign in
+    (``passwd`` and ``unlock`` lift any sign-in backoff; audited as done from the console)."""
+    policy = auth.PasswordPolicy.from_settings(settings)
     if args.action == "list":
         for user in auth.list_users(engine):
             print(f"{user.username}\t{user.role}\t{'active' if user.active else 'disabled'}")
     elif args.action == "add":
+        password = _password(args.password)
         auth.create_user(
-            engine, args.username, _password(args.password), args.role, args.display_name
+            engine, args.username, password, args.role, args.display_name, policy=policy
+        )
+        auth.record_audit(
+            engine,
+            username=None,
+            action=auth.AuditAction.USER_CREATE,
+            target=f"user:{args.username}",
+            detail={"role": args.role, "via": "console"},
+            address="console",
         )
         print(f"user {args.username} added")
     elif args.action == "passwd":
-        auth.set_password(engine, args.username, _password(args.password))
-        print(f"password of {args.username} changed")
+        if auth.get_user(engine, args.username) is None:
+            raise auth.UnknownUser(args.username)
+        password = _password(args.password)
+        if args.temporary:
+            auth.reset_password(engine, args.username, password, policy=policy)
+        else:
+            auth.set_password(engine, args.username, password, policy=policy)
+        auth.unlock(engine, args.username, by=None, address="console")
+        print(f"password of {args.username} changed; sign-in backoff lifted")
+    elif args.action == "unlock":
+        if auth.get_user(engine, args.username) is None:
+            raise auth.UnknownUser(args.username)
+        auth.unlock(engine, args.username, by=None, address="console")
+        print(f"sign-in backoff of {args.username} lifted")
     return 0
 
 
@@ -193,6 +230,7 @@ def _modality(args: argparse.Namespace, _settings: Settings, engine: Engine) -> 
         "allow_query": args.allow_query,
         "allow_retrieve": args.allow_retrieve,
         "ascii_only": args.ascii_only,
+        "allow_overwrite": args.allow_overwrite,
     }
     if args.action == "add":
         changes = {k: v for k, v in changes.items() if v is not None}

@@ -47,7 +47,8 @@ def build_core(settings: Settings) -> Core:
     clock.set_zone(settings.timezone)
     engine = db.make_engine(settings.effective_database_url)
     db.migrate(engine)
-    auth.ensure_initial_admin(engine, settings.data_dir, settings.admin_password)
+    policy = auth.PasswordPolicy.from_settings(settings)
+    auth.ensure_initial_admin(engine, settings.data_dir, settings.admin_password, policy)
     bus = EventBus()
     archive = Archive(engine, settings.storage_dir, bus)
     recovered = archive.recover()
@@ -129,5 +130,8 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
+        # X-Forwarded-* are applied by the app, from `trusted_proxies` only
+        # (web/proxies.py); uvicorn's own handling would trust the loopback.
+        proxy_headers=False,
+        server_header=False,
     )

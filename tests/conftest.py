@@ -66,8 +66,13 @@ class RunningCore:
         )
         self.app = create_app(self.settings)
         self.core = self.app.state.core
+        # As `core-server serve`: forwarded headers are the app's, from trusted_proxies only.
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.settings.http_port, log_level="warning"
+            self.app,
+            host="127.0.0.1",
+            port=self.settings.http_port,
+            log_level="warning",
+            proxy_headers=False,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

@@ -18,17 +18,18 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, exists, func, or_, select, union
 
-from core_server import db
+from core_server import db, names
 from core_server.archive import tables as t
 from core_server.pinyin import normalize_query
+from core_server.refusals import Invalid
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _DATE = re.compile(r"^\d{8}$")
 MAX_PAGE = 200
 
 
-class StudySearchError(ValueError):
-    """A filter the search cannot use (the message says which)."""
+class StudySearchError(Invalid):
+    """A filter the search cannot use (``field`` and ``value`` say which)."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def _conditions(wanted: StudyFilter) -> list[ColumnElement[bool]]:
         )
     for value, name in ((wanted.date_from, "date_from"), (wanted.date_to, "date_to")):
         if value and not _DATE.match(value):
-            raise StudySearchError(f"{name} must be a date as YYYYMMDD, not {value!r}")
+            raise StudySearchError("archive.study_search.bad_date", field=name, value=value)
     if wanted.date_from:
         conditions.append(t.studies.c.study_date >= wanted.date_from)
     if wanted.date_to:
@@ -178,19 +179,11 @@ def _answer(row: Any, series: tuple[list[str], int, int] | None) -> dict[str, An
         "patient_id": row.patient_id,
         "issuer_of_patient_id": row.issuer_of_patient_id,
         "patient_name": row.patient_name,
-        "patient_name_display": display_name(row.patient_name),
+        "patient_name_display": names.display(row.patient_name),
+        "patient_name_latin": names.PersonName.parse(row.patient_name).latin(),
         "patient_birth_date": row.birth_date,
         "patient_sex": row.sex,
         "modalities": sorted(modalities),
         "series": n_series,
         "instances": n_instances,
     }
-
-
-def display_name(name: str) -> str:
-    """How a person name reads on screen: the Chinese form if there is one (张三), else the
-    alphabetic one with spaces (ZHANG SAN)."""
-    groups = name.split("=")
-    chosen = next((g for g in groups if _HAN.search(g)), groups[0])
-    parts = [part.strip() for part in chosen.split("^") if part.strip()]
-    return ("" if _HAN.search(chosen) else " ").join(parts)

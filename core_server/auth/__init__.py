@@ -7,10 +7,11 @@ from core_server.auth.audit import (
     query_audit,
     record_audit,
 )
-from core_server.auth.signin import AccountLocked, sign_in, sign_out
+from core_server.auth.errors import AuthError, PasswordRejected, UnknownUser, WrongPassword
+from core_server.auth.passwords import PasswordPolicy
+from core_server.auth.signin import SignInThrottled, sign_in, sign_out, unlock
 from core_server.auth.users import (
     ROLES,
-    AuthError,
     User,
     authenticate,
     create_user,
@@ -27,11 +28,15 @@ from core_server.auth.users import (
 
 __all__ = [
     "ROLES",
-    "AccountLocked",
     "AuditAction",
     "AuditEvent",
     "AuthError",
+    "PasswordPolicy",
+    "PasswordRejected",
+    "SignInThrottled",
+    "UnknownUser",
     "User",
+    "WrongPassword",
     "audit_actions",
     "authenticate",
     "create_user",
@@ -46,6 +51,7 @@ __all__ = [
     "set_password",
     "sign_in",
     "sign_out",
+    "unlock",
     "update_user",
     "user_for_token",
 ]

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select
 
-from core_server import db
+from core_server import clock, db
 from core_server.auth.tables import audit_events
 
 
@@ -52,7 +52,7 @@ class AuditEvent:
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
-            "at": self.at.isoformat(),
+            "at": clock.iso(self.at),
             "username": self.username,
             "action": self.action,
             "target": self.target,
@@ -75,7 +75,7 @@ def record_audit(
     if not action:
         raise ValueError("an audit event names its action")
     values = {
-        "at": datetime.now(UTC),
+        "at": clock.now(),
         "username": username[:64] if username is not None else None,
         "action": action[:64],
         "target": target[:255],
@@ -141,10 +141,9 @@ def audit_actions(engine: Engine) -> list[str]:
 
 
 def _event(row: Any) -> AuditEvent:
-    at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
     return AuditEvent(
         id=row.id,
-        at=at,
+        at=row.at,
         username=row.username,
         action=row.action,
         target=row.target,

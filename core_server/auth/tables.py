@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     Integer,
     String,
@@ -15,7 +14,7 @@ from sqlalchemy import (
     true,
 )
 
-from core_server.db import BigId, metadata
+from core_server.db import BigId, UtcDateTime, metadata
 
 users = Table(
     "users",
@@ -27,7 +26,7 @@ users = Table(
     Column("role", String(32), nullable=False),
     Column("active", Boolean, nullable=False, server_default=true()),
     Column("must_change_password", Boolean, nullable=False, server_default=false()),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 # Opaque tokens, stored only as their SHA-256, so they can be revoked and work across
@@ -37,12 +36,12 @@ tokens = Table(
     metadata,
     Column("token_sha256", String(64), primary_key=True),
     Column("user_fk", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False, index=True),
     # Browser sessions end after this many minutes without a request; NULL: no idle limit
     # (programs' tokens). last_used_at is written at most once a minute.
     Column("idle_minutes", Integer, nullable=True),
-    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("last_used_at", UtcDateTime(), nullable=True),
 )
 
 # The audit trail: who saw or changed what. Append-only: the code offers no update or delete.
@@ -50,7 +49,7 @@ audit_events = Table(
     "audit_events",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("at", UtcDateTime(), nullable=False, index=True),
     Column("username", String(64), nullable=True, index=True),
     Column("action", String(64), nullable=False, index=True),
     Column("target", String(255), nullable=False, server_default=""),

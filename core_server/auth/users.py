@@ -7,14 +7,16 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, delete, func, insert, select, update
 
-from core_server import db
+from core_server import clock, db
+from core_server.auth.errors import AuthError, UnknownUser, WrongPassword
+from core_server.auth.passwords import MINIMAL, PasswordPolicy
 from core_server.auth.tables import tokens, users
 
 log = logging.getLogger(__name__)
@@ -33,8 +35,9 @@ ROLES = (
 _hasher = PasswordHasher()
 
 
-class AuthError(ValueError):
-    """A user-facing refusal (bad password, unknown user, invalid role...)."""
+def _known_role(role: str) -> None:
+    if role not in ROLES:
+        raise AuthError("auth.role.unknown", role=role, roles=", ".join(ROLES))
 
 
 @dataclass(frozen=True)
@@ -65,16 +68,17 @@ def create_user(
     role: str,
     display_name: str = "",
     must_change_password: bool = False,
+    policy: PasswordPolicy = MINIMAL,
 ) -> User:
-    if role not in ROLES:
-        raise AuthError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
-    if not username or len(username) > 64:
-        raise AuthError("a username has 1 to 64 characters")
-    if len(password) < 8:
-        raise AuthError("a password has at least 8 characters")
+    """A new user. ``policy``: the site's password rules when a person chose the password
+    (the routes and the console pass the configured one)."""
+    _known_role(role)
+    if not username or len(username) > 64 or username != username.strip():
+        raise AuthError("auth.username.invalid")
+    policy.check(password, username)
     with db.write(engine) as conn:
         if conn.execute(select(users.c.id).where(users.c.username == username)).first():
-            raise AuthError(f"user {username!r} exists already")
+            raise AuthError("auth.user.exists", 409, username=username)
         conn.execute(
             insert(users).values(
                 username=username,
@@ -82,7 +86,7 @@ def create_user(
                 password_hash=_hasher.hash(password),
                 role=role,
                 must_change_password=must_change_password,
-                created_at=datetime.now(UTC),
+                created_at=clock.now(),
             )
         )
         row = conn.execute(select(users).where(users.c.username == username)).one()
@@ -94,15 +98,20 @@ def list_users(engine: Engine) -> list[User]:
         return [_user(r) for r in conn.execute(select(users).order_by(users.c.username))]
 
 
-def set_password(engine: Engine, username: str, password: str, keep_token: str = "") -> None:
+def set_password(
+    engine: Engine,
+    username: str,
+    password: str,
+    keep_token: str = "",
+    policy: PasswordPolicy = MINIMAL,
+) -> None:
     """The user's own new password. Every other session of theirs ends (one opened with the
     old password elsewhere, perhaps by someone who knew it); ``keep_token`` stays valid."""
-    if len(password) < 8:
-        raise AuthError("a password has at least 8 characters")
+    policy.check(password, username)
     with db.write(engine) as conn:
         row = conn.execute(select(users.c.id).where(users.c.username == username)).first()
         if row is None:
-            raise AuthError(f"no user {username!r}")
+            raise UnknownUser(username)
         conn.execute(
             update(users)
             .where(users.c.id == row.id)
@@ -115,15 +124,16 @@ def set_password(engine: Engine, username: str, password: str, keep_token: str =
         )
 
 
-def reset_password(engine: Engine, username: str, password: str) -> None:
+def reset_password(
+    engine: Engine, username: str, password: str, policy: PasswordPolicy = MINIMAL
+) -> None:
     """An administrator sets a temporary password: the user must change it at next sign-in,
     and every session they had ends."""
-    if len(password) < 8:
-        raise AuthError("a password has at least 8 characters")
+    policy.check(password, username)
     with db.write(engine) as conn:
         row = conn.execute(select(users.c.id).where(users.c.username == username)).first()
         if row is None:
-            raise AuthError(f"no user {username!r}")
+            raise UnknownUser(username)
         conn.execute(
             update(users)
             .where(users.c.id == row.id)
@@ -148,8 +158,8 @@ def update_user(
 ) -> User:
     """Change a user's name, role or whether they may sign in; a deactivated user's or
     re-roled user's sessions end at once."""
-    if role is not None and role not in ROLES:
-        raise AuthError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+    if role is not None:
+        _known_role(role)
     changes: dict[str, object] = {}
     if display_name is not None:
         changes["display_name"] = display_name[:128]
@@ -160,7 +170,7 @@ def update_user(
     with db.write(engine) as conn:
         row = conn.execute(select(users).where(users.c.username == username)).first()
         if row is None:
-            raise AuthError(f"no user {username!r}")
+            raise UnknownUser(username)
         if changes:
             conn.execute(update(users).where(users.c.id == row.id).values(**changes))
         if active is False or (role is not None and role != row.role):
@@ -177,7 +187,7 @@ def authenticate(engine: Engine, username: str, password: str) -> User:
             raise VerificationError
         _hasher.verify(row.password_hash, password)
     except (VerificationError, InvalidHashError):
-        raise AuthError("wrong username or password") from None
+        raise WrongPassword from None
     return _user(row)
 
 
@@ -193,7 +203,7 @@ def issue_token(engine: Engine, user: User, hours: float, idle_minutes: int | No
     # The prefix makes a leaked token recognisable (secret scanners, logs) and keeps it from
     # starting with "-", which a command line would take for an option (device keys).
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    now = datetime.now(UTC)
+    now = clock.now()
     with db.write(engine) as conn:
         conn.execute(delete(tokens).where(tokens.c.expires_at < now))
         conn.execute(
@@ -219,11 +229,11 @@ def user_for_token(engine: Engine, token: str) -> User | None:
         ).first()
     if row is None or not row.active:
         return None
-    now = datetime.now(UTC)
-    if _aware(row.expires_at) < now:
+    now = clock.now()
+    if row.expires_at < now:
         return None
     if row.idle_minutes and row.last_used_at is not None:
-        idle = now - _aware(row.last_used_at)
+        idle = now - row.last_used_at
         if idle > timedelta(minutes=row.idle_minutes):
             return None
         if idle.total_seconds() > _TOUCH_SECONDS:
@@ -234,18 +244,18 @@ def user_for_token(engine: Engine, token: str) -> User | None:
     return _user(row)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def revoke_token(engine: Engine, token: str) -> None:
     with db.write(engine) as conn:
         conn.execute(delete(tokens).where(tokens.c.token_sha256 == _digest(token)))
 
 
-def ensure_initial_admin(engine: Engine, data_dir: Path, password: str | None) -> User | None:
+def ensure_initial_admin(
+    engine: Engine, data_dir: Path, password: str | None, policy: PasswordPolicy = MINIMAL
+) -> User | None:
     """On first start with no users: an ``admin`` whose password is the given one, or a random
-    one written once to ``<data-dir>/initial-admin-password`` (mode 0600)."""
+    one written once to ``<data-dir>/initial-admin-password`` (mode 0600). A configured
+    password the site's ``policy`` would refuse is taken (the operator chose it) with a
+    warning in the log."""
     with db.read(engine) as conn:
         if conn.execute(select(func.count()).select_from(users)).scalar_one():
             return None
@@ -258,6 +268,11 @@ def ensure_initial_admin(engine: Engine, data_dir: Path, password: str | None) -
             f.write(password + "\n")
         os.chmod(path, 0o600)
         log.warning("initial admin password written to %s", path)
+    elif policy.problems(password, "admin"):
+        log.warning(
+            "the configured admin password breaks the password policy (%s): change it",
+            ", ".join(policy.problems(password, "admin")),
+        )
     return create_user(engine, "admin", password, "admin", "", must_change_password=generated)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from sqlalchemy import Engine
 
 from core_server.archive import Archive
@@ -16,7 +17,7 @@ from core_server.reporting import Reporting
 from core_server.ris import Ris
 from core_server.settings import Settings
 from core_server.web import (
-    pages,
+    health,
     pages_hl7,
     pages_reporting,
     pages_reporting_admin,
@@ -28,10 +29,12 @@ from core_server.web import (
     viewer,
     websocket,
 )
+from core_server.web.proxies import ForwardedHeaders, SecurityHeaders
 from core_server.web.queueing import pages as queueing_pages
 from core_server.web.queueing import routes as queueing_routes
 from core_server.web.ris import pages as ris_pages
 from core_server.web.ris import routes as ris_routes
+from core_server.web.shell import pages
 
 
 @dataclass
@@ -77,23 +80,16 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     app.state.ctx = ctx
     refusals.install(app)
 
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> Any:
-        from fastapi.responses import JSONResponse
+    health.install(app)
+    # The last added runs first: forwarded headers (trusted proxies only) before anything
+    # reads the client's address; inside it, the headers every response carries.
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(ForwardedHeaders, trusted=ctx.settings.trusted_proxies)
 
-        listeners = {name: bool(up()) for name, up in ctx.listeners.items()}
-        ok = bool(listeners) and all(listeners.values())
-        body = {
-            "status": "ok" if ok else "starting",
-            "ae_title": ctx.settings.ae_title,
-            "listeners": listeners,
-            "ports": {
-                "http": ctx.settings.http_port,
-                "dicom": ctx.settings.dicom_port,
-                "hl7": ctx.settings.hl7_port,
-            },
-        }
-        return JSONResponse(body, status_code=200 if ok else 503)
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_elsewhere() -> RedirectResponse:
+        """Where tools look first; the document lives with the rest of the API."""
+        return RedirectResponse("/api/openapi.json", status_code=308)
 
     app.include_router(routes_auth.router)
     app.include_router(routes_admin.router)

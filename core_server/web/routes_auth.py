@@ -1,14 +1,17 @@
 """Sign in (OAuth2 password form -> bearer token), sign out, who am I, change password.
 
-Browsers sign in through the login page (``pages.py``), which sets the session cookie; these
-routes accept either credential. Every attempt, sign-out and password change is audited.
+Browsers sign in through the login page (``shell/pages.py``), which sets the session cookie;
+these routes accept either credential. Every attempt, sign-out and password change is
+audited. Refusals are the auth domain's (``auth.*`` codes): 401 for a wrong name or password,
+429 with ``Retry-After`` while sign-in is slowed (``core_server/auth/signin.py``), 400 for a
+password the policy refuses.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
@@ -16,6 +19,7 @@ from core_server import auth
 from core_server.web.security import (
     bearer,
     clear_session_cookie,
+    client_address,
     current_user,
     presented_token,
     session_token,
@@ -23,36 +27,26 @@ from core_server.web.security import (
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
+__all__ = ["change_own_password", "client_address", "password_policy", "router"]
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else ""
+
+def password_policy(request: Request) -> auth.PasswordPolicy:
+    """The site's password policy (settings ``password_*``)."""
+    return auth.PasswordPolicy.from_settings(request.app.state.ctx.settings)
 
 
 @router.post("/token")
 def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Any:
     ctx = request.app.state.ctx
     hours = ctx.settings.token_hours
-    try:
-        user, issued = auth.sign_in(
-            ctx.engine,
-            form.username,
-            form.password,
-            hours,
-            address=client_address(request),
-            via="token-api",
-        )
-    except auth.AccountLocked as exc:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            f"{exc} / 登录失败次数过多，账户已暂时锁定",
-            headers={"WWW-Authenticate": "Bearer"},
-        ) from None
-    except auth.AuthError:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "wrong username or password / 用户名或密码错误",
-            headers={"WWW-Authenticate": "Bearer"},
-        ) from None
+    user, issued = auth.sign_in(
+        ctx.engine,
+        form.username,
+        form.password,
+        hours,
+        address=client_address(request),
+        via="token-api",
+    )
     return {
         "access_token": issued,
         "token_type": "bearer",
@@ -93,10 +87,7 @@ def change_password(
     body: PasswordChange,
     user: Annotated[auth.User, Depends(current_user)],
 ) -> None:
-    try:
-        change_own_password(request, user, body.current_password, body.new_password)
-    except auth.AuthError as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
+    change_own_password(request, user, body.current_password, body.new_password)
 
 
 def change_own_password(request: Request, user: auth.User, current: str, new: str) -> None:
@@ -105,10 +96,16 @@ def change_own_password(request: Request, user: auth.User, current: str, new: st
     try:
         auth.authenticate(engine, user.username, current)
     except auth.AuthError:
-        raise auth.AuthError("the current password is wrong") from None
+        raise auth.AuthError("auth.password.wrong_current") from None
     if new == current:
-        raise auth.AuthError("the new password must differ from the current one")
-    auth.set_password(engine, user.username, new, keep_token=presented_token(request) or "")
+        raise auth.AuthError("auth.password.same")
+    auth.set_password(
+        engine,
+        user.username,
+        new,
+        keep_token=presented_token(request) or "",
+        policy=password_policy(request),
+    )
     auth.record_audit(
         engine,
         username=user.username,

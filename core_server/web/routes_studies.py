@@ -1,13 +1,17 @@
-"""The study list's JSON search (``/api/studies``), used by the study list page."""
+"""The study list's JSON search (``/api/studies``), used by the study list page.
+
+Each study also carries its report's status (``report_status``: draft, submitted, reviewed,
+signed, or null without a report), asked of the reporting domain by accession number.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request
 
-from core_server import archive, auth
-from core_server.web.security import require
+from core_server import archive, auth, reporting
+from core_server.web.security import client_address, require
 
 # Who may look for studies: every member of staff, not the device programs.
 STUDY_READERS = tuple(role for role in auth.ROLES if role != "device")
@@ -45,10 +49,11 @@ def search_studies(
         offset=offset,
     )
     engine = request.app.state.ctx.engine
-    try:
-        total, studies = archive.search_studies(engine, wanted)
-    except archive.StudySearchError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    total, studies = archive.search_studies(engine, wanted)
+    statuses = reporting.report_statuses(engine, (s["accession_number"] for s in studies))
+    for study in studies:
+        found = statuses.get(study["accession_number"])
+        study["report_status"] = found.value if found else None
     # Who looked for which patient is part of the access record.
     searched = {
         key: value
@@ -67,6 +72,6 @@ def search_studies(
         username=user.username,
         action=auth.AuditAction.STUDY_SEARCH,
         detail={**searched, "offset": offset, "found": total},
-        address=request.client.host if request.client else "",
+        address=client_address(request),
     )
     return {"total": total, "offset": offset, "limit": limit, "studies": studies}

@@ -4,8 +4,13 @@ Both credentials are the same opaque token from ``core_server.auth``: programs s
 ``Authorization: Bearer``, browsers carry it in the HttpOnly session cookie set by the login
 page. A cookie rides along with requests other sites make, so a cookie-authenticated request
 that changes state must come from this site (its ``Origin``, or failing that ``Referer``,
-names our own host); SameSite=Lax already keeps the cookie off cross-site sub-requests.
+names our own host: the ``Host`` header, or the ``X-Forwarded-Host`` of a trusted proxy,
+see ``proxies.py``); SameSite=Lax already keeps the cookie off cross-site sub-requests.
 Bearer requests need no such check: no other site can make a browser add that header.
+
+Refusals are :class:`~core_server.refusals.Refusal` (texts in ``messages/web.json``): 401
+``web.auth.signed_out``, 403 ``web.auth.forbidden``, ``web.auth.cross_site``,
+``web.auth.password_change_required``.
 
 An interactive (cookie) session whose password must be changed can only reach the password
 change, "who am I" and sign-out until it does.
@@ -13,21 +18,32 @@ change, "who am I" and sign-out until it does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import Depends, HTTPException, Request, WebSocket, status
+from fastapi import Depends, Request, WebSocket, status
 from fastapi.security import OAuth2PasswordBearer
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from core_server.auth import ROLES, User, record_audit, user_for_token
+from core_server.refusals import Forbidden, Refusal
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 SESSION_COOKIE = "session"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-PASSWORD_CHANGE_REQUIRED = "password change required / 请先修改密码"
+
+
+class SignedOut(Refusal):
+    """No valid credential: the session ended, or none was sent (answered with
+    ``WWW-Authenticate: Bearer``)."""
+
+    status = 401
+
+    def __init__(self) -> None:
+        super().__init__("web.auth.signed_out")
 
 
 class LoginRequired(Exception):
@@ -37,8 +53,12 @@ class LoginRequired(Exception):
         self.location = location
 
 
-class PageForbidden(Exception):
-    """Raised by page dependencies for a signed-in user without the page's role."""
+class PageForbidden(Forbidden):
+    """Raised by page dependencies for a signed-in user without the page's role: the
+    refusal handler shows it as the HTML error page."""
+
+    def __init__(self) -> None:
+        super().__init__("web.error.forbidden")
 
 
 def session_token(request: Request, token: str | None) -> tuple[str | None, bool]:
@@ -55,17 +75,23 @@ def presented_token(request: Request) -> str | None:
     return session_token(request, value.strip() if scheme.lower() == "bearer" else None)[0]
 
 
-def same_origin(headers: Mapping[str, str]) -> bool:
+def same_origin(conn: HTTPConnection) -> bool:
     """Did the browser say the request comes from a page of this host? The host is the
-    ``Host`` header, or the ``X-Forwarded-Host`` of a reverse proxy that rewrites ``Host``
-    (a page of another site cannot add that header: it would need a CORS preflight, which
-    this server never grants)."""
+    ``Host`` header, or the ``X-Forwarded-Host`` a trusted proxy passed on (``proxies.py``;
+    from anyone else it is ignored: a script on this machine or a client on the LAN could
+    otherwise name any host)."""
+    headers = conn.headers
     source = headers.get("origin") or headers.get("referer")
     if not source or source == "null":
         return False
     netloc = urlsplit(source).netloc.lower()
-    forwarded = headers.get("x-forwarded-host", "").split(",")[0].strip().lower()
+    forwarded = str(conn.scope.get("state", {}).get("forwarded_host", ""))
     return netloc in {headers.get("host", "").lower(), forwarded} - {""}
+
+
+def client_address(conn: HTTPConnection) -> str:
+    """The client's address (a trusted proxy's ``X-Forwarded-For`` applied)."""
+    return conn.client.host if conn.client else ""
 
 
 def _authenticate(request: Request, token: str | None) -> User | None:
@@ -73,10 +99,8 @@ def _authenticate(request: Request, token: str | None) -> User | None:
     user = user_for_token(request.app.state.ctx.engine, raw) if raw else None
     if user is None:
         return None
-    if from_cookie and request.method not in _SAFE_METHODS and not same_origin(request.headers):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "cross-site request refused / 跨站请求被拒绝"
-        )
+    if from_cookie and request.method not in _SAFE_METHODS and not same_origin(request):
+        raise Forbidden("web.auth.cross_site")
     request.state.user = user
     request.state.via_cookie = from_cookie
     return user
@@ -85,11 +109,7 @@ def _authenticate(request: Request, token: str | None) -> User | None:
 def current_user(request: Request, token: Annotated[str | None, Depends(bearer)]) -> User:
     user = _authenticate(request, token)
     if user is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "not signed in / 未登录",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise SignedOut
     return user
 
 
@@ -100,9 +120,9 @@ current_user.roles = ROLES  # type: ignore[attr-defined]
 
 def _role_check(user: User, request: Request, roles: tuple[str, ...]) -> None:
     if getattr(request.state, "via_cookie", False) and user.must_change_password:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, PASSWORD_CHANGE_REQUIRED)
+        raise Forbidden("web.auth.password_change_required")
     if user.role not in roles:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "not permitted / 无权限")
+        raise Forbidden("web.auth.forbidden")
 
 
 def require(*roles: str) -> Callable[..., User]:
@@ -122,6 +142,7 @@ def require_page(*roles: str, password_change: bool = False) -> Callable[..., Us
     ``password_change``: the pages that form and sign-out need)."""
 
     def check(request: Request, token: Annotated[str | None, Depends(bearer)]) -> User:
+        request.state.page = True  # a refusal here or in the page shows as the error page
         back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if request.method not in _SAFE_METHODS:
             back = "/"  # never come back to a form's POST target
@@ -150,7 +171,7 @@ async def websocket_user(websocket: WebSocket, *roles: str) -> User | None:
     user = None
     if token:
         user = user_for_token(websocket.app.state.ctx.engine, token)
-    elif cookie and same_origin(websocket.headers):
+    elif cookie and same_origin(websocket):
         user = user_for_token(websocket.app.state.ctx.engine, cookie)
         if user is not None and user.must_change_password:
             user = None
@@ -162,7 +183,7 @@ async def websocket_user(websocket: WebSocket, *roles: str) -> User | None:
 
 def set_session_cookie(response: Response, request: Request, token: str, hours: float) -> None:
     """HttpOnly (no script reads it), SameSite=Lax, Secure whenever the request came over
-    HTTPS (directly or through a proxy's X-Forwarded-Proto, which uvicorn applies)."""
+    HTTPS (directly or through a trusted proxy's X-Forwarded-Proto, see ``proxies.py``)."""
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -192,5 +213,5 @@ def audit(request: Request, user: User, action: str, target: str, detail: Any) -
         action=action,
         target=target,
         detail=detail,
-        address=request.client.host if request.client else "",
+        address=client_address(request),
     )

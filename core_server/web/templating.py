@@ -10,7 +10,12 @@ A page's script reads its texts from the JSON block the layout writes (``i18n_pr
 chooses which keys), so scripts hold no user-facing strings either.
 
 Other areas add their pages to the navigation with :func:`add_page_link` when their router is
-included. A feature keeps its own folder, ``web/<feature>/`` with ``templates/`` (rendered as
+included. The header groups them in two menus, 工作 (work) and 管理 (administration, the links
+ordered 900 and above, or ``menu="admin"``); a group of up to ``INLINE_LINKS`` links shows
+inline. A link's ``landing`` names the roles that land on it after sign-in and at ``/``
+(a role without one lands on its first link).
+
+A feature keeps its own folder, ``web/<feature>/`` with ``templates/`` (rendered as
 ``<feature>/<name>.html``), ``static/`` (served at ``/static/<feature>/``) and
 ``messages.json``; older areas still have theirs in ``templates/<area>/`` and ``static/``.
 Scripts are ES modules that import the shared ones in ``static/shared/`` (api, i18n, dates,
@@ -62,17 +67,43 @@ _environment = jinja2.Environment(
 )
 
 
+# Links ordered from here on are the administration menu's.
+ADMIN_ORDER = 900
+# A menu with up to this many links shows them inline in the header.
+INLINE_LINKS = 5
+MENUS = ("work", "admin")
+
+
 @dataclass(frozen=True)
 class PageLink:
-    """An entry of the header's navigation: ``key`` is its catalogue key."""
+    """An entry of the header's navigation: ``key`` is its catalogue key; ``landing`` the
+    roles whose start page it is; ``menu`` "work" or "admin" (default: by ``order``)."""
 
     key: str
     href: str
     roles: tuple[str, ...]
     order: int = 100
+    landing: tuple[str, ...] = ()
+    menu: str = ""
+
+    @property
+    def group(self) -> str:
+        return self.menu or ("admin" if self.order >= ADMIN_ORDER else "work")
+
+
+@dataclass(frozen=True)
+class NavGroup:
+    """One menu of the header as the user's role sees it."""
+
+    name: str
+    links: list[PageLink]
+    inline: bool
+    active: bool
 
 
 def add_page_link(app: FastAPI, link: PageLink) -> None:
+    if link.group not in MENUS:
+        raise ValueError(f"{link.href}: menu {link.menu!r} is not one of {MENUS}")
     links: list[PageLink] = [*getattr(app.state, "page_links", []), link]
     app.state.page_links = sorted(links, key=lambda item: (item.order, item.href))
 
@@ -82,6 +113,37 @@ def page_links(app: FastAPI, user: User | None) -> list[PageLink]:
         return []
     links: list[PageLink] = getattr(app.state, "page_links", [])
     return [link for link in links if user.role in link.roles]
+
+
+def landing_page(app: FastAPI, user: User) -> str | None:
+    """Where ``user`` starts: the page a feature declared for the role, else the first."""
+    links = page_links(app, user)
+    chosen = next((link for link in links if user.role in link.landing), None)
+    chosen = chosen or (links[0] if links else None)
+    return chosen.href if chosen else None
+
+
+def current_link(links: list[PageLink], path: str) -> str:
+    """The href of the link the page at ``path`` belongs to: the longest that matches
+    (``/admin/users`` is under 用户管理, not the ``/admin`` overview)."""
+    matching = [
+        link.href for link in links if path == link.href or path.startswith(link.href + "/")
+    ]
+    return max(matching, key=len, default="")
+
+
+def nav_groups(app: FastAPI, user: User | None, path: str) -> tuple[list[NavGroup], str]:
+    """The header's menus for ``user`` and the href of the current page's link."""
+    links = page_links(app, user)
+    current = current_link(links, path)
+    groups = []
+    for name in MENUS:
+        members = [link for link in links if link.group == name]
+        if members:
+            inline = name == "work" and len(members) <= INLINE_LINKS
+            active = any(link.href == current for link in members)
+            groups.append(NavGroup(name, members, inline, active))
+    return groups, current
 
 
 def mount_static(app: FastAPI) -> None:
@@ -101,6 +163,7 @@ def render(
     user: User | None = None,
     status_code: int = 200,
     i18n_prefixes: tuple[str, ...] = (),
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """Render ``template`` in the request's language, with the layout's context."""
     lang = i18n.language(request.cookies, request.headers.get("accept-language", ""))
@@ -111,6 +174,7 @@ def render(
         return i18n.translate(lang, key, **values)
 
     settings = request.app.state.ctx.settings
+    nav, current = nav_groups(request.app, user, request.url.path)
     page = {
         "t": t,
         "lang": lang,
@@ -119,13 +183,14 @@ def render(
         "timezone": settings.timezone,
         "user": user,
         "hospital_name": settings.hospital_name or t("web.product_name"),
-        "nav": page_links(request.app, user),
+        "nav": nav,
+        "current_link": current,
         "current_path": request.url.path,
         "i18n_texts": i18n.bundle(lang, ("web.common.", *i18n_prefixes)),
         **(context or {}),
     }
     body = _environment.get_template(template).render(page)
-    response = HTMLResponse(body, status_code=status_code)
+    response = HTMLResponse(body, status_code=status_code, headers=headers)
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["Cache-Control"] = "no-store"  # pages can show patient data
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -15,18 +15,25 @@ from fastapi.responses import RedirectResponse, Response
 
 from core_server import auth, i18n
 from core_server.web import routes_audit, routes_studies
-from core_server.web.routes_auth import change_own_password, client_address
+from core_server.web.routes_auth import change_own_password, password_policy
 from core_server.web.security import (
     LoginRequired,
-    PageForbidden,
     bearer,
     clear_session_cookie,
+    client_address,
     require_page,
     same_origin,
     session_token,
     set_session_cookie,
 )
-from core_server.web.templating import PageLink, add_page_link, mount_static, render
+from core_server.web.templating import (
+    PageLink,
+    add_page_link,
+    landing_page,
+    mount_static,
+    page_links,
+    render,
+)
 
 # Who works with images: everyone but the device programs.
 STAFF = tuple(role for role in auth.ROLES if role != "device")
@@ -47,15 +54,19 @@ def _redirect(location: str) -> RedirectResponse:
     return RedirectResponse(location, status_code=303)
 
 
+def _lang(request: Request) -> str:
+    return i18n.language(request.cookies, request.headers.get("accept-language", ""))
+
+
 def _text(request: Request, key: str, **values: object) -> str:
-    return i18n.translate(i18n.language(request.cookies), key, **values)
+    return i18n.translate(_lang(request), key, **values)
 
 
 @router.get("/login")
 def login_page(request: Request, next: str = "/") -> Response:
     return render(
         request,
-        "web/login.html",
+        "shell/login.html",
         {"next": safe_next(next), "username": "", "error": "", "notice": ""},
         user=None,
     )
@@ -70,7 +81,7 @@ def login(
 ) -> Response:
     target = safe_next(next)
     # A form another site posts would sign the browser into someone else's account.
-    if request.headers.get("origin") and not same_origin(request.headers):
+    if request.headers.get("origin") and not same_origin(request):
         return render(
             request,
             "web/error.html",
@@ -90,13 +101,18 @@ def login(
             idle_minutes=ctx.settings.session_idle_minutes,
         )
     except auth.AuthError as exc:
-        key = "web.login.locked" if isinstance(exc, auth.AccountLocked) else "web.login.failed"
+        # A wrong password reads as the page's own sentence; a slowed sign-in says how long.
+        wrong = isinstance(exc, auth.WrongPassword)
+        error = _text(request, "web.login.failed") if wrong else exc.text(_lang(request))
         return render(
             request,
-            "web/login.html",
-            {"next": target, "username": username, "error": _text(request, key), "notice": ""},
+            "shell/login.html",
+            {"next": target, "username": username, "error": error, "notice": ""},
             user=None,
-            status_code=401,
+            status_code=exc.status,
+            headers={"Retry-After": str(exc.values["retry_after"])}
+            if "retry_after" in exc.values
+            else None,
         )
     if user.must_change_password:
         target = f"/password?next={quote(target, safe='')}"
@@ -124,11 +140,16 @@ def logout(
 PasswordUser = Annotated[auth.User, Depends(require_page(*auth.ROLES, password_change=True))]
 
 
+def _policy(request: Request) -> dict[str, int]:
+    """What the password hints and fields say: the site's policy."""
+    policy = password_policy(request)
+    return {"min_length": policy.min_length, "min_classes": policy.min_classes}
+
+
 @router.get("/password")
 def password_page(request: Request, user: PasswordUser, next: str = "/") -> Response:
-    return render(
-        request, "web/password.html", {"next": safe_next(next), "error": "", "done": False}
-    )
+    context = {"next": safe_next(next), "error": "", "done": False, "policy": _policy(request)}
+    return render(request, "shell/password.html", context)
 
 
 @router.post("/password")
@@ -148,30 +169,22 @@ def password(
         try:
             change_own_password(request, user, current_password, new_password)
         except auth.AuthError as exc:
-            error = _password_error(request, str(exc))
+            error = exc.text(_lang(request))
     if error:
         return render(
             request,
-            "web/password.html",
-            {"next": target, "error": error, "done": False},
+            "shell/password.html",
+            {"next": target, "error": error, "done": False, "policy": _policy(request)},
             status_code=400,
         )
     return _redirect(target)
 
 
-def _password_error(request: Request, reason: str) -> str:
-    if "current password" in reason:
-        return _text(request, "web.password.wrong_current")
-    if "differ" in reason:
-        return _text(request, "web.password.same")
-    return _text(request, "web.password.too_short")
-
-
 @router.get("/")
 def home(request: Request, user: Annotated[auth.User, Depends(require_page(*STAFF))]) -> Response:
-    """The first page the user's role may open (the study list for most)."""
-    links = [link for link in request.app.state.page_links if user.role in link.roles]
-    return _redirect(links[0].href if links else "/password")
+    """The user's work page: the one a feature declared for the role (``PageLink.landing``:
+    登记 for registrars, 报告工作台 for doctors...), else the first the role may open."""
+    return _redirect(landing_page(request.app, user) or "/password")
 
 
 # The modalities a study list offers to filter by (DICOM defined terms), commonest first.
@@ -181,6 +194,8 @@ MODALITY_FLAGS = ("allow_store", "allow_query", "allow_retrieve", "ascii_only")
 # The actions the shell records; "login." is the family of ok and failed sign-ins. The audit
 # page offers these and whatever else the trail holds (every area records its own).
 AUDIT_ACTIONS = ("login.", *(action.value for action in auth.AuditAction))
+# The report column of the study list.
+REPORT_STATUSES = ("none", "draft", "submitted", "reviewed", "signed")
 
 Admin = Annotated[auth.User, Depends(require_page("admin"))]
 
@@ -190,16 +205,28 @@ def studies_page(
     request: Request, user: Annotated[auth.User, Depends(require_page(*STAFF))]
 ) -> Response:
     return render(
-        request, "web/studies.html", {"modalities": MODALITY_CODES}, i18n_prefixes=("web.studies.",)
+        request,
+        "shell/studies.html",
+        {"modalities": MODALITY_CODES},
+        i18n_prefixes=("web.studies.",),
     )
+
+
+@router.get("/admin")
+def admin_page(request: Request, user: Admin) -> Response:
+    """The administrator's start page: every administration page, and the core's health."""
+    ctx = request.app.state.ctx
+    links = [link for link in page_links(request.app, user) if link.group == "admin"]
+    problems = request.app.state.health.problems(ctx.engine)
+    return render(request, "shell/admin.html", {"links": links, "problems": problems})
 
 
 @router.get("/admin/users")
 def users_page(request: Request, user: Admin) -> Response:
     return render(
         request,
-        "web/users.html",
-        {"roles": auth.ROLES},
+        "shell/users.html",
+        {"roles": auth.ROLES, "policy": _policy(request)},
         i18n_prefixes=("web.users.", "web.role."),
     )
 
@@ -208,54 +235,59 @@ def users_page(request: Request, user: Admin) -> Response:
 def modalities_page(request: Request, user: Admin) -> Response:
     return render(
         request,
-        "web/modalities.html",
+        "shell/modalities.html",
         {"flags": MODALITY_FLAGS},
         i18n_prefixes=("web.modalities.",),
     )
+
+
+def audit_label(lang: str, action: str) -> str:
+    """An action as the audit page shows it: its catalogue label (``audit.<action>``), else
+    its area's name and the action (never only the raw key)."""
+    texts = i18n.catalogue()
+    if f"audit.{action}" in texts:
+        return i18n.translate(lang, f"audit.{action}")
+    family = action.split(".")[0]
+    family_key = f"audit.family.{family}" if f"audit.family.{family}" in texts else ""
+    name = i18n.translate(lang, family_key or "audit.family.other")
+    return i18n.translate(lang, "audit.unlabelled", family=name, action=action)
 
 
 @router.get("/admin/audit")
 def audit_page(request: Request, user: Admin) -> Response:
     recorded = auth.audit_actions(request.app.state.ctx.engine)
     actions = list(dict.fromkeys([*AUDIT_ACTIONS, *recorded]))
-    lang = i18n.language(request.cookies)
-    labelled = [(action, i18n.label(lang, f"audit.{action}", action)) for action in actions]
+    lang = _lang(request)
+    labelled = [(action, audit_label(lang, action)) for action in actions]
     return render(
         request,
-        "web/audit.html",
-        {"actions": labelled},
-        i18n_prefixes=("web.audit.", "audit."),
+        "shell/audit.html",
+        {"actions": labelled, "labels": dict(labelled)},
+        i18n_prefixes=("web.audit.",),
     )
 
 
 def install(app: FastAPI) -> None:
-    """The shell: its pages and their static files, the study search and audit APIs, the
-    redirect to sign-in and the HTML error pages."""
+    """The shell: its pages and their static files, the study search and audit APIs, and the
+    redirect to sign-in (refusals, a page's 403 included, are ``web/refusals.py``'s)."""
 
     async def login_required(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LoginRequired)
         return _redirect(exc.location)
 
-    async def page_forbidden(request: Request, exc: Exception) -> Response:
-        return render(
-            request,
-            "web/error.html",
-            {
-                "title": _text(request, "web.error.forbidden_title"),
-                "message": _text(request, "web.error.forbidden"),
-            },
-            status_code=403,
-        )
-
     app.add_exception_handler(LoginRequired, login_required)
-    app.add_exception_handler(PageForbidden, page_forbidden)
     # Stylesheets, scripts and icons only: the login page needs them before anyone signs in.
     mount_static(app)
     app.include_router(router)
     app.include_router(routes_studies.router)
     app.include_router(routes_audit.router)
-    add_page_link(app, PageLink("web.nav.studies", "/studies", STAFF, order=10))
+    add_page_link(
+        app, PageLink("web.nav.studies", "/studies", STAFF, order=10, landing=("clinician",))
+    )
     admin = ("admin",)
+    add_page_link(
+        app, PageLink("web.nav.admin", "/admin", admin, order=899, landing=admin, menu="admin")
+    )
     add_page_link(app, PageLink("web.nav.users", "/admin/users", admin, order=900))
     add_page_link(app, PageLink("web.nav.modalities", "/admin/modalities", admin, order=910))
     add_page_link(app, PageLink("web.nav.audit", "/admin/audit", admin, order=920))

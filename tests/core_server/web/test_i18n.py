@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from core_server import auth
-from core_server import i18n
-from core_server.web import pages
-from core_server.web.templating import STATIC_DIR, TEMPLATES_DIR
+from core_server import auth, i18n
+from core_server.web.shell import pages
+from core_server.web.templating import MENUS, STATIC_DIR, TEMPLATES_DIR, feature_dirs
 
 WEB_DIR = Path(i18n.__file__).parent
 
@@ -101,11 +100,17 @@ def test_every_key_in_use_exists() -> None:
         | _used(STATIC_DIR, "*.js", _LITERAL_IN_SCRIPT)
         | _used(WEB_DIR, "*.py", _KEY_IN_PYTHON)
     )
+    for folder in feature_dirs("templates").values():  # web/<feature>/templates, static
+        used |= _used(folder, "*.html", _LITERAL_IN_TEMPLATE)
+    for folder in feature_dirs("static").values():
+        used |= _used(folder, "*.js", _LITERAL_IN_SCRIPT)
     assert len(used) > 80
     built = (
         [f"web.role.{role}" for role in auth.ROLES]
         + [f"audit.{action}" for action in pages.AUDIT_ACTIONS]
         + [f"web.modalities.{flag}" for flag in pages.MODALITY_FLAGS]
+        + [f"web.studies.report.{state}" for state in pages.REPORT_STATUSES]
+        + [f"web.nav.menu.{menu}" for menu in MENUS]
         + [f"web.lang.{lang}" for lang in i18n.LANGUAGES]
     )
     missing = sorted({f"{where}: {key}" for where, key in used if key not in catalogue})

@@ -61,18 +61,6 @@ def test_login_page_form_and_session_cookie(core: RunningCore) -> None:
         assert browser.get("/api/auth/me").json()["username"] == "admin"
 
 
-def test_cookie_is_secure_behind_https(core: RunningCore) -> None:
-    # uvicorn applies X-Forwarded-Proto from a trusted proxy (here the loopback).
-    with _browser(core) as browser:
-        answer = browser.post(
-            "/login",
-            data={"username": "admin", "password": ADMIN_PASSWORD},
-            headers={"X-Forwarded-Proto": "https", "Origin": "https://" + core.base_url[7:]},
-        )
-        assert answer.status_code == 303
-        assert "Secure" in answer.headers["set-cookie"]
-
-
 def test_login_refuses_other_sites_and_open_redirects(core: RunningCore) -> None:
     with _browser(core) as browser:
         forged = browser.post(
@@ -164,10 +152,16 @@ def test_navigation_follows_the_role_and_wrong_roles_get_a_page(core: RunningCor
 def test_language_switch_and_security_headers(core: RunningCore) -> None:
     with _browser(core) as browser:
         chinese = browser.get("/login")
-        assert '<html lang="zh-CN" data-timezone="Asia/Shanghai">' in chinese.text and "登录" in chinese.text
+        assert (
+            '<html lang="zh-CN" data-timezone="Asia/Shanghai">' in chinese.text
+            and "登录" in chinese.text
+        )
         browser.cookies.set("lang", "en")
         english = browser.get("/login")
-        assert '<html lang="en" data-timezone="Asia/Shanghai">' in english.text and "Sign in" in english.text
+        assert (
+            '<html lang="en" data-timezone="Asia/Shanghai">' in english.text
+            and "Sign in" in english.text
+        )
         assert "登录" not in english.text
         policy = english.headers["content-security-policy"]
         assert "default-src 'self'" in policy and "script-src" not in policy

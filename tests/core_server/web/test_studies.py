@@ -159,7 +159,8 @@ def test_search_answers_and_paging(archive: RunningCore) -> None:
 def test_bad_filters_are_refused_plainly(core: RunningCore) -> None:
     with core.api() as client:
         answer = client.get("/api/studies", params={"date_from": "2026-13"})
-        assert answer.status_code == 422 and "YYYYMMDD" in answer.json()["detail"]
+        assert answer.status_code == 422
+        assert answer.json()["detail"]["code"] == "archive.study_search.bad_date"
 
 
 def test_searches_are_audited(core: RunningCore) -> None:

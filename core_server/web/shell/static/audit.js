@@ -1,6 +1,11 @@
-// The audit trail, read-only, over /api/audit.
-"use strict";
+// The audit trail, read-only, over /api/audit. Times show in the hospital's zone; the date
+// filters are the hospital's days (the API reads a date without an offset so).
+import { api, busy } from "/static/shared/api.js";
+import { when } from "/static/shared/dates.js";
+import { el, pageData } from "/static/shared/dom.js";
+import { t } from "/static/shared/i18n.js";
 
+const LABELS = pageData().labels || {};
 const PAGE = 100;
 const form = document.getElementById("audit-search");
 const tbody = document.querySelector("#audit tbody");
@@ -8,14 +13,13 @@ const statusLine = document.getElementById("status");
 let offset = 0;
 
 function actionName(action) {
-  const key = "audit." + action;
-  return key in TEXTS ? t(key) : action;
+  return LABELS[action] || action;
 }
 
 function row(event) {
   const detail = Object.keys(event.detail).length ? JSON.stringify(event.detail) : "";
   return el("tr", { className: "audit-event" },
-    el("td", { textContent: new Date(event.at).toLocaleString(document.documentElement.lang) }),
+    el("td", { textContent: when(event.at) }),
     el("td", { textContent: event.username || "" }),
     el("td", { textContent: actionName(event.action) }),
     el("td", { textContent: event.target }),
@@ -24,10 +28,10 @@ function row(event) {
   );
 }
 
-// A date picked in the browser means that local day; the API takes ISO times with offsets.
-function localDay(value, plusDays = 0) {
+// "2026-03-10" -> the next day's date (the "until" bound is exclusive).
+function nextDay(value) {
   const [y, m, d] = value.split("-").map(Number);
-  return new Date(y, m - 1, d + plusDays).toISOString();
+  return new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10);
 }
 
 async function load() {
@@ -36,8 +40,8 @@ async function load() {
   for (const name of ["username", "action", "target"]) {
     if (f[name].value.trim()) params.set(name, f[name].value.trim());
   }
-  if (f.since.value) params.set("since", localDay(f.since.value));
-  if (f.until.value) params.set("until", localDay(f.until.value, 1));
+  if (f.since.value) params.set("since", f.since.value);
+  if (f.until.value) params.set("until", nextDay(f.until.value));
   statusLine.textContent = t("web.common.loading");
   try {
     const answer = await api("/api/audit?" + params);
@@ -57,7 +61,7 @@ async function load() {
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   offset = 0;
-  load();
+  busy(document.getElementById("audit-go"), load);
 });
 document.getElementById("previous").addEventListener("click", () => {
   offset = Math.max(0, offset - PAGE);

@@ -1,7 +1,10 @@
-// The modality registry over /api/modalities: list, add, change, remove.
-"use strict";
+// The modality registry over /api/modalities: list, add, change, remove. Buttons stay
+// disabled while their request runs.
+import { api, busy } from "/static/shared/api.js";
+import { el, pageData } from "/static/shared/dom.js";
+import { t } from "/static/shared/i18n.js";
 
-const FLAGS = JSON.parse(document.getElementById("modality-flags").textContent);
+const FLAGS = pageData().flags;
 const tbody = document.querySelector("#modalities tbody");
 const statusLine = document.getElementById("status");
 const dialog = document.getElementById("modality-dialog");
@@ -12,7 +15,7 @@ function row(modality) {
   const edit = el("button", { type: "button", className: "secondary edit", textContent: t("web.common.edit") });
   edit.addEventListener("click", () => open(modality));
   const remove = el("button", { type: "button", className: "secondary danger remove", textContent: t("web.common.delete") });
-  remove.addEventListener("click", () => removeModality(modality));
+  remove.addEventListener("click", () => busy(remove, () => removeModality(modality)));
   const rights = FLAGS.filter((flag) => flag in modality).map((flag) =>
     el("span", { className: modality[flag] === (flag !== "ascii_only") ? "badge" : "badge off",
       textContent: t("web.modalities." + flag) + (modality[flag] ? " ✓" : " ✗") }));
@@ -62,8 +65,7 @@ async function removeModality(modality) {
   }
 }
 
-form.addEventListener("submit", async (event) => {
-  event.preventDefault();
+async function save() {
   const f = form.elements;
   const body = { ae_title: f.ae_title.value.trim(), host: f.host.value.trim(), port: Number(f.port.value), description: f.description.value };
   for (const flag of FLAGS) body[flag] = f[flag].checked;
@@ -81,6 +83,11 @@ form.addEventListener("submit", async (event) => {
     node.textContent = t("web.common.save_failed", { reason: error.message });
     node.hidden = false;
   }
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  busy(document.getElementById("modality-save"), save);
 });
 
 document.getElementById("add-modality").addEventListener("click", () => open(null));

@@ -1,17 +1,18 @@
 // The study list: searches /api/studies with the form's filters, keeps them in the address
-// (so reload and back work), pages through the answers and opens a study in the viewer.
-"use strict";
+// (so reload and back work), pages through the answers; a click on a row opens the study in
+// the viewer in a new tab (the list stays where it was).
+import { api, busy } from "/static/shared/api.js";
+import { dicomDate, hospitalDate } from "/static/shared/dates.js";
+import { el } from "/static/shared/dom.js";
+import { t } from "/static/shared/i18n.js";
 
 const PAGE = 50;
 const form = document.getElementById("study-search");
 const rows = document.querySelector("#studies tbody");
 const statusLine = document.getElementById("status");
 const FIELDS = ["q", "modality", "date_from", "date_to"];
+const REPORT_STATES = ["draft", "submitted", "reviewed", "signed"];
 let offset = 0;
-
-function dicomDate(value) {
-  return value && value.length === 8 ? `${value.slice(0, 4)}-${value.slice(4, 6)}-${value.slice(6)}` : value || "";
-}
 
 function dicomTime(value) {
   return value && value.length >= 4 ? `${value.slice(0, 2)}:${value.slice(2, 4)}` : "";
@@ -19,7 +20,7 @@ function dicomTime(value) {
 
 function age(birth, on) {
   if (!birth || birth.length !== 8) return "";
-  const at = on && on.length === 8 ? on : new Date().toISOString().slice(0, 10).replaceAll("-", "");
+  const at = on && on.length === 8 ? on : hospitalDate().replaceAll("-", "");
   let years = Number(at.slice(0, 4)) - Number(birth.slice(0, 4));
   if (at.slice(4) < birth.slice(4)) years -= 1;
   return years >= 0 ? t("web.studies.age", { years }) : "";
@@ -29,13 +30,26 @@ function sex(code) {
   return { M: t("web.studies.sex_m"), F: t("web.studies.sex_f"), O: t("web.studies.sex_o") }[code] || "";
 }
 
+function viewerUrl(study) {
+  return "/viewer?StudyInstanceUIDs=" + encodeURIComponent(study.study_instance_uid);
+}
+
+function openStudy(study) {
+  window.open(viewerUrl(study), "_blank", "noopener");
+}
+
+function reportCell(status) {
+  const state = REPORT_STATES.includes(status) ? status : "none";
+  return el("td", { className: `report-status ${state}`, textContent: t("web.studies.report." + state) });
+}
+
 function row(study) {
-  const viewer = "/viewer?StudyInstanceUIDs=" + encodeURIComponent(study.study_instance_uid);
-  const tr = el("tr", { className: "study" });
+  const viewer = viewerUrl(study);
+  const tr = el("tr", { className: "study", tabIndex: 0 });
   tr.dataset.studyInstanceUid = study.study_instance_uid;
-  const name = el("td", {}, el("a", { href: viewer, className: "patient-name", textContent: study.patient_name_display || study.patient_name }));
-  if (study.patient_name_display && study.patient_name.includes("=")) {
-    name.append(el("div", { className: "sub", textContent: study.patient_name.split("=")[0].replaceAll("^", " ") }));
+  const name = el("td", {}, el("a", { href: viewer, target: "_blank", rel: "noopener", className: "patient-name", textContent: study.patient_name_display }));
+  if (study.patient_name_latin && study.patient_name_latin !== study.patient_name_display) {
+    name.append(el("div", { className: "sub", textContent: study.patient_name_latin }));
   }
   const sexAge = [sex(study.patient_sex), age(study.patient_birth_date, study.study_date)].filter(Boolean).join(" · ");
   tr.append(
@@ -47,8 +61,17 @@ function row(study) {
     el("td", {}, ...study.modalities.map((m) => el("span", { className: "badge", textContent: m }))),
     el("td", { textContent: study.study_description }),
     el("td", { className: "num", textContent: `${study.series} / ${study.instances}` }),
-    el("td", { className: "actions" }, el("a", { href: viewer, className: "open-viewer button", textContent: t("web.studies.open") })),
+    reportCell(study.report_status),
+    el("td", { className: "actions" }, el("a", { href: viewer, target: "_blank", rel: "noopener", className: "open-viewer button", textContent: t("web.studies.open") })),
   );
+  // The whole row opens the study; its links do so themselves, and selecting text does not.
+  tr.addEventListener("click", (event) => {
+    if (event.target.closest("a, button") || String(window.getSelection())) return;
+    openStudy(study);
+  });
+  tr.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && event.target === tr) openStudy(study);
+  });
   return tr;
 }
 
@@ -67,6 +90,8 @@ async function search() {
   history.replaceState(null, "", params.toString() ? "?" + params : location.pathname);
   params.set("limit", PAGE);
   statusLine.textContent = t("web.common.loading");
+  // The pager waits for this answer: a second click would skip a page.
+  document.getElementById("previous").disabled = document.getElementById("next").disabled = true;
   try {
     const answer = await api("/api/studies?" + params);
     rows.replaceChildren(...answer.studies.map(row));
@@ -83,34 +108,33 @@ async function search() {
   }
 }
 
+const searchButton = document.getElementById("search");
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   offset = 0;
-  search();
+  busy(searchButton, search);
 });
 form.addEventListener("reset", () => {
   setTimeout(() => {
     offset = 0;
-    search();
+    busy(searchButton, search);
   });
 });
-document.getElementById("previous").addEventListener("click", () => {
-  offset = Math.max(0, offset - PAGE);
-  search();
-});
-document.getElementById("next").addEventListener("click", () => {
-  offset += PAGE;
-  search();
-});
+for (const [id, step] of [["previous", -PAGE], ["next", PAGE]]) {
+  document.getElementById(id).addEventListener("click", () => {
+    offset = Math.max(0, offset + step);
+    search();
+  });
+}
+// Quick dates are the hospital's days, whatever zone the workstation's clock is set to.
 for (const button of form.querySelectorAll("[data-days]")) {
   button.addEventListener("click", () => {
-    const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
     const today = new Date();
     const from = new Date(today.getTime() - Number(button.dataset.days) * 86400000);
-    form.elements.date_from.value = local(from);
-    form.elements.date_to.value = local(today);
+    form.elements.date_from.value = hospitalDate(from);
+    form.elements.date_to.value = hospitalDate(today);
     offset = 0;
-    search();
+    busy(button, search);
   });
 }
 

@@ -1,5 +1,9 @@
 // User administration over /api/users: list, add, change role/name/active, reset password.
-"use strict";
+// Save buttons stay disabled while their request runs; a refusal shows in the dialog in the
+// page's language (the server's message: a taken name, a password the policy refuses...).
+import { api, busy } from "/static/shared/api.js";
+import { el } from "/static/shared/dom.js";
+import { t } from "/static/shared/i18n.js";
 
 const tbody = document.querySelector("#users tbody");
 const statusLine = document.getElementById("status");
@@ -74,8 +78,7 @@ function openReset(user) {
   resetDialog.showModal();
 }
 
-userForm.addEventListener("submit", async (event) => {
-  event.preventDefault();
+async function saveUser() {
   const f = userForm.elements;
   try {
     if (editing) {
@@ -96,10 +99,9 @@ userForm.addEventListener("submit", async (event) => {
   } catch (error) {
     showError(document.getElementById("user-error"), error);
   }
-});
+}
 
-resetForm.addEventListener("submit", async (event) => {
-  event.preventDefault();
+async function savePassword() {
   try {
     await api("/api/users/" + encodeURIComponent(editing.username) + "/password", {
       method: "POST",
@@ -111,6 +113,16 @@ resetForm.addEventListener("submit", async (event) => {
   } catch (error) {
     showError(document.getElementById("reset-error"), error);
   }
+}
+
+userForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  busy(document.getElementById("user-save"), saveUser);
+});
+
+resetForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  busy(document.getElementById("reset-save"), savePassword);
 });
 
 document.getElementById("add-user").addEventListener("click", () => openUser(null));

@@ -4,7 +4,20 @@
 // - A 401 means the session is over: back to sign-in.
 // - busy(button, work): the button stays disabled while its request runs, so a double click
 //   cannot send twice.
-import { t } from "./i18n.js";
+import { LANG, t } from "./i18n.js";
+
+const CJK = /[\u3400-\u9fff]/;
+
+// An older area's "中文 / English" pair: only the page's language. (Refusals from the one
+// handler are already in it.)
+function oneLanguage(text) {
+  const parts = text.split(" / ");
+  if (parts.length !== 2) return text;
+  const chinese = parts.find((p) => CJK.test(p));
+  const other = parts.find((p) => !CJK.test(p));
+  if (!chinese || !other) return text;
+  return LANG === "zh" ? chinese : other;
+}
 
 export class ApiError extends Error {
   constructor(status, detail, fallback = "") {
@@ -17,7 +30,7 @@ export class ApiError extends Error {
       message = detail.message || fallback;
       values = detail;
     } else if (typeof detail === "string" && detail) {
-      message = detail;
+      message = oneLanguage(detail);
     }
     super(message || t("web.common.server_error"));
     this.status = status;
@@ -50,7 +63,8 @@ export async function api(path, options = {}) {
   if (answer.status === 204) return null;
   const body = await answer.json().catch(() => null);
   if (!answer.ok) {
-    const fallback = answer.status >= 500 ? t("web.common.server_error") : answer.statusText;
+    // No readable reason (a proxy's error page, a crash): words a user understands.
+    const fallback = t(answer.status >= 500 ? "web.common.server_error" : "web.common.refused");
     throw new ApiError(answer.status, body && body.detail, fallback);
   }
   return body;
