@@ -67,14 +67,14 @@ def datasets(
     """Data sets, given as JSON objects (``items``) or as already encoded JSON (``texts``), in
     ``media``: one JSON array, or a multipart/related body of one XML document per data set.
     None at all is ``empty_status`` (a search's 204 has no body)."""
-    encoded = list(texts) if texts is not None else [dumps(i) for i in items or []]
-    if not encoded and empty_status == 204:
+    if not (texts or items) and empty_status == 204:
         return Response(status_code=204, headers=headers)
     if media == DICOM_JSON:
-        text = "[" + ",".join(encoded) + "]"
+        text = "[" + ",".join(texts) + "]" if texts is not None else dumps(list(items or []))
         return Response(text.encode(), media_type=DICOM_JSON, headers=headers)
+    objects = [json.loads(t) for t in texts] if texts is not None else list(items or [])
     boundary = new_boundary()
-    parts = [Part(DICOM_XML, data=native_xml(json.loads(t))) for t in encoded]
+    parts = [Part(DICOM_XML, data=native_xml(o)) for o in objects]
     return Response(
         b"".join(body(parts, boundary)),
         media_type=content_type(DICOM_XML, boundary),
