@@ -34,6 +34,7 @@ from core_server.dicomweb.multipart import (
 )
 from core_server.dicomweb.replies import accepted_media, dataset, public_root, warning_header
 from core_server.dicomweb.resources import RETRY_AFTER, out_of_resources
+from core_server.refusals import Refusal
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -44,6 +45,7 @@ PROCESSING_FAILURE = 0x0110
 SOP_CLASS_NOT_SUPPORTED = 0x0122
 OUT_OF_RESOURCES = 0xA700  # refused: out of resources (a full disk)
 STUDY_MISMATCH = 0xA900  # the data set does not belong where it was sent
+UID_CONFLICT = 0xC409  # another object is stored under this SOP Instance UID (as C-STORE says)
 CANNOT_UNDERSTAND = 0xC000
 _ACCEPTED_PARTS = ("application/dicom", "")
 
@@ -207,6 +209,9 @@ def _store_part(
         stored = archive.store_file(path, origin)
     except InvalidObject as exc:
         outcome.fail(sop_class, sop_instance, CANNOT_UNDERSTAND, str(exc))
+        return
+    except Refusal as exc:  # the archive's rule said no (another object under this UID)
+        outcome.fail(sop_class, sop_instance, UID_CONFLICT, exc.text("en"))
         return
     except Exception as exc:
         _fail_for_want_of_resources(exc, outcome, sop_class, sop_instance)
