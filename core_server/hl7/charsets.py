@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from core_server.hl7.message import at_least
+
 # HL7 table 0211 names (and the usual non-standard spellings), normalised by _key().
 _CODECS = {
     "ASCII": "ascii",
@@ -31,8 +33,20 @@ _CODECS = {
     "ISOIR192": "utf-8",
 }
 
-# The MSH-18 value we write for each codec we send in.
+# The MSH-18 value we write for each codec we send in (HL7 v2.5 and later: table 0211).
 MSH18_NAMES = {"utf-8": "UNICODE UTF-8", "gb18030": "GB 18030-2000", "ascii": "ASCII"}
+# Before v2.5 table 0211 names Unicode only as "UNICODE" and has no Chinese character set.
+_MSH18_BEFORE_25 = {"utf-8": "UNICODE", "ascii": "ASCII"}
+
+
+def msh18_name(codec: str, version: str, fallback: str = "") -> str:
+    """MSH-18 for ``codec`` in the words of MSH-12 ``version``'s table 0211; ``fallback`` (the
+    sender's own value, or the v2.5 name) when that version has no name for it (GB 18030
+    before v2.5: the one case where the later name is written, rather than none, which
+    would mean ASCII)."""
+    if at_least(version, "2.5"):
+        return MSH18_NAMES.get(codec, fallback)
+    return _MSH18_BEFORE_25.get(codec, fallback or MSH18_NAMES.get(codec, ""))
 
 
 class CharsetError(ValueError):

@@ -22,9 +22,9 @@ from sqlalchemy.exc import IntegrityError
 
 from core_server import db
 from core_server.hl7 import charsets
-from core_server.hl7.ack import build_ack
+from core_server.hl7.ack import build_ack, order_echoes
 from core_server.hl7.errors import MessageError
-from core_server.hl7.message import Header, header, parse, raw_field, segments
+from core_server.hl7.message import SUPPORTED_VERSIONS, Header, header, parse, tolerant_header
 from core_server.hl7.tables import hl7_inbound_messages as inbound
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,26 @@ def _claim(conn: Any, row_id: int, states: tuple[str, ...]) -> bool:
             .values(status="processing", processed_at=now)
         ).rowcount
     )
+
+
+def _header_problem(head: Header) -> MessageError | None:
+    """What is wrong with a readable MSH, if anything."""
+    version = head.version.split("^")[0].strip()
+    if not head.control_id:
+        return MessageError("AR", "101", "MSH-10 (message control ID) is empty", "MSH^1^10")
+    if not head.message_code:
+        return MessageError("AR", "101", "MSH-9 (message type) is empty", "MSH^1^9")
+    if not version:
+        return MessageError("AR", "101", "MSH-12 (version ID) is empty", "MSH^1^12")
+    if version not in SUPPORTED_VERSIONS:
+        return MessageError(
+            "AR",
+            "203",
+            f"unsupported HL7 version {version} (MSH-12); supported: "
+            + ", ".join(SUPPORTED_VERSIONS),
+            "MSH^1^12",
+        )
+    return None
 
 
 @dataclass
@@ -146,19 +166,22 @@ class Receiver:
         except charsets.CharsetError as exc:
             code = "103" if "unsupported" in str(exc) else "102"
             received.problem = MessageError("AR", code, str(exc), "MSH^1^18")
+            # The header is ASCII: read it from the bytes so that the AR still names the
+            # message (MSA-2) and goes back to its sender (MSH-5/6), in its version.
+            received.header = tolerant_header(raw)
+            try:  # answered in the character set it named, if we know it, else in ASCII
+                received.codec = charsets.codec_for(charsets.declared_charset(raw))
+            except charsets.CharsetError:
+                received.codec = "ascii"
             return received
         try:
             received.message = parse(received.text)
             received.header = header(received.message)
         except MessageError as exc:
             received.problem = exc
+            received.header = tolerant_header(raw)
             return received
-        if not received.header.control_id:
-            received.problem = MessageError(
-                "AR", "101", "MSH-10 (message control ID) is empty", "MSH^1^10"
-            )
-        elif not received.header.message_code:
-            received.problem = MessageError("AR", "101", "MSH-9 (message type) is empty", "MSH^1^9")
+        received.problem = _header_problem(received.header)
         return received
 
     def _store(self, received: _Received) -> tuple[int, bytes | None]:
@@ -261,20 +284,15 @@ class Receiver:
             )
 
     def _ack(self, received: _Received, code: str, problem: MessageError | None) -> str:
-        charset = received.header.charset if received.header else ""
-        orders = None
-        if received.message is not None:  # an ORM/OMI's answer names each of its orders
-            orders = [
-                (raw_field(orc, 1), raw_field(orc, 2), raw_field(orc, 3))
-                for orc in segments(received.message, "ORC")
-            ]
         return build_ack(
             received.header,
             code,
             problem,
             application=self.application,
-            charset=charset,
-            orders=orders,
+            charset=received.header.charset if received.header else "",
+            codec=received.codec,
+            # an ORM/OMI's answer repeats each of its orders
+            orders=order_echoes(received.message) if received.message is not None else None,
         )
 
     @staticmethod

@@ -22,6 +22,7 @@ from core_server.hl7.message import (
     segments,
     value,
 )
+from core_server.names import NameGroup, PersonName
 from core_server.ris import (
     Conflict,
     IllegalTransition,
@@ -83,7 +84,9 @@ class Mapping:
                 raise MessageError(
                     "AR", "200", f"unsupported message type {header.message_code}", "MSH^1^9"
                 )
-            raise MessageError("AR", "201", f"unsupported event {header.message_type}", "MSH^1^9^2")
+            raise MessageError(
+                "AR", "201", f"unsupported event {header.message_type}", "MSH^1^9^1^2"
+            )
         try:
             return handler(message, header)
         except MessageError:
@@ -306,15 +309,13 @@ class Mapping:
         id_card = id_card or (value(pid, "", 19) if len(value(pid, "", 19)) == 18 else "")
         name, pinyin = "", ""
         for repetition in range(1, repetitions(pid, 5) + 1):
-            family = value(pid, "", 5, repetition, 1)
-            given = value(pid, "", 5, repetition, 2)
-            written = f"{family}^{given}" if given else family
+            written, representation = _xpn(pid, repetition)
             if not written:
                 continue
-            if _has_cjk(written):
+            if representation == "I" or (representation != "A" and _has_cjk(written)):
                 name = name or written
             else:
-                pinyin = pinyin or written.upper()
+                pinyin = pinyin or written
         if not name and not pinyin:
             raise MessageError("AR", "101", "PID-5 (patient name) is empty", f"{where}^5")
         sex = value(pid, "", 8).upper()[:1]
@@ -428,16 +429,24 @@ def _procedure(group: _OrderGroup) -> ProcedureRequest:
     )
 
 
+def _xpn(pid: hl7.Segment, repetition: int) -> tuple[str, str]:
+    """One repetition of PID-5 as given, its components in the order the RIS reads them
+    (family^given^middle^prefix^suffix: XPN has suffix before prefix), and its XPN-8 (name
+    representation: I ideographic, A alphabetic)."""
+    parts = [value(pid, "", 5, repetition, n) for n in range(1, 9)]
+    group = NameGroup(parts[0], parts[1], parts[2], prefix=parts[4], suffix=parts[3])
+    return group.components(), parts[7].upper()
+
+
 def _person(segment: hl7.Segment | None, field_number: int) -> str:
-    """An XCN (ID^family^given...) as the name a person reads: 王医生, or the ID alone."""
+    """An XCN (ID^family^given...) as the name a person reads: 王医生, John Smith, or the ID
+    alone."""
     if segment is None:
         return ""
     family = value(segment, "", field_number, 1, 2)
     given = value(segment, "", field_number, 1, 3)
-    if family and _has_cjk(family + given):
-        return family + given
     if family:
-        return f"{family}^{given}" if given else family
+        return PersonName.of(family, given).display()
     return value(segment, "", field_number, 1, 1)
 
 

@@ -2,6 +2,11 @@
 
 HL7 separates segments with CR only; senders also use LF or CRLF, normalised here before
 python-hl7 parses (it splits on CR).
+
+Times: every TS/DTM we write carries the hospital's offset (:func:`core_server.clock.hl7_ts`,
+``20261207141200+0800``); one we read without an offset is the hospital's wall-clock time
+(the HIS and we share it, whatever zone the machine runs in), one with an offset is taken as
+it says.
 """
 
 from __future__ import annotations
@@ -13,9 +18,26 @@ from datetime import UTC, date, datetime
 
 import hl7
 
+from core_server import clock
 from core_server.hl7.errors import MessageError
 
 DEFAULT_ENCODING_CHARACTERS = "^~\\&"
+# MSH-12 versions we read and answer in (each answered with the segments it defines). v2.7
+# withdrew ORM/ORR (for OMG/ORG), MSA-3 and ERR-1: not taken until a HIS needs it.
+SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6")
+# What we answer in when the sender's version is unknown (and what we send of our own).
+DEFAULT_VERSION = "2.5"
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """``"2.3.1"`` -> (2, 3, 1), for comparisons; () for a version that is not one."""
+    parts = version.strip().split(".")
+    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else ()
+
+
+def at_least(version: str, other: str) -> bool:
+    """Whether MSH-12 ``version`` is ``other`` or later (an unknown one counts as ours)."""
+    return (version_key(version) or version_key(DEFAULT_VERSION)) >= version_key(other)
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,50 @@ def parse(text: str) -> hl7.Message:
     except Exception as exc:  # python-hl7 raises assorted errors on broken separators
         raise MessageError("AR", "100", f"the message cannot be parsed: {exc}", "MSH") from None
     return message
+
+
+def tolerant_header(raw: bytes) -> Header | None:
+    """MSH read straight from the bytes, for a message whose body cannot be decoded or parsed:
+    enough to answer it (MSA-2, MSH-5/6, the version) although the rest is lost. None when the
+    bytes do not begin with an MSH segment."""
+    line = re.split(rb"[\r\n]", raw.lstrip(b"\x00\r\n "), maxsplit=1)[0]
+    if not line.startswith(b"MSH") or len(line) < 8:
+        return None
+    for codec in ("utf-8", "gb18030", "latin-1"):  # the header is ASCII nearly always
+        try:
+            text = line.decode(codec)
+            break
+        except UnicodeDecodeError:
+            continue
+    separator = text[3]
+    fields = text.split(separator)
+    chars = fields[1] if len(fields) > 1 and fields[1] else DEFAULT_ENCODING_CHARACTERS
+    component = chars[0]
+    escape_char = chars[2] if len(chars) > 2 else "\\"
+
+    def msh(number: int, part: int = 1) -> str:
+        # MSH-1 is the separator itself: MSH-n is fields[n - 1].
+        if number - 1 >= len(fields):
+            return ""
+        value = fields[number - 1].split(chars[1] if len(chars) > 1 else "~")[0]
+        parts = value.split(component)
+        found = parts[part - 1] if part <= len(parts) else ""
+        return found.split(escape_char)[0].strip()  # escapes cut short rather than misread
+
+    return Header(
+        field_separator=separator,
+        encoding_characters=chars,
+        sending_application=msh(3),
+        sending_facility=msh(4),
+        receiving_application=msh(5),
+        receiving_facility=msh(6),
+        message_code=msh(9, 1).upper(),
+        trigger_event=msh(9, 2).upper(),
+        control_id=msh(10),
+        processing_id=msh(11),
+        version=msh(12),
+        charset=msh(18),
+    )
 
 
 def header(message: hl7.Message) -> Header:
@@ -136,24 +202,25 @@ def parse_datetime(text: str, where: str) -> datetime | None:
     text = text.strip()
     if not text:
         return None
-    found = re.fullmatch(r"(\d{8})(\d{4})?(\d{2})?(?:\.\d+)?([+-]\d{4})?", text)
+    found = re.fullmatch(r"(\d{8})(\d{2})?(\d{2})?(\d{2})?(?:\.\d+)?([+-]\d{4})?", text)
     if found is None:
         raise MessageError("AE", "102", f"{where} is not a date/time: {text!r}", where)
-    day, hour_minute, second, zone = found.groups()
+    day, hour, minute, second, zone = found.groups()
     try:
-        stamp = datetime.strptime(day + (hour_minute or "0000") + (second or "00"), "%Y%m%d%H%M%S")
+        wall = day + (hour or "00") + (minute or "00") + (second or "00")
+        stamp = datetime.strptime(wall, "%Y%m%d%H%M%S")
         if zone:
             stamp = datetime.strptime(stamp.strftime("%Y%m%d%H%M%S") + zone, "%Y%m%d%H%M%S%z")
         else:
-            stamp = stamp.astimezone()  # the HIS and we share the hospital's time zone
+            stamp = clock.from_local(stamp)  # the HIS and we share the hospital's time zone
     except ValueError:
         raise MessageError("AE", "102", f"{where} is not a date/time: {text!r}", where) from None
     return stamp
 
 
 def timestamp(at: datetime | None = None) -> str:
-    """An HL7 DTM in local time with its zone offset."""
-    return (at or datetime.now(UTC)).astimezone().strftime("%Y%m%d%H%M%S%z")
+    """An HL7 DTM in the hospital's time with its offset (now by default)."""
+    return clock.hl7_ts(at)
 
 
 def new_control_id() -> str:

@@ -195,7 +195,8 @@ def remove_destination(engine: Engine, name: str) -> None:
 
 def prepare(message: str, destination: Destination) -> tuple[str, str, str]:
     """The message addressed to the destination: MSH-5/6 filled from it when empty, MSH-7 and
-    MSH-10 when empty, MSH-18 set to the character set it is sent in. Returns (message,
+    MSH-10 when empty, MSH-18 set to the character set it is sent in (named as the message's
+    version names it: ``UNICODE`` before v2.5, ``UNICODE UTF-8`` after). Returns (message,
     message type, control ID)."""
     parsed = parse(message)
     msh = parsed.segment("MSH")
@@ -209,7 +210,9 @@ def prepare(message: str, destination: Destination) -> tuple[str, str, str]:
     ):
         if not str(msh(number)):
             msh.assign_field(default, number)
-    msh.assign_field(charsets.MSH18_NAMES.get(destination.codec, destination.charset), 18)
+    version = str(msh(12)).split("^")[0]  # MSH-18 in the words of the message's version
+    named = charsets.MSH18_NAMES.get(destination.codec, destination.charset)
+    msh.assign_field(charsets.msh18_name(destination.codec, version, named), 18)
     code, event = parsed["MSH.F9.R1.C1"], parsed["MSH.F9.R1.C2"]
     kind = f"{code}^{event}" if event else str(code)
     return str(parsed), kind[:16], str(msh(10))[:64]

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
 
 from core_server import auth, db
-from core_server.hl7 import cursors, outbound
+from core_server.hl7 import cursors, outbound, people
 from core_server.hl7.message import escape, timestamp
 from core_server.reporting import (
     CRITICAL_VALUE_ESCALATED,
@@ -63,6 +64,14 @@ CRITICAL = ("CRITVAL", "危急值 Critical value", "99PACS")
 
 # What one outbox entry becomes: (destination, message, source, alert id or None), in order.
 Queued = tuple[str, str, str, int | None]
+
+
+@dataclass(frozen=True)
+class Doctor:
+    """Who interpreted the result (OBR-32): the user's ID and display name (陈主任)."""
+
+    username: str
+    name: str = ""
 
 
 class ResultReporter:
@@ -163,7 +172,7 @@ class ResultReporter:
                 status,
                 version.findings,
                 version.impression,
-                self._name(event.username),
+                self._doctor(event.username),
                 destination,
                 self.application,
                 placer_application,
@@ -191,7 +200,7 @@ class ResultReporter:
                     alert.id,
                     alert.description,
                     notice.level,
-                    self._name(alert.raised_by),
+                    self._doctor(alert.raised_by),
                     destination,
                     self.application,
                     placer_application,
@@ -236,18 +245,14 @@ class ResultReporter:
             return None, ""
         return exam, order.placer_application
 
-    def _name(self, username: str) -> str:
+    def _doctor(self, username: str) -> Doctor:
         user = auth.get_user(self.engine, username) if username else None
-        return user.display_name if user is not None and user.display_name else username
+        return Doctor(username, user.display_name if user is not None else "")
 
 
 def _text(text: str, destination: outbound.Destination) -> str:
     """Escaped text when the destination's character set can carry it, else empty."""
-    try:
-        text.encode(destination.codec)
-    except UnicodeEncodeError:
-        return ""
-    return escape(text)
+    return people.text(text, destination.codec)
 
 
 def _lines(html: str, destination: outbound.Destination) -> str:
@@ -262,15 +267,10 @@ def _header(
     placer_application: str,
     status: str,
     when: str,
-    interpreter: str,
+    interpreter: Doctor,
 ) -> list[str]:
-    names = "~".join(
-        dict.fromkeys(
-            "^".join(escape(part) for part in name.split("^"))
-            for name in (exam.patient_name, exam.patient_name_pinyin)
-            if name and _text(name, destination)
-        )
-    )
+    codec = destination.codec
+    names = people.xpn(people.person(exam.patient_name, exam.patient_name_pinyin), codec)
     placer = escape(exam.placer_order_number)
     if placer_application:
         placer += f"^{escape(placer_application)}"
@@ -284,7 +284,7 @@ def _header(
         service,
         "",
         "",
-        exam.scheduled_at.astimezone().strftime("%Y%m%d%H%M%S") if exam.scheduled_at else "",
+        timestamp(exam.scheduled_at) if exam.scheduled_at else "",  # OBR-7
         *[""] * 10,
         escape(exam.accession_number),  # OBR-18
         escape(exam.requested_procedure_id),  # OBR-19
@@ -295,7 +295,8 @@ def _header(
         escape(exam.modality),  # OBR-24 diagnostic service section
         status,  # OBR-25 result status: P, F, C
         *[""] * 6,
-        _text(interpreter, destination),  # OBR-32 principal result interpreter
+        # OBR-32 principal result interpreter: ID&family&given (NDL's first component, a CNN)
+        people.ndl(interpreter.username, interpreter.name, codec),
     ]
     return [
         f"MSH|^~\\&|{escape(application)}||||{when}||ORU^R01^ORU_R01||P|2.5",
@@ -311,7 +312,7 @@ def result_message(
     status: str,
     findings: str,
     impression: str,
-    interpreter: str,
+    interpreter: Doctor,
     destination: outbound.Destination,
     application: str,
     placer_application: str = "",
@@ -349,7 +350,7 @@ def critical_message(
     alert_id: int,
     description: str,
     level: int,
-    raised_by: str,
+    raised_by: Doctor,
     destination: outbound.Destination,
     application: str,
     placer_application: str = "",

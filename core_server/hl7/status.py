@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from core_server import db
-from core_server.hl7 import cursors, outbound
+from core_server.hl7 import cursors, outbound, people
 from core_server.hl7.message import escape, timestamp
 from core_server.ris import EXAM_STATUS_CHANGED, Exam, NotFound, Ris, StatusChange
 
@@ -131,34 +131,22 @@ def status_message(
     omi = destination.status_message == "OMI"
     version = "2.5" if omi else "2.3.1"
     kind = "OMI^O23^OMI_O23" if omi else "ORM^O01"
+    codec = destination.codec
     when = timestamp()
     changed_at = (change or {}).get("at")
     # ORC-9: when the status changed (the message may go out much later, after retries).
     changed = timestamp(datetime.fromisoformat(changed_at)) if changed_at else when
-
-    def names() -> str:
-        # The name as written when the destination's character set can carry it, then pinyin.
-        out = []
-        for name in (exam.patient_name, exam.patient_name_pinyin):
-            if not name:
-                continue
-            try:
-                name.encode(destination.codec)
-            except UnicodeEncodeError:
-                continue
-            out.append("^".join(escape(part) for part in name.split("^")))
-        return "~".join(dict.fromkeys(out))
-
+    names = people.xpn(people.person(exam.patient_name, exam.patient_name_pinyin), codec)
     placer = escape(exam.placer_order_number)
     if placer_application:  # ORC-2/OBR-2 as the placer sent them: number^application
         placer += f"^{escape(placer_application)}"
     filler = escape(exam.filler_order_number)
-    service = f"{escape(exam.procedure_code)}^{_text(exam.procedure_name, destination)}^L"
-    scheduled = exam.scheduled_at.astimezone().strftime("%Y%m%d%H%M%S") if exam.scheduled_at else ""
-    note = _text(str((change or {}).get("reason") or ""), destination)
+    service = f"{escape(exam.procedure_code)}^{people.text(exam.procedure_name, codec)}^L"
+    scheduled = timestamp(exam.scheduled_at) if exam.scheduled_at else ""
+    note = people.text(str((change or {}).get("reason") or ""), codec)
     segments = [
         f"MSH|^~\\&|{escape(application)}||||{when}||{kind}||P|{version}",
-        f"PID|1||{escape(exam.patient_id)}^^^{escape(exam.issuer)}||{names()}",
+        f"PID|1||{escape(exam.patient_id)}^^^{escape(exam.issuer)}||{names}",
         # ORC-7 (quantity/timing) is v2.3.1's place for the scheduled time; OMI has TQ1.
         f"ORC|SC|{placer}|{filler}||{order_status}||{'' if omi else '^^^' + scheduled}||{changed}",
     ]
@@ -204,14 +192,6 @@ def status_message(
         segments.append(f"ZDS|{escape(exam.study_instance_uid)}^^Application^DICOM")
     segments.append(f"NTE|1|L|{escape(status)}{': ' + note if note else ''}")
     return "\r".join(segments) + "\r"
-
-
-def _text(text: str, destination: outbound.Destination) -> str:
-    try:
-        text.encode(destination.codec)
-    except UnicodeEncodeError:
-        return ""
-    return escape(text)
 
 
 def _priority(priority: str) -> str:

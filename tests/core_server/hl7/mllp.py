@@ -40,7 +40,8 @@ def message(*segments: str, charset: str = "utf-8") -> bytes:
 
 
 def ack_fields(ack: bytes, codec: str = "utf-8") -> dict[str, str]:
-    """MSA-1/2/3 and ERR-2/3/8 of an ACK, read with python-hl7."""
+    """MSA-1/2/3 and ERR-2/3/8 of an ACK, read with python-hl7 (before v2.5, where ERR-1 is
+    the only field of ERR, its location and code, and MSA-3 for the text)."""
     parsed = hl7.parse(ack.decode(codec))
     out = {
         "code": parsed["MSA.F1"],
@@ -49,9 +50,16 @@ def ack_fields(ack: bytes, codec: str = "utf-8") -> dict[str, str]:
         "type": str(parsed.segment("MSH")(9)),
     }
     if any(str(s[0]) == "ERR" for s in parsed):
-        out["err_location"] = str(parsed.segment("ERR")(2))
-        out["err_code"] = parsed["ERR.F3.R1.C1"]
-        out["err_text"] = parsed["ERR.F8"]
+        err = parsed.segment("ERR")
+        if len(err) > 2:
+            out["err_location"] = str(err(2))
+            out["err_code"] = parsed["ERR.F3.R1.C1"]
+            out["err_text"] = parsed["ERR.F8"]
+        else:
+            where = [parsed[f"ERR.F1.R1.C{n}"] for n in (1, 2, 3)]
+            out["err_location"] = "^".join(where).rstrip("^")
+            out["err_code"] = parsed["ERR.F1.R1.C4.S1"]
+            out["err_text"] = out["text"]
     return out
 
 

@@ -154,9 +154,9 @@ def test_orm_new_and_cancel(hl7_setup: Hl7Setup) -> None:
     )
     (answer,) = send(hl7_setup.port, new)
     assert ack_fields(answer)["code"] == "AA", ack_fields(answer)
-    # the application acknowledgement of an order: ORR^O02 (v2.3.1: no structure), the order
-    # accepted (OK) under its placer number
-    assert ack_fields(answer)["type"] == "ORR^O02"
+    # the application acknowledgement of an order: ORR^O02 with its structure (MSH-9.3,
+    # defined from v2.3.1 on), the order accepted (OK) under its placer number
+    assert ack_fields(answer)["type"] == "ORR^O02^ORR_O02"
     assert orcs(answer) == ["ORC|OK|ORD20^HIS"]
     order = hl7_setup.ris.order(placer_order_number="ORD20", placer_application="HIS")
     (exam,) = order.exams

@@ -11,13 +11,14 @@ from pathlib import Path
 import hl7
 import pytest
 
-from core_server import db
+from core_server import auth, db
 from core_server.events import EventBus
 from core_server.hl7 import CRITICAL_VALUES, ORDER_STATUS, RESULTS, Hl7Service, outbound
 from core_server.hl7.outbound import Destination
 from core_server.reporting import Content, Reporting, Template, TemplateField
 from core_server.ris import OrderIn, PatientIn, ProcedureRequest, Ris
 from tests.core_server.hl7.mllp import HisListener, wait_for
+from tests.core_server.hl7.strict import assert_valid
 from tests.core_server.reporting.conftest import ATTENDING, RESIDENT
 
 
@@ -86,6 +87,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
 
 def test_report_goes_out_preliminary_final_then_corrected(site: Site) -> None:
     reporting = site.reporting
+    auth.create_user(site.engine, ATTENDING.username, "Sign-off-2026", "reviewing_doctor", "王建国")
     exam_id = site.exam("ORD-ORU-1")
     report = reporting.start(exam_id, RESIDENT)
     reporting.submit(
@@ -116,6 +118,11 @@ def test_report_goes_out_preliminary_final_then_corrected(site: Site) -> None:
     assert impression_of == ["结节", "右肺上叶结节，建议随访", "右肺上叶结节，建议3个月复查"]
     assert str(list(final.segments("OBX"))[1](8)) == "A"  # positive
     assert final["OBR.F32"] == ATTENDING.username and corrected["OBR.F25"] == "C"
+    # OBR-32 (NDL): the doctor's ID, then family and given name, as subcomponents of its CNN
+    assert str(final.segment("OBR")(32)) == "wang.attending&王&建国"
+    assert str(first.segment("OBR")(32)) == RESIDENT.username  # a user without a name: the ID
+    for sent in site.his.messages:  # as a validating HIS reads them
+        assert_valid(sent)
 
     # Each message was acknowledged by the HIS and recorded so by the queue (the sender marks
     # a job sent after the HIS answered: wait for that mark, not for the HIS's copy).
@@ -144,6 +151,7 @@ def test_critical_value_message_and_its_acknowledged_delivery(site: Site) -> Non
     (message,) = site.received("ORU")
     assert message["OBX.F3.R1.C1"] == "CRITVAL" and message["OBX.F8"] == "AA"
     assert message["OBX.F5"] == "左侧张力性气胸" and message["OBR.F25"] == "P"
+    assert_valid(site.his.messages[0])
     assert str(message.segment("NTE")(3)) == f"critical value alert {alert.id}; escalation 0"
 
     def delivered() -> bool:

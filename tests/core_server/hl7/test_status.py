@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import hl7
 import pytest
 
+from core_server import clock
 from core_server.hl7 import outbound
 from core_server.hl7.outbound import Destination
 from tests.core_server.hl7.conftest import Hl7Setup
@@ -56,9 +57,10 @@ def test_status_changes_go_out_as_orm_in_order(hl7_setup: Hl7Setup, his: HisList
     assert str(first.segment("MSH")(9)) == "ORM^O01" and first["MSH.F18"] == "GB 18030-2000"
     assert first["ORC.F1"] == "SC" and str(first.segment("ORC")(2)) == "S1^HIS"
     changes = hl7_setup.ris.history(exam_id)
-    assert [p["ORC.F9"][:12] for p in parsed] == [
-        c.at.astimezone().strftime("%Y%m%d%H%M") for c in changes
-    ]
+    # ORC-9 is the hospital's time with its offset, whatever zone the machine runs in (UTC
+    # in the tests): not the machine's wall clock.
+    assert [p["ORC.F9"] for p in parsed] == [clock.hl7_ts(c.at) for c in changes]
+    assert all(p["ORC.F9"].endswith("+0800") for p in parsed)
     assert first["OBR.F18"] == "AS1" and first["OBR.F4.R1.C1"] == "DR-CHEST-PA"
     assert first["PID.F3.R1.C1"] == "P100" and first["PID.F5.R1.C1"] == "张"
     assert first["ZDS.F1.R1.C1"].startswith(("1.", "2."))
