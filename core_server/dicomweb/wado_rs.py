@@ -50,7 +50,7 @@ def located(
         keys["SOPInstanceUID"] = instance
     files = archive_of(request).locate(keys)
     if not files:
-        raise HTTPException(404, "no such study, series or instance / 未找到该检查、序列或图像")
+        raise HTTPException(404, "no such study, series or instance")
     return files
 
 
@@ -248,7 +248,7 @@ def representative(request: Request, study: str, series: str | None = None) -> I
         keys["SeriesInstanceUID"] = series
     answers = [a for a in archive_of(request).find(Level.IMAGE, keys) if a.get("Rows")]
     if not answers:
-        raise HTTPException(404, "no image to show / 没有可显示的图像")
+        raise HTTPException(404, "no image to show")
     first_series = min(answers, key=_series_order)["SeriesInstanceUID"]
     images = sorted(
         (a for a in answers if a["SeriesInstanceUID"] == first_series),

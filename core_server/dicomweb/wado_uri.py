@@ -47,7 +47,7 @@ def wado(request: Request, user: Reader) -> Response:
             raise HTTPException(400, f"{name} is not supported")
     files = archive_of(request).locate(keys)
     if not files:
-        raise HTTPException(404, "no such object / 未找到该图像")
+        raise HTTPException(404, "no such object")
     f = files[0]
     media = _content_type(params.get("contentType"), f.path)
     if media == _DICOM:
