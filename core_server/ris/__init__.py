@@ -1,9 +1,13 @@
 """The RIS domain: patients, visits, orders, procedures, exams, appointments, worklist, MPPS.
 
 Everything other packages use is here: the :class:`Ris` service (built once per core process
-in ``core_server.server.build_core``) and its input/output dataclasses and errors.
+in ``core_server.server.build_core``), its input/output dataclasses and its refusals
+(:class:`RisError` and its :class:`NotFound`, :class:`Conflict` and :class:`IllegalTransition`
+are :class:`core_server.refusals.Refusal` with codes whose texts are in
+``web/ris/messages.json``), and :mod:`~core_server.ris.person`, how a name is kept and shown.
 """
 
+from core_server.ris import person
 from core_server.ris.labels import code128
 from core_server.ris.models import (
     EXAM_STATUS_CHANGED,
@@ -67,4 +71,5 @@ __all__ = [
     "VisitIn",
     "WorklistItem",
     "code128",
+    "person",
 ]

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from core_server import db
+from core_server.ris.base import RisCore
 from core_server.ris.models import Department, NotFound, Procedure, RisError, Room
 from core_server.ris.tables import ris_departments, ris_procedures, ris_rooms
 
@@ -118,13 +120,13 @@ def procedures(conn: Connection, modality: str = "", active_only: bool = True) -
 def procedure(conn: Connection, code: str) -> Procedure:
     row = conn.execute(select(ris_procedures).where(ris_procedures.c.code == code)).first()
     if row is None:
-        raise NotFound(f"检查项目不存在 / no exam item with code {code!r} in the catalogue")
+        raise NotFound("ris.catalogue.procedure_not_found", code=code)
     return _procedure(row)
 
 
 def save_procedure(conn: Connection, item: Procedure) -> Procedure:
     if not item.code or not item.name_zh or not item.modality:
-        raise RisError("检查项目需要代码、名称和设备类型 / an exam item needs code, name, modality")
+        raise RisError("ris.catalogue.procedure_incomplete")
     values = item.as_dict()
     if conn.execute(
         select(ris_procedures.c.code).where(ris_procedures.c.code == item.code)
@@ -161,17 +163,17 @@ def rooms(conn: Connection, modality: str = "") -> list[Room]:
 def room(conn: Connection, code: str) -> Room:
     row = conn.execute(select(ris_rooms).where(ris_rooms.c.code == code)).first()
     if row is None:
-        raise NotFound(f"检查室不存在 / no room {code!r}")
+        raise NotFound("ris.catalogue.room_not_found", code=code)
     return _room(row)
 
 
 def save_room(conn: Connection, item: Room) -> Room:
     if not item.code or not item.name or not item.modality:
-        raise RisError("检查室需要代码、名称和设备类型 / a room needs code, name, modality")
+        raise RisError("ris.catalogue.room_incomplete")
     if item.slot_minutes < 1 or item.slot_capacity < 1:
-        raise RisError("时段长度和容量至少为1 / slot length and capacity are at least 1")
+        raise RisError("ris.catalogue.slot_too_small")
     if not (_hhmm(item.opens) < _hhmm(item.closes)):
-        raise RisError("开放时间应早于关闭时间 / a room opens before it closes (HH:MM)")
+        raise RisError("ris.catalogue.opens_after_closing")
     values = item.as_dict()
     if conn.execute(select(ris_rooms.c.code).where(ris_rooms.c.code == item.code)).first():
         conn.execute(update(ris_rooms).where(ris_rooms.c.code == item.code).values(values))
@@ -185,11 +187,35 @@ def _hhmm(value: str) -> int:
         hours, minutes = value.split(":")
         total = int(hours) * 60 + int(minutes)
     except ValueError:
-        raise RisError(f"时间格式应为 HH:MM / time must be HH:MM: {value!r}") from None
+        raise RisError("ris.catalogue.bad_time", value=value) from None
     if not 0 <= total <= 24 * 60:
-        raise RisError(f"时间格式应为 HH:MM / time must be HH:MM: {value!r}")
+        raise RisError("ris.catalogue.bad_time", value=value)
     return total
 
 
 def minutes_of_day(value: str) -> int:
     return _hhmm(value)
+
+
+class Catalogue(RisCore):
+    """The service's catalogue methods: departments, exam items, rooms."""
+
+    def departments(self) -> list[Department]:
+        with db.read(self.engine) as conn:
+            return departments(conn)
+
+    def procedures(self, *, modality: str = "", active_only: bool = True) -> list[Procedure]:
+        with db.read(self.engine) as conn:
+            return procedures(conn, modality, active_only)
+
+    def save_procedure(self, procedure: Procedure, *, username: str) -> Procedure:
+        with self._write() as conn:
+            return save_procedure(conn, procedure)
+
+    def rooms(self, *, modality: str = "") -> list[Room]:
+        with db.read(self.engine) as conn:
+            return rooms(conn, modality)
+
+    def save_room(self, room: Room, *, username: str) -> Room:
+        with self._write() as conn:
+            return save_room(conn, room)

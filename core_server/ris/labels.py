@@ -14,13 +14,13 @@ from core_server.ris.models import RisError
 def code128(value: str, fmt: str = "svg") -> tuple[bytes, str]:
     """The barcode image and its media type; ``fmt`` is ``svg`` or ``png``."""
     if not value or not value.isascii():
-        raise RisError(f"条码内容必须是ASCII / a barcode holds ASCII only: {value!r}")
+        raise RisError("ris.label.not_ascii", value=value)
     if fmt == "svg":
         writer, media_type = SVGWriter(), "image/svg+xml"
     elif fmt == "png":
         writer, media_type = ImageWriter(), "image/png"
     else:
-        raise RisError(f"unknown barcode format {fmt!r}: svg or png")
+        raise RisError("ris.label.unknown_format", format=fmt)
     buffer = io.BytesIO()
     # 0.3 mm modules, 12 mm bars: scans from a 50 x 30 mm label.
     options: dict[str, object] = {

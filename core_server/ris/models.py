@@ -12,19 +12,29 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from core_server.pinyin import dicom_person_name
+from core_server import clock
+from core_server.names import PersonName
+from core_server.refusals import Refusal
+from core_server.ris import person
 
 
-class RisError(ValueError):
-    """A refusal said for the user (registrar, technician, HIS): what was wrong."""
+class RisError(Refusal, ValueError):
+    """A refusal said for the user (registrar, technician, HIS): a catalogue code (texts in
+    ``web/ris/messages.json``) with its values. Still a ``ValueError`` for older callers."""
+
+    status = 400
 
 
 class NotFound(RisError):
     """The named patient, visit, order, exam... does not exist."""
 
+    status = 404
+
 
 class Conflict(RisError):
     """The request contradicts what is recorded (a duplicate number, a started exam...)."""
+
+    status = 409
 
 
 class IllegalTransition(Conflict):
@@ -80,7 +90,9 @@ def _jsonable(value: Any) -> Any:
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return clock.iso(value)  # with the hospital's offset: +08:00
+    if isinstance(value, date):
         return value.isoformat()
     return value
 
@@ -89,8 +101,10 @@ def _jsonable(value: Any) -> Any:
 class PatientIn(_Dict):
     """A patient as registered by hand or by the HIS (HL7 PID).
 
-    ``name`` is the name as written (Chinese ideographs, or Latin for a foreigner);
-    ``name_pinyin`` (``ZHANG^SAN``) is computed from it with the surname table when empty.
+    ``name`` is the name as received: HL7 components (``王^建国``), a DICOM Person Name
+    (``WANG^JIANGUO=王^建国``) or typed (``王建国``, ``买买提·艾力``, ``John Smith``);
+    ``name_pinyin`` (``WANG^JIANGUO``, or ``WANG JIANGUO`` as a registrar types it) is computed
+    with the surname tables when empty (see :mod:`core_server.ris.person`).
     ``patient_id`` with ``issuer`` (HL7 PID-3 with its assigning authority) identifies the
     patient; ``id_card_number`` is the 18-digit resident ID card number (GB 11643, checked)."""
 
@@ -122,9 +136,22 @@ class Patient(_Dict):
     updated_at: datetime
 
     @property
+    def person_name(self) -> PersonName:
+        return person.person(self.name, self.name_pinyin)
+
+    @property
+    def display_name(self) -> str:
+        """The name as a person reads it: 王建国 (never a ``^``)."""
+        return self.person_name.display()
+
+    @property
     def dicom_name(self) -> str:
         """The DICOM Person Name: ``ZHANG^SAN=张^三`` (alphabetic=ideographic)."""
-        return dicom_person_name(self.name, self.name_pinyin)
+        return self.person_name.dicom()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stored components (``name``, ``name_pinyin``) with the forms readers want."""
+        return super().as_dict() | person.forms(self.person_name)
 
 
 @dataclass(frozen=True)
@@ -256,6 +283,19 @@ class Exam(_Dict):
     images: int  # instances stored for this exam
     created_at: datetime
     studies: tuple[str, ...] = ()  # Study Instance UIDs of its stored images
+    room_name: str = ""  # the room's name in the catalogue (CT一室), for labels and lists
+
+    @property
+    def patient_person_name(self) -> PersonName:
+        return person.person(self.patient_name, self.patient_name_pinyin)
+
+    @property
+    def patient_display_name(self) -> str:
+        return self.patient_person_name.display()
+
+    def as_dict(self) -> dict[str, Any]:
+        forms = person.forms(self.patient_person_name)
+        return super().as_dict() | {f"patient_{k}": v for k, v in forms.items()}
 
 
 @dataclass(frozen=True)
@@ -275,6 +315,9 @@ class Order(_Dict):
     bedside: bool
     status: str  # active, cancelled
     exams: tuple[Exam, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        return super().as_dict() | {"exams": [e.as_dict() for e in self.exams]}
 
 
 @dataclass(frozen=True)
@@ -367,6 +410,15 @@ class UnmatchedStudy(_Dict):
     resolved_at: datetime | None
     resolved_by: str
     exam_id: int | None
+
+    @property
+    def display_name(self) -> str:
+        """The name the images carry, as a person reads it (``WANG^JIANGUO=王^建国`` ->
+        王建国)."""
+        return person.person(self.patient_name).display()
+
+    def as_dict(self) -> dict[str, Any]:
+        return super().as_dict() | {"patient_display_name": self.display_name}
 
 
 @dataclass(frozen=True)

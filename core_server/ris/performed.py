@@ -15,8 +15,17 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from core_server.ris import records
-from core_server.ris.models import Conflict, NotFound, PerformedStep, RisError
+from core_server import clock, db
+from core_server.ris import exams, records
+from core_server.ris.base import RisCore
+from core_server.ris.models import (
+    Conflict,
+    ExamStatus,
+    NotFound,
+    PerformedStep,
+    RisError,
+    StatusChange,
+)
 from core_server.ris.tables import ris_exams, ris_performed_steps
 
 IN_PROGRESS, COMPLETED, DISCONTINUED = "IN PROGRESS", "COMPLETED", "DISCONTINUED"
@@ -40,14 +49,16 @@ def exam_for(conn: Connection, attributes: Mapping[str, Any]) -> int | None:
 
 
 def _when(attributes: Mapping[str, Any], prefix: str) -> datetime | None:
+    """A step's DA + TM: the modality's wall clock, which is the hospital's."""
     day = str(attributes.get(f"{prefix}Date") or "").strip()
-    clock = str(attributes.get(f"{prefix}Time") or "").strip().split(".")[0].ljust(6, "0")
+    time = str(attributes.get(f"{prefix}Time") or "").strip().split(".")[0].ljust(6, "0")
     if not day:
         return None
     try:
-        return datetime.strptime(day + clock[:6], "%Y%m%d%H%M%S")
+        wall = datetime.strptime(day + time[:6], "%Y%m%d%H%M%S")
     except ValueError:
-        raise RisError(f"{prefix} date/time {day} {clock} is not valid") from None
+        raise RisError("ris.mpps.bad_time", what=prefix, day=day, time=time) from None
+    return clock.from_local(wall)
 
 
 def _step(row: Any) -> PerformedStep:
@@ -66,11 +77,11 @@ def create(
 ) -> PerformedStep:
     state = str(attributes.get("PerformedProcedureStepStatus") or "").strip().upper()
     if state != IN_PROGRESS:
-        raise RisError(f"N-CREATE must have status IN PROGRESS, not {state!r}")
+        raise RisError("ris.mpps.create_not_in_progress", status=state)
     if conn.execute(
         select(ris_performed_steps.c.id).where(ris_performed_steps.c.sop_instance_uid == uid)
     ).first():
-        raise Conflict(f"performed procedure step {uid} exists already")
+        raise Conflict("ris.mpps.exists", uid=uid)
     stamp = records.now()
     conn.execute(
         insert(ris_performed_steps).values(
@@ -95,12 +106,12 @@ def set_(conn: Connection, uid: str, attributes: Mapping[str, Any]) -> tuple[Per
         .with_for_update()
     ).first()
     if row is None:
-        raise NotFound(f"no performed procedure step {uid}")
+        raise NotFound("ris.mpps.not_found", uid=uid)
     if row.status != IN_PROGRESS:
-        raise Conflict(f"performed procedure step {uid} is {row.status} and cannot change")
+        raise Conflict("ris.mpps.final", uid=uid, status=row.status)
     state = str(attributes.get("PerformedProcedureStepStatus") or row.status).strip().upper()
     if state not in (IN_PROGRESS, COMPLETED, DISCONTINUED):
-        raise RisError(f"unknown performed procedure step status {state!r}")
+        raise RisError("ris.mpps.unknown_status", status=state)
     merged = json.loads(row.attributes) | {k: v for k, v in attributes.items() if v is not None}
     conn.execute(
         update(ris_performed_steps)
@@ -120,7 +131,7 @@ def get(conn: Connection, uid: str) -> PerformedStep:
         select(ris_performed_steps).where(ris_performed_steps.c.sop_instance_uid == uid)
     ).first()
     if row is None:
-        raise NotFound(f"no performed procedure step {uid}")
+        raise NotFound("ris.mpps.not_found", uid=uid)
     return _step(row)
 
 
@@ -131,3 +142,65 @@ def for_exam(conn: Connection, exam_id: int) -> list[PerformedStep]:
         .order_by(ris_performed_steps.c.id)
     )
     return [_step(r) for r in rows]
+
+
+def _started(conn: Connection, step: PerformedStep, station_ae: str) -> list[StatusChange]:
+    """N-CREATE moves a scheduled, arrived (or no-show) exam to ``in_progress``."""
+    if step.exam_id is None:
+        return []
+    current = exams.exam_row(conn, step.exam_id).status
+    if current not in (ExamStatus.SCHEDULED, ExamStatus.ARRIVED, ExamStatus.NO_SHOW):
+        return []
+    who = f"mpps:{station_ae}"
+    changes = []
+    if current == ExamStatus.NO_SHOW:
+        changes.append(exams.transition(conn, step.exam_id, ExamStatus.ARRIVED, who))
+    changes.append(
+        exams.transition(conn, step.exam_id, ExamStatus.IN_PROGRESS, who, "MPPS IN PROGRESS")
+    )
+    return changes
+
+
+def _ended(
+    conn: Connection, step: PerformedStep, attributes: Mapping[str, Any], station_ae: str
+) -> list[StatusChange]:
+    """N-SET COMPLETED completes an exam in progress; DISCONTINUED returns it to arrived."""
+    if step.exam_id is None or step.status == IN_PROGRESS:
+        return []
+    if exams.exam_row(conn, step.exam_id).status != ExamStatus.IN_PROGRESS:
+        return []
+    target = ExamStatus.COMPLETED if step.status == COMPLETED else ExamStatus.ARRIVED
+    reason = f"MPPS {step.status}"
+    if step.status == DISCONTINUED:
+        why = attributes.get("PerformedProcedureStepDiscontinuationReason")
+        reason += f": {why}" if why else ""
+    return [exams.transition(conn, step.exam_id, target, f"mpps:{station_ae}", reason)]
+
+
+class PerformedSteps(RisCore):
+    """The service's MPPS methods."""
+
+    def performed_step_created(
+        self, sop_instance_uid: str, attributes: Mapping[str, Any], *, station_ae: str
+    ) -> PerformedStep:
+        """MPPS N-CREATE (IN PROGRESS): the referenced exam goes ``in_progress``."""
+        with self._write() as conn:
+            step = create(conn, sop_instance_uid, attributes, station_ae)
+            changes = _started(conn, step, station_ae)
+        self._publish(changes)
+        return step
+
+    def performed_step_set(
+        self, sop_instance_uid: str, attributes: Mapping[str, Any], *, station_ae: str
+    ) -> PerformedStep:
+        """MPPS N-SET: COMPLETED completes the exam; DISCONTINUED returns it to ``arrived``
+        (the patient may be examined again). Only an exam still in progress moves."""
+        with self._write() as conn:
+            step, _before = set_(conn, sop_instance_uid, attributes)
+            changes = _ended(conn, step, attributes, station_ae)
+        self._publish(changes)
+        return step
+
+    def performed_steps(self, exam_id: int) -> list[PerformedStep]:
+        with db.read(self.engine) as conn:
+            return for_exam(conn, exam_id)

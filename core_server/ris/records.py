@@ -2,31 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core_server import clock
 from core_server.ris.models import Exam, NotFound, Order, Patient, Visit
 from core_server.ris.tables import (
     ris_counters,
+    ris_exam_studies,
     ris_exams,
     ris_orders,
     ris_patients,
+    ris_rooms,
     ris_visits,
 )
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite gives naive datetimes back for timezone columns: they were stored in UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+def moment(value: datetime | None) -> datetime | None:
+    """A time handed to the RIS, aware: one without a zone is the hospital's wall clock (a
+    form's field, an HL7 TS without an offset, a modality's DA/TM)."""
+    return None if value is None else clock.from_local(value)
 
 
 def patient(row: Any, merged_into: str | None = None) -> Patient:
@@ -42,8 +44,8 @@ def patient(row: Any, merged_into: str | None = None) -> Patient:
         phone=row.phone,
         address=row.address,
         merged_into=merged_into,
-        created_at=aware(row.created_at),  # type: ignore[arg-type]
-        updated_at=aware(row.updated_at),  # type: ignore[arg-type]
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
@@ -67,7 +69,7 @@ def patient_row(conn: Connection, patient_id: str, issuer: str = "") -> Any:
         )
     ).first()
     if row is None:
-        raise NotFound(f"患者不存在 / no patient with ID {patient_id!r} (issuer {issuer!r})")
+        raise NotFound("ris.patient.not_found", patient_id=patient_id, issuer=issuer)
     return row
 
 
@@ -87,8 +89,8 @@ def visit(row: Any, patient_row: Any) -> Visit:
         bed=row.bed,
         attending_doctor=row.attending_doctor,
         status=row.status,
-        admitted_at=aware(row.admitted_at),
-        discharged_at=aware(row.discharged_at),
+        admitted_at=row.admitted_at,
+        discharged_at=row.discharged_at,
     )
 
 
@@ -106,10 +108,11 @@ def exam_query() -> Select[Any]:
         ris_patients.c.issuer,
         ris_patients.c.name.label("patient_name"),
         ris_patients.c.name_pinyin.label("patient_name_pinyin"),
+        ris_rooms.c.name.label("room_name"),
     ).select_from(
-        ris_exams.join(ris_orders, ris_orders.c.id == ris_exams.c.order_fk).join(
-            ris_patients, ris_patients.c.id == ris_exams.c.patient_fk
-        )
+        ris_exams.join(ris_orders, ris_orders.c.id == ris_exams.c.order_fk)
+        .join(ris_patients, ris_patients.c.id == ris_exams.c.patient_fk)
+        .outerjoin(ris_rooms, ris_rooms.c.code == ris_exams.c.room)
     )
 
 
@@ -139,22 +142,23 @@ def exam(row: Any) -> Exam:
         emergency=bool(row.emergency),
         bedside=bool(row.bedside),
         status=row.status,
-        status_at=aware(row.status_at),  # type: ignore[arg-type]
+        status_at=row.status_at,
         status_by=row.status_by,
         identity_confirmed=bool(row.identity_confirmed),
         requisition_confirmed=bool(row.requisition_confirmed),
         fee_confirmed=bool(row.fee_confirmed),
         retake_of=row.retake_of_fk,
         retake_kind=row.retake_kind,
-        images=0,  # counted from the archive on read (Ris._with_images)
-        created_at=aware(row.created_at),  # type: ignore[arg-type]
+        images=0,  # counted from the archive on read (RisCore._with_images)
+        created_at=row.created_at,
+        room_name=row.room_name or "",
     )
 
 
 def exam_by_id(conn: Connection, exam_id: int) -> Exam:
     row = conn.execute(exam_query().where(ris_exams.c.id == exam_id)).first()
     if row is None:
-        raise NotFound(f"检查不存在 / no exam {exam_id}")
+        raise NotFound("ris.exam.not_found", exam_id=exam_id)
     return exam(row)
 
 
@@ -211,5 +215,19 @@ def next_number(conn: Connection, name: str) -> int:
 def day_number(conn: Connection, kind: str, on: date | None = None) -> str:
     """``YYYYMMDD`` + a 5-digit sequence of the day (13 characters: fits DICOM's SH of 16),
     e.g. accession ``2026112900001``; ``kind`` keeps the sequences apart."""
-    day = (on or date.today()).strftime("%Y%m%d")
+    day = (on or clock.today()).strftime("%Y%m%d")  # the hospital's day
     return f"{day}{next_number(conn, f'{kind}-{day}'):05d}"
+
+
+def studies_of_many(conn: Connection, exam_ids: list[int]) -> dict[int, list[str]]:
+    """The stored studies linked to each exam (matched or reconciled)."""
+    found: dict[int, list[str]] = {}
+    if not exam_ids:
+        return found
+    for exam_fk, uid in conn.execute(
+        select(ris_exam_studies.c.exam_fk, ris_exam_studies.c.study_instance_uid).where(
+            ris_exam_studies.c.exam_fk.in_(exam_ids)
+        )
+    ):
+        found.setdefault(exam_fk, []).append(uid)
+    return found

@@ -52,9 +52,7 @@ def parse(status: str) -> S:
         return S(status)
     except ValueError:
         known = ", ".join(s.value for s in S)
-        raise IllegalTransition(
-            f"未知的检查状态 / unknown exam status {status!r}; known: {known}"
-        ) from None
+        raise IllegalTransition("ris.status.unknown", status=status, known=known) from None
 
 
 def check(old: str, new: str) -> S:
@@ -64,7 +62,11 @@ def check(old: str, new: str) -> S:
     if target not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current])) or "none (final)"
         raise IllegalTransition(
-            f"检查状态不能从「{LABELS[current]}」变为「{LABELS[target]}」 / "
-            f"an exam cannot go from {current.value} to {target.value}; allowed: {allowed}"
+            "ris.status.illegal_step",
+            old=current.value,
+            new=target.value,
+            old_label=LABELS[current],
+            new_label=LABELS[target],
+            allowed=allowed,
         )
     return target

@@ -1,6 +1,10 @@
 """The RIS tables: patient master -> visits -> orders -> exams, plus catalogue, rooms,
 appointments, requisitions, MPPS and the reconciliation list.
 
+Every time is a moment in UTC (``UtcDateTime``); scheduled times, appointment starts and
+performed steps' times were the hospital's wall clock without a zone until migration
+``0050_ris_names_and_times``.
+
 An exam row is a requested procedure together with its one scheduled procedure step and what
 was performed (the Chinese RIS's 检查): it has its own accession number and Study Instance UID.
 """
@@ -10,7 +14,6 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -21,7 +24,7 @@ from sqlalchemy import (
     false,
 )
 
-from core_server.db import Key, metadata
+from core_server.db import Key, UtcDateTime, metadata
 
 ris_patients = Table(
     "ris_patients",
@@ -29,9 +32,13 @@ ris_patients = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("patient_id", Key(64), nullable=False),
     Column("issuer", Key(64), nullable=False, server_default=""),
+    # The name as received (王^建国, or as typed) and its pinyin (WANG^JIANGUO): ris/person.py.
     Column("name", Key(128), nullable=False),
     Column("name_pinyin", Key(128), nullable=False, server_default=""),
-    # Upper-case initials of the pinyin (ZS for 张三): what registrars type to search.
+    # What registrars search by: the display name (王建国), the pinyin's letters in reading
+    # order (WANGJIANGUO) and their initials (WJG).
+    Column("name_shown", Key(128), nullable=False, server_default=""),
+    Column("name_spelled", Key(128), nullable=False, server_default=""),
     Column("name_initials", Key(32), nullable=False, server_default=""),
     Column("id_card_number", Key(18), nullable=False, server_default=""),
     Column("birth_date", String(10), nullable=True),  # ISO date
@@ -39,13 +46,15 @@ ris_patients = Table(
     Column("phone", String(32), nullable=False, server_default=""),
     Column("address", String(255), nullable=False, server_default=""),
     Column("merged_into_fk", Integer, ForeignKey("ris_patients.id"), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     UniqueConstraint("patient_id", "issuer"),
     Index(None, "id_card_number"),
     Index(None, "name"),
     Index(None, "name_pinyin"),
     Index(None, "name_initials"),
+    Index(None, "name_shown"),
+    Index(None, "name_spelled"),
     Index(None, "phone"),
 )
 
@@ -61,9 +70,9 @@ ris_visits = Table(
     Column("bed", String(32), nullable=False, server_default=""),
     Column("attending_doctor", String(128), nullable=False, server_default=""),
     Column("status", String(16), nullable=False),
-    Column("admitted_at", DateTime(timezone=True), nullable=True),
-    Column("discharged_at", DateTime(timezone=True), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("admitted_at", UtcDateTime(), nullable=True),
+    Column("discharged_at", UtcDateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
     Index(None, "patient_fk"),
 )
 
@@ -84,7 +93,7 @@ ris_orders = Table(
     Column("bedside", Boolean, nullable=False, server_default=false()),
     Column("status", String(16), nullable=False),
     Column("created_by", String(64), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("placer_order_number", "placer_application"),
     Index(None, "patient_fk"),
 )
@@ -106,17 +115,17 @@ ris_exams = Table(
     Column("department", String(32), nullable=False, server_default=""),
     Column("room", Key(32), nullable=False, server_default=""),
     Column("station_ae", Key(16), nullable=False, server_default=""),
-    Column("scheduled_at", DateTime(timezone=False), nullable=True),  # local wall-clock time
+    Column("scheduled_at", UtcDateTime(), nullable=True),
     Column("notes", Text, nullable=False, server_default=""),
     Column("status", Key(16), nullable=False),
-    Column("status_at", DateTime(timezone=True), nullable=False),
+    Column("status_at", UtcDateTime(), nullable=False),
     Column("status_by", String(64), nullable=False),
     Column("identity_confirmed", Boolean, nullable=False, server_default=false()),
     Column("requisition_confirmed", Boolean, nullable=False, server_default=false()),
     Column("fee_confirmed", Boolean, nullable=False, server_default=false()),
     Column("retake_of_fk", Integer, ForeignKey("ris_exams.id"), nullable=True),
     Column("retake_kind", String(16), nullable=False, server_default=""),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Index(None, "order_fk"),
     Index(None, "patient_fk"),
     Index(None, "requested_procedure_id"),
@@ -134,7 +143,7 @@ ris_exam_history = Table(
     Column("old_status", String(16), nullable=True),
     Column("new_status", String(16), nullable=False),
     Column("username", String(64), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Column("reason", Text, nullable=False, server_default=""),
     Index(None, "exam_fk"),
 )
@@ -148,7 +157,7 @@ ris_exam_studies = Table(
     Column("exam_fk", Integer, ForeignKey("ris_exams.id"), nullable=False),
     Column("study_instance_uid", Key(64), nullable=False, unique=True),
     Column("linked_by", String(64), nullable=False),
-    Column("linked_at", DateTime(timezone=True), nullable=False),
+    Column("linked_at", UtcDateTime(), nullable=False),
     Index(None, "exam_fk"),
 )
 
@@ -193,9 +202,9 @@ ris_appointments = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("exam_fk", Integer, ForeignKey("ris_exams.id"), nullable=False, unique=True),
     Column("room", String(32), nullable=False),
-    Column("start", DateTime(timezone=False), nullable=False),
+    Column("start", UtcDateTime(), nullable=False),
     Column("booked_by", String(64), nullable=False),
-    Column("booked_at", DateTime(timezone=True), nullable=False),
+    Column("booked_at", UtcDateTime(), nullable=False),
     Index(None, "room", "start"),
 )
 
@@ -210,7 +219,7 @@ ris_requisitions = Table(
     Column("size", Integer, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("uploaded_by", String(64), nullable=False),
-    Column("uploaded_at", DateTime(timezone=True), nullable=False),
+    Column("uploaded_at", UtcDateTime(), nullable=False),
     Index(None, "exam_fk"),
 )
 
@@ -222,11 +231,11 @@ ris_performed_steps = Table(
     Column("exam_fk", Integer, ForeignKey("ris_exams.id"), nullable=True),
     Column("status", String(16), nullable=False),
     Column("station_ae", String(16), nullable=False, server_default=""),
-    Column("started_at", DateTime(timezone=False), nullable=True),
-    Column("ended_at", DateTime(timezone=False), nullable=True),
+    Column("started_at", UtcDateTime(), nullable=True),
+    Column("ended_at", UtcDateTime(), nullable=True),
     Column("attributes", Text, nullable=False, server_default="{}"),  # JSON of what was sent
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Index(None, "exam_fk"),
 )
 
@@ -241,8 +250,8 @@ ris_unmatched_studies = Table(
     Column("modality", String(16), nullable=False, server_default=""),
     Column("study_date", String(8), nullable=False, server_default=""),
     Column("station_ae", String(16), nullable=False, server_default=""),
-    Column("first_seen", DateTime(timezone=True), nullable=False),
-    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("first_seen", UtcDateTime(), nullable=False),
+    Column("resolved_at", UtcDateTime(), nullable=True),
     Column("resolved_by", String(64), nullable=False, server_default=""),
     Column("exam_fk", Integer, ForeignKey("ris_exams.id"), nullable=True),
     Index(None, "resolved_at"),

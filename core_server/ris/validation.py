@@ -1,5 +1,7 @@
 """Checks of what registrars and the HIS type in: resident ID card numbers (GB 11643-1999),
-phone numbers, birth dates, sex. Each failure is a :class:`RisError` that says what is wrong."""
+phone numbers, birth dates, sex. Each failure is a :class:`RisError` that says what is wrong.
+The registration page runs the same ID card and birth date checks before it sends (its
+``register.js``), so a registrar hears of a typing mistake at once."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from core_server import clock
 from core_server.ris.models import RisError
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -33,21 +36,15 @@ def parse_id_card(number: str, *, today: date | None = None) -> IdCard:
     MOD 11-2). The old 15-digit cards stopped being valid in 2013 and are refused."""
     value = number.strip().upper()
     if not re.fullmatch(r"\d{17}[\dX]", value):
-        raise RisError(
-            f"身份证号应为18位（最后一位可为X）/ ID card number must have 18 characters: {number!r}"
-        )
+        raise RisError("ris.patient.card_length", number=number)
     try:
         born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        raise RisError(
-            f"身份证号中的出生日期无效 / invalid birth date in ID card number {number!r}"
-        ) from None
-    if born > (today or date.today()) or born.year < 1880:
-        raise RisError(
-            f"身份证号中的出生日期无效 / invalid birth date in ID card number {number!r}"
-        )
+        raise RisError("ris.patient.card_birth_date", number=number) from None
+    if born > (today or clock.today()) or born.year < 1880:
+        raise RisError("ris.patient.card_birth_date", number=number)
     if check_digit(value[:17]) != value[17]:
-        raise RisError(f"身份证号校验位错误 / wrong check digit in ID card number {number!r}")
+        raise RisError("ris.patient.card_check_digit", number=number)
     return IdCard(value, born, "M" if int(value[16]) % 2 else "F", value[:6])
 
 
@@ -59,17 +56,17 @@ def normalize_phone(phone: str) -> str:
         return ""
     if _MOBILE.match(value) or _LANDLINE.match(value):
         return value
-    raise RisError(f"电话号码格式不正确 / not a valid phone number: {phone!r}")
+    raise RisError("ris.patient.phone_invalid", phone=phone)
 
 
 def check_birth_date(born: date | None, *, today: date | None = None) -> None:
     if born is None:
         return
-    today = today or date.today()
+    today = today or clock.today()  # the hospital's today: a baby born there after 16:00 UTC
     if born > today:
-        raise RisError(f"出生日期不能晚于今天 / birth date is in the future: {born.isoformat()}")
+        raise RisError("ris.patient.birth_date_future", birth_date=born.isoformat())
     if born.year < 1880:
-        raise RisError(f"出生日期无效 / birth date too early: {born.isoformat()}")
+        raise RisError("ris.patient.birth_date_early", birth_date=born.isoformat())
 
 
 def normalize_sex(sex: str) -> str:
@@ -77,5 +74,5 @@ def normalize_sex(sex: str) -> str:
     aliases = {"男": "M", "女": "F", "MALE": "M", "FEMALE": "F", "U": "O", "未知": "O"}
     value = aliases.get(value, value)
     if value not in ("", "M", "F", "O"):
-        raise RisError(f"性别应为 M、F 或 O / sex must be M, F or O: {sex!r}")
+        raise RisError("ris.patient.sex_invalid", sex=sex)
     return value

@@ -5,19 +5,24 @@ Matching follows PS3.4 C.2.2.2: single value, ``*``/``?`` wildcards, date and ti
 UID lists; person names case-insensitively on any component group, so ``ZHANG*`` and ``张*``
 both find 张三. A query naming the station AE also finds exams of the station's modality not
 yet given a room (what a county hospital's registrar usually leaves open).
+
+Dates and times, asked and answered, are the hospital's (DA/TM carry no zone; a modality's
+clock is set to the hospital's time), whatever zone the server runs in.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from datetime import datetime, time, timedelta
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
-from core_server.pinyin import dicom_person_name, to_pinyin
+from core_server import clock, db
+from core_server.pinyin import to_pinyin
 from core_server.ris import records, status
+from core_server.ris.base import RisCore
 from core_server.ris.models import Exam, Patient, RisError, WorklistItem
 from core_server.ris.tables import ris_exams, ris_orders, ris_patients, ris_procedures, ris_rooms
 
@@ -110,8 +115,8 @@ def answer(exam: Exam, patient: Patient, row: Any) -> dict[str, Any]:
         "ScheduledStationAETitle": exam.station_ae,
         "ScheduledStationName": exam.room,
         "ScheduledProcedureStepLocation": exam.room,
-        "ScheduledProcedureStepStartDate": scheduled.strftime("%Y%m%d"),
-        "ScheduledProcedureStepStartTime": scheduled.strftime("%H%M%S"),
+        "ScheduledProcedureStepStartDate": clock.dicom_date(scheduled),
+        "ScheduledProcedureStepStartTime": clock.dicom_time(scheduled),
         "ScheduledProcedureStepDescription": exam.procedure_name,
         "ScheduledProcedureStepID": exam.scheduled_step_id,
         "ScheduledProcedureStepStatus": "ARRIVED" if exam.status == "arrived" else "SCHEDULED",
@@ -119,7 +124,7 @@ def answer(exam: Exam, patient: Patient, row: Any) -> dict[str, Any]:
         "ScheduledProtocolCodeSequence": [_code(exam)],
     }
     return {
-        "PatientName": dicom_person_name(patient.name, patient.name_pinyin),
+        "PatientName": patient.dicom_name,
         "PatientID": patient.patient_id,
         "IssuerOfPatientID": patient.issuer,
         "PatientBirthDate": patient.birth_date.strftime("%Y%m%d") if patient.birth_date else "",
@@ -156,15 +161,24 @@ def _wild(value: str) -> bool:
 
 
 def _date_range(value: str) -> tuple[datetime | None, datetime | None]:
+    """The moments a DA or DA range names: from the first moment of the first hospital day
+    to the first moment after the last."""
     low_text, dash, high_text = value.partition("-")
     try:
-        low = datetime.strptime(low_text, "%Y%m%d") if low_text else None
-        if not dash:
-            return low, low + timedelta(days=1) if low else None
-        high = datetime.strptime(high_text, "%Y%m%d") + timedelta(days=1) if high_text else None
+        low = _day(low_text) if low_text else None
+        high = _day(high_text) if high_text else None
     except ValueError:
-        raise RisError(f"日期格式应为 YYYYMMDD / bad date or range {value!r}") from None
-    return low, high
+        raise RisError("ris.worklist.bad_date", value=value) from None
+    if not dash:
+        high = low
+    return (
+        clock.local_day_bounds(low)[0] if low else None,
+        clock.local_day_bounds(high)[1] if high else None,
+    )
+
+
+def _day(text: str) -> date:
+    return datetime.strptime(text, "%Y%m%d").date()
 
 
 def _pattern(value: str, *, fold: bool = False) -> re.Pattern[str]:
@@ -224,4 +238,16 @@ def _time_matches(value: str, have: str) -> bool:
         low, _, high = value.partition("-")
         return parse(low, time.min) <= actual <= parse(high, time.max)
     except ValueError:
-        raise RisError(f"时间格式应为 HHMMSS / bad time or range {value!r}") from None
+        raise RisError("ris.worklist.bad_time", value=value) from None
+
+
+class Worklist(RisCore):
+    """The service's Modality Worklist."""
+
+    def worklist(self, keys: Mapping[str, str]) -> Iterator[WorklistItem]:
+        """Scheduled procedure steps matching MWL keys (ScheduledStationAETitle, Modality,
+        ScheduledProcedureStepStartDate (ranges), PatientID, PatientName, AccessionNumber...),
+        given flat: the keys of the Scheduled Procedure Step Sequence's item beside the others."""
+        with db.read(self.engine) as conn:
+            found = find(conn, keys)
+        yield from found

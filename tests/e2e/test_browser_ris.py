@@ -5,13 +5,13 @@ the appliance. Screenshots go to ``test-artifacts/test_browser_ris/<test>/``."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
 
-from core_server import auth
+from core_server import auth, clock
 from core_server.archive import Origin
 from tests.conftest import RunningCore
 from tests.dicom_data import encode, make_ct
@@ -61,7 +61,7 @@ def test_register_and_perform_an_exam(
     # A second exam for tomorrow's 09:00 slot of the same room.
     page.check("input[name=procedure][value=CT-HEAD]")
     page.uncheck("input[name=procedure][value=CT-CHEST]")
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
     page.fill("#slot_day", tomorrow)
     page.dispatch_event("#slot_day", "change")
     page.wait_for_selector(f"#slot option[value='{tomorrow}T09:00:00']", state="attached")
@@ -69,8 +69,8 @@ def test_register_and_perform_an_exam(
     page.click("#submit")
     expect(page.locator("#exams tbody tr")).to_contain_text("头颅CT平扫")
     expect(page.locator(f"#slot option[value='{tomorrow}T09:00:00']")).to_have_count(0)
-    booked = core.core.ris.exams(patient_id="MRN001", day=date.today() + timedelta(days=1))
-    assert [(e.procedure_code, e.scheduled_at.hour, e.status) for e in booked] == [
+    booked = core.core.ris.exams(patient_id="MRN001", day=clock.today() + timedelta(days=1))
+    assert [(e.procedure_code, clock.local(e.scheduled_at).hour, e.status) for e in booked] == [
         ("CT-HEAD", 9, "scheduled")
     ]
     label = page.locator("#exams img.barcode")
@@ -87,7 +87,7 @@ def test_register_and_perform_an_exam(
     expect(printable.locator("#label")).to_contain_text("头颅CT平扫")
     assert_image_drawn(printable.locator(".label-barcode"))
     printable.screenshot(path=str(artifacts / "label.png"))
-    (exam,) = core.core.ris.exams(patient_id="MRN001", day=date.today())
+    (exam,) = core.core.ris.exams(patient_id="MRN001", day=clock.today())
     assert (exam.patient_name_pinyin, exam.room, exam.emergency) == ("ZHANG^SAN", "CT1", True)
     assert exam.status == "arrived"  # registered at the desk: the patient is here
     assert core.core.ris.patient("MRN001").birth_date.isoformat() == "1949-12-31"

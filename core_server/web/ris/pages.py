@@ -1,15 +1,17 @@
 """The RIS pages: registration desk, technician's worklist, reconciliation of unmatched
-images. Server-rendered shells; their scripts work on the ``/api/ris`` JSON API."""
+images, the exam label. Server-rendered shells; their scripts (ES modules in ``static/``)
+work on the ``/api/ris`` JSON API. Names are shown as a person reads them (王建国, never
+``王^建国``) and times in the hospital's zone."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 
-from core_server import auth
-from core_server.ris import NotFound
+from core_server import auth, clock
+from core_server.ris import Exam, Patient
 from core_server.web.security import require_page
 from core_server.web.templating import PageLink, add_page_link, render
 
@@ -51,24 +53,30 @@ def label_page(
     exam_id: int,
     user: Annotated[auth.User, Depends(require_page(*TECHNICIANS))],
 ) -> Response:
-    """A printable exam label: name, pinyin, sex, birth date, exam item, time, the barcode."""
+    """A printable exam label: name, pinyin, sex, birth date, exam item, room, time, the
+    barcode (an unknown exam is the refusal's error page)."""
     ris = request.app.state.ctx.ris
-    try:
-        exam = ris.exam(exam_id)
-        patient = ris.patient(exam.patient_id, exam.issuer)
-    except NotFound:
-        return render(
-            request,
-            "web/error.html",
-            {"title": "404", "message": f"exam {exam_id}"},
-            status_code=404,
-        )
-    return render(
-        request,
-        "ris/label.html",
-        {"exam": exam, "patient": patient},
-        i18n_prefixes=_TEXTS,
-    )
+    exam = ris.exam(exam_id)
+    patient = ris.patient(exam.patient_id, exam.issuer)
+    return render(request, "ris/label.html", {"label": label(exam, patient)}, i18n_prefixes=_TEXTS)
+
+
+def label(exam: Exam, patient: Patient) -> dict[str, Any]:
+    """What the label shows, as a person reads it."""
+    name = patient.person_name
+    return {
+        "exam_id": exam.id,
+        "accession_number": exam.accession_number,
+        "name": name.display(),
+        "pinyin": name.latin() if name.is_chinese else "",
+        "sex": (patient.sex or "o").lower(),
+        "birth_date": patient.birth_date.isoformat() if patient.birth_date else "",
+        "patient_id": patient.patient_id,
+        "procedure": exam.procedure_name,
+        "emergency": exam.emergency,
+        "room": exam.room_name or exam.room,
+        "scheduled": clock.shown(exam.scheduled_at),
+    }
 
 
 def install(app: FastAPI) -> None:

@@ -3,10 +3,11 @@ requisitions, worklist matching, MPPS."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 
+from core_server import clock
 from core_server.ris import (
     Conflict,
     ExamStatus,
@@ -147,7 +148,7 @@ def test_exam_status_machine_with_history_and_events(ris: Ris, status_events: Re
 def test_order_change_and_cancel(ris: Ris) -> None:
     _patient(ris)
     order = _order(ris, "ORD1", "CT-CHEST", "DR-CHEST-PA")
-    later = datetime.now().replace(microsecond=0) + timedelta(days=1)
+    later = clock.now().replace(microsecond=0) + timedelta(days=1)
     changed = ris.change_order(
         OrderIn(
             "ORD1",
@@ -177,9 +178,9 @@ def test_appointments_slots_and_capacity(ris: Ris) -> None:
     _patient(ris, "P2", "李四")
     first = _order(ris, "ORD1", "CT-HEAD").exams[0]
     second = _order(ris, "ORD2", "CT-HEAD", patient_id="P2").exams[0]
-    day = date.today() + timedelta(days=1)
+    day = clock.today() + timedelta(days=1)
     slots = ris.slots("CT1", day)
-    assert slots[0].start == datetime.combine(day, datetime.min.time()).replace(hour=8)
+    assert slots[0].start == clock.from_local(datetime.combine(day, time(8)))
     assert all(s.free == 1 for s in slots)
     start = slots[3].start
     booked = ris.book(first.id, "CT1", start, username="desk")
@@ -218,7 +219,7 @@ def test_requisition_scans_are_stored_durably(ris: Ris) -> None:
 def test_worklist_matching(ris: Ris) -> None:
     _patient(ris, name="张三", id_card_number=CARD)
     _patient(ris, "P2", "李四")
-    now = datetime.now().replace(microsecond=0)
+    now = clock.local().replace(microsecond=0)  # the hospital's wall clock, aware
     ct = ris.place_order(
         "P1",
         "",
@@ -340,7 +341,7 @@ def test_concurrent_orders_get_distinct_numbers(ris: Ris) -> None:
 
 def test_end_of_day_no_shows(ris: Ris, status_events: Recorder) -> None:
     _patient(ris)
-    yesterday = datetime.now().replace(microsecond=0) - timedelta(days=1)
+    yesterday = clock.now().replace(microsecond=0) - timedelta(days=1)
     order = ris.place_order(
         "P1",
         "",
@@ -355,11 +356,11 @@ def test_end_of_day_no_shows(ris: Ris, status_events: Recorder) -> None:
         username="reg",
     )
     came, missed, today = order.exams
-    ris.check_in(came.id, username="desk")
-    marked = ris.mark_no_shows(date.today(), username="desk")
+    ris.check_in(came.id, username="desk", confirm_other_day=True)
+    marked = ris.mark_no_shows(clock.today(), username="desk")
     assert [e.id for e in marked] == [missed.id]
     assert ris.exam(missed.id).status == "no_show"
     assert {ris.exam(came.id).status, ris.exam(today.id).status} == {"arrived", "scheduled"}
     assert status_events.events[-1]["new_status"] == "no_show"
     # A late arrival is still welcome.
-    assert ris.check_in(missed.id, username="desk").status == "arrived"
+    assert ris.check_in(missed.id, username="desk", confirm_other_day=True).status == "arrived"

@@ -1,6 +1,4 @@
 // The label page prints itself once the barcode image is loaded; the button prints again.
-"use strict";
-
 const barcode = document.querySelector(".label-barcode");
 document.getElementById("print").addEventListener("click", () => window.print());
 if (barcode.complete) window.print();

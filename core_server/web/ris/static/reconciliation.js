@@ -1,6 +1,9 @@
 // Unmatched studies: link each to its exam by accession number (the stored images are
 // rewritten with the exam's patient and accession number).
-"use strict";
+import { api, busy, showError } from "/static/shared/api.js";
+import { dicomDate } from "/static/shared/dates.js";
+import { el } from "/static/shared/dom.js";
+import { t } from "/static/shared/i18n.js";
 
 const rows = document.querySelector("#unmatched tbody");
 const errorBox = document.getElementById("error");
@@ -13,7 +16,7 @@ function row(study) {
     el("option", { value: "link", textContent: t("ris.reconciliation.as_own_study") }),
     el("option", { value: "merge", textContent: t("ris.reconciliation.merge_into_study") }));
   const button = el("button", { type: "button", className: "primary", textContent: t("ris.action.link") });
-  button.addEventListener("click", async () => {
+  button.addEventListener("click", () => busy(button, async () => {
     showError(errorBox, null);
     try {
       const exam = await api("/api/ris/exams/by-accession/" + encodeURIComponent(input.value.trim()));
@@ -26,11 +29,11 @@ function row(study) {
     } catch (error) {
       showError(errorBox, error);
     }
-  });
+  }));
   return el("tr", { className: "study" },
-    el("td", {}, study.patient_name, el("div", { className: "sub", textContent: study.patient_id })),
+    el("td", {}, study.patient_display_name, el("div", { className: "sub", textContent: study.patient_id })),
     el("td", { textContent: study.accession_number }),
-    el("td", { textContent: study.study_date }),
+    el("td", { className: "date", textContent: dicomDate(study.study_date) }),
     el("td", { textContent: `${study.station_ae} ${study.modality}` }),
     el("td", { className: "num", textContent: String(study.instances) }),
     el("td", { className: "actions" }, input, how, button));

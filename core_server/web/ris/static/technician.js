@@ -1,6 +1,11 @@
 // Technician's worklist: the room's exams of the day, checks (identity, request form, fee),
-// start and finish for modalities without MPPS, whether images arrived, retakes.
-"use strict";
+// start and finish for modalities without MPPS, whether images arrived, retakes. Names as a
+// person reads them, times in the hospital's zone; buttons stay disabled while they work.
+import { api, busy, showError } from "/static/shared/api.js";
+import { hospitalDate, when } from "/static/shared/dates.js";
+import { el } from "/static/shared/dom.js";
+import { t } from "/static/shared/i18n.js";
+import { statusText } from "/static/ris/common.js";
 
 const roomSelect = document.getElementById("room");
 const dayInput = document.getElementById("day");
@@ -9,13 +14,23 @@ const errorBox = document.getElementById("error");
 const statusLine = document.getElementById("status");
 const NEXT = { scheduled: ["arrived", "ris.action.check_in"], arrived: ["in_progress", "ris.action.start"], in_progress: ["completed", "ris.action.finish"] };
 
-async function act(path, json) {
+async function act(path, json, button = null) {
   showError(errorBox, null);
   try {
-    await api(path, { method: "POST", json });
+    await busy(button, () => post(path, json));
     await refresh();
   } catch (error) {
     showError(errorBox, error);
+  }
+}
+
+// A check-in of an exam booked for another day goes through only once the technician says so.
+async function post(path, json) {
+  try {
+    return await api(path, { method: "POST", json });
+  } catch (error) {
+    if (error.code !== "ris.exam.check_in_other_day" || !window.confirm(error.message)) throw error;
+    return api(path, { method: "POST", json: { ...json, confirm_other_day: true } });
   }
 }
 
@@ -36,7 +51,7 @@ function details(exam) {
     try {
       const full = await api(`/api/ris/exams/${exam.id}`);
       const steps = full.history.map((h) => el("li", {},
-        `${h.at.slice(0, 16).replace("T", " ")} ${statusText(h.new_status)} · ${h.username}${h.reason ? " · " + h.reason : ""}`));
+        `${when(h.at)} ${statusText(h.new_status)} · ${h.username}${h.reason ? " · " + h.reason : ""}`));
       const forms = full.requisitions.map((r) => el("li", {},
         el("a", { href: `/api/ris/requisitions/${r.id}`, target: "_blank", textContent: r.filename })));
       const cell = el("td", { colSpan: 8 },
@@ -83,22 +98,22 @@ function row(exam) {
   if (next) {
     const button = el("button", { type: "button", className: "primary", textContent: t(next[1]) });
     button.dataset.action = next[0];
-    button.addEventListener("click", () => act(`/api/ris/exams/${exam.id}/status`, { status: next[0] }));
+    button.addEventListener("click", () => act(`/api/ris/exams/${exam.id}/status`, { status: next[0] }, button));
     actions.append(button);
   }
   if (["in_progress", "completed"].includes(exam.status)) {
     const retake = el("button", { type: "button", className: "secondary", textContent: t("ris.action.retake") });
     retake.addEventListener("click", () => {
       const kind = prompt(t("ris.technician.retake_kind"), "additional");
-      if (kind) act(`/api/ris/exams/${exam.id}/retake`, { kind });
+      if (kind) act(`/api/ris/exams/${exam.id}/retake`, { kind }, retake);
     });
     actions.append(retake);
   }
   if (GRADABLE.includes(exam.status)) actions.append(imageQuality(exam));
-  const name = el("td", {}, exam.patient_name, el("div", { className: "sub", textContent: exam.patient_name_pinyin.replace("^", " ") }));
+  const name = el("td", {}, exam.patient_display_name, el("div", { className: "sub", textContent: exam.patient_pinyin_display }));
   if (exam.emergency) name.prepend(el("span", { className: "badge emergency", textContent: t("ris.exam.emergency") }));
   const tr = el("tr", { className: "exam" },
-    el("td", { textContent: when(exam.scheduled_at) }),
+    el("td", { textContent: when(exam.scheduled_at, { short: true }) }),
     name,
     el("td", {}, details(exam)),
     el("td", { textContent: exam.procedure_name }),
@@ -131,7 +146,7 @@ document.getElementById("choose").addEventListener("submit", (event) => {
   roomSelect.replaceChildren(...rooms.map((r) => el("option", { value: r.code, textContent: `${r.name} (${r.modality})` })));
   const params = new URLSearchParams(location.search);
   if (params.get("room")) roomSelect.value = params.get("room");
-  dayInput.value = params.get("day") || new Date().toLocaleDateString("sv");
+  dayInput.value = params.get("day") || hospitalDate();
   roomSelect.addEventListener("change", () => refresh().catch((e) => showError(errorBox, e)));
   await refresh();
   setInterval(() => refresh().catch(() => {}), 30000);  // images and MPPS arrive meanwhile
