@@ -26,7 +26,6 @@ from core_server.web import (
     routes_auth,
     routes_hl7,
     routes_reporting,
-    viewer,
     websocket,
 )
 from core_server.web.proxies import ForwardedHeaders, SecurityHeaders
@@ -35,6 +34,7 @@ from core_server.web.queueing import routes as queueing_routes
 from core_server.web.ris import pages as ris_pages
 from core_server.web.ris import routes as ris_routes
 from core_server.web.shell import pages
+from core_server.web.viewer import routes as viewer_routes
 
 
 @dataclass
@@ -104,5 +104,5 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     pages_reporting.install(app)
     pages_reporting_admin.install(app)
     pages_hl7.install(app)
-    app.include_router(viewer.create_router(ctx.settings))
+    app.include_router(viewer_routes.create_router(ctx.settings))
     return app

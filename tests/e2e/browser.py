@@ -38,7 +38,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from core_server.web.viewer_bundle import OHIF_VERSION, default_root, installed
+from core_server.web.viewer.bundle import OHIF_VERSION, default_root, installed
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -17,7 +17,7 @@ import pytest
 
 from core_server.archive import Origin
 from core_server.auth import query_audit
-from core_server.web.viewer_bundle import OHIF_VERSION, default_root, installed
+from core_server.web.viewer.bundle import OHIF_VERSION, default_root, installed
 from tests.conftest import RunningCore
 from tests.dicom_data import encode, make_ct
 

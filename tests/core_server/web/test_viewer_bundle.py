@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from core_server.web import viewer_bundle
-from core_server.web.viewer_bundle import OHIF_VERSION, BundleError, installed, main
+from core_server.web.viewer import bundle as viewer_bundle
+from core_server.web.viewer.bundle import OHIF_VERSION, BundleError, installed, main
 
 INDEX = (
     '<!doctype html><html><head><script>window.PUBLIC_URL="/"</script>'

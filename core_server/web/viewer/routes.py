@@ -29,12 +29,12 @@ from core_server.auth import User, record_audit
 from core_server.settings import Settings
 from core_server.web.security import bearer, current_user, require, require_page
 from core_server.web.templating import render
-from core_server.web.viewer_bundle import OHIF_VERSION, default_root, installed
+from core_server.web.viewer import VIEW_ROLES
+from core_server.web.viewer.bundle import OHIF_VERSION, default_root, installed
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/viewer"
-VIEW_ROLES = ("admin", "technician", "reporting_doctor", "reviewing_doctor", "clinician")
 # A patient may have hundreds of studies; OHIF loads the metadata of every study it is given.
 LAUNCH_MAX_STUDIES = 20
 INSTALL_COMMAND = "make viewer   (or: .venv/bin/python scripts/fetch_ohif.py)"
