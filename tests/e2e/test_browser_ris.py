@@ -5,11 +5,11 @@ the appliance. Screenshots go to ``test-artifacts/test_browser_ris/<test>/``."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Dialog, expect
 
 from core_server import auth, clock
 from core_server.archive import Origin
@@ -85,6 +85,7 @@ def test_register_and_perform_an_exam(
     expect(printable.locator("#label")).to_contain_text("张三")
     expect(printable.locator("#label")).to_contain_text("ZHANG SAN")
     expect(printable.locator("#label")).to_contain_text("头颅CT平扫")
+    expect(printable.locator(".label-room")).to_contain_text("CT一室")  # the room's name
     assert_image_drawn(printable.locator(".label-barcode"))
     printable.screenshot(path=str(artifacts / "label.png"))
     (exam,) = core.core.ris.exams(patient_id="MRN001", day=clock.today())
@@ -155,6 +156,7 @@ def test_link_unmatched_images(
     page, guard = open_page(browser, core.base_url, "/ris/reconciliation", "tech", PASSWORD)
     row = page.locator("tr.study")
     expect(row).to_contain_text("TMP9")
+    expect(row.locator("td.date")).to_have_text("2026-11-28")  # not the raw 20261128
     row.locator("input").fill(exam.accession_number)
     row.locator("button").click()
     expect(page.locator("#status")).to_contain_text(exam.accession_number)
@@ -163,3 +165,118 @@ def test_link_unmatched_images(
     (study,) = core.core.archive.find("STUDY", {"StudyInstanceUID": str(stray.StudyInstanceUID)})
     assert (study["PatientID"], study["AccessionNumber"]) == ("P1", exam.accession_number)
     guard.assert_clean()
+
+
+def test_the_desk_with_a_patient_from_the_his(
+    browser: Browser,  # noqa: F811
+    core: RunningCore,
+    request: pytest.FixtureRequest,
+) -> None:
+    """An HL7-registered 单^雪梅 is found by pinyin prefix and shown without ``^``; the browser
+    checks a future birth date before sending; the pinyin of a typed name is shown and kept as
+    corrected (a Uyghur name keeps its dot); a likely duplicate is asked about; 新患者 clears
+    the last order's settings; a double click sends once; the technician's check-in of an exam
+    booked for tomorrow asks first."""
+    from core_server.ris import OrderIn, PatientIn, ProcedureRequest
+
+    artifacts = artifacts_for(request)
+    _staff(core, "desk", "registrar")
+    _staff(core, "tech", "technician")
+    ris = core.core.ris
+    born = date(1980, 5, 4)
+    ris.register_patient(PatientIn("H1", "单^雪梅", birth_date=born), username="hl7:HIS")
+    page, guard = open_page(browser, core.base_url, "/ris/register", "desk", PASSWORD)
+    posted: list[str] = []
+    page.on(
+        "request",
+        lambda r: posted.append(r.url) if r.method == "POST" and "/api/ris/" in r.url else None,
+    )
+    page.fill("#find", "shanx")
+    match = page.locator("#matches button")
+    expect(match).to_have_text("单雪梅 · SHAN XUEMEI · H1 · 1980-05-04")
+    match.click()
+    expect(page.locator("#name")).to_have_value("单雪梅")
+    expect(page.locator("#name_pinyin")).to_have_value("SHAN XUEMEI")
+
+    # The browser refuses a birth date in the future before the server hears of it.
+    page.fill("#birth_date", (clock.today() + timedelta(days=1)).isoformat())
+    page.check("input[name=procedure][value=CT-CHEST]")
+    page.click("#submit")
+    expect(page.locator("#error")).to_have_text("出生日期不能晚于今天")
+    assert posted == []
+
+    # 新患者: the patient and the last order's settings go.
+    page.fill("#placer_order_number", "X-1")
+    page.check("#emergency")
+    page.select_option("#room", "CT1")
+    page.click("#new-patient")
+    for field in ("#patient_id", "#name", "#name_pinyin", "#birth_date", "#placer_order_number"):
+        expect(page.locator(field)).to_have_value("")
+    expect(page.locator("#room")).to_have_value("")
+    expect(page.locator("#emergency")).not_to_be_checked()
+    expect(page.locator("input[name=procedure]:checked")).to_have_count(0)
+
+    # A typed name gets its pinyin shown; the registrar's correction is kept, dot and all.
+    page.fill("#patient_id", "U1")
+    page.fill("#name", "买买提·艾力")
+    expect(page.locator("#name_pinyin")).to_have_value("MAIMAITI AILI")
+    page.fill("#name_pinyin", "MAIMAITI AILIJAN")
+    page.fill("#name", "买买提·艾力 ")  # typing on does not overwrite the correction
+    page.check("input[name=procedure][value=CT-CHEST]")
+    page.dblclick("#submit")  # one registration however fast the second click comes
+    expect(page.locator("#done")).to_have_text("已登记 1 项检查")
+    assert [u for u in posted if u.endswith("/api/ris/orders")] == [
+        core.base_url + "/api/ris/orders"
+    ]
+    uyghur = ris.patient("U1")
+    assert (uyghur.display_name, uyghur.name_pinyin) == ("买买提·艾力", "MAIMAITI^AILIJAN")
+
+    # Someone already registered: the page names them and asks before creating.
+    page.click("#new-patient")
+    page.fill("#patient_id", "N1")
+    page.fill("#name", "单雪梅")
+    page.fill("#birth_date", born.isoformat())
+    page.check("input[name=procedure][value=CT-CHEST]")
+    page.click("#submit")
+    expect(page.locator("#duplicates")).to_be_visible()
+    expect(page.locator("#duplicate-list")).to_contain_text("单雪梅 · SHAN XUEMEI · H1")
+    expect(page.locator("#error")).to_be_hidden()
+    page.screenshot(path=str(artifacts / "duplicate.png"), full_page=True)
+    assert ris.find_patients(patient_id="N1") == []
+    page.click("#register-anyway")
+    expect(page.locator("#done")).to_have_text("已登记 1 项检查")
+    expect(page.locator("#duplicates")).to_be_hidden()
+    assert ris.patient("N1").display_name == "单雪梅"
+
+    # The technician checks in tomorrow's exam only after saying yes.
+    tomorrow = clock.from_local(datetime.combine(clock.today() + timedelta(days=1), time(8, 30)))
+    booked = ris.place_order(
+        "H1",
+        "",
+        OrderIn("O-T", (ProcedureRequest("DR-CHEST-PA", room="DR1", scheduled_at=tomorrow),)),
+        username="hl7:HIS",
+    ).exams[0]
+    day = (clock.today() + timedelta(days=1)).isoformat()
+    tech, tech_guard = open_page(
+        browser, core.base_url, f"/ris/technician?room=DR1&day={day}", "tech", PASSWORD
+    )
+    row = tech.locator(f"tr.exam[data-accession='{booked.accession_number}']")
+    expect(row).to_contain_text("单雪梅")
+    expect(row).not_to_contain_text("^")
+    asked: list[str] = []
+
+    def answer(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    tech.on("dialog", answer)
+    row.locator("[data-action=arrived]").dblclick()
+    expect(row).to_contain_text("已到检")
+    assert len(asked) == 1 and "今天" in asked[0]
+    expect(tech.locator("#error")).to_be_hidden()
+    history = [(h.new_status, h.username) for h in ris.history(booked.id)]
+    assert history == [("scheduled", "hl7:HIS"), ("arrived", "tech")]
+    assert "confirmed" in ris.history(booked.id)[-1].reason
+    tech.screenshot(path=str(artifacts / "technician.png"), full_page=True)
+    for g in (guard, tech_guard):
+        g.assert_clean()

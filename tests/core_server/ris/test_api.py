@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 
+from core_server import auth
 from tests.conftest import RunningCore
 
 CARD = "11010519491231002X"
@@ -166,3 +167,84 @@ def test_registration_validation_roles_and_labels(core: RunningCore) -> None:
     assert technician.get("/api/ris/reconciliation").json() == []
     spec = httpx.get(core.base_url + "/api/openapi.json").json()
     assert "/api/ris/orders" in spec["paths"]
+
+
+def test_names_times_duplicates_and_check_in_on_another_day(core: RunningCore) -> None:
+    """An HL7-shaped name answers with its display forms and is shown so on the label (with
+    the room's name); every time has the hospital's offset and a time sent without one is
+    hospital time; a likely duplicate and a check-in on another day are refused with a code
+    the page acts on, then done when confirmed (the check-in audited)."""
+    from datetime import timedelta
+
+    from core_server import clock
+
+    registrar = _user(core, "desk", "registrar")
+    technician = _user(core, "tech", "technician")
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    order = {
+        "patient": {"patient_id": "H9", "name": "王^建国", "birth_date": "1970-01-02"},
+        "placer_order_number": "HIS-9",
+        "procedures": [
+            {"procedure_code": "US-ABD", "room": "US1", "scheduled_at": f"{tomorrow}T08:30:00"}
+        ],
+    }
+    placed = registrar.post("/api/ris/orders", json=order)
+    assert placed.status_code == 201, placed.text
+    exam = placed.json()["exams"][0]
+    assert exam["scheduled_at"] == f"{tomorrow}T08:30:00+08:00"
+    assert (exam["patient_name"], exam["patient_display_name"]) == ("王^建国", "王建国")
+    assert exam["patient_dicom_name"] == "WANG^JIANGUO=王^建国"
+    assert exam["room_name"] == "超声一室"
+    patient = registrar.get("/api/ris/patients/H9").json()
+    assert (patient["display_name"], patient["pinyin_display"]) == ("王建国", "WANG JIANGUO")
+    assert patient["created_at"].endswith("+08:00")
+    # The label reads as a person reads it: no ^, the room's name, hospital time.
+    auth.create_user(core.core.engine, "tech2", PASSWORD, "technician")  # signs in at once
+    with httpx.Client(base_url=core.base_url, headers={"Origin": core.base_url}) as browser:
+        signed_in = {"username": "tech2", "password": PASSWORD, "next": "/"}
+        assert browser.post("/login", data=signed_in).status_code == 303
+        label = browser.get(f"/ris/exams/{exam['id']}/label")
+    assert label.status_code == 200
+    assert "王建国" in label.text and "王^建国" not in label.text and "WANG JIANGUO" in label.text
+    assert "超声一室" in label.text and f"{tomorrow} 08:30" in label.text
+    # The pinyin the page shows for a typed name, and the one a registrar corrects.
+    forms = registrar.get("/api/ris/names/pinyin", params={"name": "单雪梅"}).json()
+    assert (forms["name_pinyin"], forms["pinyin_display"]) == ("SHAN^XUEMEI", "SHAN XUEMEI")
+    dotted = {"name": "买买提·艾力", "pinyin": "maimaiti aili"}
+    assert (
+        registrar.get("/api/ris/names/pinyin", params=dotted).json()["display_name"]
+        == "买买提·艾力"
+    )
+    # A likely duplicate: 409 with the candidates, then registered when confirmed.
+    twin = {"patient_id": "H10", "name": "王建国", "birth_date": "1970-01-02"}
+    refused = registrar.post("/api/ris/patients", json=twin, headers=ENGLISH)
+    assert refused.status_code == 409
+    detail = refused.json()["detail"]
+    assert detail["code"] == "ris.patient.likely_duplicate" and "registered" in detail["message"]
+    assert [c["patient_id"] for c in detail["candidates"]] == ["H9"]
+    confirmed = registrar.post("/api/ris/patients", json={**twin, "confirm_duplicate": True})
+    assert confirmed.status_code == 201
+    # Check-in tomorrow's exam today: 409 with the code and the booked time, then confirmed.
+    path = f"/api/ris/exams/{exam['id']}/check-in"
+    refused = technician.post(path)
+    assert refused.status_code == 409
+    detail = refused.json()["detail"]
+    assert detail["code"] == "ris.exam.check_in_other_day"
+    assert detail["scheduled_at"] == f"{tomorrow}T08:30:00+08:00"
+    assert "今天" in detail["message"]  # the caller's language: Chinese by default
+    again = technician.post(path, json={"confirm_other_day": True})
+    assert again.status_code == 200 and again.json()["status"] == "arrived"
+    with core.api() as admin:
+        events = admin.get("/api/audit", params={"action": "ris.exam.check_in_other_day"}).json()
+    assert [(e["username"], e["target"]) for e in events["events"]] == [
+        ("tech", exam["accession_number"])
+    ]
+    # The technician page's status step to arrived follows the same rule.
+    second = registrar.post(
+        "/api/ris/orders",
+        json={**order, "patient": None, "patient_id": "H9", "placer_order_number": "HIS-10"},
+    ).json()["exams"][0]
+    step = f"/api/ris/exams/{second['id']}/status"
+    assert technician.post(step, json={"status": "arrived"}).status_code == 409
+    answer = technician.post(step, json={"status": "arrived", "confirm_other_day": True})
+    assert answer.json()["status"] == "arrived"
