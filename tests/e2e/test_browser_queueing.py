@@ -114,4 +114,3 @@ def test_the_ris_rooms_are_adopted_with_one_click(
     expect(page.locator("#devices tr[data-key=scr-1]")).to_contain_text("候诊屏: 候诊区")
     guard.assert_clean()
     page.context.close()
-
