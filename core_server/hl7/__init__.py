@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from core_server.events import EventBus
 from core_server.hl7.charsets import MSH18_NAMES
-from core_server.hl7.housekeeping import Housekeeping
+from core_server.hl7.housekeeping import Housekeeping, ticker
 from core_server.hl7.inbound import InboundMessage, Receiver, get_message, list_messages
 from core_server.hl7.listener import MllpListener
 from core_server.hl7.mapping import Mapping
@@ -41,6 +41,13 @@ from core_server.hl7.outbound import (
 )
 from core_server.hl7.reporting import ResultReporter
 from core_server.hl7.sender import Sender
+from core_server.hl7.senders import (
+    AllowedSender,
+    SenderError,
+    add_sender,
+    list_senders,
+    remove_sender,
+)
 from core_server.hl7.status import StatusReporter
 from core_server.reporting import Reporting
 from core_server.ris import Ris
@@ -76,9 +83,8 @@ class Hl7Service:
         # (at start-up too); the bus event only wakes the sender.
         self.reporter = StatusReporter(engine, ris, application)
         self.housekeeping = Housekeeping(engine, retention_days)
-        self.sender = Sender(
-            engine, poll_seconds, feeders=[self.reporter.catch_up, self.housekeeping]
-        )
+        self.housekeeper = ticker(self.housekeeping)
+        self.sender = Sender(engine, poll_seconds, feeders=[self.reporter.catch_up])
         self.reporter.wake = self.sender.wake
         self.reporter.subscribe(bus)
         # Reports (ORU^R01) and critical values, when the core has a reporting domain: read
@@ -100,10 +106,15 @@ class Hl7Service:
         return self.listener.port
 
     def start(self) -> None:
+        # What a crashed predecessor held is released first: the HIS's resend of a message it
+        # was applying is applied, not told "being processed" until the lease runs out.
+        self.receiver.release_gone()
         self.listener.start()
         self.sender.start()
+        self.housekeeper.start()
 
     def stop(self) -> None:
+        self.housekeeper.stop()
         self.sender.stop()
         self.listener.stop()
 
@@ -155,17 +166,28 @@ class Hl7Service:
     def remove_destination(self, name: str) -> None:
         remove_destination(self.engine, name)
 
+    def allowed_senders(self) -> list[AllowedSender]:
+        return list_senders(self.engine)
+
+    def allow_sender(self, **values: Any) -> AllowedSender:
+        return add_sender(self.engine, **values)
+
+    def forbid_sender(self, sender_id: int) -> AllowedSender:
+        return remove_sender(self.engine, sender_id)
+
 
 __all__ = [
     "CRITICAL_VALUES",
     "ORDER_STATUS",
     "PURPOSES",
     "RESULTS",
+    "AllowedSender",
     "Destination",
     "Hl7Service",
     "InboundMessage",
     "Job",
     "OutboundError",
+    "SenderError",
     "add_destination",
     "count_jobs",
     "enqueue",

@@ -4,11 +4,9 @@ that a crash loses none and two processes never queue the same entries."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import Connection, Engine, select, update
 
-from core_server import db
+from core_server import clock, db
 from core_server.hl7.tables import hl7_status_cursor
 
 
@@ -28,6 +26,6 @@ def advance(conn: Connection, name: str, after: int, to: int) -> bool:
     moved = conn.execute(
         update(hl7_status_cursor)
         .where(hl7_status_cursor.c.name == name, hl7_status_cursor.c.last_change_id == after)
-        .values(last_change_id=to, updated_at=datetime.now(UTC))
+        .values(last_change_id=to, updated_at=clock.now())
     ).rowcount
     return bool(moved == 1)

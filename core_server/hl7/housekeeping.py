@@ -1,7 +1,8 @@
 """Retention of the HL7 tables: the inbound log and delivered outbound jobs older than the
 retention period (setting ``hl7_retention_days``; 0 keeps them for ever) are removed by the
-sender's housekeeping, at most once an hour, in small transactions so that the listener and
-the sender are never held up for long.
+housekeeping ticker (:class:`core_server.periodic.Periodic`, looking every few seconds, purging
+at most once an hour: the first time soon after start), in small transactions so that the
+listener and the sender are never held up for long.
 
 What is kept whatever its age: inbound messages without a final answer (``processing``,
 ``failed``: the administrator may still reprocess them) and jobs not delivered (``pending``,
@@ -12,20 +13,23 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Table, and_, delete, select
 
-from core_server import db
+from core_server import clock, db
 from core_server.hl7.tables import hl7_inbound_messages as inbound
 from core_server.hl7.tables import hl7_outbound_jobs as jobs
+from core_server.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
-ANSWERED = ("accepted", "error", "rejected")  # inbound messages whose ACK is final
+# inbound messages whose ACK is final (refused: a sender not allowed)
+ANSWERED = ("accepted", "error", "rejected", "refused")
 BATCH = 1000  # rows removed per transaction
 INTERVAL_SECONDS = 3600.0
+TICK_SECONDS = 5.0  # how often the ticker asks whether a purge is due
 
 
 def purge(engine: Engine, older_than: datetime) -> tuple[int, int]:
@@ -50,8 +54,8 @@ def _delete(engine: Engine, table: Table, condition: Any) -> int:
 
 
 class Housekeeping:
-    """Run by the sender before its rounds; does the purge when ``retention_days`` > 0 and
-    ``INTERVAL_SECONDS`` have passed since the last one (the first round of a start too)."""
+    """Called by the ticker; does the purge when ``retention_days`` > 0 and ``interval``
+    seconds have passed since the last one (the first call of a start too)."""
 
     def __init__(
         self, engine: Engine, retention_days: float, interval: float = INTERVAL_SECONDS
@@ -65,7 +69,7 @@ class Housekeeping:
         if self.retention_days <= 0 or time.monotonic() < self._due:
             return None
         self._due = time.monotonic() + self.interval
-        cutoff = datetime.now(UTC) - timedelta(days=self.retention_days)
+        cutoff = clock.now() - timedelta(days=self.retention_days)
         removed = purge(self.engine, cutoff)
         if any(removed):
             log.info(
@@ -75,3 +79,8 @@ class Housekeeping:
                 self.retention_days,
             )
         return removed
+
+
+def ticker(housekeeping: Housekeeping) -> Periodic:
+    """The thread that runs the housekeeping (started and stopped with the HL7 service)."""
+    return Periodic("hl7-housekeeping", TICK_SECONDS, housekeeping)

@@ -6,6 +6,13 @@ only then sent. A message resent with the same sender and control ID (MSH-3, MSH
 answered with the ACK recorded the first time and not applied again. A message whose
 application failed for an internal reason (database down, a bug) keeps no ACK, so the HIS's
 resend is applied afresh.
+
+A message is taken only from a sender the allow-list admits (:mod:`.senders`); others get AR
+and only their header is logged. While a message is applied its row is claimed by this
+process (``claimed_by``): a resend meanwhile gets AE 206 "being processed"; a core that
+restarts after a crash releases the claims of its dead predecessor at once
+(:meth:`Receiver.release_gone`), so the sender's retry is applied rather than told to wait
+for the lease (5 minutes) to run out.
 """
 
 from __future__ import annotations
@@ -13,15 +20,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import hl7
 from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core_server import db
-from core_server.hl7 import charsets
+from core_server import clock, db, jobs
+from core_server.hl7 import charsets, senders
 from core_server.hl7.ack import build_ack, order_echoes
 from core_server.hl7.errors import MessageError
 from core_server.hl7.message import SUPPORTED_VERSIONS, Header, header, parse, tolerant_header
@@ -43,7 +50,7 @@ _BUSY = b""
 
 def _claim(conn: Any, row_id: int, states: tuple[str, ...]) -> bool:
     """Take a stored message for processing: one connection or process at a time."""
-    now = datetime.now(UTC)
+    now = clock.now()
     return bool(
         conn.execute(
             update(inbound)
@@ -57,7 +64,7 @@ def _claim(conn: Any, row_id: int, states: tuple[str, ...]) -> bool:
                     ),
                 ),
             )
-            .values(status="processing", processed_at=now)
+            .values(status="processing", processed_at=now, claimed_by=jobs.this_process())
         ).rowcount
     )
 
@@ -112,6 +119,8 @@ class Receiver:
 
     def handle(self, raw: bytes, peer: str = "") -> bytes:
         received = self._read(raw, peer)
+        if not self._admitted(received):
+            return self._refuse(received)
         try:
             row_id, recorded_ack = self._store(received)
         except Exception:
@@ -154,6 +163,75 @@ class Receiver:
         self._record(message_id, ack_code, ack if final else None, problem)
         return _STATUS[ack_code] if final else "failed"
 
+    def release_gone(self) -> int:
+        """Messages a stopped process of this host was applying when it died: failed (no ACK
+        was sent, none is kept), so the sender's resend is applied afresh. Run at start."""
+        with db.read(self.engine) as conn:
+            held = conn.execute(
+                select(inbound.c.id, inbound.c.claimed_by).where(inbound.c.status == "processing")
+            ).all()
+        gone = [r.id for r in held if r.claimed_by and jobs.is_gone(r.claimed_by)]
+        if gone:
+            with db.write(self.engine) as conn:
+                conn.execute(
+                    update(inbound)
+                    .where(inbound.c.id.in_(gone), inbound.c.status == "processing")
+                    .values(
+                        status="failed",
+                        error="the core stopped while applying it; a resend applies it again",
+                        processed_at=clock.now(),
+                    )
+                )
+            log.warning("HL7: %d message(s) a stopped core was applying released", len(gone))
+        return len(gone)
+
+    def _admitted(self, received: _Received) -> bool:
+        head = received.header
+        return senders.allows(
+            senders.list_senders(self.engine),
+            senders.peer_address(received.peer),
+            head.sending_application if head else "",
+            head.sending_facility if head else "",
+        )
+
+    def _refuse(self, received: _Received) -> bytes:
+        """AR for a sender not on the allow-list; its header logged, nothing of its content."""
+        head = received.header
+        who = f"{head.sending_application}@{head.sending_facility}" if head else "?"
+        log.warning(
+            "HL7 message %s from %s (%s) refused: not an allowed sender",
+            head.control_id if head else "",
+            received.peer,
+            who,
+        )
+        problem = MessageError(
+            "AR",
+            "207",
+            f"sender {senders.peer_address(received.peer)} ({who}) is not allowed on this "
+            "listener: the administrator adds it on the HL7 page",
+        )
+        try:
+            with db.write(self.engine) as conn:
+                conn.execute(
+                    insert(inbound).values(
+                        received_at=clock.now(),
+                        peer=received.peer[:64],
+                        sending_application=head.sending_application[:180] if head else "",
+                        sending_facility=head.sending_facility[:180] if head else "",
+                        control_id=None,  # a later message under this ID, once allowed, is new
+                        message_type=head.message_type[:16] if head else "",
+                        charset=received.codec,
+                        raw=b"",
+                        status="refused",
+                        ack_code="AR",
+                        error=problem.text,
+                        processed_at=clock.now(),
+                    )
+                )
+        except Exception:
+            log.exception("HL7 refused message from %s could not be logged", received.peer)
+        return self._encode(self._ack(received, "AR", problem), received.codec)
+
     def reject(self, reason: str) -> bytes:
         """The AR for bytes that were not even an MLLP block (nothing to store)."""
         problem = MessageError("AR", "100", reason)
@@ -190,7 +268,7 @@ class Receiver:
         when the same message is being processed (by another connection or process)."""
         head = received.header
         values: dict[str, Any] = {
-            "received_at": datetime.now(UTC),
+            "received_at": clock.now(),
             "peer": received.peer[:64],
             "sending_application": head.sending_application[:180] if head else "",
             "sending_facility": head.sending_facility[:180] if head else "",
@@ -200,7 +278,8 @@ class Receiver:
             "raw": received.raw,
             "text": received.text,
             "status": "processing",
-            "processed_at": datetime.now(UTC),  # while processing: when it was claimed
+            "processed_at": clock.now(),  # while processing: when it was claimed
+            "claimed_by": jobs.this_process(),
         }
         for attempt in (1, 2):
             try:
@@ -279,7 +358,7 @@ class Receiver:
                     ack_code=ack_code,
                     ack=ack,
                     error=problem.text if problem else "",
-                    processed_at=datetime.now(UTC),
+                    processed_at=clock.now(),
                 )
             )
 
@@ -313,7 +392,7 @@ class InboundMessage:
     control_id: str | None
     message_type: str
     charset: str
-    status: str  # processing, accepted, error, rejected, failed
+    status: str  # processing, accepted, error, rejected, failed, refused (sender not allowed)
     ack_code: str | None
     error: str
     processed_at: datetime | None
@@ -324,22 +403,14 @@ class InboundMessage:
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         for key in ("received_at", "processed_at"):
-            out[key] = out[key].isoformat() if out[key] else None
+            out[key] = clock.iso(out[key])
         return out
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)  # SQLite returns naive values; all are stored in UTC
-
-
 def _message(row: Any, detail: bool) -> InboundMessage:
-    received_at = _utc(row.received_at)
-    assert received_at is not None
     return InboundMessage(
         id=row.id,
-        received_at=received_at,
+        received_at=row.received_at,
         peer=row.peer,
         sending_application=row.sending_application,
         sending_facility=row.sending_facility,
@@ -349,14 +420,14 @@ def _message(row: Any, detail: bool) -> InboundMessage:
         status=row.status,
         ack_code=row.ack_code,
         error=row.error,
-        processed_at=_utc(row.processed_at),
+        processed_at=row.processed_at,
         duplicates=row.duplicates,
         text=(row.text if row.text is not None else repr(bytes(row.raw))) if detail else None,
         ack=row.ack if detail else None,
     )
 
 
-_SUMMARY = [c for c in inbound.c if c.name not in ("raw", "text", "ack")]
+_SUMMARY = [c for c in inbound.c if c.name not in ("raw", "text", "ack", "claimed_by")]
 
 
 def list_messages(

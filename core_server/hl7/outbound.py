@@ -1,39 +1,47 @@
 """The durable outbound queue: destinations, enqueueing, claiming, and the record of each try.
 
 Any message goes out the same way: :func:`enqueue` ("send this message to that destination")
-commits a job; a :class:`~core_server.hl7.sender.Sender` in any core process claims it with a
-conditional UPDATE, sends it over MLLP, and records the ACK. Jobs of one destination go in the
-order they were queued: only the oldest unfinished job of a destination is eligible, so a
-status update never overtakes an earlier one while the HIS is down. A job that fails waits
-``retry_base_seconds * 2**(attempts-1)`` (at most ``retry_max_seconds``) and becomes a dead
-letter after ``max_attempts`` tries, or at once when the receiver rejects it (AR).
+commits a job; a :class:`~core_server.hl7.sender.Sender` in any core process claims it, sends
+it over MLLP, and records the ACK, by the rules of :mod:`core_server.jobs` (claim with a lease,
+back-off, dead letter, re-queue) over this adapter's own table ``hl7_outbound_jobs``. Jobs of
+one destination go in the order they were queued: only the oldest unfinished job of a
+destination is eligible, so a status update never overtakes an earlier one while the HIS is
+down. A job that fails waits ``retry_base_seconds * 2**(attempts-1)`` (at most
+``retry_max_seconds``) and becomes a dead letter after ``max_attempts`` tries, or at once when
+the receiver rejects it (AR).
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import asdict, dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core_server import db
+from core_server import clock, db
 from core_server.hl7 import charsets
 from core_server.hl7.message import new_control_id, parse, timestamp
 from core_server.hl7.tables import hl7_destinations as destinations
 from core_server.hl7.tables import hl7_outbound_jobs as jobs
+from core_server.jobs import Jobs, Retry
+from core_server.refusals import Refusal
 
 ORDER_STATUS = "order_status"  # purpose: exam status updates to the order placer
 RESULTS = "results"  # purpose: reports (ORU^R01) to the order placer
 CRITICAL_VALUES = "critical_values"  # purpose: critical-value alerts (ORU^R01 flagged AA)
 PURPOSES = (ORDER_STATUS, RESULTS, CRITICAL_VALUES)
 STATUS_MESSAGES = ("ORM", "OMI")
+# The job rules over this adapter's queue; a claimed job is "sending".
+QUEUE = Jobs(jobs, claimed="sending")
 
 
-class OutboundError(ValueError):
-    """A refused change (unknown destination, bad setting), said for the administrator."""
+class OutboundError(Refusal):
+    """A refused change (unknown destination or job, a setting out of range), said for the
+    administrator; 422 unless the code says otherwise."""
+
+    status = 422
 
 
 @dataclass(frozen=True)
@@ -63,11 +71,10 @@ class Destination:
     def serves(self, purpose: str) -> bool:
         return purpose in {p.strip() for p in self.purposes.split(",")}
 
-    def backoff(self, attempts: int) -> float:
-        """Seconds to wait after the ``attempts``-th failed try (with 10% jitter so that
-        several processes do not knock in step)."""
-        delay = min(self.retry_max_seconds, self.retry_base_seconds * 2 ** max(0, attempts - 1))
-        return delay * random.uniform(0.9, 1.0)
+    @property
+    def retry(self) -> Retry:
+        """How long to wait after a failed try, and how many tries make a dead letter."""
+        return Retry(self.retry_base_seconds, self.retry_max_seconds, self.max_attempts)
 
 
 @dataclass(frozen=True)
@@ -90,39 +97,32 @@ class Job:
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         for key in ("next_attempt_at", "created_at", "sent_at"):
-            out[key] = out[key].isoformat() if out[key] else None
+            out[key] = clock.iso(out[key])
         return out
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything here is stored in UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 def _check(destination: Destination) -> None:
     if not destination.name or len(destination.name) > 64:
-        raise OutboundError("a destination name has 1 to 64 characters")
+        raise OutboundError("hl7.destination.name_length")
     if not destination.host:
-        raise OutboundError("a destination needs a host")
+        raise OutboundError("hl7.destination.host_required")
     if not 0 < destination.port < 65536:
-        raise OutboundError("a port is between 1 and 65535")
+        raise OutboundError("hl7.destination.port_range")
     try:
         destination.codec  # noqa: B018  (raises for a character set we cannot write)
-    except charsets.CharsetError as exc:
-        raise OutboundError(str(exc)) from None
+    except charsets.CharsetError:
+        raise OutboundError("hl7.destination.charset", charset=destination.charset) from None
     purposes = [p.strip() for p in destination.purposes.split(",")]
     if not set(purposes) <= set(PURPOSES) or not any(purposes):
-        raise OutboundError(f"purposes are one or more of {', '.join(PURPOSES)}, comma-separated")
+        raise OutboundError("hl7.destination.purposes", choices=", ".join(PURPOSES))
     if destination.status_message not in STATUS_MESSAGES:
-        raise OutboundError(f"status_message is one of {', '.join(STATUS_MESSAGES)}")
+        raise OutboundError("hl7.destination.status_message", choices=", ".join(STATUS_MESSAGES))
     if destination.max_attempts < 1:
-        raise OutboundError("max_attempts is at least 1")
+        raise OutboundError("hl7.destination.max_attempts")
     if not 0 < destination.retry_base_seconds <= destination.retry_max_seconds:
-        raise OutboundError("0 < retry_base_seconds <= retry_max_seconds")
+        raise OutboundError("hl7.destination.retry_range")
     if destination.ack_timeout_seconds <= 0:
-        raise OutboundError("ack_timeout_seconds is positive")
+        raise OutboundError("hl7.destination.ack_timeout")
 
 
 def _destination(row: Any) -> Destination:
@@ -142,20 +142,20 @@ def get_destination(engine: Engine, name: str) -> Destination:
     with db.read(engine) as conn:
         row = conn.execute(select(destinations).where(destinations.c.name == name)).first()
     if row is None:
-        raise OutboundError(f"no HL7 destination {name!r}")
+        raise OutboundError("hl7.destination.unknown", 404, name=name)
     return _destination(row)
 
 
 def add_destination(engine: Engine, destination: Destination) -> Destination:
     _check(destination)
-    now = datetime.now(UTC)
+    now = clock.now()
     values = destination.as_dict()
     values.pop("id")
     try:
         with db.write(engine) as conn:
             conn.execute(insert(destinations).values(**values, created_at=now, updated_at=now))
     except IntegrityError:
-        raise OutboundError(f"HL7 destination {destination.name!r} exists already") from None
+        raise OutboundError("hl7.destination.exists", 409, name=destination.name) from None
     return get_destination(engine, destination.name)
 
 
@@ -170,10 +170,10 @@ def update_destination(engine: Engine, name: str, **changes: Any) -> Destination
             conn.execute(
                 update(destinations)
                 .where(destinations.c.id == current.id)
-                .values(**values, updated_at=datetime.now(UTC))
+                .values(**values, updated_at=clock.now())
             )
     except IntegrityError:
-        raise OutboundError(f"HL7 destination {changed.name!r} exists already") from None
+        raise OutboundError("hl7.destination.exists", 409, name=changed.name) from None
     return get_destination(engine, changed.name)
 
 
@@ -187,9 +187,7 @@ def remove_destination(engine: Engine, name: str) -> None:
             .where(jobs.c.destination_fk == current.id, jobs.c.status.in_(["pending", "sending"]))
         ).scalar_one()
         if waiting:
-            raise OutboundError(
-                f"{waiting} message(s) still wait to go to {name!r}: disable it instead"
-            )
+            raise OutboundError("hl7.destination.busy", 409, name=name, waiting=waiting)
         conn.execute(delete(destinations).where(destinations.c.id == current.id))
 
 
@@ -232,11 +230,11 @@ def enqueue(
 def _enqueue(conn: Connection, name: str, message: str, source: str) -> int:
     row = conn.execute(select(destinations).where(destinations.c.name == name)).first()
     if row is None:
-        raise OutboundError(f"no HL7 destination {name!r}")
+        raise OutboundError("hl7.destination.unknown", 404, name=name)
     destination = _destination(row)
     text, kind, control_id = prepare(message, destination)
     text.encode(destination.codec)  # a message the destination's charset cannot carry fails now
-    now = datetime.now(UTC)
+    now = clock.now()
     key = conn.execute(
         insert(jobs).values(
             destination_fk=destination.id,
@@ -267,7 +265,6 @@ class Claimed:
 
 def due_heads(engine: Engine) -> list[int]:
     """The oldest unfinished job of every enabled destination, when it may be tried now."""
-    now = datetime.now(UTC)
     with db.read(engine) as conn:
         oldest = (
             select(func.min(jobs.c.id))
@@ -277,23 +274,14 @@ def due_heads(engine: Engine) -> list[int]:
         rows = conn.execute(
             select(jobs.c.id)
             .join(destinations, destinations.c.id == jobs.c.destination_fk)
-            .where(jobs.c.id.in_(oldest), destinations.c.enabled, _claimable(now))
+            .where(jobs.c.id.in_(oldest), destinations.c.enabled, QUEUE.claimable(clock.now()))
             .order_by(jobs.c.id)
         )
         return [row.id for row in rows]
 
 
-def _claimable(now: datetime) -> Any:
-    return or_(
-        and_(jobs.c.status == "pending", jobs.c.next_attempt_at <= now),
-        # A sender that died mid-send: its lease ran out.
-        and_(jobs.c.status == "sending", jobs.c.claimed_until < now),
-    )
-
-
 def claim(engine: Engine, job_id: int, owner: str) -> Claimed | None:
     """Take the job for one try, or None when another sender has it (or it is not due)."""
-    now = datetime.now(UTC)
     with db.write(engine) as conn:
         row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
         if row is None:
@@ -302,17 +290,7 @@ def claim(engine: Engine, job_id: int, owner: str) -> Claimed | None:
             conn.execute(select(destinations).where(destinations.c.id == row.destination_fk)).one()
         )
         lease = timedelta(seconds=destination.ack_timeout_seconds * 2 + 30)
-        taken = conn.execute(
-            update(jobs)
-            .where(jobs.c.id == job_id, _claimable(now))
-            .values(
-                status="sending",
-                claimed_by=owner,
-                claimed_until=now + lease,
-                attempts=jobs.c.attempts + 1,
-            )
-        ).rowcount
-        if taken != 1:
+        if not QUEUE.claim(conn, job_id, owner, lease, row.attempts):
             return None
         return Claimed(
             job_id=job_id,
@@ -334,27 +312,25 @@ def finish(
 ) -> str:
     """Record a try: sent (AA/CA), dead (AR/CR, or out of attempts), else pending again with
     its back-off. Only the claim's owner may record it. Returns the job's new status."""
-    now = datetime.now(UTC)
-    destination = claimed.destination
+    answer = {"ack_code": ack_code, "ack": ack}
     if ack_code in ("AA", "CA"):
-        values: dict[str, Any] = {"status": "sent", "sent_at": now, "last_error": ""}
-    elif ack_code in ("AR", "CR") or claimed.attempt >= destination.max_attempts:
-        values = {"status": "dead", "last_error": error}
-    else:
-        delay = destination.backoff(claimed.attempt)
-        values = {
-            "status": "pending",
-            "next_attempt_at": now + timedelta(seconds=delay),
-            "last_error": error,
-        }
-    values.update(ack_code=ack_code, ack=ack, claimed_by=None, claimed_until=None)
-    with db.write(engine) as conn:
-        conn.execute(
-            update(jobs)
-            .where(jobs.c.id == claimed.job_id, jobs.c.claimed_by == owner)
-            .values(**values)
-        )
-    return str(values["status"])
+        QUEUE.succeed(engine, claimed.job_id, owner, "sent", sent_at=clock.now(), **answer)
+        return "sent"
+    return QUEUE.fail(
+        engine,
+        claimed.job_id,
+        claimed.attempt,
+        owner,
+        claimed.destination.retry,
+        error,
+        give_up=ack_code in ("AR", "CR"),  # refused for good: sending it again changes nothing
+        **answer,
+    )
+
+
+def release_gone(engine: Engine) -> int:
+    """Jobs a sender of a stopped process was sending: due again at once (at start)."""
+    return QUEUE.release_gone(engine)
 
 
 # -- administration ---------------------------------------------------------------------------
@@ -385,9 +361,7 @@ def list_jobs(
 
 def count_jobs(engine: Engine) -> dict[str, int]:
     """How many jobs are in each status."""
-    with db.read(engine) as conn:
-        rows = conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status))
-        return {status: int(count) for status, count in rows}
+    return QUEUE.counts(engine)
 
 
 def get_job(engine: Engine, job_id: int) -> Job:
@@ -398,21 +372,15 @@ def get_job(engine: Engine, job_id: int) -> Job:
             .where(jobs.c.id == job_id)
         ).first()
     if row is None:
-        raise OutboundError(f"no outbound HL7 job {job_id}")
+        raise OutboundError("hl7.job.unknown", 404, id=job_id)
     return _job(row)
 
 
 def retry(engine: Engine, job_id: int) -> Job:
     """Send a dead letter again (attempts start over), or a waiting job now."""
-    with db.write(engine) as conn:
-        changed = conn.execute(
-            update(jobs)
-            .where(jobs.c.id == job_id, jobs.c.status.in_(["dead", "pending"]))
-            .values(status="pending", attempts=0, next_attempt_at=datetime.now(UTC))
-        ).rowcount
-    if changed != 1:
+    if not QUEUE.requeue(engine, job_id):
         get_job(engine, job_id)  # raises for an unknown job
-        raise OutboundError(f"job {job_id} is being sent or was sent already")
+        raise OutboundError("hl7.job.not_retryable", 409, id=job_id)
     return get_job(engine, job_id)
 
 
@@ -426,10 +394,10 @@ def _job(row: Any) -> Job:
         source=row.source,
         status=row.status,
         attempts=row.attempts,
-        next_attempt_at=_utc(row.next_attempt_at) or datetime.now(UTC),
+        next_attempt_at=row.next_attempt_at,
         last_error=row.last_error,
         ack_code=row.ack_code,
         ack=row.ack,
-        created_at=_utc(row.created_at) or datetime.now(UTC),
-        sent_at=_utc(row.sent_at),
+        created_at=row.created_at,
+        sent_at=row.sent_at,
     )

@@ -10,14 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Callable, Sequence
 
 import hl7.mllp
 from sqlalchemy import Engine
 
+from core_server import jobs
 from core_server.hl7 import charsets, outbound
 from core_server.hl7.loop_thread import LoopThread
 from core_server.hl7.message import parse, value
@@ -41,7 +39,7 @@ class Sender:
         self.engine = engine
         self.poll_seconds = poll_seconds
         self.feeders = list(feeders)
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]
+        self.owner = jobs.this_process()
         self._thread: LoopThread | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -51,6 +49,9 @@ class Sender:
         return self._task is not None and not self._task.done()
 
     def start(self) -> None:
+        released = outbound.release_gone(self.engine)  # a crashed predecessor's sends
+        if released:
+            log.warning("HL7 sender: %d job(s) a stopped core was sending are due again", released)
         thread = self._thread = LoopThread("hl7-sender", workers=2)
         thread.start()
 

@@ -6,7 +6,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -19,7 +18,7 @@ from sqlalchemy import (
     true,
 )
 
-from core_server.db import BigId, metadata
+from core_server.db import BigId, UtcDateTime, metadata
 
 # Every message received, stored before it is acknowledged, with the ACK that went back: a
 # resent message (same sender and control ID) is answered with that ACK, not applied again.
@@ -27,7 +26,7 @@ hl7_inbound_messages = Table(
     "hl7_inbound_messages",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("received_at", UtcDateTime, nullable=False, index=True),
     Column("peer", String(64), nullable=False, server_default=""),
     Column("sending_application", String(180), nullable=False, server_default=""),
     Column("sending_facility", String(180), nullable=False, server_default=""),
@@ -43,13 +42,39 @@ hl7_inbound_messages = Table(
     Column("ack_code", String(2), nullable=True),
     Column("ack", Text, nullable=True),
     Column("error", Text, nullable=False, server_default=""),
-    Column("processed_at", DateTime(timezone=True), nullable=True),
+    Column("processed_at", UtcDateTime, nullable=True),
+    # The process applying it (core_server.jobs.owners): a restarted core releases the claims
+    # of its dead predecessor at start instead of answering "being processed" until the lease
+    # runs out.
+    Column("claimed_by", String(64), nullable=True),
     Column("duplicates", Integer, nullable=False, server_default="0"),
     UniqueConstraint(
         "sending_application",
         "sending_facility",
         "control_id",
         name="uq_hl7_inbound_sender_control_id",
+    ),
+)
+
+# Who may send to the MLLP listener (migration 0020): a message is taken when one entry
+# matches all it names (an empty field matches anything): the peer's address (an IP or a
+# network such as 10.1.0.0/16), MSH-3 and MSH-4. With no entry at all only loopback peers are
+# taken (a fresh install can be tried on the machine itself); others are refused with AR.
+hl7_allowed_senders = Table(
+    "hl7_allowed_senders",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("address", String(64), nullable=False, server_default=""),
+    Column("sending_application", String(180), nullable=False, server_default=""),
+    Column("sending_facility", String(180), nullable=False, server_default=""),
+    Column("note", String(255), nullable=False, server_default=""),
+    Column("created_by", String(64), nullable=False, server_default=""),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint(
+        "address",
+        "sending_application",
+        "sending_facility",
+        name="uq_hl7_allowed_senders_address_application_facility",
     ),
 )
 
@@ -72,13 +97,14 @@ hl7_destinations = Table(
     Column("retry_max_seconds", Float, nullable=False, server_default="600"),
     Column("ack_timeout_seconds", Float, nullable=False, server_default="30"),
     Column("enabled", Boolean, nullable=False, server_default=true()),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
-# The durable outbound queue: one row per message to send. A sender claims a due job with a
-# conditional UPDATE (status and lease checked in the WHERE clause), so several core processes
-# never send one job twice.
+# The durable outbound queue: one row per message to send, with the job columns of
+# core_server.jobs (status, attempts, next_attempt_at, claimed_by/until, last_error). A sender
+# claims a due job with a conditional UPDATE (status and lease checked in the WHERE clause), so
+# several core processes never send one job twice.
 hl7_outbound_jobs = Table(
     "hl7_outbound_jobs",
     metadata,
@@ -97,14 +123,14 @@ hl7_outbound_jobs = Table(
     # pending -> sending -> sent | pending (retry) | dead
     Column("status", String(12), nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
     Column("claimed_by", String(64), nullable=True),
-    Column("claimed_until", DateTime(timezone=True), nullable=True),
+    Column("claimed_until", UtcDateTime, nullable=True),
     Column("last_error", Text, nullable=False, server_default=""),
     Column("ack_code", String(2), nullable=True),
     Column("ack", Text, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False, index=True),
+    Column("sent_at", UtcDateTime, nullable=True),
     Index(None, "status", "next_attempt_at"),
 )
 
@@ -117,5 +143,5 @@ hl7_status_cursor = Table(
     metadata,
     Column("name", String(32), primary_key=True),
     Column("last_change_id", BigInteger, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )

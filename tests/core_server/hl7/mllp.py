@@ -15,11 +15,15 @@ import hl7.mllp
 from core_server.hl7.loop_thread import LoopThread
 
 
-def send(port: int, *blocks: bytes, host: str = "127.0.0.1") -> list[bytes]:
-    """Send blocks on one connection, each answered before the next goes; the raw ACKs."""
+def send(
+    port: int, *blocks: bytes, host: str = "127.0.0.1", source: str | None = None
+) -> list[bytes]:
+    """Send blocks on one connection, each answered before the next goes; the raw ACKs.
+    ``source``: the address to send from (another loopback address, 127.0.0.2)."""
 
     async def exchange() -> list[bytes]:
-        reader, writer = await hl7.mllp.open_hl7_connection(host, port)
+        local = {"local_addr": (source, 0)} if source else {}
+        reader, writer = await hl7.mllp.open_hl7_connection(host, port, **local)
         answers = []
         try:
             for block in blocks:
