@@ -1,8 +1,10 @@
 """In headless Chromium: a doctor signs in, finds a patient by pinyin initials, opens the study
-in OHIF, sees the CT image drawn, changes its window/level with the mouse and opens the MPR
-layout; an EMR's launch link goes through sign-in to the accession's images, opens them
-directly once signed in, and a session ended elsewhere sends the viewer back to sign-in;
-compressed images are decoded in the browser. Nothing may leave the appliance.
+in OHIF (a new tab), sees the CT image drawn, changes its window/level with the mouse and opens
+the MPR layout; the viewport's corners name the patient (王建国 from WANG^JIANGUO=王^建国) and the
+image in the hospital's layout, in Chinese or English; an EMR's launch link goes through sign-in
+to the accession's images, opens them directly once signed in, and a session ended elsewhere
+sends the viewer back to sign-in; compressed images are decoded in the browser. Nothing may
+leave the appliance.
 
 Screenshots are kept in ``test-artifacts/test_browser_viewer/<test>/``.
 """
@@ -64,6 +66,8 @@ COMPRESSED = (
     ("SC_rgb_jpeg_dcmtk.dcm", "JPEG baseline RGB"),
 )
 COMPRESSED_ACCESSION = "MIX001"
+# A patient whose modality wrote both name groups, in UTF-8; four 5 mm slices.
+WANG_ACCESSION, WANG_ID, WANG_SLICES = "CT20261201001", "P20261201", 4
 
 
 def _store_compressed_study(core: RunningCore) -> None:
@@ -79,6 +83,37 @@ def _store_compressed_study(core: RunningCore) -> None:
         buffer = io.BytesIO()
         sample.save_as(buffer, enforce_file_format=True)
         core.core.archive.store_instance(buffer.getvalue(), Origin("test"))
+
+
+def _store_wang_study(core: RunningCore) -> None:
+    study, series = generate_uid(), generate_uid()
+    for index in range(WANG_SLICES):
+        ct = make_ct(
+            patient_id=WANG_ID,
+            patient_name="WANG^JIANGUO=王^建国",
+            charset="ISO_IR 192",
+            study_uid=study,
+            series_uid=series,
+            accession=WANG_ACCESSION,
+            study_date="20261201",
+            study_time="143000",
+            instance_number=index + 1,
+            size=128,
+            InstitutionName="北京协和医院",
+            StudyDescription="头颅CT平扫",
+            SeriesNumber=3,
+            SeriesDescription="脑窗",
+            RescaleIntercept=-1024,
+            RescaleSlope=1,
+            WindowCenter=40,
+            WindowWidth=80,
+            ImagePositionPatient=[-64.0, -64.0, 5.0 * index],
+            ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
+            PixelSpacing=[1, 1],
+            SliceThickness=5,
+        )
+        ct.PixelData = _phantom(index).tobytes()
+        core.core.archive.store_instance(encode(ct), Origin("test"))
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +168,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningCore
         other = make_ct(patient_id="P2", patient_name="李^四", charset="GB18030", accession="X2")
         core.core.archive.store_instance(encode(other), Origin("test"))
         _store_compressed_study(core)
+        _store_wang_study(core)
         with core.api() as admin:
             admin.post(
                 "/api/users",
@@ -179,11 +215,22 @@ def _rendered_image(page: Page, folder: Path, name: str, viewport: int = 0) -> n
     return image
 
 
+# The window the viewport's corner shows: 窗宽 400 窗位 40 (W: 400 L: 40 in English).
+_WINDOW = r"(?:窗宽|W:)\s*(-?\d+)\s*(?:窗位|L:)\s*(-?\d+)"
+
+
 def _window_level(page: Page) -> tuple[str, str]:
     """The W/L that OHIF's viewport overlay shows."""
-    shown = re.search(r"W:\s*(-?\d+)\s*L:\s*(-?\d+)", page.locator("body").inner_text())
+    shown = re.search(_WINDOW, page.locator("body").inner_text())
     assert shown, "no W/L overlay"
     return shown.group(1), shown.group(2)
+
+
+def _corner(page: Page, corner: str, viewport: int = 0) -> list[str]:
+    """The lines of one corner of a viewport's overlay (top-left, bottom-right...), spaces
+    collapsed, empty lines left out."""
+    box = page.locator(f'[data-cy="viewport-overlay-{corner}"]').nth(viewport)
+    return [" ".join(line.split()) for line in box.inner_text().splitlines() if line.strip()]
 
 
 def _assert_stayed_home(page: Page, guard: NetworkGuard) -> None:
@@ -212,16 +259,20 @@ def test_find_by_pinyin_initials_open_and_window(
     assert "张三" in rows.first.inner_text().replace(" ", "").replace("^", "")
     page.screenshot(path=str(folder / "1-study-list.png"))
 
-    with page.expect_navigation():
+    with context.expect_page() as opened:  # the viewer opens in a new tab
         rows.first.locator("a[href^='/viewer']").first.click()
+    page = opened.value
+    guard.watch(page)
     page.wait_for_url(f"**/viewer/viewer?StudyInstanceUIDs={study}*")
     before = _rendered_image(page, folder, "2-opened")
     assert not looks_blank(before), "OHIF drew nothing"
     assert before.max() - before.min() > 100  # air, tissue ramp and bone: real contrast
 
     assert _window_level(page) == ("400", "40")  # from the objects' WindowWidth/Center
-    page.get_by_text("Patient", exact=True).click()  # OHIF's patient panel: the GB18030
+    # OHIF's patient panel, open without a click (no English "Patient" to press): the GB18030
     expect(page.get_by_text(re.compile(r"^张,\s*三$"))).to_have_count(1)  # name came intact
+    expect(page.get_by_text("Patient", exact=True)).to_have_count(0)
+    assert _corner(page, "top-left")[:1] == ["张三"]  # and the viewport's corner, as we write it
     page.screenshot(path=str(folder / "2-patient-panel.png"))
     # Window/level is OHIF's primary mouse tool: drag right (wider) and down (brighter level).
     box = page.locator(".cornerstone-canvas").first.bounding_box()
@@ -232,7 +283,7 @@ def test_find_by_pinyin_initials_open_and_window(
     page.mouse.move(x + 150, y + 100, steps=15)
     page.mouse.up()
     # OHIF updates its overlay on Cornerstone's VOI-modified event, after the new frame.
-    page.wait_for_function(r"() => !/W:\s*400\s*L:\s*40\b/.test(document.body.innerText)")
+    page.wait_for_function(r"() => !/窗宽\s*400\s*窗位\s*40\b/.test(document.body.innerText)")
     after = _rendered_image(page, folder, "3-windowed")
     width, level = _window_level(page)
     assert int(width) > 400 and int(level) > 40, (width, level)
@@ -246,6 +297,59 @@ def test_find_by_pinyin_initials_open_and_window(
     expect(page.locator(".cornerstone-canvas")).to_have_count(3, timeout=RENDER_WAIT_S * 1000)
     planes = [_rendered_image(page, folder, f"4-mpr-{index}", index) for index in range(3)]
     assert not any(looks_blank(plane) for plane in planes)
+    _assert_stayed_home(page, guard)
+
+
+def test_viewport_corners_name_the_patient_and_the_image(
+    context: BrowserContext, site: tuple[RunningCore, str], request: pytest.FixtureRequest
+) -> None:
+    """The four corners in the hospital's layout: who (王建国 from WANG^JIANGUO=王^建国, sex,
+    age, birth date, ID), where and what (hospital, study, series), which image (number, slice)
+    and how it is shown (window, zoom); in English when the appliance is."""
+    core, _study = site
+    folder = artifacts_for(request)
+    page, guard = _guarded_page(context, core)
+    page.goto(f"{core.base_url}/viewer/launch?AccessionNumber={WANG_ACCESSION}")
+    sign_in(page, DOCTOR, PASSWORD)
+    page.wait_for_url("**/viewer/viewer?StudyInstanceUIDs=*")
+    assert not looks_blank(_rendered_image(page, folder, "1-chinese"))
+    expect(page.locator('[data-cy="viewport-overlay-top-left"]')).to_contain_text("王建国")
+    assert _corner(page, "top-left") == ["王建国", "男 · 46岁 · 1980-01-01", f"患者ID {WANG_ID}"]
+    assert _corner(page, "top-right") == [
+        "北京协和医院",  # no hospital name configured: the images' institution
+        "2026-12-01 14:30",
+        "头颅CT平扫",
+        "序列 3 脑窗",
+    ]
+    image, slice_text = _corner(page, "bottom-left")
+    first = re.fullmatch(r"层位 (\d+) mm 层厚 5 mm", slice_text)
+    # OHIF orders the stack by position (first at one end: 0 or 15 mm); no SliceLocation in
+    # the objects, so the location comes from ImagePositionPatient.
+    assert image == f"图像 1/{WANG_SLICES}" and first and first.group(1) in ("0", "15"), slice_text
+    window, zoom = _corner(page, "bottom-right")
+    assert window == "窗宽 80 窗位 40" and re.fullmatch(r"缩放 \d+\.\d\d×", zoom), zoom
+    # The next image (the mouse wheel scrolls the stack): its number and slice follow.
+    box = page.locator(".cornerstone-canvas").first.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, 120)
+    expect(page.locator('[data-cy="viewport-overlay-bottom-left"]')).to_contain_text(
+        f"图像 2/{WANG_SLICES}"
+    )
+    step = 5 if first.group(1) == "0" else -5
+    following = f"层位 {int(first.group(1)) + step} mm 层厚 5 mm"
+    assert _corner(page, "bottom-left") == [f"图像 2/{WANG_SLICES}", following]
+    page.screenshot(path=str(folder / "2-next-image.png"))
+
+    # The appliance switched to English: the corners' labels follow on the next load.
+    context.add_cookies([{"name": "lang", "value": "en", "url": core.base_url}])
+    page.reload()
+    assert not looks_blank(_rendered_image(page, folder, "3-english"))
+    expect(page.locator('[data-cy="viewport-overlay-top-left"]')).to_contain_text(WANG_ID)
+    assert _corner(page, "top-left") == ["王建国", "M · 46 y · 1980-01-01", f"ID {WANG_ID}"]
+    assert _corner(page, "top-right")[-1] == "Se 3 脑窗"
+    assert _corner(page, "bottom-left")[0] == f"Im 1/{WANG_SLICES}"
+    assert _corner(page, "bottom-right")[0] == "W: 80 L: 40"
     _assert_stayed_home(page, guard)
 
 

@@ -10,6 +10,7 @@ import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -17,6 +18,7 @@ import pytest
 
 from core_server.archive import Origin
 from core_server.auth import query_audit
+from core_server.web.viewer import config as viewer_config
 from core_server.web.viewer.bundle import OHIF_VERSION, default_root, installed
 from tests.conftest import RunningCore
 from tests.dicom_data import encode, make_ct
@@ -180,6 +182,131 @@ def test_app_config_names_our_dicomweb_and_nothing_outside(doctor: httpx.Client)
     assert settings["staticWado"] is False
     assert settings["qidoSupportsIncludeField"] is False
     assert "http" not in answer.text.replace("httpErrorHandler", "")
+
+
+# Runs app-config.js in Node and calls every viewport corner item as OHIF 3.13's
+# CustomizableViewportOverlay does (contentF with the viewport's props); prints what each corner
+# shows, '' and null left out as OHIF leaves them out.
+_CORNERS_JS = """
+const window = {};
+const input = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+eval(input.script);
+const shown = {};
+for (const corner of ['topLeft', 'topRight', 'bottomLeft', 'bottomRight']) {
+  const items = window.config.customizationService['viewportOverlay.' + corner].$set;
+  shown[corner] = items
+    .filter(item => item.inheritsFrom === 'ohif.overlayItem')
+    .map(item => item.contentF(input.props, item))
+    .filter(value => value !== null && value !== undefined && value !== '');
+}
+console.log(JSON.stringify({shown, patientInfo: window.config.showPatientInfo}));
+"""
+
+CT_PROPS: dict[str, Any] = {
+    "referenceInstance": {
+        "PatientName": {"Alphabetic": "WANG^JIANGUO", "Ideographic": "王^建国"},
+        "PatientID": "P20261128",
+        "PatientSex": "M",
+        "PatientAge": "046Y",
+        "PatientBirthDate": "19800501",
+        "StudyDate": "20261128",
+        "StudyTime": "083015.123",
+        "StudyDescription": "胸部CT平扫",
+        "SeriesNumber": 2,
+        "SeriesDescription": "肺窗",
+        "InstitutionName": "CT ROOM 1",
+    },
+    "instance": {"InstanceNumber": 3, "SliceLocation": 12.5, "SliceThickness": 5},
+    "instances": [{"InstanceNumber": n} for n in (1, 2)] + [{"InstanceNumber": 3}],
+    "instanceNumber": 3,
+    "imageSliceData": {"imageIndex": 2, "numberOfSlices": 12},
+    "voi": {"windowWidth": 400, "windowCenter": 40},
+    "scale": 1.5,
+}
+
+
+def _corners(script: str, props: dict[str, Any]) -> dict[str, Any]:
+    node = subprocess.run(
+        ["node", "-e", _CORNERS_JS],
+        input=json.dumps({"script": script, "props": props}),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(node.stdout))
+
+
+def test_viewport_corners_show_the_patient_in_the_hospital_layout(doctor: httpx.Client) -> None:
+    """The four corners in the hospital's layout, in the user's language, the name as 王建国."""
+    chinese = _corners(doctor.get("/viewer/app-config.js").text, CT_PROPS)
+    assert chinese["shown"] == {
+        "topLeft": ["王建国", "男 · 46岁 · 1980-05-01", "患者ID P20261128"],
+        # No hospital name configured: the images' institution.
+        "topRight": ["CT ROOM 1", "2026-11-28 08:30", "胸部CT平扫", "序列 2 肺窗"],
+        "bottomLeft": ["图像 3/12", "层位 12.5 mm  层厚 5 mm"],
+        "bottomRight": ["窗宽 400 窗位 40", "缩放 1.50×"],
+    }
+    # The patient bar in OHIF's header is open and stays open (no "Patient" to click).
+    assert chinese["patientInfo"] == "visibleReadOnly"
+    english = doctor.get("/viewer/app-config.js", headers={"Cookie": "lang=en"}).text
+    assert _corners(english, CT_PROPS)["shown"] == {
+        "topLeft": ["王建国", "M · 46 y · 1980-05-01", "ID P20261128"],
+        "topRight": ["CT ROOM 1", "2026-11-28 08:30", "胸部CT平扫", "Se 2 肺窗"],
+        "bottomLeft": ["Im 3/12", "Loc 12.5 mm  Thick 5 mm"],
+        "bottomRight": ["W: 400 L: 40", "Zoom 1.50×"],
+    }
+
+
+def test_viewport_corners_read_every_shape_of_name_and_age() -> None:
+    script = viewer_config.app_config("医学影像中心", "zh", "北京协和医院")
+    names = {
+        "WANG^JIANGUO=王^建国": "王建国",  # as a string, groups split by '='
+        "张^三": "张三",  # Chinese in the alphabetic group (no '=')
+        "=欧阳^娜娜": "欧阳娜娜",
+        "WANG^JIANGUO": "WANG JIANGUO",  # a modality without Chinese: no '^'
+        "SMITH^JOHN^^DR": "DR SMITH JOHN",
+        "": None,
+    }
+    for given, expected in names.items():
+        props = {"referenceInstance": {"PatientName": given}}
+        top_left = _corners(script, props)["shown"]["topLeft"]
+        assert top_left == ([expected] if expected else []), given
+    listed = {
+        "referenceInstance": {"PatientName": [{"Alphabetic": "LI^SI", "Ideographic": "李^四"}]}
+    }
+    assert _corners(script, listed)["shown"]["topLeft"] == ["李四"]
+    ages = {  # no PatientAge: from the birth and study dates
+        ("20000229", "20260228"): "25岁",
+        ("20260301", "20261128"): "8个月",
+        ("20261120", "20261128"): "8天",
+    }
+    for (born, seen), expected in ages.items():
+        patient = {"PatientSex": "F", "PatientBirthDate": born, "StudyDate": seen}
+        shown = _corners(script, {"referenceInstance": patient})["shown"]
+        assert shown["topLeft"] == [f"女 · {expected} · {born[:4]}-{born[4:6]}-{born[6:]}"]
+    # The configured hospital name wins over the images' institution.
+    assert _corners(script, CT_PROPS)["shown"]["topRight"][0] == "北京协和医院"
+
+
+def test_viewport_corners_in_a_reconstructed_plane_name_no_acquired_slice() -> None:
+    """An MPR sagittal plane has no instance number: no slice location of an axial image."""
+    script = viewer_config.app_config("医学影像中心", "zh", "")
+    sagittal = {
+        **CT_PROPS,
+        "instanceNumber": None,
+        "imageSliceData": {"imageIndex": 63, "numberOfSlices": 128},
+    }
+    assert _corners(script, sagittal)["shown"]["bottomLeft"] == ["图像 64/128"]
+    # A slice location from the image position when the object has no SliceLocation.
+    positioned = {
+        **CT_PROPS,
+        "instance": {
+            "InstanceNumber": 3,
+            "ImagePositionPatient": [-64, -64, 10],
+            "ImageOrientationPatient": [1, 0, 0, 0, 1, 0],
+        },
+    }
+    assert _corners(script, positioned)["shown"]["bottomLeft"] == ["图像 3/12", "层位 10 mm"]
 
 
 def _store(core: RunningCore, **attributes: str) -> str:
