@@ -1,16 +1,16 @@
 """Report output: signed reports archived in the PACS (DICOM SR and encapsulated PDF), printed
 PDFs from per-department/modality layouts, the print log and reprint permission."""
 
-from core_server.reporting.output.rendering import age
-from core_server.reporting.output.service import (
+from core_server.reporting.output.models import (
     KINDS,
     PRINT_ROLES,
     ArchivedObject,
     PrintRecord,
-    ReportOutput,
     ReprintGrant,
     default_public_url,
 )
+from core_server.reporting.output.rendering import age
+from core_server.reporting.output.service import ReportOutput
 from core_server.reporting.output.source import (
     SignedReport,
     SignedVersion,

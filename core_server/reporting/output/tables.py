@@ -8,7 +8,6 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     Index,
     Integer,
     String,
@@ -18,7 +17,7 @@ from sqlalchemy import (
     false,
 )
 
-from core_server.db import BigId, metadata
+from core_server.db import BigId, UtcDateTime, metadata
 
 # One row per signed version and kind ("sr", "pdf"; "ko" when the report has key images):
 # written when the signature is seen, its UIDs fixed then, so a retry stores the same object
@@ -33,12 +32,15 @@ report_output_objects = Table(
     Column("study_instance_uid", String(64), nullable=False),
     Column("series_instance_uid", String(64), nullable=False),
     Column("sop_instance_uid", String(64), nullable=False, unique=True),
-    Column("status", String(12), nullable=False),  # pending, stored, skipped (no key image)
+    # pending -> running (claimed: core_server.jobs) -> stored | skipped (no key image)
+    Column("status", String(12), nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text, nullable=False, server_default=""),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("stored_at", DateTime(timezone=True), nullable=True),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("stored_at", UtcDateTime, nullable=True),
+    Column("claimed_by", String(64), nullable=True),  # migration 0021
+    Column("claimed_until", UtcDateTime, nullable=True),
     UniqueConstraint("report_id", "version", "kind"),
     Index("ix_report_output_objects_due", "status", "next_attempt_at"),
 )
@@ -52,7 +54,7 @@ report_print_log = Table(
     Column("version", Integer, nullable=False),
     Column("accession_number", String(64), nullable=False, server_default=""),
     Column("username", String(64), nullable=False),
-    Column("printed_at", DateTime(timezone=True), nullable=False),
+    Column("printed_at", UtcDateTime, nullable=False),
     Column("copies", Integer, nullable=False),
     Column("reprint", Boolean, nullable=False, server_default=false()),
     Column("reason", Text, nullable=False, server_default=""),
@@ -65,6 +67,6 @@ report_reprint_grants = Table(
     metadata,
     Column("username", String(64), primary_key=True),
     Column("granted_by", String(64), nullable=False),
-    Column("granted_at", DateTime(timezone=True), nullable=False),
+    Column("granted_at", UtcDateTime, nullable=False),
     Column("note", String(255), nullable=False, server_default=""),
 )

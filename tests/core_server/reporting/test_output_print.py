@@ -102,7 +102,7 @@ def test_print_log_and_reprint_permission(core: RunningCore) -> None:
         assert registrar.post(url, json={"copies": 1}).status_code == 200
         refused = registrar.post(url, json={"copies": 1, "reason": "患者遗失"})
         assert refused.status_code == 403
-        assert "补打需授权" in refused.json()["detail"]
+        assert "补打需授权" in refused.json()["detail"]["message"]
     with api(core, "liu.clinician") as clinician:
         assert clinician.post(url, json={}).status_code == 403  # clinicians read, not print
     with api(core, "admin", ADMIN_PASSWORD) as admin:

@@ -4,6 +4,7 @@ and stored once, enqueueing twice changes nothing, the print log and reprint gra
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -160,3 +161,28 @@ def test_key_images_gone_from_the_archive_are_skipped_not_retried(sqlite_parts: 
     )
     assert done["sr"].status == done["pdf"].status == "stored"
     assert output.run_due() == 0
+
+
+def test_objects_a_dead_process_was_storing_are_stored_after_a_restart(parts: Any) -> None:
+    """A core killed while storing an archived object held its row with a 5-minute lease: the
+    restarted core takes it back at start, not 5 minutes later."""
+    from core_server.jobs import owners
+    from core_server.reporting.output.archiving import QUEUE
+    from core_server.reporting.output.models import LEASE
+
+    output: ReportOutput = parts.core.report_output
+    signed = signed_report(parts, "P-SVC-DEAD")
+    child = subprocess.Popen(["true"])
+    child.wait()
+    dead = f"{owners._host()}:{child.pid}:1:0000dead"
+    held = QUEUE.claim_next(parts.core.engine, dead, LEASE)
+    assert held is not None and owners.is_gone(dead)
+    assert output.run_due() == 2  # the held one waits for its lease
+    output.start(interval=3600)  # releases what the dead process held; its worker stores it
+    try:
+        deadline = time.monotonic() + 30
+        while {o.status for o in output.objects(signed.report.id)} != {"stored"}:
+            assert time.monotonic() < deadline, output.objects(signed.report.id)
+            time.sleep(0.05)
+    finally:
+        output.stop()
