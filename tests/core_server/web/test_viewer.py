@@ -243,7 +243,7 @@ def test_viewport_corners_show_the_patient_in_the_hospital_layout(doctor: httpx.
         "topLeft": ["王建国", "男 · 46岁 · 1980-05-01", "患者ID P20261128"],
         # No hospital name configured: the images' institution.
         "topRight": ["CT ROOM 1", "2026-11-28 08:30", "胸部CT平扫", "序列 2 肺窗"],
-        "bottomLeft": ["图像 3/12", "层位 12.5 mm  层厚 5 mm"],
+        "bottomLeft": ["图像 3/12", "层位 12.5 mm 层厚 5 mm"],
         "bottomRight": ["窗宽 400 窗位 40", "缩放 1.50×"],
     }
     # The patient bar in OHIF's header is open and stays open (no "Patient" to click).
@@ -252,7 +252,7 @@ def test_viewport_corners_show_the_patient_in_the_hospital_layout(doctor: httpx.
     assert _corners(english, CT_PROPS)["shown"] == {
         "topLeft": ["王建国", "M · 46 y · 1980-05-01", "ID P20261128"],
         "topRight": ["CT ROOM 1", "2026-11-28 08:30", "胸部CT平扫", "Se 2 肺窗"],
-        "bottomLeft": ["Im 3/12", "Loc 12.5 mm  Thick 5 mm"],
+        "bottomLeft": ["Im 3/12", "Loc 12.5 mm Thick 5 mm"],
         "bottomRight": ["W: 400 L: 40", "Zoom 1.50×"],
     }
 
