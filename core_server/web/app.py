@@ -18,16 +18,16 @@ from core_server.ris import Ris
 from core_server.settings import Settings
 from core_server.web import (
     health,
-    pages_hl7,
     pages_reporting,
     pages_reporting_admin,
     refusals,
     routes_admin,
     routes_auth,
-    routes_hl7,
     routes_reporting,
     websocket,
 )
+from core_server.web.hl7 import pages as hl7_pages
+from core_server.web.hl7 import routes as hl7_routes
 from core_server.web.proxies import ForwardedHeaders, SecurityHeaders
 from core_server.web.queueing import pages as queueing_pages
 from core_server.web.queueing import routes as queueing_routes
@@ -98,11 +98,11 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     app.include_router(websocket.router)
     ris_routes.install(app)
     app.include_router(routes_reporting.router)
-    app.include_router(routes_hl7.router)
+    app.include_router(hl7_routes.router)
     pages.install(app)
     ris_pages.install(app)
     pages_reporting.install(app)
     pages_reporting_admin.install(app)
-    pages_hl7.install(app)
+    hl7_pages.install(app)
     app.include_router(viewer_routes.create_router(ctx.settings))
     return app

@@ -77,3 +77,42 @@ def test_destination_dead_letter_and_retry(
         assert len(his.messages) == 1
     page.screenshot(path=str(artifacts / "sent.png"), full_page=True)
     guard.assert_clean()
+
+
+def test_allowing_a_refused_sender(
+    browser: Browser,  # noqa: F811
+    core: RunningCore,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Once the administrator names the HIS's network, this machine is no longer let in: its
+    message is refused, shows in the log as refused, and one click allows it."""
+    artifacts: Path = artifacts_for(request)
+    auth.create_user(core.core.engine, "it2", PASSWORD, "admin")
+    page, guard = open_page(browser, core.base_url, "/admin/hl7", "it2", PASSWORD)
+    expect(page.locator("#status")).to_contain_text("只接收本机")
+    page.fill("#sender-address", "10.20.0.0/16")
+    page.fill("#sender-note", "HIS 服务器")
+    page.click("#add-sender")
+    expect(page.locator("#senders tbody tr")).to_contain_text("10.20.0.0/16")
+    try:
+        order = message(
+            msh("ORM^O01", "W2", version="2.3.1"),
+            pid("W002", "马^七"),
+            segment("ORC", {1: "NW", 2: "WEB2^HIS"}),
+            segment("OBR", {1: "1", 2: "WEB2^HIS", 4: "DR-CHEST-PA"}),
+        )
+        (answer,) = send(core.settings.hl7_port, order)
+        assert ack_fields(answer)["code"] == "AR"
+        refused = page.locator("#inbound tbody tr.message.refused")
+        expect(refused).to_contain_text("已拒绝", timeout=10_000)
+        refused.locator("button.allow").click()
+        expect(page.locator("#senders tbody tr")).to_have_count(2)
+        expect(page.locator("#senders tbody")).to_contain_text("127.0.0.1")
+        (again,) = send(core.settings.hl7_port, order)
+        assert ack_fields(again)["code"] == "AA"
+        page.screenshot(path=str(artifacts / "senders.png"), full_page=True)
+    finally:
+        assert core.core.hl7 is not None
+        for sender in core.core.hl7.allowed_senders():
+            core.core.hl7.forbid_sender(sender.id)
+    guard.assert_clean()

@@ -95,3 +95,37 @@ def test_dead_letter_and_retry(core: RunningCore) -> None:
         assert admin.post(f"/api/hl7/outbound/{dead['id']}/retry").status_code == 409
         assert admin.post("/api/hl7/outbound/999999/retry").status_code == 404
         assert admin.delete("/api/hl7/destinations/HIS").status_code == 204
+
+
+def test_allowed_senders(core: RunningCore) -> None:
+    """The listener's allow-list from the page's API: loopback only until a sender is named;
+    a refused sender's message is logged as refused and allowed in one step."""
+    port = core.settings.hl7_port
+    with core.api() as admin:
+        assert admin.get("/api/hl7/status").json()["loopback_only"] is True
+        bad = admin.post("/api/hl7/senders", json={"address": "not-an-ip"})
+        assert bad.status_code == 422 and bad.json()["detail"]["code"] == "hl7.sender.address"
+        assert admin.post("/api/hl7/senders", json={}).status_code == 422
+        remote = admin.post("/api/hl7/senders", json={"address": "10.9.0.0/16", "note": "HIS"})
+        assert remote.status_code == 201 and remote.json()["address"] == "10.9.0.0/16"
+        try:
+            assert (
+                admin.post("/api/hl7/senders", json={"address": "10.9.0.0/16"}).status_code == 409
+            )
+            assert admin.get("/api/hl7/status").json()["loopback_only"] is False
+            (answer,) = send(port, order("SND1", "CT-HEAD"))  # from 127.0.0.1: not listed now
+            assert ack_fields(answer)["code"] == "AR"
+            (refused,) = admin.get("/api/hl7/messages", params={"status": "refused"}).json()
+            assert refused["sending_application"] == "HIS" and refused["control_id"] is None
+            local = admin.post(
+                "/api/hl7/senders",
+                json={"address": "127.0.0.1", "sending_application": "HIS"},
+            ).json()
+            (again,) = send(port, order("SND1", "CT-HEAD"))
+            assert ack_fields(again)["code"] == "AA"
+            assert admin.delete(f"/api/hl7/senders/{local['id']}").status_code == 204
+            assert admin.delete(f"/api/hl7/senders/{local['id']}").status_code == 404
+        finally:
+            for sender in admin.get("/api/hl7/senders").json():
+                admin.delete(f"/api/hl7/senders/{sender['id']}")
+        assert admin.get("/api/hl7/status").json()["loopback_only"] is True

@@ -1,16 +1,18 @@
 """The HL7 interface's administration API (``/api/hl7/...``), for administrators only: the
 inbound message log (with each ACK, and reprocessing of a message that failed), the outbound
-queue and its dead letters (with retry), and the destinations messages go to. Every change is
-audited."""
+queue and its dead letters (with retry), the destinations messages go to, and the senders the
+listener takes messages from. Every change is audited. Refusals (an unknown destination, a
+setting out of range...) are the HL7 service's own, answered by the one refusal handler."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from core_server import auth, i18n
+from core_server import auth
+from core_server.refusals import Conflict, NotFound, Refusal
 from core_server.web.security import audit, require
 
 router = APIRouter(prefix="/api/hl7", tags=["hl7"])
@@ -54,27 +56,20 @@ class DestinationChange(BaseModel):
     enabled: bool | None = None
 
 
+class SenderIn(BaseModel):
+    """Who may send: any of an address (IP or network), MSH-3 and MSH-4; empty: anyone."""
+
+    address: str = Field("", max_length=64, description="IP or network (10.1.0.0/16)")
+    sending_application: str = Field("", max_length=180, description="MSH-3")
+    sending_facility: str = Field("", max_length=180, description="MSH-4")
+    note: str = Field("", max_length=255)
+
+
 def _hl7(request: Request) -> Any:
     service = request.app.state.ctx.hl7
     if service is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, _both("hl7.api.unavailable"))
+        raise Refusal("hl7.api.unavailable", 503)
     return service
-
-
-def _both(key: str, **values: object) -> str:
-    """An error for an API client: Chinese, then English."""
-    return f"{i18n.translate('zh', key, **values)} / {i18n.translate('en', key, **values)}"
-
-
-def _refused(exc: ValueError) -> HTTPException:
-    text = str(exc)
-    if text.startswith("no "):
-        code = status.HTTP_404_NOT_FOUND
-    elif any(word in text for word in ("exists already", "still wait", "being sent", "was sent")):
-        code = status.HTTP_409_CONFLICT
-    else:  # a setting out of range, a character set we cannot write
-        code = status.HTTP_422_UNPROCESSABLE_CONTENT
-    return HTTPException(code, _both("hl7.api.refused", reason=text))
 
 
 def _audit(request: Request, user: auth.User, action: str, target: str, detail: Any) -> None:
@@ -96,6 +91,8 @@ def interface_status(request: Request, user: Admin) -> dict[str, Any]:
         "outbound_waiting": counts.get("pending", 0) + counts.get("sending", 0),
         "dead_letters": counts.get("dead", 0),
         "destinations": [d.name for d in service.destinations()],
+        # no sender named yet: the listener takes messages from this machine only
+        "loopback_only": not service.allowed_senders(),
     }
 
 
@@ -107,7 +104,12 @@ def inbound_messages(
     request: Request,
     user: Admin,
     status_: Annotated[
-        str, Query(alias="status", description="accepted, error, rejected, failed, processing")
+        str,
+        Query(
+            alias="status",
+            description="accepted, error, rejected, failed, processing, refused (sender not "
+            "allowed)",
+        ),
     ] = "",
     message_type: Annotated[str, Query(description="ADT, ORM^O01...")] = "",
     control_id: str = "",
@@ -130,7 +132,7 @@ def inbound_message(request: Request, user: Admin, message_id: int) -> dict[str,
     """One message with its text and the ACK that answered it."""
     found = _hl7(request).message(message_id)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, _both("hl7.api.no_message", id=message_id))
+        raise NotFound("hl7.api.no_message", id=message_id)
     return found.as_dict()  # type: ignore[no-any-return]
 
 
@@ -139,10 +141,10 @@ def reprocess_message(request: Request, user: Admin, message_id: int) -> dict[st
     """Apply a message that failed (AE, internal error) again, once its cause is put right."""
     service = _hl7(request)
     if service.message(message_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, _both("hl7.api.no_message", id=message_id))
+        raise NotFound("hl7.api.no_message", id=message_id)
     outcome = service.reprocess(message_id)
     if outcome is None:
-        raise HTTPException(status.HTTP_409_CONFLICT, _both("hl7.api.not_reprocessable"))
+        raise Conflict("hl7.api.not_reprocessable")
     _audit(request, user, "hl7.reprocess", str(message_id), {"status": outcome})
     return service.message(message_id).as_dict()  # type: ignore[no-any-return]
 
@@ -174,19 +176,13 @@ def dead_letters(
 
 @router.get("/outbound/{job_id}")
 def outbound_job(request: Request, user: Admin, job_id: int) -> dict[str, Any]:
-    try:
-        return _hl7(request).job(job_id).as_dict()  # type: ignore[no-any-return]
-    except ValueError as exc:
-        raise _refused(exc) from None
+    return _hl7(request).job(job_id).as_dict()  # type: ignore[no-any-return]
 
 
 @router.post("/outbound/{job_id}/retry")
 def retry_job(request: Request, user: Admin, job_id: int) -> dict[str, Any]:
     """Send a dead letter again (its tries start over), or a waiting message now."""
-    try:
-        job = _hl7(request).retry(job_id)
-    except ValueError as exc:
-        raise _refused(exc) from None
+    job = _hl7(request).retry(job_id)
     _audit(request, user, "hl7.retry", str(job_id), {"destination": job.destination})
     return job.as_dict()  # type: ignore[no-any-return]
 
@@ -201,20 +197,14 @@ def destinations(request: Request, user: Admin) -> list[dict[str, Any]]:
 
 @router.post("/destinations", status_code=201)
 def add_destination(request: Request, user: Admin, body: DestinationIn) -> dict[str, Any]:
-    try:
-        added = _hl7(request).add_destination(**body.model_dump())
-    except ValueError as exc:
-        raise _refused(exc) from None
+    added = _hl7(request).add_destination(**body.model_dump())
     _audit(request, user, "hl7.destination.create", added.name, body.model_dump())
     return added.as_dict()  # type: ignore[no-any-return]
 
 
 @router.get("/destinations/{name}")
 def destination(request: Request, user: Admin, name: str) -> dict[str, Any]:
-    try:
-        return _hl7(request).destination(name).as_dict()  # type: ignore[no-any-return]
-    except ValueError as exc:
-        raise _refused(exc) from None
+    return _hl7(request).destination(name).as_dict()  # type: ignore[no-any-return]
 
 
 @router.patch("/destinations/{name}")
@@ -222,18 +212,34 @@ def change_destination(
     request: Request, user: Admin, name: str, body: DestinationChange
 ) -> dict[str, Any]:
     changes = body.model_dump(exclude_none=True)
-    try:
-        changed = _hl7(request).update_destination(name, **changes)
-    except ValueError as exc:
-        raise _refused(exc) from None
+    changed = _hl7(request).update_destination(name, **changes)
     _audit(request, user, "hl7.destination.change", name, changes)
     return changed.as_dict()  # type: ignore[no-any-return]
 
 
 @router.delete("/destinations/{name}", status_code=204)
 def remove_destination(request: Request, user: Admin, name: str) -> None:
-    try:
-        _hl7(request).remove_destination(name)
-    except ValueError as exc:
-        raise _refused(exc) from None
+    _hl7(request).remove_destination(name)
     _audit(request, user, "hl7.destination.delete", name, {})
+
+
+# -- senders ----------------------------------------------------------------------------------
+
+
+@router.get("/senders")
+def allowed_senders(request: Request, user: Admin) -> list[dict[str, Any]]:
+    """Who the listener takes messages from; none: this machine (loopback) only."""
+    return [s.as_dict() for s in _hl7(request).allowed_senders()]
+
+
+@router.post("/senders", status_code=201)
+def allow_sender(request: Request, user: Admin, body: SenderIn) -> dict[str, Any]:
+    added = _hl7(request).allow_sender(**body.model_dump(), by=user.username)
+    _audit(request, user, "hl7.sender.allow", str(added.id), body.model_dump())
+    return added.as_dict()  # type: ignore[no-any-return]
+
+
+@router.delete("/senders/{sender_id}", status_code=204)
+def forbid_sender(request: Request, user: Admin, sender_id: int) -> None:
+    gone = _hl7(request).forbid_sender(sender_id)
+    _audit(request, user, "hl7.sender.forbid", str(sender_id), gone.as_dict())
