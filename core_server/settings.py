@@ -93,6 +93,18 @@ class Settings(BaseSettings):
         1048576, description="Largest P-DATA PDU the archive accepts (bytes; 0 = unlimited)"
     )
     dicom_network_timeout: float = Field(60.0, description="DICOM network/DIMSE timeout (s)")
+    dicom_artim_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="ARTIM timer (PS3.8): a connection on the DICOM port must send its whole"
+        " association request within this many seconds, else it is aborted and closed (s)",
+    )
+    dicom_direct_path: bool = Field(
+        True,
+        description="Serve storage, verification and query/retrieve associations on the direct"
+        " path (one blocking thread, see the README's DICOM conformance); off: pynetdicom"
+        " serves every association",
+    )
     dicom_workers: int = Field(
         1,
         ge=0,

@@ -44,6 +44,8 @@ def dicom_server(
         strict=settings.strict_ae,
         max_pdu=settings.dicom_max_pdu,
         timeout=settings.dicom_network_timeout,
+        artim=settings.dicom_artim_timeout,
+        direct_path=settings.dicom_direct_path,
         share_port=settings.dicom_processes > 1,
         ris=ris,
     )

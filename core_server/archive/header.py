@@ -5,7 +5,9 @@ in a CT slice), which was a fifth of the server's Python CPU per stored object. 
 over the encoded elements (skipping sequences and pixel data by their lengths and delimiters,
 through a memory map, so pixel data is never read) and hands the wanted ones to pydicom as raw
 elements: pydicom still decodes their values, with the object's character set. It also proves
-the object complete: the last element must end where the file ends.
+the object complete (the last element must end where the file ends) and well formed where a
+later reader depends on it: top-level elements in increasing tag order, each once (PS3.5 7.1;
+pydicom keeps them in file order, and a study's metadata then broke), and only known VRs.
 
 Only little endian syntaxes are walked, explicit or implicit VR; anything else (deflated, big
 endian), or bytes the walk cannot follow, returns None and the caller reads the file with
@@ -68,6 +70,13 @@ _NOT_WALKED = frozenset({"1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2"})
 _LONG_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 )
+# PS3.5 Table 6.2-1: an explicit VR outside this set is an error, not something to guess at.
+_KNOWN_VRS = frozenset(
+    b"AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL"
+    b" UN UR US UT UV".split()
+)
+# Pixel Data, Float Pixel Data, Double Float Pixel Data: an image object has one of them.
+PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
 _TAG = struct.Struct("<HH")
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
@@ -83,9 +92,14 @@ class Truncated(ValueError):
     """The object ends before its last element does."""
 
 
-def read(path: Path) -> tuple[Dataset, str] | None:
+class Malformed(ValueError):
+    """The object is complete but not valid DICOM (elements out of order, an unknown VR)."""
+
+
+def read(path: Path) -> tuple[Header, str] | None:
     """The indexed attributes of a Part 10 file and its transfer syntax UID, or None when this
-    walk cannot read it. Raises :class:`Truncated` for an incomplete object."""
+    walk cannot read it. Raises :class:`Truncated` for an incomplete object, :class:`Malformed`
+    for one out of order or with an unknown VR."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # not a Python file: fewer system calls
     try:
         data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
@@ -100,21 +114,26 @@ def read(path: Path) -> tuple[Dataset, str] | None:
             return None
 
 
-def _walk_file(data: mmap.mmap) -> tuple[Dataset, str]:
+def _walk_file(data: mmap.mmap) -> tuple[Header, str]:
     if len(data) < 144 or data[128:132] != b"DICM":
         raise _Unwalkable
     meta: dict[int, bytes] = {}
     offset = 132
     while offset + 8 <= len(data) and data[offset : offset + 2] == b"\x02\x00":
-        offset = _element(data, offset, False, meta, None)
+        offset = _element(data, offset, False, meta, None)[0]
     syntax = meta.get(0x00020010, b"").rstrip(b"\x00 ").decode("ascii", "replace")
     if not syntax or syntax in _NOT_WALKED:
         raise _Unwalkable
     implicit = syntax == _IMPLICIT
     found: dict[int, bytes] = {}
     vrs: dict[int, str | None] = {}
+    previous, pixels = 0, False
     while offset < len(data):
-        offset = _element(data, offset, implicit, found, vrs)
+        offset, tag = _element(data, offset, implicit, found, vrs)
+        if tag <= previous:
+            raise Malformed(f"element {_name(tag)} comes after {_name(previous)}: out of order")
+        previous = tag
+        pixels = pixels or tag in PIXEL_TAGS
     elements: dict[BaseTag, DataElement | RawDataElement] = {}
     plain: dict[str, object] = {}
     for tag, value in found.items():
@@ -127,18 +146,27 @@ def _walk_file(data: mmap.mmap) -> tuple[Dataset, str]:
             plain[_KEYWORDS[tag]] = int(value)
         tag_ = BaseTag(tag)
         elements[tag_] = RawDataElement(tag_, vrs[tag], len(value), value, 0, implicit, True)
-    return Header(elements, plain), syntax
+    return Header(elements, plain, pixels), syntax
+
+
+def _name(tag: int) -> str:
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
 class Header(Dataset):
     """The walked attributes. ``get`` answers single ASCII values of plain VRs, and unsigned
-    shorts, without pydicom's element conversion; the rest pydicom decodes."""
+    shorts, without pydicom's element conversion; the rest pydicom decodes. ``has_pixels``:
+    the object holds (float or double float) pixel data."""
 
     def __init__(
-        self, elements: dict[BaseTag, DataElement | RawDataElement], plain: dict[str, object]
+        self,
+        elements: dict[BaseTag, DataElement | RawDataElement],
+        plain: dict[str, object],
+        has_pixels: bool,
     ) -> None:
         super().__init__(elements)
         self._plain = plain
+        self.has_pixels = has_pixels
 
     def get(self, key: Any, default: Any = None) -> Any:
         if isinstance(key, str) and key in self._plain:
@@ -152,8 +180,9 @@ def _element(
     implicit: bool,
     found: dict[int, bytes],
     vrs: dict[int, str | None] | None,
-) -> int:
-    """Step over one element at ``offset``; keep its value if wanted. The offset after it."""
+) -> tuple[int, int]:
+    """Step over one element at ``offset``; keep its value if wanted. The offset after it, and
+    the element's tag."""
     end = len(data)
     if offset + 8 > end:
         raise Truncated(f"truncated: {end - offset} bytes where an element header starts")
@@ -170,15 +199,17 @@ def _element(
                 raise Truncated("truncated in an element header")
             length = _U32.unpack_from(data, offset + 8)[0]
             offset += 12
-        elif vr.isalpha() and vr.isupper():
+        elif vr in _KNOWN_VRS:
             length = _U16.unpack_from(data, offset + 6)[0]
             offset += 8
+        elif vr.isalpha() and vr.isupper():
+            raise Malformed(f"element {_name(tag)} has the unknown VR {vr.decode()!r}")
         else:
             raise _Unwalkable  # not an explicit VR where one should be
     if length == _UNDEFINED:
         if vrs is None:
             raise _Unwalkable
-        return _skip_items(data, offset, implicit)
+        return _skip_items(data, offset, implicit), tag
     if offset + length > end:
         raise Truncated(
             f"truncated: element ({group:04X},{number:04X}) needs {length} bytes, "
@@ -188,7 +219,7 @@ def _element(
         found[tag] = data[offset : offset + length]
         if vrs is not None:
             vrs[tag] = None if vr is None else vr.decode("ascii")
-    return offset + length
+    return offset + length, tag
 
 
 def _skip_items(data: mmap.mmap, offset: int, implicit: bool) -> int:
@@ -217,4 +248,4 @@ def _skip_items(data: mmap.mmap, offset: int, implicit: bool) -> int:
             if _TAG.unpack_from(data, offset) == (0xFFFE, 0xE00D):
                 offset += 8
                 break
-            offset = _element(data, offset, implicit, {}, {})
+            offset = _element(data, offset, implicit, {}, {})[0]

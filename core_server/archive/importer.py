@@ -14,6 +14,7 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from core_server.archive.ingest import Origin, Stored
 from core_server.archive.objects import InvalidObject
+from core_server.refusals import Refusal
 
 log = logging.getLogger(__name__)
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
@@ -70,7 +71,7 @@ def import_files(
                     report.duplicates += 1
                 else:
                     report.stored += 1
-        except (InvalidObject, OSError) as exc:
+        except (InvalidObject, Refusal, OSError) as exc:  # a Refusal: ReplaceRefused
             report.failed.append((str(path), str(exc)))
             log.warning("import of %s failed: %s", path, exc)
         if progress:

@@ -13,16 +13,21 @@ checkpoint, makes it durable). A power cut may lose the newest rows, never their
 :meth:`Archive.recover` indexes the files of the last days that no row names at every start. This
 saves a third sync (about 0.3 ms) on every object of an association, which waits for each answer.
 
-Duplicate SOP Instance UIDs: the same bytes again are a success and change nothing; different
-bytes under a stored UID replace the indexed object (a modality re-sending a corrected image),
-and the older file is kept and listed in ``replaced_instances``.
+Duplicate SOP Instance UIDs: the same bytes again are a success and change nothing. Different
+bytes under a stored UID (that are not one of its earlier versions: a re-send of an original
+that a correction rewrote) are refused (:class:`ReplaceRefused`) unless the origin may replace
+(``Origin.may_replace``: a modality registered with the overwrite permission re-sending a
+corrected image, or the core's own report output retrying an object under its reserved UID);
+then they replace the indexed object, and the older file is kept and listed in
+``replaced_instances``. So by default no sender can change what was archived (after dcm4chee's
+overwrite policy, whose default is "never").
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,7 +36,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, selec
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from core_server import db
+from core_server import clock, db
 from core_server.archive import tables as t
 from core_server.archive.memo import Memo, PerEngine
 from core_server.archive.objects import (
@@ -43,17 +48,36 @@ from core_server.archive.objects import (
     text,
 )
 from core_server.archive.storage import StorageArea
+from core_server.refusals import Conflict
 
 log = logging.getLogger(__name__)
+# Channels whose objects the core makes itself under UIDs it reserved (report output): a retry
+# after a crash may bring other bytes (a new content time) and must replace its earlier try.
+OWN_CHANNELS = frozenset({"report"})
 
 
 @dataclass(frozen=True)
 class Origin:
-    """Where an object came from: ``dimse``, ``import``, ``stow``..., and the sender."""
+    """Where an object came from: ``dimse``, ``import``, ``stow``..., and the sender.
+    ``may_replace``: a different object under a stored SOP Instance UID replaces it (the sender
+    has the overwrite permission); otherwise it is refused."""
 
     channel: str
     ae_title: str = ""
     remote: str = ""
+    may_replace: bool = False
+
+    @property
+    def replaces(self) -> bool:
+        return self.may_replace or self.channel in OWN_CHANNELS
+
+
+class ReplaceRefused(Conflict):
+    """A different object under a stored SOP Instance UID from an origin that may not replace
+    it: nothing changed, the received file is gone."""
+
+    def __init__(self, sop_instance_uid: str) -> None:
+        super().__init__("archive.replace_refused", sop_instance_uid=sop_instance_uid)
 
 
 @dataclass(frozen=True)
@@ -75,7 +99,7 @@ def store_file(engine: Engine, storage: StorageArea, incoming: Path, origin: Ori
         incoming.unlink(missing_ok=True)
         raise
     size = incoming.stat().st_size
-    received_at = datetime.now(UTC)
+    received_at = clock.now()
     relative = storage.new_path(parsed.study_instance_uid, received_at)
     # The file is fsynced, renamed and its folder fsynced before the index transaction
     # starts, so a committed row always has its file and the write lock is never held across
@@ -95,13 +119,19 @@ def store_file(engine: Engine, storage: StorageArea, incoming: Path, origin: Ori
 
 def index_file(engine: Engine, storage: StorageArea, relative: str) -> Stored:
     """Index a complete file already in the storage area that no row names (written before a
-    crash, never acknowledged): a sender's retry of it is then a duplicate."""
+    crash, never acknowledged): a sender's retry of it is then a duplicate. A file that would
+    replace a stored object is removed (its sender's permission is not known; it was never
+    acknowledged, so the sender sends it again)."""
     parsed = parse(storage.absolute(relative))
     size = storage.absolute(relative).stat().st_size
-    received_at = datetime.now(UTC)
-    outcome, last_key = _index(
-        engine, storage, parsed, relative, size, received_at, Origin("recovery")
-    )
+    received_at = clock.now()
+    try:
+        outcome, last_key = _index(
+            engine, storage, parsed, relative, size, received_at, Origin("recovery")
+        )
+    except ReplaceRefused:
+        storage.remove(relative)
+        raise
     if outcome == "duplicate":
         storage.remove(relative)
     return _stored(parsed, outcome, last_key)
@@ -164,7 +194,7 @@ def _index(
                 if series_fk is None:
                     series_fk = _series_fk(conn, parsed, origin, received_at)
                 outcome = _insert_or_replace(
-                    conn, storage, parsed, series_fk, instance_values, received_at
+                    conn, storage, parsed, series_fk, instance_values, received_at, origin
                 )
                 last_key = int(conn.execute(_LAST_KEY).scalar() or 0)
             known.put(series_uid, series_fk)  # committed: safe to remember
@@ -212,6 +242,7 @@ def _insert_or_replace(
     series_fk: int,
     values: dict[str, Any],
     received_at: datetime,
+    origin: Origin,
 ) -> str:
     new = {"series_fk": series_fk, "sop_instance_uid": parsed.sop_instance_uid, **values}
     if conn.execute(_insert_new_instance(conn.dialect.name), new).first() is not None:
@@ -219,6 +250,14 @@ def _insert_or_replace(
     old = conn.execute(_OLD_INSTANCE, {"uid": parsed.sop_instance_uid}).one()
     if old.size == values["size"] and storage.same_content(old.path, values["path"]):
         return "duplicate"
+    if not origin.replaces and not _sent_before(conn, storage, old, values):
+        log.warning(
+            "refused a different object under the stored SOP Instance UID %s from %s %s",
+            parsed.sop_instance_uid,
+            origin.channel,
+            origin.ae_title or origin.remote,
+        )
+        raise ReplaceRefused(parsed.sop_instance_uid)
     conn.execute(
         insert(t.replaced_instances).values(
             sop_instance_uid=old.sop_instance_uid,
@@ -233,6 +272,16 @@ def _insert_or_replace(
     )
     log.info("instance %s replaced; older file kept", parsed.sop_instance_uid)
     return "replaced"
+
+
+def _sent_before(conn: Connection, storage: StorageArea, old: Any, values: dict[str, Any]) -> bool:
+    """Is the object one of the stored object's earlier versions, byte for byte? A modality
+    re-sending its original after a correction rewrote the archived file sends nothing new:
+    it is taken (and corrected again, see late_arrivals) whoever sends it."""
+    earlier = conn.execute(
+        _EARLIER_VERSIONS, {"uid": old.sop_instance_uid, "size": values["size"]}
+    ).scalars()
+    return any(storage.same_content(path, values["path"]) for path in earlier)
 
 
 def _series_fk(conn: Connection, parsed: ParsedObject, origin: Origin, now: datetime) -> int:
@@ -318,6 +367,10 @@ def _insert(conn: Connection, table: Table, **values: Any) -> int:
 # Statements built once, values bound at execution: building a statement per object cost
 # more CPU than running it.
 _OLD_INSTANCE = select(t.instances).where(t.instances.c.sop_instance_uid == bindparam("uid"))
+_EARLIER_VERSIONS = select(t.replaced_instances.c.path).where(
+    t.replaced_instances.c.sop_instance_uid == bindparam("uid"),
+    t.replaced_instances.c.size == bindparam("size"),
+)
 _ID_BY_UID = {
     t.series.name: select(t.series.c.id).where(t.series.c.series_instance_uid == bindparam("uid")),
     t.studies.name: select(t.studies.c.id).where(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from pydicom import Dataset, dcmread
 from pydicom.dataelem import RawDataElement
 from pydicom.multival import MultiValue
-from pydicom.uid import DeflatedExplicitVRLittleEndian
+from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import PersonName
 
 import core_server.iso_ir_58  # noqa: F401  (pydicom gets ISO 2022 IR 58 wrong without it)
@@ -36,15 +38,17 @@ class ParsedObject:
 
 def parse(path: Path) -> ParsedObject:
     """Read a Part 10 file's attributes (large values are left on disk); refuse one that is
-    truncated or lacks its identifying UIDs."""
+    truncated, malformed (elements out of order, an unknown VR), lacks its identifying UIDs or,
+    being an image, its pixel data."""
     try:
         walked = header.read(path)  # the common case, without pydicom's full read
-    except header.Truncated as exc:
+    except (header.Truncated, header.Malformed) as exc:
         raise InvalidObject(str(exc)) from exc
     if walked is not None:
-        dataset, transfer_syntax = walked
+        dataset: Dataset = walked[0]
+        transfer_syntax, has_pixels = walked[1], walked[0].has_pixels
     else:
-        dataset, transfer_syntax = _read_with_pydicom(path)
+        dataset, transfer_syntax, has_pixels = _read_with_pydicom(path)
     uids = {}
     for keyword in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
         value = text(dataset, keyword)
@@ -53,6 +57,8 @@ def parse(path: Path) -> ParsedObject:
         if len(value) > 64:
             raise InvalidObject(f"{keyword} is longer than 64 characters")
         uids[keyword] = value
+    if not has_pixels and is_image(uids["SOPClassUID"]):
+        raise InvalidObject(f"{UID(uids['SOPClassUID']).name} without PixelData")
     return ParsedObject(
         dataset=dataset,
         transfer_syntax_uid=transfer_syntax,
@@ -63,7 +69,13 @@ def parse(path: Path) -> ParsedObject:
     )
 
 
-def _read_with_pydicom(path: Path) -> tuple[Dataset, str]:
+@lru_cache(maxsize=512)
+def is_image(sop_class_uid: str) -> bool:
+    """An image storage SOP class (its IOD has pixel data): "... Image Storage" by name."""
+    return "Image Storage" in UID(sop_class_uid).name
+
+
+def _read_with_pydicom(path: Path) -> tuple[Dataset, str, bool]:
     try:
         dataset = dcmread(path, defer_size=_DEFER)
     except Exception as exc:
@@ -71,9 +83,13 @@ def _read_with_pydicom(path: Path) -> tuple[Dataset, str]:
     transfer_syntax = str(getattr(dataset.file_meta, "TransferSyntaxUID", "") or "")
     if not transfer_syntax:
         raise InvalidObject("file meta information has no Transfer Syntax UID")
+    tags = list(dataset._dict)  # pydicom keeps the file's order
+    if tags != sorted(tags):
+        first = next(b for a, b in itertools.pairwise(tags) if b < a)
+        raise InvalidObject(f"element {first} is out of order")
     if transfer_syntax != DeflatedExplicitVRLittleEndian:
         _check_complete(dataset, path)
-    return dataset, transfer_syntax
+    return dataset, transfer_syntax, any(tag in header.PIXEL_TAGS for tag in tags)
 
 
 def _check_complete(dataset: Dataset, path: Path) -> None:
@@ -99,8 +115,12 @@ def _check_complete(dataset: Dataset, path: Path) -> None:
 
 
 def text(dataset: Dataset, keyword: str, limit: int | None = None) -> str:
-    """An attribute as text ('' when absent or empty); multiple values joined by backslash."""
-    value: Any = dataset.get(keyword)
+    """An attribute as text ('' when absent or empty); multiple values joined by backslash.
+    A value pydicom cannot decode makes the object invalid (not an archive failure)."""
+    try:
+        value: Any = dataset.get(keyword)
+    except Exception as exc:
+        raise InvalidObject(f"{keyword} cannot be read: {exc}") from exc
     if value is None:
         return ""
     result = "\\".join(str(v) for v in value) if isinstance(value, MultiValue) else str(value)

@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from core_server import db
+from core_server import clock, db
 from core_server.archive import commitment, corrections, ingest, late_arrivals, query
 from core_server.archive import tables as t
 from core_server.archive.corrections import Correction, Version
-from core_server.archive.storage import StorageArea
+from core_server.archive.storage import Incoming, StorageArea
 from core_server.events import EventBus
 
 log = logging.getLogger(__name__)
@@ -41,9 +41,31 @@ class Archive:
         """Store the bytes of a Part 10 object; see :mod:`core_server.archive.ingest`."""
         return self.store_file(self.storage.receive(data), origin)
 
-    def store_file(self, incoming: Path, origin: ingest.Origin) -> ingest.Stored:
+    def incoming(self) -> Incoming:
+        """A new object arriving, written as its bytes come (a C-STORE's fragments): see
+        :class:`~core_server.archive.storage.Incoming`; then :meth:`store_file`."""
+        return self.storage.incoming_file()
+
+    def new_incoming(self) -> Path:
+        """The same agreement for a writer that opens the file itself (STOW-RS's multipart
+        parser): a new empty file in the incoming folder, for :meth:`store_file`; the writer
+        removes it if it never gets there (:meth:`discard_incoming`)."""
+        return self.storage.incoming_file().close()
+
+    def discard_incoming(self, paths: Iterable[Path]) -> None:
+        """Remove incoming files that were not handed to :meth:`store_file` (or were refused)."""
+        for path in paths:
+            Path(path).unlink(missing_ok=True)
+
+    def store_file(self, incoming: Path | Incoming, origin: ingest.Origin) -> ingest.Stored:
         """The single ingest path: a Part 10 file in :attr:`StorageArea.incoming` is checked,
-        made durable and indexed, or refused and removed."""
+        made durable and indexed, or refused and removed. Raises
+        :class:`~core_server.archive.InvalidObject` for an object it cannot index,
+        :class:`~core_server.archive.ReplaceRefused` for a different object under a stored
+        SOP Instance UID from an origin that may not replace it, ``OSError`` (a full disk) or
+        a database error when it could not store it; in every case nothing is left behind."""
+        if isinstance(incoming, Incoming):
+            incoming = incoming.close()
         stored = ingest.store_file(self.engine, self.storage, incoming, origin)
         if stored.outcome != "duplicate":
             stored = self._follow_up(stored)
@@ -112,7 +134,7 @@ class Archive:
         """After an unclean stop: drop half-written temporary files and index the complete
         files written just before the crash. Only recent day folders are walked, so start-up
         stays quick on a large archive."""
-        since = datetime.now(UTC) - timedelta(days=days)
+        since = clock.now() - timedelta(days=days)
         partial = self.storage.remove_partial()
         being_corrected = corrections.settle_unfinished(self.engine, self.storage)
         recent = self.storage.walk(since)

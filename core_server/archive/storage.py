@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 INCOMING = ".incoming"
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 
 
 class StorageArea:
@@ -38,14 +39,19 @@ class StorageArea:
         """A fresh name in the incoming folder for an object about to be received."""
         return self.incoming / f"{_unique()}.part"
 
+    def incoming_file(self) -> Incoming:
+        """A new object arriving: see :class:`Incoming`."""
+        return Incoming(self.new_incoming())
+
     def receive(self, data: bytes) -> Path:
         """Put bytes in the incoming folder (not yet durable; see :meth:`adopt`)."""
-        path = self.new_incoming()
-        with path.open("wb") as file:
-            file.write(data)
-            file.flush()
-            start_writeback(file.fileno())
-        return path
+        incoming = self.incoming_file()
+        try:
+            incoming.write(data)
+            return incoming.close()
+        except BaseException:
+            incoming.discard()
+            raise
 
     def adopt(self, incoming: Path, relative: str) -> None:
         """Move an incoming file to its final name durably: fsync it, rename it, fsync the
@@ -123,6 +129,49 @@ class StorageArea:
             for day in self.root.glob("[0-9]*/[0-9]*/[0-9]*")
             if day.is_dir() and str(day.relative_to(self.root)) >= first
         ]
+
+
+class Incoming:
+    """The one agreement for an object arriving, whichever way it comes (C-STORE on either DICOM
+    path, STOW-RS, import): a file of its own in the incoming folder (created exclusively, on the
+    storage area's filesystem so that moving it into place is a rename), written as the bytes
+    come, then handed to ``Archive.store_file``, which moves it into place or removes it. Until
+    it is handed over its writer owns it, and :meth:`discard` removes it: a refused, failed or
+    cut-short receive leaves nothing. A full disk shows as an ``OSError`` (ENOSPC) from
+    :meth:`write` or the creation; the file is then already gone."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # os.open and os.write rather than a Python file: fewer system calls (each one lets
+        # another association's thread take the GIL), and nothing to flush.
+        self.fd: int | None = os.open(path, _CREATE, 0o644)
+
+    def write(self, data: bytes | memoryview) -> None:
+        """Append all of ``data``; on a failure (a full disk) the file is removed."""
+        assert self.fd is not None, "written after close"
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self.fd, view) :]
+        except BaseException:
+            self.discard()
+            raise
+
+    def close(self) -> Path:
+        """Written whole: the kernel starts writing it to disk (see :func:`start_writeback`);
+        the path to hand to ``Archive.store_file``."""
+        if self.fd is not None:
+            start_writeback(self.fd)
+            os.close(self.fd)
+            self.fd = None
+        return self.path
+
+    def discard(self) -> None:
+        """Not handed over: close and remove the file."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        self.path.unlink(missing_ok=True)
 
 
 @functools.lru_cache(maxsize=1024)

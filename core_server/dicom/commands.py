@@ -147,9 +147,14 @@ def _meta_element(element: int, vr: bytes, value: bytes, pad: bytes) -> bytes:
     return struct.pack("<HH2sH", 0x0002, element, vr, len(value)) + value
 
 
-def file_meta(sop_class_uid: str, sop_instance_uid: str, transfer_syntax_uid: str) -> bytes:
+def file_meta(
+    sop_class_uid: str, sop_instance_uid: str, transfer_syntax_uid: str, source_ae: str = ""
+) -> bytes:
     """Preamble, ``DICM`` and the file meta information group of a received object, as
-    pynetdicom's ``create_file_meta`` and pydicom's ``write_file_meta_info`` write them."""
+    pynetdicom's ``create_file_meta`` and pydicom's ``write_file_meta_info`` write them, with
+    the sender's AE title as Source Application Entity Title (0002,0016) when given: who
+    wrote this content, for provenance (PS3.10 7.1)."""
+    source = (_meta_element(0x0016, b"AE", source_ae.encode("ascii"), b" "),) if source_ae else ()
     body = b"".join(
         (
             _meta_element(0x0001, b"OB", b"\x00\x01", b"\x00"),
@@ -158,6 +163,7 @@ def file_meta(sop_class_uid: str, sop_instance_uid: str, transfer_syntax_uid: st
             _meta_element(0x0010, b"UI", transfer_syntax_uid.encode("ascii"), b"\x00"),
             _meta_element(0x0012, b"UI", PYNETDICOM_IMPLEMENTATION_UID.encode("ascii"), b"\x00"),
             _meta_element(0x0013, b"SH", PYNETDICOM_IMPLEMENTATION_VERSION.encode("ascii"), b" "),
+            *source,
         )
     )
     length = struct.pack("<HH2sHI", 0x0002, 0x0000, b"UL", 4, len(body))

@@ -3,6 +3,7 @@
 from core_server.modalities.registry import (
     Modality,
     ModalityError,
+    UnknownModality,
     add_modality,
     get_modality,
     list_modalities,
@@ -13,6 +14,7 @@ from core_server.modalities.registry import (
 __all__ = [
     "Modality",
     "ModalityError",
+    "UnknownModality",
     "add_modality",
     "get_modality",
     "list_modalities",

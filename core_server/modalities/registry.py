@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 
-from core_server import db
+from core_server import clock, db
 from core_server.modalities.tables import modalities
+from core_server.refusals import Refusal
 
 
-class ModalityError(ValueError):
-    """A refused change to the registry, said for the administrator."""
+class ModalityError(Refusal):
+    """A refused change to the registry, said for the administrator (texts in the catalogue,
+    ``modalities.*``): 409 for a conflict or a bad value, 404 for an unknown AE title."""
+
+    status = 409
+
+
+class UnknownModality(ModalityError):
+    status = 404
+
+    def __init__(self, ae_title: str) -> None:
+        super().__init__("modalities.unknown", ae_title=ae_title)
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,9 @@ class Modality:
     allow_query: bool = True
     allow_retrieve: bool = True
     ascii_only: bool = False  # worklist names in pinyin only, for devices without Chinese
+    # May replace a stored object by a different one under its SOP Instance UID (a modality
+    # re-sending a corrected image); off, such a C-STORE is refused (docs: DICOM conformance).
+    allow_overwrite: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -34,11 +47,11 @@ class Modality:
 def _check(modality: Modality) -> None:
     ae = modality.ae_title
     if not ae or len(ae) > 16 or ae != ae.strip() or "\\" in ae or not ae.isascii():
-        raise ModalityError("an AE title has 1 to 16 ASCII characters, no backslash")
+        raise ModalityError("modalities.bad_ae_title", ae_title=ae)
     if not 0 < modality.port < 65536:
-        raise ModalityError("a port is between 1 and 65535")
+        raise ModalityError("modalities.bad_port", port=modality.port)
     if not modality.host:
-        raise ModalityError("a host is required")
+        raise ModalityError("modalities.host_required")
 
 
 def _from_row(row: Any) -> Modality:
@@ -51,6 +64,7 @@ def _from_row(row: Any) -> Modality:
         allow_query=bool(row.allow_query),
         allow_retrieve=bool(row.allow_retrieve),
         ascii_only=bool(row.ascii_only),
+        allow_overwrite=bool(row.allow_overwrite),
     )
 
 
@@ -68,13 +82,13 @@ def get_modality(engine: Engine, ae_title: str) -> Modality | None:
 
 def add_modality(engine: Engine, modality: Modality) -> Modality:
     _check(modality)
-    now = datetime.now(UTC)
+    now = clock.now()
     with db.write(engine) as conn:
         taken = conn.execute(
             select(modalities.c.id).where(modalities.c.ae_title == modality.ae_title)
         ).first()
         if taken:
-            raise ModalityError(f"AE title {modality.ae_title!r} is registered already")
+            raise ModalityError("modalities.taken", ae_title=modality.ae_title)
         conn.execute(
             insert(modalities).values(**modality.as_dict(), created_at=now, updated_at=now)
         )
@@ -84,7 +98,7 @@ def add_modality(engine: Engine, modality: Modality) -> Modality:
 def update_modality(engine: Engine, ae_title: str, **changes: Any) -> Modality:
     current = get_modality(engine, ae_title)
     if current is None:
-        raise ModalityError(f"no modality {ae_title!r}")
+        raise UnknownModality(ae_title)
     changed = Modality(**{**current.as_dict(), **changes})
     _check(changed)
     with db.write(engine) as conn:
@@ -94,11 +108,11 @@ def update_modality(engine: Engine, ae_title: str, **changes: Any) -> Modality:
                 select(modalities.c.id).where(modalities.c.ae_title == changed.ae_title)
             ).first()
         ):
-            raise ModalityError(f"AE title {changed.ae_title!r} is registered already")
+            raise ModalityError("modalities.taken", ae_title=changed.ae_title)
         conn.execute(
             update(modalities)
             .where(modalities.c.ae_title == ae_title)
-            .values(**changed.as_dict(), updated_at=datetime.now(UTC))
+            .values(**changed.as_dict(), updated_at=clock.now())
         )
     return changed
 
@@ -106,4 +120,4 @@ def update_modality(engine: Engine, ae_title: str, **changes: Any) -> Modality:
 def remove_modality(engine: Engine, ae_title: str) -> None:
     with db.write(engine) as conn:
         if not conn.execute(delete(modalities).where(modalities.c.ae_title == ae_title)).rowcount:
-            raise ModalityError(f"no modality {ae_title!r}")
+            raise UnknownModality(ae_title)

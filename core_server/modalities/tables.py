@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Integer, String, Table, false, true
+from sqlalchemy import Boolean, Column, Integer, String, Table, false, true
 
-from core_server.db import metadata
+from core_server.db import UtcDateTime, metadata
 
 modalities = Table(
     "modalities",
@@ -19,6 +19,8 @@ modalities = Table(
     Column("allow_retrieve", Boolean, nullable=False, server_default=true()),
     # The device shows only ASCII: its worklist gets the pinyin name alone (0008).
     Column("ascii_only", Boolean, nullable=False, server_default=false()),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    # May replace a stored object under its SOP Instance UID by a different one (0013).
+    Column("allow_overwrite", Boolean, nullable=False, server_default=false()),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )

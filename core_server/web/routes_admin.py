@@ -26,6 +26,7 @@ class ModalityIn(BaseModel):
     allow_query: bool = True
     allow_retrieve: bool = True
     ascii_only: bool = False  # worklist names in pinyin only (consoles without Chinese)
+    allow_overwrite: bool = False  # may replace an archived object under its SOP Instance UID
 
 
 class ModalityChange(BaseModel):
@@ -37,6 +38,7 @@ class ModalityChange(BaseModel):
     allow_query: bool | None = None
     allow_retrieve: bool | None = None
     ascii_only: bool | None = None
+    allow_overwrite: bool | None = None
 
 
 def _engine(request: Request) -> Any:

@@ -50,6 +50,7 @@ def test_duplicates_same_bytes_change_nothing(archive: Archive) -> None:
 
 
 def test_duplicates_other_bytes_replace_and_keep_the_older_file(archive: Archive) -> None:
+    """From an origin with the overwrite permission (see test_ingest_checks for the rest)."""
     first = make_ct(StudyDescription="first")
     archive.store_instance(encode(first), ORIGIN)
     second = make_ct(
@@ -58,7 +59,8 @@ def test_duplicates_other_bytes_replace_and_keep_the_older_file(archive: Archive
         series_uid=first.SeriesInstanceUID,
         instance_number=7,
     )
-    assert archive.store_instance(encode(second), ORIGIN).outcome == "replaced"
+    overwriting = Origin("test", "CT01", may_replace=True)
+    assert archive.store_instance(encode(second), overwriting).outcome == "replaced"
     (image,) = archive.find("IMAGE", {"SOPInstanceUID": first.SOPInstanceUID})
     assert image["InstanceNumber"] == 7
     assert len(files(archive)) == 2  # the older file is kept

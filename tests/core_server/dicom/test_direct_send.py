@@ -10,22 +10,22 @@ from pathlib import Path
 
 from pynetdicom.dsutils import split_dataset
 
-from core_server.dicom import commands, direct
+from core_server.dicom import commands, link, sending
 from tests.dicom_data import make_ct, write
 
 
 def test_data_set_offset_is_where_pydicom_finds_it(tmp_path: Path) -> None:
     path = write(make_ct(), tmp_path)
     data = path.read_bytes()
-    assert direct._data_set_offset(data) == split_dataset(path)[1]
-    assert direct._data_set_offset(b"\x00" * 200) is None  # no DICM: pydicom decides
+    assert sending.data_set_offset(data) == split_dataset(path)[1]
+    assert sending.data_set_offset(b"\x00" * 200) is None  # no DICM: pydicom decides
 
 
 def test_message_in_pdus_reassembles(tmp_path: Path) -> None:
     """600 kB over 1 kB PDUs: more buffers than one sendmsg takes, all in order."""
     ours, theirs = socket.socketpair()
-    link = direct._Link(ours, 1 << 16)
-    link.peer_max_pdu = 1024
+    channel = link.Link(ours, 1 << 16)
+    channel.peer_max_pdu = 1024
     payload = bytes(range(256)) * 2400
     command = commands.store_request("1.2.840.10008.5.1.4.1.1.2", "1.2.3", 9)
     received = bytearray()
@@ -36,7 +36,7 @@ def test_message_in_pdus_reassembles(tmp_path: Path) -> None:
 
     reader = threading.Thread(target=read_all)
     reader.start()
-    link.send_encoded(5, command, payload)
+    channel.send_encoded(5, command, payload)
     ours.close()
     reader.join(10)
     theirs.close()

@@ -121,6 +121,9 @@ def shared_core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCor
     """One core for the store/retrieve round trips of this module (a core takes ~1 s to start)."""
     running = RunningCore(tmp_path_factory.mktemp("store") / "data").start()
     running.register("GETSCU", allow_retrieve=True)
+    # pydicom's bundled MR files share SOP Instance UIDs across transfer syntaxes: each one
+    # sent replaces the one before, which needs the overwrite permission.
+    running.register("STORESCU", allow_overwrite=True)
     try:
         yield running
     finally:

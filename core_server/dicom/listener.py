@@ -1,0 +1,103 @@
+"""The DICOM port: accept connections and hand each requested association to its path.
+
+One thread accepts; each connection gets a thread of its own that reads (peeks) and checks the
+A-ASSOCIATE-RQ within the ARTIM timeout (:func:`~core_server.dicom.negotiation.read_request`),
+so an idle or malformed connection costs a sleeping thread for at most that long and never
+reaches pynetdicom, whose two polling threads per association slowed every other association
+down (accepting took longer from the 7th idle connection on). A valid request goes to
+``route``, which serves it on that thread or hands it to pynetdicom.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Callable
+
+from pynetdicom.pdu_primitives import A_ASSOCIATE
+
+from core_server.dicom import negotiation
+
+log = logging.getLogger(__name__)
+# route(socket, address, request) -> True when it took the socket over (then it closes it)
+Route = Callable[[socket.socket, tuple[str, int], A_ASSOCIATE], bool]
+
+
+class Listener:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        route: Route,
+        *,
+        artim: float = 30.0,
+        share_port: bool = False,
+        backlog: int = 128,
+    ) -> None:
+        self.host, self.port = host, port
+        self.route = route
+        self.artim = artim
+        self.share_port = share_port
+        self.backlog = backlog
+        self._socket: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        listening = socket.socket(family, socket.SOCK_STREAM)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if self.share_port:  # several core processes on one port (--dicom-workers)
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listening.bind((self.host, self.port))
+        listening.listen(self.backlog)
+        self.port = listening.getsockname()[1]
+        self._socket = listening
+        self._thread = threading.Thread(target=self._accept, name="dicom-acceptor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        listening, self._socket = self._socket, None
+        if listening is None:
+            return
+        with contextlib.suppress(OSError):
+            listening.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        listening.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    @property
+    def running(self) -> bool:
+        return self._socket is not None
+
+    def _accept(self) -> None:
+        while (listening := self._socket) is not None:
+            try:
+                sock, address = listening.accept()
+            except OSError:
+                if self._socket is None:
+                    return  # stopped
+                log.exception("accepting a DICOM connection failed")
+                continue
+            threading.Thread(
+                target=self._serve, args=(sock, address), name="dicom-association", daemon=True
+            ).start()
+
+    def _serve(self, sock: socket.socket, address: tuple[str, int]) -> None:
+        taken = False
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            request = negotiation.read_request(sock, self.artim)
+            taken = self.route(sock, address, request)
+        except negotiation.Refused as exc:
+            log.info("connection from %s closed: %s", address[0], exc)
+        except (OSError, ConnectionError) as exc:
+            log.info("association from %s ended: %s", address[0], exc)
+        except Exception:
+            log.exception("association from %s failed", address[0])
+        finally:
+            if not taken:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
