@@ -1,28 +1,33 @@
 """What the HL7 interface acknowledged survives a kill -9 of the core: the message, its effect
 and its ACK (a resend after the restart gets the same ACK and is not applied twice), and the
 outbound queue (a status message waiting for a HIS that was down goes out after the
-restart)."""
+restart); a message the core was applying when it was killed (no ACK went out) is applied
+when the HIS resends it to the restarted core, not refused as "being processed"."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import httpx
+import psycopg
 
 from tests.conftest import ADMIN_PASSWORD, free_port
 from tests.core_server.hl7.mllp import HisListener, ack_fields, message, send, wait_for
 from tests.core_server.hl7.test_inbound import msh, pid, segment
+from tests.postgres import Cluster
 
 
 class CoreProcess:
     """``core-server serve`` in its own process, killed without warning by :meth:`kill`."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
         self.data_dir = data_dir
+        self.database_url = database_url
         self.http_port, self.dicom_port, self.hl7_port = free_port(), free_port(), free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -42,6 +47,7 @@ class CoreProcess:
                 f"--http-port={self.http_port}",
                 f"--dicom-port={self.dicom_port}",
                 f"--hl7-port={self.hl7_port}",
+                *([f"--database-url={self.database_url}"] if self.database_url else []),
             ],
             env={**os.environ, "CORE_ADMIN_PASSWORD": ADMIN_PASSWORD},
             stdout=subprocess.DEVNULL,
@@ -120,3 +126,48 @@ def test_acknowledged_messages_and_queued_jobs_survive_kill(tmp_path: Path) -> N
             assert b"KILL1" in his.messages[0] and b"ORC|SC" in his.messages[0]
         finally:
             core.kill()
+
+
+def test_a_message_cut_short_by_a_kill_is_applied_when_resent(
+    tmp_path: Path, postgres: Cluster
+) -> None:
+    """The core is killed while applying an A04 (held up by a lock on the patients table, as a
+    long A08 would be): the restarted core releases its predecessor's claim at start, so the
+    HIS's resend gets AA, not AE 206 for the 5 minutes of the claim's lease."""
+    url = postgres.new_database()
+    plain = url.replace("+psycopg", "")
+    raw = message(msh("ADT^A04^ADT_A01", "CUT1"), pid("CUT001", "秦^始皇"))
+    core = CoreProcess(tmp_path / "data", database_url=url).start()
+    outcome: list[object] = []
+    try:
+        with psycopg.connect(plain) as lock, psycopg.connect(plain, autocommit=True) as look:
+            lock.execute("LOCK TABLE ris_patients IN ACCESS EXCLUSIVE MODE")
+
+            def hl7_sender() -> None:
+                try:
+                    outcome.extend(send(core.hl7_port, raw))
+                except Exception as exc:  # the core dies under it
+                    outcome.append(exc)
+
+            sending = threading.Thread(target=hl7_sender)
+            sending.start()
+            query = "SELECT status FROM hl7_inbound_messages WHERE control_id = 'CUT1'"
+            wait_for(lambda: look.execute(query).fetchall() == [("processing",)])
+            core.kill()  # mid-message: stored, being applied, no ACK sent
+            sending.join(60)
+            lock.rollback()
+    finally:
+        core.kill()
+    assert outcome and not isinstance(outcome[0], bytes)  # no ACK went out
+
+    core = CoreProcess(tmp_path / "data", database_url=url).start()
+    try:
+        (answer,) = send(core.hl7_port, raw)  # the HIS's resend
+        assert ack_fields(answer)["code"] == "AA", ack_fields(answer)
+        with core.api() as admin:
+            (logged,) = admin.get("/api/hl7/messages").json()
+            assert logged["status"] == "accepted" and logged["duplicates"] == 1
+            patients = admin.get("/api/ris/patients", params={"q": "CUT001"})
+            assert patients.status_code == 200 and "CUT001" in patients.text
+    finally:
+        core.kill()
