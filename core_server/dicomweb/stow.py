@@ -1,7 +1,8 @@
 """STOW-RS (PS3.18 10.5): objects sent over HTTP go through the archive's one ingest path.
 
 The multipart body is streamed part by part into files in the storage area's incoming folder
-(never held whole in memory), and each part is stored with ``Archive.store_file`` (origin
+(``Archive.new_incoming``, the archive's one agreement for arriving objects; never held whole
+in memory), and each part is stored with ``Archive.store_file`` (origin
 channel ``stow``), which makes it durable and commits its index rows before this answers.
 A part that cannot be stored is reported in FailedSOPSequence with its reason and does not
 stop the others: 200 when every object was stored, 202 when some were, 409 when none was, 503
@@ -23,7 +24,7 @@ from fastapi.responses import Response
 from pydicom import dcmread
 
 from core_server import auth
-from core_server.archive import InvalidObject, Origin
+from core_server.archive import Archive, InvalidObject, Origin
 from core_server.dicomweb.access import archive_of, audit, may_send_images
 from core_server.dicomweb.dicom_json import attribute
 from core_server.dicomweb.multipart import (
@@ -112,7 +113,7 @@ async def _store(request: Request, user: auth.User, study: str | None) -> Respon
         for kind, path in parts:
             await run_in_threadpool(_store_part, archive, kind, path, study, origin, outcome)
     finally:
-        _remove(p for _, p in parts)  # whatever was not moved into the storage area
+        archive.discard_incoming(p for _, p in parts)  # what was not moved into the storage area
     if outcome.studies:
         await run_in_threadpool(
             audit, request, user, "dicomweb.stored", outcome.studies, instances=len(outcome.stored)
@@ -134,20 +135,20 @@ def _boundary(request: Request) -> str:
     return boundary
 
 
-async def _receive(request: Request, archive: Any, boundary: str) -> list[tuple[str, Path]]:
+async def _receive(request: Request, archive: Archive, boundary: str) -> list[tuple[str, Path]]:
     """The body's parts, each written to its own incoming file: (media type, file)."""
-    writer = PartWriter(boundary, archive.storage.new_incoming)
+    writer = PartWriter(boundary, archive.new_incoming)
     try:
         async for chunk in request.stream():
             writer.write(chunk)
         parts = writer.finish()
     except MultipartError as exc:
-        _remove(p for _, p in writer.parts)
+        archive.discard_incoming(p for _, p in writer.parts)
         raise HTTPException(400, str(exc)) from None
     except BaseException:
         with suppress(OSError):  # closing flushes, which fails again on a full disk
             writer.close()
-        _remove(p for _, p in writer.parts)
+        archive.discard_incoming(p for _, p in writer.parts)
         raise
     if not parts:
         raise HTTPException(400, "the request holds no objects")
@@ -258,8 +259,3 @@ def _add_preamble(path: Path) -> None:
         complete.replace(path)
     finally:
         complete.unlink(missing_ok=True)
-
-
-def _remove(paths: Any) -> None:
-    for path in paths:
-        Path(path).unlink(missing_ok=True)

@@ -191,3 +191,31 @@ def test_retrieve_url_is_under_the_public_url(tmp_path: Path) -> None:
         assert forged.json()["00081190"]["Value"][0].startswith("https://pacs.example.cn/")
     finally:
         core.stop()
+
+
+def test_a_different_object_under_a_stored_uid_is_refused_per_object(core: RunningCore) -> None:
+    """The archive keeps the stored object when a sender that may not replace it sends another
+    under its SOP Instance UID: STOW reports that object as failed (0xC409, the C-STORE status
+    for the same refusal), with the reason, and stores the others."""
+    first = make_ct(patient_name="Zhang^San")
+    forged = make_ct(
+        study_uid=first.StudyInstanceUID,
+        series_uid=first.SeriesInstanceUID,
+        sop_uid=first.SOPInstanceUID,
+        patient_name="Forged^Name",
+        instance_number=7,
+    )
+    other = make_ct(study_uid=first.StudyInstanceUID)
+    with core.api() as http:
+        body, kind = _multipart([encode(first)])
+        stored = http.post("/dicom-web/studies", content=body, headers={"Content-Type": kind})
+        assert stored.status_code == 200
+        body, kind = _multipart([encode(forged), encode(other)])
+        answer = http.post("/dicom-web/studies", content=body, headers={"Content-Type": kind})
+    assert answer.status_code == 202, answer.text
+    (failed,) = _sequence(answer.json(), "00081198")
+    assert failed.ReferencedSOPInstanceUID == first.SOPInstanceUID
+    assert failed.FailureReason == 0xC409
+    assert first.SOPInstanceUID in answer.headers["warning"]
+    (kept,) = core.core.archive.find(Level.IMAGE, {"SOPInstanceUID": first.SOPInstanceUID})
+    assert kept["PatientName"] == "Zhang^San"
