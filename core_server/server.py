@@ -20,7 +20,7 @@ from core_server.reporting.output import ReportOutput, default_public_url
 from core_server.ris import EXAM_STATUS_CHANGED, Ris
 from core_server.settings import Settings
 from core_server.web import WebContext, create_web_app
-from core_server.web.routes_report_output import install as install_report_output
+from core_server.web.report_output import install as install_report_output
 from core_server.web.security import require
 from core_server.workers import DicomWorkers, dicom_server
 

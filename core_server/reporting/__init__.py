@@ -1,8 +1,11 @@
 """The reporting domain: reports, versions, sign-off, templates, critical values, follow-up.
 
 Everything other packages use is here: the :class:`Reporting` service (built once per core
-process in ``core_server.server.build_core``), its dataclasses, errors and event names, and
-:func:`report_statuses` (the study list's query).
+process in ``core_server.server.build_core``, made of one part per job: see
+:mod:`~core_server.reporting.service`), its dataclasses, its refusals (a
+:class:`~core_server.refusals.Refusal` each, texts in ``web/reporting/messages.json``) and
+event names, :func:`report_statuses` (the study list's query) and :mod:`body_parts` (the
+Chinese names of DICOM body parts).
 """
 
 from collections.abc import Iterable
@@ -10,6 +13,8 @@ from collections.abc import Iterable
 from sqlalchemy import Engine, select
 
 from core_server import db
+from core_server.reporting.base import SETTINGS, Doctor
+from core_server.reporting.editing import Content
 from core_server.reporting.models import (
     AGREEMENT,
     CRITICAL_VALUE_ACKNOWLEDGED,
@@ -44,7 +49,7 @@ from core_server.reporting.models import (
     WorklistPage,
     WorklistRow,
 )
-from core_server.reporting.service import SETTINGS, Content, Doctor, Reporting
+from core_server.reporting.service import Reporting
 from core_server.reporting.text import diff, plain, sanitize
 
 

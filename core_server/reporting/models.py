@@ -8,6 +8,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from core_server import clock, i18n
+from core_server.refusals import Refusal
+
 # Events on the bus (payloads are plain dicts, published after the commit).
 REPORT_SUBMITTED = "reporting.report_submitted"  # report_id, exam_id, accession, version
 REPORT_SIGNED = "reporting.report_signed"  # ... + final (first signature) / corrected (amended)
@@ -18,23 +21,49 @@ CRITICAL_VALUE_ESCALATED = "reporting.critical_value_escalated"  # ... + level
 CRITICAL_VALUE_ACKNOWLEDGED = "reporting.critical_value_acknowledged"
 
 
-class ReportingError(ValueError):
-    """A refusal said for the user (Chinese / English)."""
+class ReportingError(Refusal):
+    """A refusal of the reporting domain: a catalogue code (texts in
+    ``web/reporting/messages.json``) and its values; 400 unless a subclass says otherwise.
+    A ``status`` value (a report status) is shown by its label in the caller's language."""
+
+    status = 400
+
+    def text(self, lang: str = "en") -> str:
+        texts = i18n.catalogue().get(self.key)
+        if texts is None:
+            return self.key
+        template = texts[lang if lang in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE]
+        values = {k: v for k, v in self.values.items() if isinstance(v, str | int | float)}
+        if "status" in values:
+            values["status"] = i18n.label(lang, f"reporting.status.{values['status']}", "")
+        try:
+            return template.format(**values)
+        except (KeyError, IndexError, ValueError):
+            return template
 
 
 class NotFound(ReportingError):
-    pass
+    status = 404
 
 
 class Conflict(ReportingError):
     """The report's state forbids the action (wrong status, stale version)."""
 
+    status = 409
+
 
 class Locked(Conflict):
-    """Someone else holds the report's editing lock."""
+    """Someone else holds the report's editing lock: ``holder`` and ``expires_at`` travel
+    with the refusal (the editor names the doctor); the text says until when, in the
+    hospital's time."""
 
-    def __init__(self, message: str, holder: str, expires_at: datetime) -> None:
-        super().__init__(message)
+    def __init__(self, holder: str, expires_at: datetime | None) -> None:
+        super().__init__(
+            "reporting.lock.held",
+            holder=holder,
+            until=clock.shown(expires_at, "%H:%M"),
+            expires_at=clock.iso(expires_at),
+        )
         self.holder = holder
         self.expires_at = expires_at
 
@@ -42,12 +71,17 @@ class Locked(Conflict):
 class Forbidden(ReportingError):
     """The user's grade or role may not take this step."""
 
+    status = 403
+
 
 class WordCheckFailed(ReportingError):
-    """Forbidden or mutually exclusive words found before signing."""
+    """Forbidden or mutually exclusive words found before signing: ``problems`` lists them."""
 
-    def __init__(self, message: str, problems: list[dict[str, str]]) -> None:
-        super().__init__(message)
+    status = 422
+
+    def __init__(self, problems: list[dict[str, str]]) -> None:
+        words = "; ".join(p["message"] or p["word"] for p in problems)
+        super().__init__("reporting.words.failed", words=words, problems=problems)
         self.problems = problems
 
 
@@ -76,11 +110,18 @@ TEMPLATE_SCOPES = ("system", "department", "private")
 
 class _Dict:
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)  # type: ignore[call-overload]
-        for key, value in out.items():
-            if isinstance(value, datetime):
-                out[key] = value.isoformat()
-        return dict(out)
+        """The fields as JSON values; times with the hospital's offset (nested ones too)."""
+        return dict(_shown(asdict(self)))  # type: ignore[call-overload]
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return clock.iso(value)
+    if isinstance(value, dict):
+        return {k: _shown(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_shown(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -139,6 +180,7 @@ class Report(_Dict):
     draft_saved_at: datetime | None
     # A signed report reopened for correction (the signed version still stands meanwhile).
     amending: bool = False
+    patient_display_name: str = ""  # the name as a person reads it (王建国, never a ^)
 
 
 @dataclass(frozen=True)
@@ -257,6 +299,8 @@ class CriticalAlert(_Dict):
     acknowledged_at: datetime | None
     acknowledgement: str  # what the clinician wrote (e.g. action taken)
     chain: tuple[AlertEvent, ...] = ()
+    # The name as a person reads it; name and display name are the RIS's now (live).
+    patient_display_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -266,6 +310,7 @@ class WorklistRow(_Dict):
     patient_id: str
     issuer: str
     patient_name: str
+    patient_display_name: str
     patient_name_pinyin: str
     sex: str
     age: int | None

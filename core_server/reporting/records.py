@@ -1,13 +1,14 @@
-"""Rows to dataclasses, JSON columns, and the small table helpers the service shares."""
+"""Rows to dataclasses, JSON columns, and the small table helpers the service shares. Times
+come back aware (UTC) from the ``UtcDateTime`` columns."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from core_server import clock, names
 from core_server.reporting.models import (
     AlertEvent,
     CriticalAlert,
@@ -24,19 +25,9 @@ from core_server.reporting.tables import (
     reporting_critical_alerts,
     reporting_history,
     reporting_reports,
+    reporting_templates,
     reporting_versions,
 )
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything here is stored in UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 def report(row: Any) -> Report:
@@ -68,7 +59,7 @@ def report(row: Any) -> Report:
         author=m["author"],
         reviewed_by=m["reviewed_by"],
         signed_by=m["signed_by"],
-        signed_at=utc(m["signed_at"]),
+        signed_at=m["signed_at"],
         signed_version=m["signed_version"],
         amendments=m["amendments"],
         report_quality=m["report_quality"],
@@ -80,12 +71,13 @@ def report(row: Any) -> Report:
         pathology_agreement=m["pathology_agreement"],
         agreement_by=m["agreement_by"],
         lock_holder=m["lock_holder"],
-        lock_expires_at=utc(m["lock_expires_at"]),
+        lock_expires_at=m["lock_expires_at"],
         levels=m["levels"],
-        created_at=utc(m["created_at"]),  # type: ignore[arg-type]
-        updated_at=utc(m["updated_at"]),  # type: ignore[arg-type]
-        draft_saved_at=utc(m["draft_saved_at"]),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        draft_saved_at=m["draft_saved_at"],
         amending=m["signed_version"] is not None and m["status"] != "signed",
+        patient_display_name=names.display(m["patient_name"]),
     )
 
 
@@ -95,7 +87,7 @@ def report_row(conn: Connection, report_id: int, *, for_update: bool = False) ->
         query = query.with_for_update()
     row = conn.execute(query).first()
     if row is None:
-        raise NotFound(f"报告不存在 / no report {report_id}")
+        raise NotFound("reporting.report.not_found", report_id=report_id)
     return row
 
 
@@ -110,7 +102,7 @@ def version(row: Any) -> Version:
         findings=m["findings"],
         impression=m["impression"],
         fields=json.loads(m["fields"] or "{}"),
-        created_at=utc(m["created_at"]),  # type: ignore[arg-type]
+        created_at=m["created_at"],
         reason=m["reason"],
     )
 
@@ -120,7 +112,7 @@ def history_entry(row: Any) -> HistoryEntry:
     return HistoryEntry(
         action=m["action"],
         username=m["username"],
-        at=utc(m["at"]),  # type: ignore[arg-type]
+        at=m["at"],
         old_status=m["old_status"],
         new_status=m["new_status"],
         version=m["version"],
@@ -149,6 +141,15 @@ def template(row: Any) -> Template:
     )
 
 
+def template_row(conn: Connection, template_id: int) -> Any:
+    row = conn.execute(
+        select(reporting_templates).where(reporting_templates.c.id == template_id)
+    ).first()
+    if row is None:
+        raise NotFound("reporting.template.not_found", template_id=template_id)
+    return row
+
+
 def word_rule(row: Any) -> WordRule:
     m = row._mapping
     return WordRule(
@@ -161,7 +162,11 @@ def word_rule(row: Any) -> WordRule:
     )
 
 
-def alert(row: Any, report_row: Any, chain: list[AlertEvent]) -> CriticalAlert:
+def alert(
+    row: Any, report_row: Any, chain: list[AlertEvent], name: tuple[str, str]
+) -> CriticalAlert:
+    """An alert with the report's identity; ``name``: the patient's as the RIS has it now
+    (stored, and as a person reads it)."""
     m, r = row._mapping, report_row._mapping
     return CriticalAlert(
         id=m["id"],
@@ -169,17 +174,18 @@ def alert(row: Any, report_row: Any, chain: list[AlertEvent]) -> CriticalAlert:
         exam_id=r["exam_id"],
         accession_number=r["accession_number"],
         patient_id=r["patient_id"],
-        patient_name=r["patient_name"],
+        patient_name=name[0],
         department=r["department"],
         description=m["description"],
         raised_by=m["raised_by"],
-        raised_at=utc(m["raised_at"]),  # type: ignore[arg-type]
+        raised_at=m["raised_at"],
         status=m["status"],
         escalation_level=m["escalation_level"],
         acknowledged_by=m["acknowledged_by"],
-        acknowledged_at=utc(m["acknowledged_at"]),
+        acknowledged_at=m["acknowledged_at"],
         acknowledgement=m["acknowledgement"],
         chain=tuple(chain),
+        patient_display_name=name[1],
     )
 
 
@@ -187,7 +193,7 @@ def alert_event(row: Any) -> AlertEvent:
     m = row._mapping
     return AlertEvent(
         kind=m["kind"],
-        at=utc(m["at"]),  # type: ignore[arg-type]
+        at=m["at"],
         username=m["username"],
         detail=m["detail"],
         ref=m["ref"],
@@ -209,7 +215,7 @@ def add_history(
             report_id=report_id,
             action=action,
             username=username,
-            at=now(),
+            at=clock.now(),
             old_status=old_status,
             new_status=new_status,
             version=version_number,
@@ -239,7 +245,7 @@ def add_version(
             impression=m["impression"],
             fields=m["fields"],
             reason=reason,
-            created_at=now(),
+            created_at=clock.now(),
         )
     )
 
@@ -249,7 +255,7 @@ def add_alert_event(
 ) -> None:
     conn.execute(
         insert(reporting_alert_events).values(
-            alert_id=alert_id, kind=kind, at=now(), username=username, detail=detail, ref=ref
+            alert_id=alert_id, kind=kind, at=clock.now(), username=username, detail=detail, ref=ref
         )
     )
 
@@ -268,5 +274,5 @@ def alert_row(conn: Connection, alert_id: int) -> Any:
         select(reporting_critical_alerts).where(reporting_critical_alerts.c.id == alert_id)
     ).first()
     if row is None:
-        raise NotFound(f"危急值记录不存在 / no critical-value alert {alert_id}")
+        raise NotFound("reporting.critical.not_found", alert_id=alert_id)
     return row

@@ -8,7 +8,6 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -20,7 +19,7 @@ from sqlalchemy import (
     true,
 )
 
-from core_server.db import BigId, Key, metadata
+from core_server.db import BigId, Key, UtcDateTime, metadata
 
 reporting_reports = Table(
     "reporting_reports",
@@ -52,7 +51,7 @@ reporting_reports = Table(
     Column("author", String(64), nullable=False, server_default="", index=True),
     Column("reviewed_by", String(64), nullable=False, server_default=""),
     Column("signed_by", String(64), nullable=False, server_default=""),
-    Column("signed_at", DateTime(timezone=True), nullable=True),
+    Column("signed_at", UtcDateTime, nullable=True),
     Column("signed_version", Integer, nullable=True),
     Column("amendments", Integer, nullable=False, server_default="0"),
     Column("report_quality", String(12), nullable=False, server_default=""),
@@ -64,11 +63,11 @@ reporting_reports = Table(
     Column("pathology_agreement", String(12), nullable=False, server_default=""),
     Column("agreement_by", String(64), nullable=False, server_default=""),
     Column("lock_holder", String(64), nullable=False, server_default=""),
-    Column("lock_expires_at", DateTime(timezone=True), nullable=True),
+    Column("lock_expires_at", UtcDateTime, nullable=True),
     Column("levels", Integer, nullable=False, server_default="2"),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("draft_saved_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("draft_saved_at", UtcDateTime, nullable=True),
     Index("ix_reporting_reports_patient", "patient_id", "issuer"),
 )
 
@@ -86,7 +85,7 @@ reporting_versions = Table(
     Column("impression", Text, nullable=False),
     Column("fields", Text, nullable=False, server_default="{}"),
     Column("reason", Text, nullable=False, server_default=""),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("report_id", "number"),
 )
 
@@ -98,7 +97,7 @@ reporting_history = Table(
     Column("report_id", BigId, ForeignKey("reporting_reports.id"), nullable=False, index=True),
     Column("action", String(16), nullable=False),
     Column("username", String(64), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
     Column("old_status", String(12), nullable=False, server_default=""),
     Column("new_status", String(12), nullable=False, server_default=""),
     Column("version", Integer, nullable=False, server_default="0"),
@@ -137,8 +136,8 @@ reporting_templates = Table(
     Column("fields", Text, nullable=False, server_default="[]"),  # JSON list of typed fields
     Column("active", Boolean, nullable=False, server_default=true()),
     Column("created_by", String(64), nullable=False, server_default=""),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_reporting_templates_lookup", "modality", "body_part"),
 )
 
@@ -168,12 +167,12 @@ reporting_critical_alerts = Table(
     Column("report_id", BigId, ForeignKey("reporting_reports.id"), nullable=False, index=True),
     Column("description", Text, nullable=False),
     Column("raised_by", String(64), nullable=False),
-    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("raised_at", UtcDateTime, nullable=False),
     Column("status", String(12), nullable=False, index=True),  # open, acknowledged
     Column("escalation_level", Integer, nullable=False, server_default="0"),
-    Column("next_escalation_at", DateTime(timezone=True), nullable=True, index=True),
+    Column("next_escalation_at", UtcDateTime, nullable=True, index=True),
     Column("acknowledged_by", String(64), nullable=False, server_default=""),
-    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    Column("acknowledged_at", UtcDateTime, nullable=True),
     Column("acknowledgement", Text, nullable=False, server_default=""),
 )
 
@@ -186,7 +185,7 @@ reporting_alert_events = Table(
         "alert_id", BigId, ForeignKey("reporting_critical_alerts.id"), nullable=False, index=True
     ),
     Column("kind", String(16), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
     Column("username", String(64), nullable=False, server_default=""),
     Column("detail", Text, nullable=False, server_default=""),
     Column("ref", String(64), nullable=False, server_default=""),

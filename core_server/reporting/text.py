@@ -32,9 +32,7 @@ _TOKEN = re.compile(
 def sanitize(text: str) -> str:
     """The HTML kept for a report field."""
     if len(text) > MAX_HTML:
-        raise ReportingError(
-            f"报告内容过长 / the report text is too long ({len(text)} > {MAX_HTML} characters)"
-        )
+        raise ReportingError("reporting.text.too_long", length=len(text), limit=MAX_HTML)
     return nh3.clean(text, tags=ALLOWED_TAGS, attributes={}, link_rel=None).strip()
 
 

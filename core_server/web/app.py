@@ -18,12 +18,9 @@ from core_server.ris import Ris
 from core_server.settings import Settings
 from core_server.web import (
     health,
-    pages_reporting,
-    pages_reporting_admin,
     refusals,
     routes_admin,
     routes_auth,
-    routes_reporting,
     websocket,
 )
 from core_server.web.hl7 import pages as hl7_pages
@@ -31,6 +28,8 @@ from core_server.web.hl7 import routes as hl7_routes
 from core_server.web.proxies import ForwardedHeaders, SecurityHeaders
 from core_server.web.queueing import pages as queueing_pages
 from core_server.web.queueing import routes as queueing_routes
+from core_server.web.reporting import pages as reporting_pages
+from core_server.web.reporting import routes as reporting_routes
 from core_server.web.ris import pages as ris_pages
 from core_server.web.ris import routes as ris_routes
 from core_server.web.shell import pages
@@ -97,12 +96,11 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     queueing_pages.install(app)
     app.include_router(websocket.router)
     ris_routes.install(app)
-    app.include_router(routes_reporting.router)
+    reporting_routes.install(app)
     app.include_router(hl7_routes.router)
     pages.install(app)
     ris_pages.install(app)
-    pages_reporting.install(app)
-    pages_reporting_admin.install(app)
+    reporting_pages.install(app)
     hl7_pages.install(app)
     app.include_router(viewer_routes.create_router(ctx.settings))
     return app

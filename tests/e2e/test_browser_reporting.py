@@ -20,7 +20,7 @@ from core_server import auth
 from core_server.archive import Origin
 from core_server.reporting import Content, Doctor
 from core_server.ris import OrderIn, PatientIn, ProcedureRequest
-from core_server.web import pages_reporting
+from core_server.web.reporting import pages as pages_reporting
 from tests.conftest import ADMIN_PASSWORD, RunningCore
 from tests.dicom_data import encode, make_ct
 from tests.e2e.browser import NetworkGuard, artifacts_for, browser, sign_in

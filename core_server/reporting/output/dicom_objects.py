@@ -7,12 +7,14 @@ instance (the SR's names the one it supersedes).
 
 Patient and study attributes are copied from an image of the study already in the archive
 (so the report sits with its images whatever the RIS says now), or from the RIS when the study
-has no images yet. Text is UTF-8 (ISO_IR 192): names and reports are Chinese."""
+has no images yet: the patient's name as a DICOM Person Name (``WANG^JIANGUO=王^建国``, by
+:meth:`core_server.names.PersonName.dicom`), dates and times in the hospital's zone. Text is
+UTF-8 (ISO_IR 192): names and reports are Chinese."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from io import BytesIO
 
 import highdicom as hd
@@ -21,6 +23,7 @@ from pydicom.dataset import FileMetaDataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
 from pydicom.valuerep import DA, TM
 
+from core_server import clock
 from core_server.reporting.output.source import SignedReport
 from core_server.reporting.text import plain
 
@@ -67,20 +70,20 @@ def study_header(signed: SignedReport, images: Sequence[Dataset]) -> Dataset:
         for keyword in STUDY_ATTRIBUTES:
             if keyword in images[0]:
                 setattr(header, keyword, images[0].data_element(keyword).value)  # type: ignore[union-attr]
-    report, exam, patient = signed.report, signed.exam, signed.patient
+    report, exam = signed.report, signed.exam
     header.StudyInstanceUID = header.get("StudyInstanceUID") or signed.study_instance_uid
     if "PatientID" not in header:
         header.PatientID = report.patient_id
         if report.issuer:
             header.IssuerOfPatientID = report.issuer
-        header.PatientName = patient.dicom_name if patient is not None else report.patient_name
+        header.PatientName = signed.person_name.dicom()
         birth = signed.birth_date
         header.PatientBirthDate = birth.strftime("%Y%m%d") if birth else ""
         header.PatientSex = signed.sex if signed.sex in ("M", "F", "O") else ""
         header.AccessionNumber = report.accession_number
         at = exam.scheduled_at or exam.created_at if exam is not None else report.created_at
-        header.StudyDate = at.strftime("%Y%m%d")
-        header.StudyTime = at.strftime("%H%M%S")
+        header.StudyDate = clock.dicom_date(at)
+        header.StudyTime = clock.dicom_time(at)
         header.StudyID = report.accession_number[-16:]
         header.ReferringPhysicianName = ""
     for keyword in ("PatientBirthDate", "PatientSex", "StudyID", "StudyDate", "StudyTime"):
@@ -90,7 +93,8 @@ def study_header(signed: SignedReport, images: Sequence[Dataset]) -> Dataset:
 
 
 def _person(name: str) -> str:
-    """A PN for a doctor known by one name (Chinese names have no separate given name here)."""
+    """A PN for a doctor known by one display name (陈主任: a title is no given name, so it is
+    not split into components)."""
     return name if "^" in name else f"{name}^"
 
 
@@ -292,17 +296,13 @@ def _copy_identity(ds: Dataset, header: Dataset) -> None:
             setattr(ds, keyword, "")
 
 
-def _utc(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-
-
 def _date(at: datetime) -> str:
-    return _utc(at).astimezone().strftime("%Y%m%d")
+    return clock.dicom_date(at)
 
 
 def _time(at: datetime) -> str:
-    return _utc(at).astimezone().strftime("%H%M%S")
+    return clock.dicom_time(at)
 
 
 def _dt(at: datetime) -> str:
-    return _utc(at).astimezone().strftime("%Y%m%d%H%M%S%z")
+    return clock.dicom_datetime(at)

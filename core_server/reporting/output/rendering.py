@@ -4,6 +4,10 @@
 Layouts are looked up, first match wins, in the site's folder ``<data dir>/report_layouts``
 and then the shipped ``layouts/``: ``<department>.html``, ``<modality>.html`` (lower case),
 ``default.html``. A site's ``logo.png`` in its folder is printed beside the hospital's name.
+
+The shipped layouts are Chinese and print nothing else: names as a person reads them
+(王建国), the body part by its Chinese name (胸部, not ``CHEST``), times in the hospital's
+zone whatever the machine's.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import base64
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from io import BytesIO
 from pathlib import Path
 
@@ -20,6 +24,8 @@ import qrcode
 import qrcode.image.svg
 from markupsafe import Markup
 
+from core_server import clock
+from core_server.reporting import body_parts
 from core_server.reporting.output.source import SignedReport
 
 log = logging.getLogger(__name__)
@@ -90,13 +96,6 @@ def qr_svg(url: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode()
 
 
-def _local(at: datetime | None) -> str:
-    if at is None:
-        return ""
-    at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    return at.astimezone().strftime("%Y-%m-%d %H:%M")
-
-
 def render_html(
     signed: SignedReport,
     context: PrintContext,
@@ -117,16 +116,18 @@ def render_html(
         "qr": qr_svg(context.url),
         "url": context.url,
         "copy_note": context.copy_note,
-        "patient_name": report.patient_name,
+        "patient_name": signed.patient_display_name,
         "sex": SEXES.get(signed.sex, signed.sex),
-        "age": age(signed.birth_date, exam_at.date()),
+        "age": age(signed.birth_date, clock.local(exam_at).date()),
         "patient_id": report.patient_id,
         "accession": report.accession_number,
-        "exam_date": _local(exam_at)[:10],
+        "exam_date": clock.shown(exam_at, "%Y-%m-%d"),
         "department": context.department_name or report.department,
+        "requesting_department": signed.requesting_department,
+        "clinical_diagnosis": signed.clinical_diagnosis,
         "modality": report.modality,
         "procedure": exam.procedure_name if exam is not None else report.procedure_code,
-        "body_part": report.body_part,
+        "body_part": body_parts.name(report.body_part, "zh"),
         "images": [
             {
                 "src": "data:image/png;base64," + base64.b64encode(p.png).decode(),
@@ -140,7 +141,7 @@ def render_html(
         "impression": Markup(signed.version.impression),
         "author": context.author_name,
         "signer": context.signer_name,
-        "signed_at": _local(signed.version.created_at),
+        "signed_at": clock.shown(signed.version.created_at),
         "amended": signed.amendment > 0,
         "amendments": signed.amendment,
     }

@@ -1,5 +1,7 @@
-"""What a report output is made of: one signed version of a report with the exam and patient
-it belongs to, read from the reporting tables (same domain) and the RIS (its public API)."""
+"""What a report output is made of: one signed version of a report with the exam, order and
+patient it belongs to, read from the reporting tables (same domain) and the RIS (its public
+API: the patient's name and the order's requesting department and clinical diagnosis are the
+RIS's now, not copies)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from datetime import date, datetime
 
 from sqlalchemy import Engine, Table, and_, select
 
-from core_server import db
+from core_server import db, names
+from core_server.names import PersonName
 from core_server.reporting import records
 from core_server.reporting.models import NotFound, Report, Template, Version
 from core_server.reporting.tables import (
@@ -16,7 +19,7 @@ from core_server.reporting.tables import (
     reporting_templates,
     reporting_versions,
 )
-from core_server.ris import Exam, Patient, Ris, RisError
+from core_server.ris import Exam, Order, Patient, Ris, RisError
 
 SIGN_ACTION = "sign"
 AMEND_ACTION = "amend"
@@ -32,6 +35,8 @@ class SignedReport:
     patient: Patient | None
     template: Template | None
     signed_numbers: tuple[int, ...] = ()  # every signed version of the report, oldest first
+    order: Order | None = None  # the exam's order (requesting department, clinical diagnosis)
+    departments: tuple[tuple[str, str], ...] = ()  # the RIS's department codes and names
 
     @property
     def amendment(self) -> int:
@@ -63,6 +68,32 @@ class SignedReport:
                 rows.append((spec.label, f"{value}{spec.unit}" if spec.unit else str(value)))
         rows += [(key, str(v)) for key, v in answers.items() if key not in known and v != ""]
         return rows
+
+    @property
+    def person_name(self) -> PersonName:
+        """The patient's name: the RIS's now, else the report's copy."""
+        if self.patient is not None:
+            return self.patient.person_name
+        return PersonName.parse(self.report.patient_name)
+
+    @property
+    def patient_display_name(self) -> str:
+        """The name as a person reads it (王建国, never a ``^``)."""
+        if self.patient is not None:
+            return self.patient.display_name
+        return names.display(self.report.patient_name)
+
+    @property
+    def requesting_department(self) -> str:
+        """申请科室: the department that ordered the exam (HL7 ORC-17 / the order form), by
+        its name when it is one of the RIS's department codes."""
+        code = self.order.referring_department if self.order is not None else ""
+        return dict(self.departments).get(code, code)
+
+    @property
+    def clinical_diagnosis(self) -> str:
+        """临床诊断: what the order says about the patient (diagnosis, reason for the exam)."""
+        return self.order.clinical_info if self.order is not None else ""
 
     @property
     def sex(self) -> str:
@@ -148,14 +179,27 @@ def load(
             .order_by(reporting_versions.c.number)
         ).scalars()
         signed_numbers = tuple(numbers)
-    exam = patient = None
-    if ris is not None:
-        try:
-            exam = ris.exam(report.exam_id)
-            patient = ris.patient(report.patient_id, report.issuer)
-        except RisError:
-            pass  # the report keeps its own copy of the identity; print what is known
-    return SignedReport(report, records.version(row), exam, patient, template, signed_numbers)
+    exam, patient, order = _from_ris(ris, report)
+    departments = tuple((d.code, d.name_zh) for d in ris.departments()) if ris is not None else ()
+    return SignedReport(
+        report, records.version(row), exam, patient, template, signed_numbers, order, departments
+    )
+
+
+def _from_ris(ris: Ris | None, report: Report) -> tuple[Exam | None, Patient | None, Order | None]:
+    """The exam, patient and order as the RIS has them now; what it lacks is None (the
+    report keeps its own copy of the identity: print what is known)."""
+    exam = patient = order = None
+    if ris is None:
+        return exam, patient, order
+    try:
+        exam = ris.exam(report.exam_id)
+        patient = ris.patient(report.patient_id, report.issuer)
+        if exam.filler_order_number:
+            order = ris.order(filler_order_number=exam.filler_order_number)
+    except RisError:
+        pass
+    return exam, patient, order
 
 
 def signed_without(engine: Engine, table: Table, kinds: tuple[str, ...]) -> list[tuple[int, int]]:

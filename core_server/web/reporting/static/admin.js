@@ -2,9 +2,11 @@
 // editing lock, default sign-off levels), sign-off levels per department, forbidden and
 // mutually exclusive words, shared templates (add, edit, retire) and the default template
 // of each exam item. Every change is checked and audited by the API.
-"use strict";
+import { api } from "/static/shared/api.js";
+import { el, pageData } from "/static/shared/dom.js";
+import { t } from "/static/shared/i18n.js";
 
-const PAGE = JSON.parse(document.getElementById("page-data").textContent);
+const PAGE = pageData();
 const statusLine = document.getElementById("status");
 const templateDialog = document.getElementById("template-dialog");
 const templateForm = document.getElementById("template-form");

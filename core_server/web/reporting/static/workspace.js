@@ -1,6 +1,12 @@
 // The reporting worklist beside the editor: filters kept in the address bar (with the open
 // exam), rows with patient, exam, report status, flags and priors; a click opens the report.
-"use strict";
+// The page's entry module: it loads the editor's.
+import { api, showError } from "/static/shared/api.js";
+import { when } from "/static/shared/dates.js";
+import { el } from "/static/shared/dom.js";
+import { t } from "/static/shared/i18n.js";
+import { editor, openExam } from "/static/reporting/editor.js";
+import { $, PAGE, personName } from "/static/reporting/page.js";
 
 const FILTERS = ["q", "report_status", "modality", "body_part", "date_from", "date_to", "id_suffix", "age"];
 const CHECKS = ["mine", "critical"];
@@ -32,7 +38,7 @@ function item(row) {
   li.dataset.examId = row.exam_id;
   li.dataset.accession = row.accession_number;
   if (row.exam_id === editor.examId) li.classList.add("active");
-  const first = el("div", { className: "rp-line" }, el("strong", { className: "rp-name", textContent: row.patient_name }),
+  const first = el("div", { className: "rp-line" }, el("strong", { className: "rp-name", textContent: row.patient_display_name }),
     el("span", { className: "sub", textContent: [t("reporting_ui.sex." + (row.sex || "O")), row.age !== null ? t("reporting_ui.age", { years: row.age }) : ""].filter(Boolean).join(" ") }));
   if (row.emergency) first.append(badge("rp-emergency", "reporting_ui.flag.emergency"));
   if (row.critical) first.append(badge("rp-critical", "reporting_ui.flag.critical"));
@@ -76,7 +82,7 @@ async function fetchRows(offset, limit) {
   const params = filterParams();
   params.set("offset", offset);
   params.set("limit", limit);
-  return rapi("/api/reporting/worklist?" + params, {
+  return api("/api/reporting/worklist?" + params, {
     onHeaders: (headers) => { total = Number(headers.get("X-Total-Count") || 0); },
   });
 }
@@ -99,7 +105,7 @@ async function refreshWorklist() {
     showCount();
     if (editor.examId && rowsByExam.has(editor.examId)) editor.row = rowsByExam.get(editor.examId);
   } catch (error) {
-    worklistStatus.textContent = errorText(error);
+    worklistStatus.textContent = error.message;
   }
 }
 
@@ -110,7 +116,7 @@ more.addEventListener("click", async () => {
     worklist.append(...rows.map(item));
     showCount();
   } catch (error) {
-    worklistStatus.textContent = errorText(error);
+    worklistStatus.textContent = error.message;
   }
 });
 
