@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +77,15 @@ def associate(ae: AE, core: RunningCore, **kwargs: Any) -> Any:
 def stored_syntax(core: RunningCore, sop_instance_uid: str) -> str:
     (answer,) = core.core.archive.find("IMAGE", {"SOPInstanceUID": sop_instance_uid})
     return str(answer["_transfer_syntax_uid"])
+
+
+PATHS = ["direct", "pynetdicom"]  # the two paths that serve associations (dicom_direct_path)
+
+
+def core_on_path(path: str, folder: Path) -> Iterator[RunningCore]:
+    """A running core whose storage/query/retrieve associations take ``path``."""
+    running = RunningCore(folder / "data", dicom_direct_path=path == "direct").start()
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -14,10 +14,16 @@ from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from tests.conftest import RunningCore
-from tests.core_server.dicom.clients import dcmtk, keys, peer
+from tests.core_server.dicom.clients import PATHS, core_on_path, dcmtk, keys, peer
 from tests.dicom_data import make_ct, write
 
 STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
+
+
+@pytest.fixture(params=PATHS)
+def core(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningCore]:
+    """Every test of this module on both paths that serve associations (direct, pynetdicom)."""
+    yield from core_on_path(request.param, tmp_path)
 
 
 def findscu(

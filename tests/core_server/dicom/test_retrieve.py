@@ -25,8 +25,10 @@ from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove
 
 from tests.conftest import RunningCore, free_port
 from tests.core_server.dicom.clients import (
+    PATHS,
     associate,
     client_ae,
+    core_on_path,
     dcmtk,
     getscu,
     keys,
@@ -34,6 +36,12 @@ from tests.core_server.dicom.clients import (
     stored_syntax,
 )
 from tests.dicom_data import make_ct, testdata, write
+
+
+@pytest.fixture(params=PATHS)
+def core(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningCore]:
+    """Every test of this module on both paths that serve associations (direct, pynetdicom)."""
+    yield from core_on_path(request.param, tmp_path)
 
 
 @dataclass

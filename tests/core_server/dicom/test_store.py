@@ -39,14 +39,23 @@ from pynetdicom import _config
 
 from tests.conftest import RunningCore
 from tests.core_server.dicom.clients import (
+    PATHS,
     associate,
     client_ae,
+    core_on_path,
     dcmtk,
     getscu,
     peer,
     stored_syntax,
 )
 from tests.dicom_data import encode, make_ct, testdata, write
+
+
+@pytest.fixture(params=PATHS)
+def core(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningCore]:
+    """Every test of this module on both paths that serve associations (direct, pynetdicom)."""
+    yield from core_on_path(request.param, tmp_path)
+
 
 PIXEL_DATA = Tag(0x7FE0, 0x0010)
 TRAILING_PADDING = Tag(0xFFFC, 0xFFFC)
@@ -116,10 +125,15 @@ def storage_files(core: RunningCore) -> list[Path]:
 # -- fixtures -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def shared_core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCore]:
-    """One core for the store/retrieve round trips of this module (a core takes ~1 s to start)."""
-    running = RunningCore(tmp_path_factory.mktemp("store") / "data").start()
+@pytest.fixture(scope="module", params=PATHS)
+def shared_core(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningCore]:
+    """One core per path for the store/retrieve round trips of this module (a core takes ~1 s
+    to start)."""
+    running = RunningCore(
+        tmp_path_factory.mktemp("store") / "data", dicom_direct_path=request.param == "direct"
+    ).start()
     running.register("GETSCU", allow_retrieve=True)
     # pydicom's bundled MR files share SOP Instance UIDs across transfer syntaxes: each one
     # sent replaces the one before, which needs the overwrite permission.
