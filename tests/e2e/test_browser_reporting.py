@@ -177,6 +177,8 @@ def test_write_submit_review_diff_sign(
     expect(added).to_have_css("color", "rgb(6, 118, 71)")
     review.screenshot(path=str(artifacts / "diff.png"), full_page=True)
     review.click("#sign")
+    expect(review.locator("#confirm-dialog")).to_be_visible()  # signing asks first
+    review.click("#confirm-ok")
     expect(review.locator("#report-status")).to_have_text("已签发")
     expect(review.locator("#amend")).to_be_visible()
     review.screenshot(path=str(artifacts / "signed.png"), full_page=True)
@@ -408,3 +410,73 @@ def test_a_long_worklist_comes_in_pages(
     expect(page.locator("li.rp-item")).to_have_count(0)
     expect(page.locator("#worklist-more")).to_be_hidden()
     _clean(guard)
+
+
+def test_submitted_and_signed_reports_read_as_documents(
+    browser: Browser, core: RunningCore, request: pytest.FixtureRequest
+) -> None:
+    """An HL7 patient (王^建国) shows as 王建国 in the list, the editor and the alerts; once
+    submitted, the author sees the report read-only (no toolbar, no 插入, no 保存版本, the
+    structured answers as text); the attending may still edit it and signs only after saying
+    yes to the confirmation (cancelling leaves it unsigned); signed, it is read-only for all."""
+    artifacts = artifacts_for(request)
+    _staff(core)
+    ris, reporting = core.core.ris, core.core.reporting
+    ris.register_patient(PatientIn("P600", "王^建国", sex="M"), username="hl7")
+    exam_id = _performed_exam(core, "P600", "O-READ", "CT-CHEST")
+    accession = ris.exam(exam_id).accession_number
+    template = next(t for t in reporting.templates("li") if t.fields)
+    answers = {
+        f.id: f.choices[0] if f.type == "choice" else 6 if f.type == "number" else "2026-01-05"
+        for f in template.fields
+        if f.type != "text"
+    }
+    report = reporting.start(exam_id, RESIDENT)
+    text = Content("<p>右肺上叶见一结节。</p>", "<p>右肺上叶结节。</p>", answers, template.id)
+    reporting.autosave(report.id, RESIDENT, text)
+    reporting.submit(report.id, RESIDENT)
+    reporting.raise_critical(report.id, RESIDENT, "右肺上叶结节")
+
+    page, guard = _page(browser, core, "li", "/reporting")
+    row = page.locator(f"li.rp-item[data-accession='{accession}']")
+    expect(row.locator(".rp-name")).to_have_text("王建国")
+    _open(page, accession)
+    expect(page.locator("#patient-name")).to_have_text("王建国")
+    expect(page.locator("#report-status")).to_have_text("待审核")
+    expect(page.locator("#findings")).to_have_attribute("contenteditable", "false")
+    expect(page.locator("#toolbar")).to_be_hidden()
+    expect(page.locator("#save")).to_be_hidden()
+    expect(page.locator("#submit")).to_be_hidden()
+    expect(page.locator("#sign")).to_be_hidden()
+    expect(page.locator("#templates li").first).to_be_visible()
+    for button in page.locator("#templates button").all():
+        expect(button).to_be_hidden()  # no 插入 on a report that cannot change
+    expect(page.locator("#fields input, #fields select")).to_have_count(0)
+    expect(page.locator("#fields .rp-value").first).to_be_visible()
+    page.screenshot(path=str(artifacts / "submitted-read-only.png"), full_page=True)
+
+    review, review_guard = _page(browser, core, "wang", f"/reporting?exam={exam_id}")
+    expect(review.locator("#findings")).to_have_attribute("contenteditable", "true")
+    expect(review.locator("#toolbar")).to_be_visible()
+    expect(review.locator("#save")).to_be_visible()
+    review.click("#sign")
+    expect(review.locator("#confirm-text")).to_contain_text("确认签发")
+    review.click("#confirm-cancel")
+    expect(review.locator("#confirm-dialog")).to_be_hidden()
+    expect(review.locator("#report-status")).to_have_text("待审核")
+    assert reporting.report(report.id).status == "submitted"
+    review.click("#sign")
+    review.click("#confirm-ok")
+    expect(review.locator("#report-status")).to_have_text("已签发")
+    expect(review.locator("#findings")).to_have_attribute("contenteditable", "false")
+    expect(review.locator("#toolbar")).to_be_hidden()
+    expect(review.locator("#save")).to_be_hidden()
+    expect(review.locator("#amend")).to_be_visible()
+    expect(review.locator("#flag-positive")).to_be_disabled()  # part of the signed result
+    review.screenshot(path=str(artifacts / "signed-read-only.png"), full_page=True)
+    assert reporting.report(report.id).status == "signed"
+
+    ward, ward_guard = _page(browser, core, "zhao", "/critical-alerts")
+    expect(ward.locator(f"tr.rp-alert[data-accession='{accession}']")).to_contain_text("王建国")
+    assert "^" not in ward.locator("#alerts").inner_text()
+    _clean(guard, review_guard, ward_guard)

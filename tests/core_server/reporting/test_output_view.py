@@ -3,12 +3,13 @@ signed reports only, every signed version listed and readable, login required, a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from core_server import auth
+from core_server import auth, clock
 from core_server.reporting import Content
 from tests.conftest import RunningCore
 from tests.core_server.reporting.output_data import CHIEF, PASSWORD, api, signed_report
@@ -90,3 +91,23 @@ def test_unsigned_reports_are_not_shown_and_login_is_required(core: RunningCore)
     auth.create_user(core.core.engine, technician, PASSWORD, "technician", "张技师")
     with core.api(technician, PASSWORD) as http:
         assert http.get("/reports/view", params={"AccessionNumber": draft_exam}).status_code == 403
+
+
+def test_signed_versions_are_numbered_by_signature(core: RunningCore) -> None:
+    """The first signature is 第 1 版 (its internal version number is 2: a saved draft came
+    first), the amendment's 第 2 版; the HL7-shaped name shows as 王建国, times in hospital
+    time."""
+    signed = signed_report(core, "P-VIEW-3", name="王^建国")
+    reporting = core.core.reporting
+    reporting.amend(signed.report.id, CHIEF, "补充")
+    amended = reporting.sign(signed.report.id, CHIEF)
+    assert (signed.report.signed_version, amended.signed_version) == (2, 4)
+    with api(core, "liu.clinician") as clinician:
+        html = clinician.get(
+            "/reports/view", params={"AccessionNumber": signed.exam.accession_number}
+        ).text
+    links = re.findall(r'/versions/(\d+)">([^<]+)</a>', html)
+    assert links == [("2", "第 1 版"), ("4", "第 2 版")]
+    assert "王建国" in html and "王^建国" not in html
+    signed_at = clock.shown(reporting.versions(signed.report.id)[-1].created_at)
+    assert signed_at in html
