@@ -256,3 +256,49 @@ def test_critical_alerts_locks_and_configuration(running: RunningCore, staff: St
         ).json()["CT-CHEST"]
         == template.json()["id"]
     )
+
+
+def test_answers_carry_allowed_actions_hospital_times_and_refusal_codes(
+    running: RunningCore, staff: Staff
+) -> None:
+    """A report comes with what the asking user may do; its times have the hospital's offset
+    (after the response model too); a refusal has its code and the caller's language."""
+    resident, attending = staff.resident, staff.attending
+    staff.admin.put("/api/reporting/departments/RAD/levels", json={"levels": 2}).raise_for_status()
+    exam_id = _performed_exam(running, "API-4")
+    report = resident.post(f"/api/reporting/exams/{exam_id}/report").json()
+    assert {"edit", "submit"} <= set(report["allowed_actions"])
+    assert "sign" not in report["allowed_actions"]
+    assert report["created_at"].endswith("+08:00")
+    draft = resident.put(
+        f"/api/reporting/reports/{report['id']}/draft", json={"findings": "<p>未见异常</p>"}
+    ).json()
+    assert draft["draft_saved_at"].endswith("+08:00") and draft["lock_expires_at"].endswith(
+        "+08:00"
+    )
+    submitted = resident.post(
+        f"/api/reporting/reports/{report['id']}/submit", json={"impression": "<p>未见异常</p>"}
+    ).json()
+    assert "edit" not in submitted["allowed_actions"]  # read-only for its author now
+    seen = attending.get(f"/api/reporting/reports/{report['id']}").json()
+    assert {"edit", "sign", "reject"} <= set(seen["allowed_actions"])
+    refused = resident.post(f"/api/reporting/reports/{report['id']}/sign")
+    assert refused.status_code == 403
+    assert refused.json()["detail"]["code"] == "reporting.signoff.sign_needs_attending"
+    assert refused.json()["detail"]["message"] == "签发需要主治医师及以上"
+    english = resident.post(
+        f"/api/reporting/reports/{report['id']}/sign", headers={"Accept-Language": "en"}
+    )
+    assert english.json()["detail"]["message"] == "Signing needs an attending or above"
+    other = resident.post(f"/api/reporting/exams/{_performed_exam(running, 'API-5')}/report")
+    resident.post(f"/api/reporting/reports/{other.json()['id']}/lock").raise_for_status()
+    locked = attending.put(
+        f"/api/reporting/reports/{other.json()['id']}/draft", json={"findings": "x"}
+    )
+    detail = locked.json()["detail"]
+    assert (locked.status_code, detail["code"], detail["holder"]) == (
+        409,
+        "reporting.lock.held",
+        "li",
+    )
+    assert detail["expires_at"].endswith("+08:00") and detail["until"] in detail["message"]
