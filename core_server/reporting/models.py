@@ -35,7 +35,9 @@ class ReportingError(Refusal):
         template = texts[lang if lang in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE]
         values = {k: v for k, v in self.values.items() if isinstance(v, str | int | float)}
         if "status" in values:
-            values["status"] = i18n.label(lang, f"reporting.status.{values['status']}", "")
+            values["status"] = i18n.label(
+                lang, f"reporting.status.{values['status']}", str(values["status"])
+            )
         try:
             return template.format(**values)
         except (KeyError, IndexError, ValueError):
