@@ -67,6 +67,7 @@ def test_administrator_manages_users_modalities_and_reads_the_audit(
     expect(added.locator(".badge.off")).to_have_text("已停用")
     tab.screenshot(path=str(shots / "users.png"), full_page=True)
 
+    tab.click("nav.mainnav details[data-menu=admin] > summary")  # the grouped admin menu
     tab.click("nav.mainnav >> text=设备管理")
     tab.click("#add-modality")
     tab.fill("#modality-ae", "CT01")
@@ -80,6 +81,7 @@ def test_administrator_manages_users_modalities_and_reads_the_audit(
     modality.locator("button.remove").click()
     expect(modality).to_have_count(0)
 
+    tab.click("nav.mainnav details[data-menu=admin] > summary")  # the grouped admin menu
     tab.click("nav.mainnav >> text=审计日志")
     events = tab.locator("tr.audit-event")
     expect(events.first).to_be_visible()

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from core_server import auth
-from core_server.web.templating import STATIC_DIR, TEMPLATES_DIR
+from core_server.web.templating import STATIC_DIR, TEMPLATES_DIR, feature_dirs
 from tests.conftest import ADMIN_PASSWORD, RunningCore
 
 
@@ -173,7 +173,9 @@ _EXTERNAL = re.compile(r"""(?:src|href|url)\s*[=(]\s*["']?(?:https?:)?//""", re.
 
 
 def test_nothing_loads_from_outside_the_appliance() -> None:
+    features = [p for kind in ("templates", "static") for p in feature_dirs(kind).values()]
     files = [*Path(TEMPLATES_DIR).rglob("*.html"), *Path(STATIC_DIR).rglob("*.*")]
+    files += [path for folder in features for path in folder.rglob("*.*")]
     offenders = [str(path) for path in files if _EXTERNAL.search(path.read_text(encoding="utf-8"))]
     assert len(files) > 10 and offenders == []
 
