@@ -220,7 +220,8 @@ adoptButton.addEventListener("click", () => busy(adoptButton, async () => {
   try {
     const made = await api("/api/queueing/ris-rooms/adopt", { method: "POST", json: {} });
     say(t("queueing.ris.done", { rooms: made.rooms.length, queues: made.queues.length }));
-    await Promise.all(["queues", "rooms", "screens"].map(load));
+    await load("queues"); // first: the rooms name their queues (a race showed a bare code)
+    await Promise.all(["rooms", "screens"].map(load));
     await loadRisRooms();
   } catch (error) { failed(error); }
 }));
