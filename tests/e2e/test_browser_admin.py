@@ -69,6 +69,7 @@ def test_administrator_manages_users_modalities_and_reads_the_audit(
 
     tab.click("nav.mainnav details[data-menu=admin] > summary")  # the grouped admin menu
     tab.click("nav.mainnav >> text=设备管理")
+    tab.wait_for_load_state("networkidle")  # the page's module script is deferred
     tab.click("#add-modality")
     tab.fill("#modality-ae", "CT01")
     tab.fill("#modality-host", "10.0.0.9")

@@ -251,6 +251,7 @@ def test_find_by_pinyin_initials_open_and_window(
     assert page.url.startswith(core.base_url + "/login?next=")  # sign in first
     sign_in(page, DOCTOR, PASSWORD)
     assert page.url.startswith(core.base_url + "/studies")
+    page.wait_for_load_state("networkidle")  # the list's module script is deferred
 
     page.fill("#q", "ZS")
     page.press("#q", "Enter")
