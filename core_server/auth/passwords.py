@@ -66,9 +66,10 @@ MINIMAL = PasswordPolicy(min_length=8, min_classes=1, refuse_common=False)
 
 
 def classes(password: str) -> int:
-    """How many of the four character classes ``password`` uses."""
+    """How many of the four character classes ``password`` uses; letters without case
+    (Chinese characters) count as lower-case letters."""
     return (
-        any(c.islower() for c in password)
+        any(c.islower() or (c.isalpha() and not c.isupper()) for c in password)
         + any(c.isupper() for c in password)
         + any(c.isdigit() for c in password)
         + any(not c.isalnum() for c in password)
