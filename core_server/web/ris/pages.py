@@ -81,8 +81,16 @@ def label(exam: Exam, patient: Patient) -> dict[str, Any]:
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
-    add_page_link(app, PageLink("ris.nav.register", "/ris/register", REGISTRARS, order=20))
-    add_page_link(app, PageLink("ris.nav.technician", "/ris/technician", TECHNICIANS, order=30))
+    add_page_link(
+        app,
+        PageLink("ris.nav.register", "/ris/register", REGISTRARS, order=20, landing=("registrar",)),
+    )
+    add_page_link(
+        app,
+        PageLink(
+            "ris.nav.technician", "/ris/technician", TECHNICIANS, order=30, landing=("technician",)
+        ),
+    )
     add_page_link(
         app, PageLink("ris.nav.reconciliation", "/ris/reconciliation", RECONCILERS, order=40)
     )

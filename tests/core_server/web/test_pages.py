@@ -138,7 +138,7 @@ def test_navigation_follows_the_role_and_wrong_roles_get_a_page(core: RunningCor
             assert f'href="{link}"' in page
     with _browser(core) as browser:
         assert _sign_in(browser, "tech1", "tech-pass-1").headers["location"] == "/"
-        assert browser.get("/").headers["location"] == "/studies"
+        assert browser.get("/").headers["location"] == "/ris/technician"  # their work page
         page = browser.get("/studies").text
         assert 'href="/studies"' in page and "/admin/users" not in page
         assert "李技师" in page and "技师" in page
@@ -188,3 +188,42 @@ def test_the_hospital_names_itself(tmp_path: Path) -> None:
         assert "<title>登录 · 北京协和医院放射科</title>" in page
     finally:
         core.stop()
+
+
+@pytest.mark.parametrize(
+    ("role", "start"),
+    [
+        ("registrar", "/ris/register"),
+        ("technician", "/ris/technician"),
+        ("reporting_doctor", "/reporting"),
+        ("reviewing_doctor", "/reporting"),
+        ("clinician", "/studies"),
+        ("admin", "/admin"),
+    ],
+)
+def test_each_role_lands_on_its_own_work_page(core: RunningCore, role: str, start: str) -> None:
+    username = f"start-{role}"
+    auth.create_user(core.core.engine, username, "start-pass-1", role)
+    with _browser(core) as browser:
+        _sign_in(browser, username, "start-pass-1")
+        assert browser.get("/").headers["location"] == start
+        assert browser.get(start).status_code == 200
+
+
+def test_the_header_groups_its_links_in_two_menus(core: RunningCore) -> None:
+    with _browser(core) as browser:
+        _sign_in(browser, "admin", ADMIN_PASSWORD)
+        page = browser.get("/admin/users").text
+    nav = page[page.index('<nav class="mainnav"') : page.index("</nav>")]
+    # The administrator's many links: a 工作 and a 管理 drop-down, nothing loose in the bar.
+    assert nav.count("<details") == 2 and 'data-menu="work"' in nav and 'data-menu="admin"' in nav
+    admin_menu = nav[nav.index('data-menu="admin"') :]
+    assert '<summary class="active">管理</summary>' in admin_menu
+    assert 'href="/admin/users" class="active" aria-current="page"' in admin_menu
+    assert 'href="/admin" class' not in admin_menu  # the overview is not the current page
+    auth.create_user(core.core.engine, "reg-nav", "reg-nav-pass-1", "registrar")
+    with _browser(core) as browser:
+        _sign_in(browser, "reg-nav", "reg-nav-pass-1")
+        page = browser.get("/studies").text
+    nav = page[page.index('<nav class="mainnav"') : page.index("</nav>")]
+    assert "<details" not in nav and 'href="/ris/register"' in nav  # a few links: inline
