@@ -8,7 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
+from core_server import auth, db
+from core_server.auth import signin
 from core_server.cli import main
 from tests.dicom_data import make_ct, testdata, write
 
@@ -99,3 +102,54 @@ def test_backup_on_each_backend(
             ["pg_restore", "--list", str(target)], capture_output=True, text=True
         )
         assert "TABLE public modalities" in listing.stdout
+
+
+def _fail_sign_ins(engine: Engine, username: str, times: int) -> None:
+    for _ in range(times):
+        with pytest.raises(auth.WrongPassword):
+            auth.sign_in(engine, username, "wrong-guess-1", 1, address="10.0.0.9", via="test")
+
+
+def test_the_console_lifts_a_sign_in_backoff(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whoever hammers the last administrator's account, the console lets them back in:
+    ``users unlock`` lifts the wait, and so does ``users passwd`` (as docs/web.md says)."""
+    data = f"--data-dir={tmp_path}"
+    assert run(capsys, "users", "add", "boss", "admin", "--password=boss-pass-1", data)[0] == 0
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'core.db'}")
+    _fail_sign_ins(engine, "boss", signin.ACCOUNT_FREE_FAILURES)
+    assert signin.account_wait(engine, "boss") > 0
+    with pytest.raises(auth.SignInThrottled):
+        auth.sign_in(engine, "boss", "boss-pass-1", 1, via="test")
+    code, out = run(capsys, "users", "unlock", "boss", data)
+    assert code == 0 and "lifted" in out
+    assert signin.account_wait(engine, "boss") == 0
+    auth.sign_in(engine, "boss", "boss-pass-1", 1, via="test")
+
+    _fail_sign_ins(engine, "boss", signin.ACCOUNT_FREE_FAILURES)
+    assert run(capsys, "users", "passwd", "boss", "--password=boss-pass-2", data)[0] == 0
+    assert signin.account_wait(engine, "boss") == 0
+    auth.sign_in(engine, "boss", "boss-pass-2", 1, via="test")
+    _total, events = auth.query_audit(engine, action="user.unlock")
+    assert [e.address for e in events] == ["console", "console"]
+    assert run(capsys, "users", "unlock", "nobody", data)[0] == 2
+
+
+def test_the_console_keeps_the_password_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = f"--data-dir={tmp_path}"
+    for weak in ("password", "12345678", "        ", "Password1"):
+        code, out = run(capsys, "users", "add", "li", "registrar", f"--password={weak}", data)
+        assert code == 2 and "error:" in out, weak
+    code, out = run(capsys, "users", "add", "li", "registrar", "--password=li", data)
+    assert code == 2 and "at least 8 characters" in out
+    strict = "--password-min-length=14"
+    code, out = run(
+        capsys, "users", "add", "li", "registrar", "--password=pass-word-1", data, strict
+    )
+    assert code == 2 and "at least 14 characters" in out
+    assert run(capsys, "users", "add", "li", "registrar", "--password=pass-word-1", data)[0] == 0
+    code, out = run(capsys, "users", "passwd", "li", "--password=li123", data)
+    assert code == 2
