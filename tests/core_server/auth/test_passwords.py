@@ -46,7 +46,13 @@ def test_common_passwords_are_refused(password: str) -> None:
 
 @pytest.mark.parametrize(
     "password",
-    ["first-pass-1", "Tr0ub4dor&3", "correct horse battery", "ct3-reading-room", "张医生的密码2024"],
+    [
+        "first-pass-1",
+        "Tr0ub4dor&3",
+        "correct horse battery",
+        "ct3-reading-room",
+        "张医生的密码2024",
+    ],
 )
 def test_ordinary_passwords_pass(password: str) -> None:
     assert not is_common(password)

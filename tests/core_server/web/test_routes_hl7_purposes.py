@@ -20,7 +20,10 @@ def test_purposes_offered_set_and_refused(core: RunningCore) -> None:
         )
         for wrong in ("alerts", "", "results,billing"):
             refused = admin.patch("/api/hl7/destinations/HIS", json={"purposes": wrong})
-            assert refused.status_code == 422 and "critical_values" in refused.json()["detail"]["message"]
+            assert (
+                refused.status_code == 422
+                and "critical_values" in refused.json()["detail"]["message"]
+            )
         assert admin.get("/api/hl7/destinations/HIS").json()["purposes"] == every
         described = admin.get("/api/openapi.json").json()["components"]["schemas"]["DestinationIn"]
         assert "critical_values" in described["properties"]["purposes"]["description"]
