@@ -36,11 +36,15 @@ class Refusal(Exception):
         if texts is None:
             return self.key
         template = texts[lang if lang in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE]
-        plain = {k: v for k, v in self.values.items() if isinstance(v, str | int | float)}
         try:
-            return template.format(**plain)
+            return template.format(**self.shown_values(lang))
         except (KeyError, IndexError, ValueError):
             return template
+
+    def shown_values(self, lang: str) -> dict[str, object]:
+        """The values the text's placeholders take, as shown in ``lang`` (a subclass may
+        label some, e.g. a status by its name)."""
+        return {k: v for k, v in self.values.items() if isinstance(v, str | int | float)}
 
     def __str__(self) -> str:
         return self.text("en")

@@ -28,20 +28,13 @@ class ReportingError(Refusal):
 
     status = 400
 
-    def text(self, lang: str = "en") -> str:
-        texts = i18n.catalogue().get(self.key)
-        if texts is None:
-            return self.key
-        template = texts[lang if lang in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE]
-        values = {k: v for k, v in self.values.items() if isinstance(v, str | int | float)}
+    def shown_values(self, lang: str) -> dict[str, object]:
+        values = super().shown_values(lang)
         if "status" in values:
             values["status"] = i18n.label(
                 lang, f"reporting.status.{values['status']}", str(values["status"])
             )
-        try:
-            return template.format(**values)
-        except (KeyError, IndexError, ValueError):
-            return template
+        return values
 
 
 class NotFound(ReportingError):
