@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -102,39 +103,32 @@ def tolerant_header(raw: bytes) -> Header | None:
         found = parts[part - 1] if part <= len(parts) else ""
         return found.split(escape_char)[0].strip()  # escapes cut short rather than misread
 
-    return Header(
-        field_separator=separator,
-        encoding_characters=chars,
-        sending_application=msh(3),
-        sending_facility=msh(4),
-        receiving_application=msh(5),
-        receiving_facility=msh(6),
-        message_code=msh(9, 1).upper(),
-        trigger_event=msh(9, 2).upper(),
-        control_id=msh(10),
-        processing_id=msh(11),
-        version=msh(12),
-        charset=msh(18),
-    )
+    return _header(msh, separator, chars)
 
 
 def header(message: hl7.Message) -> Header:
     def msh(field: int, component: int = 1) -> str:
         return value(message, "MSH", field, component=component)
 
+    return _header(msh, msh(1) or "|", msh(2) or DEFAULT_ENCODING_CHARACTERS)
+
+
+def _header(msh: Callable[[int, int], str], separator: str, characters: str) -> Header:
+    """The Header from an MSH reader ``msh(field, component)``: the parsed message's or the
+    tolerant one's."""
     return Header(
-        field_separator=msh(1) or "|",
-        encoding_characters=msh(2) or DEFAULT_ENCODING_CHARACTERS,
-        sending_application=msh(3),
-        sending_facility=msh(4),
-        receiving_application=msh(5),
-        receiving_facility=msh(6),
+        field_separator=separator,
+        encoding_characters=characters,
+        sending_application=msh(3, 1),
+        sending_facility=msh(4, 1),
+        receiving_application=msh(5, 1),
+        receiving_facility=msh(6, 1),
         message_code=msh(9, 1).upper(),
         trigger_event=msh(9, 2).upper(),
-        control_id=msh(10),
-        processing_id=msh(11),
-        version=msh(12),
-        charset=msh(18),
+        control_id=msh(10, 1),
+        processing_id=msh(11, 1),
+        version=msh(12, 1),
+        charset=msh(18, 1),
     )
 
 
