@@ -27,6 +27,7 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import make_url
 
@@ -68,6 +69,15 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def serialize_writes(conn: Connection, key: int) -> None:
+    """One write transaction under ``key`` at a time on PostgreSQL, as SQLite's BEGIN
+    IMMEDIATE gives on its own: for a domain whose outbox is read by cursor, where an id taken
+    by a transaction that commits after a higher one would be skipped by a reader already past
+    it. Take it first in the transaction, before any row lock, so it cannot deadlock."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def make_engine(url: str) -> Engine:

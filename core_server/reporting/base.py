@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy import text as sql
 from sqlalchemy.exc import IntegrityError
 
 from core_server import db
@@ -65,7 +64,8 @@ class ServiceBase:
     def _write(self) -> Iterator[Connection]:
         try:
             with db.write(self.engine) as conn:
-                _serialize_writes(conn)
+                # The workflow history and the alert events are outboxes read by cursor.
+                db.serialize_writes(conn, _WRITE_LOCK)
                 yield conn
         except IntegrityError as exc:
             log.info("reporting write refused by a constraint: %s", exc.orig)
@@ -106,14 +106,3 @@ class ServiceBase:
                 return self.levels(department, own)
         value = conn.execute(query).scalar()
         return int(value) if value else self.setting("default_levels", conn)
-
-
-def _serialize_writes(conn: Connection) -> None:
-    """One reporting write transaction at a time on PostgreSQL, as SQLite's BEGIN IMMEDIATE.
-
-    The workflow history and the alert events are outboxes read by cursor
-    (:meth:`Reporting.result_events`, :meth:`Reporting.alert_notices`): an id taken by a
-    transaction that commits after a higher one would be skipped by a reader already past it.
-    Taken first, before any row lock, it cannot deadlock with them."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sql("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})

@@ -272,7 +272,7 @@ class Workflow(Editing):
         """Submissions and signatures recorded after ``event_id`` ``after``, oldest first: the
         outbox the HL7 adapter reads with its own cursor to send results (ORU^R01), so that a
         step committed here reaches the HIS even if the bus event is lost. Ids commit in
-        increasing order (:func:`~core_server.reporting.base._serialize_writes`)."""
+        increasing order (:func:`core_server.db.serialize_writes`)."""
         h = reporting_history.c
         earlier = reporting_history.alias("earlier")
         amended = (

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from core_server import db
@@ -42,17 +42,6 @@ EXAM_CHANGED = "ris.exam_changed"  # booked, procedure changed, images linked (n
 
 # Any fixed 64-bit key: the PostgreSQL advisory lock every RIS write transaction takes first.
 _WRITE_LOCK = 0x52495357  # "RISW"
-
-
-def serialize_writes(conn: Connection) -> None:
-    """One RIS write transaction at a time on PostgreSQL, as SQLite's BEGIN IMMEDIATE does.
-
-    The status history is an outbox read by cursor (``Ris.status_changes``): a change id taken
-    by a transaction that commits after a higher one would be skipped by a reader already past
-    it. Held from the start of every write until its commit, the lock makes ids commit in
-    order; taken first, before any row lock, it cannot deadlock with them."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
 
 
 class RisCore:
@@ -79,7 +68,8 @@ class RisCore:
         :class:`Conflict`, said for the user, not a server error."""
         try:
             with db.write(self.engine) as conn:
-                serialize_writes(conn)
+                # The status history is an outbox read by cursor (Ris.status_changes).
+                db.serialize_writes(conn, _WRITE_LOCK)
                 yield conn
         except IntegrityError as exc:
             log.info("write refused by a constraint: %s", exc.orig)
