@@ -16,7 +16,6 @@ import logging
 import shutil
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from core_server import auth, db, modalities
+from core_server import auth, clock, db, modalities
 from core_server.archive import Archive
 from core_server.server import serve
 from core_server.settings import Settings
@@ -162,6 +161,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int | None:
         run_worker(settings)
         return 0
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    clock.set_zone(settings.timezone)  # what the admin commands print and name is hospital time
     engine = _engine(settings)
     handler = {"users": _users, "modality": _modality, "db": _db, "import": _import}
     return handler[args.command](args, settings, engine)
@@ -268,7 +268,7 @@ def _db(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
 
 
 def _backup(engine: Engine, settings: Settings, destination: Path | None) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = clock.local().strftime("%Y%m%d-%H%M%S")
     folder = settings.data_dir / "backups"
     if db.is_sqlite(engine):
         import sqlite3
