@@ -49,10 +49,12 @@ class ServiceBase:
         """The display settings; an empty hospital name is the core's."""
         return config.get_settings(conn, self.hospital_name)
 
-    def _advance_later(self, exam_id: int, status: str, username: str) -> Callable[[], None]:
+    def _advance_later(
+        self, exam_id: int, status: str, username: str, confirmed_other_day: bool = False
+    ) -> Callable[[], None]:
         def advance() -> None:
             if self.desk is not None:
-                self.desk.advance(exam_id, status, username)
+                self.desk.advance(exam_id, status, username, confirmed_other_day)
 
         return advance
 

@@ -9,6 +9,7 @@ while the exam runs, ``idle`` with no patient, ``paused`` when the room takes no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -236,90 +237,100 @@ class Calls(ServiceBase):
             raise QueueRefusal("no_current_patient")
         return row
 
+    def _on_current(
+        self,
+        room_code: str,
+        allowed_room: str | None,
+        key: Key,
+        statuses: tuple[str, ...],
+        step: Callable[[Transaction, Any, Any], Any],
+        *,
+        calling: bool = False,
+    ) -> dict[str, Any]:
+        """The shape of every action on the room's current patient: lock the room, take its
+        current ticket in one of ``statuses``, ``step`` it, answer the room and the ticket (the
+        answer remembered for an idempotent resend)."""
+        with self._write(key) as tx:
+            room = self._room_for_action(tx.conn, room_code, allowed_room, calling=calling)
+            row = step(tx, room, self._current(tx.conn, room, statuses))
+            body = self._action_body(tx, room.code, row)
+            tx.remember(200, body)
+        return body
+
     def recall(
         self, room_code: str, *, username: str, allowed_room: str | None = None, key: Key = None
     ) -> dict[str, Any]:
-        with self._write(key) as tx:
-            conn = tx.conn
-            room = self._room_for_action(conn, room_code, allowed_room, calling=True)
-            current = self._current(conn, room, (TicketStatus.CALLED,))
-            conn.execute(
+        def step(tx: Transaction, room: Any, current: Any) -> Any:
+            tx.conn.execute(
                 update(tickets)
                 .where(tickets.c.id == current.id)
                 .values(called_at=self.now(), call_count=tickets.c.call_count + 1)
             )
-            queue = conn.execute(select(queues).where(queues.c.id == current.queue_id)).one()
-            row = self._after_claim(tx, room, queue, current, username, recall=True)
-            body = self._action_body(tx, room.code, row)
-            tx.remember(200, body)
-        return body
+            queue = tx.conn.execute(select(queues).where(queues.c.id == current.queue_id)).one()
+            return self._after_claim(tx, room, queue, current, username, recall=True)
+
+        return self._on_current(
+            room_code, allowed_room, key, (TicketStatus.CALLED,), step, calling=True
+        )
 
     def missed(
         self, room_code: str, *, username: str, allowed_room: str | None = None, key: Key = None
     ) -> dict[str, Any]:
         """The called patient did not come: suspended for the queue's time, then back in the
         queue; closed as absent after the queue's ``missed_max`` misses."""
-        with self._write(key) as tx:
-            conn = tx.conn
-            room = self._room_for_action(conn, room_code, allowed_room, calling=False)
-            current = self._current(conn, room, (TicketStatus.CALLED,))
-            queue = conn.execute(select(queues).where(queues.c.id == current.queue_id)).one()
-            misses = current.missed_count + 1
-            values: dict[str, Any] = {"missed_count": misses}
-            if misses >= queue.missed_max:
-                values.update(status=TicketStatus.ABSENT, is_open=False, finished_at=self.now())
-            else:
-                back = self.now() + timedelta(minutes=queue.missed_suspend_minutes)
-                values.update(status=TicketStatus.MISSED, back_at=back)
-            conn.execute(update(tickets).where(tickets.c.id == current.id).values(**values))
-            conn.execute(
-                update(rooms)
-                .where(rooms.c.id == room.id)
-                .values(current_ticket_id=None, state=resting(room))
-            )
-            row = records.ticket_row(conn, current.id)
-            self._ticket_event(tx, row, room.code)
-            self._room_event(tx, room.code)
-            body = self._action_body(tx, room.code, row)
-            tx.remember(200, body)
-        return body
+        return self._on_current(room_code, allowed_room, key, (TicketStatus.CALLED,), self._miss)
+
+    def _miss(self, tx: Transaction, room: Any, current: Any) -> Any:
+        conn = tx.conn
+        queue = conn.execute(select(queues).where(queues.c.id == current.queue_id)).one()
+        misses = current.missed_count + 1
+        values: dict[str, Any] = {"missed_count": misses}
+        if misses >= queue.missed_max:
+            values.update(status=TicketStatus.ABSENT, is_open=False, finished_at=self.now())
+        else:
+            back = self.now() + timedelta(minutes=queue.missed_suspend_minutes)
+            values.update(status=TicketStatus.MISSED, back_at=back)
+        conn.execute(update(tickets).where(tickets.c.id == current.id).values(**values))
+        conn.execute(
+            update(rooms)
+            .where(rooms.c.id == room.id)
+            .values(current_ticket_id=None, state=resting(room))
+        )
+        row = records.ticket_row(conn, current.id)
+        self._ticket_event(tx, row, room.code)
+        self._room_event(tx, room.code)
+        return row
 
     def start(
         self, room_code: str, *, username: str, allowed_room: str | None = None, key: Key = None
     ) -> dict[str, Any]:
-        with self._write(key) as tx:
-            conn = tx.conn
-            room = self._room_for_action(conn, room_code, allowed_room, calling=False)
-            current = self._current(conn, room, (TicketStatus.CALLED,))
-            conn.execute(
+        def step(tx: Transaction, room: Any, current: Any) -> Any:
+            tx.conn.execute(
                 update(tickets)
                 .where(tickets.c.id == current.id)
                 .values(status=TicketStatus.IN_PROGRESS, started_at=self.now())
             )
             if room.state != RoomState.PAUSED:
-                conn.execute(
+                tx.conn.execute(
                     update(rooms).where(rooms.c.id == room.id).values(state=RoomState.BUSY)
                 )
-            row = records.ticket_row(conn, current.id)
+            row = records.ticket_row(tx.conn, current.id)
             self._ticket_event(tx, row, room.code)
             self._room_event(tx, room.code)
-            body = self._action_body(tx, room.code, row)
-            tx.remember(200, body)
             if row.exam_id is not None:
                 tx.after_commit.append(self._advance_later(row.exam_id, "in_progress", username))
-        return body
+            return row
+
+        return self._on_current(room_code, allowed_room, key, (TicketStatus.CALLED,), step)
 
     def finish(
         self, room_code: str, *, username: str, allowed_room: str | None = None, key: Key = None
     ) -> dict[str, Any]:
-        with self._write(key) as tx:
-            conn = tx.conn
-            room = self._room_for_action(conn, room_code, allowed_room, calling=False)
-            current = self._current(conn, room, (TicketStatus.CALLED, TicketStatus.IN_PROGRESS))
-            row = self._finish_ticket(tx, room, current, username)
-            body = self._action_body(tx, room.code, row)
-            tx.remember(200, body)
-        return body
+        def step(tx: Transaction, room: Any, current: Any) -> Any:
+            return self._finish_ticket(tx, room, current, username)
+
+        statuses = (TicketStatus.CALLED, TicketStatus.IN_PROGRESS)
+        return self._on_current(room_code, allowed_room, key, statuses, step)
 
     def _finish_ticket(self, tx: Transaction, room: Any, current: Any, username: str) -> Any:
         conn = tx.conn

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from core_server import clock
 from core_server.queueing import config, records, views
 from core_server.queueing.base import ServiceBase
 from core_server.queueing.exams import appointment as aware_appointment
@@ -26,6 +27,23 @@ def check_priority(priority: str | None) -> None:
         raise invalid("priority", priority=priority)
 
 
+def refuse_other_day(exams: list[ExamInfo], wording: str) -> None:
+    """Refuse checking in an exam not yet arrived that is booked for another day (the first);
+    ``wording``: ``confirm`` asks the desk, ``see_desk`` sends a patient at a printer there."""
+    today = clock.today()
+    for exam in exams:
+        booked = exam.scheduled_at
+        if exam.status == "scheduled" and booked and clock.local(booked).date() != today:
+            raise QueueRefusal(
+                "check_in_other_day",
+                wording,
+                accession=exam.accession,
+                scheduled_at=clock.iso(booked),
+                scheduled=clock.shown(booked),
+                today=today.isoformat(),
+            )
+
+
 class CheckIn(ServiceBase):
     def check_in(
         self,
@@ -38,15 +56,22 @@ class CheckIn(ServiceBase):
         priority: str | None = None,
         allowed_queues: tuple[str, ...] = (),
         key: tuple[str, str] | None = None,
+        confirm_other_day: bool = False,
+        by_device: bool = False,
     ) -> tuple[int, dict[str, Any]]:
         """Tickets for the exams a scanned code (or exam id / accession) names: ``(201, body)``
-        when a new ticket was issued, ``(200, body)`` when every exam had one already."""
+        when a new ticket was issued, ``(200, body)`` when every exam had one already. An exam
+        booked for another day than today is refused (``check_in_other_day``) unless the desk
+        confirmed, as the RIS's own check-in; the RIS history records the confirmation. A
+        ticket printer cannot confirm: its patient is sent to the desk."""
         if self.desk is None:
             raise QueueRefusal("exam_not_found", "no_ris")
         if key is not None:
             self._replay_if_done(key)
         usable = self._usable_exams(barcode, exam_id, accession)
         check_priority(priority)
+        if by_device or not confirm_other_day:
+            refuse_other_day(usable, "see_desk" if by_device else "confirm")
         with self._write(key) as tx:
             issued = [
                 self._issue(tx, exam, queue, username, priority, allowed_queues) for exam in usable
@@ -61,7 +86,9 @@ class CheckIn(ServiceBase):
             tx.remember(status, body)
             for exam in usable:
                 if exam.exam_id is not None and exam.status == "scheduled":
-                    tx.after_commit.append(self._advance_later(exam.exam_id, "arrived", username))
+                    tx.after_commit.append(
+                        self._advance_later(exam.exam_id, "arrived", username, confirm_other_day)
+                    )
         return status, body
 
     def _usable_exams(self, barcode: str, exam_id: int | None, accession: str) -> list[ExamInfo]:

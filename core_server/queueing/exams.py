@@ -44,9 +44,12 @@ class ExamDesk(Protocol):
         ID-card number (that patient's exams scheduled for ``day`` or not scheduled)."""
         ...
 
-    def advance(self, exam_id: int, status: str, username: str) -> None:
+    def advance(
+        self, exam_id: int, status: str, username: str, confirmed_other_day: bool = False
+    ) -> None:
         """Move the exam forward to ``status`` (arrived, in_progress, completed) through the
-        steps between; an exam already there or beyond is left alone."""
+        steps between; an exam already there or beyond is left alone. Arrival is the RIS's
+        check-in, with the desk's confirmation of a check-in on another day than booked."""
         ...
 
 
@@ -86,12 +89,17 @@ class RisExamDesk:
                     found.append(self._info(exam))
         return found
 
-    def advance(self, exam_id: int, status: str, username: str) -> None:
+    def advance(
+        self, exam_id: int, status: str, username: str, confirmed_other_day: bool = False
+    ) -> None:
         exam = self.ris.exam(exam_id)
         if exam.status not in _FORWARD or _FORWARD.index(exam.status) >= _FORWARD.index(status):
             return
         for step in _FORWARD[_FORWARD.index(exam.status) + 1 : _FORWARD.index(status) + 1]:
-            self.ris.change_status(exam_id, step, username=username, reason="queue")
+            if step == "arrived":
+                self.ris.check_in(exam_id, username=username, confirm_other_day=confirmed_other_day)
+            else:
+                self.ris.change_status(exam_id, step, username=username, reason="queue")
 
     def _info(self, exam: ris.Exam) -> ExamInfo:
         sex, age = "", ""

@@ -6,11 +6,12 @@ from __future__ import annotations
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import httpx
 
-from core_server import auth
+from core_server import auth, clock
 from core_server.ris import OrderIn, PatientIn, ProcedureRequest
 from tests.conftest import RunningCore
 
@@ -139,6 +140,37 @@ def test_check_in_call_flow_and_device_scopes(core: RunningCore) -> None:
         ("queueing.room.create", "room:CT1"),
         ("queueing.settings.change", "settings"),
     }
+
+
+def test_check_in_of_an_exam_booked_for_another_day_needs_the_desk(core: RunningCore) -> None:
+    """A barcode names tomorrow's exam: the ticket printer sends the patient to the desk, the
+    desk is asked and its confirmation goes into the RIS history (as the RIS's own check-in)."""
+    setup_ct(core)
+    printer = enrol(core, "desk-printer", "printer")
+    tomorrow = clock.from_local(datetime.combine(clock.today() + timedelta(days=1), time(8, 30)))
+    exam = order_exam(core, "P010", "王^建国", scheduled_at=tomorrow)
+    body = {"barcode": exam.accession_number}
+
+    at_printer = printer.post("/api/queueing/check-in", json=body, headers=key())
+    assert at_printer.status_code == 409, at_printer.text
+    detail = at_printer.json()["detail"]
+    assert detail["code"] == "check_in_other_day" and "登记处" in detail["message"]
+    assert detail["scheduled_at"] == clock.iso(tomorrow)
+    # A device cannot confirm for itself.
+    forced = printer.post("/api/queueing/check-in", json={**body, "confirm_other_day": True})
+    assert forced.status_code == 409
+    with core.api() as desk:
+        asked = desk.post("/api/queueing/check-in", json=body, headers=key())
+        assert asked.status_code == 409 and "确定今天签到" in asked.json()["detail"]["message"]
+        assert core.core.ris.exam(exam.id).status == "scheduled"  # nothing happened yet
+        assert not desk.get("/api/queueing/queues/CT/tickets").json()
+        confirmed = desk.post(
+            "/api/queueing/check-in", json={**body, "confirm_other_day": True}, headers=key()
+        )
+        assert confirmed.status_code == 201, confirmed.text
+    assert core.core.ris.exam(exam.id).status == "arrived"
+    step = core.core.ris.history(exam.id)[-1]
+    assert step.new_status == "arrived" and "confirmed" in step.reason and "08:30" in step.reason
 
 
 def test_idempotent_resend_over_http(core: RunningCore) -> None:

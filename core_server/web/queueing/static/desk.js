@@ -31,6 +31,18 @@ function slip(ticket) {
   return card;
 }
 
+// An exam booked for another day is checked in only when the desk confirms (the RIS records it).
+async function checkIn(json) {
+  const send = (body) => api("/api/queueing/check-in", { method: "POST", json: body,
+    headers: { "Idempotency-Key": idempotencyKey() } });
+  try {
+    return await send(json);
+  } catch (error) {
+    if (error.code !== "check_in_other_day" || !window.confirm(error.message)) throw error;
+    return await send({ ...json, confirm_other_day: true });
+  }
+}
+
 // The field is emptied as soon as the code is read, not after the answer: a scanner can send
 // the next code while the ticket list is still loading, and that scan must not be wiped.
 document.getElementById("checkin-form").addEventListener("submit", async (event) => {
@@ -44,8 +56,7 @@ document.getElementById("checkin-form").addEventListener("submit", async (event)
   barcode.focus();
   say("");
   try {
-    const answer = await api("/api/queueing/check-in", { method: "POST",
-      json: { barcode: code, priority }, headers: { "Idempotency-Key": idempotencyKey() } });
+    const answer = await checkIn({ barcode: code, priority });
     document.getElementById("slips").replaceChildren(...answer.tickets.map(slip));
     say(answer.tickets.some((ticket) => ticket.new) ? t("queueing.desk.checked_in") : t("queueing.desk.had_ticket"));
     if (answer.tickets.length) {
