@@ -95,7 +95,8 @@ def add_modality(engine: Engine, modality: Modality) -> Modality:
     return modality
 
 
-def update_modality(engine: Engine, ae_title: str, **changes: Any) -> Modality:
+def update_modality(engine: Engine, ae_title: str, /, **changes: Any) -> Modality:
+    """Change the modality now called ``ae_title``; ``changes`` may rename it (``ae_title=``)."""
     current = get_modality(engine, ae_title)
     if current is None:
         raise UnknownModality(ae_title)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from core_server import auth, modalities
@@ -61,25 +61,19 @@ def list_modalities(request: Request) -> list[dict[str, Any]]:
 
 @router.post("/modalities", status_code=201)
 def add_modality(request: Request, body: ModalityIn, user: Admin) -> dict[str, Any]:
-    try:
-        added = modalities.add_modality(_engine(request), modalities.Modality(**body.model_dump()))
-        _audit(
-            request,
-            user,
-            AuditAction.MODALITY_CREATE,
-            f"modality:{added.ae_title}",
-            body.model_dump(),
-        )
-        return added.as_dict()
-    except modalities.ModalityError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    # A refused change is a modalities.ModalityError: the one refusal handler answers it.
+    added = modalities.add_modality(_engine(request), modalities.Modality(**body.model_dump()))
+    _audit(
+        request, user, AuditAction.MODALITY_CREATE, f"modality:{added.ae_title}", body.model_dump()
+    )
+    return added.as_dict()
 
 
 @router.get("/modalities/{ae_title}", dependencies=[admin])
 def get_modality(request: Request, ae_title: str) -> dict[str, Any]:
     found = modalities.get_modality(_engine(request), ae_title)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no modality {ae_title!r}")
+        raise modalities.UnknownModality(ae_title)
     return found.as_dict()
 
 
@@ -88,22 +82,15 @@ def change_modality(
     request: Request, ae_title: str, body: ModalityChange, user: Admin
 ) -> dict[str, Any]:
     changes = body.model_dump(exclude_none=True)
-    try:
-        changed = modalities.update_modality(_engine(request), ae_title, **changes)
-        _audit(request, user, AuditAction.MODALITY_CHANGE, f"modality:{ae_title}", changes)
-        return changed.as_dict()
-    except modalities.ModalityError as exc:
-        code = status.HTTP_404_NOT_FOUND if "no modality" in str(exc) else 409
-        raise HTTPException(code, str(exc)) from None
+    changed = modalities.update_modality(_engine(request), ae_title, **changes)
+    _audit(request, user, AuditAction.MODALITY_CHANGE, f"modality:{ae_title}", changes)
+    return changed.as_dict()
 
 
 @router.delete("/modalities/{ae_title}", status_code=204)
 def remove_modality(request: Request, ae_title: str, user: Admin) -> None:
-    try:
-        modalities.remove_modality(_engine(request), ae_title)
-        _audit(request, user, AuditAction.MODALITY_DELETE, f"modality:{ae_title}", {})
-    except modalities.ModalityError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    modalities.remove_modality(_engine(request), ae_title)
+    _audit(request, user, AuditAction.MODALITY_DELETE, f"modality:{ae_title}", {})
 
 
 class UserIn(BaseModel):

@@ -74,10 +74,20 @@ def test_administrator_manages_users_modalities_and_reads_the_audit(
     tab.fill("#modality-ae", "CT01")
     tab.fill("#modality-host", "10.0.0.9")
     tab.fill("#modality-port", "11112")
+    expect(tab.locator("#modality-allow_store")).to_be_checked()
+    expect(tab.locator("#modality-allow_overwrite")).not_to_be_checked()  # a right given apart
     tab.uncheck("#modality-allow_retrieve")
     tab.click("#modality-save")
     modality = tab.locator("tr.modality[data-ae-title=CT01]")
     expect(modality).to_contain_text("10.0.0.9:11112")
+    expect(modality).to_contain_text("允许覆盖已归档影像 ✗")
+    with core.api() as admin:
+        (saved,) = [m for m in admin.get("/api/modalities").json() if m["ae_title"] == "CT01"]
+    assert (saved["allow_retrieve"], saved["allow_overwrite"]) == (False, False)
+    modality.locator("button.edit").click()
+    tab.check("#modality-allow_overwrite")
+    tab.click("#modality-save")
+    expect(modality).to_contain_text("允许覆盖已归档影像 ✓")
     tab.once("dialog", lambda dialog: dialog.accept())
     modality.locator("button.remove").click()
     expect(modality).to_have_count(0)

@@ -190,7 +190,15 @@ def home(request: Request, user: Annotated[auth.User, Depends(require_page(*STAF
 # The modalities a study list offers to filter by (DICOM defined terms), commonest first.
 MODALITY_CODES = ("CT", "MR", "DX", "CR", "US", "MG", "XA", "RF", "NM", "PT", "ES", "OT")
 # The registry's yes/no settings the modality page edits (those the API answers with).
-MODALITY_FLAGS = ("allow_store", "allow_query", "allow_retrieve", "ascii_only")
+# The modality flags the page edits, with a new modality's default: replacing an archived object
+# under its UID is a right given one by one (off), as is sending ASCII only.
+MODALITY_FLAGS = {
+    "allow_store": True,
+    "allow_query": True,
+    "allow_retrieve": True,
+    "allow_overwrite": False,
+    "ascii_only": False,
+}
 # The actions the shell records; "login." is the family of ok and failed sign-ins. The audit
 # page offers these and whatever else the trail holds (every area records its own).
 AUDIT_ACTIONS = ("login.", *(action.value for action in auth.AuditAction))

@@ -87,7 +87,18 @@ def test_modalities_crud_applies_at_once(core: RunningCore) -> None:
         assert changed.status_code == 200
         assert changed.json()["allow_query"] is False and changed.json()["port"] == 11112
         assert client.get("/api/modalities/CT01").json()["description"] == "CT 1"
-        assert client.patch("/api/modalities/NOPE", json={"port": 1}).status_code == 404
+        missing = client.patch("/api/modalities/NOPE", json={"port": 1})
+        assert missing.status_code == 404
+        assert missing.json()["detail"]["code"] == "modalities.unknown"
+        # The page sends the whole form back, AE title included; a new one renames.
+        whole = client.patch("/api/modalities/CT01", json={**ct, "allow_overwrite": True})
+        assert whole.status_code == 200 and whole.json()["allow_overwrite"] is True
+        client.post("/api/modalities", json={**ct, "ae_title": "CT02"}).raise_for_status()
+        taken = client.patch("/api/modalities/CT02", json={"ae_title": "CT01"})
+        assert taken.status_code == 409 and taken.json()["detail"]["code"] == "modalities.taken"
+        renamed = client.patch("/api/modalities/CT02", json={"ae_title": "CT03"})
+        assert renamed.status_code == 200 and renamed.json()["ae_title"] == "CT03"
+        assert client.delete("/api/modalities/CT03").status_code == 204
         assert client.delete("/api/modalities/CT01").status_code == 204
         assert client.get("/api/modalities/CT01").status_code == 404
 

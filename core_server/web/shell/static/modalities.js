@@ -4,7 +4,9 @@ import { api, busy } from "/static/shared/api.js";
 import { el, pageData } from "/static/shared/dom.js";
 import { t } from "/static/shared/i18n.js";
 
-const FLAGS = pageData().flags;
+// flag -> a new modality's default (allow_overwrite and ascii_only start off)
+const DEFAULTS = pageData().flags;
+const FLAGS = Object.keys(DEFAULTS);
 const tbody = document.querySelector("#modalities tbody");
 const statusLine = document.getElementById("status");
 const dialog = document.getElementById("modality-dialog");
@@ -17,7 +19,7 @@ function row(modality) {
   const remove = el("button", { type: "button", className: "secondary danger remove", textContent: t("web.common.delete") });
   remove.addEventListener("click", () => busy(remove, () => removeModality(modality)));
   const rights = FLAGS.filter((flag) => flag in modality).map((flag) =>
-    el("span", { className: modality[flag] === (flag !== "ascii_only") ? "badge" : "badge off",
+    el("span", { className: modality[flag] ? "badge" : "badge off",
       textContent: t("web.modalities." + flag) + (modality[flag] ? " ✓" : " ✗") }));
   const tr = el("tr", { className: "modality" },
     el("td", { textContent: modality.ae_title }),
@@ -51,7 +53,7 @@ function open(modality) {
   f.host.value = modality ? modality.host : "";
   f.port.value = modality ? modality.port : 104;
   f.description.value = modality ? modality.description : "";
-  for (const flag of FLAGS) f[flag].checked = modality ? Boolean(modality[flag]) : flag !== "ascii_only";
+  for (const flag of FLAGS) f[flag].checked = modality ? Boolean(modality[flag]) : DEFAULTS[flag];
   dialog.showModal();
 }
 
