@@ -28,6 +28,7 @@ ROLES = (
     "technician",
     "reporting_doctor",
     "reviewing_doctor",
+    "department_head",  # 科主任: statistics, quality control, follow-up; reads images and reports
     "clinician",
     "device",
 )

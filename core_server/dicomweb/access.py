@@ -14,7 +14,14 @@ log = logging.getLogger(__name__)
 
 # Everyone who looks at images. The registrar may search (to see whether an exam's images have
 # arrived) but not open them; devices only send (a capture station, a modality gateway).
-IMAGE_READERS = ("admin", "technician", "reporting_doctor", "reviewing_doctor", "clinician")
+IMAGE_READERS = (
+    "admin",
+    "technician",
+    "reporting_doctor",
+    "reviewing_doctor",
+    "department_head",
+    "clinician",
+)
 SEARCHERS = (*IMAGE_READERS, "registrar")
 SENDERS = ("admin", "technician", "device")
 

@@ -33,6 +33,8 @@ from core_server.web.reporting import routes as reporting_routes
 from core_server.web.ris import pages as ris_pages
 from core_server.web.ris import routes as ris_routes
 from core_server.web.shell import pages
+from core_server.web.statistics import pages as statistics_pages
+from core_server.web.statistics import routes as statistics_routes
 from core_server.web.viewer import routes as viewer_routes
 
 
@@ -102,5 +104,7 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     ris_pages.install(app)
     reporting_pages.install(app)
     hl7_pages.install(app)
+    statistics_routes.install(app)
+    statistics_pages.install(app)
     app.include_router(viewer_routes.create_router(ctx.settings))
     return app

@@ -10,4 +10,11 @@
 """
 
 # Read by other pages (a report's "view images" link): who may open the viewer.
-VIEW_ROLES = ("admin", "technician", "reporting_doctor", "reviewing_doctor", "clinician")
+VIEW_ROLES = (
+    "admin",
+    "technician",
+    "reporting_doctor",
+    "reviewing_doctor",
+    "department_head",
+    "clinician",
+)

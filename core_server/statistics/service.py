@@ -1,0 +1,45 @@
+"""The statistics service: figures by name, their exports, the exam list behind them. It only
+reads (the RIS, reporting, queueing and archive tables of the same database); every figure is
+one read transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Engine
+
+from core_server import db
+from core_server.statistics import export, figures
+from core_server.statistics.choices import choices
+from core_server.statistics.exams import exam_list
+from core_server.statistics.filters import Filters
+
+
+class Statistics:
+    def __init__(self, engine: Engine, hospital_name: str = "") -> None:
+        self.engine = engine
+        self.hospital_name = hospital_name
+
+    def index(self) -> list[figures.Entry]:
+        return figures.entries()
+
+    def figure(self, name: str, filters: Filters, lang: str) -> dict[str, Any]:
+        """The figure as the page and the API show it (see :class:`figures.Figure`)."""
+        entry = figures.entry(name)
+        with db.read(self.engine) as conn:
+            return entry.build(conn, filters).as_dict(lang, filters)
+
+    def excel(self, name: str, filters: Filters, lang: str) -> bytes:
+        return export.excel(self.figure(name, filters, lang), lang)
+
+    def pdf(self, name: str, filters: Filters, lang: str) -> bytes:
+        return export.pdf(self.figure(name, filters, lang), lang, self.hospital_name)
+
+    def choices(self, lang: str) -> dict[str, list[dict[str, Any]]]:
+        with db.read(self.engine) as conn:
+            return choices(conn, lang)
+
+    def exams(self, filters: Filters, drill: Mapping[str, str], offset: int = 0) -> dict[str, Any]:
+        with db.read(self.engine) as conn:
+            return exam_list(conn, filters, drill, offset)
