@@ -1,6 +1,7 @@
 """The one message catalogue: every user-facing string of the core, in Chinese and English.
 
-Each web feature keeps its own file, ``web/<feature>/messages.json`` (older areas still
+Each web feature keeps its own file, ``web/<feature>/messages.json``, or one per part of a
+large feature, ``web/<feature>/messages.<part>.json`` (older areas still
 ``web/messages/<area>.json``): ``{"key": {"zh": "...", "en": "..."}}``. The texts of a domain's
 refusals (:class:`core_server.refusals.Refusal`) live in its feature's file under the refusal's
 code. All files merge into one catalogue; loading refuses a key defined twice, a key missing a
@@ -38,8 +39,9 @@ class CatalogueError(ValueError):
 
 
 def message_files(web_dir: Path = WEB_DIR) -> list[Path]:
-    """Every message file: ``web/messages/*.json`` and each feature's ``web/*/messages.json``."""
-    return sorted((web_dir / "messages").glob("*.json")) + sorted(web_dir.glob("*/messages.json"))
+    """Every message file: ``web/messages/*.json`` and each feature's ``web/*/messages*.json``."""
+    features = sorted(web_dir.glob("*/messages.json")) + sorted(web_dir.glob("*/messages.*.json"))
+    return sorted((web_dir / "messages").glob("*.json")) + features
 
 
 def load_catalogue(directory: Path | None = None) -> dict[str, dict[str, str]]:
@@ -50,7 +52,8 @@ def load_catalogue(directory: Path | None = None) -> dict[str, dict[str, str]]:
     if not files:
         raise CatalogueError(f"no message files in {directory or WEB_DIR}")
     for path in files:
-        name = f"{path.parent.name}/{path.name}" if path.name == "messages.json" else path.name
+        feature = path.name.startswith("messages")
+        name = f"{path.parent.name}/{path.name}" if feature else path.name
         try:
             entries = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
