@@ -12,6 +12,7 @@ from core_server import auth, clock, db, dicomweb
 from core_server.archive import Archive
 from core_server.dicom import DicomServer
 from core_server.events import EventBus
+from core_server.followup import Followup
 from core_server.hl7 import Hl7Service
 from core_server.queueing import QueueService, RisExamDesk
 from core_server.reporting import REPORT_SIGNED, Reporting
@@ -84,6 +85,7 @@ def build_core(settings: Settings) -> Core:
         reporting=core.reporting,
         processing_ids=settings.hl7_processing_ids.split(","),
         retention_days=settings.hl7_retention_days,
+        followup=Followup(engine, ris, core.reporting),  # ORU^R01 pathology results
     )
     return core
 

@@ -15,9 +15,16 @@ from typing import Any
 from sqlalchemy import Engine
 
 from core_server.events import EventBus
+from core_server.followup import Followup
 from core_server.hl7.charsets import MSH18_NAMES
 from core_server.hl7.housekeeping import Housekeeping, ticker
-from core_server.hl7.inbound import InboundMessage, Receiver, get_message, list_messages
+from core_server.hl7.inbound import (
+    Apply,
+    InboundMessage,
+    Receiver,
+    get_message,
+    list_messages,
+)
 from core_server.hl7.listener import MllpListener
 from core_server.hl7.mapping import Mapping
 from core_server.hl7.outbound import (
@@ -39,6 +46,7 @@ from core_server.hl7.outbound import (
     retry,
     update_destination,
 )
+from core_server.hl7.pathology import PathologyResults
 from core_server.hl7.reporting import ResultReporter
 from core_server.hl7.sender import Sender
 from core_server.hl7.senders import (
@@ -75,9 +83,14 @@ class Hl7Service:
         reporting: Reporting | None = None,
         processing_ids: Iterable[str] = ("P",),
         retention_days: float = 0,
+        followup: Followup | None = None,
     ) -> None:
         self.engine = engine
-        self.receiver = Receiver(engine, Mapping(ris), application, processing_ids)
+        # Pathology results (ORU^R01) for the follow-up domain, when the core has one.
+        more: dict[tuple[str, str], Apply] = {}
+        if followup is not None:
+            more[("ORU", "R01")] = PathologyResults(followup).apply
+        self.receiver = Receiver(engine, Mapping(ris, more), application, processing_ids)
         self.listener = MllpListener(self.receiver, host, port)
         # Status changes: the RIS's history read by cursor before each round of the sender
         # (at start-up too); the bus event only wakes the sender.

@@ -59,7 +59,11 @@ def _has_cjk(text: str) -> bool:
 class Mapping:
     """The ``Apply`` of :class:`~core_server.hl7.inbound.Receiver`: one message -> RIS calls."""
 
-    def __init__(self, ris: Ris) -> None:
+    def __init__(
+        self,
+        ris: Ris,
+        more: dict[tuple[str, str], Callable[[hl7.Message, Header], str]] | None = None,
+    ) -> None:
         self.ris = ris
         self._handlers: dict[tuple[str, str], Callable[[hl7.Message, Header], str]] = {
             ("ADT", "A01"): self._register,
@@ -74,6 +78,8 @@ class Mapping:
             ("ADT", "A13"): self._cancel_discharge,
             ("ORM", "O01"): self._orders,
             ("OMI", "O23"): self._orders,
+            # Other domains' messages (ORU^R01 pathology results: hl7/pathology.py).
+            **(more or {}),
         }
 
     def __call__(self, message: hl7.Message, header: Header) -> str:

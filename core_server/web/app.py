@@ -23,6 +23,8 @@ from core_server.web import (
     routes_auth,
     websocket,
 )
+from core_server.web.followup import pages as followup_pages
+from core_server.web.followup import routes as followup_routes
 from core_server.web.hl7 import pages as hl7_pages
 from core_server.web.hl7 import routes as hl7_routes
 from core_server.web.proxies import ForwardedHeaders, SecurityHeaders
@@ -106,5 +108,7 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     hl7_pages.install(app)
     statistics_routes.install(app)
     statistics_pages.install(app)
+    followup_routes.install(app)
+    followup_pages.install(app)
     app.include_router(viewer_routes.create_router(ctx.settings))
     return app

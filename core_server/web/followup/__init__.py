@@ -1,0 +1,1 @@
+"""The follow-up web adapter: ``/api/followup`` and the ``/followup`` page."""
