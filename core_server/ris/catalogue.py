@@ -105,6 +105,7 @@ def _procedure(row: Any) -> Procedure:
         row.department,
         row.duration_minutes,
         bool(row.active),
+        row.price_fen,
     )
 
 
@@ -127,6 +128,8 @@ def procedure(conn: Connection, code: str) -> Procedure:
 def save_procedure(conn: Connection, item: Procedure) -> Procedure:
     if not item.code or not item.name_zh or not item.modality:
         raise RisError("ris.catalogue.procedure_incomplete")
+    if item.price_fen < 0:
+        raise RisError("ris.catalogue.negative_price")
     values = item.as_dict()
     if conn.execute(
         select(ris_procedures.c.code).where(ris_procedures.c.code == item.code)

@@ -79,6 +79,7 @@ def add_exam(
             retake_of_fk=retake_of,
             retake_kind=retake_kind,
             created_at=stamp,
+            fee_fen=item.price_fen,
         )
         .returning(ris_exams.c.id)
     ).scalar_one()

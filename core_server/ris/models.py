@@ -284,6 +284,7 @@ class Exam(_Dict):
     created_at: datetime
     studies: tuple[str, ...] = ()  # Study Instance UIDs of its stored images
     room_name: str = ""  # the room's name in the catalogue (CT一室), for labels and lists
+    fee_fen: int = 0  # what the exam is charged, in fen (its item's price unless changed)
 
     @property
     def patient_person_name(self) -> PersonName:
@@ -339,6 +340,7 @@ class Procedure(_Dict):
     department: str
     duration_minutes: int = 15
     active: bool = True
+    price_fen: int = 0  # the price in fen (分, 1/100 yuan)
 
 
 @dataclass(frozen=True)

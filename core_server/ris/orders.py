@@ -200,6 +200,7 @@ def _reschedule(conn: Connection, match: Any, request: ProcedureRequest) -> None
             "procedure_name": item.name_zh,
             "modality": request.modality or item.modality,
             "body_part": request.body_part or item.body_part,
+            "fee_fen": item.price_fen,
         }
     if request.scheduled_at is not None:
         values["scheduled_at"] = records.moment(request.scheduled_at)

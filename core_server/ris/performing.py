@@ -98,12 +98,27 @@ def change_procedure(
             modality=item.modality,
             body_part=item.body_part,
             department=item.department,
+            fee_fen=item.price_fen,
         )
     )
     note = f"procedure {row.procedure_code} -> {item.code}" + (f": {reason}" if reason else "")
     return exams.record(
         conn, exam_id, row.accession_number, row.status, row.status, username, records.now(), note
     )
+
+
+def set_fee(conn: Connection, exam_id: int, fee_fen: int, username: str, reason: str) -> int:
+    """The exam's fee in fen (the desk charges otherwise than the catalogue); its history
+    notes the change. Returns the fee it had."""
+    if fee_fen < 0:
+        raise RisError("ris.exam.negative_fee")
+    row = exams.exam_row(conn, exam_id)
+    conn.execute(update(ris_exams).where(ris_exams.c.id == exam_id).values(fee_fen=fee_fen))
+    note = f"fee {row.fee_fen / 100:.2f} -> {fee_fen / 100:.2f}" + (f": {reason}" if reason else "")
+    exams.record(
+        conn, exam_id, row.accession_number, row.status, row.status, username, records.now(), note
+    )
+    return int(row.fee_fen)
 
 
 class Performing(RisCore):
@@ -161,4 +176,12 @@ class Performing(RisCore):
             change_procedure(conn, exam_id, procedure_code, username, reason)
         changed = self.exam(exam_id)
         self.bus.publish(EXAM_CHANGED, {"exam_id": exam_id, "what": "procedure"})
+        return changed
+
+    def set_fee(self, exam_id: int, fee_fen: int, *, username: str, reason: str = "") -> Exam:
+        """Change what the exam is charged (in fen); the history notes old and new."""
+        with self._write() as conn:
+            set_fee(conn, exam_id, fee_fen, username, reason)
+        changed = self.exam(exam_id)
+        self.bus.publish(EXAM_CHANGED, {"exam_id": exam_id, "what": "fee"})
         return changed

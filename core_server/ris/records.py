@@ -152,6 +152,7 @@ def exam(row: Any) -> Exam:
         images=0,  # counted from the archive on read (RisCore._with_images)
         created_at=row.created_at,
         room_name=row.room_name or "",
+        fee_fen=row.fee_fen,
     )
 
 

@@ -126,6 +126,9 @@ ris_exams = Table(
     Column("retake_of_fk", Integer, ForeignKey("ris_exams.id"), nullable=True),
     Column("retake_kind", String(16), nullable=False, server_default=""),
     Column("created_at", UtcDateTime(), nullable=False),
+    # What the exam is charged, in fen: its item's price when created or its item changed;
+    # a registrar may change it (audited).
+    Column("fee_fen", Integer, nullable=False, server_default="0"),
     Index(None, "order_fk"),
     Index(None, "patient_fk"),
     Index(None, "requested_procedure_id"),
@@ -180,6 +183,8 @@ ris_procedures = Table(
     Column("department", String(32), nullable=False),
     Column("duration_minutes", Integer, nullable=False, server_default="15"),
     Column("active", Boolean, nullable=False),
+    # The item's price in fen (分, 1/100 yuan): exact integers, summed without rounding.
+    Column("price_fen", Integer, nullable=False, server_default="0"),
 )
 
 ris_rooms = Table(

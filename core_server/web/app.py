@@ -27,6 +27,8 @@ from core_server.web.followup import pages as followup_pages
 from core_server.web.followup import routes as followup_routes
 from core_server.web.hl7 import pages as hl7_pages
 from core_server.web.hl7 import routes as hl7_routes
+from core_server.web.monitoring import pages as monitoring_pages
+from core_server.web.monitoring import routes as monitoring_routes
 from core_server.web.proxies import ForwardedHeaders, SecurityHeaders
 from core_server.web.queueing import pages as queueing_pages
 from core_server.web.queueing import routes as queueing_routes
@@ -110,5 +112,7 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     statistics_pages.install(app)
     followup_routes.install(app)
     followup_pages.install(app)
+    monitoring_routes.install(app)
+    monitoring_pages.install(app)
     app.include_router(viewer_routes.create_router(ctx.settings))
     return app

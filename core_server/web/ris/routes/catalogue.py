@@ -34,6 +34,7 @@ class ProcedureItem(BaseModel):
     department: str = Field(min_length=1, max_length=32)
     duration_minutes: int = Field(15, ge=1, le=480)
     active: bool = True
+    price_fen: int = Field(0, ge=0, le=100_000_000, description="price in fen (1/100 yuan)")
 
 
 @router.put("/procedures/{code}")

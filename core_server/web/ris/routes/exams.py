@@ -173,6 +173,29 @@ def change_procedure(request: Request, exam_id: int, body: ProcedureChange, user
     return exam.as_dict()
 
 
+class FeeBody(BaseModel):
+    fee_fen: int = Field(ge=0, le=100_000_000, description="the exam's fee in fen (1/100 yuan)")
+    reason: str = Field("", max_length=200)
+
+
+@router.post("/exams/{exam_id}/fee")
+def change_fee(request: Request, exam_id: int, body: FeeBody, user: Registrar) -> Any:
+    """What the exam is charged when the hospital charges otherwise than the catalogue's
+    price (audited, and noted in the exam's history)."""
+    service = ris(request)
+    before = service.exam(exam_id).fee_fen
+    exam = service.set_fee(exam_id, body.fee_fen, username=user.username, reason=body.reason)
+    record(
+        request,
+        user,
+        "ris.exam.fee_changed",
+        exam.accession_number,
+        before=before,
+        after=exam.fee_fen,
+    )
+    return exam.as_dict()
+
+
 class BookingBody(BaseModel):
     room: str
     start: datetime = Field(description="a slot's start; without an offset: hospital time")
