@@ -114,6 +114,49 @@ class Settings(BaseSettings):
         None,
         description="The installed OHIF viewer; default <python prefix>/share/ohif/<version>",
     )
+    # Monitoring (docs/monitoring.md): /metrics, the system page's history, alerts.
+    metrics_token: str = Field(
+        "",
+        description="Bearer token a Prometheus server presents to scrape /metrics (signed-in"
+        " admins need none); empty: admins only",
+    )
+    monitoring_sample_seconds: float = Field(
+        60.0, gt=0, description="How often the core samples CPU, memory, disk and load (s)"
+    )
+    monitoring_keep_hours: int = Field(
+        48, ge=1, description="Samples of the system page and cleared alerts kept this long"
+    )
+    alert_disk_percent: float = Field(
+        85.0, gt=0, le=100, description="Alert when the storage or data disk is this full (%)"
+    )
+    alert_queue_stall_minutes: int = Field(
+        30,
+        ge=1,
+        description="Alert when a queue's (HL7 outbound, report output) oldest pending job is"
+        " older than this (minutes)",
+    )
+    alert_device_offline_minutes: int = Field(
+        15,
+        ge=0,
+        description="A device program not seen for this long counts offline, and is alerted"
+        " (minutes); 0 = no device alerts",
+    )
+    alert_certificate_file: Path | None = Field(
+        None, description="A PEM certificate whose expiry is watched (the HTTPS one); none: off"
+    )
+    alert_certificate_days: int = Field(
+        30, ge=1, description="Alert when the watched certificate expires within this many days"
+    )
+    alert_syslog: str = Field(
+        "",
+        description="Send alerts to syslog: host:port (UDP) or a socket path such as /dev/log;"
+        " empty: off",
+    )
+    alert_mail_to: str = Field(
+        "", description="Mail alerts to these addresses (comma-separated); empty: off"
+    )
+    smtp_host: str = Field("", description="Mail server for alerts (host or host:port, port 25)")
+    smtp_from: str = Field("pacs@localhost", description="Sender address of alert mails")
     log_level: str = Field("INFO", description="Python logging level")
     config: Path | None = Field(None, description="TOML config file with any of these options")
 

@@ -36,7 +36,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, selec
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from core_server import clock, db
+from core_server import clock, db, metrics
 from core_server.archive import tables as t
 from core_server.archive.memo import Memo, PerEngine
 from core_server.archive.objects import (
@@ -114,6 +114,7 @@ def store_file(engine: Engine, storage: StorageArea, incoming: Path, origin: Ori
         raise
     if outcome == "duplicate":
         storage.remove(relative)
+    metrics.stored(origin.channel, outcome, size)
     return _stored(parsed, outcome, last_key)
 
 

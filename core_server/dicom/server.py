@@ -25,6 +25,7 @@ from pynetdicom.sop_class import (
 )
 from sqlalchemy import Engine
 
+from core_server import metrics
 from core_server.archive import Archive
 from core_server.dicom import direct, negotiation
 from core_server.dicom.archive_handler import ArchiveHandlers
@@ -98,19 +99,20 @@ class DicomServer:
             negotiation.reject(sock)  # calling AE title not recognized
             return False
         if self.direct_path and negotiation.serves(request, self.elsewhere):
-            direct.DirectAssociation(
-                sock,
-                request,
-                handler,
-                ae_title=self.ae_title,
-                max_pdu=self.ae.maximum_pdu_size,
-                timeout=self.ae.network_timeout or 60.0,
-                incoming=self.archive.incoming,
-                implementation=(
-                    self.ae.implementation_class_uid,
-                    self.ae.implementation_version_name,
-                ),
-            ).serve()
+            with metrics.association("direct"):
+                direct.DirectAssociation(
+                    sock,
+                    request,
+                    handler,
+                    ae_title=self.ae_title,
+                    max_pdu=self.ae.maximum_pdu_size,
+                    timeout=self.ae.network_timeout or 60.0,
+                    incoming=self.archive.incoming,
+                    implementation=(
+                        self.ae.implementation_class_uid,
+                        self.ae.implementation_version_name,
+                    ),
+                ).serve()
             return False
         assert self.threaded is not None, "started"
         self.threaded.serve(sock, address, handler)

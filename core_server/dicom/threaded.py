@@ -25,6 +25,7 @@ from pynetdicom import AE, _config, build_context, evt
 from pynetdicom.association import Association
 from pynetdicom.transport import ThreadedAssociationServer
 
+from core_server import metrics
 from core_server.archive import Incoming, InstanceFile
 from core_server.dicom import commands
 from core_server.dicom.answers import Answer
@@ -65,6 +66,7 @@ class ThreadedPath:
         self._handlers: weakref.WeakKeyDictionary[Association, ThreadedHandler] = (
             weakref.WeakKeyDictionary()
         )
+        self._counted: weakref.WeakSet[Association] = weakref.WeakSet()
         quiet_identifier_logs()
         self.server = ae.make_server(
             address,
@@ -93,6 +95,7 @@ class ThreadedPath:
             (evt.EVT_N_ACTION, self._on_commitment),
             (evt.EVT_N_CREATE, self._on_mpps_create),
             (evt.EVT_N_SET, self._on_mpps_set),
+            (evt.EVT_CONN_CLOSE, self._closed),
         ]
 
     def _opened(self, event: evt.Event) -> None:
@@ -101,6 +104,13 @@ class ThreadedPath:
         handler = self._waiting.pop(sock, None) if sock is not None else None
         if handler is not None:
             self._handlers[event.assoc] = handler
+            self._counted.add(event.assoc)
+            metrics.association_opened("pynetdicom")
+
+    def _closed(self, event: evt.Event) -> None:
+        if event.assoc in self._counted:  # one the listener handed over (counted above)
+            self._counted.discard(event.assoc)
+            metrics.association_closed()
 
     def _handler(self, event: evt.Event) -> ThreadedHandler:
         found = self._handlers.get(event.assoc)

@@ -1,0 +1,1 @@
+"""The web side of monitoring: ``/metrics``, the request-time middleware, the system page."""

@@ -1,0 +1,27 @@
+"""The system page for admins (``/admin/system``, in the admin menu)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import Response
+
+from core_server import auth
+from core_server.web.security import require_page
+from core_server.web.templating import PageLink, add_page_link, render
+
+router = APIRouter(include_in_schema=False)
+AdminPage = Annotated[auth.User, Depends(require_page("admin"))]
+
+
+@router.get("/admin/system")
+def system_page(request: Request, user: AdminPage) -> Response:
+    return render(request, "monitoring/system.html", {}, i18n_prefixes=("monitoring.",))
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+    add_page_link(
+        app, PageLink("monitoring.nav.system", "/admin/system", ("admin",), order=960, menu="admin")
+    )

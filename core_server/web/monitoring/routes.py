@@ -1,0 +1,88 @@
+"""``/metrics`` (Prometheus text format) and ``/api/monitoring/system`` (the system page's
+numbers). ``/metrics`` admits the configured ``metrics_token`` as a bearer token (what a
+Prometheus server presents) or a signed-in admin; anyone else is 401 (403 for a signed-in
+user of another role)."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from core_server import auth
+from core_server.monitoring import Monitoring, Thresholds, node_name, notifiers
+from core_server.refusals import Forbidden
+from core_server.web.monitoring.middleware import RequestTimes
+from core_server.web.refusals import caller_language
+from core_server.web.security import SignedOut, presented_token, require
+
+router = APIRouter(tags=["monitoring"])
+Admin = Annotated[auth.User, Depends(require("admin"))]
+
+
+def service(request: Request) -> Monitoring:
+    monitoring: Monitoring = request.app.state.monitoring
+    return monitoring
+
+
+def _scraper_allowed(request: Request) -> None:
+    expected = request.app.state.ctx.settings.metrics_token
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    presented = value.strip().encode()
+    if (
+        expected
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(presented, expected.encode())
+    ):
+        return
+    raw = presented_token(request)
+    user = auth.user_for_token(request.app.state.ctx.engine, raw) if raw else None
+    if user is None:
+        raise SignedOut
+    if user.role != "admin":
+        raise Forbidden("web.auth.forbidden")
+
+
+@router.get("/metrics", response_class=Response, include_in_schema=False)
+def scrape(request: Request) -> Response:
+    _scraper_allowed(request)
+    return Response(generate_latest(service(request).registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/api/monitoring/system")
+def system_page_data(request: Request, user: Admin, node: str | None = None) -> dict[str, Any]:
+    """CPU, memory, disks and load now; the node's samples of the last day; queues, devices
+    and the alerts open or raised in the last day (times ISO 8601 in the hospital's zone)."""
+    return service(request).page(caller_language(request), node)
+
+
+def install(app: FastAPI) -> None:
+    ctx = app.state.ctx
+    s = ctx.settings
+    node = node_name(s.http_port)
+    monitoring = Monitoring(
+        ctx.engine,
+        storage_dir=s.storage_dir,
+        data_dir=s.data_dir,
+        node=node,
+        thresholds=Thresholds.from_settings(s),
+        notifiers=notifiers(
+            mail_to=s.alert_mail_to,
+            smtp_host=s.smtp_host,
+            smtp_from=s.smtp_from,
+            syslog=s.alert_syslog,
+            hospital=s.hospital_name or "医学影像中心",
+            node=node,
+        ),
+        interval=s.monitoring_sample_seconds,
+        keep=timedelta(hours=s.monitoring_keep_hours),
+    )
+    app.state.monitoring = monitoring
+    ctx.on_startup.append(monitoring.start)
+    ctx.on_shutdown.append(monitoring.stop)
+    app.add_middleware(RequestTimes)
+    app.include_router(router)
