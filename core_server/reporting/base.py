@@ -13,7 +13,7 @@ The service's jobs each live in their own module (:mod:`~core_server.reporting.s
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +42,9 @@ SETTINGS: dict[str, int] = {
 }
 REPORTABLE = (ExamStatus.COMPLETED, ExamStatus.REPORTED, ExamStatus.VERIFIED)
 
+# Exam ids -> the accession number of the retake each exam's report waits for.
+RetakeWait = Callable[[list[int]], dict[int, str]]
+
 # Any fixed 64-bit key: the PostgreSQL advisory lock every reporting write transaction takes.
 _WRITE_LOCK = 0x52505457  # "RPTW"
 
@@ -59,6 +62,14 @@ class ServiceBase:
     bus: EventBus
     ris: Ris
     archive: Any
+    retake_waits: list[RetakeWait]
+
+    def waiting_for_retake(self, exam_ids: list[int]) -> dict[int, str]:
+        """The exams (of ``exam_ids``) whose report waits for a retake to be performed."""
+        waiting: dict[int, str] = {}
+        for wait in self.retake_waits:
+            waiting.update(wait(exam_ids))
+        return waiting
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:

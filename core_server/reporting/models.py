@@ -325,6 +325,7 @@ class WorklistRow(_Dict):
     priors: int
     images: int
     locked_by: str
+    waiting_for_retake: str = ""  # the retake's accession number while the report waits
 
 
 @dataclass(frozen=True)

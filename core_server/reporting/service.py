@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from core_server.events import EventBus
+from core_server.reporting.base import RetakeWait
 from core_server.reporting.critical import CriticalValues, DeliveryWatcher
 from core_server.reporting.setup import Setup
 from core_server.reporting.templates import Templates
@@ -35,3 +36,5 @@ class Reporting(Setup, Workflow, Templates, Worklist, CriticalValues):
         self.ris = ris
         self.archive = archive
         self.watchers: list[DeliveryWatcher] = []
+        # Exam ids -> the retake each report waits for (quality control registers one).
+        self.retake_waits: list[RetakeWait] = []

@@ -126,6 +126,12 @@ class Workflow(Editing):
             # The text comes first, in its own transaction: a refused step (a forbidden word,
             # a missing field) loses nothing the doctor typed.
             self.autosave(report_id, doctor, content)
+        if action in ("submit", "review", "sign"):
+            # Asked before the write: the images are being retaken, the report waits.
+            exam_id = self.report(report_id).exam_id
+            retake = self.waiting_for_retake([exam_id]).get(exam_id)
+            if retake:
+                raise Conflict("reporting.report.waiting_for_retake", accession=retake)
         with self._write() as conn:
             row = records.report_row(conn, report_id, for_update=True)
             old, levels = row.status, self.levels(row.department, conn)

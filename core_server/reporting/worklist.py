@@ -116,8 +116,10 @@ class Worklist(ServiceBase):
         kept.sort(key=_order)
         # The patient (age, sex) is read only for the rows returned: one RIS read each.
         page = kept[offset : offset + limit]
+        waiting = self.waiting_for_retake([e.id for e, _ in page])
         return WorklistPage(
-            [_row(e, report, patients.of(e), priors) for e, report in page], total=len(kept)
+            [_row(e, report, patients.of(e), priors, waiting.get(e.id, "")) for e, report in page],
+            total=len(kept),
         )
 
     def _performed(self, first: date, last: date, modality: str, search: str) -> list[Any]:
@@ -202,7 +204,11 @@ def _order(pair: tuple[Any, Report | None]) -> tuple[bool, bool, datetime]:
 
 
 def _row(
-    e: Any, report: Report | None, patient: Any, priors: dict[tuple[str, str], int]
+    e: Any,
+    report: Report | None,
+    patient: Any,
+    priors: dict[tuple[str, str], int],
+    waiting_for_retake: str = "",
 ) -> WorklistRow:
     at = exam_at(e)
     has_own = 1 if report is not None and report.signed_version else 0
@@ -233,6 +239,7 @@ def _row(
         priors=priors.get((e.patient_id, e.issuer), 0) - has_own,
         images=e.images,
         locked_by=report.lock_holder if report and locked else "",
+        waiting_for_retake=waiting_for_retake,
     )
 
 

@@ -30,6 +30,8 @@ from core_server.web.hl7 import routes as hl7_routes
 from core_server.web.monitoring import pages as monitoring_pages
 from core_server.web.monitoring import routes as monitoring_routes
 from core_server.web.proxies import ForwardedHeaders, SecurityHeaders
+from core_server.web.quality import pages as quality_pages
+from core_server.web.quality import routes as quality_routes
 from core_server.web.queueing import pages as queueing_pages
 from core_server.web.queueing import routes as queueing_routes
 from core_server.web.reporting import pages as reporting_pages
@@ -110,6 +112,8 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     hl7_pages.install(app)
     statistics_routes.install(app)
     statistics_pages.install(app)
+    quality_routes.install(app)
+    quality_pages.install(app)
     followup_routes.install(app)
     followup_pages.install(app)
     monitoring_routes.install(app)

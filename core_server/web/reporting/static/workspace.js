@@ -51,6 +51,7 @@ function item(row) {
     el("span", { className: "sub", textContent: row.patient_id }));
   if (row.author) third.append(el("span", { className: "sub", textContent: personName(row.author) }));
   if (row.priors > 0) third.append(badge("rp-has-priors", "reporting_ui.worklist.priors", { n: row.priors }));
+  if (row.waiting_for_retake) third.append(badge("rp-retake", "reporting_ui.worklist.waiting_for_retake", { accession: row.waiting_for_retake }));
   if (row.locked_by && row.locked_by !== PAGE.username) {
     third.append(badge("rp-locked", "reporting_ui.worklist.locked", { name: personName(row.locked_by) }));
   }

@@ -1,0 +1,210 @@
+"""Quality figures (质控统计): image grades per technician (优/良/中/差, % 差, retakes) and
+report grades per reporting doctor with how much reviewers changed their reports.
+
+- The *technician* of an exam is whoever moved it to ``completed`` (its RIS history; the
+  newest such step). The image grade is the exam's current one (the report's column, set from
+  the QC page, the technician's page or the editor). *Retakes* counts the RIS retake exams
+  made from the technician's exams (any kind, whoever asked); *sent back* those QC sent.
+- The *doctor* of a report is its author (一级); only signed reports count. The change is
+  between the text first submitted and the text signed (:func:`change_size`); a report signed
+  without a submission (signed directly by its author) has no change to measure and is left
+  out of the mean.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, func, select
+
+from core_server.quality.models import GRADES
+from core_server.quality.report_quality import change_size, report_text
+from core_server.quality.tables import quality_retakes
+from core_server.reporting.tables import reporting_reports, reporting_versions
+from core_server.ris.tables import ris_exam_history, ris_exams
+from core_server.statistics.exams import drill_condition
+from core_server.statistics.figures import Chart, Column, Figure, figure, ratio
+from core_server.statistics.filters import Filters, exams_joined
+
+_GRADE_COLUMNS = tuple(Column(g, f"statistics.column.qc_{g}") for g in GRADES)
+
+
+def _completed_by() -> Any:
+    """Exam id -> who completed it (the newest ``completed`` step)."""
+    h = ris_exam_history.c
+    newest = (
+        select(h.exam_fk, func.max(h.id).label("id"))
+        .where(h.new_status == "completed")
+        .group_by(h.exam_fk)
+        .subquery()
+    )
+    return (
+        select(ris_exam_history.c.exam_fk, ris_exam_history.c.username)
+        .join(newest, newest.c.id == ris_exam_history.c.id)
+        .subquery()
+    )
+
+
+@figure("quality.images_by_technician", "statistics.figure.quality_images_by_technician", "quality")
+def images_by_technician(conn: Connection, filters: Filters) -> Figure:
+    done = _completed_by()
+    retake = ris_exams.alias("retake")
+    retakes = select(func.count()).where(retake.c.retake_of_fk == ris_exams.c.id).scalar_subquery()
+    sent = select(func.count()).where(quality_retakes.c.exam_id == ris_exams.c.id).scalar_subquery()
+    query = exams_joined(
+        select(
+            done.c.username,
+            reporting_reports.c.image_quality,
+            retakes.label("retakes"),
+            sent.label("sent"),
+        )
+    )
+    query = query.join(done, done.c.exam_fk == ris_exams.c.id).outerjoin(
+        reporting_reports, reporting_reports.c.exam_id == ris_exams.c.id
+    )
+    per: dict[str, Counter[str]] = defaultdict(Counter)
+    for who, grade, n_retakes, n_sent in conn.execute(query.where(filters.where())):
+        counts = per[who]
+        counts["exams"] += 1
+        if grade in GRADES:
+            counts[grade] += 1
+            counts["graded"] += 1
+        counts["retakes"] += int(n_retakes)
+        counts["sent_back"] += int(n_sent)
+    rows = sorted(
+        (_technician_row(who, counts) for who, counts in per.items()),
+        key=lambda r: (-r["exams"], r["technician"]),
+    )
+    total: Counter[str] = sum(per.values(), Counter())
+    totals = _technician_row("", total)
+    del totals["technician"]
+    return Figure(
+        name="quality.images_by_technician",
+        title="statistics.figure.quality_images_by_technician",
+        columns=(
+            Column("technician", "statistics.column.qc_technician", "text"),
+            Column("exams", "statistics.column.qc_exams"),
+            Column("graded", "statistics.column.qc_graded"),
+            *_GRADE_COLUMNS,
+            Column("poor_percent", "statistics.column.qc_poor_percent", "percent"),
+            Column("retakes", "statistics.column.qc_retakes"),
+            Column("sent_back", "statistics.column.qc_sent_back"),
+        ),
+        rows=rows,
+        chart=Chart("bar", "technician", GRADES),
+        totals=totals,
+        drill=[{"qc_technician": r["technician"]} for r in rows],
+        note="statistics.note.quality_images",
+    )
+
+
+def _technician_row(who: str, counts: Counter[str]) -> dict[str, Any]:
+    return {
+        "technician": who,
+        "exams": counts["exams"],
+        "graded": counts["graded"],
+        **{g: counts[g] for g in GRADES},
+        "poor_percent": ratio(counts["poor"], counts["graded"]),
+        "retakes": counts["retakes"],
+        "sent_back": counts["sent_back"],
+    }
+
+
+@figure("quality.reports_by_doctor", "statistics.figure.quality_reports_by_doctor", "quality")
+def reports_by_doctor(conn: Connection, filters: Filters) -> Figure:
+    v = reporting_versions.c
+    first = (
+        select(v.report_id, func.min(v.number).label("number"))
+        .where(v.action == "submit")
+        .group_by(v.report_id)
+        .subquery()
+    )
+    submitted = reporting_versions.alias("submitted")
+    signed = reporting_versions.alias("signed")
+    r = reporting_reports.c
+    query = exams_joined(
+        select(
+            r.author,
+            r.report_quality,
+            submitted.c.findings.label("old_findings"),
+            submitted.c.impression.label("old_impression"),
+            signed.c.findings,
+            signed.c.impression,
+        )
+    )
+    query = (
+        query.join(reporting_reports, r.exam_id == ris_exams.c.id)
+        .join(signed, and_(signed.c.report_id == r.id, signed.c.number == r.signed_version))
+        .outerjoin(first, first.c.report_id == r.id)
+        .outerjoin(
+            submitted,
+            and_(submitted.c.report_id == r.id, submitted.c.number == first.c.number),
+        )
+    )
+    per: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in conn.execute(query.where(filters.where(), r.signed_version.is_not(None))):
+        counts = per[row.author]
+        counts["signed"] += 1
+        if row.report_quality in GRADES:
+            counts[row.report_quality] += 1
+            counts["graded"] += 1
+        if row.old_findings is not None:
+            size = change_size(
+                report_text(row.old_findings, row.old_impression),
+                report_text(row.findings, row.impression),
+            )
+            counts["measured"] += 1
+            counts["changed"] += size > 0
+            counts["chars"] += size
+    rows = sorted(
+        (_doctor_row(who, counts) for who, counts in per.items()),
+        key=lambda row: (-row["signed"], row["doctor"]),
+    )
+    totals = _doctor_row("", sum(per.values(), Counter()))
+    del totals["doctor"]
+    return Figure(
+        name="quality.reports_by_doctor",
+        title="statistics.figure.quality_reports_by_doctor",
+        columns=(
+            Column("doctor", "statistics.column.qc_doctor", "text"),
+            Column("signed", "statistics.column.qc_signed"),
+            Column("graded", "statistics.column.qc_graded"),
+            *_GRADE_COLUMNS,
+            Column("excellent_percent", "statistics.column.qc_excellent_percent", "percent"),
+            Column("changed", "statistics.column.qc_changed"),
+            Column("mean_change", "statistics.column.qc_mean_change"),
+        ),
+        rows=rows,
+        chart=Chart("bar", "doctor", GRADES),
+        totals=totals,
+        drill=[{"qc_author": row["doctor"]} for row in rows],
+        note="statistics.note.quality_reports",
+    )
+
+
+def _doctor_row(who: str, counts: Counter[str]) -> dict[str, Any]:
+    measured = counts["measured"]
+    return {
+        "doctor": who,
+        "signed": counts["signed"],
+        "graded": counts["graded"],
+        **{g: counts[g] for g in GRADES},
+        "excellent_percent": ratio(counts["excellent"], counts["graded"]),
+        "changed": counts["changed"],
+        "mean_change": round(counts["chars"] / measured, 1) if measured else None,
+    }
+
+
+@drill_condition("qc_technician")
+def _technician(value: str) -> ColumnElement[bool]:
+    done = _completed_by()
+    return ris_exams.c.id.in_(select(done.c.exam_fk).where(done.c.username == value))
+
+
+@drill_condition("qc_author")
+def _author(value: str) -> ColumnElement[bool]:
+    r = reporting_reports.c
+    return ris_exams.c.id.in_(
+        select(r.exam_id).where(r.author == value, r.signed_version.is_not(None))
+    )

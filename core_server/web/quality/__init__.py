@@ -1,0 +1,2 @@
+"""The quality-control web adapter: ``/api/quality`` (reasons, grades, retakes) and the QC
+page ``/quality``."""
