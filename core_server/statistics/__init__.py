@@ -9,6 +9,7 @@ from core_server.statistics import volume  # noqa: F401  (registers its figures)
 from core_server.statistics import quality  # noqa: F401  (registers its figures)
 from core_server.statistics import agreement  # noqa: F401  (registers its figures)
 from core_server.statistics import revenue  # noqa: F401  (registers its figures)
+from core_server.statistics import doctors, positive, requests, workload  # noqa: F401
 from core_server.statistics.exams import drill_condition
 from core_server.statistics.figures import Chart, Column, Figure, figure, ratio
 from core_server.statistics.filters import DIMENSIONS, Filters
