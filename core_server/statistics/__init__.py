@@ -6,6 +6,7 @@ Figure modules register themselves on import; add a new one to the import list b
 """
 
 from core_server.statistics import volume  # noqa: F401  (registers its figures)
+from core_server.statistics import closedloop, turnaround  # noqa: F401  (registers its figures)
 from core_server.statistics import quality  # noqa: F401  (registers its figures)
 from core_server.statistics import agreement  # noqa: F401  (registers its figures)
 from core_server.statistics import revenue  # noqa: F401  (registers its figures)
