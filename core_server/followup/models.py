@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from core_server import clock
+from core_server import clock, names
 
 # A case's list on the page: due (open, due today or later, or without a date), overdue
 # (open, due before today), done; all.
@@ -83,6 +83,7 @@ class Case:
         for key in ("marked_at", "done_at", "updated_at"):
             out[key] = clock.iso(out[key]) if out[key] else None
         out["state"] = self.state
+        out["patient_name"] = names.display(self.patient_name)  # 李娜, never 李^娜
         out["results"] = [r.as_dict() for r in self.results]
         return out
 
