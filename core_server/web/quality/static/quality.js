@@ -94,16 +94,18 @@ async function save(event) {
 
 async function sendBack() {
   if (!current) return;
+  let detail = null;
   await busy($("send-back"), async () => {
     try {
       const sent = await api(`/api/quality/exams/${current.exam_id}/retake`, { method: "POST", json: { kind: $("retake-kind").value } });
       $("status").textContent = t("quality_ui.retake.sent", { accession: sent.retake_accession });
-      show(await api(`/api/quality/exams/${current.exam_id}`));
+      detail = await api(`/api/quality/exams/${current.exam_id}`);
       await refreshRow();
     } catch (error) {
       showError($("error"), error);
     }
   });
+  if (detail) show(detail); // after busy() gave the button back: a waiting exam is not sent twice
 }
 
 async function refreshRow() {
