@@ -65,7 +65,10 @@ def test_an_oru_puts_the_result_on_its_exam_and_the_ack_is_strictly_valid(
     assert ack_fields(answer)["code"] == "AA", answer
     assert_valid(answer)
     case = clinic.followup.case(exam.id)
-    expected = "大体所见：右肺上叶切除标本，见一灰白结节，直径1.8cm\n病理诊断：浸润性腺癌，腺泡为主型\n切缘阴性"
+    expected = (
+        "大体所见：右肺上叶切除标本，见一灰白结节，直径1.8cm\n"
+        "病理诊断：浸润性腺癌，腺泡为主型\n切缘阴性"
+    )
     assert [r.text for r in case.results] == [expected]
     result = case.results[0]
     assert (result.sender, result.control_id, result.patient_name) == ("PIS", "R1", "李娜")
