@@ -41,6 +41,7 @@ from core_server.web.ris import routes as ris_routes
 from core_server.web.shell import pages
 from core_server.web.statistics import pages as statistics_pages
 from core_server.web.statistics import routes as statistics_routes
+from core_server.web.statistics import turnaround as statistics_turnaround
 from core_server.web.viewer import routes as viewer_routes
 
 
@@ -111,6 +112,7 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     reporting_pages.install(app)
     hl7_pages.install(app)
     statistics_routes.install(app)
+    statistics_turnaround.install(app)  # before the pages: /statistics/{name} would take its paths
     statistics_pages.install(app)
     quality_routes.install(app)
     quality_pages.install(app)
