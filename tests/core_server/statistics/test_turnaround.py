@@ -4,9 +4,13 @@ left out, a department counting in working hours; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import subprocess
+from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 
 from core_server import db
 from core_server.statistics import Filters
@@ -190,3 +194,23 @@ def test_the_drill_down_lists_a_rows_exams(timeline: Timeline) -> None:
 def test_an_empty_range_is_an_empty_figure(timeline: Timeline, name: str) -> None:
     figure = timeline.statistics.figure(name, MONDAY, "zh")
     assert figure["rows"] == []
+
+
+def test_the_excel_and_pdf_show_the_labels_the_page_shows(
+    timeline: Timeline, tmp_path: Path
+) -> None:
+    seed(timeline)
+    figure = timeline.statistics.figure("time.steps", MONDAY, "zh")
+    book = load_workbook(BytesIO(timeline.statistics.excel("time.steps", MONDAY, "zh")))
+    sheet = book.active
+    assert sheet is not None
+    keys = [c["key"] for c in figure["columns"]]
+    table = [list(r) for r in sheet.iter_rows(min_row=5, values_only=True)]
+    assert table == [[row[k] for k in keys] for row in figure["rows"]]
+    assert table[0][:2] == ["申请→到检", "急诊"]
+    pdf = tmp_path / "steps.pdf"
+    pdf.write_bytes(timeline.statistics.pdf("time.steps", MONDAY, "zh"))
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "各环节周转时间" in text and "检查完成→初步报告" in text and "自然时间" in text
