@@ -47,9 +47,12 @@ def _scraper_allowed(request: Request) -> None:
         raise Forbidden("web.auth.forbidden")
 
 
+# Besides the scrape token, admins only: the route-table tests read the roles.
+_scraper_allowed.roles = ("admin",)  # type: ignore[attr-defined]
+
+
 @router.get("/metrics", response_class=Response, include_in_schema=False)
-def scrape(request: Request) -> Response:
-    _scraper_allowed(request)
+def scrape(request: Request, _allowed: Annotated[None, Depends(_scraper_allowed)]) -> Response:
     return Response(generate_latest(service(request).registry), media_type=CONTENT_TYPE_LATEST)
 
 
