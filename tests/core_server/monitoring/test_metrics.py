@@ -114,3 +114,24 @@ def test_scrape_guard(running: RunningCore) -> None:
         answer = registrar.get("/metrics")
         assert answer.status_code == 403
         assert answer.json()["detail"]["code"] == "web.auth.forbidden"
+
+
+def test_pynetdicom_associations_are_counted_open_and_closed(running: RunningCore) -> None:
+    import time
+
+    from pynetdicom.sop_class import StorageCommitmentPushModel  # type: ignore[attr-defined]
+
+    before = scrape(running)
+    ae = client_ae()
+    ae.add_requested_context(StorageCommitmentPushModel)  # served by pynetdicom's path
+    assoc = associate(ae, running)
+    during = scrape(running)
+    assoc.release()
+    total = ("pacs_dicom_associations_total",)
+    assert value(during, *total, path="pynetdicom") == value(before, *total, path="pynetdicom") + 1
+    assert value(during, "pacs_dicom_associations_active") == 1
+    for _ in range(50):  # the server sees the connection close a moment after the release
+        if value(scrape(running), "pacs_dicom_associations_active") == 0:
+            break
+        time.sleep(0.1)
+    assert value(scrape(running), "pacs_dicom_associations_active") == 0
