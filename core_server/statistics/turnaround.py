@@ -15,19 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, case, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Float, case, cast, func, or_, select
 
 from core_server import i18n
-from core_server.db import UtcDateTime
 from core_server.reporting.tables import reporting_history, reporting_reports
 from core_server.ris.tables import ris_exam_history, ris_exams, ris_orders
 from core_server.statistics.exams import drill_condition
 from core_server.statistics.figures import Chart, Column, Figure, figure, ratio
 from core_server.statistics.filters import Filters, exams_joined
 from core_server.statistics.targets import Rules, Target, rules
+from core_server.statistics.workhours import WorkingHours
 
 # Each step: (from moment, to moment).
 MOMENTS = ("ordered", "arrived", "started", "completed", "first_report", "signed")
@@ -54,17 +54,25 @@ def _priority(value: str) -> ColumnElement[bool]:
     return EMERGENCY if value == "emergency" else ~EMERGENCY
 
 
-def _first(status: str) -> Any:
+def epoch(conn: Connection, moment: Any) -> Any:
+    """``moment`` as seconds since 1970 (a float): subtracting floats is what a year of exams
+    can afford, where building a datetime per moment is not."""
+    if conn.dialect.name == "sqlite":  # stored as ISO text in UTC
+        return (func.julianday(moment) - 2440587.5) * 86400.0
+    return cast(func.extract("epoch", moment), Float)
+
+
+def _first(conn: Connection, status: str) -> Any:
     h = ris_exam_history.c
-    return func.min(case((h.new_status == status, h.at)), type_=UtcDateTime())
+    return epoch(conn, func.min(case((h.new_status == status, h.at))))
 
 
-def _first_report(actions: tuple[str, ...]) -> Any:
+def _first_report(conn: Connection, actions: tuple[str, ...]) -> Any:
     """The first time the exam's report took one of ``actions`` (a correlated subquery: the
     report is found by its unique exam id, its history by its indexed report id)."""
     h = reporting_history.c
     return (
-        select(func.min(h.at, type_=UtcDateTime()))
+        select(epoch(conn, func.min(h.at)))
         .select_from(
             reporting_history.join(reporting_reports, reporting_reports.c.id == h.report_id)
         )
@@ -73,12 +81,11 @@ def _first_report(actions: tuple[str, ...]) -> Any:
     )
 
 
-@dataclass(frozen=True)
-class ExamTimes:
-    department: str
-    modality: str
-    priority: str
-    at: dict[str, datetime | None]
+# One exam's row: department, modality, priority, then its moments (epoch seconds or None)
+# in the order of MOMENTS.
+ExamTimes = tuple[Any, ...]
+DEPARTMENT, MODALITY, PRIORITY = 0, 1, 2
+AT = {moment: 3 + n for n, moment in enumerate(MOMENTS)}
 
 
 def exam_times(conn: Connection, filters: Filters) -> list[ExamTimes]:
@@ -87,16 +94,15 @@ def exam_times(conn: Connection, filters: Filters) -> list[ExamTimes]:
     e = ris_exams.c
     query = exams_joined(
         select(
-            e.id,
             e.department,
             e.modality,
             EMERGENCY.label("emergency"),
-            ris_orders.c.created_at.label("ordered"),
-            _first("arrived").label("arrived"),
-            _first("in_progress").label("started"),
-            _first("completed").label("completed"),
-            _first_report(("submit", "sign")).label("first_report"),
-            _first_report(("sign",)).label("signed"),
+            epoch(conn, ris_orders.c.created_at),
+            _first(conn, "arrived"),
+            _first(conn, "in_progress"),
+            _first(conn, "completed"),
+            _first_report(conn, ("submit", "sign")),
+            _first_report(conn, ("sign",)),
         )
     )
     query = (
@@ -104,13 +110,9 @@ def exam_times(conn: Connection, filters: Filters) -> list[ExamTimes]:
         .where(filters.where(), e.status.not_in(("cancelled", "no_show")))
         .group_by(e.id, e.department, e.modality, EMERGENCY, ris_orders.c.created_at)
     )
+    routine, emergency = "routine", "emergency"
     return [
-        ExamTimes(
-            row.department,
-            row.modality,
-            priority_of(bool(row.emergency)),
-            {m: getattr(row, m) for m in MOMENTS},
-        )
+        (row[0], row[1], emergency if row[2] else routine, *row[3:])
         for row in conn.execute(query)
     ]
 
@@ -164,20 +166,36 @@ class Tally:
 
 
 def tally(
-    times: Iterable[ExamTimes], found: Rules, step: str, key: Callable[[ExamTimes], tuple[str, ...]]
-) -> dict[tuple[str, ...], Tally]:
-    """One step's durations per row key, each measured as its department's target says."""
-    start, end = STEP_MOMENTS[step]
-    rows: dict[tuple[str, ...], Tally] = {}
+    times: Iterable[ExamTimes], found: Rules, step: str, key: Callable[[ExamTimes], Any]
+) -> dict[Any, Tally]:
+    """One step's durations per row key, each measured as its department's target says
+    (the target and clock of a department and priority looked up once)."""
+    began_at, ended_at = (AT[m] for m in STEP_MOMENTS[step])
+    rows: dict[Any, Tally] = {}
+    resolved: dict[tuple[str, str], tuple[Target | None, WorkingHours | None]] = {}
     for exam in times:
-        began, ended = exam.at[start], exam.at[end]
+        began, ended = exam[began_at], exam[ended_at]
         if began is None or ended is None:
             continue
-        target = found.target(exam.department, exam.priority, step)
-        taken = found.measure(exam.department, target, began, ended)
-        working = found.clock_for(exam.department, target) is not None
-        rows.setdefault(key(exam), Tally()).add(taken.total_seconds() / 60, target, working)
+        who = (exam[DEPARTMENT], exam[PRIORITY])
+        if who not in resolved:
+            target = found.target(who[0], who[1], step)
+            resolved[who] = (target, found.clock_for(who[0], target))
+        target, hours = resolved[who]
+        if hours is None:
+            seconds = max(round(ended - began, 3), 0.0)
+        else:
+            seconds = hours.duration(_moment(began), _moment(ended)).total_seconds()
+        group = key(exam)
+        found_tally = rows.get(group)
+        if found_tally is None:
+            found_tally = rows[group] = Tally()
+        found_tally.add(seconds / 60, target, hours is not None)
     return rows
+
+
+def _moment(seconds: float) -> datetime:
+    return datetime.fromtimestamp(round(seconds, 3), UTC)
 
 
 TIME_COLUMNS = (
@@ -224,7 +242,7 @@ def by_step(conn: Connection, filters: Filters) -> Figure:
     table: list[dict[str, Any]] = []
     drill: list[dict[str, str]] = []
     for step in STEP_MOMENTS:
-        per = tally(times, found, step, lambda exam: (exam.priority,))
+        per = tally(times, found, step, lambda exam: (exam[PRIORITY],))
         for priority in ("emergency", "routine"):
             if (priority,) in per:
                 table.append({"step": step, "priority": priority, **per[(priority,)].row()})
@@ -250,9 +268,8 @@ def _by(dimension: str, name: str, title: str) -> Callable[[Connection, Filters]
 
     def build(conn: Connection, filters: Filters) -> Figure:
         times = exam_times(conn, filters)
-        per = tally(
-            times, rules(conn), "report", lambda exam: (getattr(exam, dimension), exam.priority)
-        )
+        at = DEPARTMENT if dimension == "department" else MODALITY
+        per = tally(times, rules(conn), "report", lambda exam: (exam[at], exam[PRIORITY]))
         keys = sorted(per, key=lambda k: (k[0], k[1] != "emergency"))
         table = [{dimension: k[0], "priority": k[1], **per[k].row()} for k in keys]
         return LabelledFigure(
