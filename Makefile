@@ -6,8 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages: dcmtk (DICOM test clients, also handy for administrators), PostgreSQL
-# (the production database; the tests start a throwaway cluster of it).
-APT_PACKAGES := dcmtk postgresql chromium espeak-ng alsa-utils fonts-wqy-microhei poppler-utils zbar-tools
+# (the production database; the tests start a throwaway cluster of it), xorriso (disc images
+# and burning), dicom3tools (dciodvfy: the tests validate what we write with it).
+APT_PACKAGES := dcmtk postgresql chromium espeak-ng alsa-utils fonts-wqy-microhei poppler-utils zbar-tools \
+	xorriso dicom3tools
 STAMP_APT := $(VENV)/.apt-installed
 STAMP_PIP := $(VENV)/.pip-installed
 
@@ -39,7 +41,7 @@ $(STAMP_APT): Makefile | $(VENV)/bin/python
 
 $(STAMP_PIP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[core,dev,display,caller,printer]'
+	$(BIN)/pip install -q -e '.[core,dev,display,caller,printer,kiosk]'
 	touch $@
 
 # The OHIF web viewer (npm @ohif/app, pinned): fetched once into .venv/share/ohif, then a no-op.
