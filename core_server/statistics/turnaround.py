@@ -13,12 +13,13 @@ Percentiles interpolate between the two nearest durations (as PostgreSQL's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Float, case, cast, func, or_, select
+import numpy as np
+from sqlalchemy import ColumnElement, Connection, Float, cast, func, or_, select
 
 from core_server import i18n
 from core_server.reporting.tables import reporting_history, reporting_reports
@@ -27,7 +28,6 @@ from core_server.statistics.exams import drill_condition
 from core_server.statistics.figures import Chart, Column, Figure, figure, ratio
 from core_server.statistics.filters import Filters, exams_joined
 from core_server.statistics.targets import Rules, Target, rules
-from core_server.statistics.workhours import WorkingHours
 
 # Each step: (from moment, to moment).
 MOMENTS = ("ordered", "arrived", "started", "completed", "first_report", "signed")
@@ -63,8 +63,14 @@ def epoch(conn: Connection, moment: Any) -> Any:
 
 
 def _first(conn: Connection, status: str) -> Any:
+    """The first time the exam reached ``status`` (a correlated subquery on the indexed
+    exam id: no GROUP BY, so the exams stream in the order the exam-time index gives)."""
     h = ris_exam_history.c
-    return epoch(conn, func.min(case((h.new_status == status, h.at))))
+    return (
+        select(epoch(conn, func.min(h.at)))
+        .where(h.exam_fk == ris_exams.c.id, h.new_status == status)
+        .scalar_subquery()
+    )
 
 
 def _first_report(conn: Connection, actions: tuple[str, ...]) -> Any:
@@ -81,16 +87,20 @@ def _first_report(conn: Connection, actions: tuple[str, ...]) -> Any:
     )
 
 
-# One exam's row: department, modality, priority, then its moments (epoch seconds or None)
-# in the order of MOMENTS.
-ExamTimes = tuple[Any, ...]
-DEPARTMENT, MODALITY, PRIORITY = 0, 1, 2
-AT = {moment: 3 + n for n, moment in enumerate(MOMENTS)}
+@dataclass(frozen=True)
+class Moments:
+    """The exams of a figure: each one's group (department, modality, priority) as a code
+    into ``groups``, and its moments as epoch seconds (a row per exam, a column per moment
+    in the order of MOMENTS, NaN where it never got there)."""
+
+    groups: list[tuple[str, str, str]]
+    codes: np.ndarray
+    at: np.ndarray
 
 
-def exam_times(conn: Connection, filters: Filters) -> list[ExamTimes]:
-    """Every exam of the filter with its moments: one query (RIS history grouped by exam,
-    the report's moments as two indexed subqueries)."""
+def exam_times(conn: Connection, filters: Filters) -> Moments:
+    """Every exam of the filter with its moments: one query (each moment an indexed
+    correlated subquery)."""
     e = ris_exams.c
     query = exams_joined(
         select(
@@ -105,57 +115,55 @@ def exam_times(conn: Connection, filters: Filters) -> list[ExamTimes]:
             _first_report(conn, ("sign",)),
         )
     )
-    query = (
-        query.outerjoin(ris_exam_history, ris_exam_history.c.exam_fk == e.id)
-        .where(filters.where(), e.status.not_in(("cancelled", "no_show")))
-        .group_by(e.id, e.department, e.modality, EMERGENCY, ris_orders.c.created_at)
-    )
-    routine, emergency = "routine", "emergency"
-    return [
-        (row[0], row[1], emergency if row[2] else routine, *row[3:])
-        for row in conn.execute(query)
-    ]
+    query = query.where(filters.where(), e.status.not_in(("cancelled", "no_show")))
+    index: dict[tuple[str, str, str], int] = {}
+    codes: list[int] = []
+    at: list[Any] = []
+    for row in conn.execute(query):
+        group = (row[0], row[1], "emergency" if row[2] else "routine")
+        codes.append(index.setdefault(group, len(index)))
+        at.append(row[3:])
+    moments = np.array(at, dtype=float).reshape(len(at), len(MOMENTS))  # None -> NaN
+    return Moments(list(index), np.array(codes, dtype=int), moments)
 
 
-def percentile(values: list[float], share: float) -> float | None:
+def percentile(values: Any, share: float) -> float | None:
     """The ``share`` (0..1) percentile of ``values``, interpolated; None for no values."""
-    if not values:
+    if len(values) == 0:
         return None
-    ordered = sorted(values)
-    position = share * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    return float(np.percentile(np.asarray(values, dtype=float), share * 100))
 
 
 @dataclass
 class Tally:
     """The durations (minutes) of one row, and how many met their target."""
 
-    minutes: list[float] = field(default_factory=list)
+    parts: list[np.ndarray] = field(default_factory=list)
     met: int = 0
     missed: int = 0
     targets: set[int] = field(default_factory=set)
     working: bool = False
 
-    def add(self, minutes: float, target: Target | None, working: bool) -> None:
-        self.minutes.append(minutes)
+    def add(self, minutes: Any, target: Target | None, working: bool) -> None:
+        """One duration or an array of them, all under ``target``."""
+        values = np.atleast_1d(np.asarray(minutes, dtype=float))
+        self.parts.append(values)
         if target is not None:
             self.targets.add(target.minutes)
-            if minutes <= target.minutes:
-                self.met += 1
-            else:
-                self.missed += 1
+            met = int(np.count_nonzero(values <= target.minutes))
+            self.met += met
+            self.missed += len(values) - met
         self.working = self.working or working
 
     def row(self) -> dict[str, Any]:
         def rounded(value: float | None) -> float | None:
             return None if value is None else round(value, 1)
 
+        minutes = np.concatenate(self.parts) if self.parts else np.array([])
         return {
-            "exams": len(self.minutes),
-            "median": rounded(percentile(self.minutes, 0.5)),
-            "p90": rounded(percentile(self.minutes, 0.9)),
+            "exams": len(minutes),
+            "median": rounded(percentile(minutes, 0.5)),
+            "p90": rounded(percentile(minutes, 0.9)),
             # One target, or the strictest when the row mixes departments with their own.
             "target": min(self.targets) if self.targets else None,
             "met": self.met,
@@ -165,37 +173,39 @@ class Tally:
         }
 
 
+Group = tuple[str, str, str]  # department, modality, priority
+
+
 def tally(
-    times: Iterable[ExamTimes], found: Rules, step: str, key: Callable[[ExamTimes], Any]
+    moments: Moments, found: Rules, step: str, key: Callable[[Group], Any]
 ) -> dict[Any, Tally]:
-    """One step's durations per row key, each measured as its department's target says
-    (the target and clock of a department and priority looked up once)."""
-    began_at, ended_at = (AT[m] for m in STEP_MOMENTS[step])
+    """One step's durations per row key (of an exam's group), each measured as its
+    department's target for its priority says: calendar time as one array subtraction per
+    group, working hours exam by exam."""
+    began_at, ended_at = (MOMENTS.index(m) for m in STEP_MOMENTS[step])
+    seconds = moments.at[:, ended_at] - moments.at[:, began_at]
+    reached = ~np.isnan(seconds)
     rows: dict[Any, Tally] = {}
-    resolved: dict[tuple[str, str], tuple[Target | None, WorkingHours | None]] = {}
-    for exam in times:
-        began, ended = exam[began_at], exam[ended_at]
-        if began is None or ended is None:
+    for code, group in enumerate(moments.groups):
+        chosen = reached & (moments.codes == code)
+        if not chosen.any():
             continue
-        who = (exam[DEPARTMENT], exam[PRIORITY])
-        if who not in resolved:
-            target = found.target(who[0], who[1], step)
-            resolved[who] = (target, found.clock_for(who[0], target))
-        target, hours = resolved[who]
+        department, _modality, priority = group
+        target = found.target(department, priority, step)
+        hours = found.clock_for(department, target)
         if hours is None:
-            seconds = max(round(ended - began, 3), 0.0)
+            minutes = np.maximum(np.round(seconds[chosen], 3), 0.0) / 60
         else:
-            seconds = hours.duration(_moment(began), _moment(ended)).total_seconds()
-        group = key(exam)
-        found_tally = rows.get(group)
-        if found_tally is None:
-            found_tally = rows[group] = Tally()
-        found_tally.add(seconds / 60, target, hours is not None)
+            pairs = moments.at[chosen][:, [began_at, ended_at]]
+            minutes = np.array(
+                [hours.duration(_moment(a), _moment(b)).total_seconds() / 60 for a, b in pairs]
+            )
+        rows.setdefault(key(group), Tally()).add(minutes, target, hours is not None)
     return rows
 
 
 def _moment(seconds: float) -> datetime:
-    return datetime.fromtimestamp(round(seconds, 3), UTC)
+    return datetime.fromtimestamp(round(float(seconds), 3), UTC)
 
 
 TIME_COLUMNS = (
@@ -242,7 +252,7 @@ def by_step(conn: Connection, filters: Filters) -> Figure:
     table: list[dict[str, Any]] = []
     drill: list[dict[str, str]] = []
     for step in STEP_MOMENTS:
-        per = tally(times, found, step, lambda exam: (exam[PRIORITY],))
+        per = tally(times, found, step, lambda group: (group[2],))
         for priority in ("emergency", "routine"):
             if (priority,) in per:
                 table.append({"step": step, "priority": priority, **per[(priority,)].row()})
@@ -268,8 +278,8 @@ def _by(dimension: str, name: str, title: str) -> Callable[[Connection, Filters]
 
     def build(conn: Connection, filters: Filters) -> Figure:
         times = exam_times(conn, filters)
-        at = DEPARTMENT if dimension == "department" else MODALITY
-        per = tally(times, rules(conn), "report", lambda exam: (exam[at], exam[PRIORITY]))
+        at = 0 if dimension == "department" else 1
+        per = tally(times, rules(conn), "report", lambda group: (group[at], group[2]))
         keys = sorted(per, key=lambda k: (k[0], k[1] != "emergency"))
         table = [{dimension: k[0], "priority": k[1], **per[k].row()} for k in keys]
         return LabelledFigure(
