@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
+import time
 from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
@@ -21,7 +23,7 @@ from core_server.queueing.refusals import QueueRefusal, invalid, not_found
 from core_server.queueing.tables import devices, rooms, screens
 
 KEY_HOURS = 10 * 365 * 24  # a device key lives until revoked (ten years)
-KINDS = ("screen", "caller", "printer")
+KINDS = ("screen", "caller", "printer", "kiosk")  # kiosk: the disc kiosk (discs)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$")
 USER_PREFIX = "device-"
 
@@ -63,6 +65,24 @@ def touch(engine: Engine, username: str) -> None:
         conn.execute(
             update(devices).where(devices.c.username == username).values(last_seen_at=clock.now())
         )
+
+
+# A device is "seen" by every request it makes and while its event socket is open; the row is
+# written at most once per this many seconds per device and process (monitoring calls a device
+# offline after minutes, and a screen polls every 30 s: one write a request would be waste).
+SEEN_EVERY = 60.0
+_last_written: dict[tuple[str, str], float] = {}
+_seen_lock = threading.Lock()
+
+
+def seen(engine: Engine, username: str) -> None:
+    """The device ``username`` is alive now (throttled :func:`touch`)."""
+    now, key = time.monotonic(), (str(engine.url), username)
+    with _seen_lock:
+        if now - _last_written.get(key, -SEEN_EVERY) < SEEN_EVERY:
+            return
+        _last_written[key] = now
+    touch(engine, username)
 
 
 def create_device(

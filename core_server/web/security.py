@@ -27,6 +27,7 @@ from fastapi.security import OAuth2PasswordBearer
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
+from core_server import queueing
 from core_server.auth import ROLES, User, record_audit, user_for_token
 from core_server.refusals import Forbidden, Refusal
 
@@ -103,6 +104,8 @@ def _authenticate(request: Request, token: str | None) -> User | None:
         raise Forbidden("web.auth.cross_site")
     request.state.user = user
     request.state.via_cookie = from_cookie
+    if user.role == "device":  # every request a device makes says it is alive (monitoring)
+        queueing.devices.seen(request.app.state.ctx.engine, user.username)
     return user
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from core_server import auth, db
+from core_server import auth, db, queueing
 from core_server.queueing import Event, QueueService
 from core_server.queueing import journal as journal_reader
 from core_server.web.security import SESSION_COOKIE, websocket_user
@@ -115,6 +115,7 @@ async def events(websocket: WebSocket) -> None:
         elif since is not None:
             await websocket.send_json({"type": "resync", "seq": newest})
         receiver = asyncio.create_task(_receive(websocket, outbox, service))
+        alive = asyncio.create_task(_seen_while_open(websocket, user))
         try:
             while True:
                 item = await outbox.get()
@@ -128,13 +129,24 @@ async def events(websocket: WebSocket) -> None:
                 else:
                     await websocket.send_json(item)
         finally:
-            receiver.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await receiver
+            for task in (receiver, alive):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
     except WebSocketDisconnect:
         pass
     finally:
         service.feed.remove(deliver)
+
+
+async def _seen_while_open(websocket: WebSocket, user: auth.User) -> None:
+    """A device holding its event socket open is alive, even when it sends no request."""
+    if user.role != "device":
+        return
+    engine = websocket.app.state.ctx.engine
+    while True:
+        await run_in_threadpool(queueing.devices.seen, engine, user.username)
+        await asyncio.sleep(queueing.devices.SEEN_EVERY)
 
 
 async def _receive(

@@ -177,3 +177,29 @@ def test_missed_patient_comes_back_by_itself(core: RunningCore) -> None:
         # Back after the regulars: fewer than missed_insert_every (2) of them wait.
         assert [t["number"] for t in waiting] == ["CT002", "CT001"]
         assert waiting[1]["returned"] is True
+
+
+def test_devices_are_seen_by_their_requests_and_their_open_socket(core: RunningCore) -> None:
+    """Monitoring calls a device offline when it was not seen for minutes: a screen that polls
+    its state and a printer that only holds its event socket are both seen (not only the
+    /devices/me call a device makes when it connects)."""
+    setup_ct(core)
+    screen = enrol(core, "hall-screen", "screen", screen="1F")
+    printer = enrol(core, "desk-printer", "printer")
+
+    def last_seen() -> dict[str, Any]:
+        with core.api() as admin:
+            return {d["name"]: d["last_seen_at"] for d in admin.get("/api/queueing/devices").json()}
+
+    assert last_seen() == {"hall-screen": None, "desk-printer": None}
+    assert screen.get("/api/queueing/screens/1F/state").status_code == 200
+    seen = last_seen()
+    assert seen["hall-screen"] is not None and seen["hall-screen"].endswith("+08:00")
+    assert seen["desk-printer"] is None
+    token = printer.headers["Authorization"].split()[1]
+    with connect(ws_url(core, token)) as ws:
+        assert receive(ws)["type"] == "hello"
+        deadline = time.monotonic() + 5
+        while last_seen()["desk-printer"] is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert last_seen()["desk-printer"] is not None
