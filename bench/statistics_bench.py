@@ -13,14 +13,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import statistics as stats
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+import httpx
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 
 from core_server import db
 from core_server.statistics import Filters, Statistics
@@ -34,17 +41,32 @@ RANGES = {
 }
 
 
-def timed(work: Callable[[], Any], repetitions: int) -> dict[str, float]:
-    """p50 and p95 (nearest rank) of ``repetitions`` runs after one warm-up, in ms."""
-    work()
-    runs = []
-    for _ in range(repetitions):
-        started = time.perf_counter()
+BUDGET_S = 5.0  # stop repeating a slow measurement after this long (at least one run)
+TIMEOUT_S = 90  # a query still running after this long is stopped and reported as such
+# The indexes of migration 0090_statistics_indexes, as --index-compare drops and makes them.
+INDEXES = {
+    "ix_ris_exams_exam_time": "ris_exams (coalesce(scheduled_at, created_at))",
+    "ix_ris_exams_retake_of_fk": "ris_exams (retake_of_fk)",
+    "ix_ris_exam_history_new_status": "ris_exam_history (new_status, exam_fk)",
+}
+
+
+def timed(work: Callable[[], Any], repetitions: int) -> dict[str, Any]:
+    """p50 and p95 (nearest rank) of up to ``repetitions`` runs after one warm-up, in ms; a
+    run stopped after :data:`TIMEOUT_S` is ``{"timeout_s": ...}``."""
+    started = time.perf_counter()
+    try:
         work()
-        runs.append((time.perf_counter() - started) * 1000)
+    except (DBAPIError, httpx.HTTPError):
+        return {"timeout_s": TIMEOUT_S}
+    runs: list[float] = []
+    while len(runs) < repetitions and (not runs or time.perf_counter() - started < BUDGET_S):
+        begun = time.perf_counter()
+        work()
+        runs.append((time.perf_counter() - begun) * 1000)
     runs.sort()
     p95 = runs[min(len(runs) - 1, round(0.95 * len(runs) + 0.5) - 1)]
-    return {"p50_ms": round(stats.median(runs), 1), "p95_ms": round(p95, 1)}
+    return {"p50_ms": round(stats.median(runs), 1), "p95_ms": round(p95, 1), "runs": len(runs)}
 
 
 def measure_service(engine: Any, repetitions: int, only: str) -> dict[str, Any]:
@@ -60,7 +82,8 @@ def measure_service(engine: Any, repetitions: int, only: str) -> dict[str, Any]:
         ten = Filters(*RANGES["ten_days"])
         row["excel_ten_days"] = timed(lambda t=ten, n=name: service.excel(n, t, "zh"), repetitions)
         results[entry.name] = row
-        print(f"  {entry.name:40s} " + "  ".join(f"{k} {v['p95_ms']:8.1f}" for k, v in row.items()))
+        shown = "  ".join(f"{k} {v.get('p95_ms', 'timeout'):>8}" for k, v in row.items())
+        print(f"  {entry.name:40s} {shown}", flush=True)
     first = next(iter(results), "")
     if first:
         ten = Filters(*RANGES["ten_days"])
@@ -95,6 +118,51 @@ def measure_http(url: str, data_dir: Path, repetitions: int, only: str) -> dict[
     return results
 
 
+def _index(engine: Any, present: bool) -> None:
+    """Drop or (re)make the indexes of migration 0090, and refresh the planner's statistics."""
+    with engine.begin() as conn:
+        for name, where in INDEXES.items():
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+            if present:
+                conn.exec_driver_sql(f"CREATE INDEX {name} ON {where}")
+        conn.exec_driver_sql("ANALYZE")
+
+
+def with_timeout(engine: Any) -> None:
+    """Stop any statement after :data:`TIMEOUT_S`: PostgreSQL's statement_timeout; on SQLite
+    a watchdog interrupts the connection whose statement runs too long."""
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _limit(dbapi: Any, _record: Any) -> None:
+            with dbapi.cursor() as cursor:
+                cursor.execute(f"SET statement_timeout = {TIMEOUT_S * 1000}")
+            dbapi.commit()
+
+        return
+    # The connection's latest statement and when it began, until the connection goes back to
+    # the pool (SQLite does much of a query's work while its rows are fetched).
+    running: dict[int, tuple[Any, float]] = {}
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _start(conn: Any, *_: Any) -> None:
+        dbapi = conn.connection.dbapi_connection
+        running[id(dbapi)] = (dbapi, time.monotonic())
+
+    @event.listens_for(engine, "checkin")
+    def _end(dbapi: Any, _record: Any) -> None:
+        running.pop(id(dbapi), None)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1)
+            for dbapi, began in list(running.values()):
+                if time.monotonic() - began > TIMEOUT_S:
+                    dbapi.interrupt()
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def run_backend(backend: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from bench.statistics_seed import seed
     from tests.postgres import Cluster
@@ -105,21 +173,32 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> dict[str,
         cluster.start()
         url = cluster.new_database()
     else:
-        url = f"sqlite:///{work / 'statistics.db'}"
+        url = f"sqlite:///{args.sqlite_file or work / 'statistics.db'}"
     try:
         engine = db.make_engine(url)
-        print(f"{backend}: seeding {args.exams:,} exams over {args.days} days ...", flush=True)
-        seeded = seed(engine, args.exams, FIRST, args.days, images=args.images)
-        print(f"  seeded in {seeded.seconds:.0f} s: {asdict(seeded)}", flush=True)
-        if backend == "postgresql":
-            with engine.connect() as conn:
-                conn.exec_driver_sql("ANALYZE")
-        service = measure_service(engine, args.repetitions, args.only)
+        with_timeout(engine)
+        seeded: dict[str, Any] = {"reused": url}
+        if backend != "sqlite" or not args.sqlite_file:
+            print(f"{backend}: seeding {args.exams:,} exams over {args.days} days ...", flush=True)
+            seeded = asdict(seed(engine, args.exams, FIRST, args.days, images=args.images))
+            print(f"  seeded in {seeded['seconds']:.0f} s: {seeded}", flush=True)
+        else:
+            db.migrate(engine)
+        results: dict[str, Any] = {"seeded": seeded}
+        if args.index_compare:
+            _index(engine, present=False)
+            print("  without the indexes of 0090:", flush=True)
+            results["service_without_index"] = measure_service(engine, args.repetitions, args.only)
+        _index(engine, present=True)
+        print("  with the indexes of 0090:", flush=True)
+        results["service"] = measure_service(engine, args.repetitions, args.only)
         engine.dispose()
+        if args.no_http:
+            return results
         http = measure_http(url, work / f"core-{backend}", args.repetitions, args.only)
         for name, value in http.items():
-            print(f"  HTTP {name:40s} year p95 {value['p95_ms']:8.1f} ms")
-        return {"seeded": asdict(seeded), "service": service, "http_year": http}
+            print(f"  HTTP {name:40s} year p95 {value.get('p95_ms', 'timeout')} ms")
+        return results | {"http_year": http}
     finally:
         if cluster is not None:
             cluster.stop()
@@ -134,7 +213,17 @@ def main() -> None:
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--only", default="", help="only figures whose name contains this")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--sqlite-file", type=Path, default=None, help="reuse this seeded SQLite file (no seeding)"
+    )
+    parser.add_argument(
+        "--index-compare",
+        action="store_true",
+        help="measure without the indexes of migration 0090 first",
+    )
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP measurement")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the cluster on kill too
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     results: dict[str, Any] = {
         "exams": args.exams,

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
 )
 
 from core_server.db import Key, UtcDateTime, metadata
@@ -137,6 +138,12 @@ ris_exams = Table(
     Index(None, "station_ae"),
 )
 
+# What the statistics read on a year of exams (migration 0090_statistics_indexes): exams by
+# their exam time (core_server/statistics/filters.py), the retakes of an exam, the newest step
+# of one status per exam.
+Index("ix_ris_exams_exam_time", func.coalesce(ris_exams.c.scheduled_at, ris_exams.c.created_at))
+Index("ix_ris_exams_retake_of_fk", ris_exams.c.retake_of_fk)
+
 # Every status change with who and when (the exam row holds the latest).
 ris_exam_history = Table(
     "ris_exam_history",
@@ -149,6 +156,7 @@ ris_exam_history = Table(
     Column("at", UtcDateTime(), nullable=False),
     Column("reason", Text, nullable=False, server_default=""),
     Index(None, "exam_fk"),
+    Index("ix_ris_exam_history_new_status", "new_status", "exam_fk"),  # migration 0090
 )
 
 # Studies whose images belong to an exam (one, or more after a merge; images the modality

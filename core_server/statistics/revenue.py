@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -160,15 +161,10 @@ def by_day(conn: Connection, filters: Filters) -> Figure:
     """Every day of the range, also those that earned nothing."""
     exams: Counter[str] = Counter()
     fen: Counter[str] = Counter()
-    rows = conn.execute(
-        exams_joined(select(EXAM_TIME.label("at"), ris_exams.c.fee_fen)).where(
-            filters.where(), _charged()
-        )
-    )
-    for at, fee in rows:  # the local day of each: SQL has no time zones on SQLite
+    for at, n, earned in _per_hour(conn, filters):
         day = clock.local(at).date().isoformat()
-        exams[day] += 1
-        fen[day] += fee
+        exams[day] += n
+        fen[day] += earned
     days = [day.isoformat() for day in filters.days]
     return Figure(
         name="revenue.by_day",
@@ -180,3 +176,29 @@ def by_day(conn: Connection, filters: Filters) -> Figure:
         drill=[{"day": day} for day in days],
         note=NOTE,
     )
+
+
+def _per_hour(conn: Connection, filters: Filters) -> list[tuple[datetime, int, int]]:
+    """``(UTC hour, exams, fen)``: SQL has no time zones on SQLite, so the local day is found
+    in Python, from at most 24 groups a day rather than every exam (a year: 8,760 rows instead
+    of 365,000). Exact for a hospital zone whose offset is whole hours (all of China); any
+    other zone is grouped exam by exam."""
+    offset = clock.local(clock.now()).utcoffset() or timedelta(0)
+    if offset % timedelta(hours=1):
+        rows = conn.execute(
+            exams_joined(select(EXAM_TIME, ris_exams.c.fee_fen)).where(filters.where(), _charged())
+        )
+        return [(at, 1, int(fee)) for at, fee in rows]
+    if conn.dialect.name == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS...' in UTC
+        hour: Any = func.substr(EXAM_TIME, 1, 13)
+    else:
+        hour = func.to_char(func.timezone("UTC", EXAM_TIME), "YYYY-MM-DD HH24")
+    rows = conn.execute(
+        exams_joined(select(hour.label("hour"), func.count(), func.sum(ris_exams.c.fee_fen)))
+        .where(filters.where(), _charged())
+        .group_by(hour)
+    )
+    return [
+        (datetime.strptime(h, "%Y-%m-%d %H").replace(tzinfo=UTC), int(n), int(f or 0))
+        for h, n, f in rows
+    ]
