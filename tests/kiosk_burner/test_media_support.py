@@ -28,10 +28,13 @@ class ExamSet:
     lacking: str  # the SOP UID of the object without Study ID / numbers
 
 
-def make_exams(folder: Path, series_sizes: tuple[int, ...] = (3, 2), size: int = 64) -> ExamSet:
+def make_exams(
+    folder: Path, series_sizes: tuple[int, ...] = (3, 2), size: int = 64, complete: bool = False
+) -> ExamSet:
     """Exam 1: CT, one series per ``series_sizes`` entry, UTF-8 names (王^建国), one object
     without Study ID, Study Time, Series Number and Instance Number; exam 2: one MR series in
-    GB18030, with a report PDF for exam 1 only."""
+    GB18030, with a report PDF for exam 1 only. ``complete``: every object has every record
+    attribute, and all are in UTF-8."""
     folder.mkdir(parents=True, exist_ok=True)
     files: dict[str, bytes] = {}
     ct_study, mr_study = generate_uid(), generate_uid()
@@ -54,14 +57,14 @@ def make_exams(folder: Path, series_sizes: tuple[int, ...] = (3, 2), size: int =
                 RescaleSlope=1,
             )
             ds.SeriesNumber = s
-            if s == 1 and i == 1:
+            if s == 1 and i == 1 and not complete:
                 for keyword in ("StudyID", "StudyTime", "SeriesNumber", "InstanceNumber"):
                     delattr(ds, keyword)
                 lacking = ds.SOPInstanceUID
             _keep(ds, folder, files)
     mr = make_ct(
         study_uid=mr_study,
-        charset="GB18030",
+        charset="ISO_IR 192" if complete else "GB18030",
         patient_name="Wang^Jianguo=王^建国",
         accession="A002",
         modality="MR",
