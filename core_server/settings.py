@@ -157,6 +157,14 @@ class Settings(BaseSettings):
     )
     smtp_host: str = Field("", description="Mail server for alerts (host or host:port, port 25)")
     smtp_from: str = Field("pacs@localhost", description="Sender address of alert mails")
+    # Disc jobs (docs/discs.md).
+    disc_fee_yuan: float = Field(
+        0, ge=0, le=1000, description="Fee per disc burned (元), recorded on each job; 0: free"
+    )
+    disc_lease_seconds: int = Field(
+        120, ge=10, le=3600, description="A kiosk's hold on a disc job lasts this long after its"
+        " last report; then the job is queued again (failed after 3 times)"
+    )
     log_level: str = Field("INFO", description="Python logging level")
     config: Path | None = Field(None, description="TOML config file with any of these options")
 

@@ -23,6 +23,8 @@ from core_server.web import (
     routes_auth,
     websocket,
 )
+from core_server.web.discs import pages as discs_pages
+from core_server.web.discs import routes as discs_routes
 from core_server.web.followup import pages as followup_pages
 from core_server.web.followup import routes as followup_routes
 from core_server.web.hl7 import pages as hl7_pages
@@ -120,5 +122,7 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     followup_pages.install(app)
     monitoring_routes.install(app)
     monitoring_pages.install(app)
+    discs_routes.install(app)
+    discs_pages.install(app)
     app.include_router(viewer_routes.create_router(ctx.settings))
     return app

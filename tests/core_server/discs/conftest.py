@@ -1,0 +1,64 @@
+"""A running core with disc kiosks enrolled (device keys) and a registrar, on each backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from core_server import auth
+from core_server.ris import OrderIn, PatientIn, ProcedureRequest
+from tests.conftest import RunningCore
+
+PASSWORD = "Registrar-password-1"
+
+
+@dataclass
+class Desk:
+    core: RunningCore
+    admin: httpx.Client
+    registrar: httpx.Client
+
+    def kiosk(self, name: str, kind: str = "kiosk") -> httpx.Client:
+        answer = self.admin.post("/api/queueing/devices", json={"name": name, "kind": kind})
+        assert answer.status_code == 201, answer.text
+        key = answer.json()["key"]
+        return httpx.Client(base_url=self.core.base_url, headers={"Authorization": f"Bearer {key}"})
+
+    def exam(self, patient_id: str, name: str = "王^建国") -> int:
+        """A performed exam (no images, no report) of a new patient."""
+        ris = self.core.core.ris
+        ris.register_patient(PatientIn(patient_id, name), username="reg")
+        order = OrderIn(f"O-{patient_id}", (ProcedureRequest("CT-CHEST"),))
+        exam = ris.place_order(patient_id, "", order, username="reg").exams[0]
+        return int(exam.id)
+
+
+def desk_on(core: RunningCore) -> Desk:
+    engine = core.core.engine
+    if auth.get_user(engine, "li.registrar") is None:
+        auth.create_user(engine, "li.registrar", PASSWORD, "registrar", "李登记")
+    return Desk(core, core.api(), core.api("li.registrar", PASSWORD))
+
+
+@pytest.fixture
+def desk(core_on: RunningCore) -> Iterator[Desk]:
+    found = desk_on(core_on)
+    try:
+        yield found
+    finally:
+        found.admin.close()
+        found.registrar.close()
+
+
+@pytest.fixture
+def fee_core(tmp_path: Path, database_url: str) -> Iterator[RunningCore]:
+    """A core that charges 5.5 元 a disc."""
+    running = RunningCore(tmp_path / "data", database_url, disc_fee_yuan=5.5).start()
+    try:
+        yield running
+    finally:
+        running.stop()
