@@ -228,6 +228,8 @@ class JobRunner:
                 held.update(disc=disc.number, attempt=attempt, key=key)
                 self.held.save(held)
                 self.writer.submit(disc, label, manifest.copies, key)
+            # Before watching: the core hears of disc n/m even if the writer is done at once.
+            self._progress(job_id, "burning", disc=disc.number, discs=disc.of)
             result = self._watch(job_id, key, disc)
             if result.state == "done":
                 return key
@@ -264,7 +266,7 @@ class JobRunner:
         return int(held["attempt"]) + 1
 
     def _watch(self, job_id: int, key: str, disc: DiscImage) -> WriterProgress:
-        shown = ""
+        shown = "burning"
         while True:
             if job_id in self.cancelled:
                 raise JobCancelled()
