@@ -28,19 +28,14 @@ from device_kit.program import (
     run_window,
     screen_needs,
 )
+from device_kit.readers import EvdevScanner, Scanner, SerialScanner
 from device_kit.screen import Canvas, load_image
 from device_kit.spool import Action, Outcome, Result, Spool
 from device_kit.state import CachedLogo
 from device_kit.systemd import Notifier
 from ticket_printer import app as kiosk
 from ticket_printer import ui
-from ticket_printer.hardware import (
-    EscposPrinter,
-    EvdevScanner,
-    Scanner,
-    SerialScanner,
-    TicketPrinter,
-)
+from ticket_printer.hardware import EscposPrinter, TicketPrinter
 from ticket_printer.settings import Settings
 
 log = logging.getLogger("ticket_printer")

@@ -12,15 +12,14 @@ from escpos.printer import Dummy
 from evdev import ecodes
 
 from device_kit.drivers import HardwareError
+from device_kit.readers import EvdevScanner, SerialScanner
 from tests.ticket_printer.tickets import ticket
 from ticket_printer.hardware import (
     FS_CHINESE_OFF,
     FS_CHINESE_ON,
     GS_V_0,
     EscposPrinter,
-    EvdevScanner,
     RecordingPrinter,
-    SerialScanner,
     chinese_bytes,
     compose_fs_and,
     compose_raster,

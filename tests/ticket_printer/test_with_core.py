@@ -8,13 +8,14 @@ from pathlib import Path
 
 from device_kit import config
 from device_kit.client import CoreClient
+from device_kit.readers import ScriptedScanner
 from device_kit.screen import offscreen
 from tests.conftest import RunningCore
 from tests.device_kit.core_setup import enrol, order_exam, run_until, setup_ct
 from tests.device_kit.screens import assert_drawn
 from ticket_printer.__main__ import KioskProgram, printer_for
 from ticket_printer.app import MESSAGE, TICKETS
-from ticket_printer.hardware import FS_CHINESE_OFF, FS_CHINESE_ON, ScriptedScanner
+from ticket_printer.hardware import FS_CHINESE_OFF, FS_CHINESE_ON
 from ticket_printer.settings import Settings
 
 LOGO_RED = (200, 20, 20)
