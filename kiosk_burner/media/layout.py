@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from io import BytesIO
 from pathlib import Path
 
 from pydicom import Dataset, dcmread
@@ -75,8 +74,11 @@ def stage(source: InstanceSource, folder: Path) -> list[Staged]:
         data = source.fetch(str(row["sop_instance_uid"]))
         path = folder / f"{n:07d}.dcm"
         path.write_bytes(data)
-        header = dcmread(BytesIO(data), stop_before_pixels=True)
-        staged.append(Staged(path, header, len(data)))
+        size = len(data)
+        del data
+        # From the file, not a BytesIO: a dataset read from a buffer keeps the whole buffer.
+        header = dcmread(path, stop_before_pixels=True)
+        staged.append(Staged(path, header, size))
     return staged
 
 
