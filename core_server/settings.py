@@ -157,6 +157,15 @@ class Settings(BaseSettings):
     )
     smtp_host: str = Field("", description="Mail server for alerts (host or host:port, port 25)")
     smtp_from: str = Field("pacs@localhost", description="Sender address of alert mails")
+    # Who may be burned, and the cloud film (docs/discs.md).
+    disc_images_without_report: bool = Field(
+        False,
+        description="Exams may be burned (and shown on the cloud film) before their report is"
+        " signed, images only; default: only with the signed report",
+    )
+    cloud_film_days: int = Field(
+        30, ge=1, le=3650, description="A disc's cloud-film link (its QR code) works this many days"
+    )
     # Disc jobs (docs/discs.md).
     disc_fee_yuan: float = Field(
         0, ge=0, le=1000, description="Fee per disc burned (元), recorded on each job; 0: free"

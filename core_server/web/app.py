@@ -23,6 +23,8 @@ from core_server.web import (
     routes_auth,
     websocket,
 )
+from core_server.web.discs import cloud_pages as discs_cloud_pages
+from core_server.web.discs import cloud_routes as discs_cloud_routes
 from core_server.web.discs import pages as discs_pages
 from core_server.web.discs import routes as discs_routes
 from core_server.web.followup import pages as followup_pages
@@ -122,6 +124,8 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     followup_pages.install(app)
     monitoring_routes.install(app)
     monitoring_pages.install(app)
+    discs_cloud_routes.install(app)  # before the job routes: /api/discs/{id} takes any name
+    discs_cloud_pages.install(app)
     discs_routes.install(app)
     discs_pages.install(app)
     app.include_router(viewer_routes.create_router(ctx.settings))
