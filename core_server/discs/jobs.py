@@ -160,8 +160,7 @@ class DiscJobs:
                 .where(jobs.c.id == job_id, jobs.c.state == m.QUEUED)
                 .values(
                     state=m.BUILDING,
-                    holder=kiosk,
-                    device=kiosk,
+                    holder=kiosk,  # the job stays for the kiosk it was queued for
                     lease_until=now + self.lease,
                     updated_at=now,
                 )
