@@ -82,7 +82,9 @@ def cloud_film_check(
         response.headers["Retry-After"] = str(slowed.retry_after)
         return response
     if not given.ok:
-        return _ask(request, token, "discs.cloud_ui.wrong", 403)
+        return _ask(
+            request, token, "discs.cloud_ui.wrong"
+        )  # the form again (a page, not a refusal)
     response = RedirectResponse(f"/c/{token}", status_code=303)
     assert given.pass_expires is not None
     response.set_cookie(
