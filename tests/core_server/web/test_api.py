@@ -132,6 +132,11 @@ OPEN = {
     ("GET", "/login"),
     ("POST", "/login"),
     ("MOUNT", "/static"),
+    # The cloud film (docs/discs.md): a disc's QR link, behind its own check question.
+    ("GET", "/c/{token}"),
+    ("POST", "/c/{token}"),
+    ("GET", "/c/{token}/series/{series_uid}.jpg"),
+    ("GET", "/c/{token}/reports/{exam_id}.pdf"),
 }
 
 
