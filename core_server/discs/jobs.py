@@ -261,6 +261,7 @@ class DiscJobs:
                     lease_until=None,
                     interruptions=0,
                     discs_done=0,
+                    discs_total=0,
                     fee_fen=0,
                     updated_at=clock.now(),
                 )
