@@ -1,7 +1,6 @@
 """Which writer and which reader the settings name. The writers and readers themselves live
-in ``kiosk_burner.hardware`` (the writers' part) and the ticket printer's drivers (moved into
-``device_kit`` when both programs use them); until a driver is there, a stand-in says what is
-missing, for ``kiosk-burner check`` and the log, and never burns."""
+in ``kiosk_burner.hardware`` (the writers' part) and ``device_kit.readers``; until a writer is
+there, a stand-in says what is missing, for ``kiosk-burner check`` and the log, never burns."""
 
 from __future__ import annotations
 
@@ -9,6 +8,7 @@ import importlib
 from typing import Any
 
 from device_kit.drivers import Availability, InputSource
+from device_kit.readers import EvdevScanner, SerialScanner
 from kiosk_burner.contract import DiscImage, DiscWriter, Label, RobotState, WriterProgress
 from kiosk_burner.settings import Settings
 
@@ -47,17 +47,6 @@ def writer_for(settings: Settings) -> DiscWriter:
 
 
 def scanner_for(settings: Settings) -> InputSource:
-    module: Any = None
-    for name in ("device_kit.scanners", "ticket_printer.hardware"):
-        try:
-            module = importlib.import_module(name)
-            break
-        except ImportError:
-            continue
     if settings.scanner == "serial":
-        source: InputSource = module.SerialScanner(
-            settings.scanner_device, settings.scanner_baudrate
-        )
-    else:
-        source = module.EvdevScanner(settings.scanner_device)
-    return source
+        return SerialScanner(settings.scanner_device, settings.scanner_baudrate)
+    return EvdevScanner(settings.scanner_device)

@@ -308,17 +308,21 @@ class JobRunner:
         """Report a step (and tell the screen). ``quiet``: only if the heartbeat is due.
         A step the core did not get is logged and sent again with the next one; "done" and
         "failed" are retried until the core has them."""
-        self.report(JobStep(job_id, state, disc, discs, reason))
         self._state = state
         due = time.monotonic() - self._last_report >= self.timing.heartbeat
+        step = JobStep(job_id, state, disc, discs, reason)
         if quiet and not must and not due:
+            self.report(step)
             return
-        body = {"state": state, "message": "", "reason": reason, "disc": disc, "discs": discs}
+        body: dict[str, Any] = {"state": state, "message": "", "reason": reason}
+        if disc:  # the core takes 1.. or nothing
+            body.update(disc=disc, discs=discs)
         final = state in ("done", "failed")
         while True:
             try:
                 self.core.request("POST", f"/api/discs/{job_id}/progress", body)
                 self._last_report = time.monotonic()
+                self.report(step)  # after the core has it: the screen never runs ahead
                 return
             except CoreRefused as refusal:
                 if refusal.code == "discs.cancelled":
@@ -327,6 +331,7 @@ class JobRunner:
             except CoreUnreachable as error:
                 log.warning("job %s: progress %s not reported: %s", job_id, state, error)
                 if not final:
+                    self.report(step)
                     return
                 self.sleep(self.timing.poll)
 

@@ -147,7 +147,7 @@ def runner(
 
 
 def states(core: Core) -> list[tuple[str, int, int, str]]:
-    return [(p["state"], p["disc"], p["discs"], p["reason"]) for p in core.progress]
+    return [(p["state"], p.get("disc", 0), p.get("discs", 0), p["reason"]) for p in core.progress]
 
 
 def test_two_discs_building_burning_labelling_done(tmp_path: Path) -> None:
