@@ -27,6 +27,7 @@ def test_manifest_instances_and_report_of_a_job(desk: Desk) -> None:
     assert json.loads(json.dumps(manifest.as_json())) == data  # exactly the contract's fields
     assert manifest.patient_name == "王建国" and "^" not in manifest.patient_name_latin
     assert manifest.birth_date == "1960-05-01" and manifest.sex == "M"
+    assert "/c/" in manifest.qr_url and manifest.qr_expires.endswith("+08:00")  # cloud film
     (disc_exam,) = manifest.exams
     assert disc_exam.accession_number == exam.accession_number
     assert disc_exam.study_instance_uids == (exam.study_instance_uid,)
