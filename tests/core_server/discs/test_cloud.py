@@ -191,3 +191,18 @@ def test_slowed_page_says_when_to_try_again(desk: Desk) -> None:
         assert slowed.headers["retry-after"] == "2"
         assert "try again in 2 seconds" in slowed.text
         assert "王建国" not in slowed.text
+
+
+def test_a_disc_jobs_manifest_carries_one_working_link(desk: Desk) -> None:
+    core = desk.core
+    p = standard(core, "P-CLOUD-5")
+    job = desk.registrar.post("/api/discs", json={"exam_ids": [p.exams["signed"]], "copies": 1})
+    assert job.status_code == 201, job.text
+    path = f"/api/discs/{job.json()['id']}/manifest"
+    first, second = desk.registrar.get(path).json(), desk.registrar.get(path).json()
+    assert first["qr_url"].startswith(core.base_url + "/c/")  # the core's own address
+    assert second["qr_url"] == first["qr_url"] and first["qr_expires"].endswith("+08:00")
+    ask = httpx.get(first["qr_url"])
+    assert ask.status_code == 200 and "王建国" not in ask.text
+    links = desk.admin.get("/api/discs/links", params={"job_id": job.json()["id"]}).json()
+    assert [x["exam_ids"] for x in links] == [[p.exams["signed"]]]
