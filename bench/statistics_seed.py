@@ -33,7 +33,7 @@ CLASSES = (("outpatient", 0.55), ("inpatient", 0.25), ("emergency", 0.12), ("phy
 # Exam items by how often a county hospital does them (the catalogue's codes).
 WEIGHTS = {"DX": 30, "CT": 25, "US": 25, "MR": 8, "MG": 3, "ES": 9}
 PRICE_FEN = {"DX": 8_000, "CT": 28_000, "US": 12_000, "MR": 65_000, "MG": 18_000, "ES": 35_000}
-REFERRING = [
+REFERRING = (
     "呼吸内科",
     "心内科",
     "神经内科",
@@ -52,30 +52,9 @@ REFERRING = [
     "眼科",
     "康复科",
     "中医科",
-]
-SURNAMES = [
-    "王",
-    "李",
-    "张",
-    "刘",
-    "陈",
-    "杨",
-    "黄",
-    "赵",
-    "吴",
-    "周",
-    "徐",
-    "孙",
-    "马",
-    "朱",
-    "胡",
-    "郭",
-    "何",
-    "高",
-    "林",
-    "罗",
-]
-GIVEN = [
+)
+SURNAMES = tuple("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗")
+GIVEN = (
     "伟",
     "芳",
     "娜",
@@ -96,7 +75,7 @@ GIVEN = [
     "超",
     "秀兰",
     "霞",
-]
+)
 REGISTRARS = tuple(f"reg{n}" for n in range(1, 6))
 TECHNICIANS = tuple(f"tech{n}" for n in range(1, 13))
 DOCTORS = tuple(f"doc{n}" for n in range(1, 11))
