@@ -1,6 +1,6 @@
-"""Who and what may be burned: a scanned code (accession number, patient ID or the report's QR
-URL) or an ID-card number with its birth date finds a patient; each of the patient's exams
-says whether it may go on a disc (and the cloud film) and, if not, why.
+"""Who and what may be burned: a scanned code (accession number, Study Instance UID, patient
+ID or the report's QR URL) or an ID-card number with its birth date finds a patient; each of
+the patient's exams says whether it may go on a disc (and the cloud film) and, if not, why.
 
 An exam may be burned when it is complete (completed, reported or verified in the RIS), has
 images in the archive, its report is signed (unless the hospital allows images alone,
@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import Connection, and_, func, select
 
-from core_server import clock, names
+from core_server import clock, i18n, names
 from core_server.archive.tables import instances, series, studies
 from core_server.discs.release import holds
 from core_server.refusals import Conflict, NotFound
@@ -34,6 +34,18 @@ NOT_COMPLETE = "discs.why.not_complete"
 HELD = "discs.why.held"
 NO_REPORT = "discs.why.no_report"
 NO_IMAGES = "discs.why.no_images"
+
+
+class NotReleasable(Conflict):
+    """409 ``discs.eligibility.not_releasable``: ``why`` stays the catalogue key for clients
+    and is worded in the message (not shown as a raw key)."""
+
+    def shown_values(self, lang: str) -> dict[str, object]:
+        shown = super().shown_values(lang)
+        texts = i18n.catalogue().get(str(self.values.get("why", "")))
+        if texts is not None:
+            shown["why"] = texts[lang if lang in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE]
+        return shown
 
 
 def scanned_accession(code: str) -> str:
@@ -73,6 +85,7 @@ def find_patient(
             if accession
             else None
         )
+        exam = exam or (_exam_of_study(conn, accession) if accession == code.strip() else None)
         if exam is not None:
             row = current_patient(conn, exam.patient_fk)
         elif accession == code.strip():
@@ -95,6 +108,20 @@ def find_patient(
     if row is None:
         raise NotFound("discs.not_found")
     return row
+
+
+def _exam_of_study(conn: Connection, uid: str) -> Any:
+    """The exam whose study (its own, or one linked to it) has this Study Instance UID."""
+    exam = conn.execute(
+        select(ris_exams.c.patient_fk).where(ris_exams.c.study_instance_uid == uid)
+    ).first()
+    if exam is None:
+        exam = conn.execute(
+            select(ris_exams.c.patient_fk)
+            .join(ris_exam_studies, ris_exam_studies.c.exam_fk == ris_exams.c.id)
+            .where(ris_exam_studies.c.study_instance_uid == uid)
+        ).first()
+    return exam
 
 
 def _iso_date(text: str) -> str:
@@ -185,6 +212,7 @@ def exam_entries(
                 "procedure": r.procedure_name,
                 "modality": r.modality,
                 "images": count,
+                "study_instance_uids": uids[r.id],  # beyond the contract: make-iso --study-uid
                 "report": r.id in signed,
                 "may_burn": not reasons,
                 "why_not": reasons[0] if reasons else "",
@@ -237,7 +265,10 @@ def burnable(
     entries = exam_entries(conn, rows, images_without_report=images_without_report)
     for entry in entries:
         if not entry["may_burn"]:
-            raise Conflict(
-                "discs.eligibility.not_releasable", exam_id=entry["exam_id"], why=entry["why_not"]
+            raise NotReleasable(
+                "discs.eligibility.not_releasable",
+                exam_id=entry["exam_id"],
+                accession_number=entry["accession_number"],
+                why=entry["why_not"],
             )
     return entries

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Engine, insert, or_, select, update
 from core_server import clock, db
 from core_server.auth import record_audit
 from core_server.discs import models as m
+from core_server.discs.eligibility import burnable
 from core_server.discs.models import DiscJob, Step
 from core_server.discs.tables import disc_job_steps as steps
 from core_server.discs.tables import disc_jobs as jobs
@@ -64,12 +65,14 @@ class DiscJobs:
         *,
         lease: timedelta = m.LEASE,
         fee_per_disc_fen: int = 0,
+        images_without_report: bool = False,
     ) -> None:
         self.engine = engine
         self.bus = bus
         self.ris = ris
         self.lease = lease
         self.fee_per_disc_fen = fee_per_disc_fen
+        self.images_without_report = images_without_report
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -106,6 +109,8 @@ class DiscJobs:
             device = actor.device
         now = clock.now()
         with self._change() as change:
+            # Complete, pictured, signed (unless images alone are allowed) and not held back.
+            self._burnable(change.conn, [e.id for e in exams])
             job_id = change.conn.execute(
                 insert(jobs)
                 .values(
@@ -252,6 +257,7 @@ class DiscJobs:
             row = self._row(change.conn, job_id, lock=True)
             if row.state not in (m.FAILED, m.CANCELLED):
                 raise Conflict("discs.not_retryable", job_id=job_id, state=row.state)
+            self._burnable(change.conn, json.loads(row.exam_ids))  # held since it failed?
             change.conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id)
@@ -309,6 +315,11 @@ class DiscJobs:
         return count
 
     # -- inside ---------------------------------------------------------------------------------
+
+    def _burnable(self, conn: Connection, exam_ids: list[int]) -> None:
+        """409 ``discs.eligibility.not_releasable`` (the exam and why) unless every exam may
+        be burned now."""
+        burnable(conn, exam_ids, images_without_report=self.images_without_report)
 
     def _exam(self, exam_id: int) -> Exam:
         try:

@@ -4,6 +4,7 @@ kiosks never take one job. The kiosk's RSS is measured along the way."""
 
 from __future__ import annotations
 
+import io
 import resource
 from pathlib import Path
 
@@ -89,6 +90,31 @@ def test_identify_to_done_with_the_iso_writer(core: RunningCore, tmp_path: Path)
     disc.open(str(out))
     assert b"DICOMDIR.;1" in [c.file_identifier() for c in disc.list_children(iso_path="/")]
     disc.close()
+    # make-iso by the Study Instance UID: the same exam, the same disc contents.
+    by_uid = tmp_path / "by-uid.iso"
+    uid = signed.exam.study_instance_uid
+    assert (
+        make_iso_main(["--core-url", core.base_url, "--key", key, "--study-uid", uid, str(by_uid)])
+        == 0
+    )
+    assert _dicom_files(by_uid) == _dicom_files(out)
+    jobs = desk.registrar.get("/api/discs?state=done").json()
+    assert [j["exam_ids"] for j in jobs if j["device"] == "desk-iso"] == [[signed.exam.id]] * 2
+
+
+def _dicom_files(iso: Path) -> dict[str, bytes]:
+    """The disc's DICOM files by their ISO 9660 path."""
+    disc = pycdlib.PyCdlib()
+    disc.open(str(iso))
+    found = {}
+    for root, _dirs, files in disc.walk(iso_path="/DICOM"):
+        for name in files:
+            path = f"{root}/{name}"
+            data = io.BytesIO()
+            disc.get_file_from_iso_fp(data, iso_path=path)
+            found[path] = data.getvalue()
+    disc.close()
+    return found
 
 
 def test_two_kiosks_never_take_one_job(core: RunningCore, tmp_path: Path) -> None:

@@ -187,6 +187,7 @@ def install(app: FastAPI) -> None:
         ctx.ris,
         lease=timedelta(seconds=s.disc_lease_seconds),
         fee_per_disc_fen=round(s.disc_fee_yuan * 100),
+        images_without_report=s.disc_images_without_report,
     )
     app.state.disc_jobs = service
     app.state.disc_contents = DiscContents(

@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from core_server import auth
-from core_server.ris import OrderIn, PatientIn, ProcedureRequest
+from core_server.ris import PatientIn
 from tests.conftest import RunningCore
+from tests.core_server.discs.test_cloud_data import CHIEF, DOCTOR_PASSWORD, Patient
 
 PASSWORD = "Registrar-password-1"
 
@@ -29,12 +30,14 @@ class Desk:
         return httpx.Client(base_url=self.core.base_url, headers={"Authorization": f"Bearer {key}"})
 
     def exam(self, patient_id: str, name: str = "王^建国") -> int:
-        """A performed exam (no images, no report) of a new patient."""
-        ris = self.core.core.ris
-        ris.register_patient(PatientIn(patient_id, name), username="reg")
-        order = OrderIn(f"O-{patient_id}", (ProcedureRequest("CT-CHEST"),))
-        exam = ris.place_order(patient_id, "", order, username="reg").exams[0]
-        return int(exam.id)
+        """An exam of a new patient that may be burned: completed, one image, report signed."""
+        engine = self.core.core.engine
+        if auth.get_user(engine, CHIEF.username) is None:
+            auth.create_user(engine, CHIEF.username, DOCTOR_PASSWORD, "reviewing_doctor", "陈主任")
+        self.core.core.ris.register_patient(PatientIn(patient_id, name), username="reg")
+        return Patient(self.core, patient_id, "").exam(
+            "disc", status="completed", images=1, signed=True
+        )
 
 
 def desk_on(core: RunningCore) -> Desk:

@@ -123,3 +123,17 @@ def test_who_may_identify(desk: Desk, core_on: RunningCore) -> None:
     assert httpx.post(core_on.base_url + "/api/discs/identify", json=body).status_code == 401
     with core_on.api(CHIEF.username, DOCTOR_PASSWORD) as doctor:
         assert doctor.post("/api/discs/identify", json=body).status_code == 403
+
+
+def test_identify_by_study_instance_uid(desk: Desk) -> None:
+    p = standard(desk.core, "P-DISC-UID")
+    uid = desk.core.core.ris.exam(p.exams["signed"]).study_instance_uid
+    kiosk = desk.kiosk("kiosk-uid")
+    answer = kiosk.post("/api/discs/identify", json={"code": uid})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == kiosk.post("/api/discs/identify", json={"code": p.patient_id}).json()
+    exams = _by_label(answer.json(), p)
+    assert exams["signed"]["study_instance_uids"] == [uid]
+    assert uid not in exams["unsigned"]["study_instance_uids"]
+    unknown = kiosk.post("/api/discs/identify", json={"code": uid + ".9"})
+    assert unknown.status_code == 404 and unknown.json()["detail"]["code"] == "discs.not_found"
