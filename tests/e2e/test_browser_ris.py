@@ -95,6 +95,11 @@ def test_register_and_perform_an_exam(
 
     image = make_ct(patient_id="MRN001", accession=exam.accession_number)
     core.core.archive.store_instance(encode(image), Origin("dimse", "CT01"))
+    # The desk sees the worklist too: no disc link while the exam is not yet performed.
+    page.goto(core.base_url + "/ris/technician?room=CT1")
+    page.wait_for_load_state("networkidle")
+    expect(page.locator(f"tr.exam[data-accession='{exam.accession_number}']")).to_be_visible()
+    expect(page.locator("a.burn-disc")).to_have_count(0)
     tech, tech_guard = open_page(
         browser, core.base_url, "/ris/technician?room=CT1", "tech", PASSWORD
     )
@@ -133,6 +138,16 @@ def test_register_and_perform_an_exam(
     tech.screenshot(path=str(artifacts / "technician.png"), full_page=True)
     done = core.core.ris.exam(exam.id)
     assert (done.status, done.status_by, done.identity_confirmed) == ("completed", "tech", True)
+    # "刻录光盘" only for those who may open the disc page (not a technician), and only for a
+    # performed exam: the desk's link opens /discs with the exam's accession filled in.
+    expect(tech.locator("a.burn-disc")).to_have_count(0)
+    page.goto(core.base_url + "/ris/technician?room=CT1")
+    page.wait_for_load_state("networkidle")
+    burn = page.locator(f"tr.exam[data-accession='{exam.accession_number}'] a.burn-disc")
+    expect(burn).to_have_text("刻录光盘")
+    expect(burn).to_have_attribute("href", f"/discs?exam={exam.id}")
+    burn.click()
+    expect(page.locator("#queue-accession")).to_have_value(exam.accession_number)
     for g in (guard, tech_guard):
         g.assert_clean()
 

@@ -36,7 +36,7 @@ def technician_page(
     request: Request, user: Annotated[auth.User, Depends(require_page(*TECHNICIANS))]
 ) -> Response:
     # The technician grades image quality here too (the reporting API's grades and texts).
-    prefixes = (*_TEXTS, "reporting.quality.", "reporting_ui.quality.image")
+    prefixes = (*_TEXTS, "reporting.quality.", "reporting_ui.quality.image", "discs.queue.title")
     return render(request, "ris/technician.html", {}, i18n_prefixes=prefixes)
 
 

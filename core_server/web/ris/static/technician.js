@@ -110,6 +110,10 @@ function row(exam) {
     actions.append(retake);
   }
   if (GRADABLE.includes(exam.status)) actions.append(imageQuality(exam));
+  // A disc of a performed exam, for users the header shows the disc page to (its roles).
+  if (GRADABLE.includes(exam.status) && document.querySelector('header a[href="/discs"]')) {
+    actions.append(el("a", { href: `/discs?exam=${exam.id}`, className: "button secondary burn-disc", textContent: t("discs.queue.title") }));
+  }
   const name = el("td", {}, exam.patient_display_name, el("div", { className: "sub", textContent: exam.patient_pinyin_display }));
   if (exam.emergency) name.prepend(el("span", { className: "badge emergency", textContent: t("ris.exam.emergency") }));
   const tr = el("tr", { className: "exam" },
