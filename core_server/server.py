@@ -14,12 +14,15 @@ from core_server.dicom import DicomServer
 from core_server.events import EventBus
 from core_server.followup import Followup
 from core_server.hl7 import Hl7Service
+from core_server.monitoring import Monitoring, monitoring_for
+from core_server.quality.service import Quality
 from core_server.queueing import QueueService, RisExamDesk
 from core_server.reporting import REPORT_SIGNED, Reporting
 from core_server.reporting.content import load_system_templates
 from core_server.reporting.output import ReportOutput, default_public_url
 from core_server.ris import EXAM_STATUS_CHANGED, Ris
 from core_server.settings import Settings
+from core_server.statistics import Statistics
 from core_server.web import WebContext, create_web_app
 from core_server.web.report_output import install as install_report_output
 from core_server.web.security import require
@@ -40,6 +43,10 @@ class Core:
     hl7: Hl7Service | None = None
     reporting: Reporting | None = None
     report_output: ReportOutput | None = None
+    statistics: Statistics | None = None
+    quality: Quality | None = None
+    followup: Followup | None = None
+    monitoring: Monitoring | None = None
 
 
 def build_core(settings: Settings) -> Core:
@@ -75,6 +82,10 @@ def build_core(settings: Settings) -> Core:
         ae_title=settings.ae_title,
     )
     bus.subscribe(REPORT_SIGNED, core.report_output.on_report_signed)
+    core.quality = Quality(engine, bus, ris, core.reporting)  # registers the retake hold
+    core.followup = Followup(engine, ris, core.reporting)
+    core.statistics = Statistics(engine, settings.hospital_name)
+    core.monitoring = monitoring_for(settings, engine)
     core.hl7 = Hl7Service(
         engine,
         ris,
@@ -85,7 +96,7 @@ def build_core(settings: Settings) -> Core:
         reporting=core.reporting,
         processing_ids=settings.hl7_processing_ids.split(","),
         retention_days=settings.hl7_retention_days,
-        followup=Followup(engine, ris, core.reporting),  # ORU^R01 pathology results
+        followup=core.followup,  # ORU^R01 pathology results
     )
     return core
 
@@ -93,7 +104,16 @@ def build_core(settings: Settings) -> Core:
 def create_app(settings: Settings) -> FastAPI:
     """The whole core as an ASGI app: the DICOM listener starts and stops with it."""
     core = build_core(settings)
-    ctx = WebContext(settings=settings, engine=core.engine, archive=core.archive, ris=core.ris)
+    ctx = WebContext(
+        settings=settings,
+        engine=core.engine,
+        archive=core.archive,
+        ris=core.ris,
+        statistics=core.statistics,
+        quality=core.quality,
+        followup=core.followup,
+        monitoring=core.monitoring,
+    )
     workers = DicomWorkers(settings, settings.dicom_processes - 1)
     ctx.listeners["dicom"] = lambda: core.dicom.running and workers.alive()
     ctx.on_startup += [core.dicom.start, workers.start]
@@ -110,6 +130,9 @@ def create_app(settings: Settings) -> FastAPI:
     if core.report_output is not None:
         ctx.on_startup.append(core.report_output.start)
         ctx.on_shutdown.append(core.report_output.stop)
+    if core.monitoring is not None:
+        ctx.on_startup.append(core.monitoring.start)
+        ctx.on_shutdown.append(core.monitoring.stop)
     if core.hl7 is not None:
         hl7_service = ctx.hl7 = core.hl7
         ctx.listeners["hl7"] = lambda: hl7_service.running

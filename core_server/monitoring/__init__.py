@@ -2,7 +2,7 @@
 
 from core_server.monitoring.alerts import Alert, Alerts, Condition
 from core_server.monitoring.notify import MailNotifier, SyslogNotifier, notifiers
-from core_server.monitoring.service import Monitoring, Thresholds, node_name
+from core_server.monitoring.service import Monitoring, Thresholds, monitoring_for, node_name
 
 __all__ = [
     "Alert",
@@ -12,6 +12,7 @@ __all__ = [
     "Monitoring",
     "SyslogNotifier",
     "Thresholds",
+    "monitoring_for",
     "node_name",
     "notifiers",
 ]

@@ -136,3 +136,27 @@ class Monitoring:
             ],
             "alerts": [a.as_dict(lang) for a in self.alerts.listing(day_ago)],
         }
+
+
+def monitoring_for(settings: Any, engine: Engine) -> Monitoring:
+    """The core's monitoring as its settings configure it (thresholds, mail, syslog)."""
+    from core_server.monitoring.notify import notifiers
+
+    node = node_name(settings.http_port)
+    return Monitoring(
+        engine,
+        storage_dir=settings.storage_dir,
+        data_dir=settings.data_dir,
+        node=node,
+        thresholds=Thresholds.from_settings(settings),
+        notifiers=notifiers(
+            mail_to=settings.alert_mail_to,
+            smtp_host=settings.smtp_host,
+            smtp_from=settings.smtp_from,
+            syslog=settings.alert_syslog,
+            hospital=settings.hospital_name or "医学影像中心",
+            node=node,
+        ),
+        interval=settings.monitoring_sample_seconds,
+        keep=timedelta(hours=settings.monitoring_keep_hours),
+    )

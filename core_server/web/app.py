@@ -12,10 +12,14 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import Engine
 
 from core_server.archive import Archive
+from core_server.followup import Followup
+from core_server.monitoring import Monitoring
+from core_server.quality.service import Quality
 from core_server.queueing import QueueService
 from core_server.reporting import Reporting
 from core_server.ris import Ris
 from core_server.settings import Settings
+from core_server.statistics import Statistics
 from core_server.web import (
     health,
     refusals,
@@ -61,6 +65,10 @@ class WebContext:
     reporting: Reporting | None = None
     # The HL7 adapter's Hl7Service (typed loosely: adapters do not import each other).
     hl7: Any = None
+    statistics: Statistics | None = None
+    quality: Quality | None = None
+    followup: Followup | None = None
+    monitoring: Monitoring | None = None
     # Listener name -> "is it up?"; /healthz answers 200 only when all are.
     listeners: dict[str, Callable[[], bool]] = field(default_factory=dict)
     on_startup: list[Callable[[], None]] = field(default_factory=list)

@@ -70,7 +70,7 @@ _environment = jinja2.Environment(
 # Links ordered from here on are the administration menu's.
 ADMIN_ORDER = 900
 # A menu with up to this many links shows them inline in the header.
-INLINE_LINKS = 5
+INLINE_LINKS = 6
 MENUS = ("work", "admin")
 
 

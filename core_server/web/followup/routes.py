@@ -113,7 +113,7 @@ def assign(request: Request, result_id: int, body: AssignBody, user: User) -> di
 
 def install(app: FastAPI) -> None:
     ctx = app.state.ctx
-    if ctx.ris is None or ctx.reporting is None:
+    if ctx.followup is None:
         return
-    app.state.followup = Followup(ctx.engine, ctx.ris, ctx.reporting)
+    app.state.followup = ctx.followup  # the server's, which HL7 pathology results also reach
     app.include_router(router)

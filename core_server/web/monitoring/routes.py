@@ -6,7 +6,6 @@ user of another role)."""
 from __future__ import annotations
 
 import hmac
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -14,7 +13,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from core_server import auth
-from core_server.monitoring import Monitoring, Thresholds, node_name, notifiers
+from core_server.monitoring import Monitoring
 from core_server.refusals import Forbidden
 from core_server.web.monitoring.middleware import RequestTimes
 from core_server.web.refusals import caller_language
@@ -64,28 +63,11 @@ def system_page_data(request: Request, user: Admin, node: str | None = None) -> 
 
 
 def install(app: FastAPI) -> None:
+    """The metrics, the system page's API and the request timing (the service is the
+    server's, :func:`core_server.monitoring.monitoring_for`)."""
     ctx = app.state.ctx
-    s = ctx.settings
-    node = node_name(s.http_port)
-    monitoring = Monitoring(
-        ctx.engine,
-        storage_dir=s.storage_dir,
-        data_dir=s.data_dir,
-        node=node,
-        thresholds=Thresholds.from_settings(s),
-        notifiers=notifiers(
-            mail_to=s.alert_mail_to,
-            smtp_host=s.smtp_host,
-            smtp_from=s.smtp_from,
-            syslog=s.alert_syslog,
-            hospital=s.hospital_name or "医学影像中心",
-            node=node,
-        ),
-        interval=s.monitoring_sample_seconds,
-        keep=timedelta(hours=s.monitoring_keep_hours),
-    )
-    app.state.monitoring = monitoring
-    ctx.on_startup.append(monitoring.start)
-    ctx.on_shutdown.append(monitoring.stop)
+    if ctx.monitoring is None:
+        return
+    app.state.monitoring = ctx.monitoring
     app.add_middleware(RequestTimes)
     app.include_router(router)

@@ -123,9 +123,7 @@ def send_back(request: Request, exam_id: int, body: RetakeIn, user: Grader) -> d
 
 def install(app: FastAPI) -> None:
     ctx = app.state.ctx
-    if ctx.ris is None or ctx.reporting is None:
+    if ctx.quality is None:
         return
-    # Built with the web app (it needs the RIS and reporting the server made); it registers
-    # what a report waits for with the reporting service.
-    app.state.quality = Quality(ctx.engine, ctx.reporting.bus, ctx.ris, ctx.reporting)
+    app.state.quality = ctx.quality  # the server's (it registers the retake hold on reporting)
     app.include_router(router)

@@ -93,6 +93,8 @@ def exams(
 
 
 def install(app: FastAPI) -> None:
-    settings = app.state.ctx.settings
-    app.state.statistics = Statistics(app.state.ctx.engine, settings.hospital_name)
+    ctx = app.state.ctx
+    if ctx.statistics is None:
+        return
+    app.state.statistics = ctx.statistics
     app.include_router(router)

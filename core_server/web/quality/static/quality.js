@@ -83,9 +83,9 @@ async function save(event) {
   await busy($("save"), async () => {
     try {
       await api(`/api/quality/exams/${current.exam_id}/image-grade`, { method: "PUT", json: { grade: grade.value, reasons: picked, note: $("note").value } });
-      $("status").textContent = t("quality_ui.saved");
       show(await api(`/api/quality/exams/${current.exam_id}`));
       await refreshRow();
+      $("status").textContent = t("quality_ui.saved"); // after the list, which writes its count there
     } catch (error) {
       showError($("error"), error);
     }
@@ -98,9 +98,9 @@ async function sendBack() {
   await busy($("send-back"), async () => {
     try {
       const sent = await api(`/api/quality/exams/${current.exam_id}/retake`, { method: "POST", json: { kind: $("retake-kind").value } });
-      $("status").textContent = t("quality_ui.retake.sent", { accession: sent.retake_accession });
       detail = await api(`/api/quality/exams/${current.exam_id}`);
       await refreshRow();
+      $("status").textContent = t("quality_ui.retake.sent", { accession: sent.retake_accession });
     } catch (error) {
       showError($("error"), error);
     }
