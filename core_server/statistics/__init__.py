@@ -5,12 +5,19 @@ exports. One figure shape (:mod:`.figures`) serves the page, the API and the fil
 Figure modules register themselves on import; add a new one to the import list below.
 """
 
-from core_server.statistics import volume  # noqa: F401  (registers its figures)
-from core_server.statistics import closedloop, turnaround  # noqa: F401  (registers its figures)
-from core_server.statistics import quality  # noqa: F401  (registers its figures)
-from core_server.statistics import agreement  # noqa: F401  (registers its figures)
-from core_server.statistics import revenue  # noqa: F401  (registers its figures)
-from core_server.statistics import doctors, positive, requests, workload  # noqa: F401
+# Each figure module registers its figures when imported.
+from core_server.statistics import (  # noqa: F401
+    agreement,
+    closedloop,
+    doctors,
+    positive,
+    quality,
+    requests,
+    revenue,
+    turnaround,
+    volume,
+    workload,
+)
 from core_server.statistics.exams import drill_condition
 from core_server.statistics.figures import Chart, Column, Figure, figure, ratio
 from core_server.statistics.filters import DIMENSIONS, Filters
