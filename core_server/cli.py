@@ -35,6 +35,7 @@ def _add_settings_options(parser: argparse.ArgumentParser) -> None:
         option = "--" + name.replace("_", "-")
         default = spec.default
         helptext = f"{spec.description} (env CORE_{name.upper()}; default {default})"
+        helptext = helptext.replace("%", "%%")  # argparse formats help texts with %
         if spec.annotation is bool:
             parser.add_argument(
                 option, action=argparse.BooleanOptionalAction, default=None, help=helptext
