@@ -15,12 +15,42 @@ import copy
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydicom import Dataset
-from pydicom.fileset import DIRECTORY_RECORDERS, FileSet, RecordNode, _four_level_record_type
+from pydicom.dataset import FileMetaDataset
+from pydicom.fileset import (
+    DIRECTORY_RECORDERS,
+    FileInstance,
+    FileSet,
+    RecordNode,
+    _four_level_record_type,
+)
 
 from kiosk_burner.media.layout import Placed
+
+
+class _UniqueFileSet(FileSet):
+    """``add_custom`` first looks for the new SOP Instance UID among all instances added so
+    far, through pydicom's slow record attribute lookup: O(n²), about 10 s of a 500-image CT.
+    :func:`stage` fetched each object once, so that search can only miss: while adding, the
+    set shows no instances to it."""
+
+    adding = False
+
+    def __iter__(self) -> Iterator[FileInstance]:
+        return iter(()) if self.adding else super().__iter__()
+
+
+def _stub(header: Dataset) -> Dataset:
+    """What ``FileSet`` saves at a File ID before the archived file replaces it: the UIDs
+    alone (saving the whole header 500 times cost seconds)."""
+    stub = Dataset()
+    stub.SOPClassUID = header.SOPClassUID
+    stub.SOPInstanceUID = header.SOPInstanceUID
+    stub.file_meta = FileMetaDataset(header.file_meta)
+    return stub
 
 
 class _NamedNode(RecordNode):
@@ -106,13 +136,15 @@ def write_dicomdir(
 ) -> Path:
     """Write ``root/DICOMDIR`` and put every object at its File ID, byte for byte as fetched.
     ``exam_days``: study UID -> (exam day, accession) for the stand-in record values."""
-    fs = FileSet()
+    fs = _UniqueFileSet()
     fs.ID = fileset_id
     known = _known(placed)
+    fs.adding = True
     for item in placed:
         day, accession = exam_days.get(item.staged.study_uid, ("", ""))
         ds = _filled(item, day, accession, known)
-        fs.add_custom(item.staged.header, _leaf(ds, item.file_id))
+        fs.add_custom(_stub(item.staged.header), _leaf(ds, item.file_id))
+    fs.adding = False
     # FileSet saves its own re-encoding of what it was given (here headers only) at each
     # File ID; the archived file then replaces it, so nothing on the disc is re-encoded.
     fs.write(root)
