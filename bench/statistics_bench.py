@@ -48,6 +48,7 @@ INDEXES = {
     "ix_ris_exams_exam_time": "ris_exams (coalesce(scheduled_at, created_at))",
     "ix_ris_exams_retake_of_fk": "ris_exams (retake_of_fk)",
     "ix_ris_exam_history_new_status": "ris_exam_history (new_status, exam_fk)",
+    "ix_ris_orders_referring_department": "ris_orders (referring_department)",
 }
 
 

@@ -97,6 +97,7 @@ ris_orders = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("placer_order_number", "placer_application"),
     Index(None, "patient_fk"),
+    Index("ix_ris_orders_referring_department", "referring_department"),  # migration 0090
 )
 
 ris_exams = Table(
