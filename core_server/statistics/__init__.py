@@ -9,6 +9,7 @@ Figure modules register themselves on import; add a new one to the import list b
 from core_server.statistics import (  # noqa: F401
     agreement,
     closedloop,
+    discs,
     doctors,
     positive,
     quality,
