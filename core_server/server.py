@@ -130,6 +130,9 @@ def create_app(settings: Settings) -> FastAPI:
     if core.report_output is not None:
         ctx.on_startup.append(core.report_output.start)
         ctx.on_shutdown.append(core.report_output.stop)
+    if core.statistics is not None:  # the ticker catching its facts table up
+        ctx.on_startup.append(core.statistics.start)
+        ctx.on_shutdown.append(core.statistics.stop)
     if core.monitoring is not None:
         ctx.on_startup.append(core.monitoring.start)
         ctx.on_shutdown.append(core.monitoring.stop)

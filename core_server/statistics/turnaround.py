@@ -5,7 +5,8 @@ The moments of an exam: **ordered** (the order's ``created_at``), **arrived**, *
 and **completed** (the first time the RIS history reached each status), **first report**
 (the first submit or sign of its report) and **signed** (its first signature: an amendment
 signed again later does not make the first turnaround longer). A step counts only for exams
-that reached both of its moments. All moments of the figure's exams come from one query.
+that reached both of its moments. All moments of the figure's exams come from one query, over
+the facts table where they are kept per exam (:mod:`.facts`).
 
 Percentiles interpolate between the two nearest durations (as PostgreSQL's
 ``percentile_cont`` and a spreadsheet's PERCENTILE do): p90 of 10, 20, 30, 40, 50 is 46.
@@ -19,12 +20,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Connection, Float, cast, func, or_, select
+from sqlalchemy import ColumnElement, Connection, or_, select
 
 from core_server import i18n
-from core_server.reporting.tables import reporting_history, reporting_reports
-from core_server.ris.tables import ris_exam_history, ris_exams, ris_orders
+from core_server.ris.tables import ris_exams, ris_orders
 from core_server.statistics.exams import drill_condition
+from core_server.statistics.facts import MOMENT_COLUMNS, epoch, statistics_exam_facts
 from core_server.statistics.figures import Chart, Column, Figure, figure, ratio
 from core_server.statistics.filters import Filters, exams_joined
 from core_server.statistics.targets import Rules, Target, rules
@@ -54,39 +55,6 @@ def _priority(value: str) -> ColumnElement[bool]:
     return EMERGENCY if value == "emergency" else ~EMERGENCY
 
 
-def epoch(conn: Connection, moment: Any) -> Any:
-    """``moment`` as seconds since 1970 (a float): subtracting floats is what a year of exams
-    can afford, where building a datetime per moment is not."""
-    if conn.dialect.name == "sqlite":  # stored as ISO text in UTC
-        return (func.julianday(moment) - 2440587.5) * 86400.0
-    return cast(func.extract("epoch", moment), Float)
-
-
-def _first(conn: Connection, status: str) -> Any:
-    """The first time the exam reached ``status`` (a correlated subquery on the indexed
-    exam id: no GROUP BY, so the exams stream in the order the exam-time index gives)."""
-    h = ris_exam_history.c
-    return (
-        select(epoch(conn, func.min(h.at)))
-        .where(h.exam_fk == ris_exams.c.id, h.new_status == status)
-        .scalar_subquery()
-    )
-
-
-def _first_report(conn: Connection, actions: tuple[str, ...]) -> Any:
-    """The first time the exam's report took one of ``actions`` (a correlated subquery: the
-    report is found by its unique exam id, its history by its indexed report id)."""
-    h = reporting_history.c
-    return (
-        select(epoch(conn, func.min(h.at)))
-        .select_from(
-            reporting_history.join(reporting_reports, reporting_reports.c.id == h.report_id)
-        )
-        .where(reporting_reports.c.exam_id == ris_exams.c.id, h.action.in_(actions))
-        .scalar_subquery()
-    )
-
-
 @dataclass(frozen=True)
 class Moments:
     """The exams of a figure: each one's group (department, modality, priority) as a code
@@ -99,22 +67,19 @@ class Moments:
 
 
 def exam_times(conn: Connection, filters: Filters) -> Moments:
-    """Every exam of the filter with its moments: one query (each moment an indexed
-    correlated subquery)."""
+    """Every exam of the filter with its moments: one query over the exams and their row in
+    the facts table (:mod:`.facts`, where the moments derived from the histories are kept)."""
     e = ris_exams.c
+    f = statistics_exam_facts.c
     query = exams_joined(
         select(
             e.department,
             e.modality,
             EMERGENCY.label("emergency"),
             epoch(conn, ris_orders.c.created_at),
-            _first(conn, "arrived"),
-            _first(conn, "in_progress"),
-            _first(conn, "completed"),
-            _first_report(conn, ("submit", "sign")),
-            _first_report(conn, ("sign",)),
+            *(f[name] for name in MOMENT_COLUMNS),
         )
-    )
+    ).outerjoin(statistics_exam_facts, f.exam_id == e.id)
     query = query.where(filters.where(), e.status.not_in(("cancelled", "no_show")))
     index: dict[tuple[str, str, str], int] = {}
     codes: list[int] = []

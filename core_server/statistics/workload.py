@@ -12,9 +12,10 @@ counts in the range of its exam time, like every figure):
   took either step, and then shows as the modality.
 
 Cancelled and no-show exams are never work done: they count for nobody. The person chosen for
-an exam is one correlated sub-query per exam on the history's ``exam_fk`` index, after the
-range of exam times narrowed the exams; the figure groups in SQL, and the drill-down condition
-is the same expression, so the exam list behind a row holds exactly the exams it counts.
+an exam is kept in the statistics facts table (:mod:`.facts`, one row per exam, derived from
+the history by the rules above and caught up before every figure); the figure groups in SQL
+over it, and the drill-down condition reads the same column, so the exam list behind a row
+holds exactly the exams it counts.
 """
 
 from __future__ import annotations
@@ -28,47 +29,27 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    exists,
     func,
     or_,
     select,
 )
 
 from core_server.archive.tables import instances, series, studies
-from core_server.ris.tables import ris_exam_history, ris_exam_studies, ris_exams
+from core_server.ris.tables import ris_exam_studies, ris_exams
 from core_server.statistics.exams import drill_condition
+from core_server.statistics.facts import statistics_exam_facts
 from core_server.statistics.figures import Column, Figure, figure
 from core_server.statistics.filters import Filters, exams_joined
 from core_server.statistics.people import person_figure
 
-h = ris_exam_history.c
 NOT_WORK = ("cancelled", "no_show")
 PERFORMED = ("completed", "reported", "verified")
-# A name with a colon is a machine acting (hl7:HIS, mpps:CT01), never a person.
-_MACHINE = case((h.username.contains(":"), 1), else_=0)
-
-
-def _first_of(steps: ColumnElement[bool], *order: Any) -> Any:
-    """The username of the exam's history step chosen by ``order`` among ``steps``."""
-    return (
-        select(h.username)
-        .where(h.exam_fk == ris_exams.c.id, steps)
-        .order_by(*order)
-        .limit(1)
-        .correlate(ris_exams)
-        .scalar_subquery()
-    )
-
-
-REGISTRAR = _first_of(or_(h.old_status.is_(None), h.new_status == "arrived"), _MACHINE, h.id)
-TECHNICIAN = _first_of(
-    or_(
-        and_(h.old_status == "in_progress", h.new_status == "completed"),
-        h.new_status == "in_progress",
-    ),
-    _MACHINE,
-    case((h.new_status == "completed", 0), else_=1),
-    h.id.desc(),
-)
+# The registrar and technician of an exam (the rules in the module's docstring) are kept per
+# exam in the facts table (:mod:`.facts`, derived from the history by the same SQL).
+f = statistics_exam_facts.c
+REGISTRAR = f.registrar
+TECHNICIAN = f.technician
 REGISTERED = ris_exams.c.status.not_in(NOT_WORK)
 DONE = ris_exams.c.status.in_(PERFORMED)
 
@@ -124,20 +105,25 @@ _CODED_PARTS = case(
 BODY_PARTS = func.coalesce(func.nullif(_IMAGED_PARTS, 0), cast(_CODED_PARTS, Integer))
 
 
+def _fact_is(column: Any, value: str) -> ColumnElement[bool]:
+    return exists(select(f.exam_id).where(f.exam_id == ris_exams.c.id, column == value))
+
+
 @drill_condition("registrar")
 def _registrar(value: str) -> ColumnElement[bool]:
-    return and_(REGISTERED, REGISTRAR == value)  # noqa: SIM300 (an SQL expression)
+    return and_(REGISTERED, _fact_is(REGISTRAR, value))
 
 
 @drill_condition("technician")
 def _technician(value: str) -> ColumnElement[bool]:
-    return and_(DONE, TECHNICIAN == value)  # noqa: SIM300 (an SQL expression)
+    return and_(DONE, _fact_is(TECHNICIAN, value))
 
 
 def _per_person(filters: Filters, who: Any, counted: ColumnElement[bool], **sums: Any) -> Any:
     """Exams of the range counted for ``who``, with ``sums`` added up, grouped in SQL."""
     inner = (
         exams_joined(select(who.label("who"), *(v.label(k) for k, v in sums.items())))
+        .join(statistics_exam_facts, f.exam_id == ris_exams.c.id)
         .where(filters.where(), counted)
         .subquery()
     )
