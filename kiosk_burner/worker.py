@@ -234,7 +234,12 @@ class JobRunner:
             if result.state == "done":
                 return key
             if result.state == "cancelled":
-                raise JobCancelled()
+                if job_id in self.cancelled:
+                    raise JobCancelled()
+                # Not asked for by the patient or the core (e.g. the key was cancelled when
+                # the core took the job back, and the job came back to this kiosk): the disc
+                # is not known good, so burn it again on a new disc under a new key.
+                result = WriterProgress("failed", "burn_failed", "cancelled at the writer")
             if result.reason in RETRIED_REASONS:
                 failures += 1
                 if failures >= self.timing.attempts:

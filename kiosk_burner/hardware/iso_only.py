@@ -37,9 +37,11 @@ class IsoOnlyWriter:
 
     def submit(self, disc: DiscImage, label: Label, copies: int, key: str) -> None:
         with self._lock:
+            if key in self._cancelled:  # a cancelled key submitted again: written afresh
+                self._cancelled.discard(key)
+                self._running.pop(key, None)
             if key in self._running or self.iso_path(key).exists():
                 return  # idempotent
-            self._cancelled.discard(key)
             thread = threading.Thread(
                 target=self._write, args=(disc, label, key), name=f"iso-{key}", daemon=True
             )
