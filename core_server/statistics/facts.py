@@ -4,7 +4,8 @@ reporting histories with correlated subqueries on every request (a year of exams
 that way; grouping one row per exam takes well under a second).
 
 A row holds who registered and who performed the exam (the rules of :mod:`.workload`) and
-its moments as epoch seconds (the rules of :mod:`.turnaround`). It is derived from the two
+its moments as epoch seconds (the rules of :mod:`.turnaround`); :mod:`.changes` keeps beside
+it how much review changed the exam's signed report. It is derived from the two
 histories only, by the same SQL as before, so the counting rules are unchanged.
 
 **Kept up to date by cursor**: both histories are outboxes written under their domain's write
@@ -48,6 +49,7 @@ from core_server import db
 from core_server.db import metadata
 from core_server.reporting.tables import reporting_history, reporting_reports
 from core_server.ris.tables import ris_exam_history, ris_exams
+from core_server.statistics import changes
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +169,7 @@ def refresh(conn: Connection, exam_ids: Iterable[int]) -> int:
                 _COLUMNS, _derived(conn).where(ris_exams.c.id.in_(chunk))
             )
         )
+        changes.refresh(conn, chunk)
     return len(wanted)
 
 
@@ -199,12 +202,14 @@ def rebuild(conn: Connection, step: int = 20_000) -> int:
     written meanwhile is found again by the next catch-up."""
     newest = _newest(conn)
     conn.execute(delete(statistics_exam_facts))
+    conn.execute(delete(changes.statistics_report_changes))
     last = int(conn.execute(select(func.max(ris_exams.c.id))).scalar() or 0)
     for start in range(0, last, step):
         in_range = and_(ris_exams.c.id > start, ris_exams.c.id <= start + step)
         conn.execute(
             insert(statistics_exam_facts).from_select(_COLUMNS, _derived(conn).where(in_range))
         )
+        changes.rebuild(conn, start, start + step)
     _move(conn, newest)
     return int(conn.execute(select(func.count()).select_from(statistics_exam_facts)).scalar() or 0)
 

@@ -5,6 +5,7 @@ and never as done."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -28,6 +29,32 @@ def _counts(conn: Connection, filters: Filters, key: Any) -> list[Any]:
     )
 
 
+def _per_hour(conn: Connection, filters: Filters) -> list[tuple[datetime, str, int]]:
+    """``(UTC hour, status, exams)``: SQL has no time zones on SQLite, so the local day is
+    found in Python from at most 24 groups a day rather than from every exam (a year: 1.7 s
+    -> well under 0.5 s); exact for a zone whose offset is whole hours (all of China), any
+    other zone is counted exam by exam."""
+    offset = clock.local(clock.now()).utcoffset() or timedelta(0)
+    if offset % timedelta(hours=1):
+        rows = conn.execute(
+            exams_joined(select(EXAM_TIME, ris_exams.c.status)).where(filters.where())
+        )
+        return [(at, status, 1) for at, status in rows]
+    if conn.dialect.name == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS...' in UTC
+        hour: Any = func.substr(EXAM_TIME, 1, 13)
+    else:
+        hour = func.to_char(func.timezone("UTC", EXAM_TIME), "YYYY-MM-DD HH24")
+    rows = conn.execute(
+        exams_joined(select(hour.label("hour"), ris_exams.c.status, func.count()))
+        .where(filters.where())
+        .group_by(hour, ris_exams.c.status)
+    )
+    return [
+        (datetime.strptime(h, "%Y-%m-%d %H").replace(tzinfo=UTC), status, int(n))
+        for h, status, n in rows
+    ]
+
+
 def _row(counts: Counter[str]) -> dict[str, Any]:
     total = sum(counts.values())
     done = sum(counts[s] for s in DONE)
@@ -46,11 +73,8 @@ _COLUMNS = (
 def by_day(conn: Connection, filters: Filters) -> Figure:
     """Exams per day of the range (every day, also those with none)."""
     per_day: dict[str, Counter[str]] = {day.isoformat(): Counter() for day in filters.days}
-    rows = conn.execute(
-        exams_joined(select(EXAM_TIME.label("at"), ris_exams.c.status)).where(filters.where())
-    ).all()
-    for at, status in rows:  # the local day of each: SQL has no time zones on SQLite
-        per_day[clock.local(at).date().isoformat()][status] += 1
+    for at, status, n in _per_hour(conn, filters):  # the local day of each UTC hour
+        per_day[clock.local(at).date().isoformat()][status] += n
     table = [{"day": day, **_row(counts)} for day, counts in per_day.items()]
     return Figure(
         name="volume.by_day",

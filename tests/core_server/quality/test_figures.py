@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from core_server import db
-from core_server.statistics import Filters
+from core_server.statistics import Filters, facts
 from core_server.statistics.quality import images_by_technician, reports_by_doctor
 from tests.core_server.quality.conftest import ATTENDING, QC, RESIDENT, RESIDENT2, Dept
 
@@ -66,6 +66,7 @@ def test_report_grades_and_change_size_per_doctor(dept: Dept) -> None:
     dept.reporting.grade_report(r2, ATTENDING, "excellent")
     r4 = dept.write(unsigned, RESIDENT2, "草稿", "草稿")
     dept.reporting.submit(r4, RESIDENT2)
+    facts.catch_up(dept.engine)  # as the service does first: the change sizes are kept there
     with db.read(dept.engine) as conn:
         shown = reports_by_doctor(conn, _range())
     rows = {r["doctor"]: r for r in shown.rows}
