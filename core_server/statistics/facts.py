@@ -61,6 +61,8 @@ statistics_exam_facts = Table(
     Column("exam_id", Integer, ForeignKey("ris_exams.id"), primary_key=True, autoincrement=False),
     Column("registrar", String(64), nullable=True),
     Column("technician", String(64), nullable=True),
+    # Who took the newest step to completed (the image-quality figure's technician).
+    Column("completed_by", String(64), nullable=True),
     # Epoch seconds (a float subtracts fast for a year of exams), NULL: never got there.
     *(Column(name, Float, nullable=True) for name in MOMENT_COLUMNS),
 )
@@ -115,6 +117,7 @@ TECHNICIAN = _first_of(
     case((h.new_status == "completed", 0), else_=1),
     h.id.desc(),
 )
+COMPLETED_BY = _first_of(h.new_status == "completed", h.id.desc())
 
 
 def _first(conn: Connection, status: str) -> Any:
@@ -146,6 +149,7 @@ def _derived(conn: Connection) -> Any:
         ris_exams.c.id,
         REGISTRAR,
         TECHNICIAN,
+        COMPLETED_BY,
         _first(conn, "arrived"),
         _first(conn, "in_progress"),
         _first(conn, "completed"),
@@ -154,7 +158,7 @@ def _derived(conn: Connection) -> Any:
     )
 
 
-_COLUMNS = ["exam_id", "registrar", "technician", *MOMENT_COLUMNS]
+_COLUMNS = ["exam_id", "registrar", "technician", "completed_by", *MOMENT_COLUMNS]
 
 
 def refresh(conn: Connection, exam_ids: Iterable[int]) -> int:

@@ -2,8 +2,9 @@
 report grades per reporting doctor with how much reviewers changed their reports.
 
 - The *technician* of an exam is whoever moved it to ``completed`` (its RIS history; the
-  newest such step). The image grade is the exam's current one (the report's column, set from
-  the QC page, the technician's page or the editor). *Retakes* counts the RIS retake exams
+  newest such step, kept per exam in the facts table :mod:`.facts`). The image grade is the
+  exam's current one (the report's column, set from the QC page, the technician's page or the
+  editor). *Retakes* counts the RIS retake exams
   made from the technician's exams (any kind, whoever asked); *sent back* those QC sent.
 - The *doctor* of a report is its author (一级); only signed reports count. The change is
   between the text first submitted and the text signed (``quality.report_quality.change_size``,
@@ -21,47 +22,34 @@ from sqlalchemy import ColumnElement, Connection, func, select
 from core_server.quality.models import GRADES
 from core_server.quality.tables import quality_retakes
 from core_server.reporting.tables import reporting_reports
-from core_server.ris.tables import ris_exam_history, ris_exams
+from core_server.ris.tables import ris_exams
 from core_server.statistics.changes import statistics_report_changes
 from core_server.statistics.exams import drill_condition
+from core_server.statistics.facts import statistics_exam_facts
 from core_server.statistics.figures import Chart, Column, Figure, figure, ratio
 from core_server.statistics.filters import Filters, exams_joined
 
 _GRADE_COLUMNS = tuple(Column(g, f"statistics.column.qc_{g}") for g in GRADES)
 
 
-def _completed_by() -> Any:
-    """Exam id -> who completed it (the newest ``completed`` step)."""
-    h = ris_exam_history.c
-    newest = (
-        select(h.exam_fk, func.max(h.id).label("id"))
-        .where(h.new_status == "completed")
-        .group_by(h.exam_fk)
-        .subquery()
-    )
-    return (
-        select(ris_exam_history.c.exam_fk, ris_exam_history.c.username)
-        .join(newest, newest.c.id == ris_exam_history.c.id)
-        .subquery()
-    )
-
-
 @figure("quality.images_by_technician", "statistics.figure.quality_images_by_technician", "quality")
 def images_by_technician(conn: Connection, filters: Filters) -> Figure:
-    done = _completed_by()
+    done = statistics_exam_facts.c
     retake = ris_exams.alias("retake")
     retakes = select(func.count()).where(retake.c.retake_of_fk == ris_exams.c.id).scalar_subquery()
     sent = select(func.count()).where(quality_retakes.c.exam_id == ris_exams.c.id).scalar_subquery()
     query = exams_joined(
         select(
-            done.c.username,
+            done.completed_by,
             reporting_reports.c.image_quality,
             retakes.label("retakes"),
             sent.label("sent"),
         )
     )
-    query = query.join(done, done.c.exam_fk == ris_exams.c.id).outerjoin(
-        reporting_reports, reporting_reports.c.exam_id == ris_exams.c.id
+    query = (
+        query.join(statistics_exam_facts, done.exam_id == ris_exams.c.id)
+        .outerjoin(reporting_reports, reporting_reports.c.exam_id == ris_exams.c.id)
+        .where(done.completed_by.is_not(None))
     )
     per: dict[str, Counter[str]] = defaultdict(Counter)
     for who, grade, n_retakes, n_sent in conn.execute(query.where(filters.where())):
@@ -173,8 +161,8 @@ def _doctor_row(who: str, counts: Counter[str]) -> dict[str, Any]:
 
 @drill_condition("qc_technician")
 def _technician(value: str) -> ColumnElement[bool]:
-    done = _completed_by()
-    return ris_exams.c.id.in_(select(done.c.exam_fk).where(done.c.username == value))
+    done = statistics_exam_facts.c
+    return ris_exams.c.id.in_(select(done.exam_id).where(done.completed_by == value))
 
 
 @drill_condition("qc_author")

@@ -17,10 +17,10 @@ from tests.core_server.statistics.conftest import Department
 DAY = Filters(start=datetime(2026, 3, 2).date(), end=datetime(2026, 3, 2).date())
 
 
-def _rows(department: Department) -> list[tuple[Any, ...]]:
+def _rows(department: Department) -> list[dict[str, Any]]:
     with db.read(department.statistics.engine) as conn:
-        found = conn.execute(select(statistics_exam_facts).order_by("exam_id")).all()
-    return [tuple(r) for r in found]
+        found = conn.execute(select(statistics_exam_facts).order_by("exam_id")).mappings()
+        return [dict(r) for r in found]
 
 
 def _technicians(department: Department) -> dict[str, int]:
@@ -47,9 +47,9 @@ def test_catch_up_rederives_only_the_exams_that_moved(department: Department) ->
     assert department.statistics.catch_up() == 0  # nothing moved: two small reads
     department.ris.change_status(two.id, "in_progress", username="tech3")
     assert department.statistics.catch_up() == 1
-    rows = {r[0]: r for r in _rows(department)}
-    assert rows[one.id][2] is None and rows[two.id][2] == "tech3"
-    assert rows[two.id][3] is not None and rows[two.id][4] is not None  # arrived, started
+    rows = {r["exam_id"]: r for r in _rows(department)}
+    assert rows[one.id]["technician"] is None and rows[two.id]["technician"] == "tech3"
+    assert rows[two.id]["arrived"] is not None and rows[two.id]["started"] is not None
 
 
 def test_a_rebuild_gives_the_rows_the_catch_ups_kept(department: Department) -> None:
@@ -63,7 +63,8 @@ def test_a_rebuild_gives_the_rows_the_catch_ups_kept(department: Department) -> 
     with db.write(department.statistics.engine) as conn:
         assert facts.rebuild(conn) == 4
     assert _rows(department) == kept
-    assert {r[2] for r in kept} == {"tech4", None}
+    assert {r["technician"] for r in kept} == {"tech4", None}
+    assert {r["completed_by"] for r in kept} == {"tech4", None}
 
 
 def test_a_large_backlog_is_a_rebuild(department: Department, monkeypatch: Any) -> None:
