@@ -171,8 +171,11 @@ class Settings(BaseSettings):
         0, ge=0, le=1000, description="Fee per disc burned (元), recorded on each job; 0: free"
     )
     disc_lease_seconds: int = Field(
-        120, ge=10, le=3600, description="A kiosk's hold on a disc job lasts this long after its"
-        " last report; then the job is queued again (failed after 3 times)"
+        120,
+        ge=10,
+        le=3600,
+        description="A kiosk's hold on a disc job lasts this long after its"
+        " last report; then the job is queued again (failed after 3 times)",
     )
     log_level: str = Field("INFO", description="Python logging level")
     config: Path | None = Field(None, description="TOML config file with any of these options")

@@ -28,9 +28,7 @@ def upgrade() -> None:
         sa.Column("load1", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_monitoring_samples")),
     )
-    op.create_index(
-        "ix_monitoring_samples_node_time", "monitoring_samples", ["node", "sampled_at"]
-    )
+    op.create_index("ix_monitoring_samples_node_time", "monitoring_samples", ["node", "sampled_at"])
     op.create_table(
         "monitoring_alerts",
         sa.Column("id", _ID, nullable=False),
