@@ -9,10 +9,8 @@ Screenshots are kept in ``test-artifacts/test_browser_admin/<test>/``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from core_server.archive import Origin
 from tests.conftest import ADMIN_PASSWORD, RunningCore
@@ -25,21 +23,6 @@ from tests.e2e.browser import (
 )
 
 pytestmark = pytest.mark.xdist_group("browser")
-
-
-@pytest.fixture
-def page(core: RunningCore, browser: Browser) -> Iterator[tuple[Page, NetworkGuard]]:  # noqa: F811
-    guard = NetworkGuard(core.base_url)
-    context = browser.new_context(locale="zh-CN")
-    guard.attach(context)
-    tab = context.new_page()
-    guard.watch(tab)
-    try:
-        yield tab, guard
-    finally:
-        context.close()
-    assert guard.outside == [], "requests left the appliance"
-    assert guard.console_errors == []
 
 
 def test_administrator_manages_users_modalities_and_reads_the_audit(

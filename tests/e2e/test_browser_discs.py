@@ -8,10 +8,8 @@ Screenshots are kept in ``test-artifacts/test_browser_discs/<test>/``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.conftest import RunningCore
 from tests.core_server.discs.conftest import PASSWORD, desk_on
@@ -23,21 +21,6 @@ from tests.e2e.browser import (
 )
 
 pytestmark = pytest.mark.xdist_group("browser")
-
-
-@pytest.fixture
-def page(core: RunningCore, browser: Browser) -> Iterator[tuple[Page, NetworkGuard]]:  # noqa: F811
-    guard = NetworkGuard(core.base_url)
-    context = browser.new_context(locale="zh-CN")
-    guard.attach(context)
-    tab = context.new_page()
-    guard.watch(tab)
-    try:
-        yield tab, guard
-    finally:
-        context.close()
-    assert guard.outside == [], "requests left the appliance"
-    assert guard.console_errors == []
 
 
 def test_the_desk_queues_a_disc_and_sees_the_kiosk_burn_it_live(

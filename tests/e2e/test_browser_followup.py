@@ -9,11 +9,10 @@ Screenshots are kept in ``test-artifacts/test_browser_followup/<test>/``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from core_server import auth, clock
 from core_server.followup import Followup, PathologyIn
@@ -29,21 +28,6 @@ from tests.e2e.browser import (
 
 pytestmark = pytest.mark.xdist_group("browser")
 DOCTOR_PASSWORD = "Doctor-Wang-2026"
-
-
-@pytest.fixture
-def page(core: RunningCore, browser: Browser) -> Iterator[tuple[Page, NetworkGuard]]:  # noqa: F811
-    guard = NetworkGuard(core.base_url)
-    context = browser.new_context(locale="zh-CN")
-    guard.attach(context)
-    tab = context.new_page()
-    guard.watch(tab)
-    try:
-        yield tab, guard
-    finally:
-        context.close()
-    assert guard.outside == [], "requests left the appliance"
-    assert guard.console_errors == []
 
 
 def _seed(core: RunningCore) -> list[str]:

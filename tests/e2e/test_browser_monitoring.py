@@ -8,11 +8,10 @@ Screenshots are kept in ``test-artifacts/test_browser_monitoring/<test>/``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from core_server import clock
 from core_server.monitoring import system
@@ -26,21 +25,6 @@ from tests.e2e.browser import (
 )
 
 pytestmark = pytest.mark.xdist_group("browser")
-
-
-@pytest.fixture
-def page(core: RunningCore, browser: Browser) -> Iterator[tuple[Page, NetworkGuard]]:  # noqa: F811
-    guard = NetworkGuard(core.base_url)
-    context = browser.new_context(locale="zh-CN")
-    guard.attach(context)
-    tab = context.new_page()
-    guard.watch(tab)
-    try:
-        yield tab, guard
-    finally:
-        context.close()
-    assert guard.outside == [], "requests left the appliance"
-    assert guard.console_errors == []
 
 
 def _seed(core: RunningCore) -> None:
