@@ -43,6 +43,7 @@ class Sender:
         self._thread: LoopThread | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @property
     def running(self) -> bool:
@@ -53,6 +54,7 @@ class Sender:
         if released:
             log.warning("HL7 sender: %d job(s) a stopped core was sending are due again", released)
         thread = self._thread = LoopThread("hl7-sender", workers=2)
+        self._stopping = False
         thread.start()
 
         async def begin() -> None:
@@ -66,6 +68,12 @@ class Sender:
             return
 
         async def end() -> None:
+            # The flag as well as the cancel: Python 3.11's wait_for can swallow a
+            # cancellation that meets its inner wait finishing (the 50 ms poll), and the loop
+            # would then run on; it looks at the flag before every round.
+            self._stopping = True
+            if self._wake is not None:
+                self._wake.set()
             if self._task is not None:
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
@@ -83,7 +91,7 @@ class Sender:
     async def _run(self) -> None:
         assert self._thread is not None and self._wake is not None
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._stopping:
             # Cleared before looking, so a wake-up that comes while jobs are sent (a job
             # queued, a destination's next job due) is not lost.
             self._wake.clear()
