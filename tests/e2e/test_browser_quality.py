@@ -53,7 +53,7 @@ def test_qc_doctor_grades_poor_with_a_reason_and_sends_back(
     expect(rows.first).to_contain_text("王建国")
     expect(rows.first).to_contain_text("未评级")
     rows.first.click()
-    tab.wait_for_load_state("networkidle")
+    expect(tab.locator("#save")).to_be_enabled()  # the exam's grades are shown
     expect(tab.locator("#send-back")).to_be_disabled()
     tab.check("#grades input[value=poor]")
     tab.check("#reasons input[value=motion]")

@@ -56,8 +56,11 @@ async function open(exam, tr) {
   $("pick").hidden = true;
   form.hidden = false;
   $("grading-title").textContent = `${exam.accession_number} ${exam.patient_name} ${exam.procedure_name}`;
+  // Not savable until the exam's grades are shown: they would reset what was picked meanwhile.
+  $("save").disabled = true;
   try {
     show(await api(`/api/quality/exams/${exam.exam_id}`));
+    $("save").disabled = false;
   } catch (error) {
     showError($("error"), error);
   }
