@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from core_server import clock
+from core_server import clock, ris
 from core_server.queueing import config, records, views
 from core_server.queueing.base import ServiceBase
 from core_server.queueing.exams import appointment as aware_appointment
@@ -30,17 +30,16 @@ def check_priority(priority: str | None) -> None:
 def refuse_other_day(exams: list[ExamInfo], wording: str) -> None:
     """Refuse checking in an exam not yet arrived that is booked for another day (the first);
     ``wording``: ``confirm`` asks the desk, ``see_desk`` sends a patient at a printer there."""
-    today = clock.today()
     for exam in exams:
         booked = exam.scheduled_at
-        if exam.status == "scheduled" and booked and clock.local(booked).date() != today:
+        if exam.status == "scheduled" and booked and ris.booked_another_day(booked):
             raise QueueRefusal(
                 "check_in_other_day",
                 wording,
                 accession=exam.accession,
                 scheduled_at=clock.iso(booked),
                 scheduled=clock.shown(booked),
-                today=today.isoformat(),
+                today=clock.today().isoformat(),
             )
 
 

@@ -38,6 +38,7 @@ from core_server.ris.models import (
     VisitIn,
     WorklistItem,
 )
+from core_server.ris.performing import booked_another_day
 from core_server.ris.service import EXAM_CHANGED, Ris
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
     "Visit",
     "VisitIn",
     "WorklistItem",
+    "booked_another_day",
     "code128",
     "person",
 ]

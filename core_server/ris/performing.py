@@ -3,6 +3,8 @@ the technician's checks, retakes (加拍/补拍/重拍) and changing the exam it
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Connection, update
 
 from core_server import clock
@@ -28,6 +30,12 @@ _RETAKABLE = (
 )
 
 
+def booked_another_day(scheduled_at: datetime | None) -> bool:
+    """Is an exam booked for another day than the hospital's today? (Checking it in then
+    needs the desk's confirmation, here and at the queue's desk.)"""
+    return scheduled_at is not None and clock.local(scheduled_at).date() != clock.today()
+
+
 def arrive(conn: Connection, exam_id: int, username: str, confirm_other_day: bool) -> StatusChange:
     """The exam becomes ``arrived``. Booked for another day than the hospital's today, it is
     refused (``ris.exam.check_in_other_day``, with the booked time) unless the desk confirmed;
@@ -36,7 +44,7 @@ def arrive(conn: Connection, exam_id: int, username: str, confirm_other_day: boo
     status.check(row.status, ExamStatus.ARRIVED)  # an illegal step says so first
     reason = "check-in"
     booked = row.scheduled_at
-    if booked is not None and clock.local(booked).date() != clock.today():
+    if booked_another_day(booked):
         if not confirm_other_day:
             raise Conflict(
                 "ris.exam.check_in_other_day",

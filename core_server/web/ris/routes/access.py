@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from core_server import auth, clock
+from core_server import auth
 from core_server.refusals import Refusal
-from core_server.ris import Exam, Ris
+from core_server.ris import Ris
 from core_server.web.security import audit, require
 
 STAFF = ("admin", "registrar", "technician", "reporting_doctor", "reviewing_doctor", "clinician")
@@ -38,7 +38,3 @@ def ris(request: Request) -> Ris:
 def record(request: Request, user: auth.User, action: str, target: str, **detail: Any) -> None:
     """An entry of the audit trail."""
     audit(request, user, action, target, detail)
-
-
-def booked_another_day(exam: Exam) -> bool:
-    return exam.scheduled_at is not None and clock.local(exam.scheduled_at).date() != clock.today()

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from core_server import auth, clock
 from core_server.refusals import Forbidden
-from core_server.ris import Exam, ExamStatus, code128
+from core_server.ris import Exam, ExamStatus, booked_another_day, code128
 from core_server.web.ris.routes.access import (
     DOCTORS,
     Performer,
@@ -21,7 +21,6 @@ from core_server.web.ris.routes.access import (
     Registrar,
     Staff,
     StatusChanger,
-    booked_another_day,
     record,
     ris,
 )
@@ -125,7 +124,7 @@ def check_in(
 
 def _check_in(request: Request, exam_id: int, user: auth.User, confirmed: bool) -> Exam:
     exam = ris(request).check_in(exam_id, username=user.username, confirm_other_day=confirmed)
-    if booked_another_day(exam):  # only possible when confirmed: on the audit trail too
+    if booked_another_day(exam.scheduled_at):  # only when confirmed: on the audit trail too
         record(
             request,
             user,
