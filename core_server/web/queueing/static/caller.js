@@ -1,5 +1,5 @@
 // The web caller: one exam room's current patient, actions and waiting list, kept live by /api/ws.
-import { api, busy, idempotencyKey } from "/static/shared/api.js";
+import { api, idempotencyKey } from "/static/shared/api.js";
 import { hospitalTime } from "/static/shared/dates.js";
 import { el } from "/static/shared/dom.js";
 import { t } from "/static/shared/i18n.js";
@@ -35,7 +35,7 @@ function ticketCells(ticket) {
 }
 
 function callButton(ticket) {
-  const button = el("button", { type: "button", className: "secondary call", textContent: t("queueing.caller.call_this") });
+  const button = el("button", { type: "button", className: "secondary call", textContent: t("queueing.caller.call_this"), disabled: acting });
   button.addEventListener("click", () => act("call", { ticket_id: ticket.id }, button));
   return el("td", {}, button);
 }
@@ -75,21 +75,25 @@ async function refresh() {
   } catch (error) { say(error.message); }
 }
 
-// One action at a time for the room; the pressed button stays disabled until its answer.
+// One action at a time for the room: every action button is disabled until the answer and the
+// room's new state are in, so a press meanwhile waits visibly instead of being dropped.
 async function act(action, body = {}, button = null) {
   if (!room || acting) return;
   acting = true;
   say("");
+  const buttons = [...document.querySelectorAll("#caller button")];
+  for (const b of buttons) b.disabled = true;
+  if (button) button.setAttribute("aria-busy", "true");
   try {
-    await busy(button, async () => {
-      const answer = await api(`/api/queueing/rooms/${encodeURIComponent(room)}/${action}`,
-        { method: "POST", json: body, headers: { "Idempotency-Key": idempotencyKey() } });
-      if (answer && answer.notice) say(answer.notice.message);
-      await refresh();
-    });
+    const answer = await api(`/api/queueing/rooms/${encodeURIComponent(room)}/${action}`,
+      { method: "POST", json: body, headers: { "Idempotency-Key": idempotencyKey() } });
+    if (answer && answer.notice) say(answer.notice.message);
+    await refresh();
   } catch (error) {
     say(error.message);
   } finally {
+    for (const b of document.querySelectorAll("#caller button")) b.disabled = false;
+    if (button) button.removeAttribute("aria-busy");
     acting = false;
   }
 }
