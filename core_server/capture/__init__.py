@@ -1,0 +1,1 @@
+"""The capture stations' core side: captures in the report, endoscope disinfection, pathology requests, the live view."""

@@ -1,0 +1,1 @@
+"""Film: DICOM Print Management in and out, composed film sheets in the archive, film use."""
