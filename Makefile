@@ -41,7 +41,7 @@ $(STAMP_APT): Makefile | $(VENV)/bin/python
 
 $(STAMP_PIP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[core,dev,display,caller,printer,kiosk]'
+	$(BIN)/pip install -q -e '.[core,dev,display,caller,printer,kiosk,capture]'
 	touch $@
 
 # The OHIF web viewer (npm @ohif/app, pinned): fetched once into .venv/share/ohif, then a no-op.
