@@ -32,7 +32,7 @@ const SPECS = {
     ["voice_repeat", "number"], ["position", "number"]],
   screens: [["code", "text"], ["name", "text"], ["orientation", "select", ["landscape", "portrait"]],
     ["rows", "number"], ["page_seconds", "number"], ["mask_names", "check"], ["queues", "queues"]],
-  devices: [["name", "text"], ["kind", "select", ["screen", "caller", "printer"]], ["room", "room"],
+  devices: [["name", "text"], ["kind", "select", ["screen", "caller", "printer", "kiosk", "capture"]], ["room", "room"],
     ["screen", "screen"], ["queues", "queues"]],
 };
 const DEFAULTS = {
