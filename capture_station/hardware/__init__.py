@@ -1,0 +1,1 @@
+"""The capture station's hardware drivers: video sources (``video``) and pedals (``pedal``)."""
