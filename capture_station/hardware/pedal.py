@@ -11,7 +11,6 @@ away is ``connected`` False and is opened again on a later poll.
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import struct
@@ -21,15 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import evdev
+from evdev import ecodes
+
 from capture_station.contract import PedalPress
 from device_kit.drivers import Availability, Needs
-
-try:
-    import evdev
-    from evdev import ecodes
-except ImportError:  # pragma: no cover - the capture extra installs it
-    evdev = None
-    ecodes = None
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +37,10 @@ RETRY_SECONDS = 1.0  # between attempts to open a device that is missing
 
 def key_name(code: int) -> str:
     """The evdev name of a key or button code (``KEY_B``, ``BTN_0``); ``KEY_<n>`` if unknown."""
-    if ecodes is not None:
-        name = ecodes.KEY.get(code) or ecodes.BTN.get(code)
-        if isinstance(name, (list, tuple)):
-            name = name[0]
-        if name:
-            return str(name)
-    return f"KEY_{code}"
+    name = ecodes.KEY.get(code) or ecodes.BTN.get(code)
+    if isinstance(name, (list, tuple)):
+        name = name[0]
+    return str(name) if name else f"KEY_{code}"
 
 
 def press(type_: int, code: int, value: int, at: float) -> PedalPress | None:
@@ -130,8 +122,6 @@ class EventFilePedals:
 
 
 def _open_evdev(path: str) -> Any:
-    if evdev is None:
-        raise OSError(errno.ENOENT, "python-evdev is not installed")
     return evdev.InputDevice(path)
 
 
@@ -280,9 +270,7 @@ def describe(path: str, name: str, codes: Sequence[int]) -> InputDeviceInfo:
 
 def list_input_devices() -> list[InputDeviceInfo]:
     """Every evdev device this user can open, with its keys; the ones that look like a pedal
-    first. Empty when there is none (or python-evdev is missing)."""
-    if evdev is None:
-        return []
+    first. Empty when there is none."""
     found: list[InputDeviceInfo] = []
     for path in evdev.list_devices():
         try:
@@ -291,7 +279,7 @@ def list_input_devices() -> list[InputDeviceInfo]:
             continue
         try:
             codes = device.capabilities().get(EV_KEY, [])
-            found.append(describe(device.path, device.name, codes))
+            found.append(describe(str(device.path), device.name, codes))
         finally:
             device.close()
     return sorted(found, key=lambda d: (not d.looks_like_pedal, d.path))
