@@ -1,0 +1,1 @@
+"""The DICOM objects the capture station writes: stills (``still``) and clips (``clip``)."""
