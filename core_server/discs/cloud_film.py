@@ -1,11 +1,13 @@
 """What a cloud-film page shows once the check question is answered: the patient, the link's
 exams that may still be released (a hold set after the disc was burned hides an exam at once),
-each signed report's text, and one JPEG preview per series, rendered on demand for that link
-only."""
+each exam's film sheets (``core_server.film.cloud``: phone-sized progressive JPEGs, each view
+audited), each signed report's text, and, for an exam without sheets, one JPEG preview per
+series, rendered on demand for that link only."""
 
 from __future__ import annotations
 
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -17,6 +19,7 @@ from core_server.archive.tables import instances, series, studies
 from core_server.discs.cloud import Link
 from core_server.discs.cloud_check import patient_of
 from core_server.discs.eligibility import _study_uids, exam_entries, pictures
+from core_server.film import cloud as film_cloud
 from core_server.refusals import NotFound
 from core_server.reporting.output.images import render_png
 from core_server.reporting.tables import reporting_reports, reporting_versions
@@ -95,7 +98,10 @@ def film(engine: Engine, link: Link, *, images_without_report: bool = False) -> 
         uids = _study_uids(conn, [e["exam_id"] for e in exams])
         for exam in exams:
             exam["report_text"] = _report(conn, exam["exam_id"])
-            exam["series"] = _series(conn, uids[exam["exam_id"]])
+            sheets = film_cloud.sheets_of_exam(conn, exam["exam_id"], uids[exam["exam_id"]])
+            exam["sheets"] = [s.as_dict() for s in sheets]
+            # The film sheets are the exam's pictures when there are any (a lighter page).
+            exam["series"] = [] if sheets else _series(conn, uids[exam["exam_id"]])
     return {
         "patient": {
             "patient_id": patient.patient_id,
@@ -160,3 +166,40 @@ def preview(
     out = BytesIO()
     image.save(out, format="JPEG", quality=85)
     return out.getvalue()
+
+
+def sheet(
+    engine: Engine,
+    archive: Archive,
+    link: Link,
+    sheet_id: int,
+    width: int,
+    *,
+    cache_dir: Path,
+    address: str,
+    images_without_report: bool = False,
+) -> bytes:
+    """A film sheet of one of the link's shown exams as a JPEG (NotFound otherwise); each
+    view is on the audit trail (``film.sheet.view`` via ``cloud_link:<id>``)."""
+    with db.read(engine) as conn:
+        exams = shown_exams(conn, link, images_without_report=images_without_report)
+        uids = _study_uids(conn, [e["exam_id"] for e in exams])
+        allowed = {
+            s.id: s
+            for exam_id, found in uids.items()
+            for s in film_cloud.sheets_of_exam(conn, exam_id, found)
+        }
+    ref = allowed.get(sheet_id)
+    if ref is None:
+        raise NotFound("discs.cloud.nothing_here")
+    data = film_cloud.jpeg(archive, ref, width, cache_dir)
+    film_cloud.log_view(
+        engine,
+        ref,
+        width=width,
+        username=None,
+        address=address,
+        via=f"cloud_link:{link.id}",
+        detail={"patient_id": link.patient_id},
+    )
+    return data

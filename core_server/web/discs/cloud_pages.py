@@ -1,7 +1,9 @@
 """The cloud-film page ``/c/<token>`` (no sign-in, a phone's browser): the check question
-first, then the patient's exams, report text, report PDF and one JPEG per series. Plain HTML
-forms and images, no script: it reads on any phone. An expired or revoked link shows a clear
-page and nothing else.
+first, then the patient's exams: film sheets first (``/c/<token>/sheets/<id>.jpg?w=720|1440``,
+progressive JPEGs the browser picks through ``srcset``; a tap opens the large one alone, where
+pinch zoom works), the report text and PDF, and one JPEG per series for exams without sheets.
+Plain HTML forms and images, no script: it reads on any phone. An expired or revoked link
+shows a clear page and nothing else.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from core_server import clock
 from core_server.discs import cloud, cloud_check, cloud_film
+from core_server.film.cloud import WIDTHS
 from core_server.web.security import client_address
 from core_server.web.templating import render
 
@@ -59,7 +62,7 @@ def cloud_film_page(request: Request, token: str) -> Response:
     return render(
         request,
         "discs/cloud_film.html",
-        {"token": token, "film": film},
+        {"token": token, "film": film, "widths": WIDTHS},
         headers={"X-Robots-Tag": "noindex"},
     )
 
@@ -122,6 +125,26 @@ def series_preview(request: Request, token: str, series_uid: str) -> Response:
         series_uid,
         images_without_report=_images_without_report(request),
     )
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+
+@router.get("/c/{token}/sheets/{sheet_id}.jpg")
+def film_sheet(request: Request, token: str, sheet_id: int, w: int = WIDTHS[0]) -> Response:
+    link = _passed(request, token)
+    if link is None:
+        return Response(status_code=404)
+    ctx = request.app.state.ctx
+    jpeg = cloud_film.sheet(
+        ctx.engine,
+        ctx.archive,
+        link,
+        sheet_id,
+        w,
+        cache_dir=ctx.settings.data_dir / "cache" / "film-sheets",
+        address=client_address(request),
+        images_without_report=_images_without_report(request),
+    )
+    # Not kept by the browser: a withdrawn link must show nothing, also on a second visit.
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 
