@@ -99,8 +99,11 @@ class Sender:
         self._assoc: Any = None
         self._ae = AE(ae_title=station.ae_title)
         self._ae.acse_timeout = self._ae.dimse_timeout = self._ae.network_timeout = peer.timeout
+        # One context per class and syntax: a peer accepting several syntaxes of one context
+        # would pick one, maybe not the object's (7 x 9 + 1 of the 128 contexts allowed).
         for uid in STORAGE_CLASSES:
-            self._ae.add_requested_context(uid, list(TRANSFER_SYNTAXES))
+            for syntax in TRANSFER_SYNTAXES:
+                self._ae.add_requested_context(uid, syntax)
         self._ae.add_requested_context(ModalityPerformedProcedureStep)
 
     # -- the main loop's side ------------------------------------------------------------
