@@ -177,6 +177,14 @@ class Settings(BaseSettings):
         description="A kiosk's hold on a disc job lasts this long after its"
         " last report; then the job is queued again (failed after 3 times)",
     )
+    # Endoscopy (docs/capture-core.md).
+    scope_disinfection_hours: float = Field(
+        24,
+        gt=0,
+        le=720,
+        description="A scope whose last passed disinfection ended longer ago than this warns"
+        " before capture",
+    )
     log_level: str = Field("INFO", description="Python logging level")
     config: Path | None = Field(None, description="TOML config file with any of these options")
 

@@ -27,6 +27,7 @@ from core_server.web import (
     routes_auth,
     websocket,
 )
+from core_server.web.capture import install as capture_install
 from core_server.web.discs import cloud_pages as discs_cloud_pages
 from core_server.web.discs import cloud_routes as discs_cloud_routes
 from core_server.web.discs import pages as discs_pages
@@ -136,5 +137,6 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     discs_cloud_pages.install(app)
     discs_routes.install(app)
     discs_pages.install(app)
+    capture_install(app)  # scopes, pathology, live view (web/capture)
     app.include_router(viewer_routes.create_router(ctx.settings))
     return app

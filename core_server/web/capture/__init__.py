@@ -1,0 +1,10 @@
+"""The capture feature: endoscope disinfection log, pathology request form, supervisor live
+view (routes, pages, the live relay)."""
+
+from fastapi import FastAPI
+
+
+def install(app: FastAPI) -> None:
+    from core_server.web.capture import routes
+
+    routes.install(app)
