@@ -80,3 +80,37 @@ def base_dataset(
     if capture.caption:
         ds.ImageComments = capture.caption[:10240]
     return ds
+
+
+# DICOM Body Part Examined -> SNOMED CT (CID 4031 / 4040), for the Anatomic Region Sequence.
+ANATOMY: dict[str, tuple[str, str]] = {
+    "ABDOMEN": ("818981001", "Abdomen"),
+    "BREAST": ("76752008", "Breast"),
+    "BRONCHUS": ("955009", "Bronchus"),
+    "CHEST": ("43799004", "Chest"),
+    "COLON": ("71854001", "Colon"),
+    "DUODENUM": ("38848004", "Duodenum"),
+    "ESOPHAGUS": ("32849002", "Esophagus"),
+    "HEART": ("80891009", "Heart"),
+    "KIDNEY": ("64033007", "Kidney"),
+    "LARYNX": ("4596009", "Larynx"),
+    "LIVER": ("10200004", "Liver"),
+    "PELVIS": ("12921003", "Pelvis"),
+    "RECTUM": ("34402009", "Rectum"),
+    "SKIN": ("39937001", "Skin"),
+    "STOMACH": ("69695003", "Stomach"),
+    "THYROID": ("69748006", "Thyroid"),
+}
+WHOLE_BODY = ("38266002", "Entire body")
+
+
+def anatomic_region(body_part: str, required: bool) -> list[Dataset]:
+    """The Anatomic Region Sequence item for the exam's body part; a video object needs one
+    (type 1C), so an unknown body part is then coded as the entire body."""
+    code = ANATOMY.get(body_part.upper())
+    if code is None and not required:
+        return []
+    value, meaning = code or WHOLE_BODY
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, "SCT", meaning
+    return [item]

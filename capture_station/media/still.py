@@ -19,7 +19,7 @@ from pydicom.encaps import encapsulate
 from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit
 
 from capture_station.contract import Capture, Department, Frame, StationIdentity
-from capture_station.media.common import base_dataset
+from capture_station.media.common import anatomic_region, base_dataset
 
 VL_ENDOSCOPIC = "1.2.840.10008.5.1.4.1.1.77.1.1"
 ULTRASOUND = "1.2.840.10008.5.1.4.1.1.6.1"
@@ -65,6 +65,9 @@ def still_dataset(
     syntax = JPEGBaseline8Bit if kind == "jpeg" else ExplicitVRLittleEndian
     ds = base_dataset(capture, station, sop_class, syntax)
     _image_modules(ds, station.department, width, height)
+    region = anatomic_region(capture.exam.body_part, required=False)
+    if region and station.department != "ultrasound":
+        ds.AnatomicRegionSequence = region
     if kind == "jpeg":
         if decoded.format != "JPEG":
             raise ValueError("the JPEG Baseline choice needs the spooled JPEG")
