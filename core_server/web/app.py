@@ -32,6 +32,8 @@ from core_server.web.discs import cloud_pages as discs_cloud_pages
 from core_server.web.discs import cloud_routes as discs_cloud_routes
 from core_server.web.discs import pages as discs_pages
 from core_server.web.discs import routes as discs_routes
+from core_server.web.film import routes_printers as film_printers
+from core_server.web.film import routes_quality as film_quality
 from core_server.web.followup import pages as followup_pages
 from core_server.web.followup import routes as followup_routes
 from core_server.web.hl7 import pages as hl7_pages
@@ -138,5 +140,7 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     discs_routes.install(app)
     discs_pages.install(app)
     capture_install(app)  # scopes, pathology, live view (web/capture)
+    film_quality.install(app)  # film quality grades, /film/quality (web/film)
+    film_printers.install(app)  # laser imagers, print jobs, /film/printers (web/film)
     app.include_router(viewer_routes.create_router(ctx.settings))
     return app

@@ -1,0 +1,1 @@
+"""Film pages and API: print jobs, printers, and film quality grades."""
