@@ -5,6 +5,7 @@ from fastapi import FastAPI
 
 
 def install(app: FastAPI) -> None:
-    from core_server.web.capture import routes
+    from core_server.web.capture import live, routes
 
     routes.install(app)
+    live.install(app)
