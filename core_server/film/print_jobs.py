@@ -159,9 +159,9 @@ class PrintJobs:
         """A pending job: ``sheet_ids`` (sent as archived) and/or a web ``composition``."""
         printer = self.printers.get(printer_id)
         if not printer.active:
-            raise Conflict("film.printer.inactive", name=printer.name)
+            raise Conflict("film.printer.inactive_refused", name=printer.name)
         if not 1 <= copies <= MAX_COPIES:
-            raise Invalid("film.job.copies", most=MAX_COPIES)
+            raise Invalid("film.job.copies_refused", most=MAX_COPIES)
         if not sheet_ids and not composition:
             raise Invalid("film.job.empty")
         if composition is not None:

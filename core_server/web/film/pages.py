@@ -1,0 +1,29 @@
+"""The film printing admin page (/film/printers): the laser imagers with their live state and
+the print jobs with state, tries, reason and times, re-queue and cancel, pushed over /api/ws."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import Response
+
+from core_server import auth
+from core_server.web.film.routes_printers import STAFF
+from core_server.web.security import require_page
+from core_server.web.templating import PageLink, add_page_link, render
+
+router = APIRouter(include_in_schema=False)
+User = Annotated[auth.User, Depends(require_page(*STAFF))]
+
+
+@router.get("/film/printers")
+def printers_page(request: Request, user: User) -> Response:
+    return render(request, "film/printers.html", {}, i18n_prefixes=("film.",))
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+    add_page_link(
+        app, PageLink("film.nav.printers", "/film/printers", STAFF, order=540, menu="work")
+    )
