@@ -8,7 +8,7 @@ import socket
 import threading
 from pathlib import Path
 
-from pydicom import Dataset
+from pydicom import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import SecondaryCaptureImageStorage
@@ -43,7 +43,7 @@ def dataset(capture: Capture, _path: Path) -> Dataset:
     ds.PixelRepresentation = 0
     ds.PixelData = bytes(16)
     ds.SpecificCharacterSet = "ISO_IR 192"
-    ds.file_meta = Dataset()
+    ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     return ds
 

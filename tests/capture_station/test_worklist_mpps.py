@@ -40,6 +40,10 @@ def _orders(core: RunningCore) -> list[int]:
     return [e.id for e in placed.exams]
 
 
+def _now() -> str:
+    return str(clock.iso(clock.now()))
+
+
 def test_worklist_and_mpps_move_the_ris(core: RunningCore, tmp_path: Path) -> None:
     core.register("WEIJING1", port=11112)
     first_id, second_id = _orders(core)
@@ -64,7 +68,7 @@ def test_worklist_and_mpps_move_the_ris(core: RunningCore, tmp_path: Path) -> No
     peer = Peer("127.0.0.1", core.dicom_port, core.ae_title, timeout=5)
     sender = Sender(spool, STATION, peer, dataset)
     try:
-        started = clock.iso(clock.now())
+        started = _now()
         step = mpps.new_step(first, started)
         spool.save_step(step)
         capture = Capture(
@@ -83,9 +87,10 @@ def test_worklist_and_mpps_move_the_ris(core: RunningCore, tmp_path: Path) -> No
         assert sender.send_pending()
         assert ris.exam(first_id).status == "in_progress"
         assert core.core.ris.exam(first_id).images == 1
-        step = spool.step(step.uid)
-        assert step is not None and step.created
-        step.end_status, step.ended_at = mpps.COMPLETED, clock.iso(clock.now())
+        stored = spool.step(step.uid)
+        assert stored is not None and stored.created
+        step = stored
+        step.end_status, step.ended_at = mpps.COMPLETED, _now()
         step.series = {capture.series_instance_uid: [capture.sop_instance_uid]}
         spool.save_step(step)
         assert sender.send_pending()
@@ -94,8 +99,8 @@ def test_worklist_and_mpps_move_the_ris(core: RunningCore, tmp_path: Path) -> No
         assert spool.steps() == []
 
         second = by_id[second_id]
-        other = mpps.new_step(second, clock.iso(clock.now()))
-        other.end_status, other.ended_at = mpps.DISCONTINUED, clock.iso(clock.now())
+        other = mpps.new_step(second, _now())
+        other.end_status, other.ended_at = mpps.DISCONTINUED, _now()
         other.reason = "equipment_failure"
         spool.save_step(other)
         assert sender.send_pending()
