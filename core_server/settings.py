@@ -166,6 +166,14 @@ class Settings(BaseSettings):
     cloud_film_days: int = Field(
         30, ge=1, le=3650, description="A disc's cloud-film link (its QR code) works this many days"
     )
+    # The Print SCP (docs/film.md).
+    film_dpi: int = Field(
+        150,
+        ge=10,
+        le=600,
+        description="Resolution of the film sheets a modality prints to the appliance, archived"
+        " as Secondary Capture (14x17 in at 150 dpi: 2100 x 2550 pixels)",
+    )
     # Disc jobs (docs/discs.md).
     disc_fee_yuan: float = Field(
         0, ge=0, le=1000, description="Fee per disc burned (元), recorded on each job; 0: free"

@@ -48,6 +48,7 @@ def dicom_server(
         direct_path=settings.dicom_direct_path,
         share_port=settings.dicom_processes > 1,
         ris=ris,
+        film_dpi=settings.film_dpi,
     )
 
 

@@ -31,6 +31,7 @@ from core_server.dicom import direct, negotiation
 from core_server.dicom.archive_handler import ArchiveHandlers
 from core_server.dicom.commitment import Reporter
 from core_server.dicom.listener import Listener
+from core_server.dicom.print_handlers import PrintService, add_contexts
 from core_server.dicom.threaded import ThreadedPath
 from core_server.ris import Ris
 
@@ -53,6 +54,7 @@ class DicomServer:
         direct_path: bool = True,
         share_port: bool = False,
         ris: Ris | None = None,
+        film_dpi: int | None = None,
     ) -> None:
         self.archive = archive
         self.engine = engine
@@ -62,6 +64,10 @@ class DicomServer:
         self.direct_path = direct_path
         self.handlers = ArchiveHandlers(archive, engine, ae_title=ae_title, strict=strict, ris=ris)
         self.ae = _build_ae(ae_title, max_pdu, timeout, worklist=ris is not None)
+        # The Print SCP (docs/film.md), on pynetdicom's path; film_dpi None: none.
+        self.printing = None if film_dpi is None else PrintService(archive, ris, dpi=film_dpi)
+        if self.printing is not None:
+            add_contexts(self.ae)
         # Abstract syntaxes only pynetdicom serves: a request proposing one goes there whole.
         self.elsewhere = (
             frozenset(str(c.abstract_syntax) for c in self.ae.supported_contexts)
@@ -77,6 +83,7 @@ class DicomServer:
             self.archive.incoming,
             Reporter(self.engine, self.ae_title),
             (self.host, self.port),
+            self.printing,
         )
         self.listener.start()
         self.port = self.listener.port

@@ -39,6 +39,7 @@ from core_server.dicom.handlers import (
     ThreadedHandler,
     status,
 )
+from core_server.dicom.print_handlers import PrintService, is_print
 from core_server.dicom.sending import proposals, uncompressed
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,10 @@ class ThreadedPath:
         incoming: Callable[[], Incoming],
         reporter: Reporter,
         address: tuple[str, int],
+        printing: PrintService | None = None,
     ) -> None:
         self.ae = ae
+        self.printing = printing
         self.factory = factory
         self.incoming = incoming
         self.reporter = reporter
@@ -92,9 +95,11 @@ class ThreadedPath:
             (evt.EVT_C_FIND, self._on_find),
             (evt.EVT_C_GET, self._on_get),
             (evt.EVT_C_MOVE, self._on_move),
-            (evt.EVT_N_ACTION, self._on_commitment),
-            (evt.EVT_N_CREATE, self._on_mpps_create),
-            (evt.EVT_N_SET, self._on_mpps_set),
+            (evt.EVT_N_ACTION, self._printing_or(self._on_commitment, "RequestedSOPClassUID")),
+            (evt.EVT_N_CREATE, self._printing_or(self._on_mpps_create, "AffectedSOPClassUID")),
+            (evt.EVT_N_SET, self._printing_or(self._on_mpps_set, "RequestedSOPClassUID")),
+            (evt.EVT_N_GET, self._printing_or(None, "RequestedSOPClassUID")),
+            (evt.EVT_N_DELETE, self._printing_or(None, "RequestedSOPClassUID")),
             (evt.EVT_CONN_CLOSE, self._closed),
         ]
 
@@ -188,6 +193,19 @@ class ThreadedPath:
         )
         yield len(found)
         yield from _send(event, found, lambda: accepted)
+
+    def _printing_or(self, other: Callable[[evt.Event], Any] | None, key: str) -> Any:
+        """Route an N-service request by its SOP class: Print Management to the print
+        service, anything else to ``other`` (no such SOP class 0x0118 when there is none)."""
+
+        def route(event: evt.Event) -> Any:
+            if self.printing is not None and is_print(getattr(event.request, key, None)):
+                return self.printing.handle(event, self._handler(event))
+            if other is not None:
+                return other(event)
+            return 0x0118 if event.event == evt.EVT_N_DELETE else (0x0118, None)
+
+        return route
 
     def _on_commitment(self, event: evt.Event) -> tuple[Status, None]:
         handler = self._handler(event)

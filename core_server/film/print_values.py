@@ -16,6 +16,7 @@ NO_SUCH_CLASS = 0x0118
 CLASS_INSTANCE_CONFLICT = 0x0119
 MISSING_ATTRIBUTE = 0x0120
 NO_SUCH_ACTION = 0x0123
+NOT_AUTHORIZED = 0x0124
 EMPTY_PAGE = 0xB603  # Film Box N-ACTION: no image box has an image (nothing printed)
 NO_FILM_BOX = 0xC600  # Film Session N-ACTION: the session has no film box
 PRINT = 1  # the one Action Type ID of Film Session and Film Box
