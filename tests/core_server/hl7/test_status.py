@@ -64,6 +64,8 @@ def test_status_changes_go_out_as_orm_in_order(hl7_setup: Hl7Setup, his: HisList
     assert first["OBR.F18"] == "AS1" and first["OBR.F4.R1.C1"] == "DR-CHEST-PA"
     assert first["PID.F3.R1.C1"] == "P100" and first["PID.F5.R1.C1"] == "张"
     assert first["ZDS.F1.R1.C1"].startswith(("1.", "2."))
+    # The HIS has the fourth message before the sender has written down its ACK.
+    wait_for(lambda: {j.status for j in outbound.list_jobs(hl7_setup.engine)} == {"sent"})
     jobs = outbound.list_jobs(hl7_setup.engine)
     assert {j.status for j in jobs} == {"sent"} and {j.ack_code for j in jobs} == {"AA"}
     assert {j.source for j in jobs} == {"ris.exam_status_changed"}
