@@ -11,6 +11,7 @@ from core_server.statistics import (  # noqa: F401
     closedloop,
     discs,
     doctors,
+    film,
     positive,
     quality,
     requests,
