@@ -229,6 +229,7 @@ def sheet_dataset(
     ds.ReferringPhysicianName = ""
     ds.Modality = (exam.modality if exam is not None and exam.modality else "") or "OT"
     ds.SeriesNumber = SERIES_NUMBER
+    ds.Laterality = ""  # a sheet of both sides as often as of one
     ds.SeriesDescription = "FILM"
     ds.InstanceNumber = 1
     ds.ConversionType = "WSD"  # a workstation's composed picture
