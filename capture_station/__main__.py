@@ -94,8 +94,8 @@ class Grabber:
                 if frame is not None and (not taken or frame.index != taken[-1].index):
                     taken.append(frame)
                     continue
-                if frame is None and not taken:
-                    return []
+                # No frame yet (starting) or a read that timed out: wait for one, up to
+                # ``timeout``; a still of no signal is never made.
                 self._changed.wait(0.2)
         return taken
 
@@ -197,6 +197,7 @@ class CaptureProgram(DeviceProgram[station_app.Event]):
         now = time.monotonic()
         if self.pedals is not None:
             for press in self.pedals.poll():
+                log.debug("pedal %s %s", press.code, "down" if press.down else "up")
                 self.handle(station_app.Pedal(press))
         self.handle(station_app.Clock(now))
         frame = self.grabber.latest
@@ -307,6 +308,7 @@ class CaptureProgram(DeviceProgram[station_app.Event]):
 
         frames = self.grabber.frames(count)
         if not frames:
+            log.warning("no frame to take: no signal")
             self._do(self.app.handle(station_app.TakeFailed("no_signal")))
             return
         taken = []
