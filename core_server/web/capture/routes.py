@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from core_server import auth, clock, queueing
 from core_server.capture import BiopsySite, Pathology, Scopes, scope_log
+from core_server.capture.arrivals import StudyArrivals
 from core_server.refusals import Forbidden, NotFound
 from core_server.web.security import client_address, require
 
@@ -194,4 +195,7 @@ def install(app: FastAPI) -> None:
     app.state.capture_pathology = Pathology(
         ctx.engine, ctx.ris, hospital=s.hospital_name or "医学影像中心"
     )
+    arrivals = app.state.capture_arrivals = StudyArrivals(ctx.engine, ctx.archive.bus)
+    ctx.on_startup.append(arrivals.start)
+    ctx.on_shutdown.append(arrivals.stop)
     app.include_router(router)

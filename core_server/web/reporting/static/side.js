@@ -5,6 +5,7 @@ import { api, showError } from "/static/shared/api.js";
 import { when } from "/static/shared/dates.js";
 import { el } from "/static/shared/dom.js";
 import { t } from "/static/shared/i18n.js";
+import { liveEvents } from "/static/shared/ws.js";
 import { $, PAGE, personName } from "/static/reporting/page.js";
 import { editor } from "/static/reporting/state.js";
 import { fieldValues, markDirty, renderFields } from "/static/reporting/writing.js";
@@ -184,8 +185,10 @@ function thumb(study, attrs, chosen) {
   return box;
 }
 
+let following = false;
 export async function showThumbs() {
-  const studies = editor.exam.studies || [];
+  // The exam's own study too: the first capture of an exam arrives before the exam lists it.
+  const studies = [...new Set([...(editor.exam.studies || []), editor.exam.study_instance_uid].filter(Boolean))];
   const chosen = new Set(editor.report.key_images.map((k) => k.sop_instance_uid));
   const boxes = [];
   for (const study of studies) {
@@ -194,20 +197,73 @@ export async function showThumbs() {
   }
   $("thumbs").replaceChildren(...boxes);
   if (!boxes.length) $("thumbs").append(el("p", { className: "sub", textContent: t("reporting_ui.images.none") }));
+  showKeyList();
+  if (!following) {
+    following = true;
+    liveEvents(followArrivals, showThumbs);
+  }
 }
 
-async function toggleKeyImage(box) {
-  box.classList.toggle("key");
-  box.setAttribute("aria-pressed", String(box.classList.contains("key")));
-  const images = [...$("thumbs").querySelectorAll(".rp-thumb.key")].map((b) => ({
-    study_uid: b.dataset.study, series_uid: b.dataset.series, sop_instance_uid: b.dataset.sop,
-  }));
+// Captures arrive while the doctor writes (the capture station stores them as it takes them):
+// the journal's "archive.study_images" for one of the exam's studies reloads the strip.
+let thumbsTimer = null;
+function followArrivals(message) {
+  if (message.type !== "archive.study_images") return;
+  const study = message.payload.study_instance_uid;
+  if (study !== editor.exam.study_instance_uid && !(editor.exam.studies || []).includes(study)) return;
+  clearTimeout(thumbsTimer);
+  thumbsTimer = setTimeout(showThumbs, 200);
+}
+
+// The chosen key images in their printed order, each with its caption (the KeyImage note).
+function keyItem(k, index, count) {
+  const path = `/dicom-web/studies/${encodeURIComponent(k.study_uid)}/series/${encodeURIComponent(k.series_uid)}/instances/${encodeURIComponent(k.sop_instance_uid)}`;
+  const caption = el("input", { type: "text", maxLength: 64, value: k.note || "", placeholder: t("reporting_ui.key_images.caption") });
+  caption.setAttribute("aria-label", t("reporting_ui.key_images.caption"));
+  caption.disabled = !editor.editable;
+  caption.addEventListener("change", () => saveKeyImages(editor.report.key_images.map((o, i) => (i === index ? { ...o, note: caption.value.trim() } : o))));
+  const move = (by, label, disabled) => {
+    const button = el("button", { type: "button", className: "secondary", textContent: label, title: t(by < 0 ? "reporting_ui.key_images.up" : "reporting_ui.key_images.down") });
+    button.disabled = disabled || !editor.editable;
+    button.addEventListener("click", () => {
+      const list = [...editor.report.key_images];
+      [list[index], list[index + by]] = [list[index + by], list[index]];
+      saveKeyImages(list);
+    });
+    return button;
+  };
+  const item = el("li", { className: "rp-key" }, el("img", { src: path + "/thumbnail", alt: "", width: 48, height: 48 }), caption,
+    move(-1, "↑", index === 0), move(1, "↓", index === count - 1));
+  item.dataset.sop = k.sop_instance_uid;
+  return item;
+}
+
+function showKeyList() {
+  const keys = editor.report.key_images;
+  $("key-images").replaceChildren(...keys.map((k, i) => keyItem(k, i, keys.length)));
+  $("key-images-none").hidden = keys.length > 0;
+}
+
+async function saveKeyImages(images) {
   try {
     editor.report = await api(`/api/reporting/reports/${editor.report.id}/key-images`, { method: "PUT", json: images });
   } catch (error) {
-    box.classList.toggle("key");
     showError($("error"), error);
   }
+  const chosen = new Set(editor.report.key_images.map((k) => k.sop_instance_uid));
+  for (const box of $("thumbs").querySelectorAll(".rp-thumb")) {
+    box.classList.toggle("key", chosen.has(box.dataset.sop));
+    box.setAttribute("aria-pressed", String(chosen.has(box.dataset.sop)));
+  }
+  showKeyList();
+}
+
+function toggleKeyImage(box) {
+  const keys = editor.report.key_images;
+  const ticked = keys.some((k) => k.sop_instance_uid === box.dataset.sop);
+  // A newly ticked image goes last; the others keep their order and captions.
+  saveKeyImages(ticked ? keys.filter((k) => k.sop_instance_uid !== box.dataset.sop)
+    : [...keys, { study_uid: box.dataset.study, series_uid: box.dataset.series, sop_instance_uid: box.dataset.sop, frame: 1, note: "" }]);
 }
 
 // -- critical value alerts of this report -----------------------------------------------------------
