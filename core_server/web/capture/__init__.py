@@ -5,7 +5,8 @@ from fastapi import FastAPI
 
 
 def install(app: FastAPI) -> None:
-    from core_server.web.capture import live, routes
+    from core_server.web.capture import live, pages, routes
 
     routes.install(app)
     live.install(app)
+    pages.install(app)
