@@ -32,6 +32,7 @@ from core_server.web.discs import cloud_pages as discs_cloud_pages
 from core_server.web.discs import cloud_routes as discs_cloud_routes
 from core_server.web.discs import pages as discs_pages
 from core_server.web.discs import routes as discs_routes
+from core_server.web.film import routes_compose as film_compose
 from core_server.web.film import routes_printers as film_printers
 from core_server.web.film import routes_quality as film_quality
 from core_server.web.film import routes_sheets as film_sheets
@@ -143,6 +144,7 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     capture_install(app)  # scopes, pathology, live view (web/capture)
     film_quality.install(app)  # film quality grades, /film/quality (web/film)
     film_printers.install(app)  # laser imagers, print jobs, /film/printers (web/film)
+    film_compose.install(app)  # the film composer /film/compose (web/film)
     film_sheets.install(app)  # exams' film sheets, films without exam (web/film)
     app.include_router(viewer_routes.create_router(ctx.settings))
     return app

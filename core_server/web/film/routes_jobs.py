@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, Field
 
 from core_server import auth, db
+from core_server.discs.cloud_opened import cloud_film_opened
 from core_server.events import EventBus
 from core_server.film.print_jobs import EVENT, MAX_COPIES, PRINTER_EVENT, PrintJobs
 from core_server.queueing import journal
@@ -121,6 +122,8 @@ def install(app: FastAPI) -> None:
         app.state.film_printers,
         locate,
         calling_ae=ctx.settings.ae_title,
+        # "Not already got as cloud film": the discs domain knows which links were opened.
+        cloud_film_opened=lambda exam_id: cloud_film_opened(ctx.engine, exam_id),
     )
     app.state.film_jobs = jobs
     relay = _relay(ctx.engine, archive.bus)
