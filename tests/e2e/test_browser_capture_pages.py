@@ -54,6 +54,35 @@ def test_scopes_page(browser: Browser, core: RunningCore) -> None:
     assert guard.outside == [] and guard.console_errors == [], guard.console_errors
 
 
+def test_pathology_page(browser: Browser, core: RunningCore) -> None:
+    from core_server.ris import OrderIn, PatientIn, ProcedureRequest
+
+    auth.create_user(core.core.engine, "zhou", PASSWORD, "technician", "周护士")
+    ris = core.core.ris
+    ris.register_patient(PatientIn("P-PA-9", "WANG^JIANGUO=王^建国"), username="reg")
+    order = OrderIn("O-PA-9", (ProcedureRequest("CT-CHEST"),))
+    exam = ris.place_order("P-PA-9", "", order, username="reg").exams[0]
+    path = f"/capture/exams/{exam.id}/pathology"
+    page, guard = open_page(browser, core.base_url, path, "zhou", PASSWORD)
+    expect(page.locator("#exam")).to_contain_text("王建国")
+    rows = page.locator("#sites tr.cap-site")
+    expect(rows).to_have_count(1)
+    rows.nth(0).locator("input[type=text]").fill("胃窦")
+    rows.nth(0).locator("input[type=number]").fill("2")
+    page.click("#add-site")
+    rows.nth(1).locator("input[type=text]").fill("胃角")
+    expect(page.locator("#total")).to_have_text("3")
+    page.fill("#clinical", "上腹痛")
+    page.click("#save")
+    expect(page.locator("#print-a5")).to_be_visible()
+    with core.api() as admin:
+        saved = admin.get(f"/api/capture/exams/{exam.id}/pathology").json()
+    assert [(s["site"], s["specimens"]) for s in saved["sites"]] == [("胃窦", 2), ("胃角", 1)]
+    page.reload()
+    expect(rows).to_have_count(2)
+    assert guard.outside == [] and guard.console_errors == [], guard.console_errors
+
+
 def test_live_page(browser: Browser, core: RunningCore) -> None:
     engine = core.core.engine
     auth.create_user(engine, "wu", PASSWORD, "department_head", "吴主任")

@@ -72,6 +72,8 @@ def test_captures_arrive_then_tick_caption_reorder_print(
     page.locator("[data-tab='images']").click()
     thumbs = page.locator("#thumbs .rp-thumb")
     expect(thumbs).to_have_count(1)
+    link = page.locator("#pathology-link")
+    expect(link).to_have_attribute("href", f"/capture/exams/{exam_id}/pathology")
 
     # Two captures stored over DICOM while the editor is open: pushed, no reload.
     core.register("WEIJING1", port=11112)

@@ -198,6 +198,7 @@ export async function showThumbs() {
   $("thumbs").replaceChildren(...boxes);
   if (!boxes.length) $("thumbs").append(el("p", { className: "sub", textContent: t("reporting_ui.images.none") }));
   showKeyList();
+  $("pathology-link").href = `/capture/exams/${editor.exam.id}/pathology`; // endoscopy biopsies
   if (!following) {
     following = true;
     liveEvents(followArrivals, showThumbs);
