@@ -37,11 +37,13 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from core_server import clock, db
 from core_server.archive import Archive, Level, Origin
+from core_server.film.annotations import annotate
 from core_server.film.print_scp import PrintedFilm
 from core_server.film.sheet import FilmSheet, compose
 from core_server.film.tables import film_sheets
 from core_server.refusals import NotFound
 from core_server.ris import Exam, Ris
+from core_server.ris import NotFound as NoSuchExam
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +166,7 @@ def match_exam(archive: Archive, ris: Ris | None, hints: Hints) -> tuple[Exam | 
 def _by_accession(ris: Ris, accession: str) -> Exam | None:
     try:
         return ris.exam_by_accession(accession)
-    except NotFound:
+    except (NotFound, NoSuchExam):  # the RIS raises its own NotFound
         return None
 
 
@@ -277,9 +279,11 @@ def store_sheet(
     hints: Hints | None = None,
     copies: int = 1,
     requested_by: str = "",
+    annotations: dict[int, str] | None = None,
 ) -> StoredSheet:
-    """Compose ``sheet``, archive it in its exam's study (matched as the module says unless
-    ``exam_id`` is given) and record it in ``film_sheets``."""
+    """Compose ``sheet`` (with its ``annotations`` by position drawn below it), archive it
+    in its exam's study (matched as the module says unless ``exam_id`` is given) and record
+    it in ``film_sheets``."""
     hints = hints or Hints()
     exam: Exam | None
     if exam_id is not None:
@@ -289,7 +293,7 @@ def store_sheet(
     else:
         exam, rule = match_exam(archive, ris, hints)
     study = _study_of(archive, exam) if exam is not None else {}
-    picture = compose(sheet, dpi)
+    picture = annotate(compose(sheet, dpi), annotations or {}, dpi)
     ds = sheet_dataset(picture, sheet, exam, study, hints, dpi)
     archive.store_instance(encode(ds), Origin("film", hints.calling_ae))
     modality = exam.modality if exam is not None else ""
@@ -341,7 +345,15 @@ def modality_printer(archive: Archive, ris: Ris | None, dpi: int = DEFAULT_DPI) 
     film box archived as a sheet from the modality."""
 
     def print_film(film: PrintedFilm) -> None:
-        store_sheet(archive, ris, film.sheet, dpi=dpi, hints=Hints.of(film), copies=film.copies)
+        store_sheet(
+            archive,
+            ris,
+            film.sheet,
+            dpi=dpi,
+            hints=Hints.of(film),
+            copies=film.copies,
+            annotations=film.annotations,
+        )
 
     return print_film
 
