@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 
 from core_server import auth
+from core_server.film.printers import DESTINATIONS, MEDIA, PRIORITIES
+from core_server.film.sheet import FILM_SIZES_MM
 from core_server.web.film.routes_printers import STAFF
 from core_server.web.security import require_page
 from core_server.web.templating import PageLink, add_page_link, render
@@ -19,7 +21,14 @@ User = Annotated[auth.User, Depends(require_page(*STAFF))]
 
 @router.get("/film/printers")
 def printers_page(request: Request, user: User) -> Response:
-    return render(request, "film/printers.html", {}, i18n_prefixes=("film.",))
+    # The choices of the administrators' printer form (docs/film-printing.md).
+    choices = {
+        "film_sizes": list(FILM_SIZES_MM),
+        "media": MEDIA,
+        "destinations": DESTINATIONS,
+        "priorities": PRIORITIES,
+    }
+    return render(request, "film/printers.html", choices, i18n_prefixes=("film.",))
 
 
 def install(app: FastAPI) -> None:

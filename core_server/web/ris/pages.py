@@ -36,7 +36,13 @@ def technician_page(
     request: Request, user: Annotated[auth.User, Depends(require_page(*TECHNICIANS))]
 ) -> Response:
     # The technician grades image quality here too (the reporting API's grades and texts).
-    prefixes = (*_TEXTS, "reporting.quality.", "reporting_ui.quality.image", "discs.queue.title")
+    prefixes = (
+        *_TEXTS,
+        "reporting.quality.",
+        "reporting_ui.quality.image",
+        "discs.queue.title",
+        "film.compose.link",
+    )
     return render(request, "ris/technician.html", {}, i18n_prefixes=prefixes)
 
 

@@ -38,6 +38,8 @@ function printerRow(p) {
     el("td", { textContent: events.join("; ") }),
     el("td", {}, button("film.printer.check", async () => drawPrinter(await api(`/api/film/printers/${p.id}/check`, { method: "POST", json: {} })))),
   );
+  // Administrators have the printer form (printer_form.js): it edits this printer.
+  if ($("printer-form")) row.lastChild.append(button("film.printer.edit", async () => document.dispatchEvent(new CustomEvent("film:edit-printer", { detail: p }))));
   row.dataset.printer = String(p.id);
   return row;
 }
@@ -85,6 +87,7 @@ async function load() {
   }
 }
 
+document.addEventListener("film:printer-saved", (event) => drawPrinter(event.detail));
 liveEvents(
   (event) => {
     if (event.type === "film.print_job" && event.payload.job) drawJob(event.payload.job);

@@ -114,6 +114,10 @@ function row(exam) {
   if (GRADABLE.includes(exam.status) && document.querySelector('header a[href="/discs"]')) {
     actions.append(el("a", { href: `/discs?exam=${exam.id}`, className: "button secondary burn-disc", textContent: t("discs.queue.title") }));
   }
+  // The film composer for an exam with images (issue 20).
+  if (exam.images && exam.studies.length) {
+    actions.append(el("a", { href: `/film/compose?study=${encodeURIComponent(exam.studies[0])}&exam=${exam.id}`, className: "button secondary film-compose", textContent: t("film.compose.link") }));
+  }
   const name = el("td", {}, exam.patient_display_name, el("div", { className: "sub", textContent: exam.patient_pinyin_display }));
   if (exam.emergency) name.prepend(el("span", { className: "badge emergency", textContent: t("ris.exam.emergency") }));
   const tr = el("tr", { className: "exam" },
