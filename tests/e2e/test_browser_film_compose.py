@@ -1,5 +1,5 @@
 """In headless Chromium: an administrator adds a laser imager with the printer form on
-/film/printers (a pynetdicom Print SCP of the tests), then a technician opens the film
+/film/printers (a pynetdicom Print SCP of the tests) and edits it, then a technician opens the film
 composer for a study of two images, chooses 2x1, puts one image in by clicking a box and then
 the image and the other by dragging it, changes the second's window, looks at the server's
 preview and prints; the printers page shows the job printed and the Print SCP got a 2x1 film.
@@ -44,6 +44,15 @@ def _add_printer_with_the_form(tab: Page, port: int) -> None:
     expect(form).to_be_hidden()
     expect(tab.locator("#printers tbody tr")).to_contain_text("一号激光相机")
     expect(tab.locator("#printers tbody tr")).to_contain_text(f"OWNPRINTER@127.0.0.1:{port}")
+    # Edited with the same form: it comes filled with the printer.
+    tab.click("#printers [data-action='film.printer.edit']")
+    expect(form.locator("[name=modalities]")).to_have_value("CT, MR")
+    expect(form.locator("input[name=film_sizes][value='8INX10IN']")).to_be_checked()
+    form.locator("[name=modalities]").fill("CT")
+    form.locator("button[type=submit]").click()
+    expect(form).to_be_hidden()
+    expect(tab.locator("#printers tbody tr")).to_have_count(1)
+    expect(tab.locator("#printers tbody tr td").nth(2)).to_have_text("CT")
 
 
 def test_compose_two_images_preview_and_print(
