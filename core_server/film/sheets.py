@@ -24,21 +24,29 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from pydicom import Dataset
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import insert
 
 from core_server import clock, db
 from core_server.archive import Archive, Level, Origin
 from core_server.film.annotations import annotate
 from core_server.film.print_scp import PrintedFilm
+from core_server.film.register import (
+    SheetRow,
+    link_sheet,
+    mark_printed,
+    sheet,
+    sheet_count,
+    sheets_of_exam,
+    sheets_of_exams,
+    unmatched_sheets,
+)
 from core_server.film.sheet import FilmSheet, compose
 from core_server.film.tables import film_sheets
 from core_server.refusals import NotFound
@@ -98,34 +106,6 @@ class StoredSheet:
     sop_instance_uid: str
     width: int
     height: int
-
-
-@dataclass(frozen=True)
-class SheetRow:
-    id: int
-    exam_id: int | None
-    accession_number: str
-    patient_id: str
-    modality: str
-    study_instance_uid: str
-    sop_instance_uid: str
-    source: str
-    calling_ae: str
-    film_size: str
-    display_format: str
-    copies: int
-    images: int
-    created_at: datetime
-    printed_at: datetime | None
-    printer: str | None
-    printed_copies: int
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        values = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
-        values["created_at"] = clock.iso(self.created_at)
-        values["printed_at"] = clock.iso(self.printed_at) if self.printed_at else None
-        return values
 
 
 # -- matching --------------------------------------------------------------------------------
@@ -358,101 +338,21 @@ def modality_printer(archive: Archive, ris: Ris | None, dpi: int = DEFAULT_DPI) 
     return print_film
 
 
-def _row(r: Any) -> SheetRow:
-    return SheetRow(
-        int(r.id),
-        None if r.exam_id is None else int(r.exam_id),
-        r.accession_number,
-        r.patient_id,
-        r.modality,
-        r.study_instance_uid,
-        r.sop_instance_uid,
-        r.source,
-        r.calling_ae,
-        r.film_size,
-        r.display_format,
-        int(r.copies),
-        int(r.images),
-        r.created_at,
-        r.printed_at,
-        r.printer,
-        int(r.printed_copies),
-    )
-
-
-def sheets_of_exams(engine: Engine, exam_ids: Iterable[int]) -> dict[int, list[SheetRow]]:
-    """Each exam's sheets in the order they were made (exams without sheets are left out)."""
-    ids = sorted(set(exam_ids))
-    found: dict[int, list[SheetRow]] = {}
-    if not ids:
-        return found
-    c = film_sheets.c
-    with db.read(engine) as conn:
-        rows = conn.execute(
-            select(film_sheets).where(c.exam_id.in_(ids)).order_by(c.created_at, c.id)
-        )
-        for r in rows:
-            found.setdefault(int(r.exam_id), []).append(_row(r))
-    return found
-
-
-def sheet_count(engine: Engine, exam_id: int) -> int:
-    with db.read(engine) as conn:
-        return int(
-            conn.execute(
-                select(func.count())
-                .select_from(film_sheets)
-                .where(film_sheets.c.exam_id == exam_id)
-            ).scalar_one()
-        )
-
-
-def unmatched_sheets(engine: Engine, limit: int = 200) -> list[SheetRow]:
-    """Films without exam, newest first."""
-    c = film_sheets.c
-    with db.read(engine) as conn:
-        rows = conn.execute(
-            select(film_sheets)
-            .where(c.exam_id.is_(None))
-            .order_by(c.created_at.desc())
-            .limit(limit)
-        )
-        return [_row(r) for r in rows]
-
-
-def sheet(engine: Engine, sheet_id: int) -> SheetRow:
-    with db.read(engine) as conn:
-        row = conn.execute(select(film_sheets).where(film_sheets.c.id == sheet_id)).first()
-    if row is None:
-        raise NotFound("film.sheet_not_found", sheet_id=sheet_id)
-    return _row(row)
-
-
-def _update(engine: Engine, sheet_id: int, **values: Any) -> None:
-    with db.write(engine) as conn:
-        done = conn.execute(
-            update(film_sheets).where(film_sheets.c.id == sheet_id).values(**values)
-        )
-    if done.rowcount == 0:
-        raise NotFound("film.sheet_not_found", sheet_id=sheet_id)
-
-
-def mark_printed(engine: Engine, sheet_id: int, printer: str, copies: int, at: datetime) -> None:
-    """A laser imager printed the sheet (``copies`` more copies)."""
-    with db.write(engine) as conn:
-        done = conn.execute(
-            update(film_sheets)
-            .where(film_sheets.c.id == sheet_id)
-            .values(
-                printed_at=at,
-                printer=printer,
-                printed_copies=film_sheets.c.printed_copies + copies,
-            )
-        )
-    if done.rowcount == 0:
-        raise NotFound("film.sheet_not_found", sheet_id=sheet_id)
-
-
-def link_sheet(engine: Engine, sheet_id: int, exam_id: int) -> None:
-    """Give a sheet its exam (a film without exam linked by an admin)."""
-    _update(engine, sheet_id, exam_id=exam_id)
+__all__ = [
+    "DEFAULT_DPI",
+    "Hints",
+    "SheetRow",
+    "StoredSheet",
+    "encode",
+    "link_sheet",
+    "mark_printed",
+    "match_exam",
+    "modality_printer",
+    "sheet",
+    "sheet_count",
+    "sheet_dataset",
+    "sheets_of_exam",
+    "sheets_of_exams",
+    "store_sheet",
+    "unmatched_sheets",
+]
