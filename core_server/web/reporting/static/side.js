@@ -217,25 +217,36 @@ function followArrivals(message) {
 }
 
 // The chosen key images in their printed order, each with its caption (the KeyImage note).
+// Changes are queued: each applies to the list as the previous PUT left it, so a caption typed
+// while another change is on its way is not lost.
+let keySaves = Promise.resolve();
+
 function keyItem(k, index, count) {
-  const path = `/dicom-web/studies/${encodeURIComponent(k.study_uid)}/series/${encodeURIComponent(k.series_uid)}/instances/${encodeURIComponent(k.sop_instance_uid)}`;
+  const sop = k.sop_instance_uid;
+  const path = `/dicom-web/studies/${encodeURIComponent(k.study_uid)}/series/${encodeURIComponent(k.series_uid)}/instances/${encodeURIComponent(sop)}`;
   const caption = el("input", { type: "text", maxLength: 64, value: k.note || "", placeholder: t("reporting_ui.key_images.caption") });
   caption.setAttribute("aria-label", t("reporting_ui.key_images.caption"));
   caption.disabled = !editor.editable;
-  caption.addEventListener("change", () => saveKeyImages(editor.report.key_images.map((o, i) => (i === index ? { ...o, note: caption.value.trim() } : o))));
+  // The input already shows the caption: saved without redrawing the list (typing goes on).
+  caption.addEventListener("change", () => {
+    const note = caption.value.trim();
+    saveKeyImages((list) => list.map((o) => (o.sop_instance_uid === sop ? { ...o, note } : o)), false);
+  });
   const move = (by, label, disabled) => {
     const button = el("button", { type: "button", className: "secondary", textContent: label, title: t(by < 0 ? "reporting_ui.key_images.up" : "reporting_ui.key_images.down") });
     button.disabled = disabled || !editor.editable;
-    button.addEventListener("click", () => {
-      const list = [...editor.report.key_images];
-      [list[index], list[index + by]] = [list[index + by], list[index]];
-      saveKeyImages(list);
-    });
+    button.addEventListener("click", () => saveKeyImages((list) => {
+      const at = list.findIndex((o) => o.sop_instance_uid === sop);
+      if (at < 0 || at + by < 0 || at + by >= list.length) return list;
+      const moved = [...list];
+      [moved[at], moved[at + by]] = [moved[at + by], moved[at]];
+      return moved;
+    }));
     return button;
   };
   const item = el("li", { className: "rp-key" }, el("img", { src: path + "/thumbnail", alt: "", width: 48, height: 48 }), caption,
     move(-1, "↑", index === 0), move(1, "↓", index === count - 1));
-  item.dataset.sop = k.sop_instance_uid;
+  item.dataset.sop = sop;
   return item;
 }
 
@@ -245,26 +256,29 @@ function showKeyList() {
   $("key-images-none").hidden = keys.length > 0;
 }
 
-async function saveKeyImages(images) {
-  try {
-    editor.report = await api(`/api/reporting/reports/${editor.report.id}/key-images`, { method: "PUT", json: images });
-  } catch (error) {
-    showError($("error"), error);
-  }
-  const chosen = new Set(editor.report.key_images.map((k) => k.sop_instance_uid));
-  for (const box of $("thumbs").querySelectorAll(".rp-thumb")) {
-    box.classList.toggle("key", chosen.has(box.dataset.sop));
-    box.setAttribute("aria-pressed", String(chosen.has(box.dataset.sop)));
-  }
-  showKeyList();
+function saveKeyImages(change, redraw = true) {
+  keySaves = keySaves.then(async () => {
+    try {
+      const images = change(editor.report.key_images);
+      editor.report = await api(`/api/reporting/reports/${editor.report.id}/key-images`, { method: "PUT", json: images });
+    } catch (error) {
+      showError($("error"), error);
+      redraw = true; // show what is kept
+    }
+    const chosen = new Set(editor.report.key_images.map((k) => k.sop_instance_uid));
+    for (const box of $("thumbs").querySelectorAll(".rp-thumb")) {
+      box.classList.toggle("key", chosen.has(box.dataset.sop));
+      box.setAttribute("aria-pressed", String(chosen.has(box.dataset.sop)));
+    }
+    if (redraw) showKeyList();
+  });
 }
 
 function toggleKeyImage(box) {
-  const keys = editor.report.key_images;
-  const ticked = keys.some((k) => k.sop_instance_uid === box.dataset.sop);
+  const sop = box.dataset.sop;
   // A newly ticked image goes last; the others keep their order and captions.
-  saveKeyImages(ticked ? keys.filter((k) => k.sop_instance_uid !== box.dataset.sop)
-    : [...keys, { study_uid: box.dataset.study, series_uid: box.dataset.series, sop_instance_uid: box.dataset.sop, frame: 1, note: "" }]);
+  saveKeyImages((keys) => (keys.some((k) => k.sop_instance_uid === sop) ? keys.filter((k) => k.sop_instance_uid !== sop)
+    : [...keys, { study_uid: box.dataset.study, series_uid: box.dataset.series, sop_instance_uid: sop, frame: 1, note: "" }]));
 }
 
 // -- critical value alerts of this report -----------------------------------------------------------
