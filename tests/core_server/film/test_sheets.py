@@ -6,12 +6,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Iterator
+from io import BytesIO
 
 import numpy as np
 import pytest
+from PIL import Image
 from pydicom import dcmread
 
-from core_server import clock
+from core_server import auth, clock
 from core_server.film import sheets
 from core_server.film.sheet import FilmSheet, ImageBox, compose
 from core_server.film.sheets import Hints
@@ -114,3 +116,28 @@ def test_mark_printed_and_link(core: RunningCore) -> None:
     (stored,) = archive.locate({"SOPInstanceUID": orphan.sop_instance_uid})
     assert dcmread(stored.path).AccessionNumber == ris.exam(exam_id).accession_number
     assert orphan.id not in [s.id for s in sheets.unmatched_sheets(engine)]
+
+
+def test_technician_finds_the_exam_and_sees_the_picture(core: RunningCore) -> None:
+    ris, archive, engine = core.core.ris, core.core.archive, core.core.engine
+    p = patient(core, f"P-TECH-{engine.dialect.name}", "赵^一")
+    exam_id = p.exam("ct", status="completed", images=1)
+    orphan = sheets.store_sheet(archive, ris, _sheet(), dpi=DPI, hints=Hints(calling_ae="WSY"))
+    name = f"tech-{engine.dialect.name}"
+    auth.create_user(engine, name, "Technician-2026", "technician", display_name="技师")
+    auth.create_user(engine, f"doc-{name}", "Clinician-2026", "clinician", display_name="医生")
+    with core.api(name, "Technician-2026") as tech:
+        assert orphan.id in [s["id"] for s in tech.get("/api/film/sheets/unmatched").json()]
+        jpeg = tech.get(f"/api/film/sheets/{orphan.id}/picture.jpg")
+        assert jpeg.headers["content-type"] == "image/jpeg"
+        assert Image.open(BytesIO(jpeg.content)).size == (orphan.width, orphan.height)  # 160 px
+        (found,) = tech.get(
+            "/api/film/sheets/exams", params={"accession": p.accessions["ct"]}
+        ).json()
+        assert found["id"] == exam_id and found["patient_name"] == "赵一"
+        assert tech.get("/api/film/sheets/exams", params={"accession": "NO-SUCH"}).json() == []
+        assert tech.post(f"/api/film/sheets/{orphan.id}/exam", json={"exam_id": exam_id}).is_success
+        assert tech.get("/film/sheets").status_code == 200
+    with core.api(f"doc-{name}", "Clinician-2026") as clinician:
+        assert clinician.get("/api/film/sheets/unmatched").status_code == 403
+        assert clinician.get(f"/api/film/sheets/{orphan.id}/picture.jpg").status_code == 403
