@@ -16,6 +16,7 @@ from core_server.archive import InstanceFile
 from core_server.dicomweb.dicom_json import dataset_json, dumps
 from core_server.dicomweb.instances import header
 from core_server.dicomweb.tables import instance_metadata
+from core_server.dicomweb.video import is_video
 
 log = logging.getLogger(__name__)
 _BATCH = 500
@@ -35,7 +36,13 @@ def encode_instance(f: InstanceFile) -> str:
     if "Rows" in ds and "Columns" in ds:
         syntax = ds.file_meta.TransferSyntaxUID
         pixel_vr = "OB" if syntax.is_encapsulated or int(ds.get("BitsAllocated", 8)) <= 8 else "OW"
-    return dumps(dataset_json(ds, instance_prefix(ds), pixel_data=pixel_vr))
+    out = dataset_json(ds, instance_prefix(ds), pixel_data=pixel_vr)
+    stored = str(ds.file_meta.get("TransferSyntaxUID", ""))
+    if is_video(stored):
+        # Available Transfer Syntax UID: OHIF's dicom-video extension plays an instance only
+        # when it sees an MPEG-4 syntax here.
+        out["00083002"] = {"vr": "UI", "Value": [stored]}
+    return dumps(out)
 
 
 @dataclass

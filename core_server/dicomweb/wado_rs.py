@@ -12,7 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from core_server import auth
 from core_server.archive import InstanceFile, Level
-from core_server.dicomweb import rendering
+from core_server.dicomweb import rendering, video
 from core_server.dicomweb.access import archive_of, audit, may_read_images
 from core_server.dicomweb.dicom_json import PIXEL_DATA, absolute_bulk_uris
 from core_server.dicomweb.instances import (
@@ -152,6 +152,9 @@ def frame_numbers(text: str) -> list[int]:
 
 
 def frames_response(request: Request, f: InstanceFile, numbers: list[int]) -> Response:
+    if video.is_video(f.transfer_syntax_uid):
+        # One fragment holds the whole stream: there is no frame to cut out of it.
+        raise HTTPException(404, "a video's frames are not given one by one: see /rendered")
     try:
         choice = frame_choice(_accept(request), f.transfer_syntax_uid)
         if choice.as_stored:
@@ -233,6 +236,8 @@ def rendering_of(request: Request, *, thumbnail: bool) -> rendering.Rendering:
 
 
 def image_response(f: InstanceFile, frame: int, how: rendering.Rendering) -> Response:
+    if video.is_video(f.transfer_syntax_uid):
+        raise HTTPException(404, "a video's frames are not rendered one by one: see /rendered")
     try:
         image = rendering.render(f.path, frame, how)
     except NotAvailable as exc:
@@ -268,6 +273,8 @@ def rendered_instance(
     request: Request, study: str, series: str, instance: str, _user: Reader
 ) -> Response:
     f = located(request, study, series, instance)[0]
+    if video.is_video(f.transfer_syntax_uid):
+        return video.video_response(request, f)
     return image_response(f, 1, rendering_of(request, thumbnail=False))
 
 
