@@ -1,0 +1,1 @@
+"""TLS for every port: the appliance CA, certificates, and the contexts the HTTP, DICOM and HL7 listeners use."""
