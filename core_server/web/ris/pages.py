@@ -12,6 +12,8 @@ from fastapi.responses import Response
 
 from core_server import auth, clock
 from core_server.ris import Exam, Patient
+from core_server.web.discs import routes as discs_routes
+from core_server.web.film import routes_compose as compose
 from core_server.web.security import require_page
 from core_server.web.templating import PageLink, add_page_link, render
 
@@ -43,7 +45,14 @@ def technician_page(
         "discs.queue.title",
         "film.compose.link",
     )
-    return render(request, "ris/technician.html", {}, i18n_prefixes=prefixes)
+    # What this user may open from an exam: the page need not guess from the header's links.
+    actions = {
+        "burn_disc": user.role in discs_routes.STAFF,
+        "compose_film": user.role in compose.COMPOSERS,
+    }
+    return render(
+        request, "ris/technician.html", {"page_data": {"actions": actions}}, i18n_prefixes=prefixes
+    )
 
 
 @router.get("/ris/reconciliation")

@@ -3,7 +3,7 @@
 // person reads them, times in the hospital's zone; buttons stay disabled while they work.
 import { api, busy, showError } from "/static/shared/api.js";
 import { hospitalDate, when } from "/static/shared/dates.js";
-import { el } from "/static/shared/dom.js";
+import { el, pageData } from "/static/shared/dom.js";
 import { t } from "/static/shared/i18n.js";
 import { statusText } from "/static/ris/common.js";
 
@@ -12,6 +12,7 @@ const dayInput = document.getElementById("day");
 const rows = document.querySelector("#exams tbody");
 const errorBox = document.getElementById("error");
 const statusLine = document.getElementById("status");
+const ACTIONS = pageData().actions || {};
 const NEXT = { scheduled: ["arrived", "ris.action.check_in"], arrived: ["in_progress", "ris.action.start"], in_progress: ["completed", "ris.action.finish"] };
 
 async function act(path, json, button = null) {
@@ -110,12 +111,11 @@ function row(exam) {
     actions.append(retake);
   }
   if (GRADABLE.includes(exam.status)) actions.append(imageQuality(exam));
-  // A disc of a performed exam, for users the header shows the disc page to (its roles).
-  if (GRADABLE.includes(exam.status) && document.querySelector('header a[href="/discs"]')) {
+  // A disc of a performed exam, and the film composer, for users who may (the page says).
+  if (GRADABLE.includes(exam.status) && ACTIONS.burn_disc) {
     actions.append(el("a", { href: `/discs?exam=${exam.id}`, className: "button secondary burn-disc", textContent: t("discs.queue.title") }));
   }
-  // The film composer for an exam with images (issue 20).
-  if (exam.images && exam.studies.length) {
+  if (exam.images && exam.studies.length && ACTIONS.compose_film) {
     actions.append(el("a", { href: `/film/compose?study=${encodeURIComponent(exam.studies[0])}&exam=${exam.id}`, className: "button secondary film-compose", textContent: t("film.compose.link") }));
   }
   const name = el("td", {}, exam.patient_display_name, el("div", { className: "sub", textContent: exam.patient_pinyin_display }));
