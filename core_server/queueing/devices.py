@@ -23,7 +23,8 @@ from core_server.queueing.refusals import QueueRefusal, invalid, not_found
 from core_server.queueing.tables import devices, rooms, screens
 
 KEY_HOURS = 10 * 365 * 24  # a device key lives until revoked (ten years)
-KINDS = ("screen", "caller", "printer", "kiosk", "capture")  # kiosk: disc kiosk; capture: capture station
+# kiosk: the disc kiosk; capture: a capture station (ultrasound, endoscopy)
+KINDS = ("screen", "caller", "printer", "kiosk", "capture")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$")
 USER_PREFIX = "device-"
 
