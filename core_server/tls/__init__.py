@@ -1,1 +1,2 @@
-"""TLS for every port: the appliance CA, certificates, and the contexts the HTTP, DICOM and HL7 listeners use."""
+"""TLS for every port: the appliance CA, certificates, and the contexts that the HTTP, DICOM
+and HL7 listeners use."""
