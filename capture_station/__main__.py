@@ -11,30 +11,30 @@ from __future__ import annotations
 
 import argparse
 import logging
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pygame
-from pydicom import Dataset
 from pydicom.uid import generate_uid
 
 from capture_station import app as station_app
-from capture_station import mpps, ui, worklist
+from capture_station import mpps, scope, ui, worklist
+from capture_station.checking import check, make_scanner, make_sources, peer
 from capture_station.contract import Capture, Frame, PedalSource, StationIdentity, VideoSource
-from capture_station.sender import Peer, Sender
+from capture_station.grabber import Grabber, dataset_builder
+from capture_station.live import LiveFeed
+from capture_station.sender import Sender
 from capture_station.settings import Settings
 from capture_station.spool import CaptureSpool, Session
 from device_kit import cli, enrolment, link
 from device_kit.client import CoreClient
-from device_kit.drivers import Availability
 from device_kit.events import Tick
-from device_kit.program import DeviceProgram, run_window, screen_needs
+from device_kit.program import DeviceProgram, PolledInput, run_window
 from device_kit.screen import Canvas
+from device_kit.spool import Outcome, Spool
 from device_kit.systemd import Notifier
 
 log = logging.getLogger("capture_station")
@@ -54,65 +54,6 @@ KEYS = {
 }
 
 
-class Grabber:
-    """Reads the video source on its own thread: the latest frame for the preview and the
-    stills, every frame for a clip being recorded."""
-
-    def __init__(self, source: VideoSource) -> None:
-        self.source = source
-        self.latest: Frame | None = None
-        self.recorder: Any = None
-        self._changed = threading.Condition()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="grabber", daemon=True)
-
-    def start(self) -> None:
-        self.source.open()
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=3)
-        self.source.close()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            frame = self.source.read(0.5)
-            with self._changed:
-                self.latest = frame
-                if frame is not None and self.recorder is not None:
-                    self.recorder.add(frame)
-                self._changed.notify_all()
-
-    def frames(self, count: int, timeout: float = 2.0) -> list[Frame]:
-        """The latest frame, then each new one until ``count`` (a burst); fewer on no signal."""
-        taken: list[Frame] = []
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while len(taken) < count and time.monotonic() < deadline:
-                frame = self.latest
-                if frame is not None and (not taken or frame.index != taken[-1].index):
-                    taken.append(frame)
-                    continue
-                # No frame yet (starting) or a read that timed out: wait for one, up to
-                # ``timeout``; a still of no signal is never made.
-                self._changed.wait(0.2)
-        return taken
-
-
-def dataset_builder(station: StationIdentity) -> Callable[[Capture, Path], Dataset]:
-    def build(capture: Capture, path: Path) -> Dataset:
-        if capture.kind == "still":
-            from capture_station.media.still import still_dataset
-
-            return still_dataset(path.read_bytes(), capture, station)
-        from capture_station.media.clip import clip_dataset  # type: ignore[import-not-found]
-
-        return clip_dataset(path, capture, station)  # type: ignore[no-any-return]
-
-    return build
-
-
 def identity(settings: Settings) -> StationIdentity:
     return StationIdentity(
         settings.station_name,
@@ -120,11 +61,6 @@ def identity(settings: Settings) -> StationIdentity:
         settings.department,
         institution=settings.institution,
     )
-
-
-def peer(settings: Settings, record: enrolment.Enrolment) -> Peer:
-    host = settings.core_host or urlparse(record.core_url).hostname or "127.0.0.1"
-    return Peer(host, settings.core_port, settings.core_ae_title, settings.request_timeout)
 
 
 class CaptureProgram(DeviceProgram[station_app.Event]):
@@ -137,7 +73,8 @@ class CaptureProgram(DeviceProgram[station_app.Event]):
         pedals: PedalSource | None,
         notifier: Notifier | None = None,
     ) -> None:
-        super().__init__(settings, record, canvas, notifier)
+        # The device spool holds the scope uses the core has not answered yet (offline).
+        super().__init__(settings, record, canvas, notifier, Spool(settings.spool_file))
         self.options = settings
         self.station = identity(settings)
         self.spool = CaptureSpool(settings.captures_dir)
@@ -151,6 +88,14 @@ class CaptureProgram(DeviceProgram[station_app.Event]):
         )
         self.grabber = Grabber(video)
         self.pedals = pedals
+        scanner = make_scanner(settings)
+        self.scanner = PolledInput(scanner) if scanner is not None else None
+        self.live = (
+            LiveFeed(record.core_url, record.device_key, self._latest, fps=settings.live_fps)
+            if settings.live_feed
+            else None
+        )
+        self._pruned = 0.0
         self.thumbnails = ui.Thumbnails(settings.captures_dir)
         self.targets: list[ui.Target] = []
         self.session: Session | None = self.spool.session()
@@ -164,6 +109,10 @@ class CaptureProgram(DeviceProgram[station_app.Event]):
             burst_count=settings.burst_count,
             timed_seconds=settings.timed_seconds,
             clip_max_seconds=settings.clip_max_seconds,
+            scope=scope.ScopeCheck(
+                settings.scope_check and settings.department == "endoscopy",
+                settings.scope_wait_seconds,
+            ),
         )
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -172,20 +121,31 @@ class CaptureProgram(DeviceProgram[station_app.Event]):
         session = self.session
         captures = self.spool.captures(session.exam.accession_number) if session else []
         self.app.unsent = len(self.spool.unsent())
+        use = scope.ScopeUse.from_json(session.scope) if session and session.scope else None
         self.handle(
             station_app.Restored(
-                session.exam if session else None, captures, bool(session and session.step_uid)
+                session.exam if session else None,
+                captures,
+                bool(session and session.step_uid),
+                use,
             )
         )
+        self._prune()
         self.grabber.start()
         if self.pedals is not None:
             self.pedals.open()
         self.sender.start()
+        if self.live is not None:
+            self.live.start()
         super().start()
         self._do(self.app.start())
 
     def stop(self) -> None:
         super().stop()
+        if self.live is not None:
+            self.live.stop()
+        if self.scanner is not None:
+            self.scanner.source.close()
         self.sender.stop()
         self.grabber.stop()
         if self.pedals is not None:
@@ -199,7 +159,13 @@ class CaptureProgram(DeviceProgram[station_app.Event]):
             for press in self.pedals.poll():
                 log.debug("pedal %s %s", press.code, "down" if press.down else "up")
                 self.handle(station_app.Pedal(press))
+        if self.scanner is not None:
+            for code in self.scanner.poll()[0]:
+                log.info("scope tag scanned: %s", code)
+                self.handle(scope.ScopeScanned(code))
         self.handle(station_app.Clock(now))
+        if now - self._pruned > 86400:
+            self._prune()
         frame = self.grabber.latest
         index = frame.index if frame is not None else -1
         if index != self._shown_frame:
@@ -235,13 +201,35 @@ class CaptureProgram(DeviceProgram[station_app.Event]):
         state = "online" if self.sender.online else "offline"
         return f"{exam}, {len(self.app.shown_captures)} captures, {self.app.unsent} unsent, {state}"
 
+    def _latest(self) -> Frame | None:
+        """The live feed's frame: the preview's own newest one (None: no signal)."""
+        return self.grabber.latest
+
+    def _prune(self) -> None:
+        self._pruned = time.monotonic()
+        keep = self.session.exam.accession_number if self.session else ""
+        days = self.options.keep_sent_days
+        removed = self.spool.prune(days * 86400, keep=keep)
+        if removed:
+            log.info("removed %d sent captures older than %g days", removed, days)
+
     def translate(self, event: link.LinkEvent) -> station_app.Event | None:
+        if isinstance(event, link.Settled) and event.result.action.kind == "scope":
+            return _scope_answer(event)
         if isinstance(event, link.Pushed):
             kind = str(event.message.get("type") or "")
             if kind.startswith(("ticket.", "room.")):
                 self._do([station_app.FetchCalled()])
             return None
         if isinstance(event, link.Answer):
+            if event.tag == "scopes":
+                if event.error is not None:
+                    log.warning("could not fetch the scopes: %s", event.error)
+                    return None
+                found = event.value.get("scopes", [])
+                return scope.ScopesFetched(
+                    tuple((str(s["scope"]["code"]), s.get("warning")) for s in found)
+                )
             if event.error is not None:
                 log.warning("could not fetch the %s: %s", event.tag, event.error)
                 return station_app.WorklistFailed(str(event.error))
@@ -288,6 +276,25 @@ class CaptureProgram(DeviceProgram[station_app.Event]):
                 self._start_clip()
             case station_app.StopClip():
                 self._stop_clip()
+            case scope.FetchScopes():
+                self.link.submit("scopes", lambda client: client.get("/api/capture/scopes"))
+            case scope.UseScope(exam, code):
+                path = f"/api/capture/exams/{exam.exam_id}/scope"
+                self.link.spool_action("scope", "POST", path, {"scope": code})
+            case scope.RecordScope(exam, use):
+                self._record_scope(use)
+
+    def _record_scope(self, use: scope.ScopeUse) -> None:
+        """The scope and its state with the exam under way; "continue anyway" with its time."""
+        if use.status == "accepted" and not use.accepted_at:
+            use.accepted_at = self._now_iso()
+            log.warning(
+                "scope %s used despite %s: continued anyway at %s",
+                use.code, use.warning, use.accepted_at,
+            )  # fmt: skip
+        if self.session is not None:
+            self.session.scope = use.as_json()
+            self.spool.save_session(self.session)
 
     def _fetch_worklist(self, client: CoreClient) -> list[Any]:
         settings = self.options
@@ -325,6 +332,7 @@ class CaptureProgram(DeviceProgram[station_app.Event]):
                     key, "still", generate_uid(), session.still_series, session.exam,
                     self._now_iso(), f"{key}.{'png' if self.options.lossless else 'jpg'}",
                     width, height, self.spool.next_instance(session.still_series),
+                    extra={"scope": session.scope} if session.scope else {},
                 )  # fmt: skip
                 taken.append(self.spool.add_still(capture, image))
         except OSError as error:
@@ -398,6 +406,16 @@ class CaptureProgram(DeviceProgram[station_app.Event]):
         self.sender.wake()
 
 
+def _scope_answer(event: link.Settled) -> scope.ScopeAnswered:
+    result = event.result
+    code = str(result.action.body.get("scope", ""))
+    exam_id = int(result.action.path.split("/")[-2])
+    if result.outcome is Outcome.DONE:
+        return scope.ScopeAnswered(code, (result.answer or {}).get("warning"), exam_id=exam_id)
+    message = (result.answer or {}).get("message") or str(result.answer)
+    return scope.ScopeAnswered(code, refused=message, exam_id=exam_id)
+
+
 def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video-source", help="/dev/videoN, a video file, or testsrc[:WxH@fps]")
     parser.add_argument("--pedal", action="append", help="evdev path or events:FILE (repeat)")
@@ -413,55 +431,6 @@ def overrides(settings: Settings, args: argparse.Namespace) -> Settings:
     if getattr(args, "window_size", None):
         changes["window_size"], changes["fullscreen"] = args.window_size, False
     return settings.model_copy(update=changes) if changes else settings
-
-
-def make_sources(settings: Settings) -> tuple[VideoSource, PedalSource | None]:
-    from capture_station.hardware.pedal import make_pedal_source
-    from capture_station.hardware.video import make_video_source
-
-    video = make_video_source(
-        settings.video_source,
-        size=settings.video_dimensions,
-        fps=settings.video_fps,
-        standard=settings.video_standard or None,
-    )
-    pedals = make_pedal_source(settings.pedal) if settings.pedal else None
-    return video, pedals
-
-
-def check(settings: Settings) -> list[Availability]:
-    from capture_station.hardware.pedal import list_input_devices
-
-    video, pedals = make_sources(settings)
-    results = [screen_needs(settings), video.availability()]
-    if pedals is not None:
-        results.append(pedals.availability())
-    devices = list_input_devices()
-    seen = "; ".join(f"{d.path} {d.name} ({', '.join(d.keys[:6])})" for d in devices) or "none"
-    results.append(Availability(f"input devices seen: {seen}"))
-    results.append(_reachable(settings))
-    return results
-
-
-def _reachable(settings: Settings) -> Availability:
-    """The core's HTTP and a DICOM C-ECHO by the station's AE title."""
-    from pynetdicom import AE
-    from pynetdicom.sop_class import Verification
-
-    try:
-        record = enrolment.load(settings.enrolment_file, settings.program)
-    except enrolment.NotEnrolled as error:
-        return Availability("core", (str(error),), ("enrolment",))
-    where = peer(settings, record)
-    ae = AE(ae_title=settings.station_ae_title)
-    ae.add_requested_context(Verification)
-    ae.acse_timeout = ae.network_timeout = settings.request_timeout
-    assoc = ae.associate(where.host, where.port, ae_title=where.ae_title)
-    echoed = assoc.is_established and int(assoc.send_c_echo().get("Status", -1)) == 0
-    if assoc.is_established:
-        assoc.release()
-    name = f"core {record.core_url}, DICOM {where.ae_title}@{where.host}:{where.port}"
-    return Availability(name, () if echoed else ("C-ECHO answered",), ("C-ECHO",))
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -481,7 +450,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return cli.main(Settings, run, check, argv, add_options)
+    return cli.main(Settings, run, check, argv, add_options, overrides)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,17 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from capture_station import scope
 from capture_station.contract import Capture, ExamContext, PedalPress
+from capture_station.scope import Notice as ScopeNotice
+from capture_station.scope import ScopeAnswered, ScopeCheck, ScopeScanned, ScopesFetched
 
 # What a pedal, a key, a button on screen can ask for.
 CAPTURE_COMMANDS = ("still", "burst", "timed", "clip")
 EXAM_COMMANDS = ("delete", "end", "discontinue")
 PICK_COMMANDS = ("pick", "next", "prev", "emergency", "refresh")
-COMMANDS = CAPTURE_COMMANDS + EXAM_COMMANDS + PICK_COMMANDS
+SCOPE_COMMANDS = ("scope", "scope_accept")  # the scope touched in the list; continue anyway
+COMMANDS = CAPTURE_COMMANDS + EXAM_COMMANDS + PICK_COMMANDS + SCOPE_COMMANDS
 # DICOM discontinuation reasons offered on screen (CID 9300 code meanings, by message key).
 DISCONTINUE_REASONS = ("patient_refused", "equipment_failure", "patient_condition", "other")
 
@@ -106,6 +110,7 @@ class Restored:
     exam: ExamContext | None
     captures: list[Capture]
     step_started: bool
+    scope: scope.ScopeUse | None = None
 
 
 Event = (
@@ -121,6 +126,9 @@ Event = (
     | ClipEnded
     | SenderState
     | Restored
+    | ScopeScanned
+    | ScopesFetched
+    | ScopeAnswered
 )
 
 # -- actions --------------------------------------------------------------------------
@@ -201,6 +209,9 @@ Action = (
     | StartStep
     | EndStep
     | Redraw
+    | scope.FetchScopes
+    | scope.UseScope
+    | scope.RecordScope
 )
 
 
@@ -234,6 +245,7 @@ class CaptureApp:
     clip_stopping: bool = False
     choosing_reason: bool = False
     notice: Notice | None = None
+    scope: ScopeCheck = field(default_factory=ScopeCheck)
     now: float = 0.0
     _down: dict[str, float] = field(default_factory=dict)
 
@@ -295,9 +307,17 @@ class CaptureApp:
                 return self._taken([capture]) if capture is not None else [Redraw()]
             case SenderState(online, unsent, sent):
                 return self._sender(online, unsent, sent)
-            case Restored(exam, captures, started):
+            case Restored(exam, captures, started, use):
                 self.exam, self.captures, self.step_started = exam, list(captures), started
+                self.scope.use = use
+                return [scope.FetchScopes(), Redraw()] if self.scope.needed else [Redraw()]
+            case ScopesFetched(scopes):
+                self.scope.known = dict(scopes)
                 return [Redraw()]
+            case ScopeScanned(code):
+                return self._command("scope", code)
+            case ScopeAnswered():
+                return self._scoped(self.scope.answered(self.exam, event))
         raise TypeError(f"unknown event {event!r}")
 
     def _clock(self, monotonic: float) -> list[Action]:
@@ -316,6 +336,8 @@ class CaptureApp:
         ):
             self.clip_stopping = True
             actions += [StopClip(), Redraw()]
+        if self.scope.use is not None:
+            actions += self._scoped(self.scope.clock(self.exam, monotonic))
         return actions
 
     def _pedal(self, press: PedalPress) -> list[Action]:
@@ -339,7 +361,17 @@ class CaptureApp:
     def _command(self, name: str, value: Any) -> list[Action]:
         if self.exam is None:
             return self._choose(name, value)
+        if name == "scope":
+            return self._scoped(self.scope.given(self.exam, str(value or ""), self.now))
+        if name == "scope_accept":
+            return self._scoped(self.scope.accept(self.exam))
         if name in CAPTURE_COMMANDS:
+            waits = self.scope.blocks()
+            if waits is not None:
+                # Endoscopy: no picture until the scope is checked (or continued anyway).
+                scope_code = self.scope.use.code if self.scope.use else ""
+                self._say(waits, error=True, scope=scope_code)
+                return [Redraw()]
             return self._capture(name)
         if name == "delete":
             return self._delete(value)
@@ -378,7 +410,7 @@ class CaptureApp:
             return [CreateEmergency()]
         if name == "refresh":
             return [FetchWorklist(), FetchCalled()]
-        if name in CAPTURE_COMMANDS or name in EXAM_COMMANDS:
+        if name in CAPTURE_COMMANDS or name in EXAM_COMMANDS or name in SCOPE_COMMANDS:
             self._say("pick_patient_first", error=True)
             return [Redraw()]
         return []
@@ -389,7 +421,7 @@ class CaptureApp:
             return [Redraw()]
         self.exam, self.captures, self.step_started = exam, [], False
         self.choosing_reason = False
-        return [BeginExam(exam), Redraw()]
+        return [BeginExam(exam), *self.scope.begin(), Redraw()]
 
     def _capture(self, name: str) -> list[Action]:
         actions: list[Action] = []
@@ -453,6 +485,7 @@ class CaptureApp:
         self.exam, self.captures, self.step_started = None, [], False
         self.timed_due, self.clip_since, self.clip_stopping = None, None, False
         self.choosing_reason = False
+        self.scope.use = None
         return [*actions, FetchWorklist(), FetchCalled(), Redraw()]
 
     def _sender(self, online: bool, unsent: int, sent: frozenset[str]) -> list[Action]:
@@ -462,6 +495,13 @@ class CaptureApp:
             if capture.key in sent and capture.state == "taken":
                 capture.state, changed = "sent", True
         return [Redraw()] if changed else []
+
+    def _scoped(self, outcome: tuple[list[Any], ScopeNotice]) -> list[Action]:
+        actions, notice = outcome
+        if notice is not None:
+            key, values, error = notice
+            self._say(key, error=error, **values)
+        return [*actions, Redraw()] if actions or notice else []
 
     def _highlight_called(self) -> None:
         called = self.called

@@ -79,6 +79,22 @@ class Settings(ScreenSettings):
     send_min_delay: float = Field(1.0, gt=0, description="First retry after a failed send (s)")
     send_max_delay: float = Field(30.0, gt=0, description="Longest wait between retries (s)")
     frames_per_second: int = Field(25, ge=1, le=60, description="Screen (preview) refresh rate")
+    scope_check: bool = Field(
+        True, description="Endoscopy: scan or pick the scope and check it before capture"
+    )
+    scope_scanner: str = Field(
+        "",
+        description="The scope tag's barcode scanner: an evdev path (keyboard wedge, grabbed) "
+        "or serial:PORT (e.g. serial:/dev/ttyACM0); empty: the touch list only",
+    )
+    scope_wait_seconds: float = Field(
+        3.0, gt=0, description="How long capture waits for the core's scope answer (then offline)"
+    )
+    keep_sent_days: float = Field(
+        7.0, gt=0, description="Sent captures older than this leave the spool (on start, daily)"
+    )
+    live_feed: bool = Field(True, description="Send the supervisor's live view when watched")
+    live_fps: float = Field(5.0, gt=0, le=5, description="Live view frames a second (<= 5)")
     screenshot_dir: Path | None = Field(None, description="Save a screenshot after each capture")
 
     @property

@@ -54,6 +54,7 @@ class Session:
     clip_series: str
     step_uid: str = ""  # the MPPS step's SOP Instance UID once started
     started_at: str = ""
+    scope: dict[str, Any] = field(default_factory=dict)  # the endoscope (scope.ScopeUse)
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "exam": self.exam.as_json()}
@@ -196,6 +197,36 @@ class CaptureSpool:
         (self.folder / capture.file).unlink(missing_ok=True)
         return True
 
+    def prune(self, older_than: float, now_ns: int | None = None, keep: str = "") -> int:
+        """Remove sent captures (file and record) and the records of deleted ones taken more
+        than ``older_than`` seconds ago, and finished MPPS steps as old; never an unsent one,
+        never one of the exam under way (accession ``keep``: its thumbnails). Returns how many
+        captures went."""
+        now_ns = time.time_ns() if now_ns is None else now_ns
+        limit = now_ns - int(older_than * 1e9)
+        with self._lock:
+            old = [
+                c
+                for c in self._captures.values()
+                if c.state in ("sent", "deleted")
+                and _taken_ns(c.key) < limit
+                and c.exam.accession_number != keep
+                and c.key not in self._in_flight
+            ]
+            for capture in old:
+                del self._captures[capture.key]
+        for capture in old:
+            # The record first: a crash between the two leaves a file no record names, which
+            # nothing shows or sends; the other way round would reload a record of no file.
+            (self.folder / f"{capture.key}.json").unlink(missing_ok=True)
+            (self.folder / capture.file).unlink(missing_ok=True)
+        for path in self.steps_folder.glob("*.json"):
+            if path.stat().st_mtime_ns < limit and Step.from_json(_load(path)).done:
+                path.unlink(missing_ok=True)
+        if old:
+            sync_folder(self.folder)
+        return len(old)
+
     def _change(self, key: str, **values: Any) -> None:
         with self._lock:
             capture = self._captures[key]
@@ -235,6 +266,17 @@ class CaptureSpool:
         if not path.is_file():
             return None
         return Step.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _taken_ns(key: str) -> int:
+    """The moment in a key (``new_key``); 0 for a name that is not one (then it is old)."""
+    head = key.split("-", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def _load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
 
 
 def _dump(data: dict[str, Any]) -> bytes:

@@ -20,6 +20,7 @@ import pygame
 
 from capture_station.app import DISCONTINUE_REASONS, CaptureApp
 from capture_station.contract import Capture, ExamContext
+from capture_station.scope import warning_key as scope_warning_key
 from device_kit.screen import Canvas
 
 log = logging.getLogger(__name__)
@@ -174,11 +175,18 @@ def _patient(
             canvas.text(line, (x, y), 22, MUTED, max_width=inner)
             y += 32
     buttons = [("still", "still"), ("burst", "burst"), ("timed", "timed"), ("clip", "clip")]
+    targets: list[Target] = []
+    if app.scope.enabled:
+        scope_targets, y = _scope(canvas, app, text, x, y, inner)
+        targets += scope_targets
+        if app.scope.needed:
+            buttons = []  # no capture buttons before the scope is checked
     if app.choosing_reason:
         buttons = [(f"reason_{r}", r) for r in DISCONTINUE_REASONS]
         canvas.text(text("choose_reason"), (x, y + 8), 24, WARN, max_width=inner)
         return _buttons(canvas, text, buttons, x, y + 44, inner, "discontinue")
-    targets = _buttons(canvas, text, buttons, x, y + 12, inner)
+    if buttons:
+        targets += _buttons(canvas, text, buttons, x, y + 12, inner)
     end_row = rect.bottom - 64
     targets += _buttons(
         canvas,
@@ -190,6 +198,40 @@ def _patient(
         row=True,
     )
     return targets
+
+
+def _scope(
+    canvas: Canvas, app: CaptureApp, text: Text, x: int, y: int, inner: int
+) -> tuple[list[Target], int]:
+    """The endoscope: the one in use with its state, or the list to touch (a scanner may read
+    the tag instead), and the warning with "continue anyway" in large red letters."""
+    check, use = app.scope, app.scope.use
+    if use is not None and use.status in ("ok", "accepted", "unanswered"):
+        color = SENT if use.status == "ok" else WARN
+        canvas.text(text("scope_in_use", scope=use.code), (x, y), 22, color, max_width=inner)
+        return [], y + 32
+    if use is not None and use.status == "warned":
+        key = scope_warning_key(use.warning)
+        canvas.text(text(key, scope=use.code), (x, y), 30, RECORDING, max_width=inner)
+        targets = _buttons(canvas, text, [("scope_accept", "scope_accept")], x, y + 48, inner)
+        return targets, y + 112
+    if use is not None:  # asked, waiting for the core
+        canvas.text(text("scope_checking", scope=use.code), (x, y), 22, MUTED, max_width=inner)
+        return [], y + 32
+    canvas.text(text("scope_title"), (x, y), 26, WARN, max_width=inner)
+    y += 40
+    targets = []
+    if not check.choices:
+        canvas.text(text("scope_none"), (x, y), 18, MUTED, max_width=inner)
+    for code in check.choices[:6]:
+        box = pygame.Rect(x, y, inner, 44)
+        warned = check.known.get(code) is not None
+        canvas.fill(box, BACKGROUND, radius=6)
+        pygame.draw.rect(canvas.surface, WARN if warned else SENT, box, 2, border_radius=6)
+        canvas.text(code, (box.x + 8, box.y + 10), 22, TEXT, max_width=inner - 16)
+        targets.append(Target(box, "scope", code))
+        y += 50
+    return targets, y
 
 
 def _buttons(

@@ -33,7 +33,10 @@ def main(
     check: Callable[[S], list[Availability]],
     argv: Sequence[str] | None = None,
     add_run_options: Callable[[argparse.ArgumentParser], None] | None = None,
+    apply_options: Callable[[S, argparse.Namespace], S] | None = None,
 ) -> int:
+    """``apply_options`` lays a program's own command-line options over the settings for
+    ``check`` (``run`` gets ``args`` and does it itself), so ``check --video-source X`` checks X."""
     program = settings_cls.program
     args = _parser(program, add_run_options).parse_args(
         _key_joined(sys.argv[1:] if argv is None else argv)
@@ -59,7 +62,7 @@ def main(
         print(f"enrolled: key stored in {settings.enrolment_file} (mode 0600)")
         return 0
     if args.command == "check":
-        results = check(settings)
+        results = check(apply_options(settings, args) if apply_options else settings)
         for result in results:
             print(("ok      " if result.ok else "MISSING ") + result.message())
         return 0 if all(r.ok for r in results) else 1

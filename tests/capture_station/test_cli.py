@@ -56,3 +56,22 @@ def test_a_bad_option_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     monkeypatch.setenv("CAPTURE_STATION_PEDAL_KEYS", '{"KEY_B": "explode"}')
     assert main(["--state-dir", str(tmp_path), "check"]) == 2
     assert "commands are" in capsys.readouterr().err
+
+
+def test_check_takes_video_source_and_pedal_from_its_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = str(tmp_path / "state")
+    missing = tmp_path / "no-such.mp4"
+    fifo = tmp_path / "no-pedal"
+    args = ["--state-dir", state, "check", "--video-source", str(missing)]
+    assert main([*args, "--pedal", f"events:{fifo}"]) == 1
+    out = capsys.readouterr().out
+    # The file and the events FIFO named on the line are what is checked (the defaults would
+    # be /dev/video0 and no pedal at all).
+    assert "video file" in out and str(missing) in out and "/dev/video0" not in out
+    assert f"events file or FIFO {fifo}" in out
+    assert main(["--state-dir", state, "check", "--video-source", "testsrc"]) == 1
+    out = capsys.readouterr().out
+    assert "MISSING test pattern" not in out and "test pattern" in out
+    assert "pedal events file" not in out

@@ -3,6 +3,7 @@ reopen (a crash), its states move taken -> sent | deleted, a half-written file i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from capture_station.contract import Capture, ExamContext
@@ -95,3 +96,28 @@ def test_session_and_steps(tmp_path: Path) -> None:
     assert again.steps() == [] and again.step("9.9") == step
     again.save_session(None)
     assert again.session() is None
+
+
+def test_old_sent_captures_are_pruned_never_unsent_ones(tmp_path: Path) -> None:
+    spool = CaptureSpool(tmp_path)
+    sent, unsent, deleted, fresh = (spool.add_still(still(spool, n), b"\xff\xd8") for n in range(4))
+    spool.mark_sent(sent.key)
+    spool.delete(deleted.key)
+    step = Step("1.2.7", EXAM, "2026-12-07T10:00:00+08:00", created=True, done=True)
+    spool.save_step(step)
+    later = int(fresh.key.split("-")[0]) + 8 * 86400 * 10**9  # 8 days after the newest
+    spool.mark_sent(fresh.key)
+    ongoing = ExamContext("A2", "P2", "LI^SI", study_instance_uid="1.2.4")
+    kept = spool.add_still(replace(still(spool, 5), exam=ongoing), b"\xff\xd8")
+    spool.mark_sent(kept.key)
+
+    assert spool.prune(7 * 86400, later, keep="A2") == 3  # sent, deleted, fresh
+    assert not spool.path(sent).exists() and not (tmp_path / f"{sent.key}.json").exists()
+    assert spool.path(unsent).exists() and spool.path(kept).exists()
+    assert not (tmp_path / "steps" / "1.2.7.json").exists()
+    again = CaptureSpool(tmp_path)
+    assert {c.key: c.state for c in again.captures()} == {unsent.key: "taken", kept.key: "sent"}
+    # Within the limit nothing goes, not even sent ones.
+    assert again.prune(7 * 86400, later - 2 * 86400 * 10**9) == 0
+    assert again.prune(7 * 86400, later) == 1  # the ongoing exam's, once it is not kept
+    assert [c.key for c in again.unsent()] == [unsent.key]

@@ -112,3 +112,32 @@ def test_worklist_then_exam_screen(tmp_path: Path) -> None:
     assert canvas.find("Why is the exam discontinued?") is not None
     assert {t.value for t in targets if t.command == "discontinue"} >= {"equipment_failure"}
     pygame.quit()
+
+
+def test_scope_list_then_warning_with_continue_anyway() -> None:
+    from capture_station.scope import ScopeAnswered, ScopeCheck, ScopesFetched
+
+    canvas = offscreen((1280, 720))
+    text = Messages("capture_station", "zh")
+    machine = CaptureApp(scope=ScopeCheck(True))
+    machine.handle(WorklistFetched(list(EXAMS)))
+    machine.handle(Command("pick", 0))
+    machine.handle(ScopesFetched((("GS-01", None), ("GS-02", "capture.scope.never_disinfected"))))
+    targets = ui.draw(canvas, machine, text, None)
+    assert canvas.find("请扫描或选择内镜") is not None
+    assert [t.value for t in targets if t.command == "scope"] == ["GS-01", "GS-02"]
+    assert not {"still", "clip"} & {t.command for t in targets}  # no capture yet
+    touched = next(t for t in targets if t.value == "GS-02")
+    hit = ui.hit(targets, touched.rect.center)
+    assert hit is not None
+    machine.handle(Command(hit.command, hit.value))
+    machine.handle(ScopeAnswered("GS-02", "capture.scope.never_disinfected"))
+    targets = ui.draw(canvas, machine, text, None)
+    assert canvas.find("警告：内镜 GS-02 没有消毒记录") is not None
+    accept = [t for t in targets if t.command == "scope_accept"]
+    assert len(accept) == 1 and canvas.find("仍然继续") is not None
+    canvas.save_png(ARTIFACTS, "capture_station_scope_warning.png")
+    machine.handle(Command("scope_accept"))
+    targets = ui.draw(canvas, machine, text, None)
+    assert canvas.find("内镜 GS-02") is not None and "still" in {t.command for t in targets}
+    pygame.quit()
