@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import ChainMap
 from dataclasses import dataclass
 
 from fastapi import FastAPI
@@ -23,6 +24,7 @@ from core_server.reporting.output import ReportOutput, default_public_url
 from core_server.ris import EXAM_STATUS_CHANGED, Ris
 from core_server.settings import Settings
 from core_server.statistics import Statistics
+from core_server.watchdog import Watchdog
 from core_server.web import WebContext, create_web_app
 from core_server.web.report_output import install as install_report_output
 from core_server.web.security import require
@@ -153,7 +155,7 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     app = create_app(settings)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.http_port,
@@ -163,3 +165,13 @@ def serve(settings: Settings) -> None:
         proxy_headers=False,
         server_header=False,
     )
+    server = uvicorn.Server(config)
+    # systemd's READY=1 and watchdog pings, only while every listener runs: HTTP once uvicorn
+    # has bound its socket (the app's own "http" flag goes up before that), then the app's.
+    bound = {"http": lambda: server.started and not server.should_exit}
+    watchdog = Watchdog(ChainMap(bound, app.state.ctx.listeners))
+    app.state.ctx.on_startup.append(watchdog.start)
+    # Last in, so first at shutdown: STOPPING=1 before the listeners close (uvicorn re-raises
+    # SIGTERM once it has stopped, so nothing after server.run() would run).
+    app.state.ctx.on_shutdown.append(watchdog.stop)
+    server.run()
