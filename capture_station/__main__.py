@@ -385,6 +385,7 @@ class CaptureProgram(DeviceProgram[station_app.Event]):
         capture = Capture(
             key, "clip", generate_uid(), session.clip_series, session.exam, self._now_iso(),
             "", width, height, self.spool.next_instance(session.clip_series),
+            extra={"scope": session.scope} if session.scope else {},
         )  # fmt: skip
         self._clip = (capture, path)
         self.grabber.recorder = ClipRecorder(

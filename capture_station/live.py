@@ -87,6 +87,7 @@ class LiveFeed:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+            log.info("live feed stopped: %d frames sent", self.sent)
 
     # -- the thread -----------------------------------------------------------------------------
 
@@ -124,7 +125,11 @@ class LiveFeed:
                 message = None
             if isinstance(message, str):
                 with contextlib.suppress(ValueError, AttributeError):
-                    self.watched = bool(json.loads(message).get("watch"))
+                    watched = bool(json.loads(message).get("watch"))
+                    if watched != self.watched:
+                        # The administrator's record of who looked, and what it cost.
+                        log.info("live view %s: %d frames sent", _said(watched), self.sent)
+                    self.watched = watched
                 continue
             if not self.watched or time.monotonic() < last_sent + self.interval:
                 continue
@@ -135,3 +140,7 @@ class LiveFeed:
             socket.send(jpeg(frame, self.max_width, self.quality))
             self.sent += 1
             last_sent, last_frame = time.monotonic(), frame
+
+
+def _said(watched: bool) -> str:
+    return "watched" if watched else "no longer watched"

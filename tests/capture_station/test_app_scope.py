@@ -7,7 +7,7 @@ from __future__ import annotations
 from capture_station import app, scope
 from capture_station.app import CaptureApp, Command
 from capture_station.contract import ExamContext
-from capture_station.scope import ScopeAnswered, ScopeCheck, ScopesFetched, ScopeScanned
+from capture_station.scope import ScopeAnswered, ScopeCheck, ScopeScanned, ScopesFetched
 
 EXAM = ExamContext("A1", "P1", "WANG^JIANGUO=王^建国", exam_id=7)
 EXPIRED = "capture.scope.disinfection_expired"
@@ -117,8 +117,9 @@ def test_without_the_check_nothing_changes() -> None:
 def test_a_restart_keeps_the_scope_decision() -> None:
     m = CaptureApp(scope=ScopeCheck(True))
     use = scope.ScopeUse.from_json(
-        scope.ScopeUse("GS-02", "accepted", EXPIRED, accepted_at="2026-12-07T10:00:00+08:00")
-        .as_json()
+        scope.ScopeUse(
+            "GS-02", "accepted", EXPIRED, accepted_at="2026-12-07T10:00:00+08:00"
+        ).as_json()
     )
     m.handle(app.Restored(EXAM, [], True, use))
     assert takes(m.handle(Command("still")))
