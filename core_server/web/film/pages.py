@@ -17,6 +17,8 @@ from core_server.web.templating import PageLink, add_page_link, render
 
 router = APIRouter(include_in_schema=False)
 User = Annotated[auth.User, Depends(require_page(*STAFF))]
+# The menu shows the page to those who print films; the registration desk may still open it.
+MENU_ROLES = tuple(r for r in STAFF if r not in ("registrar", "clinician"))
 
 
 @router.get("/film/printers")
@@ -34,5 +36,5 @@ def printers_page(request: Request, user: User) -> Response:
 def install(app: FastAPI) -> None:
     app.include_router(router)
     add_page_link(
-        app, PageLink("film.nav.printers", "/film/printers", STAFF, order=540, menu="work")
+        app, PageLink("film.nav.printers", "/film/printers", MENU_ROLES, order=540, menu="work")
     )

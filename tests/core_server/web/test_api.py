@@ -136,6 +136,7 @@ OPEN = {
     ("GET", "/c/{token}"),
     ("POST", "/c/{token}"),
     ("GET", "/c/{token}/series/{series_uid}.jpg"),
+    ("GET", "/c/{token}/sheets/{sheet_id}.jpg"),  # the film sheets (docs/film-cloud.md)
     ("GET", "/c/{token}/reports/{exam_id}.pdf"),
 }
 

@@ -1,18 +1,12 @@
 // The endoscope page: scopes with their state (a warning when the last disinfection is
 // missing, failed, unfinished or too old), record a cycle, the day's log and its PDF/Excel.
 import { api, busy, showError } from "/static/shared/api.js";
-import { when } from "/static/shared/dates.js";
+import { hospitalDate, when } from "/static/shared/dates.js";
 import { el } from "/static/shared/dom.js";
 import { t } from "/static/shared/i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const status = $("status");
-
-function today() {
-  // The hospital's day as the browser (in the hospital) sees it.
-  const now = new Date();
-  return new Date(now.getTime() - now.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
-}
 
 function scopeRow(s) {
   const last = s.last_disinfection;
@@ -34,7 +28,7 @@ function logRow(d) {
 }
 
 async function showLog() {
-  const day = $("log-day").value || today();
+  const day = $("log-day").value || hospitalDate();
   const answer = await api(`/api/capture/disinfections?day=${day}`);
   $("log").tBodies[0].replaceChildren(...answer.disinfections.map(logRow));
   $("log-pdf").href = `/api/capture/disinfections.pdf?day=${day}`;
@@ -72,6 +66,6 @@ $("cycle").addEventListener("submit", (event) => {
   });
 });
 
-$("log-day").value = today();
+$("log-day").value = hospitalDate();
 $("log-day").addEventListener("change", showLog);
 Promise.all([showScopes(), showLog()]).catch((error) => showError(status, error));
