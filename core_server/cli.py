@@ -5,6 +5,7 @@ core-server users list | add NAME ROLE | passwd NAME | unlock NAME
 core-server modality list | add AE HOST PORT | update AE ... | remove AE
 core-server db migrate | backup [DEST] | check
 core-server import PATH...
+core-server tls init [NAME...] | show | renew
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from core_server import auth, clock, db, modalities
+from core_server import auth, clock, db, modalities, tls
 from core_server.archive import Archive
 from core_server.server import serve
 from core_server.settings import Settings
@@ -128,6 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("destination", nargs="?", type=Path)
     leaf(db_actions, "check", "database integrity and index against storage")
 
+    tls_actions = group("tls", "certificates of the HTTPS, DICOM TLS and MLLP TLS ports")
+    init = leaf(tls_actions, "init", "create the appliance CA and a server certificate")
+    init.add_argument(
+        "names", nargs="*", help="host names and addresses (default: this host's, localhost)"
+    )
+    init.add_argument("--force", action="store_true", help="replace an existing certificate")
+    leaf(tls_actions, "show", "the server certificate and its CA")
+    renew = leaf(tls_actions, "renew", "a new server certificate from the appliance CA")
+    renew.add_argument("names", nargs="*", help="new names (default: the current ones)")
+
     importing = leaf(commands, "import", "import DICOM files, folders or a DICOMDIR")
     importing.add_argument("paths", nargs="+", type=Path)
     return parser
@@ -149,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
     try:
         return int(_run(args, settings) or 0)
-    except (auth.AuthError, modalities.ModalityError, FileNotFoundError) as exc:
+    except (auth.AuthError, modalities.ModalityError, FileNotFoundError, tls.TlsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -161,11 +172,37 @@ def _run(args: argparse.Namespace, settings: Settings) -> int | None:
     if args.command == "dicom-worker":
         run_worker(settings)
         return 0
+    if args.command == "tls":
+        return _tls(args, settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     clock.set_zone(settings.timezone)  # what the admin commands print and name is hospital time
     engine = _engine(settings)
     handler = {"users": _users, "modality": _modality, "db": _db, "import": _import}
     return handler[args.command](args, settings, engine)
+
+
+def _tls(args: argparse.Namespace, settings: Settings) -> int:
+    """The appliance CA and its server certificate (docs/tls.md); a restart loads them."""
+    from core_server.tls import certificates
+
+    files = tls.files_of(settings)
+    if args.action == "init":
+        names = args.names or certificates.default_names()
+        certificates.init(files, names, hospital=settings.hospital_name, force=args.force)
+        print(f"appliance CA {files.ca}, server certificate {files.cert} for {', '.join(names)}")
+    elif args.action == "renew":
+        certificates.renew(files, args.names or None)
+        print(f"server certificate {files.cert} renewed")
+    else:
+        for label, path in (("server", files.cert), ("ca", files.ca)):
+            if not path.is_file():
+                print(f"{label}: {path} missing")
+                continue
+            print(f"{label}: {path}")
+            for line in certificates.summary(path).lines():
+                print(f"  {line}")
+        print(f"appliance CA key: {'yes' if files.ours else 'no (the hospital CA issued it)'}")
+    return 0
 
 
 def _password(given: str | None) -> str:

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import ChainMap
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from core_server import auth, clock, db, dicomweb
+from core_server import auth, clock, db, dicomweb, tls
 from core_server.archive import Archive
 from core_server.dicom import DicomServer
 from core_server.events import EventBus
 from core_server.followup import Followup
 from core_server.hl7 import Hl7Service
 from core_server.monitoring import Monitoring, monitoring_for
+from core_server.periodic import Periodic
 from core_server.quality.service import Quality
 from core_server.queueing import QueueService, RisExamDesk
 from core_server.reporting import REPORT_SIGNED, Reporting
@@ -24,6 +28,8 @@ from core_server.reporting.output import ReportOutput, default_public_url
 from core_server.ris import EXAM_STATUS_CHANGED, Ris
 from core_server.settings import Settings
 from core_server.statistics import Statistics
+from core_server.tls import http as tls_http
+from core_server.tls.renewal import Renewal
 from core_server.watchdog import Watchdog
 from core_server.web import WebContext, create_web_app
 from core_server.web.report_output import install as install_report_output
@@ -49,6 +55,7 @@ class Core:
     quality: Quality | None = None
     followup: Followup | None = None
     monitoring: Monitoring | None = None
+    tls_renewal: Renewal | None = None
 
 
 def build_core(settings: Settings) -> Core:
@@ -99,6 +106,9 @@ def build_core(settings: Settings) -> Core:
         processing_ids=settings.hl7_processing_ids.split(","),
         retention_days=settings.hl7_retention_days,
         followup=core.followup,  # ORU^R01 pathology results
+        tls=tls.listener_context(settings, "hl7"),
+        tls_port=settings.hl7_tls_port,
+        cleartext=settings.cleartext,
     )
     return core
 
@@ -138,6 +148,7 @@ def create_app(settings: Settings) -> FastAPI:
     if core.monitoring is not None:
         ctx.on_startup.append(core.monitoring.start)
         ctx.on_shutdown.append(core.monitoring.stop)
+    _renew_tls(settings, core, ctx)
     if core.hl7 is not None:
         hl7_service = ctx.hl7 = core.hl7
         ctx.listeners["hl7"] = lambda: hl7_service.running
@@ -151,27 +162,52 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def serve(settings: Settings) -> None:
-    import uvicorn
+def _renew_tls(settings: Settings, core: Core, ctx: WebContext) -> None:
+    """The appliance CA's certificate renewed before expiry, checked at start and every 6 h."""
+    renewal = Renewal(tls.files_of(settings), timedelta(days=settings.tls_renew_days))
+    for listener in (core.dicom.tls_listener, core.hl7.tls_listener if core.hl7 else None):
+        if listener is not None and listener.tls is not None:
+            renewal.contexts.append(listener.tls)
+    ticker = Periodic("tls-renewal", 6 * 3600, renewal.check)
+    ctx.on_startup.append(ticker.start)
+    ctx.on_shutdown.append(ticker.stop)
+    core.tls_renewal = renewal
 
-    app = create_app(settings)
-    config = uvicorn.Config(
+
+def http_servers(settings: Settings, app: FastAPI, **options: Any) -> list[Any]:
+    """HTTPS (when there is a certificate) and HTTP, as docs/tls.md says."""
+    context = tls.listener_context(settings, "https")
+    core = getattr(app.state, "core", None)
+    if context is not None and core is not None and core.tls_renewal is not None:
+        core.tls_renewal.contexts.append(context)
+    return tls_http.servers(
         app,
         host=settings.host,
-        port=settings.http_port,
+        http_port=settings.http_port,
+        https_port=settings.https_port,
+        context=context,
+        cleartext=settings.cleartext,
+        **options,
+    )
+
+
+def serve(settings: Settings) -> None:
+    app = create_app(settings)
+    servers = http_servers(
+        settings,
+        app,
         log_level=settings.log_level.lower(),
         # X-Forwarded-* are applied by the app, from `trusted_proxies` only
         # (web/proxies.py); uvicorn's own handling would trust the loopback.
         proxy_headers=False,
         server_header=False,
     )
-    server = uvicorn.Server(config)
-    # systemd's READY=1 and watchdog pings, only while every listener runs: HTTP once uvicorn
-    # has bound its socket (the app's own "http" flag goes up before that), then the app's.
-    bound = {"http": lambda: server.started and not server.should_exit}
+    # systemd's READY=1 and watchdog pings, only while every listener runs: HTTP(S) once uvicorn
+    # has bound its sockets (the app's own "http" flag goes up before that), then the app's.
+    bound = {"http": lambda: all(s.started and not s.should_exit for s in servers)}
     watchdog = Watchdog(ChainMap(bound, app.state.ctx.listeners))
     app.state.ctx.on_startup.append(watchdog.start)
     # Last in, so first at shutdown: STOPPING=1 before the listeners close (uvicorn re-raises
-    # SIGTERM once it has stopped, so nothing after server.run() would run).
+    # SIGTERM once it has stopped, so nothing after the servers' run would run).
     app.state.ctx.on_shutdown.append(watchdog.stop)
-    server.run()
+    asyncio.run(tls_http.run(servers))

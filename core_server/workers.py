@@ -21,7 +21,7 @@ import sys
 import threading
 from typing import Any
 
-from core_server import db
+from core_server import db, tls
 from core_server.archive import Archive
 from core_server.dicom import DicomServer
 from core_server.ris import Ris
@@ -49,6 +49,9 @@ def dicom_server(
         share_port=settings.dicom_processes > 1,
         ris=ris,
         film_dpi=settings.film_dpi,
+        tls=tls.listener_context(settings, "dicom"),
+        tls_port=settings.dicom_tls_port,
+        cleartext=settings.cleartext,
     )
 
 

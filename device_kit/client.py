@@ -4,6 +4,7 @@ mapping of answers onto spool outcomes (2xx done, 4xx refused for good, anything
 from __future__ import annotations
 
 import logging
+import ssl
 from typing import Any
 
 import httpx
@@ -16,6 +17,35 @@ log = logging.getLogger(__name__)
 
 class CoreUnreachable(ConnectionError):
     """No answer, or a server-side failure (5xx): try again later."""
+
+
+class CoreUntrusted(CoreUnreachable):
+    """The core's certificate is not signed by the CA pinned at enrolment (or has expired, or
+    names another host): nothing is sent; the administrator enrols the device again. Retried
+    like an outage (the core may be given its right certificate back), never in clear text."""
+
+
+def tls_context(enrolment: Enrolment) -> ssl.SSLContext | None:
+    """For an https core: its certificate checked against the pinned CA (else the system's
+    trusted CAs, for a hospital CA installed on the device); None for http."""
+    if not enrolment.core_url.startswith("https://"):
+        return None
+    if enrolment.ca_pem:
+        context = ssl.create_default_context(cadata=enrolment.ca_pem)
+    else:
+        context = ssl.create_default_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def untrusted(error: BaseException) -> bool:
+    """True when ``error`` (or what caused it) is a failed certificate check."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class CoreRefused(RuntimeError):
@@ -37,7 +67,9 @@ class CoreRefused(RuntimeError):
 class CoreClient:
     def __init__(self, enrolment: Enrolment, timeout: float = 10.0, language: str = "zh") -> None:
         self.enrolment = enrolment
+        context = tls_context(enrolment)
         self._http = httpx.Client(
+            verify=context if context is not None else True,
             base_url=enrolment.core_url,
             headers={
                 "Authorization": f"Bearer {enrolment.device_key}",
@@ -61,7 +93,7 @@ class CoreClient:
         try:
             answer = self._http.request(method, path, json=body, headers=headers)
         except httpx.TransportError as error:
-            raise CoreUnreachable(f"{method} {path}: {error!r}") from error
+            raise _unreachable(f"{method} {path}", error) from error
         if answer.status_code >= 500:
             raise CoreUnreachable(f"{method} {path}: {answer.status_code} {answer.text[:200]}")
         if answer.status_code >= 400:
@@ -76,7 +108,7 @@ class CoreClient:
         try:
             answer = self._http.get(path)
         except httpx.TransportError as error:
-            raise CoreUnreachable(f"GET {path}: {error!r}") from error
+            raise _unreachable(f"GET {path}", error) from error
         if answer.status_code >= 500:
             raise CoreUnreachable(f"GET {path}: {answer.status_code}")
         if answer.status_code >= 400:
@@ -94,6 +126,17 @@ class CoreClient:
             log.info("core unreachable for %s: %s", action.kind, error)
             return Result(action, Outcome.RETRY, str(error))
         return Result(action, Outcome.DONE, answer)
+
+
+def _unreachable(what: str, error: BaseException) -> CoreUnreachable:
+    if untrusted(error):
+        log.error(
+            "the core at %s has an untrusted TLS certificate (%s): enrol this device again",
+            what,
+            error,
+        )
+        return CoreUntrusted(f"{what}: the core's certificate is not trusted: {error}")
+    return CoreUnreachable(f"{what}: {error!r}")
 
 
 def _json(answer: httpx.Response) -> Any:

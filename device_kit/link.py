@@ -26,7 +26,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import backoff, process_exception
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from device_kit.client import CoreClient, CoreRefused, CoreUnreachable
+from device_kit.client import CoreClient, CoreRefused, CoreUnreachable, tls_context, untrusted
 from device_kit.events import Connection as Online
 from device_kit.events import Pushed
 from device_kit.spool import Action, Result, Spool
@@ -85,6 +85,7 @@ class CoreLink:
         )
         self._max_delay = max_delay
         self._refused = False
+        self._untrusted = False  # said once until a connection succeeds
         self._retry_interval = retry_interval
         self._wake = threading.Event()
         self._requests: queue.Queue[tuple[str, Callable[[CoreClient], Any]]] = queue.Queue()
@@ -193,8 +194,10 @@ class CoreLink:
         url = f"{self.client.enrolment.websocket_url}{self._websocket_path}"
         headers = {"Authorization": f"Bearer {self.client.enrolment.device_key}"}
         online = False
+        context = tls_context(self.client.enrolment)  # wss: checked against the pinned CA
         connections: AsyncGenerator[ClientConnection] = connect(  # type: ignore[assignment]
             url,
+            ssl=context,
             additional_headers=headers,
             reconnect_delays=self._delays,
             process_exception=self._connect_failed,
@@ -206,7 +209,7 @@ class CoreLink:
         # Closed here, on cancel too: the open connection shuts down before the loop does.
         async with contextlib.aclosing(connections):
             async for ws in connections:
-                online, self._refused = True, False
+                online, self._refused, self._untrusted = True, False, False
                 self.inbox.put(Online(True))
                 self._wake.set()  # the core is back: replay the spool now
                 try:
@@ -242,6 +245,12 @@ class CoreLink:
                 log.error("the core refused this device's key: enrol it again")
                 self.inbox.put(Online(False, "refused"))
             return None
+        if untrusted(error):
+            if not self._untrusted:
+                self._untrusted = True
+                log.error("the core's TLS certificate is not trusted (%s): enrol again", error)
+                self.inbox.put(Online(False, "untrusted"))
+            return None  # retried at the backoff's pace, never in clear text
         if isinstance(error, OSError | asyncio.TimeoutError | InvalidStatus | ConnectionClosed):
             return None
         return process_exception(error)

@@ -14,6 +14,7 @@ import functools
 import logging
 import select
 import socket
+import ssl
 import struct
 from collections.abc import Callable, Iterator
 from io import BytesIO
@@ -294,6 +295,8 @@ class Link:
             self.sock.sendall(pdu.encode())
 
     def readable(self) -> bool:
+        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+            return True  # decrypted bytes waiting that select cannot see
         return bool(select.select([self.sock], [], [], 0)[0])
 
     def abort(self, source: int = ABORT_BY_PROVIDER, reason: int = 0x00) -> None:
@@ -330,6 +333,9 @@ def kernel_timeouts(sock: socket.socket, timeout: float) -> None:
     every read and write: twice the system calls, and each one hands the GIL to another
     association's thread and back, which with four storing associations cost more CPU than the
     work itself."""
+    if isinstance(sock, ssl.SSLSocket):  # ssl retries a kernel timeout for ever: its own
+        sock.settimeout(max(timeout, 0.001))
+        return
     sock.settimeout(None)
     timeout = max(timeout, 0.001)  # 0 would mean "never"
     seconds = int(timeout)

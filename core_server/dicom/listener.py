@@ -6,6 +6,10 @@ so an idle or malformed connection costs a sleeping thread for at most that long
 reaches pynetdicom, whose two polling threads per association slowed every other association
 down (accepting took longer from the 7th idle connection on). A valid request goes to
 ``route``, which serves it on that thread or hands it to pynetdicom.
+
+A TLS listener (``tls``, the DICOM TLS port) does the server handshake on that thread, within
+the ARTIM timeout too, before anything is read: both paths get the TLS socket
+(:class:`~core_server.tls.contexts.PeekingSSLSocket`, which serves the request's peek).
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 
 from pynetdicom.pdu_primitives import A_ASSOCIATE
 
 from core_server.dicom import negotiation
+from core_server.tls import contexts
 
 log = logging.getLogger(__name__)
 # route(socket, address, request) -> True when it took the socket over (then it closes it)
@@ -35,12 +41,14 @@ class Listener:
         artim: float = 30.0,
         share_port: bool = False,
         backlog: int = 128,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.route = route
         self.artim = artim
         self.share_port = share_port
         self.backlog = backlog
+        self.tls = tls
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
 
@@ -88,8 +96,12 @@ class Listener:
         taken = False
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.tls is not None:
+                sock = contexts.accept(sock, self.tls, self.artim)
             request = negotiation.read_request(sock, self.artim)
             taken = self.route(sock, address, request)
+        except ssl.SSLError as exc:
+            log.warning("TLS connection from %s refused: %s", address[0], exc)
         except negotiation.Refused as exc:
             log.info("connection from %s closed: %s", address[0], exc)
         except (OSError, ConnectionError) as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from typing import Any
 
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
@@ -55,6 +56,9 @@ class DicomServer:
         share_port: bool = False,
         ris: Ris | None = None,
         film_dpi: int | None = None,
+        tls: ssl.SSLContext | None = None,
+        tls_port: int = 2762,
+        cleartext: bool = True,
     ) -> None:
         self.archive = archive
         self.engine = engine
@@ -74,6 +78,16 @@ class DicomServer:
             - negotiation.SERVED
         )
         self.listener = Listener(host, port, self._route, artim=artim, share_port=share_port)
+        # The DICOM TLS port (docs/tls.md): the same routes behind a handshake; cleartext off
+        # leaves it alone.
+        self.tls_listener = (
+            None
+            if tls is None
+            else Listener(host, tls_port, self._route, artim=artim, share_port=share_port, tls=tls)
+        )
+        self.listeners = [self.listener] if cleartext or tls is None else []
+        if self.tls_listener is not None:
+            self.listeners.append(self.tls_listener)
         self.threaded: ThreadedPath | None = None
 
     def start(self) -> None:
@@ -85,19 +99,31 @@ class DicomServer:
             (self.host, self.port),
             self.printing,
         )
-        self.listener.start()
+        for listener in self.listeners:
+            listener.start()
+            log.info(
+                "DICOM %s listening on %s:%s%s",
+                self.ae_title,
+                self.host,
+                listener.port,
+                " (TLS)" if listener.tls else "",
+            )
         self.port = self.listener.port
-        log.info("DICOM %s listening on %s:%s", self.ae_title, self.host, self.port)
+
+    @property
+    def tls_port(self) -> int | None:
+        return None if self.tls_listener is None else self.tls_listener.port
 
     def stop(self) -> None:
-        self.listener.stop()
+        for listener in self.listeners:
+            listener.stop()
         if self.threaded is not None:
             self.threaded.close()
             self.threaded = None
 
     @property
     def running(self) -> bool:
-        return self.listener.running
+        return all(listener.running for listener in self.listeners)
 
     def _route(self, sock: socket.socket, address: tuple[str, int], request: A_ASSOCIATE) -> bool:
         """Serve a checked request; True when pynetdicom took the socket over."""

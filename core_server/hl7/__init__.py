@@ -9,6 +9,7 @@ ORU^R01, critical values) is read from its domain's outbox by cursor and queued 
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterable
 from typing import Any
 
@@ -84,6 +85,9 @@ class Hl7Service:
         processing_ids: Iterable[str] = ("P",),
         retention_days: float = 0,
         followup: Followup | None = None,
+        tls: ssl.SSLContext | None = None,
+        tls_port: int = 2576,
+        cleartext: bool = True,
     ) -> None:
         self.engine = engine
         # Pathology results (ORU^R01) for the follow-up domain, when the core has one.
@@ -92,6 +96,12 @@ class Hl7Service:
             more[("ORU", "R01")] = PathologyResults(followup).apply
         self.receiver = Receiver(engine, Mapping(ris, more), application, processing_ids)
         self.listener = MllpListener(self.receiver, host, port)
+        # MLLP over TLS (docs/tls.md) on its own port; cleartext off: that port only.
+        self.tls_listener = (
+            None if tls is None else MllpListener(self.receiver, host, tls_port, tls)
+        )
+        self.listeners = [self.listener] if cleartext or tls is None else []
+        self.listeners += [self.tls_listener] if self.tls_listener is not None else []
         # Status changes: the RIS's history read by cursor before each round of the sender
         # (at start-up too); the bus event only wakes the sender.
         self.reporter = StatusReporter(engine, ris, application)
@@ -112,7 +122,7 @@ class Hl7Service:
 
     @property
     def running(self) -> bool:
-        return self.listener.running and self.sender.running
+        return all(listener.running for listener in self.listeners) and self.sender.running
 
     @property
     def port(self) -> int:
@@ -122,14 +132,16 @@ class Hl7Service:
         # What a crashed predecessor held is released first: the HIS's resend of a message it
         # was applying is applied, not told "being processed" until the lease runs out.
         self.receiver.release_gone()
-        self.listener.start()
+        for listener in self.listeners:
+            listener.start()
         self.sender.start()
         self.housekeeper.start()
 
     def stop(self) -> None:
         self.housekeeper.stop()
         self.sender.stop()
-        self.listener.stop()
+        for listener in self.listeners:
+            listener.stop()
 
     def enqueue(self, destination: str, message: str, *, source: str = "") -> int:
         """Queue a message for a destination and wake the sender."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 
 import hl7.mllp
 from hl7.mllp import InvalidBlockError
@@ -22,8 +23,11 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 class MllpListener:
-    def __init__(self, receiver: Receiver, host: str, port: int) -> None:
+    def __init__(
+        self, receiver: Receiver, host: str, port: int, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.receiver = receiver
+        self.tls = tls  # MLLP over TLS: the handshake by asyncio, within 30 s
         self.host = host
         self.port = port
         self._thread: LoopThread | None = None
@@ -45,7 +49,7 @@ class MllpListener:
             raise
         for bound in self._server.sockets:  # the port actually bound (the setting may be 0)
             self.port = int(bound.getsockname()[1])
-        log.info("HL7 MLLP listener on %s:%d", self.host, self.port)
+        log.info("HL7 MLLP listener on %s:%d%s", self.host, self.port, " (TLS)" if self.tls else "")
 
     def stop(self) -> None:
         if self._thread is None:
@@ -56,8 +60,17 @@ class MllpListener:
         self._server = None
 
     async def _listen(self) -> asyncio.Server:
+        if self.tls is None:
+            return await hl7.mllp.start_hl7_server(
+                self._connected, self.host, self.port, limit=MAX_MESSAGE_BYTES
+            )
         return await hl7.mllp.start_hl7_server(
-            self._connected, self.host, self.port, limit=MAX_MESSAGE_BYTES
+            self._connected,
+            self.host,
+            self.port,
+            limit=MAX_MESSAGE_BYTES,
+            ssl=self.tls,
+            ssl_handshake_timeout=30,
         )
 
     async def _close(self) -> None:
