@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from core_server import auth, clock, db, dicomweb, tls
+from core_server import atna, auth, clock, db, dicomweb, tls
 from core_server.archive import Archive
 from core_server.dicom import DicomServer
 from core_server.events import EventBus
@@ -149,6 +149,7 @@ def create_app(settings: Settings) -> FastAPI:
         ctx.on_startup.append(core.monitoring.start)
         ctx.on_shutdown.append(core.monitoring.stop)
     _renew_tls(settings, core, ctx)
+    atna.install(ctx, settings, core.engine, core.archive, core.bus)  # the audit trail out
     if core.hl7 is not None:
         hl7_service = ctx.hl7 = core.hl7
         ctx.listeners["hl7"] = lambda: hl7_service.running
