@@ -105,14 +105,14 @@ class TlsCore:
         )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def tls_core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsCore]:
     core = TlsCore(tmp_path_factory.mktemp("tls-core"), cleartext=False).start()
     yield core
     core.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def stranger_ca(tmp_path_factory: pytest.TempPathFactory) -> Files:
     """Another appliance's CA and certificate: trusted by nobody here."""
     folder = tmp_path_factory.mktemp("stranger")
