@@ -67,6 +67,62 @@ class Settings(BaseSettings):
     password_refuse_common: bool = Field(
         True, description="Refuse common passwords (digit runs, keyboard walks, password1...)"
     )
+    password_history: int = Field(
+        5, ge=0, le=24, description="A local user may not reuse any of their last N passwords"
+    )
+    password_max_age_days: int = Field(
+        0,
+        ge=0,
+        description="A local password older than this must be changed at sign-in; 0 = never",
+    )
+    # Sign-in (docs/signin.md): lockout, TOTP, the hospital's directory.
+    signin_lock_failures: int = Field(
+        5, ge=1, description="Failures of one account from one address that lock that pair"
+    )
+    signin_lock_minutes: int = Field(15, ge=1, description="How long such a lock holds")
+    totp_required_for_admins: bool = Field(
+        False, description="Administrators must sign in with a TOTP code (enrolled at sign-in)"
+    )
+    totp_issuer: str = Field("PACS", description="Issuer name shown in the authenticator app")
+    ldap_urls: str = Field(
+        "",
+        description="Directory servers, comma-separated, tried in turn (ldap://host or"
+        " ldaps://host:636); empty: no directory, local accounts only",
+    )
+    ldap_start_tls: bool = Field(False, description="StartTLS on ldap:// servers")
+    ldap_ca_file: Path | None = Field(
+        None, description="CA (PEM) the directory's certificate is checked against"
+    )
+    ldap_bind_dn: str = Field(
+        "", description="Service account that searches for users; empty: anonymous search"
+    )
+    ldap_bind_password: str = Field("", description="Its password")
+    ldap_upn_suffix: str = Field(
+        "",
+        description="Active Directory: bind as <user>@<this suffix> (no service account needed)",
+    )
+    ldap_user_base: str = Field("", description="Where users are searched (e.g. ou=people,dc=...)")
+    ldap_user_filter: str = Field(
+        "(uid={username})",
+        description="User search filter; Active Directory: (sAMAccountName={username})",
+    )
+    ldap_display_name_attribute: str = Field(
+        "displayName", description="The attribute holding the user's (Chinese) name"
+    )
+    ldap_group_base: str = Field(
+        "", description="Where groups are searched; default: the user base"
+    )
+    ldap_group_roles: dict[str, str] = Field(
+        default_factory=dict,
+        description="Role -> group DN, first match wins (TOML table, or JSON in the"
+        " environment), e.g. reporting_doctor = 'cn=pacs-radiologists,ou=groups,dc=h,dc=cn'",
+    )
+    ldap_nested_groups: bool = Field(
+        False,
+        description="Active Directory only: count nested group membership"
+        " (LDAP_MATCHING_RULE_IN_CHAIN 1.2.840.113556.1.4.1941)",
+    )
+    ldap_timeout: float = Field(5.0, gt=0, description="Directory connect/answer timeout (s)")
     trusted_proxies: str = Field(
         "",
         description="Reverse proxies (addresses or networks, comma-separated) whose"

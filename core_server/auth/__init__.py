@@ -9,7 +9,16 @@ from core_server.auth.audit import (
 )
 from core_server.auth.errors import AuthError, PasswordRejected, UnknownUser, WrongPassword
 from core_server.auth.passwords import PasswordPolicy
-from core_server.auth.signin import SignInThrottled, sign_in, sign_out, unlock
+from core_server.auth.ldap import DirectoryDown
+from core_server.auth.signin import (
+    SecondFactorRequired,
+    SignInOptions,
+    SignInThrottled,
+    complete_sign_in,
+    sign_in,
+    sign_out,
+    unlock,
+)
 from core_server.auth.users import (
     ROLES,
     User,
@@ -31,13 +40,17 @@ __all__ = [
     "AuditAction",
     "AuditEvent",
     "AuthError",
+    "DirectoryDown",
     "PasswordPolicy",
     "PasswordRejected",
+    "SecondFactorRequired",
+    "SignInOptions",
     "SignInThrottled",
     "UnknownUser",
     "User",
     "WrongPassword",
     "audit_actions",
+    "complete_sign_in",
     "authenticate",
     "create_user",
     "ensure_initial_admin",

@@ -15,7 +15,13 @@ step:
   shut it (the old lock after 5 failures let anyone lock out any account, the last admin's
   too).
 
-A try refused by either limit does not check the password, does not count as a failure and is
+- **per account and address**, a lock: ``lock_failures`` failures of one account from one
+  address (within ``lock_minutes``, since that pair's last success or the account's unlock)
+  lock that pair for ``lock_minutes``. The owner at their own desk is not locked by someone
+  guessing elsewhere; the guesser is stopped outright. (Settings ``signin_lock_failures``,
+  ``signin_lock_minutes``.)
+
+A try refused by any limit does not check the password, does not count as a failure and is
 not written to the audit trail (a flood would otherwise write a row per request); it answers
 429 with ``Retry-After``. A success, an administrator's password reset and the console's
 ``users unlock`` or ``users passwd`` (an ``user.unlock`` record) clear the account's backoff.
@@ -25,15 +31,28 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 
 from core_server import clock, db
+from core_server.auth import ldap, totp
 from core_server.auth.audit import AuditAction, record_audit
 from core_server.auth.errors import AuthError
 from core_server.auth.tables import audit_events
-from core_server.auth.users import User, authenticate, issue_token, revoke_token
+from core_server.auth.users import (
+    User,
+    authenticate,
+    directory_user,
+    get_user,
+    issue_token,
+    password_changed_at,
+    pending_user,
+    require_password_change,
+    revoke_token,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +76,42 @@ class SignInThrottled(AuthError):
         super().__init__(code, retry_after=max(1, math.ceil(retry_after)))
 
 
+PENDING_MINUTES = 5  # to type the TOTP code after the password
+
+
+@dataclass(frozen=True)
+class SignInOptions:
+    """What the site's settings say about signing in (docs/signin.md)."""
+
+    lock_failures: int = 5
+    lock_minutes: int = 15
+    totp_required_for_admins: bool = False
+    password_max_age_days: int = 0
+    directory: ldap.DirectoryConfig | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SignInOptions:
+        return cls(
+            lock_failures=settings.signin_lock_failures,
+            lock_minutes=settings.signin_lock_minutes,
+            totp_required_for_admins=settings.totp_required_for_admins,
+            password_max_age_days=settings.password_max_age_days,
+            directory=ldap.DirectoryConfig.from_settings(settings),
+        )
+
+
+class SecondFactorRequired(AuthError):
+    """The password was right; now the TOTP code (or, ``enrol``, first the enrolment the site
+    requires). ``pending`` is the half-way token for :func:`complete_sign_in`."""
+
+    status = 401
+
+    def __init__(self, pending: str, enrol: bool) -> None:
+        super().__init__("auth.totp.enrol_required" if enrol else "auth.totp.required")
+        self.pending = pending
+        self.enrol = enrol
+
+
 def sign_in(
     engine: Engine,
     username: str,
@@ -66,41 +121,140 @@ def sign_in(
     address: str = "",
     via: str,
     idle_minutes: int | None = None,
+    options: SignInOptions = SignInOptions(),
+    user_agent: str = "",
+    code: str = "",
 ) -> tuple[User, str]:
     """Check the password and issue a token, auditing the attempt either way. ``via`` says
     how ("password-form", "token-api") for the audit record; ``idle_minutes`` ends a browser
     session left unused that long. Raises :class:`SignInThrottled` before checking anything
-    while a limit holds, ``WrongPassword`` for a wrong name or password."""
+    while a limit holds, ``WrongPassword`` for a wrong name or password,
+    :class:`SecondFactorRequired` when a TOTP ``code`` is needed and was not given."""
     username = username[:64]
+    _throttle(engine, username, address, options)
+    user = _check_password(engine, username, password, address, via, options)
+    enrol = not user.totp_enabled and options.totp_required_for_admins and user.role == "admin"
+    if user.totp_enabled and code:
+        _check_code(engine, user, code, address, via)
+    elif user.totp_enabled or enrol:
+        pending = issue_token(engine, user, PENDING_MINUTES / 60, address=address, pending=True)
+        raise SecondFactorRequired(pending, enrol)
+    return user, _open_session(engine, user, hours, idle_minutes, address, via, user_agent)
+
+
+def complete_sign_in(
+    engine: Engine,
+    pending: str,
+    code: str,
+    hours: float,
+    *,
+    address: str = "",
+    via: str,
+    idle_minutes: int | None = None,
+    options: SignInOptions = SignInOptions(),
+    user_agent: str = "",
+) -> tuple[User, str, list[str]]:
+    """The second step: the half-way token and the code. For a user enrolling at sign-in
+    (the code confirms the new secret), the recovery codes to show once; else []."""
+    user = pending_user(engine, pending)
+    if user is None:
+        raise AuthError("auth.totp.expired", 401)
+    _throttle(engine, user.username, address, options)
+    recovery: list[str] = []
+    if user.totp_enabled:
+        _check_code(engine, user, code, address, via)
+    else:
+        try:
+            recovery = totp.confirm(engine, user.username, code)
+        except AuthError:
+            _failed(engine, user.username, address, via, "totp")
+            raise
+        user = replace(user, totp_enabled=True)
+    revoke_token(engine, pending)
+    token = _open_session(engine, user, hours, idle_minutes, address, via, user_agent)
+    return user, token, recovery
+
+
+def _throttle(engine: Engine, username: str, address: str, options: SignInOptions) -> None:
     now = clock.now()
     wait = address_wait(engine, address, now)
     if wait > 0:
         log.info("sign-in from %s throttled for %.0f s (address)", address, wait)
         raise SignInThrottled("auth.signin.address_throttled", wait)
+    wait = pair_wait(engine, username, address, options, now)
+    if wait > 0:
+        log.info("sign-in as %r from %s locked for %.0f s", username, address, wait)
+        raise SignInThrottled("auth.signin.locked", wait)
     wait = account_wait(engine, username, now)
     if wait > 0:
         log.info("sign-in as %r from %s throttled for %.0f s", username, address, wait)
         raise SignInThrottled("auth.signin.throttled", wait)
+
+
+def _check_password(
+    engine: Engine, username: str, password: str, address: str, via: str, options: SignInOptions
+) -> User:
+    """A local account by its own password (also while the directory is down: the
+    break-glass rule), any other name by the directory."""
+    local = get_user(engine, username)
     try:
-        user = authenticate(engine, username, password)
-    except AuthError:
-        record_audit(
-            engine,
-            username=username,
-            action=AuditAction.LOGIN_FAILED,
-            detail={"via": via, "reason": "password"},
-            address=address,
-        )
+        if options.directory is None or (local is not None and local.source == "local"):
+            user = authenticate(engine, username, password)
+        else:
+            found = ldap.authenticate(options.directory, username, password)
+            user = directory_user(engine, username, found.display_name, found.role)
+    except ldap.DirectoryDown:
+        raise  # no one's fault: not a failure, no lockout
+    except AuthError as exc:
+        reason = "no-role" if isinstance(exc, ldap.NoRole) else "password"
+        _failed(engine, username, address, via, reason)
         raise
-    token = issue_token(engine, user, hours, idle_minutes)
+    if user.source == "local" and options.password_max_age_days and not user.must_change_password:
+        changed = password_changed_at(engine, username)
+        if changed and clock.now() - changed > timedelta(days=options.password_max_age_days):
+            require_password_change(engine, username)
+            user = replace(user, must_change_password=True)
+    return user
+
+
+def _check_code(engine: Engine, user: User, code: str, address: str, via: str) -> None:
+    try:
+        kind = totp.verify(engine, user.username, code)
+    except AuthError:
+        _failed(engine, user.username, address, via, "totp")
+        raise
+    if kind == "recovery":
+        log.warning("%s signed in with a recovery code", user.username)
+
+
+def _failed(engine: Engine, username: str, address: str, via: str, reason: str) -> None:
+    record_audit(
+        engine,
+        username=username,
+        action=AuditAction.LOGIN_FAILED,
+        detail={"via": via, "reason": reason},
+        address=address,
+    )
+
+
+def _open_session(
+    engine: Engine,
+    user: User,
+    hours: float,
+    idle_minutes: int | None,
+    address: str,
+    via: str,
+    user_agent: str,
+) -> str:
+    token = issue_token(engine, user, hours, idle_minutes, address=address, user_agent=user_agent)
     record_audit(
         engine,
         username=user.username,
         action=AuditAction.LOGIN_OK,
-        detail={"via": via},
+        detail={"via": via, "second_factor": user.totp_enabled, "source": user.source},
         address=address,
     )
-    return user, token
+    return token
 
 
 def sign_out(engine: Engine, user: User, token: str, *, address: str = "") -> None:
@@ -153,6 +307,49 @@ def account_wait(engine: Engine, username: str, now: datetime | None = None) -> 
         return 0.0
     delay = min(ACCOUNT_MAX_DELAY, ACCOUNT_FIRST_DELAY * 2 ** (failures - ACCOUNT_FREE_FAILURES))
     return max(0.0, (last + timedelta(seconds=delay) - now).total_seconds())
+
+
+def pair_wait(
+    engine: Engine,
+    username: str,
+    address: str,
+    options: SignInOptions = SignInOptions(),
+    now: datetime | None = None,
+) -> float:
+    """Seconds until ``username`` may be tried from ``address`` again (0: now)."""
+    now = now or clock.now()
+    window = timedelta(minutes=options.lock_minutes)
+    recent = audit_events.c.at >= now - window
+    name, where = username[:64], address[:64]
+    with db.read(engine) as conn:
+        cleared = conn.execute(
+            select(func.max(audit_events.c.at)).where(
+                recent,
+                (
+                    (audit_events.c.username == name)
+                    & (audit_events.c.address == where)
+                    & (audit_events.c.action == AuditAction.LOGIN_OK)
+                )
+                | (
+                    (audit_events.c.target == f"user:{name}")
+                    & (audit_events.c.action == AuditAction.USER_UNLOCK)
+                ),
+            )
+        ).scalar_one()
+        failed = (
+            recent
+            & (audit_events.c.username == name)
+            & (audit_events.c.address == where)
+            & (audit_events.c.action == AuditAction.LOGIN_FAILED)
+        )
+        if cleared is not None:
+            failed = failed & (audit_events.c.at > cleared)
+        count, last = conn.execute(
+            select(func.count(), func.max(audit_events.c.at)).where(failed)
+        ).one()
+    if count < options.lock_failures or last is None:
+        return 0.0
+    return max(0.0, (last + window - now).total_seconds())
 
 
 def _recent_failures(engine: Engine, username: str, now: datetime) -> tuple[int, datetime | None]:

@@ -7,17 +7,17 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, false, func, insert, select, true, update
 
 from core_server import clock, db
 from core_server.auth.errors import AuthError, UnknownUser, WrongPassword
 from core_server.auth.passwords import MINIMAL, PasswordPolicy
-from core_server.auth.tables import tokens, users
+from core_server.auth.tables import password_history, tokens, users
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ class User:
     role: str
     active: bool
     must_change_password: bool
+    source: str = "local"  # or "ldap": a directory user's shadow (docs/signin.md)
+    totp_enabled: bool = False
 
 
 def _user(row: object) -> User:
@@ -59,6 +61,8 @@ def _user(row: object) -> User:
         role=row.role,  # type: ignore[attr-defined]
         active=bool(row.active),  # type: ignore[attr-defined]
         must_change_password=bool(row.must_change_password),  # type: ignore[attr-defined]
+        source=row.source,  # type: ignore[attr-defined]
+        totp_enabled=bool(row.totp_enabled),  # type: ignore[attr-defined]
     )
 
 
@@ -88,9 +92,11 @@ def create_user(
                 role=role,
                 must_change_password=must_change_password,
                 created_at=clock.now(),
+                password_changed_at=clock.now(),
             )
         )
         row = conn.execute(select(users).where(users.c.username == username)).one()
+        _remember(conn, row.id, row.password_hash)
     return _user(row)
 
 
@@ -105,19 +111,27 @@ def set_password(
     password: str,
     keep_token: str = "",
     policy: PasswordPolicy = MINIMAL,
+    history: int = 0,
 ) -> None:
     """The user's own new password. Every other session of theirs ends (one opened with the
-    old password elsewhere, perhaps by someone who knew it); ``keep_token`` stays valid."""
+    old password elsewhere, perhaps by someone who knew it); ``keep_token`` stays valid.
+    ``history``: none of the user's last that many passwords may come back."""
     policy.check(password, username)
     with db.write(engine) as conn:
         row = conn.execute(select(users.c.id).where(users.c.username == username)).first()
         if row is None:
             raise UnknownUser(username)
+        if history and _reused(conn, row.id, password, history):
+            raise AuthError("auth.password.reused", count=history)
+        hashed = _hasher.hash(password)
         conn.execute(
             update(users)
             .where(users.c.id == row.id)
-            .values(password_hash=_hasher.hash(password), must_change_password=False)
+            .values(
+                password_hash=hashed, must_change_password=False, password_changed_at=clock.now()
+            )
         )
+        _remember(conn, row.id, hashed)
         conn.execute(
             delete(tokens).where(
                 tokens.c.user_fk == row.id, tokens.c.token_sha256 != _digest(keep_token)
@@ -135,11 +149,15 @@ def reset_password(
         row = conn.execute(select(users.c.id).where(users.c.username == username)).first()
         if row is None:
             raise UnknownUser(username)
+        hashed = _hasher.hash(password)
         conn.execute(
             update(users)
             .where(users.c.id == row.id)
-            .values(password_hash=_hasher.hash(password), must_change_password=True)
+            .values(
+                password_hash=hashed, must_change_password=True, password_changed_at=clock.now()
+            )
         )
+        _remember(conn, row.id, hashed)
         conn.execute(delete(tokens).where(tokens.c.user_fk == row.id))
 
 
@@ -198,9 +216,19 @@ _TOUCH_SECONDS = 60
 TOKEN_PREFIX = "pacs_"
 
 
-def issue_token(engine: Engine, user: User, hours: float, idle_minutes: int | None = None) -> str:
+def issue_token(
+    engine: Engine,
+    user: User,
+    hours: float,
+    idle_minutes: int | None = None,
+    *,
+    address: str = "",
+    user_agent: str = "",
+    pending: bool = False,
+) -> str:
     """A new token valid for ``hours``, and (for browser sessions) ending sooner after
-    ``idle_minutes`` without use."""
+    ``idle_minutes`` without use. ``pending``: only the step from password to TOTP code
+    (``user_for_token`` never accepts it)."""
     # The prefix makes a leaked token recognisable (secret scanners, logs) and keeps it from
     # starting with "-", which a command line would take for an option (device keys).
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -215,6 +243,9 @@ def issue_token(engine: Engine, user: User, hours: float, idle_minutes: int | No
                 expires_at=now + timedelta(hours=hours),
                 idle_minutes=idle_minutes or None,
                 last_used_at=now,
+                address=address[:64],
+                user_agent=user_agent[:255],
+                pending=pending,
             )
         )
     return token
@@ -226,16 +257,17 @@ def user_for_token(engine: Engine, token: str) -> User | None:
         row = conn.execute(
             select(users, tokens.c.expires_at, tokens.c.idle_minutes, tokens.c.last_used_at)
             .join(tokens, tokens.c.user_fk == users.c.id)
-            .where(tokens.c.token_sha256 == digest)
+            .where(tokens.c.token_sha256 == digest, tokens.c.pending == false())
         ).first()
     if row is None or not row.active:
         return None
     now = clock.now()
     if row.expires_at < now:
         return None
-    if row.idle_minutes and row.last_used_at is not None:
+    if row.last_used_at is not None:
+        # Every token's last use is kept (the sessions list); only browsers' end when idle.
         idle = now - row.last_used_at
-        if idle > timedelta(minutes=row.idle_minutes):
+        if row.idle_minutes and idle > timedelta(minutes=row.idle_minutes):
             return None
         if idle.total_seconds() > _TOUCH_SECONDS:
             with db.write(engine) as conn:
@@ -279,3 +311,98 @@ def ensure_initial_admin(
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _remember(conn: Connection, user_id: int, hashed: str, keep: int = 24) -> None:
+    """Add a password to the user's history, keeping the last ``keep`` (the setting's most)."""
+    conn.execute(
+        insert(password_history).values(
+            user_fk=user_id, password_hash=hashed, changed_at=clock.now()
+        )
+    )
+    old = (
+        select(password_history.c.id)
+        .where(password_history.c.user_fk == user_id)
+        .order_by(password_history.c.id.desc())
+        .offset(keep)
+    )
+    conn.execute(delete(password_history).where(password_history.c.id.in_(old)))
+
+
+def _reused(conn: Connection, user_id: int, password: str, history: int) -> bool:
+    hashes = conn.execute(
+        select(password_history.c.password_hash)
+        .where(password_history.c.user_fk == user_id)
+        .order_by(password_history.c.id.desc())
+        .limit(history)
+    ).scalars()
+    for hashed in hashes:
+        try:
+            if _hasher.verify(hashed, password):
+                return True
+        except (VerificationError, InvalidHashError):
+            continue
+    return False
+
+
+def password_changed_at(engine: Engine, username: str) -> datetime | None:
+    """When the user's password was last set (their creation for rows from before)."""
+    with db.read(engine) as conn:
+        row = conn.execute(
+            select(users.c.password_changed_at, users.c.created_at).where(
+                users.c.username == username
+            )
+        ).first()
+    return None if row is None else (row.password_changed_at or row.created_at)
+
+
+def require_password_change(engine: Engine, username: str) -> None:
+    with db.write(engine) as conn:
+        conn.execute(
+            update(users).where(users.c.username == username).values(must_change_password=True)
+        )
+
+
+NO_PASSWORD = "!directory"  # never a valid Argon2 hash: a shadow user has no local password
+
+
+def directory_user(engine: Engine, username: str, display_name: str, role: str) -> User:
+    """The local shadow of a directory user, created or brought in line with the directory
+    (name, role: a changed role ends the user's other sessions). A shadow an administrator
+    deactivated stays refused (``WrongPassword``)."""
+    _known_role(role)
+    with db.write(engine) as conn:
+        row = conn.execute(select(users).where(users.c.username == username)).first()
+        if row is None:
+            conn.execute(
+                insert(users).values(
+                    username=username,
+                    display_name=display_name,
+                    password_hash=NO_PASSWORD,
+                    role=role,
+                    source="ldap",
+                    created_at=clock.now(),
+                )
+            )
+        elif not row.active or row.source != "ldap":
+            raise WrongPassword
+        else:
+            values = {"display_name": display_name or row.display_name, "role": role}
+            conn.execute(update(users).where(users.c.id == row.id).values(**values))
+            if role != row.role:
+                conn.execute(delete(tokens).where(tokens.c.user_fk == row.id))
+        row = conn.execute(select(users).where(users.c.username == username)).one()
+    return _user(row)
+
+
+def pending_user(engine: Engine, token: str) -> User | None:
+    """The user a half-way (password given, code not yet) token stands for, if still valid."""
+    with db.read(engine) as conn:
+        row = conn.execute(
+            select(users, tokens.c.expires_at)
+            .join(tokens, tokens.c.user_fk == users.c.id)
+            .where(tokens.c.token_sha256 == _digest(token), tokens.c.pending == true())
+        ).first()
+    if row is None or not row.active or row.expires_at < clock.now():
+        return None
+    return _user(row)

@@ -5,29 +5,45 @@ these routes accept either credential. Every attempt, sign-out and password chan
 audited. Refusals are the auth domain's (``auth.*`` codes): 401 for a wrong name or password,
 429 with ``Retry-After`` while sign-in is slowed (``core_server/auth/signin.py``), 400 for a
 password the policy refuses.
+
+Sessions (``docs/signin.md``): a user lists and ends their own (``/api/auth/sessions``), an
+administrator anyone's (``/api/auth/users/{username}/sessions``); a TOTP second factor is
+enrolled at ``/api/auth/totp`` and reset by an administrator.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Depends, Form, Request, Response
 from pydantic import BaseModel
 
 from core_server import auth
+from core_server.auth import sessions, totp
 from core_server.web.security import (
+    audit,
     bearer,
     clear_session_cookie,
     client_address,
     current_user,
     presented_token,
+    require,
     session_token,
 )
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
-__all__ = ["change_own_password", "client_address", "password_policy", "router"]
+__all__ = [
+    "change_own_password",
+    "client_address",
+    "password_policy",
+    "router",
+    "signin_options",
+    "user_agent",
+]
+
+Admin = Annotated[auth.User, Depends(require("admin"))]
+Me = Annotated[auth.User, Depends(current_user)]
 
 
 def password_policy(request: Request) -> auth.PasswordPolicy:
@@ -35,18 +51,40 @@ def password_policy(request: Request) -> auth.PasswordPolicy:
     return auth.PasswordPolicy.from_settings(request.app.state.ctx.settings)
 
 
+def signin_options(request: Request) -> auth.SignInOptions:
+    """Lockout, TOTP, password age and the directory, as the settings say."""
+    return auth.SignInOptions.from_settings(request.app.state.ctx.settings)
+
+
+def user_agent(request: Request) -> str:
+    return request.headers.get("user-agent", "")[:255]
+
+
 @router.post("/token")
-def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Any:
+def token(
+    request: Request,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    totp_code: Annotated[str, Form(alias="totp")] = "",
+) -> Any:
+    """OAuth2's password grant; a user with the second factor also sends ``totp``."""
     ctx = request.app.state.ctx
     hours = ctx.settings.token_hours
-    user, issued = auth.sign_in(
-        ctx.engine,
-        form.username,
-        form.password,
-        hours,
-        address=client_address(request),
-        via="token-api",
-    )
+    try:
+        user, issued = auth.sign_in(
+            ctx.engine,
+            username,
+            password,
+            hours,
+            address=client_address(request),
+            via="token-api",
+            options=signin_options(request),
+            user_agent=user_agent(request),
+            code=totp_code,
+        )
+    except auth.SecondFactorRequired as exc:
+        auth.revoke_token(ctx.engine, exc.pending)  # programs send the code with the password
+        raise auth.AuthError(exc.key, 401) from None
     return {
         "access_token": issued,
         "token_type": "bearer",
@@ -93,6 +131,8 @@ def change_password(
 def change_own_password(request: Request, user: auth.User, current: str, new: str) -> None:
     """Shared by this route and the password page; raises ``AuthError`` for the user."""
     engine = request.app.state.ctx.engine
+    if user.source != "local":
+        raise auth.AuthError("auth.ldap.directory_user", username=user.username)
     try:
         auth.authenticate(engine, user.username, current)
     except auth.AuthError:
@@ -105,6 +145,7 @@ def change_own_password(request: Request, user: auth.User, current: str, new: st
         new,
         keep_token=presented_token(request) or "",
         policy=password_policy(request),
+        history=request.app.state.ctx.settings.password_history,
     )
     auth.record_audit(
         engine,
@@ -113,3 +154,96 @@ def change_own_password(request: Request, user: auth.User, current: str, new: st
         target=f"user:{user.username}",
         address=client_address(request),
     )
+
+
+def _sessions(request: Request, username: str) -> list[dict[str, Any]]:
+    presented = presented_token(request)
+    current = sessions.session_id(presented) if presented else ""
+    engine = request.app.state.ctx.engine
+    return [s.as_dict(current) for s in sessions.list_sessions(engine, username)]
+
+
+@router.get("/sessions")
+def my_sessions(request: Request, user: Me) -> Any:
+    """The caller's own sessions (``current`` marks the one asking)."""
+    return _sessions(request, user.username)
+
+
+@router.delete("/sessions/{sid}", status_code=204)
+def end_my_session(request: Request, sid: str, user: Me) -> None:
+    sessions.revoke_session(request.app.state.ctx.engine, user.username, sid)
+    audit(request, user, "session.revoke", f"user:{user.username}", {"session": sid})
+
+
+@router.post("/sessions/revoke-all", status_code=204)
+def sign_out_everywhere(request: Request, response: Response, user: Me) -> None:
+    """Every session of the caller ends, this one too."""
+    ended = sessions.revoke_all(request.app.state.ctx.engine, user.username)
+    audit(request, user, "session.revoke_all", f"user:{user.username}", {"ended": ended})
+    clear_session_cookie(response, request)
+
+
+@router.get("/users/{username}/sessions")
+def user_sessions(request: Request, username: str, admin: Admin) -> Any:
+    return _sessions(request, username)
+
+
+@router.delete("/users/{username}/sessions/{sid}", status_code=204)
+def end_user_session(request: Request, username: str, sid: str, admin: Admin) -> None:
+    sessions.revoke_session(request.app.state.ctx.engine, username, sid)
+    audit(request, admin, "session.revoke", f"user:{username}", {"session": sid})
+
+
+@router.delete("/users/{username}/sessions", status_code=204)
+def end_user_sessions(request: Request, username: str, admin: Admin) -> None:
+    ended = sessions.revoke_all(request.app.state.ctx.engine, username)
+    audit(request, admin, "session.revoke_all", f"user:{username}", {"ended": ended})
+
+
+@router.delete("/users/{username}/totp", status_code=204)
+def reset_user_totp(request: Request, username: str, admin: Admin) -> None:
+    """For a user who lost the phone and the recovery codes: the factor off, sessions end."""
+    totp.disable(request.app.state.ctx.engine, username)
+    audit(request, admin, "totp.reset", f"user:{username}", {})
+
+
+class PasswordProof(BaseModel):
+    password: str
+
+
+class Code(BaseModel):
+    code: str
+
+
+def _prove(request: Request, user: auth.User, password: str) -> None:
+    try:
+        auth.authenticate(request.app.state.ctx.engine, user.username, password)
+    except auth.AuthError:
+        raise auth.AuthError("auth.password.wrong_current") from None
+
+
+@router.post("/totp")
+def begin_totp(request: Request, body: PasswordProof, user: Me) -> Any:
+    """Start enrolling (the password again, as for a password change): the otpauth URI, its
+    QR code as SVG and the secret to type in."""
+    if user.source != "local":
+        raise auth.AuthError("auth.ldap.directory_user", username=user.username)
+    _prove(request, user, body.password)
+    ctx = request.app.state.ctx
+    uri = totp.begin(ctx.engine, user.username, ctx.settings.totp_issuer)
+    return {"uri": uri, "secret": totp.secret_of(uri), "qr_svg": totp.qr_svg(uri)}
+
+
+@router.post("/totp/confirm")
+def confirm_totp(request: Request, body: Code, user: Me) -> Any:
+    """The first code from the app switches the factor on: the recovery codes, shown once."""
+    codes = totp.confirm(request.app.state.ctx.engine, user.username, body.code)
+    audit(request, user, "totp.enable", f"user:{user.username}", {})
+    return {"recovery_codes": codes}
+
+
+@router.post("/totp/disable", status_code=204)
+def disable_totp(request: Request, body: PasswordProof, user: Me) -> None:
+    _prove(request, user, body.password)
+    totp.disable(request.app.state.ctx.engine, user.username)
+    audit(request, user, "totp.disable", f"user:{user.username}", {})

@@ -14,8 +14,15 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from core_server import auth, i18n
+from core_server.auth import totp
+from core_server.auth.users import pending_user
 from core_server.web import routes_audit, routes_studies
-from core_server.web.routes_auth import change_own_password, password_policy
+from core_server.web.routes_auth import (
+    change_own_password,
+    password_policy,
+    signin_options,
+    user_agent,
+)
 from core_server.web.security import (
     LoginRequired,
     bearer,
@@ -62,14 +69,26 @@ def _text(request: Request, key: str, **values: object) -> str:
     return i18n.translate(_lang(request), key, **values)
 
 
+def _login_form(request: Request, status: int = 200, /, **values: object) -> Response:
+    """The sign-in page at one of its steps: password, code, enrolment, recovery codes."""
+    context: dict[str, object] = {
+        "next": "/",
+        "username": "",
+        "error": "",
+        "notice": "",
+        "step": "password",
+        "pending": "",
+        "qr_svg": "",
+        "secret": "",
+        "recovery": [],
+    }
+    context.update(values)
+    return render(request, "shell/login.html", context, user=None, status_code=status)
+
+
 @router.get("/login")
 def login_page(request: Request, next: str = "/") -> Response:
-    return render(
-        request,
-        "shell/login.html",
-        {"next": safe_next(next), "username": "", "error": "", "notice": ""},
-        user=None,
-    )
+    return _login_form(request, next=safe_next(next))
 
 
 @router.post("/login")
@@ -99,7 +118,11 @@ def login(
             address=client_address(request),
             via="password-form",
             idle_minutes=ctx.settings.session_idle_minutes,
+            options=signin_options(request),
+            user_agent=user_agent(request),
         )
+    except auth.SecondFactorRequired as exc:
+        return _code_step(request, exc, target)
     except auth.AuthError as exc:
         # A wrong password reads as the page's own sentence; a slowed sign-in says how long.
         wrong = isinstance(exc, auth.WrongPassword)
@@ -114,9 +137,62 @@ def login(
             if "retry_after" in exc.values
             else None,
         )
+    return _signed_in(request, user, token, target)
+
+
+def _signed_in(request: Request, user: auth.User, token: str, target: str) -> Response:
     if user.must_change_password:
         target = f"/password?next={quote(target, safe='')}"
     response = _redirect(target)
+    set_session_cookie(response, request, token, request.app.state.ctx.settings.token_hours)
+    return response
+
+
+def _code_step(request: Request, exc: auth.SecondFactorRequired, target: str) -> Response:
+    """After the right password: ask for the code, or (enrolment the site requires) show the
+    QR code of a new secret first."""
+    values: dict[str, object] = {"next": target, "pending": exc.pending, "step": "code"}
+    if exc.enrol:
+        ctx = request.app.state.ctx
+        user = pending_user(ctx.engine, exc.pending)
+        assert user is not None
+        uri = totp.begin(ctx.engine, user.username, ctx.settings.totp_issuer)
+        values.update(step="enrol", qr_svg=totp.qr_svg(uri), secret=totp.secret_of(uri))
+    return _login_form(request, notice=exc.text(_lang(request)), **values)
+
+
+@router.post("/login/code")
+def login_code(
+    request: Request,
+    pending: Annotated[str, Form()],
+    code: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    target = safe_next(next)
+    if request.headers.get("origin") and not same_origin(request):
+        return _login_form(request, 403, next=target)
+    ctx = request.app.state.ctx
+    try:
+        user, token, recovery = auth.complete_sign_in(
+            ctx.engine,
+            pending,
+            code,
+            ctx.settings.token_hours,
+            address=client_address(request),
+            via="password-form",
+            idle_minutes=ctx.settings.session_idle_minutes,
+            options=signin_options(request),
+            user_agent=user_agent(request),
+        )
+    except auth.AuthError as exc:
+        again = pending_user(ctx.engine, pending) is not None
+        values: dict[str, object] = {"next": target, "error": exc.text(_lang(request))}
+        if again and exc.status != 429:
+            values.update(pending=pending, step="code")
+        return _login_form(request, exc.status, **values)
+    if not recovery:
+        return _signed_in(request, user, token, target)
+    response = _login_form(request, next=target, step="recovery", recovery=recovery)
     set_session_cookie(response, request, token, ctx.settings.token_hours)
     return response
 
