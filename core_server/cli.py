@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from core_server import auth, clock, db, modalities, tls
+from core_server import auth, backup, clock, db, modalities, tls
 from core_server.archive import Archive
 from core_server.server import serve
 from core_server.settings import Settings
@@ -127,6 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
     leaf(db_actions, "migrate", "bring the schema to the newest revision")
     backup = leaf(db_actions, "backup", "copy the database (SQLite) or pg_dump it")
     backup.add_argument("destination", nargs="?", type=Path)
+    backup.add_argument(
+        "--encrypt-to",
+        action="append",
+        metavar="AGE_PUBLIC_KEY",
+        help="age public key (age1...) to encrypt to; repeatable (default: backup_recipients)",
+    )
+    decrypt = leaf(db_actions, "decrypt", "decrypt an encrypted backup (docs/backup.md)")
+    decrypt.add_argument("backup_file", type=Path)
+    decrypt.add_argument("--identity", type=Path, required=True, help="age key file")
+    decrypt.add_argument("--out", type=Path)
     leaf(db_actions, "check", "database integrity and index against storage")
 
     tls_actions = group("tls", "certificates of the HTTPS, DICOM TLS and MLLP TLS ports")
@@ -160,7 +170,13 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
     try:
         return int(_run(args, settings) or 0)
-    except (auth.AuthError, modalities.ModalityError, FileNotFoundError, tls.TlsError) as exc:
+    except (
+        auth.AuthError,
+        modalities.ModalityError,
+        FileNotFoundError,
+        tls.TlsError,
+        backup.BackupError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -288,7 +304,15 @@ def _db(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
         print("database schema is at the newest revision")
         return 0
     if args.action == "backup":
-        print(f"backup written to {_backup(engine, settings, args.destination)}")
+        written = _backup(engine, settings, args.destination)
+        keys = ",".join(args.encrypt_to or []) or settings.backup_recipients
+        if keys:
+            kind = "sqlite" if db.is_sqlite(engine) else "pg_dump"
+            written = backup.encrypt(written, backup.recipients_of(keys), kind)
+        print(f"backup written to {written}")
+        return 0
+    if args.action == "decrypt":
+        print(f"decrypted to {backup.decrypt(args.backup_file, args.identity, args.out)}")
         return 0
     problems = 0
     if db.is_sqlite(engine):
