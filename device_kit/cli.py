@@ -2,6 +2,8 @@
 
 <program> [run] [--config FILE] [--state-dir DIR] ...   the device itself (default)
 <program> enrol --core-url URL --key KEY [--name NAME]   store the core's address and key (0600)
+<program> enrol --core-url URL [--name NAME]             enrol by code: show a code, wait for the
+                                                         administrator's confirmation
 <program> check                                          what the configured hardware needs
 <program> options                                        every option, its variable, default
 
@@ -52,6 +54,8 @@ def main(
         return 2
     logs.setup(program, settings.log_level)
 
+    if args.command == "enrol" and not args.key:
+        return _enrol_by_code(settings, args)
     if args.command == "enrol":
         try:
             record = enrolment.Enrolment(args.core_url.rstrip("/"), args.key.strip(), args.name)
@@ -78,6 +82,35 @@ def main(
         return 1
     except KeyboardInterrupt:
         return 0
+
+
+def _enrol_by_code(settings: config.DeviceSettings, args: argparse.Namespace) -> int:
+    """The code (and its QR) on the terminal until an administrator confirms it."""
+    from device_kit import enrol_code
+
+    def show(code: enrol_code.Code) -> None:
+        print(f"enrolment code: {code.code} (valid until {code.expires_at})", flush=True)
+        print("confirm it on the core's queue admin page, or scan:", code.qr, flush=True)
+        _print_qr(code.qr)
+
+    try:
+        record = enrol_code.by_code(args.core_url, settings.program, show, name=args.name)
+    except (enrol_code.EnrolmentFailed, ValueError) as error:
+        print(f"{settings.program}: {error}", file=sys.stderr)
+        return 1
+    enrolment.save(settings.enrolment_file, record)
+    print(f"enrolled as {record.device_name}: key stored in {settings.enrolment_file} (mode 0600)")
+    return 0
+
+
+def _print_qr(text: str) -> None:
+    try:
+        import qrcode
+    except ImportError:  # the QR is a convenience; the code above is enough
+        return
+    qr = qrcode.QRCode(border=1)
+    qr.add_data(text)
+    qr.print_ascii(invert=True)
 
 
 def _global_options(
@@ -111,7 +144,9 @@ def _parser(
     run_parser = commands.add_parser("run", help="run the device (default)")
     enrol = commands.add_parser("enrol", help="store the core's address and this device's key")
     enrol.add_argument("--core-url", required=True, help="e.g. https://pacs.hospital:8080")
-    enrol.add_argument("--key", required=True, help="the device key shown by the core")
+    enrol.add_argument(
+        "--key", default="", help="the device key shown by the core (without: enrol by code)"
+    )
     enrol.add_argument("--name", default="", help="the device's name in the core")
     check = commands.add_parser("check", help="check the configured hardware and what is missing")
     options = commands.add_parser("options", help="list every option with its default")

@@ -1,5 +1,6 @@
 """Device enrolment: an administrator creates the device and its key in the core; the device
-program stores the core's address and the key in one file readable by its user only (0600)."""
+program stores the core's address, the key and the core's CA in one file readable by its user
+only (0600). Without a hand-copied key the device enrols by code (``device_kit.enrol_code``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class Enrolment:
     core_url: str  # http(s)://host:port of the core server
     device_key: str  # the secret the administrator got when creating the device
     device_name: str = ""
+    ca_pem: str = ""  # the core's CA (PEM), pinned at enrolment; "" while the core has none
 
     def __post_init__(self) -> None:
         if not self.core_url.startswith(("http://", "https://")):
@@ -40,8 +42,9 @@ def save(path: Path, enrolment: Enrolment) -> None:
 def load(path: Path, program: str) -> Enrolment:
     if not path.is_file():
         raise NotEnrolled(
-            f"this device is not enrolled ({path} missing): create the device in the core's "
-            f"administration, then run `{program} enrol --core-url URL --key KEY`"
+            f"this device is not enrolled ({path} missing): run `{program} enrol --core-url URL` "
+            "and confirm the code it shows on the core's queue admin page (or create the device "
+            f"there and run `{program} enrol --core-url URL --key KEY`)"
         )
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:

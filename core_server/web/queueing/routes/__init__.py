@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from core_server.web.queueing.routes import calls, devices, setup, tickets
+from core_server.web.queueing.routes import calls, devices, enrolment, setup, tickets
 
 router = APIRouter(prefix="/api/queueing", tags=["queueing"])
-for part in (devices, setup, calls, tickets):
+for part in (devices, enrolment, setup, calls, tickets):
     router.include_router(part.router)
 
 
