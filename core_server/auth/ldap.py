@@ -130,7 +130,7 @@ def _connection(config: DirectoryConfig, server: ldap3.Server, who: str, secret:
         server,
         user=who or None,
         password=secret or None,
-        receive_timeout=config.timeout,
+        receive_timeout=max(1, round(config.timeout)),  # ldap3 packs it as an integer
         raise_exceptions=False,
         auto_referrals=False,
     )

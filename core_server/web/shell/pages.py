@@ -127,16 +127,10 @@ def login(
         # A wrong password reads as the page's own sentence; a slowed sign-in says how long.
         wrong = isinstance(exc, auth.WrongPassword)
         error = _text(request, "web.login.failed") if wrong else exc.text(_lang(request))
-        return render(
-            request,
-            "shell/login.html",
-            {"next": target, "username": username, "error": error, "notice": ""},
-            user=None,
-            status_code=exc.status,
-            headers={"Retry-After": str(exc.values["retry_after"])}
-            if "retry_after" in exc.values
-            else None,
-        )
+        response = _login_form(request, exc.status, next=target, username=username, error=error)
+        if "retry_after" in exc.values:
+            response.headers["Retry-After"] = str(exc.values["retry_after"])
+        return response
     return _signed_in(request, user, token, target)
 
 
