@@ -247,3 +247,13 @@ def disable_totp(request: Request, body: PasswordProof, user: Me) -> None:
     _prove(request, user, body.password)
     totp.disable(request.app.state.ctx.engine, user.username)
     audit(request, user, "totp.disable", f"user:{user.username}", {})
+
+
+@router.post("/users/{username}/unlock", status_code=204)
+def unlock_user(request: Request, username: str, admin: Admin) -> None:
+    """Lift the account's locks and backoff now (as the console's ``users unlock``)."""
+    if auth.get_user(request.app.state.ctx.engine, username) is None:
+        raise auth.UnknownUser(username)
+    auth.unlock(
+        request.app.state.ctx.engine, username, by=admin.username, address=client_address(request)
+    )
