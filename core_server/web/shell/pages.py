@@ -181,8 +181,9 @@ def login_code(
     except auth.AuthError as exc:
         again = pending_user(ctx.engine, pending) is not None
         values: dict[str, object] = {"next": target, "error": exc.text(_lang(request))}
-        if again and exc.status != 429:
+        if again and exc.status != 429:  # the same page asks again: not an error page
             values.update(pending=pending, step="code")
+            return _login_form(request, **values)
         return _login_form(request, exc.status, **values)
     if not recovery:
         return _signed_in(request, user, token, target)

@@ -131,6 +131,7 @@ OPEN = {
     ("GET", "/api/docs/oauth2-redirect"),
     ("GET", "/login"),
     ("POST", "/login"),
+    ("POST", "/login/code"),  # the TOTP step: carries its own half-way token (docs/signin.md)
     ("MOUNT", "/static"),
     # The cloud film (docs/discs.md): a disc's QR link, behind its own check question.
     ("GET", "/c/{token}"),
