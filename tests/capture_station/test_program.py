@@ -42,6 +42,7 @@ class ScopeStation(Station):
             {"KEY_B": "still", "KEY_ENTER": "pick", "KEY_E": "end", "KEY_A": "clip",
              "KEY_F": "scope_accept"}
         )  # fmt: skip
+        self.env["CAPTURE_STATION_SCOPE_CHECK"] = "true"
         self.env["CAPTURE_STATION_SCOPE_SCANNER"] = f"serial:{scanner}"
         self.env["CAPTURE_STATION_SCOPE_WAIT_SECONDS"] = "60"  # the core is up: wait for it
 

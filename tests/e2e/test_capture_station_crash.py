@@ -52,6 +52,9 @@ class Station:
                 {"KEY_B": "still", "KEY_ENTER": "pick", "KEY_E": "end"}
             ),
             "CAPTURE_STATION_PEDAL_LONG": "{}",
+            # The scope check before capture has its own test (tests/capture_station/
+            # test_program.py); here the pedal takes stills at once.
+            "CAPTURE_STATION_SCOPE_CHECK": "false",
             "CAPTURE_STATION_SEND_MIN_DELAY": "0.2",
             "CAPTURE_STATION_SEND_MAX_DELAY": "1",
         }
