@@ -139,6 +139,10 @@ OPEN = {
     ("GET", "/c/{token}/series/{series_uid}.jpg"),
     ("GET", "/c/{token}/sheets/{sheet_id}.jpg"),  # the film sheets (docs/film-cloud.md)
     ("GET", "/c/{token}/reports/{exam_id}.pdf"),
+    # Enrolment by code (docs/appliance-units.md): a device without a key asks for a code and
+    # polls with its secret; bounded per address and in all, nothing to lock anyone out with.
+    ("POST", "/api/queueing/enrolment-codes"),
+    ("GET", "/api/queueing/enrolment-codes/{secret}"),
 }
 
 
