@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -249,20 +249,38 @@ class Settings(BaseSettings):
         description="A scope whose last passed disinfection ended longer ago than this warns"
         " before capture",
     )
-    # IHE ATNA (docs/atna.md): the audit trail out to the hospital's audit repository.
-    atna_host: str = Field("", description="Audit repository host for IHE ATNA syslog ('': off)")
-    atna_port: int = Field(6514, description="Audit repository port (6514 TLS, 514 UDP)")
-    atna_transport: Literal["tls", "udp"] = Field(
-        "tls", description="ATNA syslog transport: tls (RFC 5425) or udp (RFC 5426)"
+    # TLS (docs/tls.md): certificates and the TLS ports; the listeners start when the files exist.
+    tls_cert: Path | None = Field(
+        None, description="Server certificate chain (PEM); default <data-dir>/tls/server.pem"
     )
-    atna_ca: Path | None = Field(
-        None, description="CA (PEM) the audit repository's certificate is checked against"
-        " (default: the system's CAs)"
+    tls_key: Path | None = Field(
+        None, description="Its private key (PEM, unencrypted); default <data-dir>/tls/server.key"
     )
-    atna_site: str = Field("", description="AuditEnterpriseSiteID in ATNA messages (the hospital)")
-    backup_recipients: str = Field(
-        "", description="age public keys (age1..., comma-separated) backups are encrypted to"
-        " ('': not encrypted; docs/backup.md)"
+    tls_ca: Path | None = Field(
+        None,
+        description="The CA that signed it (PEM; given to devices at enrolment, checks client"
+        " certificates); default <data-dir>/tls/ca.pem",
+    )
+    https_port: int = Field(8443, description="HTTPS port (web UI, REST, DICOMweb, WebSockets)")
+    dicom_tls_port: int = Field(2762, description="DICOM TLS port (PS3.15 B.9 BCP 195 profile)")
+    hl7_tls_port: int = Field(2576, description="HL7 v2 MLLP over TLS port")
+    cleartext: bool = Field(
+        True,
+        description="Keep the plain ports open; false: plain DICOM and MLLP closed, HTTP only"
+        " redirects to HTTPS (and answers /healthz)",
+    )
+    tls_client_certs: Literal["none", "optional", "required"] = Field(
+        "none",
+        description="Client certificates on the DICOM and MLLP TLS ports, checked against"
+        " tls_ca: none (not asked), optional (checked when sent), required",
+    )
+    tls_legacy_ciphers: bool = Field(
+        False,
+        description="Also offer AES-CBC with RSA key exchange (PS3.15 B.3 AES profile, still"
+        " TLS 1.2) on the DICOM and MLLP TLS ports, for old modalities",
+    )
+    tls_renew_days: int = Field(
+        30, ge=1, description="Renew a certificate of the appliance CA this long before expiry"
     )
     # IHE ATNA (docs/atna.md): the audit trail out to the hospital's audit repository.
     atna_host: str = Field("", description="Audit repository host for IHE ATNA syslog ('': off)")
@@ -287,6 +305,17 @@ class Settings(BaseSettings):
     def _known_zone(cls, value: str) -> str:
         clock.parse_zone(value)
         return value.strip()
+
+    @model_validator(mode="after")
+    def _tls_paths(self) -> Settings:
+        """The TLS files default to <data-dir>/tls/, and the watched certificate to ours."""
+        folder = self.data_dir / "tls"
+        self.tls_cert = self.tls_cert or folder / "server.pem"
+        self.tls_key = self.tls_key or folder / "server.key"
+        self.tls_ca = self.tls_ca or folder / "ca.pem"
+        if self.alert_certificate_file is None and self.tls_cert.is_file():
+            self.alert_certificate_file = self.tls_cert
+        return self
 
     @classmethod
     def settings_customise_sources(
