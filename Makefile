@@ -13,7 +13,7 @@ APT_PACKAGES := dcmtk postgresql chromium espeak-ng alsa-utils fonts-wqy-microhe
 STAMP_APT := $(VENV)/.apt-installed
 STAMP_PIP := $(VENV)/.pip-installed
 
-.PHONY: run test install viewer lint format bench clean
+.PHONY: run test install viewer lint format bench clean images images-test
 
 run: install viewer
 	$(BIN)/core-server serve
@@ -59,6 +59,22 @@ format: install
 
 bench: install
 	$(BIN)/python -m bench.archive_bench
+
+# Appliance images (docs/images.md): one per role with mkosi, into IMAGES_OUT. The build's own
+# tools are installed here, not by `make test`. images-test builds the display's image and
+# boots it in QEMU until queue-display.service is active, with a screenshot in test-artifacts/.
+IMAGE_ROLES ?= core display caller printer kiosk capture
+IMAGES_OUT ?= images/out
+
+images: install
+	images/setup-host.sh
+	for role in $(IMAGE_ROLES); do images/build-image.sh $$role $(IMAGES_OUT) || exit 1; done
+
+images-test: install
+	images/setup-host.sh
+	images/build-image.sh display $(IMAGES_OUT)
+	IMAGES_TEST=1 IMAGES_DISPLAY=$$(ls -t $(IMAGES_OUT)/display/imaging-display_*.raw | head -1) \
+		$(BIN)/pytest -q -p no:cacheprovider tests/images
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

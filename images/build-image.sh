@@ -1,0 +1,67 @@
+#!/bin/bash
+# Build one appliance image: images/build-image.sh ROLE [OUTPUT_DIR]
+# ROLE is one of images/roles/*.env. Output: OUTPUT_DIR/<role>/imaging-<role>_<version>.raw
+# plus the split root partition and kernel for systemd-sysupdate (see docs/images.md).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+tree=$(cd "$here/.." && pwd)
+role=${1:?usage: build-image.sh ROLE [OUTPUT_DIR]}
+out=$(realpath -m "${2:-$tree/images/out}")/$role
+[ -f "$here/roles/$role.env" ] || { echo "unknown role: $role" >&2; exit 2; }
+# shellcheck source=/dev/null
+. "$here/roles/$role.env"
+version=${IMAGE_VERSION:-$(date -u +%Y%m%d).$(git -C "$tree" rev-list --count HEAD)}
+work="$out/work"
+rm -rf "$work" && mkdir -p "$work/extra" "$out"
+
+# The program from the project's wheel: built from the committed tree (git archive), not from
+# whatever is uncommitted in the work tree, with every dependency as a wheel from the package
+# index. pygame is built from its sdist against Debian's SDL 2 (the PyPI wheel's bundled SDL has
+# no KMS/DRM back-end).
+src="$work/src"
+mkdir -p "$src" && git -C "$tree" archive HEAD | tar -x -C "$src"
+wheels="$work/extra/opt/imaging/wheels"
+mkdir -p "$wheels"
+pip=${PIP:-$tree/.venv/bin/pip}
+if [ "$SCREEN" = yes ]; then
+	"$pip" wheel -q --no-binary pygame --no-deps -w "$wheels" pygame==2.6.1
+fi
+"$pip" wheel -q -w "$wheels" "$src[$EXTRA]"
+rm -f "$wheels"/pygame-*manylinux*.whl
+
+# The tree laid over the packages: shared files, the screen roles' files, the units as they
+# are in systemd/ (with their drop-in folders), and this role's name for the post-install.
+cp -a "$here/common/extra/." "$work/extra/"
+mkdir -p "$work/extra/usr/lib/systemd/system"
+cp "$tree/systemd/"*.service "$work/extra/usr/lib/systemd/system/"
+for d in "$tree/systemd/"*.service.d; do [ -d "$d" ] && cp -a "$d" "$work/extra/usr/lib/systemd/system/"; done
+units="$work/extra/usr/lib/systemd/system"
+if [ "$SCREEN" = yes ]; then
+	mkdir -p "$units/$UNIT.d" && cp "$here/screen/50-screen.conf" "$units/$UNIT.d/"
+fi
+if [ "$PROGRAM" != core-server ]; then
+	prefix=$(echo "$PROGRAM" | tr 'a-z-' 'A-Z_')
+	sed -e "s/@PROGRAM@/$PROGRAM/g" -e "s/@UNIT@/$UNIT/g" -e "s/@PREFIX@/$prefix/g" \
+		"$here/enrolment-seed.service.in" >"$units/imaging-enrolment-seed.service"
+fi
+mkdir -p "$work/extra/usr/lib/imaging"
+printf 'ROLE=%s\nPROGRAM=%s\nEXTRA=%s\nUNIT=%s\nVERSION=%s\n' "$role" "$PROGRAM" "$EXTRA" "$UNIT" "$version" \
+	>"$work/extra/usr/lib/imaging/role.env"
+# sysupdate transfers name the image: fill in the role.
+for f in "$work/extra/usr/lib/sysupdate.d/"*.conf; do sed -i "s/@ROLE@/$role/g" "$f"; done
+
+screen_packages=""
+[ "$SCREEN" = yes ] && screen_packages="$(tr '\n' ' ' <"$here/screen/packages")"
+sed -e "s/@ROLE@/$role/g" -e "s/@VERSION@/$version/g" \
+	-e "s|@PACKAGES@|$(tr '\n' ' ' <"$here/common/packages") $screen_packages $PACKAGES|" \
+	"$here/common/mkosi.default" >"$work/mkosi.default"
+cp "$here/common/postinst" "$work/mkosi.postinst"
+
+cd "$work"
+start=$(date +%s)
+mkosi --force --output-dir "$out" build
+end=$(date +%s)
+rm -rf "$work"
+image=$(ls "$out"/imaging-"$role"_"$version".raw)
+printf '%s %s: %s s, %s bytes\n' "$role" "$version" "$((end - start))" "$(stat -c %s "$image")" \
+	| tee -a "$out/../build-times.txt"

@@ -1,0 +1,167 @@
+"""Boot an appliance image in QEMU until its program's unit is active, then screenshot it.
+
+Run by ``make images-test`` and by ``IMAGES_TEST=1 pytest tests/images``::
+
+    python tests/images/boot_check.py IMAGE.raw --unit queue-display.service --shot OUT.png
+
+The image is never written: QEMU boots a copy-on-write overlay (qcow2 over the raw file) made
+bigger than the image, so the first boot's systemd-repart has room for the data partition. The
+firmware is OVMF (UEFI); KVM when /dev/kvm opens, TCG otherwise. Progress is read from the
+serial console (systemd's "Started <unit>" line: for a Type=notify unit that is its READY=1),
+the screen through QEMU's monitor (``screendump``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+# A provisioning credential so the display is enrolled with a core that does not exist: it
+# then shows its "no core" screen (images/enrolment-seed.service.in reads it).
+NO_CORE = "http://imaging-core.invalid:8080 image-test-key-0123456789abcdef0123456789"
+
+
+class BootFailed(Exception):
+    """The unit did not come up: the message says what the console showed."""
+
+
+@dataclass
+class Booted:
+    console: str
+    screenshot: Path
+    accelerator: str
+    seconds_to_active: float
+
+
+def kvm_usable() -> bool:
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR))
+    except OSError:
+        return False
+    return True
+
+
+def _qemu_command(
+    overlay: Path, vars_file: Path, serial: Path, monitor: Path, kvm: bool
+) -> list[str]:
+    accel = ["-accel", "kvm", "-cpu", "host"] if kvm else ["-accel", "tcg", "-cpu", "max"]
+    return [
+        "qemu-system-x86_64",
+        "-machine", "q35", *accel, "-m", "1536", "-smp", "2",
+        "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+        "-drive", f"if=pflash,format=raw,file={vars_file}",
+        "-drive", f"if=virtio,format=qcow2,file={overlay}",
+        "-vga", "std", "-display", "none",
+        "-nic", "user,model=virtio-net-pci",
+        "-smbios", f"type=11,value=io.systemd.credential:imaging.enrolment={NO_CORE}",
+        "-serial", f"file:{serial}",
+        "-monitor", f"unix:{monitor},server,nowait",
+        "-no-reboot",
+    ]  # fmt: skip
+
+
+def _monitor(path: Path, command: str) -> str:
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(str(path))
+        sock.settimeout(10)
+        sock.recv(4096)  # the banner
+        sock.sendall(command.encode() + b"\n")
+        time.sleep(1)
+        return sock.recv(65536).decode(errors="replace")
+
+
+def _wait_for_unit(proc: subprocess.Popen[bytes], serial: Path, unit: str, timeout: float) -> str:
+    started = f"Started {unit}"
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = serial.read_text(errors="replace") if serial.exists() else ""
+        if started in text:
+            return text
+        if f"Failed to start {unit}" in text or "Kernel panic" in text:
+            raise BootFailed(f"{unit} failed; console:\n{text[-4000:]}")
+        if proc.poll() is not None:
+            raise BootFailed(f"QEMU exited ({proc.returncode}); console:\n{text[-4000:]}")
+        time.sleep(1)
+    raise BootFailed(f"{unit} not active after {timeout:.0f} s; console:\n{text[-4000:]}")
+
+
+def _wait_for_picture(monitor: Path, shot: Path, settle: float) -> None:
+    """The unit is READY once its window is up; give the first frames time, then screendump
+    until the screen is not one flat colour (the console's black before the program draws)."""
+    from PIL import Image
+
+    time.sleep(settle)
+    for _ in range(30):
+        _monitor(monitor, f"screendump -f png {shot}")
+        if shot.exists():
+            with Image.open(shot) as picture:
+                colours = picture.convert("RGB").getcolors(maxcolors=1 << 16)
+            if colours is None or len(colours) > 4:
+                return
+        time.sleep(2)
+    raise BootFailed(f"the screen stayed blank ({shot})")
+
+
+def boot(image: Path, unit: str, shot: Path, timeout: float = 600, settle: float = 5) -> Booted:
+    for tool in ("qemu-system-x86_64", "qemu-img"):
+        if shutil.which(tool) is None:
+            raise BootFailed(f"{tool} missing: apt-get install qemu-system-x86 qemu-utils ovmf")
+    kvm = kvm_usable()
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="image-boot-") as tmp:
+        work = Path(tmp)
+        overlay, vars_file = work / "disk.qcow2", work / "vars.fd"
+        serial, monitor = work / "serial.log", work / "monitor.sock"
+        subprocess.run(
+            ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(image.resolve()),
+             str(overlay), "4G"],
+            check=True,
+        )  # fmt: skip
+        shutil.copyfile(OVMF_VARS, vars_file)
+        start = time.monotonic()
+        proc = subprocess.Popen(_qemu_command(overlay, vars_file, serial, monitor, kvm))
+        try:
+            console = _wait_for_unit(proc, serial, unit, timeout)
+            active_after = time.monotonic() - start
+            _wait_for_picture(monitor, shot, settle)
+            console = serial.read_text(errors="replace")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            if serial.exists():
+                shutil.copyfile(serial, shot.with_suffix(".console.log"))
+    return Booted(console, shot, "kvm" if kvm else "tcg", active_after)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("image", type=Path)
+    parser.add_argument("--unit", default="queue-display.service")
+    parser.add_argument("--shot", type=Path, default=Path("test-artifacts/images/display.png"))
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args(argv)
+    try:
+        booted = boot(args.image, args.unit, args.shot, args.timeout)
+    except BootFailed as error:
+        print(f"boot check failed: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"{args.unit} active after {booted.seconds_to_active:.0f} s ({booted.accelerator});"
+        f" screenshot {booted.screenshot}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The display's appliance image boots in QEMU into queue-display.service, and its screen
+(taken through QEMU's monitor) shows the program's "no core" screen.
+
+Slow (an image build of several minutes, then a boot): skipped unless ``IMAGES_TEST=1``.
+``IMAGES_DISPLAY=path/to/imaging-display_<v>.raw`` boots an image already built (what
+``make images-test`` does after building it); otherwise the test builds one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.images import boot_check
+
+pytestmark = [
+    pytest.mark.skipif(os.environ.get("IMAGES_TEST") != "1", reason="set IMAGES_TEST=1"),
+    pytest.mark.timeout(3600),
+]
+
+TREE = Path(__file__).resolve().parents[2]
+ARTIFACTS = TREE / "test-artifacts" / "images"
+
+
+def _display_image(tmp_path: Path) -> Path:
+    given = os.environ.get("IMAGES_DISPLAY")
+    if given:
+        return Path(given)
+    out = tmp_path / "out"
+    subprocess.run([str(TREE / "images" / "build-image.sh"), "display", str(out)], check=True)
+    return next((out / "display").glob("imaging-display_*.raw"))
+
+
+def test_display_image_boots_to_its_no_core_screen(tmp_path: Path) -> None:
+    from PIL import Image
+
+    image = _display_image(tmp_path)
+    shot = ARTIFACTS / "display-no-core.png"
+    shot.unlink(missing_ok=True)
+
+    booted = boot_check.boot(image, "queue-display.service", shot)
+
+    assert "Started queue-display.service" in booted.console
+    # The first boot made the data partition and mounted it at /var/lib.
+    assert "systemd-repart" in booted.console or "var-lib.mount" in booted.console
+    with Image.open(shot) as picture:
+        assert picture.size[0] >= 640
+        colours = picture.convert("RGB").getcolors(maxcolors=1 << 16)
+    assert colours is None or len(colours) > 4, "the screen is one flat colour"
