@@ -67,11 +67,11 @@ IMAGE_ROLES ?= core display caller printer kiosk capture
 IMAGES_OUT ?= images/out
 
 images: install
-	images/setup-host.sh
+	images/host/setup-host.sh
 	for role in $(IMAGE_ROLES); do images/build-image.sh $$role $(IMAGES_OUT) || exit 1; done
 
 images-test: install
-	images/setup-host.sh
+	images/host/setup-host.sh
 	images/build-image.sh display $(IMAGES_OUT)
 	IMAGES_TEST=1 IMAGES_DISPLAY=$$(ls -t $(IMAGES_OUT)/display/imaging-display_*.raw | head -1) \
 		$(BIN)/pytest -q -p no:cacheprovider tests/images
