@@ -50,16 +50,18 @@ printf 'ROLE=%s\nPROGRAM=%s\nEXTRA=%s\nUNIT=%s\nVERSION=%s\n' "$role" "$PROGRAM"
 # sysupdate transfers name the image: fill in the role.
 for f in "$work/extra/usr/lib/sysupdate.d/"*.conf; do sed -i "s/@ROLE@/$role/g" "$f"; done
 
-screen_packages=""
-[ "$SCREEN" = yes ] && screen_packages="$(tr '\n' ' ' <"$here/screen/packages")"
-sed -e "s/@ROLE@/$role/g" -e "s/@VERSION@/$version/g" \
-	-e "s|@PACKAGES@|$(tr '\n' ' ' <"$here/common/packages") $screen_packages $PACKAGES|" \
+# mkosi takes a comma-separated list.
+packages=$({ cat "$here/common/packages"; [ "$SCREEN" = yes ] && cat "$here/screen/packages"; echo "$PACKAGES"; } \
+	| tr -s ' \n' ',' | sed 's/^,//; s/,$//')
+sed -e "s/@ROLE@/$role/g" -e "s/@VERSION@/$version/g" -e "s|@PACKAGES@|$packages|" \
 	"$here/common/mkosi.default" >"$work/mkosi.default"
 cp "$here/common/postinst" "$work/mkosi.postinst"
 
 cd "$work"
 start=$(date +%s)
-mkosi --force --output-dir "$out" build
+# Downloaded .debs kept between builds and roles.
+mkdir -p "$out/../cache"
+mkosi --force --output-dir "$out" --cache "$out/../cache" build
 end=$(date +%s)
 rm -rf "$work"
 image=$(ls "$out"/imaging-"$role"_"$version".raw)
