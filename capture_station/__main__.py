@@ -29,7 +29,7 @@ from capture_station.live import LiveFeed
 from capture_station.sender import Sender
 from capture_station.settings import Settings
 from capture_station.spool import CaptureSpool, Session
-from device_kit import cli, enrolment, link
+from device_kit import cli, enrol_screen, enrolment, link
 from device_kit.client import CoreClient
 from device_kit.events import Tick
 from device_kit.program import DeviceProgram, PolledInput, run_window
@@ -388,12 +388,11 @@ class CaptureProgram(DeviceProgram[station_app.Event]):
             extra={"scope": session.scope} if session.scope else {},
         )  # fmt: skip
         self._clip = (capture, path)
-        self.grabber.recorder = ClipRecorder(
-            path, width, height, self.grabber.source.fps, self.options.clip_max_seconds
-        )
+        fps, longest = self.grabber.source.fps, self.options.clip_max_seconds
+        self.grabber.record_into(ClipRecorder(path, width, height, fps, longest))
 
     def _stop_clip(self) -> None:
-        recorder, self.grabber.recorder = self.grabber.recorder, None
+        recorder = self.grabber.record_into(None)
         clip, self._clip = self._clip, None
         if recorder is None or clip is None:
             self._do(self.app.handle(station_app.ClipEnded(None)))
@@ -436,7 +435,7 @@ def overrides(settings: Settings, args: argparse.Namespace) -> Settings:
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     settings = overrides(settings, args)
-    record = enrolment.load(settings.enrolment_file, settings.program)
+    record = enrol_screen.obtain(settings)  # by code when only core_url is set
     video, pedals = make_sources(settings)
 
     def on_event(program: CaptureProgram, event: pygame.event.Event) -> None:

@@ -44,6 +44,14 @@ class Grabber:
                     self.recorder.add(frame)
                 self._changed.notify_all()
 
+    def record_into(self, recorder: Any) -> Any:
+        """Swap the clip recorder (None: stop), returning the previous one. Under the lock
+        the grabber thread adds frames with, so no frame is being encoded into the old one
+        when it is handed back to be finished (a ``finish`` during an ``add`` hung libx264)."""
+        with self._changed:
+            previous, self.recorder = self.recorder, recorder
+        return previous
+
     def frames(self, count: int, timeout: float = 2.0) -> list[Frame]:
         """The latest frame, then each new one until ``count`` (a burst); fewer on no signal."""
         taken: list[Frame] = []
