@@ -109,6 +109,7 @@ def build_core(settings: Settings) -> Core:
         tls=tls.listener_context(settings, "hl7"),
         tls_port=settings.hl7_tls_port,
         cleartext=settings.cleartext,
+        tls_files=tls.files_of(settings),  # destinations marked tls
     )
     return core
 

@@ -52,6 +52,7 @@ def dicom_server(
         tls=tls.listener_context(settings, "dicom"),
         tls_port=settings.dicom_tls_port,
         cleartext=settings.cleartext,
+        tls_files=tls.files_of(settings),  # peers marked tls, reached by us
     )
 
 

@@ -29,6 +29,7 @@ class InstanceFile:
     transfer_syntax_uid: str
     path: Path
     size: int
+    study_instance_uid: str = ""  # what a transfer out is audited under
 
 
 class Archive:
@@ -110,6 +111,7 @@ class Archive:
                 answer["_transfer_syntax_uid"],
                 self.storage.absolute(answer["_path"]),
                 answer["_size"],
+                str(answer.get("StudyInstanceUID") or ""),
             )
             for answer in self.find(query.Level.IMAGE, unique)
         ]

@@ -20,8 +20,7 @@ from core_server import clock, db
 from core_server.archive import Archive
 from core_server.atna import codes, facts, messages, syslog
 from core_server.atna.tables import atna_cursors
-from core_server.auth import AuditEvent, record_audit
-from core_server.auth.tables import audit_events
+from core_server.auth import AuditEvent, audit_after, record_audit
 from core_server.periodic import Periodic
 
 log = logging.getLogger(__name__)
@@ -99,17 +98,10 @@ class AtnaSender:
     def send_pending(self) -> int:
         """Send one batch after the cursor; returns how many entries it went through."""
         last = self.cursor()
-        with db.read(self.engine) as conn:
-            rows = conn.execute(
-                select(audit_events)
-                .where(audit_events.c.id > last, audit_events.c.at <= clock.now() - self.settle)
-                .order_by(audit_events.c.id)
-                .limit(self.batch)
-            ).all()
+        rows = audit_after(self.engine, last, self.batch, until=clock.now() - self.settle)
         done, sent = last, 0
         try:
-            for row in rows:
-                event = _event(row)
+            for event in rows:
                 mapping = codes.mapping_of(event.action)
                 if mapping is not None:
                     self.transport.send(self.message(event, mapping))
@@ -145,20 +137,6 @@ class AtnaSender:
                         destination=self.destination, last_id=last_id, sent=sent, updated_at=now
                     )
                 )
-
-
-def _event(row: object) -> AuditEvent:
-    import json
-
-    return AuditEvent(
-        id=row.id,  # type: ignore[attr-defined]
-        at=row.at,  # type: ignore[attr-defined]
-        username=row.username,  # type: ignore[attr-defined]
-        action=row.action,  # type: ignore[attr-defined]
-        target=row.target,  # type: ignore[attr-defined]
-        detail=json.loads(row.detail or "{}"),  # type: ignore[attr-defined]
-        address=row.address,  # type: ignore[attr-defined]
-    )
 
 
 def hostname() -> str:

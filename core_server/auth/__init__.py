@@ -4,12 +4,14 @@ from core_server.auth.audit import (
     AuditAction,
     AuditEvent,
     audit_actions,
+    audit_after,
     query_audit,
     record_audit,
 )
+from core_server.auth.coalescing import Coalescer
 from core_server.auth.errors import AuthError, PasswordRejected, UnknownUser, WrongPassword
-from core_server.auth.passwords import PasswordPolicy
 from core_server.auth.ldap import DirectoryDown
+from core_server.auth.passwords import PasswordPolicy
 from core_server.auth.signin import (
     SecondFactorRequired,
     SignInOptions,
@@ -40,6 +42,7 @@ __all__ = [
     "AuditAction",
     "AuditEvent",
     "AuthError",
+    "Coalescer",
     "DirectoryDown",
     "PasswordPolicy",
     "PasswordRejected",
@@ -50,8 +53,9 @@ __all__ = [
     "User",
     "WrongPassword",
     "audit_actions",
-    "complete_sign_in",
+    "audit_after",
     "authenticate",
+    "complete_sign_in",
     "create_user",
     "ensure_initial_admin",
     "get_user",

@@ -130,6 +130,22 @@ def query_audit(
     return total, [_event(r) for r in rows]
 
 
+def audit_after(
+    engine: Engine, after_id: int, limit: int = 200, *, until: datetime | None = None
+) -> list[AuditEvent]:
+    """Entries with an id above ``after_id``, oldest first, at most ``limit``; ``until``: only
+    those written at or before it (a reader tailing the trail on PostgreSQL, where ids may
+    commit out of order, leaves the last seconds for its next round)."""
+    conditions = [audit_events.c.id > after_id]
+    if until is not None:
+        conditions.append(audit_events.c.at <= until)
+    with db.read(engine) as conn:
+        rows = conn.execute(
+            select(audit_events).where(*conditions).order_by(audit_events.c.id).limit(max(1, limit))
+        ).all()
+    return [_event(r) for r in rows]
+
+
 def audit_actions(engine: Engine) -> list[str]:
     """Every action recorded so far, for the audit page's filter."""
     with db.read(engine) as conn:

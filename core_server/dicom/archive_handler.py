@@ -20,7 +20,7 @@ from pydicom import Dataset
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from core_server import auth
+from core_server import auth, tls
 from core_server.archive import (
     Archive,
     Incoming,
@@ -33,6 +33,7 @@ from core_server.archive import (
 )
 from core_server.dicom import commitment, find, mpps, worklist
 from core_server.dicom.answers import Answer
+from core_server.dicom.auditing import DicomAudit
 from core_server.dicom.handlers import (
     CANNOT_UNDERSTAND,
     MOVE_DESTINATION_UNKNOWN,
@@ -41,11 +42,13 @@ from core_server.dicom.handlers import (
     PROCESSING_FAILURE,
     SUCCESS,
     UID_CONFLICT,
+    Destination,
     Status,
     status,
 )
 from core_server.modalities import Modality, get_modality
 from core_server.ris import Ris
+from core_server.tls import Files
 
 log = logging.getLogger(__name__)
 MODALITY_WORKLIST_FIND = "1.2.840.10008.5.1.4.31"
@@ -65,12 +68,19 @@ class ArchiveHandlers:
         ae_title: str,
         strict: bool = False,
         ris: Ris | None = None,
+        tls_files: Files | None = None,
     ) -> None:
         self.archive = archive
         self.engine = engine
         self.ae_title = ae_title
         self.strict = strict
         self.ris = ris  # serves the Modality Worklist when given
+        self.tls_files = tls_files  # C-MOVE destinations marked tls are reached over TLS
+        self.audit = DicomAudit(engine)
+
+    def node_refused(self, address: str, reason: str) -> None:
+        """A TLS handshake on the DICOM TLS port failed: a security alert in the trail."""
+        self.audit.node_refused(address, reason, "dicom-tls")
 
     def __call__(self, calling_ae_title: str, address: str) -> ArchiveHandler:
         return ArchiveHandler(self, calling_ae_title.strip(), address)
@@ -160,6 +170,8 @@ class ArchiveHandler:
         if not self.permits("query"):
             yield status(NOT_AUTHORIZED, "calling AE title may not query"), None
             return
+        # One audit entry per request, not per answer; repeats coalesced (DicomAudit).
+        self.handlers.audit.query(self.calling, self.address, sop_class_uid, identifier)
         ris = self.handlers.ris
         if sop_class_uid == MODALITY_WORKLIST_FIND and ris is not None:
             ascii_only = bool(self.peer and self.peer.ascii_only)
@@ -172,12 +184,28 @@ class ArchiveHandler:
             return status(NOT_AUTHORIZED, "calling AE title may not retrieve")
         return self.archive.locate(find.query_keys(identifier))
 
-    def destination(self, move_destination: str) -> tuple[str, int] | Status:
+    def destination(self, move_destination: str) -> Destination | Status:
+        """Where a C-MOVE goes: (host, port, TLS context or None for a clear association)."""
         target = get_modality(self.handlers.engine, move_destination)
         if target is None:
             log.warning("C-MOVE to unknown destination %r", move_destination)
             return MOVE_DESTINATION_UNKNOWN
-        return target.host, target.port
+        files = self.handlers.tls_files
+        if target.tls and files is None:
+            log.warning("C-MOVE destination %s wants TLS; no TLS settings", move_destination)
+            return MOVE_DESTINATION_UNKNOWN
+        context = tls.outgoing(files, dicom=True) if target.tls and files is not None else None
+        return target.host, target.port, context
+
+    def transferred(
+        self, files: list[InstanceFile], destination: str, operation: str, failed: set[str]
+    ) -> None:
+        """The instances a C-MOVE or C-GET request sent out: one audit entry per study."""
+        self.handlers.audit.sent(self.calling, self.address, files, destination, operation, failed)
+
+    def tls_refused(self, destination: str, address: str, reason: str) -> None:
+        """Our handshake with a C-MOVE destination failed (its certificate not trusted)."""
+        self.handlers.audit.node_refused(address, reason, f"C-MOVE to {destination}")
 
     # -- pynetdicom's path only --------------------------------------------------------------
 

@@ -18,9 +18,11 @@ from pynetdicom import AE, build_role, evt
 from pynetdicom.sop_class import StorageCommitmentPushModel
 from sqlalchemy import Engine
 
+from core_server import tls
 from core_server.archive import Archive, Reference, Verdict
 from core_server.dicom.handlers import SUCCESS, Status, status
 from core_server.modalities import get_modality
+from core_server.tls import Files
 
 log = logging.getLogger(__name__)
 STORAGE_COMMITMENT_INSTANCE = "1.2.840.10008.1.20.1.1"
@@ -82,9 +84,10 @@ def _reference(sop_class: str, sop_instance: str) -> Dataset:
 class Reporter:
     """Delivers commitment reports for the archive's AE title."""
 
-    def __init__(self, engine: Engine, ae_title: str) -> None:
+    def __init__(self, engine: Engine, ae_title: str, tls_files: Files | None = None) -> None:
         self.engine = engine
         self.ae_title = ae_title
+        self.tls_files = tls_files  # a requestor marked tls gets its report over DICOM TLS
 
     def deliver_later(self, assoc: Any, calling: str, transaction: str, verdict: Verdict) -> None:
         found = report(transaction, verdict, self.ae_title)
@@ -118,6 +121,9 @@ class Reporter:
         ae = AE(ae_title=self.ae_title)
         ae.add_requested_context(StorageCommitmentPushModel)
         role = build_role(StorageCommitmentPushModel, scp_role=True)
+        options: dict[str, Any] = {}
+        if peer.tls and self.tls_files is not None:
+            options["tls_args"] = (tls.outgoing(self.tls_files), None)
         for attempt in range(3):
             assoc = ae.associate(
                 peer.host,
@@ -125,6 +131,7 @@ class Reporter:
                 ae_title=peer.ae_title,
                 ext_neg=[role],
                 evt_handlers=[(evt.EVT_CONN_OPEN, nodelay)],
+                **options,
             )
             if assoc.is_established:
                 try:

@@ -13,6 +13,7 @@ Statuses are DIMSE status codes, or a status data set when an Error Comment goes
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -22,6 +23,8 @@ from core_server.archive import Incoming, InstanceFile, Verdict
 from core_server.dicom.answers import Answer
 
 Status = int | Dataset
+# Where a C-MOVE goes: host, port, and the TLS context of a destination marked tls (else None).
+Destination = tuple[str, int, ssl.SSLContext | None]
 
 SUCCESS, PENDING, CANCEL, WARNING = 0x0000, 0xFF00, 0xFE00, 0xB000
 PROCESSING_FAILURE = 0x0110  # PS3.7 C.4: an error of ours, not of the request
@@ -75,8 +78,18 @@ class AssociationHandler(Protocol):
         """A C-GET or C-MOVE: the stored files it names, or a refusal status."""
         ...
 
-    def destination(self, move_destination: str) -> tuple[str, int] | Status:
+    def destination(self, move_destination: str) -> Destination | Status:
         """Where a C-MOVE to ``move_destination`` goes, or a refusal status."""
+        ...
+
+    def transferred(
+        self, files: list[InstanceFile], destination: str, operation: str, failed: set[str]
+    ) -> None:
+        """What a C-MOVE or C-GET sent out (``failed``: SOP Instance UIDs not taken)."""
+        ...
+
+    def tls_refused(self, destination: str, address: str, reason: str) -> None:
+        """Our TLS handshake with a C-MOVE destination failed."""
         ...
 
 

@@ -42,8 +42,10 @@ class Listener:
         share_port: bool = False,
         backlog: int = 128,
         tls: ssl.SSLContext | None = None,
+        refused: Callable[[str, str], None] | None = None,
     ) -> None:
         self.host, self.port = host, port
+        self.refused = refused  # (peer address, reason) of a refused TLS handshake: audited
         self.route = route
         self.artim = artim
         self.share_port = share_port
@@ -102,6 +104,8 @@ class Listener:
             taken = self.route(sock, address, request)
         except ssl.SSLError as exc:
             log.warning("TLS connection from %s refused: %s", address[0], exc)
+            if self.refused is not None:
+                self.refused(address[0], getattr(exc, "reason", None) or str(exc))
         except negotiation.Refused as exc:
             log.info("connection from %s closed: %s", address[0], exc)
         except (OSError, ConnectionError) as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 import struct
 from collections.abc import Callable
 from io import BytesIO
@@ -37,8 +38,10 @@ from core_server.dicom.handlers import (
     SUCCESS,
     WARNING,
     AssociationHandler,
+    Destination,
     Status,
 )
+from core_server.dicom.handlers import status as with_comment
 from core_server.dicom.link import (
     C_CANCEL_RQ,
     C_MOVE_RQ,
@@ -89,6 +92,7 @@ class Retrieval:
             return
         if not is_move:
             self._send_all(found, self.link, self.sendable, answer, None)
+            handler.transferred(answer.done(found), handler.calling, "C-GET", set(answer.failed))
             return
         destination = str(request.MoveDestination).strip()
         where = handler.destination(destination)
@@ -98,20 +102,41 @@ class Retrieval:
         if not found:
             answer.final(SUCCESS)
             return
+        self._move(found, where, destination, answer, handler, int(request.MessageID))
+
+    def _move(
+        self,
+        found: list[InstanceFile],
+        where: Destination,
+        destination: str,
+        answer: SubOperations,
+        handler: AssociationHandler,
+        message_id: int,
+    ) -> None:
         try:
             link, contexts = self._open(where, destination, found)
+        except ssl.SSLError as exc:
+            # Its certificate is not one we trust (or no common TLS version or suite): every
+            # sub-operation fails, the reason in the final answer's Error Comment.
+            reason = tls_reason(exc)
+            log.warning("C-MOVE destination %s: TLS refused: %s", destination, reason)
+            handler.tls_refused(destination, where[0], reason)
+            answer.failed = [f.sop_instance_uid for f in found]
+            answer.final(with_comment(NONE_DONE, f"TLS to {destination} refused: {reason}"))
+            return
         except (OSError, ConnectionError) as exc:
             log.warning("C-MOVE destination %s unreachable: %s", destination, exc)
             answer.final(MOVE_DESTINATION_UNKNOWN)
             return
         try:
-            originator = (handler.calling, int(request.MessageID))
+            originator = (handler.calling, message_id)
             self._send_all(found, link, contexts, answer, originator)
             with contextlib.suppress(OSError, ConnectionError):
                 link.sock.sendall(RELEASE_RQ)
                 link.read_pdu()
         finally:
             link.sock.close()
+            handler.transferred(answer.done(found), destination, "C-MOVE", set(answer.failed))
 
     def _send_all(
         self,
@@ -149,13 +174,22 @@ class Retrieval:
         answer.final(answer.outcome(len(found)))
 
     def _open(
-        self, where: tuple[str, int], destination: str, found: list[InstanceFile]
+        self, where: Destination, destination: str, found: list[InstanceFile]
     ) -> tuple[Link, Contexts]:
         """Associate with a C-MOVE destination, proposing each stored class and syntax with
         uncompressed ones as fallback."""
-        sock = socket.create_connection(where, timeout=self.timeout)
-        kernel_timeouts(sock, self.timeout)
+        sock = socket.create_connection(where[:2], timeout=self.timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if where[2] is not None:
+            # DICOM TLS (PS3.15 B.9): the handshake within the network timeout; the TLS
+            # socket keeps Python's timeouts (ssl retries a kernel SO_RCVTIMEO for ever).
+            try:
+                sock = where[2].wrap_socket(sock)
+            except BaseException:
+                sock.close()
+                raise
+        else:
+            kernel_timeouts(sock, self.timeout)
         link = Link(sock, self.link.max_pdu)
         proposed = []
         for number, (uid, syntaxes) in enumerate(proposals(found).items()):
@@ -251,6 +285,10 @@ class SubOperations:
             self.warning += 1
         else:
             self.failed.append(sop_instance_uid)
+
+    def done(self, found: list[InstanceFile]) -> list[InstanceFile]:
+        """The files tried so far (sent in order): what the transfer's audit names."""
+        return found[: self.completed + self.warning + len(self.failed)]
 
     def outcome(self, total: int) -> int:
         if total and len(self.failed) == total:
@@ -352,3 +390,10 @@ def _converted(path: Any, syntax: UID) -> bytes:
     if data is None:
         raise ValueError(f"cannot encode {path} as {syntax.name}")
     return data
+
+
+def tls_reason(exc: ssl.SSLError) -> str:
+    """A failed handshake said briefly: "certificate verify failed: self-signed certificate"."""
+    message = getattr(exc, "verify_message", None)
+    reason = str(getattr(exc, "reason", None) or exc).replace("_", " ").lower()
+    return f"{reason}: {message}" if message else reason

@@ -35,6 +35,7 @@ from core_server.dicom.listener import Listener
 from core_server.dicom.print_handlers import PrintService, add_contexts
 from core_server.dicom.threaded import ThreadedPath
 from core_server.ris import Ris
+from core_server.tls import Files
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class DicomServer:
         tls: ssl.SSLContext | None = None,
         tls_port: int = 2762,
         cleartext: bool = True,
+        tls_files: Files | None = None,
     ) -> None:
         self.archive = archive
         self.engine = engine
@@ -66,7 +68,10 @@ class DicomServer:
         self.host = host
         self.port = port
         self.direct_path = direct_path
-        self.handlers = ArchiveHandlers(archive, engine, ae_title=ae_title, strict=strict, ris=ris)
+        self.tls_files = tls_files  # for the associations we open to peers marked tls
+        self.handlers = ArchiveHandlers(
+            archive, engine, ae_title=ae_title, strict=strict, ris=ris, tls_files=tls_files
+        )
         self.ae = _build_ae(ae_title, max_pdu, timeout, worklist=ris is not None)
         # The Print SCP (docs/film.md), on pynetdicom's path; film_dpi None: none.
         self.printing = None if film_dpi is None else PrintService(archive, ris, dpi=film_dpi)
@@ -83,7 +88,15 @@ class DicomServer:
         self.tls_listener = (
             None
             if tls is None
-            else Listener(host, tls_port, self._route, artim=artim, share_port=share_port, tls=tls)
+            else Listener(
+                host,
+                tls_port,
+                self._route,
+                artim=artim,
+                share_port=share_port,
+                tls=tls,
+                refused=self.handlers.node_refused,
+            )
         )
         self.listeners = [self.listener] if cleartext or tls is None else []
         if self.tls_listener is not None:
@@ -95,7 +108,7 @@ class DicomServer:
             self.ae,
             self.handlers,
             self.archive.incoming,
-            Reporter(self.engine, self.ae_title),
+            Reporter(self.engine, self.ae_title, self.tls_files),
             (self.host, self.port),
             self.printing,
         )

@@ -167,6 +167,7 @@ class ThreadedPath:
             accepted.setdefault(context.abstract_syntax, set()).add(context.transfer_syntax[0])
         yield len(found)
         yield from _send(event, found, lambda: accepted)
+        self._handler(event).transferred(found, self._handler(event).calling, "C-GET", set())
 
     def _on_move(self, event: evt.Event) -> Iterator[Any]:
         handler = self._handler(event)
@@ -181,18 +182,20 @@ class ThreadedPath:
             for context in accept_event.assoc.accepted_contexts:
                 accepted.setdefault(context.abstract_syntax, set()).add(context.transfer_syntax[0])
 
-        yield (
-            where[0],
-            where[1],
-            {
-                "ae_title": str(event.move_destination).strip(),
-                "contexts": [build_context(u, s) for u, s in proposals(found).items()],
-                "evt_handlers": [(evt.EVT_CONN_OPEN, nodelay), (evt.EVT_ACCEPTED, remember)],
-                "max_pdu": self.ae.maximum_pdu_size,
-            },
-        )
+        destination = str(event.move_destination).strip()
+        options: dict[str, Any] = {
+            "ae_title": destination,
+            "contexts": [build_context(u, s) for u, s in proposals(found).items()],
+            "evt_handlers": [(evt.EVT_CONN_OPEN, nodelay), (evt.EVT_ACCEPTED, remember)],
+            "max_pdu": self.ae.maximum_pdu_size,
+        }
+        if where[2] is not None:  # a destination marked tls (pynetdicom does the handshake)
+            options["tls_args"] = (where[2], None)
+        yield where[0], where[1], options
         yield len(found)
         yield from _send(event, found, lambda: accepted)
+        # pynetdicom counts the sub-operations' statuses itself: all are named as sent.
+        handler.transferred(found, destination, "C-MOVE", set())
 
     def _printing_or(self, other: Callable[[evt.Event], Any] | None, key: str) -> Any:
         """Route an N-service request by its SOP class: Print Management to the print

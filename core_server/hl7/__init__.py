@@ -60,6 +60,7 @@ from core_server.hl7.senders import (
 from core_server.hl7.status import StatusReporter
 from core_server.reporting import Reporting
 from core_server.ris import Ris
+from core_server.tls import Files
 
 
 class Hl7Service:
@@ -88,6 +89,7 @@ class Hl7Service:
         tls: ssl.SSLContext | None = None,
         tls_port: int = 2576,
         cleartext: bool = True,
+        tls_files: Files | None = None,
     ) -> None:
         self.engine = engine
         # Pathology results (ORU^R01) for the follow-up domain, when the core has one.
@@ -107,7 +109,9 @@ class Hl7Service:
         self.reporter = StatusReporter(engine, ris, application)
         self.housekeeping = Housekeeping(engine, retention_days)
         self.housekeeper = ticker(self.housekeeping)
-        self.sender = Sender(engine, poll_seconds, feeders=[self.reporter.catch_up])
+        self.sender = Sender(
+            engine, poll_seconds, feeders=[self.reporter.catch_up], tls_files=tls_files
+        )
         self.reporter.wake = self.sender.wake
         self.reporter.subscribe(bus)
         # Reports (ORU^R01) and critical values, when the core has a reporting domain: read

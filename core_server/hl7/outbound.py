@@ -59,6 +59,7 @@ class Destination:
     retry_max_seconds: float = 600.0
     ack_timeout_seconds: float = 30.0
     enabled: bool = True
+    tls: bool = False  # MLLP over TLS, checked against tls_ca (docs/tls.md)
     id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -129,6 +130,7 @@ def _destination(row: Any) -> Destination:
     names = {f.name for f in fields(Destination)}
     values = {k: v for k, v in row._mapping.items() if k in names}
     values["enabled"] = bool(values["enabled"])
+    values["tls"] = bool(values["tls"])
     return Destination(**values)
 
 

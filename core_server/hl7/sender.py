@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import hl7.mllp
 from sqlalchemy import Engine
 
-from core_server import jobs
+from core_server import jobs, tls
 from core_server.hl7 import charsets, outbound
 from core_server.hl7.loop_thread import LoopThread
 from core_server.hl7.message import parse, value
@@ -35,8 +35,10 @@ class Sender:
         engine: Engine,
         poll_seconds: float = 1.0,
         feeders: Sequence[Callable[[], object]] = (),
+        tls_files: tls.Files | None = None,
     ) -> None:
         self.engine = engine
+        self.tls_files = tls_files  # for destinations marked tls (docs/tls.md)
         self.poll_seconds = poll_seconds
         self.feeders = list(feeders)
         self.owner = jobs.this_process()
@@ -160,8 +162,14 @@ class Sender:
 
     async def _send(self, claimed: outbound.Claimed) -> str:
         destination = claimed.destination
+        options: dict[str, object] = {}
+        if destination.tls:
+            if self.tls_files is None:
+                raise ConnectionRefusedError("TLS destination but no TLS settings")
+            # Host names are not checked (destinations are known by address), the CA is.
+            options = {"ssl": tls.outgoing(self.tls_files), "server_hostname": ""}
         reader, writer = await asyncio.wait_for(
-            hl7.mllp.open_hl7_connection(destination.host, destination.port),
+            hl7.mllp.open_hl7_connection(destination.host, destination.port, **options),
             CONNECT_TIMEOUT,
         )
         try:

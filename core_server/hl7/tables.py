@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     true,
 )
 
@@ -97,6 +98,8 @@ hl7_destinations = Table(
     Column("retry_max_seconds", Float, nullable=False, server_default="600"),
     Column("ack_timeout_seconds", Float, nullable=False, server_default="30"),
     Column("enabled", Boolean, nullable=False, server_default=true()),
+    # MLLP over TLS, its certificate checked against tls_ca (0029).
+    Column("tls", Boolean, nullable=False, server_default=false()),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )

@@ -39,6 +39,9 @@ class Modality:
     # May replace a stored object by a different one under its SOP Instance UID (a modality
     # re-sending a corrected image); off, such a C-STORE is refused (docs: DICOM conformance).
     allow_overwrite: bool = False
+    # Associations we open to it (C-MOVE sub-operations, storage commitment reports) use DICOM
+    # TLS, its certificate checked against ``tls_ca`` and ours offered (docs/tls.md).
+    tls: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,6 +68,7 @@ def _from_row(row: Any) -> Modality:
         allow_retrieve=bool(row.allow_retrieve),
         ascii_only=bool(row.ascii_only),
         allow_overwrite=bool(row.allow_overwrite),
+        tls=bool(row.tls),
     )
 
 

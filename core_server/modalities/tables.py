@@ -21,6 +21,8 @@ modalities = Table(
     Column("ascii_only", Boolean, nullable=False, server_default=false()),
     # May replace a stored object under its SOP Instance UID by a different one (0013).
     Column("allow_overwrite", Boolean, nullable=False, server_default=false()),
+    # Our associations to it (C-MOVE, commitment reports) go over DICOM TLS (0019).
+    Column("tls", Boolean, nullable=False, server_default=false()),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )

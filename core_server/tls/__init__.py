@@ -14,7 +14,7 @@ from typing import Any, Literal
 from core_server.tls.certificates import Files, TlsError
 from core_server.tls.contexts import client_context, server_context
 
-__all__ = ["Files", "TlsError", "client_context", "files_of", "listener_context"]
+__all__ = ["Files", "TlsError", "client_context", "files_of", "listener_context", "outgoing"]
 
 
 def files_of(settings: Any) -> Files:
@@ -39,3 +39,19 @@ def listener_context(
     return server_context(
         files, client_certs=settings.tls_client_certs, legacy=settings.tls_legacy_ciphers
     )
+
+
+def outgoing(files: Files, *, dicom: bool = False) -> ssl.SSLContext:
+    """The context of a connection we open to a peer marked ``tls`` (a C-MOVE destination, a
+    commitment report, an HL7 destination): its certificate checked against ``tls_ca`` (the
+    system's CAs when that file is missing), ours offered when we have one. Made per connection,
+    so a renewed certificate is used at once. ``dicom``: the DICOM paths' socket class."""
+    ca = str(files.ca) if files.ca.is_file() else None
+    cert = (str(files.cert), str(files.key)) if files.present() else None
+    context = client_context(ca, cert=cert)
+    if dicom:
+        from core_server.tls.contexts import BCP195, PeekingSSLSocket
+
+        context.set_ciphers(BCP195)  # PS3.15 B.9 on TLS 1.2; TLS 1.3's suites stay on
+        context.sslsocket_class = PeekingSSLSocket
+    return context

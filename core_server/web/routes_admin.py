@@ -27,6 +27,7 @@ class ModalityIn(BaseModel):
     allow_retrieve: bool = True
     ascii_only: bool = False  # worklist names in pinyin only (consoles without Chinese)
     allow_overwrite: bool = False  # may replace an archived object under its SOP Instance UID
+    tls: bool = False  # our associations to it over DICOM TLS
 
 
 class ModalityChange(BaseModel):
@@ -39,6 +40,7 @@ class ModalityChange(BaseModel):
     allow_retrieve: bool | None = None
     ascii_only: bool | None = None
     allow_overwrite: bool | None = None
+    tls: bool | None = None
 
 
 def _engine(request: Request) -> Any:

@@ -39,6 +39,7 @@ class DestinationIn(BaseModel):
     retry_max_seconds: float = Field(600.0, gt=0, description="longest wait between tries")
     ack_timeout_seconds: float = Field(30.0, gt=0, description="how long to wait for the ACK")
     enabled: bool = True
+    tls: bool = Field(False, description="MLLP over TLS, checked against tls_ca")
 
 
 class DestinationChange(BaseModel):
@@ -54,6 +55,7 @@ class DestinationChange(BaseModel):
     retry_max_seconds: float | None = Field(None, gt=0)
     ack_timeout_seconds: float | None = Field(None, gt=0)
     enabled: bool | None = None
+    tls: bool | None = None
 
 
 class SenderIn(BaseModel):

@@ -269,6 +269,7 @@ MODALITY_FLAGS = {
     "allow_retrieve": True,
     "allow_overwrite": False,
     "ascii_only": False,
+    "tls": False,  # our associations to it (C-MOVE, commitment reports) over DICOM TLS
 }
 # The actions the shell records; "login." is the family of ok and failed sign-ins. The audit
 # page offers these and whatever else the trail holds (every area records its own).
