@@ -57,7 +57,7 @@ class TlsStoreScp:
 
     def _tls(self, event: evt.Event) -> None:
         sock: Any = event.assoc.dul.socket.socket
-        self.versions.append(sock.version() if isinstance(sock, ssl.SSLSocket) else "clear")
+        self.versions.append(str(sock.version()) if isinstance(sock, ssl.SSLSocket) else "clear")
 
     def _store(self, event: evt.Event) -> int:
         self._tls(event)
