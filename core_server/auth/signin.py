@@ -77,6 +77,8 @@ class SignInThrottled(AuthError):
 
 
 PENDING_MINUTES = 5  # to type the TOTP code after the password
+# Written once when a pair locks (core_server/atna/codes.py maps it to a Security Alert).
+LOGIN_LOCKED = "login.locked"
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ def sign_in(
     user = _check_password(engine, username, password, address, via, options)
     enrol = not user.totp_enabled and options.totp_required_for_admins and user.role == "admin"
     if user.totp_enabled and code:
-        _check_code(engine, user, code, address, via)
+        _check_code(engine, user, code, address, via, options)
     elif user.totp_enabled or enrol:
         pending = issue_token(engine, user, PENDING_MINUTES / 60, address=address, pending=True)
         raise SecondFactorRequired(pending, enrol)
@@ -162,12 +164,12 @@ def complete_sign_in(
     _throttle(engine, user.username, address, options)
     recovery: list[str] = []
     if user.totp_enabled:
-        _check_code(engine, user, code, address, via)
+        _check_code(engine, user, code, address, via, options)
     else:
         try:
             recovery = totp.confirm(engine, user.username, code)
         except AuthError:
-            _failed(engine, user.username, address, via, "totp")
+            _failed(engine, user.username, address, via, "totp", options)
             raise
         user = replace(user, totp_enabled=True)
     revoke_token(engine, pending)
@@ -207,7 +209,7 @@ def _check_password(
         raise  # no one's fault: not a failure, no lockout
     except AuthError as exc:
         reason = "no-role" if isinstance(exc, ldap.NoRole) else "password"
-        _failed(engine, username, address, via, reason)
+        _failed(engine, username, address, via, reason, options)
         raise
     if user.source == "local" and options.password_max_age_days and not user.must_change_password:
         changed = password_changed_at(engine, username)
@@ -217,17 +219,21 @@ def _check_password(
     return user
 
 
-def _check_code(engine: Engine, user: User, code: str, address: str, via: str) -> None:
+def _check_code(
+    engine: Engine, user: User, code: str, address: str, via: str, options: SignInOptions
+) -> None:
     try:
         kind = totp.verify(engine, user.username, code)
     except AuthError:
-        _failed(engine, user.username, address, via, "totp")
+        _failed(engine, user.username, address, via, "totp", options)
         raise
     if kind == "recovery":
         log.warning("%s signed in with a recovery code", user.username)
 
 
-def _failed(engine: Engine, username: str, address: str, via: str, reason: str) -> None:
+def _failed(
+    engine: Engine, username: str, address: str, via: str, reason: str, options: SignInOptions
+) -> None:
     record_audit(
         engine,
         username=username,
@@ -235,6 +241,88 @@ def _failed(engine: Engine, username: str, address: str, via: str, reason: str) 
         detail={"via": via, "reason": reason},
         address=address,
     )
+    _record_lock(engine, username[:64], address[:64], via, options)
+
+
+def _record_lock(engine: Engine, name: str, where: str, via: str, options: SignInOptions) -> None:
+    """The failure just recorded locked the pair: write ``login.locked`` once for this lock.
+    Tries while locked are refused unrecorded, so the lock's first entry after its earliest
+    counted failure is the one (two processes racing on the last failure may both write)."""
+    if options.lock_failures < 1:
+        return
+    now = clock.now()
+    window = timedelta(minutes=options.lock_minutes)
+    count, first, last = _pair_failures(engine, name, where, window, now)
+    if count < options.lock_failures or first is None or last is None:
+        return
+    with db.read(engine) as conn:
+        written = conn.execute(
+            select(audit_events.c.id)
+            .where(
+                audit_events.c.action == LOGIN_LOCKED,
+                audit_events.c.username == name,
+                audit_events.c.address == where,
+                audit_events.c.at >= first,
+            )
+            .limit(1)
+        ).first()
+    if written is not None:
+        return
+    log.warning("sign-in as %r from %s locked after %d failures", name, where, count)
+    record_audit(
+        engine,
+        username=name,
+        action=LOGIN_LOCKED,
+        target=f"user:{name}",
+        detail={
+            "via": via,
+            "reason": f"{count} failed sign-ins within {options.lock_minutes} min",
+            "failures": count,
+            "minutes": options.lock_minutes,
+            "until": clock.iso(last + window),
+        },
+        address=where,
+    )
+
+
+@dataclass(frozen=True)
+class Lock:
+    """An (account, address) pair locked now, until ``until``."""
+
+    username: str
+    address: str
+    since: datetime
+    until: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "username": self.username,
+            "address": self.address,
+            "since": clock.iso(self.since),
+            "until": clock.iso(self.until),
+        }
+
+
+def current_locks(engine: Engine, options: SignInOptions = SignInOptions()) -> list[Lock]:
+    """Every pair locked now (from the ``login.locked`` entries of the last lock period),
+    newest first: what the users page shows with its unlock button."""
+    now = clock.now()
+    window = timedelta(minutes=options.lock_minutes)
+    with db.read(engine) as conn:
+        rows = conn.execute(
+            select(audit_events.c.username, audit_events.c.address, audit_events.c.at)
+            .where(audit_events.c.action == LOGIN_LOCKED, audit_events.c.at >= now - window)
+            .order_by(audit_events.c.at.desc())
+        ).all()
+    locks: dict[tuple[str, str], Lock] = {}
+    for row in rows:
+        pair = (row.username or "", row.address)
+        if pair in locks:
+            continue
+        wait = pair_wait(engine, pair[0], pair[1], options, now)
+        if wait > 0:
+            locks[pair] = Lock(pair[0], pair[1], row.at, now + timedelta(seconds=wait))
+    return list(locks.values())
 
 
 def _open_session(
@@ -319,8 +407,18 @@ def pair_wait(
     """Seconds until ``username`` may be tried from ``address`` again (0: now)."""
     now = now or clock.now()
     window = timedelta(minutes=options.lock_minutes)
+    count, _first, last = _pair_failures(engine, username[:64], address[:64], window, now)
+    if count < options.lock_failures or last is None:
+        return 0.0
+    return max(0.0, (last + window - now).total_seconds())
+
+
+def _pair_failures(
+    engine: Engine, name: str, where: str, window: timedelta, now: datetime
+) -> tuple[int, datetime | None, datetime | None]:
+    """(failures, first, last) of ``name`` from ``where`` within ``window``, since that pair's
+    last success or the account's unlock."""
     recent = audit_events.c.at >= now - window
-    name, where = username[:64], address[:64]
     with db.read(engine) as conn:
         cleared = conn.execute(
             select(func.max(audit_events.c.at)).where(
@@ -344,12 +442,12 @@ def pair_wait(
         )
         if cleared is not None:
             failed = failed & (audit_events.c.at > cleared)
-        count, last = conn.execute(
-            select(func.count(), func.max(audit_events.c.at)).where(failed)
+        count, first, last = conn.execute(
+            select(func.count(), func.min(audit_events.c.at), func.max(audit_events.c.at)).where(
+                failed
+            )
         ).one()
-    if count < options.lock_failures or last is None:
-        return 0.0
-    return max(0.0, (last + window - now).total_seconds())
+    return int(count), first, last
 
 
 def _recent_failures(engine: Engine, username: str, now: datetime) -> tuple[int, datetime | None]:
