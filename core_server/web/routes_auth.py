@@ -13,13 +13,15 @@ enrolled at ``/api/auth/totp`` and reset by an administrator.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from pydantic import BaseModel
 
 from core_server import auth
-from core_server.auth import sessions, totp
+from core_server.auth import sessions, signin, totp
 from core_server.web.security import (
     audit,
     bearer,
@@ -183,6 +185,22 @@ def sign_out_everywhere(request: Request, response: Response, user: Me) -> None:
     clear_session_cookie(response, request)
 
 
+@router.post("/sessions/revoke-others", status_code=204)
+def sign_out_elsewhere(request: Request, user: Me) -> None:
+    """Every session of the caller ends but the one asking (the account page's button)."""
+    keep = presented_token(request) or ""
+    ended = sessions.revoke_all(request.app.state.ctx.engine, user.username, keep_token=keep)
+    detail = {"ended": ended, "kept_current": bool(keep)}
+    audit(request, user, "session.revoke_all", f"user:{user.username}", detail)
+
+
+@router.get("/locks")
+def current_locks(request: Request, admin: Admin) -> Any:
+    """The (account, address) pairs locked now, newest first (the users page)."""
+    engine = request.app.state.ctx.engine
+    return [lock.as_dict() for lock in signin.current_locks(engine, signin_options(request))]
+
+
 @router.get("/users/{username}/sessions")
 def user_sessions(request: Request, username: str, admin: Admin) -> Any:
     return _sessions(request, username)
@@ -215,11 +233,26 @@ class Code(BaseModel):
     code: str
 
 
+class TotpOff(BaseModel):
+    password: str
+    code: str  # a current code or a recovery code: the phone (or its paper) is at hand
+
+
 def _prove(request: Request, user: auth.User, password: str) -> None:
     try:
         auth.authenticate(request.app.state.ctx.engine, user.username, password)
     except auth.AuthError:
         raise auth.AuthError("auth.password.wrong_current") from None
+
+
+@contextmanager
+def _signed_in_code() -> Iterator[None]:
+    """A wrong code from a signed-in user is a 400 to correct, not the 401 that tells a page
+    its session is over (the pages' ``api()`` goes to the login page on a 401)."""
+    try:
+        yield
+    except totp.WrongCode:
+        raise auth.AuthError("auth.totp.wrong") from None
 
 
 @router.post("/totp")
@@ -237,15 +270,24 @@ def begin_totp(request: Request, body: PasswordProof, user: Me) -> Any:
 @router.post("/totp/confirm")
 def confirm_totp(request: Request, body: Code, user: Me) -> Any:
     """The first code from the app switches the factor on: the recovery codes, shown once."""
-    codes = totp.confirm(request.app.state.ctx.engine, user.username, body.code)
+    with _signed_in_code():
+        codes = totp.confirm(request.app.state.ctx.engine, user.username, body.code)
     audit(request, user, "totp.enable", f"user:{user.username}", {})
     return {"recovery_codes": codes}
 
 
 @router.post("/totp/disable", status_code=204)
-def disable_totp(request: Request, body: PasswordProof, user: Me) -> None:
+def disable_totp(request: Request, body: TotpOff, user: Me) -> None:
+    """The user switches the factor off with the password and a code, unless the site
+    requires it for the role (then only an administrator's reset, and enrolment again at the
+    next sign-in). The user's sessions end, this one too (``totp.disable``)."""
+    engine = request.app.state.ctx.engine
+    if user.role == "admin" and request.app.state.ctx.settings.totp_required_for_admins:
+        raise auth.AuthError("auth.totp.required_by_site", 409)
     _prove(request, user, body.password)
-    totp.disable(request.app.state.ctx.engine, user.username)
+    with _signed_in_code():
+        totp.verify(engine, user.username, body.code)
+    totp.disable(engine, user.username)
     audit(request, user, "totp.disable", f"user:{user.username}", {})
 
 

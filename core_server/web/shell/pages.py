@@ -33,6 +33,7 @@ from core_server.web.security import (
     session_token,
     set_session_cookie,
 )
+from core_server.web.shell import account
 from core_server.web.templating import (
     PageLink,
     add_page_link,
@@ -359,6 +360,7 @@ def install(app: FastAPI) -> None:
     # Stylesheets, scripts and icons only: the login page needs them before anyone signs in.
     mount_static(app)
     app.include_router(router)
+    app.include_router(account.router)
     app.include_router(routes_studies.router)
     app.include_router(routes_audit.router)
     add_page_link(
