@@ -3,7 +3,9 @@ value escalation, the queue's returns and closing, HL7 housekeeping...) share th
 instead of each keeping a copy of the loop.
 
 A round that raises is logged and the next round runs as planned; ``stop`` wakes the thread at
-once and waits for the round under way to finish.
+once and waits for the round under way to finish. ``wake`` runs the next round now (a job
+queued, a print asked for) instead of at the end of the interval; ``at_start`` runs the first
+round as soon as the thread starts.
 """
 
 from __future__ import annotations
@@ -16,11 +18,15 @@ log = logging.getLogger(__name__)
 
 
 class Periodic:
-    def __init__(self, name: str, interval: float, task: Callable[[], object]) -> None:
+    def __init__(
+        self, name: str, interval: float, task: Callable[[], object], *, at_start: bool = False
+    ) -> None:
         self.name = name
         self.interval = interval
         self.task = task
+        self.at_start = at_start
         self._stop = threading.Event()
+        self._woken = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -31,14 +37,27 @@ class Periodic:
         if self.running:
             return
         self._stop.clear()
+        self._woken.clear()
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
+    @property
+    def stopping(self) -> bool:
+        """True once ``stop`` is asked: a long round checks it between its pieces."""
+        return self._stop.is_set()
+
+    def wake(self) -> None:
+        self._woken.set()
+
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        self._woken.set()
         if self._thread is not None:
             self._thread.join(timeout=timeout)
+            if self._thread.is_alive():  # a round still under way: it stops when it ends
+                return
             self._thread = None
+        self._stop.clear()  # rounds run by hand (tests, the CLI) still go on
 
     def run_once(self) -> None:
         try:
@@ -47,5 +66,11 @@ class Periodic:
             log.exception("%s: a round failed; the next runs in %.0f s", self.name, self.interval)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        if self.at_start:
+            self.run_once()
+        while not self._stop.is_set():
+            self._woken.wait(self.interval)
+            self._woken.clear()
+            if self._stop.is_set():
+                break
             self.run_once()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +41,7 @@ from core_server.film.print_tables import film_print_jobs as table
 from core_server.film.printers import Printer, Printers
 from core_server.film.sheet import FilmSheet, ImageBox, Photometric, layout
 from core_server.film.tables import film_sheets
+from core_server.periodic import Periodic
 from core_server.refusals import Conflict, Invalid, NotFound
 
 log = logging.getLogger(__name__)
@@ -104,9 +104,7 @@ class PrintJobs:
         self.retry = retry
         self.cloud_film_opened = cloud_film_opened
         self.owner = jobs.this_process()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticker = Periodic("film-print", 5.0, self._round, at_start=True)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -187,7 +185,7 @@ class PrintJobs:
                 .returning(table.c.id)
             ).scalar_one()
         job = self._changed(int(new_id))
-        self._wake.set()
+        self._ticker.wake()
         return job
 
     def requeue(self, job_id: int) -> PrintJob:
@@ -196,7 +194,7 @@ class PrintJobs:
         if not QUEUE.requeue(self.engine, job_id, (jobs.DEAD, jobs.PENDING, CANCELLED)):
             raise Conflict("film.job.not_requeueable", job_id=job_id)
         self._touch(job_id, reason="")
-        self._wake.set()
+        self._ticker.wake()
         return self._changed(job_id)
 
     def cancel(self, job_id: int) -> PrintJob:
@@ -235,7 +233,7 @@ class PrintJobs:
     def run_due(self) -> int:
         """Send every due job this process can claim; how many printed."""
         printed = 0
-        while not self._stop.is_set():
+        while not self._ticker.stopping:
             claimed = QUEUE.claim_next(
                 self.engine, self.owner, LEASE, order_by=(table.c.next_attempt_at,)
             )
@@ -421,32 +419,18 @@ class PrintJobs:
         released = QUEUE.release_gone(self.engine)
         if released:
             log.warning("film printing: %d job(s) a stopped core held are due", released)
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._work, args=(interval,), name="film-print", daemon=True
-        )
-        self._thread.start()
+        self._ticker.interval = interval
+        self._ticker.start()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._ticker.wake()
 
-    def _work(self, interval: float) -> None:
-        while not self._stop.is_set():
-            try:
-                self.forward_new()
-                self.run_due()
-            except Exception:
-                log.exception("film printing round failed")
-            self._wake.wait(interval)
-            self._wake.clear()
+    def _round(self) -> None:
+        self.forward_new()
+        self.run_due()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-        self._stop.clear()
+        self._ticker.stop(timeout=30)
 
 
 def _photometric(pixels: Any) -> Photometric:

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from core_server import db
 from core_server.events import EventBus
+from core_server.periodic import Periodic
 from core_server.queueing import journal
 from core_server.queueing.journal import TOPIC, Event
 
@@ -31,22 +32,20 @@ class EventFeed:
     def __init__(self, engine: Engine, bus: EventBus, poll_seconds: float = 1.0) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
-        self._wake = threading.Event()
-        self._stop = threading.Event()
+        self._ticker = Periodic("queue-feed", poll_seconds, self._deliver)
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
         self._delivering = threading.Lock()  # one deliverer at a time keeps the order
-        self._thread: threading.Thread | None = None
         self.delivered = 0
         bus.subscribe(TOPIC, self._on_commit)
 
     def _on_commit(self, _topic: str, payload: dict[str, Any]) -> None:
         events: list[Event] = payload.get("events") or []
         with self._delivering:
-            if self._thread is not None and events and events[0].seq == self.delivered + 1:
+            if self._ticker.running and events and events[0].seq == self.delivered + 1:
                 self._hand_out(events)
                 return
-        self._wake.set()
+        self._ticker.wake()
 
     def add(self, listener: Listener) -> None:
         with self._lock:
@@ -60,27 +59,10 @@ class EventFeed:
     def start(self) -> None:
         with db.read(self.engine) as conn:
             self.delivered = journal.latest(conn)
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="queue-feed", daemon=True)
-        self._thread.start()
+        self._ticker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.poll_seconds)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            try:
-                self._deliver()
-            except Exception:
-                log.exception("queue event feed failed; retrying")
+        self._ticker.stop()
 
     def _deliver(self) -> None:
         while True:

@@ -18,7 +18,6 @@ not a plain ticker: without a wake-up it looks every ``interval`` seconds.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core_server import clock, db, jobs
 from core_server.archive import Archive, Origin
+from core_server.periodic import Periodic
 from core_server.reporting.models import ReportingError
 from core_server.reporting.output import dicom_objects, rendering, source
 from core_server.reporting.output.models import (
@@ -62,9 +62,9 @@ class Archiving:
     site_dir: Path | None
 
     def _init_archiving(self) -> None:
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticker = Periodic("report-output", 30.0, self._round, at_start=True)
+        self._started = self._swept = 0.0
+        self._warm = False
         self.owner = jobs.this_process()
 
     # Rendering, given by ReportOutput.
@@ -80,7 +80,7 @@ class Archiving:
         """Bus subscriber: the signature is committed; note its objects, wake the worker."""
         version = payload.get("version")
         self.enqueue(int(payload["report_id"]), int(version) if version is not None else None)
-        self._wake.set()
+        self._ticker.wake()
 
     def enqueue(self, report_id: int, version: int | None = None) -> list[ArchivedObject]:
         """The rows of one signed version (default: the newest), created if missing."""
@@ -147,13 +147,13 @@ class Archiving:
     def retry_now(self) -> int:
         """Every waiting object is due now (after the administrator fixed the cause)."""
         count = QUEUE.due_now(self.engine)
-        self._wake.set()
+        self._ticker.wake()
         return count
 
     def run_due(self) -> int:
         """Store every due row this process can claim; the number stored."""
         stored = 0
-        while not self._stop.is_set():
+        while not self._ticker.stopping:
             claimed = QUEUE.claim_next(
                 self.engine, self.owner, LEASE, order_by=(objects.c.next_attempt_at,)
             )
@@ -242,35 +242,21 @@ class Archiving:
         if released:
             log.warning("report archiving: %d object(s) a stopped core held are due", released)
         self.sweep()
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._work, args=(interval,), name="report-output", daemon=True
-        )
-        self._thread.start()
+        self._started = self._swept = time.monotonic()
+        self._warm = False
+        self._ticker.interval = interval
+        self._ticker.start()
 
-    def _work(self, interval: float) -> None:
-        started = swept = time.monotonic()
-        warm = False
-        while not self._stop.is_set():
-            try:
-                if time.monotonic() - swept > SWEEP_SECONDS:
-                    swept = time.monotonic()
-                    self.sweep()
-                self.run_due()
-                if not warm and time.monotonic() - started > WARM_UP_AFTER:
-                    # weasyprint's first document loads fonts for seconds: done here, a
-                    # minute after start, rather than at the first user's print.
-                    warm = True
-                    rendering.render_pdf("<p>预热 warm-up</p>")
-            except Exception:
-                log.exception("report archiving round failed")
-            self._wake.wait(interval)
-            self._wake.clear()
+    def _round(self) -> None:
+        if time.monotonic() - self._swept > SWEEP_SECONDS:
+            self._swept = time.monotonic()
+            self.sweep()
+        self.run_due()
+        if not self._warm and time.monotonic() - self._started > WARM_UP_AFTER:
+            # weasyprint's first document loads fonts for seconds: done here, a minute after
+            # start, rather than at the first user's print.
+            self._warm = True
+            rendering.render_pdf("<p>预热 warm-up</p>")
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-        self._stop.clear()  # rounds run by hand (tests, the CLI) still work
+        self._ticker.stop(timeout=30)
