@@ -17,7 +17,7 @@ from caller_terminal import app as caller
 from caller_terminal import ui
 from caller_terminal.hardware import ButtonSource, EvdevButtons, SerialButtons
 from caller_terminal.settings import Settings
-from device_kit import cli, enrolment, link
+from device_kit import cli, enrol_screen, enrolment, link
 from device_kit.drivers import Availability
 from device_kit.program import DeviceProgram, PolledInput, getter, run_window, screen_needs
 from device_kit.screen import Canvas
@@ -134,7 +134,7 @@ def check(settings: Settings) -> list[Availability]:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    record = enrolment.load(settings.enrolment_file, settings.program)
+    record = enrol_screen.obtain(settings)  # by code when only core_url is set
     buttons = buttons_for(settings)
     for source in buttons:
         availability = source.is_available()

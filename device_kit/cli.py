@@ -2,8 +2,11 @@
 
 <program> [run] [--config FILE] [--state-dir DIR] ...   the device itself (default)
 <program> enrol --core-url URL --key KEY [--name NAME]   store the core's address and key (0600)
-<program> enrol --core-url URL [--name NAME]             enrol by code: show a code, wait for the
-                                                         administrator's confirmation
+<program> enrol [--core-url URL] [--name NAME]           enrol by code: show a code, wait for the
+                                                         administrator's confirmation (URL:
+                                                         default the option ``core_url``)
+<program> run, with ``core_url`` set and no enrolment    the same on the device's screen, then
+                                                         on into the normal run
 <program> check                                          what the configured hardware needs
 <program> options                                        every option, its variable, default
 
@@ -54,6 +57,13 @@ def main(
         return 2
     logs.setup(program, settings.log_level)
 
+    if args.command == "enrol":
+        args.core_url = args.core_url or settings.core_url
+        if not args.core_url:
+            print(
+                f"{program}: enrol needs --core-url URL (or the option core_url)", file=sys.stderr
+            )
+            return 2
     if args.command == "enrol" and not args.key:
         return _enrol_by_code(settings, args)
     if args.command == "enrol":
@@ -91,6 +101,8 @@ def _enrol_by_code(settings: config.DeviceSettings, args: argparse.Namespace) ->
     def show(code: enrol_code.Code) -> None:
         print(f"enrolment code: {code.code} (valid until {code.expires_at})", flush=True)
         print("confirm it on the core's queue admin page, or scan:", code.qr, flush=True)
+        if code.fingerprint:  # first contact with a CA this device does not know yet
+            print(f"the core's certificate: {code.fingerprint} (as on the admin page?)", flush=True)
         _print_qr(code.qr)
 
     try:
@@ -143,7 +155,9 @@ def _parser(
     commands = parser.add_subparsers(dest="command")
     run_parser = commands.add_parser("run", help="run the device (default)")
     enrol = commands.add_parser("enrol", help="store the core's address and this device's key")
-    enrol.add_argument("--core-url", required=True, help="e.g. https://pacs.hospital:8080")
+    enrol.add_argument(
+        "--core-url", default="", help="e.g. https://pacs.hospital:8443 (default: core_url)"
+    )
     enrol.add_argument(
         "--key", default="", help="the device key shown by the core (without: enrol by code)"
     )

@@ -34,6 +34,12 @@ class DeviceSettings(BaseSettings):
         Path("/var/lib/imaging-device"),
         description="Enrolment key, spool and other state of this device",
     )
+    core_url: str = Field(
+        "",
+        pattern=r"^(https?://\S+)?$",
+        description="The core's address (https://pacs:8443); with no enrolment file the "
+        "program shows an enrolment code for the administrator to confirm",
+    )
     language: str = Field("zh", pattern="^(zh|en)$", description="Screen language: zh or en")
     log_level: str = Field("INFO", description="Python logging level")
     reconnect_min_delay: float = Field(

@@ -44,7 +44,8 @@ def load(path: Path, program: str) -> Enrolment:
         raise NotEnrolled(
             f"this device is not enrolled ({path} missing): run `{program} enrol --core-url URL` "
             "and confirm the code it shows on the core's queue admin page (or create the device "
-            f"there and run `{program} enrol --core-url URL --key KEY`)"
+            f"there and run `{program} enrol --core-url URL --key KEY`), or set the option "
+            "core_url: the program then shows the code on its screen by itself"
         )
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:

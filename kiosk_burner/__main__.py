@@ -18,7 +18,7 @@ from typing import Any
 
 import pygame
 
-from device_kit import cli, enrolment, link
+from device_kit import cli, enrol_screen, enrolment, link
 from device_kit.client import CoreClient, CoreRefused
 from device_kit.drivers import Availability, InputSource, Needs
 from device_kit.i18n import Messages
@@ -205,7 +205,7 @@ def core_needs(settings: Settings) -> Availability:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    record = enrolment.load(settings.enrolment_file, settings.program)
+    record = enrol_screen.obtain(settings)  # by code when only core_url is set
     writer, scanner = wiring.writer_for(settings), wiring.scanner_for(settings)
     for availability in (writer.is_available(), scanner.is_available()):
         if not availability.ok:

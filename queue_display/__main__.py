@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pygame
 
-from device_kit import cli, enrolment, link
+from device_kit import cli, enrol_screen, enrolment, link
 from device_kit.drivers import Availability, HardwareError
 from device_kit.program import DeviceProgram, fetch_logo, getter, run_window, screen_needs
 from device_kit.screen import Canvas, load_image
@@ -181,7 +181,7 @@ def check(settings: Settings) -> list[Availability]:
 def run(settings: Settings, args: argparse.Namespace) -> int:
     if getattr(args, "screenshot_dir", None):
         settings.screenshot_dir = Path(args.screenshot_dir)
-    record = enrolment.load(settings.enrolment_file, settings.program)
+    record = enrol_screen.obtain(settings)  # by code when only core_url is set
     speaker = speaker_for(settings)
     availability = speaker.is_available()
     if not availability.ok:

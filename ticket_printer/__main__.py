@@ -17,7 +17,7 @@ from typing import Any
 
 import pygame
 
-from device_kit import cli, enrolment, link
+from device_kit import cli, enrol_screen, enrolment, link
 from device_kit.client import CoreRefused
 from device_kit.drivers import Availability, HardwareError
 from device_kit.program import (
@@ -258,7 +258,7 @@ def check(settings: Settings) -> list[Availability]:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    record = enrolment.load(settings.enrolment_file, settings.program)
+    record = enrol_screen.obtain(settings)  # by code when only core_url is set
     printer, scanner = printer_for(settings), scanner_for(settings)
     for availability in (printer.is_available(), scanner.is_available()):
         if not availability.ok:

@@ -149,10 +149,12 @@ def confirm(
 ) -> Device:
     """Create the device for a pending code (its key goes to the device's next poll)."""
     now, wanted = clock.now(), _normal(code)
+    # Claimed by confirmed_by; confirmed_at only once the device exists, so a poll in
+    # between still hears "pending" (it used to find no device to key: a 404 race).
     claim = (
         update(codes)
-        .where((codes.c.code == wanted) & _live(now) & codes.c.confirmed_at.is_(None))
-        .values(confirmed_at=now, confirmed_by=confirmed_by, device_name=name)
+        .where((codes.c.code == wanted) & _live(now) & codes.c.confirmed_by.is_(None))
+        .values(confirmed_by=confirmed_by, device_name=name)
     )
     with db.write(engine) as conn:
         kind = conn.execute(select(codes.c.kind).where(codes.c.code == wanted)).scalar()
@@ -170,6 +172,8 @@ def confirm(
                 .values(confirmed_at=None, confirmed_by=None, device_name=None)
             )
         raise
+    with db.write(engine) as conn:
+        conn.execute(update(codes).where(codes.c.code == wanted).values(confirmed_at=clock.now()))
     return device
 
 
