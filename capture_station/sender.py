@@ -180,6 +180,7 @@ class Sender:
                 self._release()
                 raise StoreFailed(f"C-STORE of {capture.key}: status 0x{code & 0xFFFF:04X}")
             self.spool.mark_sent(capture.key)
+            self.online, self.last_error = True, ""  # the screen's count and state agree
         with self._lock:
             self._sent.add(taken.key)
         log.info("stored %s (%s)", taken.key, taken.sop_instance_uid)

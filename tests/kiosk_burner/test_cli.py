@@ -77,6 +77,6 @@ def test_systemd_unit_runs_the_kiosk() -> None:
         "ExecStart=/opt/imaging/.venv/bin/kiosk-burner run",
         "StateDirectory=kiosk-burner",
         "Environment=KIOSK_BURNER_STATE_DIR=/var/lib/kiosk-burner",
-        "SupplementaryGroups=input dialout cdrom video",
+        "SupplementaryGroups=video render input dialout cdrom lp plugdev",
     ):
         assert line in unit

@@ -11,6 +11,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -58,7 +59,10 @@ def test_an_adt_over_mllp_tls_is_acknowledged(tls_core: TlsCore) -> None:
         finally:
             writer.close()
 
-    ack = asyncio.run(exchange()).decode()
+    # On its own thread: a browser test on the same worker may hold Playwright's event loop
+    # in this one, where asyncio.run refuses to start another.
+    with ThreadPoolExecutor(1) as pool:
+        ack = pool.submit(asyncio.run, exchange()).result().decode()
     assert "MSA|AA|TLS-1" in ack
     with pytest.raises(ConnectionRefusedError):  # the plain MLLP port is closed
         socket.create_connection(("127.0.0.1", tls_core.settings.hl7_port), timeout=5)

@@ -22,8 +22,12 @@ from tests.conftest import ADMIN_PASSWORD, RunningCore
 @pytest.fixture(scope="module")
 def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCore]:
     """One core for this module's tests: each uses its own users (the admin's sessions are
-    only ever added to, never locked or changed)."""
-    running = RunningCore(tmp_path_factory.mktemp("session") / "data").start()
+    only ever added to, never locked or changed). The per-address lock is set out of reach:
+    these tests are about the per-account backoff, which every client here (one address)
+    meets; the lock has its own tests (tests/core_server/auth/test_signin_*.py)."""
+    running = RunningCore(
+        tmp_path_factory.mktemp("session") / "data", signin_lock_failures=1000
+    ).start()
     try:
         yield running
     finally:

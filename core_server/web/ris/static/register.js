@@ -161,10 +161,15 @@ function wallClock(iso) {
   return `${hospitalDate(at)}T${hospitalTime(at)}:00`;
 }
 
+// Only the newest request's answer is shown: an older one answering late (the day changed twice,
+// or a booking meanwhile) would bring back a slot that is taken.
+let slotsAsked = 0;
 async function loadSlots() {
+  const asked = ++slotsAsked;
   const options = [el("option", { value: "", textContent: t("ris.register.no_slot") })];
   if (roomSelect.value && slotDay.value) {
     const slots = await api(`/api/ris/rooms/${encodeURIComponent(roomSelect.value)}/slots?day=${slotDay.value}`);
+    if (asked !== slotsAsked) return;
     for (const slot of slots.filter((s) => s.free > 0)) {
       const time = hospitalTime(new Date(slot.start));
       options.push(el("option", { value: wallClock(slot.start), textContent: t("ris.register.slot_free", { time, free: slot.free }) }));
