@@ -208,7 +208,7 @@ def _wait(
     sleep: Callable[[float], None],
     interval: float,
 ) -> dict[str, str] | None:
-    """The enrolment once confirmed, None once the code expired."""
+    """The enrolment once confirmed, None once the code expired or was refused."""
     while True:
         alive()
         try:
@@ -218,6 +218,10 @@ def _wait(
             sleep(interval)
             continue
         if answer.status_code == 410:
+            return None
+        if answer.status_code == 404:  # refused by the administrator (or the key got lost)
+            log.warning("enrolment code refused or spent: asking for a new one")
+            sleep(interval * 10)
             return None
         _check(answer)
         body = answer.json()

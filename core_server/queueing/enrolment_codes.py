@@ -120,7 +120,7 @@ def request_code(engine: Engine, kind: str, name: str, hostname: str, client: st
 def pending(engine: Engine) -> list[dict[str, Any]]:
     """The codes waiting for an administrator (no secret)."""
     now = clock.now()
-    query = select(codes).where(_live(now) & codes.c.confirmed_at.is_(None))
+    query = select(codes).where(_live(now) & codes.c.confirmed_by.is_(None))
     with db.read(engine) as conn:
         rows = conn.execute(query.order_by(codes.c.created_at)).all()
     return [
@@ -175,6 +175,15 @@ def confirm(
     with db.write(engine) as conn:
         conn.execute(update(codes).where(codes.c.code == wanted).values(confirmed_at=clock.now()))
     return device
+
+
+def refuse(engine: Engine, code: str) -> None:
+    """Forget a pending code: the device's next poll hears 404 and it asks again later."""
+    now, wanted = clock.now(), _normal(code)
+    waiting = (codes.c.code == wanted) & _live(now) & codes.c.confirmed_by.is_(None)
+    with db.write(engine) as conn:
+        if conn.execute(delete(codes).where(waiting)).rowcount != 1:
+            raise CodeNotFound("not_found", "enrolment_code", code=code)
 
 
 def poll(engine: Engine, secret: str, ca_pem: str) -> dict[str, Any]:

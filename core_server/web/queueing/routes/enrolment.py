@@ -3,6 +3,8 @@ for a code anonymously and polls with its secret; an administrator lists and con
 
 from __future__ import annotations
 
+import hashlib
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,25 @@ def confirm_code(request: Request, body: Confirmation, user: Admin) -> dict[str,
     service(request).journal_config_change("device", device.name)
     record(request, user, "device.enrol_by_code", f"device:{device.name}", kind=device.kind)
     return {k: v for k, v in device.as_dict().items() if k != "username"}
+
+
+@router.get(PATH + "/certificate", dependencies=[Depends(require(*ADMIN))])
+def certificate(request: Request) -> dict[str, str]:
+    """The fingerprint a device met at first contact shows beside its code (device_kit's
+    ``enrol_code.fingerprint``: SHA-256 of the certificate, first 128 bits), "" without one."""
+    path = getattr(request.app.state.ctx.settings, "tls_cert", None)
+    if path is None or not Path(path).is_file():
+        return {"fingerprint": ""}
+    pem = Path(path).read_text(encoding="ascii")
+    first = pem[: pem.index("-----END CERTIFICATE-----") + 25]
+    digest = hashlib.sha256(ssl.PEM_cert_to_DER_cert(first)).hexdigest().upper()[:32]
+    return {"fingerprint": " ".join(digest[i : i + 4] for i in range(0, 32, 4))}
+
+
+@router.delete(PATH + "/{code}", status_code=204)
+def refuse_code(request: Request, code: str, user: Admin) -> None:
+    enrolment_codes.refuse(request.app.state.ctx.engine, code)
+    record(request, user, "device.enrol_refused", f"enrolment-code:{code}")
 
 
 @router.get(PATH + "/{secret}")

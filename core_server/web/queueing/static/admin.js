@@ -6,6 +6,7 @@ import { when } from "/static/shared/dates.js";
 import { el } from "/static/shared/dom.js";
 import { t } from "/static/shared/i18n.js";
 import { liveEvents } from "/static/shared/ws.js";
+import { startEnrolment } from "/static/queueing/enrolment.js";
 
 const GROUPS = JSON.parse(document.getElementById("priority-groups").textContent);
 const statusLine = document.getElementById("status");
@@ -275,7 +276,8 @@ async function loadAll() {
   } catch (error) { failed(error); }
 }
 
-loadAll();
+// After the first load: the confirm form picks from the rooms and screens loaded.
+loadAll().then(() => startEnrolment({ field, readForm, say, enrolled: () => load("devices") }));
 liveEvents((event) => {
   if (event.type === "room.updated") load("rooms");
   else if (event.type === "config.updated" && event.payload.what in { room: 1, queue: 1, screen: 1, device: 1 }) {
