@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from device_kit import config, enrolment, logs
+from device_kit import config, enrol_code, enrolment, logs
 from device_kit.drivers import Availability
 from device_kit.fonts import FontMissing
 
@@ -85,7 +85,7 @@ def main(
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         return run(settings, args)
-    except (enrolment.NotEnrolled, FontMissing) as error:
+    except (enrolment.NotEnrolled, enrol_code.EnrolmentFailed, FontMissing) as error:
         # What the administrator must fix, said plainly; anything else keeps its traceback.
         log.error("%s", error)
         print(f"{program}: {error}", file=sys.stderr)
@@ -96,7 +96,6 @@ def main(
 
 def _enrol_by_code(settings: config.DeviceSettings, args: argparse.Namespace) -> int:
     """The code (and its QR) on the terminal until an administrator confirms it."""
-    from device_kit import enrol_code
 
     def show(code: enrol_code.Code) -> None:
         print(f"enrolment code: {code.code} (valid until {code.expires_at})", flush=True)
