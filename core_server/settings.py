@@ -289,13 +289,15 @@ class Settings(BaseSettings):
         "tls", description="ATNA syslog transport: tls (RFC 5425) or udp (RFC 5426)"
     )
     atna_ca: Path | None = Field(
-        None, description="CA (PEM) the audit repository's certificate is checked against"
-        " (default: the system's CAs)"
+        None,
+        description="CA (PEM) the audit repository's certificate is checked against"
+        " (default: the system's CAs)",
     )
     atna_site: str = Field("", description="AuditEnterpriseSiteID in ATNA messages (the hospital)")
     backup_recipients: str = Field(
-        "", description="age public keys (age1..., comma-separated) backups are encrypted to"
-        " ('': not encrypted; docs/backup.md)"
+        "",
+        description="age public keys (age1..., comma-separated) backups are encrypted to"
+        " ('': not encrypted; docs/backup.md)",
     )
     log_level: str = Field("INFO", description="Python logging level")
     config: Path | None = Field(None, description="TOML config file with any of these options")

@@ -107,9 +107,7 @@ def test_an_old_password_must_be_changed_at_sign_in(engine: Engine) -> None:
     assert not user.must_change_password
     with db.write(engine) as conn:
         old = clock.now() - timedelta(days=91)
-        conn.execute(
-            update(users).where(users.c.username == "sun").values(password_changed_at=old)
-        )
+        conn.execute(update(users).where(users.c.username == "sun").values(password_changed_at=old))
     user, _ = auth.sign_in(engine, "sun", "Secret-pass-1", 1, via="test", options=options)
     assert user.must_change_password
     auth.set_password(engine, "sun", "Newer-pass-2")
