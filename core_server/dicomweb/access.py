@@ -67,3 +67,31 @@ def audit(
             )
         except Exception:
             log.exception("cannot record audit event %s for study %s", action, study_uid)
+
+
+# A viewer repeats the same search as its user scrolls and reopens: the same user's same query
+# within a minute is one entry (the next says how many repeats it stands for; docs/atna.md).
+_QUERIES = auth.Coalescer(60.0)
+
+
+def audit_query(request: Request, user: auth.User, level: str, keys: dict[str, str]) -> None:
+    """One ``dicom.query`` audit record per QIDO-RS search (sent on as an ATNA Query): the
+    keys matched on, not the empty ones that only ask for a value back."""
+    keys = {k: v for k, v in keys.items() if v}
+    repeated = _QUERIES.admit((user.username, level, tuple(sorted(keys.items()))))
+    if repeated is None:
+        return
+    detail: dict[str, Any] = {"level": level, "keys": keys, "channel": "qido-rs"}
+    if repeated:
+        detail["repeated"] = repeated
+    try:
+        auth.record_audit(
+            request.app.state.ctx.engine,
+            username=user.username,
+            action="dicom.query",
+            target=f"user:{user.username}",
+            detail=detail,
+            address=request.client.host if request.client else "",
+        )
+    except Exception:
+        log.exception("cannot record the audit of a QIDO-RS search")

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from core_server import auth
 from core_server.archive import Archive, Level, QueryError
-from core_server.dicomweb.access import archive_of, audit, may_search
+from core_server.dicomweb.access import archive_of, audit, audit_query, may_search
 from core_server.dicomweb.dicom_json import (
     absolute_bulk_uris,
     answer_json,
@@ -109,18 +109,24 @@ def _from_file(
 
 
 @router.get("/studies", summary="QIDO-RS: search for studies")
-def search_studies(request: Request, _user: Searcher) -> Response:
-    return run_search(request, parse_search(request, Level.STUDY, {}))
+def search_studies(request: Request, user: Searcher) -> Response:
+    search = parse_search(request, Level.STUDY, {})
+    audit_query(request, user, search.level.value, search.keys)
+    return run_search(request, search)
 
 
 @router.get("/series", summary="QIDO-RS: search for series")
-def search_series(request: Request, _user: Searcher) -> Response:
-    return run_search(request, parse_search(request, Level.SERIES, {}))
+def search_series(request: Request, user: Searcher) -> Response:
+    search = parse_search(request, Level.SERIES, {})
+    audit_query(request, user, search.level.value, search.keys)
+    return run_search(request, search)
 
 
 @router.get("/instances", summary="QIDO-RS: search for instances")
-def search_instances(request: Request, _user: Searcher) -> Response:
-    return run_search(request, parse_search(request, Level.IMAGE, {}))
+def search_instances(request: Request, user: Searcher) -> Response:
+    search = parse_search(request, Level.IMAGE, {})
+    audit_query(request, user, search.level.value, search.keys)
+    return run_search(request, search)
 
 
 @router.get("/studies/{study}/series", summary="QIDO-RS: search for a study's series")

@@ -134,3 +134,36 @@ def test_dicom_queries_transfers_and_refused_handshakes_reach_the_repository(
     assert "alert" in alert.find("EventIdentification/EventOutcomeDescription").text.lower()
     assert alert.find("ActiveParticipant").get("NetworkAccessPointID") == "127.0.0.1"
     assert sorted(scp.got) == [f"{STUDY}.1", f"{STUDY}.2"]  # type: ignore[attr-defined]
+
+
+def test_a_qido_search_is_one_query_message_however_often_repeated(tmp_path: Path) -> None:
+    repository = Repository()
+    receiver = UdpReceiver(repository)
+    core = RunningCore(
+        tmp_path / "data", atna_host="127.0.0.1", atna_port=receiver.port, atna_transport="udp"
+    ).start()
+    try:
+        with core.api() as client:
+            for _ in range(3):  # a viewer asking the same again: one entry
+                answer = client.get("/dicom-web/studies", params={"PatientID": "P-QIDO"})
+                assert answer.status_code in (200, 204)
+            assert client.get("/dicom-web/series", params={"Modality": "CT"}).status_code in (
+                200,
+                204,
+            )
+        messages = repository.wait_for(_event("110112", "E"))
+        _, trail = auth.query_audit(core.core.engine, action="dicom.query")
+    finally:
+        core.stop()
+        receiver.close()
+    assert repository.errors == []
+    assert sorted((e.detail["level"], e.username) for e in trail) == [
+        ("SERIES", "admin"),
+        ("STUDY", "admin"),
+    ]
+    study = next(e for e in trail if e.detail["level"] == "STUDY")
+    assert study.detail["keys"] == {"PatientID": "P-QIDO"} and study.detail["channel"] == "qido-rs"
+    asked = [
+        json.loads(base64.b64decode(m.xml.find(".//ParticipantObjectQuery").text)) for m in messages
+    ]
+    assert {"level": "STUDY", "keys": {"PatientID": "P-QIDO"}, "channel": "qido-rs"} in asked
