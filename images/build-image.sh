@@ -2,10 +2,18 @@
 # Build one appliance image: images/build-image.sh ROLE [OUTPUT_DIR]
 # ROLE is one of images/roles/*.env. Output: OUTPUT_DIR/<role>/imaging-<role>_<version>.raw
 # plus the split root partition and kernel for systemd-sysupdate (see docs/images.md).
+# IMAGE_BUILD picks how the same recipe becomes a disk:
+#   disk   (default) mkosi makes the bootable disk: ESP + systemd-boot + UKI, squashfs root.
+#          Needs a kernel with vfat (a normal Debian 12 host): mkosi mounts the ESP.
+#   rootfs mkosi makes the OS tree (Format=directory), images/assemble-disk.sh turns it into a
+#          GPT disk with the squashfs root and no ESP, plus the kernel, initrd and command line
+#          for direct kernel boot (QEMU). Mounts nothing: what make images-test uses.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tree=$(cd "$here/.." && pwd)
 role=${1:?usage: build-image.sh ROLE [OUTPUT_DIR]}
+build=${IMAGE_BUILD:-disk}
+case "$build" in disk | rootfs) ;; *) echo "IMAGE_BUILD is disk or rootfs, not $build" >&2; exit 2 ;; esac
 out=$(realpath -m "${2:-$tree/images/out}")/$role
 [ -f "$here/roles/$role.env" ] || { echo "unknown role: $role" >&2; exit 2; }
 # shellcheck source=/dev/null
@@ -53,7 +61,14 @@ for f in "$work/extra/usr/lib/sysupdate.d/"*.conf; do sed -i "s/@ROLE@/$role/g" 
 # mkosi takes a comma-separated list.
 packages=$({ cat "$here/common/packages"; [ "$SCREEN" = yes ] && cat "$here/screen/packages"; echo "$PACKAGES"; } \
 	| tr -s ' \n' ',' | sed 's/^,//; s/,$//')
-sed -e "s/@ROLE@/$role/g" -e "s/@VERSION@/$version/g" -e "s|@PACKAGES@|$packages|" \
+rootfs=()
+if [ "$build" = rootfs ]; then
+	# The same recipe as an OS tree: still Bootable (the kernel, dracut and kernel-install run,
+	# into the tree's /boot instead of an ESP).
+	rootfs=(-e 's/^Format=.*/Format=directory/' -e '/^CompressFs=/d' -e '/^BootProtocols=/d'
+		-e '/^SplitArtifacts=/d' -e '/^Checksum=/d')
+fi
+sed -e "s/@ROLE@/$role/g" -e "s/@VERSION@/$version/g" -e "s|@PACKAGES@|$packages|" "${rootfs[@]}" \
 	"$here/common/mkosi.default" >"$work/mkosi.default"
 cp "$here/common/postinst" "$work/mkosi.postinst"
 
@@ -61,9 +76,16 @@ cd "$work"
 start=$(date +%s)
 # Downloaded .debs kept between builds and roles.
 mkdir -p "$out/../cache"
-mkosi --force --output-dir "$out" --cache "$out/../cache" build
+name="imaging-${role}_$version"
+if [ "$build" = disk ]; then
+	mkosi --force --output-dir "$out" --cache "$out/../cache" build
+else
+	tree_dir="$work/rootfs"
+	mkosi --force --output "$tree_dir" --cache "$out/../cache" build
+	"$here/assemble-disk.sh" "$tree_dir" "$out/$name" "$name"
+fi
 end=$(date +%s)
 rm -rf "$work"
-image=$(ls "$out"/imaging-"$role"_"$version".raw)
-printf '%s %s: %s s, %s bytes\n' "$role" "$version" "$((end - start))" "$(stat -c %s "$image")" \
+image=$(ls "$out/$name.raw")
+printf '%s %s (%s): %s s, %s bytes\n' "$role" "$version" "$build" "$((end - start))" "$(stat -c %s "$image")" \
 	| tee -a "$out/../build-times.txt"

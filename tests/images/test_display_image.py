@@ -3,7 +3,8 @@
 
 Slow (an image build of several minutes, then a boot): skipped unless ``IMAGES_TEST=1``.
 ``IMAGES_DISPLAY=path/to/imaging-display_<v>.raw`` boots an image already built (what
-``make images-test`` does after building it); otherwise the test builds one.
+``make images-test`` does after building it); otherwise the test builds one, by the rootfs route
+(``IMAGE_BUILD=rootfs``: no FAT mounted, direct kernel boot) unless IMAGE_BUILD says otherwise.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ def _display_image(tmp_path: Path) -> Path:
     if given:
         return Path(given)
     out = tmp_path / "out"
-    subprocess.run([str(TREE / "images" / "build-image.sh"), "display", str(out)], check=True)
+    env = {**os.environ, "IMAGE_BUILD": os.environ.get("IMAGE_BUILD", "rootfs")}
+    subprocess.run(
+        [str(TREE / "images" / "build-image.sh"), "display", str(out)], check=True, env=env
+    )
     return next((out / "display").glob("imaging-display_*.raw"))
 
 
@@ -42,6 +46,12 @@ def test_display_image_boots_to_its_no_core_screen(tmp_path: Path) -> None:
     shot.unlink(missing_ok=True)
 
     booted = boot_check.boot(image, "queue-display.service", shot)
+    how = "direct kernel" if boot_check.direct_kernel(image) else "UEFI"
+    with (ARTIFACTS / "boot-times.txt").open("a") as log:
+        log.write(
+            f"{image.name} ({how}, {booted.accelerator}): queue-display.service active after"
+            f" {booted.seconds_to_active:.1f} s\n"
+        )
 
     assert "Started queue-display.service" in booted.console
     # The first boot made the data partition and mounted it at /var/lib.
