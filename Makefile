@@ -72,7 +72,7 @@ images: install
 
 images-test: install
 	images/host/setup-host.sh
-	images/build-image.sh display $(IMAGES_OUT)
+	IMAGE_BUILD=rootfs images/build-image.sh display $(IMAGES_OUT)
 	IMAGES_TEST=1 IMAGES_DISPLAY=$$(ls -t $(IMAGES_OUT)/display/imaging-display_*.raw | head -1) \
 		$(BIN)/pytest -q -p no:cacheprovider tests/images
 
