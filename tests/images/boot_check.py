@@ -175,17 +175,25 @@ def _wait_for_unit(proc: subprocess.Popen[bytes], serial: Path, unit: str, timeo
 
 def _wait_for_picture(monitor: Path, shot: Path, settle: float) -> None:
     """The unit is READY once its window is up; give the first frames time, then screendump
-    until the screen is not one flat colour (the console's black before the program draws)."""
+    until the screen is not one flat colour (the console's black before the program draws).
+    The dump is QEMU's default PPM, saved as PNG here: QEMU 7.2's monitor takes no ``-f png``
+    ("invalid char '/' in expression")."""
     from PIL import Image
 
     time.sleep(settle)
+    dump = shot.with_suffix(".ppm")
     for _ in range(30):
-        _monitor(monitor, f"screendump -f png {shot}")
-        if shot.exists():
-            with Image.open(shot) as picture:
+        dump.unlink(missing_ok=True)
+        reply = _monitor(monitor, f"screendump {dump}")
+        if dump.exists() and dump.stat().st_size > 0:
+            with Image.open(dump) as picture:
+                picture.save(shot)
                 colours = picture.convert("RGB").getcolors(maxcolors=1 << 16)
+            dump.unlink()
             if colours is None or len(colours) > 4:
                 return
+        elif "rror" in reply or "invalid" in reply:
+            raise BootFailed(f"screendump refused: {reply[-300:]}")
         time.sleep(2)
     raise BootFailed(f"the screen stayed blank ({shot})")
 
