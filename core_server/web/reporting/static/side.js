@@ -252,7 +252,16 @@ function keyItem(k, index, count) {
 
 function showKeyList() {
   const keys = editor.report.key_images;
+  // A caption being typed (not yet saved) survives a redraw that a push or another save makes.
+  const typing = new Map([...$("key-images").querySelectorAll("li.rp-key")]
+    .map((li) => [li.dataset.sop, li.querySelector("input")])
+    .filter(([, input]) => input && input.value.trim() !== (keys.find((k) => k.sop_instance_uid === input.closest("li").dataset.sop)?.note || "")
+      && input.value.trim() !== input.defaultValue.trim())
+    .map(([sop, input]) => [sop, input.value]));
   $("key-images").replaceChildren(...keys.map((k, i) => keyItem(k, i, keys.length)));
+  for (const li of $("key-images").querySelectorAll("li.rp-key")) {
+    if (typing.has(li.dataset.sop)) li.querySelector("input").value = typing.get(li.dataset.sop);
+  }
   $("key-images-none").hidden = keys.length > 0;
 }
 
