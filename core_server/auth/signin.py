@@ -252,7 +252,7 @@ def _record_lock(engine: Engine, name: str, where: str, via: str, options: SignI
         return
     now = clock.now()
     window = timedelta(minutes=options.lock_minutes)
-    count, first, last = _pair_failures(engine, name, where, window, now)
+    count, first, last = _failures(engine, name, window, now, where)
     if count < options.lock_failures or first is None or last is None:
         return
     with db.read(engine) as conn:
@@ -390,7 +390,7 @@ def address_wait(engine: Engine, address: str, now: datetime | None = None) -> f
 def account_wait(engine: Engine, username: str, now: datetime | None = None) -> float:
     """Seconds until ``username`` may be tried again (0: now)."""
     now = now or clock.now()
-    failures, last = _recent_failures(engine, username[:64], now)
+    failures, _first, last = _failures(engine, username[:64], ACCOUNT_WINDOW, now)
     if failures < ACCOUNT_FREE_FAILURES or last is None:
         return 0.0
     delay = min(ACCOUNT_MAX_DELAY, ACCOUNT_FIRST_DELAY * 2 ** (failures - ACCOUNT_FREE_FAILURES))
@@ -407,39 +407,33 @@ def pair_wait(
     """Seconds until ``username`` may be tried from ``address`` again (0: now)."""
     now = now or clock.now()
     window = timedelta(minutes=options.lock_minutes)
-    count, _first, last = _pair_failures(engine, username[:64], address[:64], window, now)
+    count, _first, last = _failures(engine, username[:64], window, now, address[:64])
     if count < options.lock_failures or last is None:
         return 0.0
     return max(0.0, (last + window - now).total_seconds())
 
 
-def _pair_failures(
-    engine: Engine, name: str, where: str, window: timedelta, now: datetime
+def _failures(
+    engine: Engine, name: str, window: timedelta, now: datetime, where: str | None = None
 ) -> tuple[int, datetime | None, datetime | None]:
-    """(failures, first, last) of ``name`` from ``where`` within ``window``, since that pair's
-    last success or the account's unlock."""
+    """(failures, first, last) of ``name`` within ``window``, since its last success or the
+    account's unlock; with ``where``, only those from that address (and that pair's success)."""
     recent = audit_events.c.at >= now - window
+    mine = audit_events.c.username == name
+    if where is not None:
+        mine = mine & (audit_events.c.address == where)
     with db.read(engine) as conn:
         cleared = conn.execute(
             select(func.max(audit_events.c.at)).where(
                 recent,
-                (
-                    (audit_events.c.username == name)
-                    & (audit_events.c.address == where)
-                    & (audit_events.c.action == AuditAction.LOGIN_OK)
-                )
+                (mine & (audit_events.c.action == AuditAction.LOGIN_OK))
                 | (
                     (audit_events.c.target == f"user:{name}")
                     & (audit_events.c.action == AuditAction.USER_UNLOCK)
                 ),
             )
         ).scalar_one()
-        failed = (
-            recent
-            & (audit_events.c.username == name)
-            & (audit_events.c.address == where)
-            & (audit_events.c.action == AuditAction.LOGIN_FAILED)
-        )
+        failed = recent & mine & (audit_events.c.action == AuditAction.LOGIN_FAILED)
         if cleared is not None:
             failed = failed & (audit_events.c.at > cleared)
         count, first, last = conn.execute(
@@ -448,33 +442,3 @@ def _pair_failures(
             )
         ).one()
     return int(count), first, last
-
-
-def _recent_failures(engine: Engine, username: str, now: datetime) -> tuple[int, datetime | None]:
-    """(failures, time of the last one) within the window since the last success or unlock."""
-    recent = audit_events.c.at >= now - ACCOUNT_WINDOW
-    with db.read(engine) as conn:
-        cleared = conn.execute(
-            select(func.max(audit_events.c.at)).where(
-                recent,
-                (
-                    (audit_events.c.username == username)
-                    & (audit_events.c.action == AuditAction.LOGIN_OK)
-                )
-                | (
-                    (audit_events.c.target == f"user:{username}")
-                    & (audit_events.c.action == AuditAction.USER_UNLOCK)
-                ),
-            )
-        ).scalar_one()
-        failed = (
-            recent
-            & (audit_events.c.username == username)
-            & (audit_events.c.action == AuditAction.LOGIN_FAILED)
-        )
-        if cleared is not None:
-            failed = failed & (audit_events.c.at > cleared)
-        count, last = conn.execute(
-            select(func.count(), func.max(audit_events.c.at)).where(failed)
-        ).one()
-    return int(count), last
