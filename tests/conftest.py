@@ -22,6 +22,25 @@ os.environ["TZ"] = "UTC"
 time.tzset()
 ADMIN_PASSWORD = "admin-password-1"
 
+# httpx gives up after 5 s by default; a loaded 2-core CI runner (a browser test on the other
+# worker) has answered a first request later than that. The tests check answers, not speed
+# (bench/ measures that), so every client the tests make waits 30 s unless it says otherwise.
+_PATIENT = httpx.Timeout(30.0)
+for _call in (
+    httpx.request,
+    httpx.get,
+    httpx.post,
+    httpx.put,
+    httpx.patch,
+    httpx.delete,
+    httpx.head,
+    httpx.options,
+    httpx.Client.__init__,
+    httpx.AsyncClient.__init__,
+):
+    if _call.__kwdefaults__ and "timeout" in _call.__kwdefaults__:
+        _call.__kwdefaults__["timeout"] = _PATIENT
+
 
 def free_port() -> int:
     with socket.socket() as s:
