@@ -28,6 +28,7 @@ from core_server import auth, backup, clock, db, modalities, tls
 from core_server.archive import Archive
 from core_server.server import serve
 from core_server.settings import Settings
+from core_server.storage import commands as storage_commands
 from core_server.workers import run_worker
 
 
@@ -149,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     renew = leaf(tls_actions, "renew", "a new server certificate from the appliance CA")
     renew.add_argument("names", nargs="*", help="new names (default: the current ones)")
 
+    storage_commands.add(group("storage", "the archive's lifecycle (docs/storage.md)"), leaf)
+
     importing = leaf(commands, "import", "import DICOM files, folders or a DICOMDIR")
     importing.add_argument("paths", nargs="+", type=Path)
     return parser
@@ -193,7 +196,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int | None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     clock.set_zone(settings.timezone)  # what the admin commands print and name is hospital time
     engine = _engine(settings)
-    handler = {"users": _users, "modality": _modality, "db": _db, "import": _import}
+    handler = {
+        "users": _users,
+        "modality": _modality,
+        "db": _db,
+        "import": _import,
+        "storage": storage_commands.run,
+    }
     return handler[args.command](args, settings, engine)
 
 

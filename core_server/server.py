@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from core_server import atna, auth, clock, db, dicomweb, tls
+from core_server import atna, auth, clock, db, dicomweb, storage, tls
 from core_server.archive import Archive
 from core_server.dicom import DicomServer
 from core_server.events import EventBus
@@ -56,6 +56,7 @@ class Core:
     followup: Followup | None = None
     monitoring: Monitoring | None = None
     tls_renewal: Renewal | None = None
+    lifecycle: storage.Lifecycle | None = None  # tiers, compression, forwarding, ...
 
 
 def build_core(settings: Settings) -> Core:
@@ -150,6 +151,18 @@ def create_app(settings: Settings) -> FastAPI:
         ctx.on_startup.append(core.monitoring.start)
         ctx.on_shutdown.append(core.monitoring.stop)
     _renew_tls(settings, core, ctx)
+    core.lifecycle = ctx.lifecycle = storage.install(  # docs/storage.md
+        storage.Parts(
+            settings,
+            core.engine,
+            core.bus,
+            core.archive,
+            core.ris,
+            core.reporting,
+            ctx.on_startup,
+            ctx.on_shutdown,
+        )
+    )
     atna.install(ctx, settings, core.engine, core.archive, core.bus)  # the audit trail out
     if core.hl7 is not None:
         hl7_service = ctx.hl7 = core.hl7

@@ -20,6 +20,7 @@ from core_server.reporting import Reporting
 from core_server.ris import Ris
 from core_server.settings import Settings
 from core_server.statistics import Statistics
+from core_server.storage import Lifecycle
 from core_server.web import (
     health,
     refusals,
@@ -27,6 +28,7 @@ from core_server.web import (
     routes_auth,
     websocket,
 )
+from core_server.web import storage as storage_web
 from core_server.web.capture import install as capture_install
 from core_server.web.discs import cloud_pages as discs_cloud_pages
 from core_server.web.discs import cloud_routes as discs_cloud_routes
@@ -74,6 +76,7 @@ class WebContext:
     quality: Quality | None = None
     followup: Followup | None = None
     monitoring: Monitoring | None = None
+    lifecycle: Lifecycle | None = None  # the archive's lifecycle parts (core_server.storage)
     # Listener name -> "is it up?"; /healthz answers 200 only when all are.
     listeners: dict[str, Callable[[], bool]] = field(default_factory=dict)
     on_startup: list[Callable[[], None]] = field(default_factory=list)
@@ -146,5 +149,6 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     film_printers.install(app)  # laser imagers, print jobs, /film/printers (web/film)
     film_compose.install(app)  # the film composer /film/compose (web/film)
     film_sheets.install(app)  # exams' film sheets, films without exam (web/film)
+    storage_web.install(app)  # /api/storage and the lifecycle pages (web/storage)
     app.include_router(viewer_routes.create_router(ctx.settings))
     return app

@@ -1,0 +1,9 @@
+"""REST (and pages) of the storage lifecycle's recycle part."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+
+def install(app: FastAPI) -> None:
+    """Include this part's routers (nothing yet)."""
