@@ -12,8 +12,10 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from core_server import clock, db
-from core_server.archive import commitment, corrections, ingest, late_arrivals, query
+from core_server.archive import commitment, copies, corrections, ingest, late_arrivals, query
+from core_server.archive import recall as recalling
 from core_server.archive import tables as t
+from core_server.archive.areas.registry import Areas
 from core_server.archive.corrections import Correction, Version
 from core_server.archive.storage import Incoming, StorageArea
 from core_server.events import EventBus
@@ -37,6 +39,8 @@ class Archive:
         self.engine = engine
         self.storage = StorageArea(storage_dir)
         self.bus = bus or EventBus()
+        # The other storage areas (docs/storage-tiers.md); copies and recall go through it.
+        self.areas = Areas(engine, self.storage)
 
     def store_instance(self, data: bytes, origin: ingest.Origin) -> ingest.Stored:
         """Store the bytes of a Part 10 object; see :mod:`core_server.archive.ingest`."""
@@ -100,10 +104,18 @@ class Archive:
             return query.count(conn, level, keys, fuzzy)
 
     def locate(self, keys: Mapping[str, str]) -> list[InstanceFile]:
-        """The stored files a retrieve (C-MOVE, C-GET, later WADO) names by its unique keys."""
+        """The stored files a retrieve (C-MOVE, C-GET, WADO, discs) names by its unique keys,
+        each with a local path: objects whose online file was removed are recalled first
+        (``archive.recall`` events say "retrieving"); raises
+        :class:`~core_server.archive.areas.OfflineSet` when one is only on a set taken away."""
         unique = {k: str(keys[k]) for k in RETRIEVE_KEYS if keys.get(k)}
         if not unique:
             return []
+        answers = list(self.find(query.Level.IMAGE, unique))
+        gone = copies.not_online(self.engine, [a["SOPInstanceUID"] for a in answers])
+        if gone:
+            self._recall(answers, gone)
+            answers = list(self.find(query.Level.IMAGE, unique))  # sizes, syntaxes of copies
         return [
             InstanceFile(
                 answer["SOPClassUID"],
@@ -113,8 +125,31 @@ class Archive:
                 answer["_size"],
                 str(answer.get("StudyInstanceUID") or ""),
             )
-            for answer in self.find(query.Level.IMAGE, unique)
+            for answer in answers
         ]
+
+    def _recall(self, answers: list[dict[str, Any]], gone: set[str]) -> None:
+        by_study: dict[str, list[str]] = {}
+        for answer in answers:
+            if answer["SOPInstanceUID"] in gone:
+                study = str(answer.get("StudyInstanceUID") or "")
+                by_study.setdefault(study, []).append(answer["SOPInstanceUID"])
+        for study, uids in by_study.items():
+            self.recall(uids, study_instance_uid=study)
+
+    def recall(self, sop_uids: Iterable[str], *, study_instance_uid: str = "") -> int:
+        """Bring these objects back online (those not online); see
+        :mod:`core_server.archive.recall`."""
+        return recalling.recall(
+            self.engine, self.areas, sop_uids, bus=self.bus, study_instance_uid=study_instance_uid
+        )
+
+    def online_file(self, sop_instance_uid: str, relative: str) -> Path:
+        """The local file of one object found by :meth:`find` (its ``_path``), recalled first
+        if its online file was removed."""
+        if copies.not_online(self.engine, [sop_instance_uid]):
+            self.recall([sop_instance_uid])
+        return self.storage.absolute(relative)
 
     def commitment(self, references: Iterable[commitment.Reference]) -> commitment.Verdict:
         with db.read(self.engine) as conn:
@@ -160,13 +195,17 @@ class Archive:
         return {"partial_removed": partial, "indexed": indexed}
 
     def verify(self) -> dict[str, list[str]]:
-        """Index against storage: rows whose file is gone or has another size, and files that
-        no row (current or replaced) names."""
+        """Index against storage: rows whose file is gone or has another size (not those moved
+        to another area), and files that no row (current or replaced) names."""
         with db.read(self.engine) as conn:
-            rows = conn.execute(select(t.instances.c.path, t.instances.c.size)).all()
+            rows = conn.execute(
+                select(t.instances.c.path, t.instances.c.size, t.instances.c.sop_instance_uid)
+            ).all()
             kept = {p for (p,) in conn.execute(select(t.replaced_instances.c.path))}
-        missing = [path for path, size in rows if not self.storage.exists(path, size)]
-        indexed = {path for path, _ in rows} | kept
+        absent = [(path, uid) for path, size, uid in rows if not self.storage.exists(path, size)]
+        gone = copies.not_online(self.engine, [uid for _, uid in absent])  # moved, not lost
+        missing = [path for path, uid in absent if uid not in gone]
+        indexed = {path for path, _, _ in rows} | kept
         orphans = [path for path in self.storage.walk() if path not in indexed]
         return {"missing": missing, "orphans": orphans}
 
