@@ -23,7 +23,7 @@ test: install viewer
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=30
 
 install: $(STAMP_APT) $(STAMP_PIP)
 
