@@ -82,15 +82,15 @@ def _from_file(
 ) -> dict[str, Any]:
     """Requested attributes the index does not hold, read from one of the entity's instances
     (for a study or series, its first)."""
-    path = answer.get("_path")
+    path, sop = answer.get("_path"), str(answer.get("SOPInstanceUID") or "")
     if path is None:
         level_key = "SeriesInstanceUID" if search.level is Level.SERIES else "StudyInstanceUID"
         first = next(archive.find(Level.IMAGE, {level_key: answer[level_key]}, limit=1), None)
         if first is None:
             return {}
-        path = first["_path"]
+        path, sop = first["_path"], first["SOPInstanceUID"]
     try:
-        ds = header(archive.storage.absolute(path))
+        ds = header(archive.online_file(sop, path))  # recalled if it was moved off online
         prefix = (
             f"studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}"
             f"/instances/{ds.SOPInstanceUID}"

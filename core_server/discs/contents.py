@@ -139,7 +139,12 @@ class DiscContents:
         found: dict[str, StoredInstance] = {}
         for exam in (self.ris.exam(e) for e in job.exam_ids):
             for study in _studies(exam):
-                for a in self.archive.find("IMAGE", {"StudyInstanceUID": study}):
+                answers = list(self.archive.find("IMAGE", {"StudyInstanceUID": study}))
+                # Objects moved off the online area come back first (docs/storage-tiers.md).
+                self.archive.recall(
+                    [a["SOPInstanceUID"] for a in answers], study_instance_uid=study
+                )
+                for a in answers:
                     uid = a["SOPInstanceUID"]
                     found[uid] = StoredInstance(
                         study,

@@ -218,7 +218,7 @@ class Archiving:
 
     def _any_image_header(self, study_uid: str) -> list[Dataset]:
         for found in self.archive.find("IMAGE", {"StudyInstanceUID": study_uid}, limit=1):
-            path = self.archive.storage.absolute(found["_path"])
+            path = self.archive.online_file(found["SOPInstanceUID"], found["_path"])
             return [dcmread(path, stop_before_pixels=True)]
         return []
 

@@ -97,7 +97,7 @@ def _own_window(path: Path) -> tuple[float | None, float | None]:
 
 
 def _image_entry(archive: Any, answer: dict[str, Any]) -> dict[str, Any]:
-    center, width = _own_window(archive.storage.absolute(answer["_path"]))
+    center, width = _own_window(archive.online_file(answer["SOPInstanceUID"], answer["_path"]))
     return {
         "sop_instance_uid": answer["SOPInstanceUID"],
         "series_instance_uid": answer.get("SeriesInstanceUID") or "",
