@@ -61,7 +61,8 @@ function senderRow(s) {
 function destinationRow(d) {
   return el("tr", { className: "destination" },
     el("td", { textContent: d.name }),
-    el("td", { textContent: `${d.host}:${d.port}` }),
+    el("td", { className: "address" }, `${d.host}:${d.port}`,
+      ...(d.tls ? [" ", el("span", { className: "badge tls", textContent: t("hl7.destinations.tls_badge") })] : [])),
     el("td", { textContent: d.charset }),
     el("td", { className: "purposes", textContent: purposeNames(d.purposes) }),
     el("td", { textContent: d.status_message }),
@@ -173,6 +174,7 @@ function openDestination(d) {
   f.max_attempts.value = d ? d.max_attempts : 10;
   f.retry_base_seconds.value = d ? d.retry_base_seconds : 5;
   f.retry_max_seconds.value = d ? d.retry_max_seconds : 600;
+  f.tls.checked = d ? Boolean(d.tls) : false;
   f.enabled.checked = d ? d.enabled : true;
   destinationDialog.showModal();
 }
@@ -186,7 +188,7 @@ async function saveDestination() {
     purposes: [...destinationForm.querySelectorAll("input[name=purposes]:checked")].map((box) => box.value).join(","),
     max_attempts: Number(f.max_attempts.value),
     retry_base_seconds: Number(f.retry_base_seconds.value), retry_max_seconds: Number(f.retry_max_seconds.value),
-    enabled: f.enabled.checked,
+    enabled: f.enabled.checked, tls: f.tls.checked,
   };
   if (editing) {
     await api("/api/hl7/destinations/" + encodeURIComponent(editing.name), { method: "PATCH", json: body });
