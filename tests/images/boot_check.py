@@ -25,8 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
@@ -173,9 +178,17 @@ def _wait_for_unit(proc: subprocess.Popen[bytes], serial: Path, unit: str, timeo
     raise BootFailed(f"{unit} not active after {timeout:.0f} s; console:\n{text[-4000:]}")
 
 
-def _wait_for_picture(monitor: Path, shot: Path, settle: float) -> None:
+def drawn(picture: Image.Image) -> bool:
+    """Not one flat colour, nor the text console (black and grey): something drew."""
+    colours = picture.convert("RGB").getcolors(maxcolors=1 << 16)
+    return colours is None or len(colours) > 4
+
+
+def _wait_for_picture(
+    monitor: Path, shot: Path, settle: float, shown: Callable[[Image.Image], bool]
+) -> None:
     """The unit is READY once its window is up; give the first frames time, then screendump
-    until the screen is not one flat colour (the console's black before the program draws).
+    until ``shown`` says the screen is the program's (the console's black before it draws).
     The dump is QEMU's default PPM, saved as PNG here: QEMU 7.2's monitor takes no ``-f png``
     ("invalid char '/' in expression")."""
     from PIL import Image
@@ -188,9 +201,9 @@ def _wait_for_picture(monitor: Path, shot: Path, settle: float) -> None:
         if dump.exists() and dump.stat().st_size > 0:
             with Image.open(dump) as picture:
                 picture.save(shot)
-                colours = picture.convert("RGB").getcolors(maxcolors=1 << 16)
+                done = shown(picture)
             dump.unlink()
-            if colours is None or len(colours) > 4:
+            if done:
                 return
         elif "rror" in reply or "invalid" in reply:
             raise BootFailed(f"screendump refused: {reply[-300:]}")
@@ -198,7 +211,14 @@ def _wait_for_picture(monitor: Path, shot: Path, settle: float) -> None:
     raise BootFailed(f"the screen stayed blank ({shot})")
 
 
-def boot(image: Path, unit: str, shot: Path, timeout: float = 600, settle: float = 5) -> Booted:
+def boot(
+    image: Path,
+    unit: str,
+    shot: Path,
+    timeout: float = 600,
+    settle: float = 5,
+    shown: Callable[[Image.Image], bool] = drawn,
+) -> Booted:
     for tool in ("qemu-system-x86_64", "qemu-img"):
         if shutil.which(tool) is None:
             raise BootFailed(f"{tool} missing: apt-get install qemu-system-x86 qemu-utils ovmf")
@@ -219,7 +239,7 @@ def boot(image: Path, unit: str, shot: Path, timeout: float = 600, settle: float
         try:
             console = _wait_for_unit(proc, serial, unit, timeout)
             active_after = time.monotonic() - start
-            _wait_for_picture(monitor, shot, settle)
+            _wait_for_picture(monitor, shot, settle, shown)
             console = console_text(serial)
         finally:
             proc.terminate()
