@@ -39,6 +39,10 @@ class Checker:
         finally:
             self._running.release()
 
+    @property
+    def busy(self) -> bool:
+        return self._running.locked()
+
     def _daily(self) -> None:
         self.run(sample=self.sample, repair=True)
 

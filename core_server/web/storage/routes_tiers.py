@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from pydantic import BaseModel, Field
 
 from core_server import auth
+from core_server.refusals import Conflict
 from core_server.storage.tiers.areas_service import Tiers, seal_set
 from core_server.web.security import require
 
@@ -121,6 +122,8 @@ def last_check(request: Request, _: Admin) -> dict[str, Any]:
 def start_check(request: Request, body: CheckBody, _: Admin) -> dict[str, object]:
     """Start a check in the background; GET shows it (``finished_at`` null while it runs)."""
     checker = tiers(request).check
+    if checker.busy:
+        raise Conflict("storage.tiers.check_running")
     sample = None if body.full else (body.sample or checker.sample)
     thread = threading.Thread(
         target=_check_quietly, args=(checker, sample, body.repair), name="storage-check-now"
