@@ -93,8 +93,11 @@ class Stored:
 def store_file(engine: Engine, storage: StorageArea, incoming: Path, origin: Origin) -> Stored:
     """Check, make durable and index one Part 10 file from the incoming folder; it is moved into
     place, or removed if refused. Raises :class:`InvalidObject` for a file it cannot index."""
+    from core_server.archive import recycle  # it builds on this module
+
     try:
         parsed = parse(incoming)
+        recycle.refuse_rejected(engine, parsed.sop_instance_uid)  # IOCM: rejected stays out
     except BaseException:
         incoming.unlink(missing_ok=True)
         raise
@@ -123,7 +126,11 @@ def index_file(engine: Engine, storage: StorageArea, relative: str) -> Stored:
     crash, never acknowledged): a sender's retry of it is then a duplicate. A file that would
     replace a stored object is removed (its sender's permission is not known; it was never
     acknowledged, so the sender sends it again)."""
+    from core_server.archive import recycle
+
     parsed = parse(storage.absolute(relative))
+    if recycle.in_bin(engine, parsed.sop_instance_uid):  # deleted: its file waits in place
+        raise recycle.InBin(relative)
     size = storage.absolute(relative).stat().st_size
     received_at = clock.now()
     try:

@@ -1,4 +1,4 @@
-"""Storage lifecycle: recycle (docs/storage.md)."""
+"""Storage lifecycle: the recycle bin and IOCM rejection (docs/storage-recycle.md)."""
 
 from __future__ import annotations
 
@@ -9,4 +9,11 @@ if TYPE_CHECKING:
 
 
 def install(lifecycle: Lifecycle, parts: Parts) -> None:
-    """Build this part's service on ``lifecycle.recycle``; its start/stop go on ``parts``."""
+    """Build the bin on ``lifecycle.recycle``: it hears stored objects (rejection notes) from
+    now on; its erase ticker runs between the app's start and stop."""
+    from core_server.storage.recycle.service import RecycleBin
+
+    service = RecycleBin(parts.engine, parts.archive, parts.bus)
+    lifecycle.recycle = service
+    parts.on_startup.append(service.start)
+    parts.on_shutdown.append(service.stop)
