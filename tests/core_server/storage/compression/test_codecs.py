@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pydicom import Dataset, dcmread
+from pydicom.uid import UID
 
 from core_server.storage.compression import codecs
 from tests.core_server.storage.compression.corpus import corpus
@@ -76,7 +77,7 @@ def test_video_and_pdf_left_as_they_are() -> None:
     pdf.EncapsulatedDocument = b"%PDF-1.4 ..."
     assert codecs.why_not(pdf) == "no pixel data"
     video = _copy(CORPUS["mono8"])
-    video.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.102"  # MPEG-4 AVC/H.264
+    video.file_meta.TransferSyntaxUID = UID("1.2.840.10008.1.2.4.102")  # MPEG-4 AVC/H.264
     assert codecs.why_not(video) == "video"
 
 

@@ -1,0 +1,34 @@
+"""The compression rules page for admins (``/admin/storage/compression``, admin menu)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import Response
+
+from core_server import auth
+from core_server.web.security import require_page
+from core_server.web.templating import PageLink, add_page_link, render
+
+router = APIRouter(include_in_schema=False)
+AdminPage = Annotated[auth.User, Depends(require_page("admin"))]
+
+
+@router.get("/admin/storage/compression")
+def compression_page(request: Request, user: AdminPage) -> Response:
+    return render(request, "storage/compression.html", {}, i18n_prefixes=("storage.compression.",))
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+    add_page_link(
+        app,
+        PageLink(
+            "storage.compression.nav",
+            "/admin/storage/compression",
+            ("admin",),
+            order=972,
+            menu="admin",
+        ),
+    )
