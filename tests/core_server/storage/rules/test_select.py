@@ -83,7 +83,7 @@ def test_keep_online_until_takes_the_oldest_read_studies(world: World) -> None:
     world.runner.note_read([new])
     rule = _rule(world, action="keep_online_until", fill_percent=85)
     with db.read(world.engine) as conn:
-        size = int(conn.execute(select(func.sum(rules_select.t.instances.c.size))).scalar())
+        size = int(conn.execute(select(func.sum(rules_select.t.instances.c.size))).scalar_one())
     world.used[:] = [50, 100]  # under the limit: nothing
     assert _count(world, rule)[:2] == (0, 0)
     world.used[:] = [86, 100]  # 1 byte over: the study read longest ago goes
