@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -80,8 +82,8 @@ def encrypt(plain: Path, recipients: list[x25519.Recipient], kind: str) -> Path:
     return target
 
 
-def decrypt(encrypted: Path, identity_file: Path, out: Path | None = None) -> Path:
-    """The plain backup back, checked against its manifest when there is one."""
+def identities_of(identity_file: Path) -> list[x25519.Identity]:
+    """The private keys (``AGE-SECRET-KEY-1...`` lines) of an age identity file."""
     identities = [
         x25519.Identity.from_str(line.strip())
         for line in identity_file.read_text().splitlines()
@@ -89,6 +91,12 @@ def decrypt(encrypted: Path, identity_file: Path, out: Path | None = None) -> Pa
     ]
     if not identities:
         raise BackupError(f"no AGE-SECRET-KEY in {identity_file}")
+    return identities
+
+
+def decrypt(encrypted: Path, identity_file: Path, out: Path | None = None) -> Path:
+    """The plain backup back, checked against its manifest when there is one."""
+    identities = identities_of(identity_file)
     target = out or encrypted.with_name(encrypted.name.removesuffix(".age"))
     try:
         with encrypted.open("rb") as source, target.open("wb") as sink:
@@ -111,3 +119,75 @@ def _sha256(path: Path) -> str:
         while chunk := f.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def database_copy(database_url: str, target: Path) -> str:
+    """A consistent copy of the database at ``target``: SQLite by its online backup API
+    (while the core runs), PostgreSQL by ``pg_dump --format=custom``. Returns the kind
+    (``sqlite`` or ``pg_dump``) as the manifest names it."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if url.get_backend_name() == "sqlite":
+        import sqlite3
+
+        source = sqlite3.connect(url.database or "")
+        copy = sqlite3.connect(target)
+        try:
+            with copy:
+                source.backup(copy)
+        finally:
+            source.close()
+            copy.close()
+        _fsync(target)
+        return "sqlite"
+    if shutil.which("pg_dump") is None:
+        raise FileNotFoundError("pg_dump is needed to back up PostgreSQL (apt: postgresql-client)")
+    plain = url.set(drivername="postgresql").render_as_string(False)
+    subprocess.run(["pg_dump", "--format=custom", f"--file={target}", plain], check=True)
+    _fsync(target)
+    return "pg_dump"
+
+
+def database_restore(kind: str, copy: Path, database_url: str) -> None:
+    """Put a :func:`database_copy` back: the SQLite file in place of the database file (no
+    core may be running on it), or ``pg_restore --clean`` into the database of the URL
+    (existing objects of the same names dropped first)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if (url.get_backend_name() == "sqlite") != (kind == "sqlite"):
+        raise BackupError(f"a {kind} backup cannot be restored into {url.get_backend_name()}")
+    if kind == "sqlite":
+        target = Path(url.database or "")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("-wal", "-shm"):
+            target.with_name(target.name + suffix).unlink(missing_ok=True)
+        partial = target.with_name(target.name + ".restoring")
+        shutil.copyfile(copy, partial)
+        _fsync(partial)
+        partial.replace(target)
+        return
+    if shutil.which("pg_restore") is None:
+        raise FileNotFoundError("pg_restore is needed (apt: postgresql-client)")
+    plain = url.set(drivername="postgresql").render_as_string(False)
+    subprocess.run(
+        [
+            "pg_restore",
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--no-privileges",
+            "--exit-on-error",
+            "--single-transaction",
+            f"--dbname={plain}",
+            str(copy),
+        ],
+        check=True,
+    )
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as f:
+        os.fsync(f.fileno())
