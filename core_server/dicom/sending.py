@@ -2,8 +2,10 @@
 the requestor's own association (C-GET) or one opened to the move destination (C-MOVE).
 
 A stored file's bytes go out as they are whenever the receiver accepted its transfer syntax,
-without decoding and re-encoding them; otherwise it is decompressed to an uncompressed syntax
-the receiver took. The next file is read while the receiver works on the current one (one
+without decoding and re-encoding them; otherwise it is transcoded to a syntax the receiver
+took: decompressed to an uncompressed one if it took one, else compressed losslessly to a
+JPEG-LS, JPEG 2000 or RLE syntax it took (storage.compression.codecs); else the sub-operation
+fails. The next file is read while the receiver works on the current one (one
 operation at a time, as no asynchronous window is negotiated).
 """
 
@@ -51,9 +53,12 @@ from core_server.dicom.link import (
     Message,
     kernel_timeouts,
 )
+from core_server.storage.compression import codecs
 
 log = logging.getLogger(__name__)
 _UNCOMPRESSED = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
+# The compressed syntaxes a retrieve may transcode to, in order (see bench/compression.py).
+TRANSCODE_ORDER = codecs.LOSSLESS
 # Explicit VRs with a 4-byte length (PS3.5 7.1.2), as file meta elements may use them.
 _LONG_VRS = frozenset((b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT"))
 Contexts = dict[str, list[PresentationContext]]  # SOP class -> accepted contexts
@@ -229,7 +234,7 @@ class Retrieval:
 
 def _prepare(contexts: Contexts, instance: InstanceFile) -> tuple[int, memoryview] | int:
     """The presentation context and data set bytes to C-STORE ``instance`` with: its stored
-    bytes when the receiver took their syntax, else decompressed; or a failure status."""
+    bytes when the receiver took their syntax, else transcoded; or a failure status."""
     usable = contexts.get(instance.sop_class_uid, [])
     stored = str(instance.transfer_syntax_uid)
     same = [c for c in usable if str(c.transfer_syntax[0]) == stored]
@@ -241,15 +246,28 @@ def _prepare(contexts: Contexts, instance: InstanceFile) -> tuple[int, memoryvie
             if offset is None:
                 offset = split_dataset(instance.path)[1]
             return int(same[0].context_id), memoryview(data)[offset:]
-        plain = [c for c in usable if str(c.transfer_syntax[0]) in _UNCOMPRESSED]
-        if not plain:
+        chosen = _producible(usable)
+        if chosen is None:
             log.warning("%s: no usable presentation context", instance.sop_instance_uid)
             return NONE_DONE
-        converted = _converted(instance.path, plain[0].transfer_syntax[0])
-        return int(plain[0].context_id), memoryview(converted)
+        converted = _converted(instance.path, chosen.transfer_syntax[0])
+        return int(chosen.context_id), memoryview(converted)
+    except codecs.CannotCompress as exc:
+        log.warning("%s: not sent, cannot be compressed: %s", instance.sop_instance_uid, exc)
+        return NONE_DONE
     except Exception:
         log.exception("cannot read %s", instance.path)
         return NONE_DONE
+
+
+def _producible(usable: list[PresentationContext]) -> PresentationContext | None:
+    """The accepted context whose syntax costs least to make: uncompressed (a decode only),
+    then the lossless syntaxes in :data:`TRANSCODE_ORDER`."""
+    for syntax in (*_UNCOMPRESSED, *TRANSCODE_ORDER):
+        for context in usable:
+            if str(context.transfer_syntax[0]) == syntax:
+                return context
+    return None
 
 
 def _stored(link: Link) -> int | None:
@@ -362,13 +380,16 @@ def data_set_offset(data: bytes) -> int | None:
 
 def proposals(found: list[InstanceFile]) -> dict[str, list[str]]:
     """What to propose to a receiver of stored objects: per SOP class (at most 128), their
-    stored syntaxes, then uncompressed ones as fallback."""
+    stored syntaxes, then uncompressed ones, then the lossless ones we can make (a receiver
+    picks the first it takes, so these come last)."""
     wanted: dict[str, list[str]] = {}
     for instance in found:
         syntaxes = wanted.setdefault(instance.sop_class_uid, [])
         for syntax in (str(instance.transfer_syntax_uid), *_UNCOMPRESSED):
             if syntax not in syntaxes:
                 syntaxes.append(syntax)
+    for syntaxes in wanted.values():
+        syntaxes.extend(s for s in TRANSCODE_ORDER if s not in syntaxes)
     return dict(list(wanted.items())[:128])
 
 
@@ -378,15 +399,35 @@ def uncompressed(path: Any) -> Dataset:
     mints a new one by default)."""
     from pydicom import dcmread
 
-    dataset = dcmread(path)
-    if dataset.file_meta.TransferSyntaxUID.is_compressed:
-        dataset.decompress(generate_instance_uid=False)
-    return dataset
+    return codecs.decompressed(dcmread(path))
+
+
+def for_receiver(path: Any, stored: str, accepted: set[str]) -> Dataset:
+    """The stored object as a receiver that took ``accepted`` syntaxes (for its SOP class)
+    can have it: as stored, decompressed, or compressed losslessly (pynetdicom's path, which
+    encodes the data set itself). Raises :class:`codecs.CannotCompress` when none fits."""
+    from pydicom import dcmread
+
+    if not accepted or stored in accepted:
+        return dcmread(path)
+    if accepted & set(_UNCOMPRESSED):
+        return uncompressed(path)
+    for syntax in TRANSCODE_ORDER:
+        if syntax in accepted:
+            return codecs.compressed(dcmread(path), codecs.Target(syntax), lossy_source=True)
+    raise codecs.CannotCompress(f"no syntax of {sorted(accepted)} can be made from {stored}")
 
 
 def _converted(path: Any, syntax: UID) -> bytes:
-    """The object re-encoded in an uncompressed syntax."""
-    data = encode(uncompressed(path), syntax.is_implicit_VR, syntax.is_little_endian)
+    """The object's data set re-encoded in ``syntax`` (uncompressed, or a lossless one)."""
+    if str(syntax) in _UNCOMPRESSED:
+        dataset = uncompressed(path)
+    else:
+        from pydicom import dcmread
+
+        target = codecs.Target(str(syntax))
+        dataset = codecs.compressed(dcmread(path), target, lossy_source=True)
+    data = encode(dataset, syntax.is_implicit_VR, syntax.is_little_endian)
     if data is None:
         raise ValueError(f"cannot encode {path} as {syntax.name}")
     return data

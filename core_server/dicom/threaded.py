@@ -19,8 +19,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from pydicom import Dataset, dcmread
-from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom import Dataset
 from pynetdicom import AE, _config, build_context, evt
 from pynetdicom.association import Association
 from pynetdicom.transport import ThreadedAssociationServer
@@ -40,10 +39,9 @@ from core_server.dicom.handlers import (
     status,
 )
 from core_server.dicom.print_handlers import PrintService, is_print
-from core_server.dicom.sending import proposals, uncompressed
+from core_server.dicom.sending import for_receiver, proposals
 
 log = logging.getLogger(__name__)
-_UNCOMPRESSED = {ExplicitVRLittleEndian, ImplicitVRLittleEndian}
 
 
 class ThreadedPath:
@@ -306,7 +304,5 @@ def _send(
 
 
 def _dataset_for(f: InstanceFile, accepted: set[str]) -> Dataset:
-    stored = UID(f.transfer_syntax_uid)
-    if accepted and stored not in accepted and stored.is_compressed and accepted & _UNCOMPRESSED:
-        return uncompressed(f.path)  # the peer takes no compressed syntax of this class
-    return dcmread(f.path)
+    # As stored, decompressed, or compressed to a lossless syntax the peer took (sending.py).
+    return for_receiver(f.path, f.transfer_syntax_uid, {str(s) for s in accepted})

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from core_server.dicomweb.instances import UNCOMPRESSED
+from core_server.storage.compression.codecs import LOSSLESS
 
 
 @dataclass(frozen=True)
@@ -94,11 +95,11 @@ def instance_syntax(ranges: list[MediaRange], stored: str) -> str:
             wanted = str(ExplicitVRLittleEndian)
         if wanted in ("*", stored):
             return stored
-        if UID(wanted) in UNCOMPRESSED and little_endian:
-            return wanted
+        if (UID(wanted) in UNCOMPRESSED or wanted in LOSSLESS) and little_endian:
+            return wanted  # decoded, and encoded again for a lossless compressed syntax
     raise NotAcceptable(
         f"no acceptable transfer syntax for an object stored as {stored} "
-        f"(available: as stored, {', '.join(UNCOMPRESSED)})"
+        f"(available: as stored, {', '.join((*UNCOMPRESSED, *LOSSLESS))})"
     )
 
 
@@ -128,13 +129,20 @@ FRAME_MEDIA_TYPES = {
     "1.2.840.10008.1.2.4.107": "video/H265",
     "1.2.840.10008.1.2.4.108": "video/H265",
 }
+# The frame media types we can encode frames to, and their default syntax (PS3.18 8.7.4).
+ENCODABLE_FRAMES = {
+    "image/jls": "1.2.840.10008.1.2.4.80",
+    "image/jp2": "1.2.840.10008.1.2.4.90",
+    "image/dicom-rle": "1.2.840.10008.1.2.5",
+}
 
 
 @dataclass(frozen=True)
 class FrameChoice:
     media_type: str  # of each part
     syntax: str  # the frames' transfer syntax
-    as_stored: bool  # False: decode to native samples
+    as_stored: bool  # False: decode to native samples (or, with ``encode``, re-encode)
+    encode: bool = False  # decode, then encode to ``syntax`` (a lossless one we can make)
 
 
 def frame_choice(ranges: list[MediaRange], stored: str) -> FrameChoice:
@@ -159,10 +167,25 @@ def frame_choice(ranges: list[MediaRange], stored: str) -> FrameChoice:
             continue
         if compressed and part == stored_type and wanted in (None, "*", stored):
             return FrameChoice(stored_type, stored, True)
+        made = _encodable(part, wanted, stored)
+        if made is not None:
+            return FrameChoice(part, made, False, encode=True)
     raise NotAcceptable(
-        f"frames stored as {stored} can be had as {stored_type} or as native "
-        "application/octet-stream"
+        f"frames stored as {stored} can be had as {stored_type}, as native "
+        f"application/octet-stream or as {', '.join(ENCODABLE_FRAMES)}"
     )
+
+
+def _encodable(part: str, wanted: str | None, stored: str) -> str | None:
+    """The lossless syntax to encode frames to for a part media type (and the client's
+    transfer-syntax, which must be that type's), or None."""
+    default = ENCODABLE_FRAMES.get(part)
+    if default is None or not UID(stored).is_little_endian:
+        return None
+    syntax = default if wanted in (None, "*") else wanted
+    if syntax not in LOSSLESS or FRAME_MEDIA_TYPES.get(syntax) != part:
+        return None
+    return syntax
 
 
 # Data sets (search results, metadata, the STOW response) in the JSON or the XML model.

@@ -3,12 +3,15 @@ thumbnails of stored studies, series and instances."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
+from pydicom import dcmread
+from pydicom.uid import ExplicitVRLittleEndian
 
 from core_server import auth
 from core_server.archive import InstanceFile, Level
@@ -34,7 +37,9 @@ from core_server.dicomweb.negotiation import (
     parse_accept,
 )
 from core_server.dicomweb.replies import accepted_media, datasets, service_root, warning_header
+from core_server.storage.compression import codecs
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 Reader = Annotated[auth.User, Depends(may_read_images)]
 _INSTANCE = "/studies/{study}/series/{series}/instances/{instance}"
@@ -82,6 +87,18 @@ def retrieve(request: Request, user: auth.User, files: list[InstanceFile], study
 
 
 def _converted_part(f: InstanceFile, syntax: str, kind: str) -> Part:
+    """The instance in ``syntax``: uncompressed, or losslessly compressed. An object that
+    cannot be compressed (no pixel data, a video, 32-bit samples) comes in explicit VR little
+    endian instead, its part's transfer-syntax saying so (the parts of a study are already
+    on their way: a 406 can no longer be answered)."""
+    if syntax in codecs.LOSSLESS:
+        try:
+            ds = codecs.compressed(dcmread(f.path), codecs.Target(syntax), lossy_source=True)
+            return Part(kind, data=codecs.encode(ds))
+        except codecs.CannotCompress as exc:
+            log.info("%s sent uncompressed, not as %s: %s", f.sop_instance_uid, syntax, exc)
+            syntax = str(ExplicitVRLittleEndian)
+            kind = f"application/dicom; transfer-syntax={syntax}"
     return Part(kind, data=reencoded(f.path, syntax))
 
 
@@ -159,16 +176,33 @@ def frames_response(request: Request, f: InstanceFile, numbers: list[int]) -> Re
         choice = frame_choice(_accept(request), f.transfer_syntax_uid)
         if choice.as_stored:
             frames, syntax = stored_frames(f.path, numbers)
+        elif choice.encode:
+            _check_frames(f, numbers)
+            frames, syntax = codecs.encoded_frames(f.path, numbers, choice.syntax), choice.syntax
         else:
             frames, syntax = decoded_frames(f.path, numbers), choice.syntax
     except NotAcceptable as exc:
         raise HTTPException(406, str(exc)) from None
     except NotAvailable as exc:
         raise HTTPException(404, str(exc)) from None
-    media = choice.media_type if syntax == f.transfer_syntax_uid else "application/octet-stream"
+    except codecs.CannotCompress as exc:
+        raise HTTPException(406, f"frames cannot be given as {choice.syntax}: {exc}") from None
+    encoded = choice.encode or syntax == f.transfer_syntax_uid
+    media = choice.media_type if encoded else "application/octet-stream"
     parts = [Part(f"{media}; transfer-syntax={syntax}", data=frame) for frame in frames]
     boundary = new_boundary()
     return Response(b"".join(body(parts, boundary)), media_type=content_type(media, boundary))
+
+
+def _check_frames(f: InstanceFile, numbers: list[int]) -> None:
+    """The frames asked for exist (:class:`NotAvailable` if not) before any is encoded."""
+    ds = header(f.path)
+    count = frame_count(ds)
+    if "Rows" not in ds:
+        raise NotAvailable("the object has no pixel data (it holds no frames)")
+    for n in numbers:
+        if not 1 <= n <= count:
+            raise NotAvailable(f"frame {n} does not exist: the object has {count}")
 
 
 @router.get(_INSTANCE + "/frames/{frames}", summary="WADO-RS: frames of an instance")
