@@ -37,6 +37,7 @@ from core_server.dicom.auditing import DicomAudit
 from core_server.dicom.handlers import (
     CANNOT_UNDERSTAND,
     MOVE_DESTINATION_UNKNOWN,
+    NONE_DONE,
     NOT_AUTHORIZED,
     OUT_OF_RESOURCES,
     PROCESSING_FAILURE,
@@ -47,6 +48,7 @@ from core_server.dicom.handlers import (
     status,
 )
 from core_server.modalities import Modality, get_modality
+from core_server.refusals import Refusal
 from core_server.ris import Ris
 from core_server.tls import Files
 
@@ -182,7 +184,11 @@ class ArchiveHandler:
     def retrieve(self, identifier: Dataset) -> list[InstanceFile] | Status:
         if not self.permits("retrieve"):
             return status(NOT_AUTHORIZED, "calling AE title may not retrieve")
-        return self.archive.locate(find.query_keys(identifier))
+        try:
+            return self.archive.locate(find.query_keys(identifier))
+        except Refusal as e:  # not online and not recallable now: "Offline: insert set X"
+            log.warning("retrieve by %s refused: %s", self.calling, e)
+            return status(NONE_DONE, e.text("en"))
 
     def destination(self, move_destination: str) -> Destination | Status:
         """Where a C-MOVE goes: (host, port, TLS context or None for a clear association)."""

@@ -18,7 +18,7 @@ from pydicom import dcmread
 
 from core_server.archive import copies
 from tests.conftest import RunningCore
-from tests.core_server.dicom.clients import getscu
+from tests.core_server.dicom.clients import dcmtk, getscu, keys, peer
 from tests.core_server.storage.tiers.conftest import S3, store_study
 
 
@@ -170,3 +170,36 @@ def test_check_over_rest(core: RunningCore) -> None:
         )
         assert body["report"]["checked"] >= 6
         assert [p for p in body["report"]["problems"] if not p["repaired"]] == []
+
+
+def test_cget_of_an_offline_set_fails_cleanly(core: RunningCore, tmp_path: Path) -> None:
+    """A C-GET of objects only on a set taken away answers a refusal status (A702, the
+    comment "Offline: insert set V-1"), not an aborted association; mounted, it works."""
+    archive = core.core.archive
+    study, objects = store_study(archive, 2)
+    sets = tmp_path / "sets"
+    with core.api() as client:
+        body = {"name": "vault", "kind": "offline", "location": str(sets), "label": "V-1"}
+        assert client.post("/api/storage/areas", json=body).status_code == 201
+    _move_to(core, list(objects), "vault")
+    shutil.move(sets / "V-1", tmp_path / "away")
+    identifier = keys(QueryRetrieveLevel="STUDY", StudyInstanceUID=study)
+    folder = tmp_path / "cget"
+    folder.mkdir()
+    answer = dcmtk(
+        "getscu",
+        "-v",
+        "-S",
+        "-aet",
+        "GETSCU",
+        "-od",
+        folder,
+        *identifier,
+        *peer(core),
+        check=False,
+    )
+    assert "Refused: OutOfResourcesSubOperations" in answer.stderr
+    assert "Releasing Association" in answer.stderr and list(folder.iterdir()) == []
+    shutil.move(tmp_path / "away", sets / "V-1")
+    got = getscu(core, tmp_path / "again", QueryRetrieveLevel="STUDY", StudyInstanceUID=study)
+    assert {dcmread(p).SOPInstanceUID for p in got} == set(objects)
