@@ -200,6 +200,9 @@ class RecycleBin:
     def on_stored(self, _topic: str, payload: dict[str, Any]) -> None:
         """A stored object: when it is a rejection note, take out what it rejects."""
         uid = str(payload.get("sop_instance_uid", ""))
+        known = payload.get("sop_class_uid")  # when the archive says it, no look-up is needed
+        if known is not None and known != iocm.KeyObjectSelectionDocumentStorage:
+            return
         with db.read(self.engine) as conn:
             row = conn.execute(
                 select(t.instances.c.sop_class_uid, t.instances.c.path).where(
