@@ -5,6 +5,7 @@ whose files are gone is refused."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,3 +119,31 @@ def test_a_restore_without_files_is_refused(recycle_bin: RecycleBin) -> None:
         recycle_bin.restore(entry.id, username="admin")
     assert refused.value.code == "storage.recycle.files_gone"
     assert _found(archive, study) == {images["CT-1"], images["MR-1"]}
+
+
+def test_the_operators_commands(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core_server import cli
+
+    engine = db.make_engine(database_url)
+    db.migrate(engine)
+    bus = EventBus()
+    archive = Archive(engine, tmp_path / "data" / "storage", bus)
+    recycle_bin = RecycleBin(engine, archive, bus)
+    study, _, images = _study(archive)
+    entry = recycle_bin.delete("study", study, username="admin", reason="命令")
+    base = ["--data-dir", str(tmp_path / "data"), "--database-url", database_url]
+    try:
+        assert cli.main(["storage", "recycle-list", *base]) == 0
+        listed = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+        assert [(e["id"], e["reason"], e["instances"]) for e in listed] == [(entry.id, "命令", 3)]
+        assert cli.main(["storage", "recycle-restore", str(entry.id), *base]) == 0
+        assert _found(archive, study) == set(images.values())
+        recycle_bin.delete("study", study, username="admin", reason="again")
+        assert cli.main(["storage", "recycle-erase", *base]) == 0  # not due yet
+        assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"erased": 0}
+        assert cli.main(["storage", "recycle-erase", "--all", *base]) == 0
+        assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"erased": 1}
+    finally:
+        engine.dispose()
