@@ -67,3 +67,10 @@ def test_bad_copy_rewritten_and_lost_object_reported(stored: Stored, tmp_path: P
     assert copies.copies_of_one(engine, first, "nas").verified
     assert not copies.copies_of_one(engine, second, "nas").verified
     assert copies.not_online(engine, stored.objects) == {second}
+
+
+def test_a_sample_checks_that_many_distinct_objects(stored: Stored) -> None:
+    report = check.run(stored.engine, stored.archive.areas, sample=2)
+    assert report.mode == "sample" and report.checked == 2 and report.problems == []
+    everything = check.run(stored.engine, stored.archive.areas, sample=50)
+    assert everything.checked == 3
