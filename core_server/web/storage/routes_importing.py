@@ -100,4 +100,7 @@ def store(request: Request, session_id: int, user: Staff) -> dict[str, Any]:
 
 
 def install(app: FastAPI) -> None:
+    from core_server.web.storage import pages_importing
+
     app.include_router(router)
+    pages_importing.install(app)
