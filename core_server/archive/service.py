@@ -16,6 +16,7 @@ from core_server.archive import commitment, copies, corrections, ingest, late_ar
 from core_server.archive import recall as recalling
 from core_server.archive import tables as t
 from core_server.archive.areas.registry import Areas
+from core_server.archive.commitment import Verdict
 from core_server.archive.corrections import Correction, Version
 from core_server.archive.storage import Incoming, StorageArea
 from core_server.events import EventBus
@@ -153,7 +154,21 @@ class Archive:
 
     def commitment(self, references: Iterable[commitment.Reference]) -> commitment.Verdict:
         with db.read(self.engine) as conn:
-            return commitment.check(conn, self.storage, references)
+            verdict = commitment.check(conn, self.storage, references)
+        return self._kept_elsewhere(verdict)
+
+    def _kept_elsewhere(self, verdict: Verdict) -> Verdict:
+        """An object moved off the online area is still kept when a verified copy holds it."""
+        unfiled = [r for r, why in verdict.failed if why == commitment.PROCESSING_FAILURE]
+        gone = copies.not_online(self.engine, [r.sop_instance_uid for r in unfiled])
+        if not gone:
+            return verdict
+        held = copies.copies_of_many(self.engine, gone)
+        kept = {uid for uid in gone if any(c.verified for c in held.get(uid, []))}
+        return Verdict(
+            verdict.committed + [r for r in unfiled if r.sop_instance_uid in kept],
+            [(r, why) for r, why in verdict.failed if r.sop_instance_uid not in kept],
+        )
 
     def statistics(self) -> dict[str, int]:
         with db.read(self.engine) as conn:

@@ -145,3 +145,21 @@ def test_areas_are_edited_and_kept_while_they_hold_copies(stored: Stored, tmp_pa
     copies.copy_to(engine, archive.areas, next(iter(stored.objects)), "nas")
     with pytest.raises(Conflict):
         archive.areas.delete("nas")
+
+
+def test_storage_commitment_counts_a_verified_copy(stored: Stored, tmp_path: Path) -> None:
+    from core_server.archive import Reference
+
+    archive, engine = stored.archive, stored.engine
+    (tmp_path / "nas").mkdir()
+    archive.areas.create(AreaSpec("nas", "filesystem", str(tmp_path / "nas")))
+    moved, lost, kept = stored.objects
+    for uid in (moved, lost):
+        copies.copy_to(engine, archive.areas, uid, "nas")
+        assert copies.drop_online(engine, archive.areas, uid)
+    (tmp_path / "nas" / copies.copies_of_one(engine, lost, "nas").key).unlink()
+    copies.verify(engine, archive.areas, lost, "nas")  # now unverified
+    ct = "1.2.840.10008.5.1.4.1.1.2"
+    verdict = archive.commitment([Reference(ct, u) for u in (moved, lost, kept)])
+    assert {r.sop_instance_uid for r in verdict.committed} == {moved, kept}
+    assert [r.sop_instance_uid for r, _ in verdict.failed] == [lost]
