@@ -10,9 +10,10 @@
   (incremental), each written to a temporary name, fsynced, renamed;
 - ``manifest.sqlite``: every file's size and SHA-256 (of its plain content) and every run.
 
-``restore`` takes the newest run's database (or one named), checks every file against the
-manifest as it copies it into the new data dir, then sets aside (not deletes) files the
-restored database does not name, so that the start-up recovery does not index them.
+Each file's row records the first and last run that saw it, so that ``restore`` brings back
+the files that were there at the run restored (not those removed since: an emptied recycle
+bin stays empty), with the newest run's database (or one named), checking every file
+against the manifest as it copies it into the new data dir.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ CHUNK = 1 << 20
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT NOT NULL,
-    encrypted INTEGER NOT NULL, backed_up_at TEXT NOT NULL);
+    encrypted INTEGER NOT NULL, backed_up_at TEXT NOT NULL,
+    first_run INTEGER NOT NULL, last_run INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY, at TEXT NOT NULL, database TEXT NOT NULL, kind TEXT NOT NULL,
     database_sha256 TEXT NOT NULL, encrypted INTEGER NOT NULL,
@@ -59,7 +61,7 @@ class RestoreReport:
     database: Path
     files: int = 0
     bad: list[str] = field(default_factory=list)  # missing in DIR or not their checksum
-    set_aside: int = 0  # files the restored database does not name
+    unindexed: int = 0  # storage files the restored database does not name
     missing: list[str] = field(default_factory=list)  # named by the database, not restored
 
 
@@ -76,37 +78,35 @@ def back_up(
     if recipients:
         copy = backup.encrypt(copy, recipients, kind)
     report = BackupReport(copy)
+    encrypted = int(bool(recipients))
     with closing(_manifest(target)) as manifest:
+        run_id = manifest.execute(
+            "INSERT INTO runs (at, database, kind, database_sha256, encrypted, copied, unchanged,"
+            " bytes) VALUES (?, ?, ?, ?, ?, 0, 0, 0)",
+            (clock.iso(clock.now()), str(copy.relative_to(target)), kind, digest, encrypted),
+        ).lastrowid
+        manifest.commit()  # a run cut short is seen as such: its counts stay 0
         for relative, source in _files(data_dir):
             size = source.stat().st_size
             known = manifest.execute(
                 "SELECT size, encrypted FROM files WHERE path = ?", (relative,)
             ).fetchone()
             stored = target / "files" / (relative + (".age" if recipients else ""))
-            if known == (size, int(bool(recipients))) and stored.is_file():
+            if known == (size, encrypted) and stored.is_file():
+                manifest.execute("UPDATE files SET last_run = ? WHERE path = ?", (run_id, relative))
                 report.unchanged += 1
                 continue
             sha = _copy(source, stored, recipients)
             manifest.execute(
-                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
-                (relative, size, sha, int(bool(recipients)), clock.iso(clock.now())),
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (relative, size, sha, encrypted, clock.iso(clock.now()), run_id, run_id),
             )
-            manifest.commit()
+            manifest.commit()  # each copied file is known at once: a rerun skips it
             report.copied += 1
             report.bytes += size
         manifest.execute(
-            "INSERT INTO runs (at, database, kind, database_sha256, encrypted, copied, unchanged,"
-            " bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                clock.iso(clock.now()),
-                str(copy.relative_to(target)),
-                kind,
-                digest,
-                int(bool(recipients)),
-                report.copied,
-                report.unchanged,
-                report.bytes,
-            ),
+            "UPDATE runs SET copied = ?, unchanged = ?, bytes = ? WHERE id = ?",
+            (report.copied, report.unchanged, report.bytes, run_id),
         )
         manifest.commit()
     return report
@@ -121,28 +121,33 @@ def restore(
     database: str | None = None,
 ) -> RestoreReport:
     """Bring the archive in ``source`` back into ``data_dir`` and the database of
-    ``database_url`` (no core running on them; an empty one, or it is replaced)."""
+    ``database_url`` (no core running on them; an empty one, or it is replaced): the run's
+    database and the files that were there at that run."""
     if not (source / "manifest.sqlite").is_file():
         raise backup.BackupError(f"{source}: no manifest.sqlite, not an archive backup")
     identities = backup.identities_of(identity) if identity else []
     with closing(sqlite3.connect(source / "manifest.sqlite")) as manifest:
         run = manifest.execute(
-            "SELECT database, kind, database_sha256, encrypted FROM runs"
+            "SELECT id, database, kind, database_sha256, encrypted FROM runs"
             + (" WHERE database = ?" if database else "")
             + " ORDER BY id DESC LIMIT 1",
             (database,) if database else (),
         ).fetchone()
         if run is None:
             raise backup.BackupError(f"{source}: no backup run {database or ''}")
-        rows = manifest.execute("SELECT path, size, sha256, encrypted FROM files").fetchall()
-    report = RestoreReport(source / run[0])
-    plain = _database_plain(source / run[0], run[2], bool(run[3]), identities, data_dir)
+        rows = manifest.execute(
+            "SELECT path, sha256, encrypted FROM files WHERE first_run <= ? AND last_run >= ?",
+            (run[0], run[0]),
+        ).fetchall()
+    stored_db = source / run[1]
+    report = RestoreReport(stored_db)
+    plain = _database_plain(stored_db, run[3], bool(run[4]), identities, data_dir)
     try:
-        backup.database_restore(run[1], plain, database_url)
+        backup.database_restore(run[2], plain, database_url)
     finally:
-        if plain != source / run[0]:
+        if plain != stored_db:
             plain.unlink(missing_ok=True)
-    for relative, _size, sha, encrypted in rows:
+    for relative, sha, encrypted in rows:
         stored = source / "files" / (relative + (".age" if encrypted else ""))
         try:
             got = _put_back(stored, data_dir / relative, identities if encrypted else None)
@@ -158,8 +163,9 @@ def restore(
 
 
 def _settle(data_dir: Path, database_url: str, report: RestoreReport) -> None:
-    """Migrate the restored database to this version's schema; set aside the files it does
-    not name (deleted after an earlier backup) so that start-up recovery leaves them."""
+    """Migrate the restored database to this version's schema and check it against the
+    files: any it names that did not come back are reported; files it does not name (stored
+    while the backup copied files, or in the recycle bin) are counted and left in place."""
     engine: Engine = db.make_engine(database_url)
     try:
         db.migrate(engine)
@@ -167,12 +173,7 @@ def _settle(data_dir: Path, database_url: str, report: RestoreReport) -> None:
     finally:
         engine.dispose()
     report.missing = found["missing"]
-    aside = data_dir / "restore-set-aside"
-    for relative in found["orphans"]:
-        moved = aside / relative
-        moved.parent.mkdir(parents=True, exist_ok=True)
-        (data_dir / "storage" / relative).replace(moved)
-        report.set_aside += 1
+    report.unindexed = len(found["orphans"])
 
 
 def _database_plain(

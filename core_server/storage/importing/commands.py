@@ -136,7 +136,7 @@ def _restore(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
     )
     print(
         f"database from {report.database}; files {report.files}, bad {len(report.bad)}, "
-        f"missing {len(report.missing)}, set aside {report.set_aside}"
+        f"missing {len(report.missing)}, not indexed {report.unindexed}"
     )
     for relative in report.bad + report.missing:
         print(f"  {relative}")

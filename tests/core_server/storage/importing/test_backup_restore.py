@@ -92,10 +92,15 @@ def test_backup_then_restore_on_a_new_machine(
         dcmtk("storescu", "-xs", *peer(first), *sent[:3])
         dcmtk("storescu", "-xt", *peer(first), sent[3])  # JPEG-LS, stored as sent
         db_args = ["--data-dir", str(old_dir), "--database-url", database_url]
+        scans = old_dir / "ris" / "requisitions"  # the RIS's files come along too
+        scans.mkdir(parents=True)
+        (scans / "kept.pdf").write_bytes(b"%PDF-1.4 kept")
+        (scans / "removed.pdf").write_bytes(b"%PDF-1.4 removed before the second backup")
         assert (
             cli_run("storage", "backup", str(dest), "--encrypt-to", str(key.to_public()), *db_args)
             == 0
         )
+        (scans / "removed.pdf").unlink()
         extra = write(
             make_ct(patient_id="BK-1", study_uid=study, instance_number=4), tmp_path / "x"
         )
@@ -116,7 +121,7 @@ def test_backup_then_restore_on_a_new_machine(
     assert len(before) == 5
     with sqlite3.connect(dest / "manifest.sqlite") as manifest:
         runs = manifest.execute("SELECT copied, unchanged FROM runs ORDER BY id").fetchall()
-    assert runs[0][0] >= 4 and runs[1] == (1, runs[0][0])  # the second run copied the new one
+    assert runs[0][0] == 6 and runs[1] == (1, 5)  # the second run copied the new one only
     assert not list((dest / "files").rglob("*.dcm"))  # encrypted at rest: only .age files
 
     new_dir = tmp_path / "new"
@@ -143,6 +148,8 @@ def test_backup_then_restore_on_a_new_machine(
         )
         == 0
     )
+    assert (new_dir / "ris" / "requisitions" / "kept.pdf").read_bytes() == b"%PDF-1.4 kept"
+    assert not (new_dir / "ris" / "requisitions" / "removed.pdf").exists()  # gone at that run
     second = RunningCore(new_dir, new_url).start()
     try:
         assert find(second, tmp_path / "find-after") == before
