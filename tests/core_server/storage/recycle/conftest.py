@@ -18,6 +18,10 @@ from pynetdicom.sop_class import (
     StudyRootQueryRetrieveInformationModelFind,
 )
 
+from core_server import db
+from core_server.archive import Archive
+from core_server.events import EventBus
+from core_server.storage.recycle.service import RecycleBin
 from tests.conftest import RunningCore
 from tests.core_server.dicom.clients import associate, getscu
 from tests.dicom_data import encode, make_ct
@@ -130,6 +134,18 @@ def pixel_bytes(data: bytes) -> bytes:
     from io import BytesIO
 
     return bytes(dcmread(BytesIO(data)).PixelData)
+
+
+@pytest.fixture
+def recycle_bin(database_url: str, tmp_path: Path) -> Iterator[RecycleBin]:
+    engine = db.make_engine(database_url)
+    db.migrate(engine)
+    bus = EventBus()
+    archive = Archive(engine, tmp_path / "storage", bus)
+    try:
+        yield RecycleBin(engine, archive, bus)
+    finally:
+        engine.dispose()
 
 
 __all__ = ["encode"]

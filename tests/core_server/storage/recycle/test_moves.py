@@ -6,7 +6,6 @@ whose files are gone is refused."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,18 +20,6 @@ from core_server.events import EventBus
 from core_server.refusals import Conflict
 from core_server.storage.recycle.service import RecycleBin
 from tests.dicom_data import encode, make_ct
-
-
-@pytest.fixture
-def recycle_bin(database_url: str, tmp_path: Path) -> Iterator[RecycleBin]:
-    engine = db.make_engine(database_url)
-    db.migrate(engine)
-    bus = EventBus()
-    archive = Archive(engine, tmp_path / "storage", bus)
-    try:
-        yield RecycleBin(engine, archive, bus)
-    finally:
-        engine.dispose()
 
 
 def _study(archive: Archive) -> tuple[str, dict[str, str], dict[str, str]]:
