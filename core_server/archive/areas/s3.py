@@ -64,7 +64,8 @@ class S3Area:
                         Bucket=self.bucket,
                         Key=self._key(key),
                         Body=body,
-                        ChecksumSHA256=_b64(sha256),
+                        ChecksumAlgorithm="SHA256",  # the store keeps it for HEAD
+                        ChecksumSHA256=_b64(sha256),  # ours: checked by the store on receipt
                         Metadata={"sha256": sha256},
                     )
             else:

@@ -4,6 +4,7 @@ identical), offline sets, forgetting copies; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import base64
 import shutil
 from pathlib import Path
 
@@ -24,7 +25,8 @@ def _located(stored: Stored) -> dict[str, bytes]:
 
 def test_copy_verify_drop_and_recall_from_s3(stored: Stored, s3_server: S3) -> None:
     archive, engine = stored.archive, stored.engine
-    archive.areas.create(s3_server.spec(s3_server.new_bucket()))
+    bucket = s3_server.new_bucket()
+    archive.areas.create(s3_server.spec(bucket))
     uids = list(stored.objects)
 
     assert not copies.drop_online(engine, archive.areas, uids[0])  # no copy yet: refused
@@ -34,6 +36,10 @@ def test_copy_verify_drop_and_recall_from_s3(stored: Stored, s3_server: S3) -> N
         copy = copies.copy_to(engine, archive.areas, uid, "s3")
         assert copy.verified and copy.size == len(stored.objects[uid])
         assert copy.key.endswith(".dcm")
+        head = s3_server.client().head_object(
+            Bucket=bucket, Key=f"archive/{copy.key}", ChecksumMode="ENABLED"
+        )  # the store holds our SHA-256: the check is this HEAD, no data read
+        assert base64.b64decode(head["ChecksumSHA256"]).hex() == copy.sha256
         assert copies.drop_online(engine, archive.areas, uid)
         assert not stored.online_path(uid).exists()
     assert copies.not_online(engine, uids) == set(uids)
