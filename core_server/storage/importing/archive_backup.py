@@ -36,6 +36,7 @@ from core_server.archive import Archive
 
 FOLDERS = ("storage", "ris", "report_layouts")  # the data dir's folders of files to keep
 CHUNK = 1 << 20
+COMMIT_EVERY = 200  # copied files per manifest commit (one sync each)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT NOT NULL,
@@ -101,9 +102,10 @@ def back_up(
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (relative, size, sha, encrypted, clock.iso(clock.now()), run_id, run_id),
             )
-            manifest.commit()  # each copied file is known at once: a rerun skips it
             report.copied += 1
             report.bytes += size
+            if report.copied % COMMIT_EVERY == 0:
+                manifest.commit()  # a rerun after a crash skips what was committed
         manifest.execute(
             "UPDATE runs SET copied = ?, unchanged = ?, bytes = ? WHERE id = ?",
             (report.copied, report.unchanged, report.bytes, run_id),

@@ -139,7 +139,8 @@ def _mark(
         values["stored_uid"] = stored_uid
     if study:
         values["study_instance_uid"] = study
-    with db.write(engine) as conn:
+    # Not durable: a state lost in a crash is found again by the rerun (a duplicate).
+    with db.write(engine, durable=False) as conn:
         conn.execute(update(files_t).where(files_t.c.id == row_id).values(**values))
 
 
