@@ -252,10 +252,12 @@ def _instances_of(conn: Connection, level: str, uids: list[str]) -> list[Any]:
 def _move_out(conn: Connection, entry_id: int, members: list[Any]) -> None:
     """Copy the rows into the bin and delete them: the instances, then each series, study and
     patient left without children."""
-    instance_ids = [m.id for m in members]
-    kept = conn.execute(select(t.instances).where(t.instances.c.id.in_(instance_ids))).all()
-    _save(conn, entry_id, "instance", kept, "sop_instance_uid")
-    conn.execute(delete(t.instances).where(t.instances.c.id.in_(instance_ids)))
+    ids_of_all = [m.id for m in members]
+    for start in range(0, len(ids_of_all), 500):  # SQLite's bound on parameters
+        instance_ids = ids_of_all[start : start + 500]
+        kept = conn.execute(select(t.instances).where(t.instances.c.id.in_(instance_ids))).all()
+        _save(conn, entry_id, "instance", kept, "sop_instance_uid")
+        conn.execute(delete(t.instances).where(t.instances.c.id.in_(instance_ids)))
     parents = [
         ("series", {m.series_fk for m in members}, t.instances.c.series_fk, "series_instance_uid"),
         ("study", {m.study_fk for m in members}, t.series.c.study_fk, "study_instance_uid"),
@@ -339,13 +341,32 @@ def binned_files(
         found = [BinnedFile(uid, json.loads(data)["path"]) for uid, data in rows]
         if not older:
             return found
-        uids = [f.sop_instance_uid for f in found]
+        # The older versions of these UIDs, through the bin's own rows (no long IN list).
         versions = conn.execute(
             select(t.replaced_instances.c.sop_instance_uid, t.replaced_instances.c.path).where(
-                t.replaced_instances.c.sop_instance_uid.in_(uids)
+                t.replaced_instances.c.sop_instance_uid.in_(
+                    select(recycle_bin_rows.c.uid).where(
+                        recycle_bin_rows.c.entry_fk.in_(entry_ids),
+                        recycle_bin_rows.c.kind == "instance",
+                    )
+                )
             )
         ).all()
     return found + [BinnedFile(uid, path) for uid, path in versions]
+
+
+def paths_in_use(engine: Engine, paths: Sequence[str]) -> set[str]:
+    """Which of these paths an indexed instance names now (stored again under its UID)."""
+    found: set[str] = set()
+    with db.read(engine) as conn:
+        for start in range(0, len(paths), 500):
+            batch = list(paths[start : start + 500])
+            found |= set(
+                conn.execute(select(t.instances.c.path).where(t.instances.c.path.in_(batch)))
+                .scalars()
+                .all()
+            )
+    return found
 
 
 def drop_entries(engine: Engine, entry_ids: Sequence[int]) -> None:

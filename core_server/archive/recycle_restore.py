@@ -31,18 +31,18 @@ def restore(engine: Engine, entry_id: int) -> Entry:
         saved = conn.execute(
             select(recycle_bin_rows).where(recycle_bin_rows.c.entry_fk == entry_id)
         ).all()
-        instance_uids = [r.uid for r in saved if r.kind == "instance"]
-        again = conn.execute(
-            select(t.instances.c.sop_instance_uid)
-            .where(t.instances.c.sop_instance_uid.in_(instance_uids))
-            .limit(1)
-        ).scalar()
-        if again is not None:
-            raise Conflict("storage.recycle.restore_conflict", sop_instance_uid=again)
+        instances = [json.loads(r.data) for r in saved if r.kind == "instance"]
+        for batch in _chunks(instances):
+            again = conn.execute(
+                select(t.instances.c.sop_instance_uid)
+                .where(t.instances.c.sop_instance_uid.in_([d["sop_instance_uid"] for d in batch]))
+                .limit(1)
+            ).scalar()
+            if again is not None:
+                raise Conflict("storage.recycle.restore_conflict", sop_instance_uid=again)
         rows = _Restorer(conn, {(r.kind, r.row_id): json.loads(r.data) for r in saved})
-        for row in saved:
-            if row.kind == "instance":
-                rows.instance(json.loads(row.data))
+        for batch in _chunks(instances):
+            rows.instances(batch)
         drop(conn, [entry_id])
     return entry
 
@@ -60,10 +60,24 @@ class _Restorer:
         self.saved = saved
         self.ids: dict[tuple[str, int], int] = {}
 
-    def instance(self, data: dict[str, Any]) -> None:
-        values = loaded(t.instances, data)
-        values["series_fk"] = self.resolve("series", int(data["series_fk"]))
-        self._insert(t.instances, values)
+    def instances(self, batch: list[dict[str, Any]]) -> None:
+        """One INSERT for a batch; an old id another row took meanwhile (SQLite may hand a
+        deleted largest id out again) is left to the database."""
+        taken = set(
+            self.conn.execute(
+                select(t.instances.c.id).where(t.instances.c.id.in_([d["id"] for d in batch]))
+            ).scalars()
+        )
+        values = []
+        for data in batch:
+            row = loaded(t.instances, data)
+            row["series_fk"] = self.resolve("series", int(data["series_fk"]))
+            if row["id"] in taken:
+                self._insert(t.instances, {k: v for k, v in row.items() if k != "id"})
+            else:
+                values.append(row)
+        if values:
+            self.conn.execute(insert(t.instances), values)
 
     def resolve(self, kind: str, old_id: int) -> int:
         key = (kind, old_id)
@@ -117,3 +131,7 @@ def _natural_key(kind: str, values: dict[str, Any]) -> list[Any]:
     if kind == "study":
         return [t.studies.c.study_instance_uid == values["study_instance_uid"]]
     return [t.series.c.series_instance_uid == values["series_instance_uid"]]
+
+
+def _chunks(items: list[dict[str, Any]], size: int = 500) -> list[list[dict[str, Any]]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

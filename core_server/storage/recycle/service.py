@@ -169,14 +169,7 @@ class RecycleBin:
         for batch in _batches(entries, 50):
             ids = [e.id for e in batch]
             files = bin_.binned_files(self.engine, ids)
-            with db.read(self.engine) as conn:
-                in_use = set(
-                    conn.execute(
-                        select(t.instances.c.path).where(
-                            t.instances.c.path.in_([f.path for f in files])
-                        )
-                    ).scalars()
-                )
+            in_use = bin_.paths_in_use(self.engine, [f.path for f in files])
             for found in files:
                 if found.path not in in_use:
                     self.archive.storage.remove(found.path)

@@ -134,3 +134,23 @@ def test_the_operators_commands(
         assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"erased": 1}
     finally:
         engine.dispose()
+
+
+def test_erase_takes_the_older_versions_too(recycle_bin: RecycleBin) -> None:
+    archive = recycle_bin.archive
+    ds = make_ct(patient_id="MV2")
+    archive.store_instance(encode(ds), Origin("dimse", "TEST"))
+    ds.StudyDescription = "corrected"
+    stored = archive.store_instance(encode(ds), Origin("dimse", "TEST", may_replace=True))
+    assert stored.outcome == "replaced"
+    uid = str(ds.SOPInstanceUID)
+    files = [v.path for v in archive.versions(uid)]
+    assert len(files) == 2 and all(p.exists() for p in files)
+    recycle_bin.delete("instance", uid, username="admin", reason="r")
+    assert recycle_bin.empty(username="admin") == 1
+    assert not any(p.exists() for p in files)
+    with db.read(archive.engine) as conn:
+        rows = conn.execute(
+            select(t.replaced_instances).where(t.replaced_instances.c.sop_instance_uid == uid)
+        ).all()
+    assert rows == []
