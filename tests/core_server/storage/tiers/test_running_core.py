@@ -16,7 +16,9 @@ import httpx
 import pytest
 from pydicom import dcmread
 
+from core_server import db
 from core_server.archive import copies
+from core_server.queueing import journal
 from tests.conftest import RunningCore
 from tests.core_server.dicom.clients import dcmtk, getscu, keys, peer
 from tests.core_server.storage.tiers.conftest import S3, store_study
@@ -126,6 +128,13 @@ def test_cget_wado_and_rest_recall_bring_a_study_back(
         assert asked.status_code == 202 and asked.json()["state"] == "retrieving"
         back = _wait(client, f"/api/storage/studies/{study}/copies", lambda b: b["online"] == 4)
         assert back["recall"]["state"] == "done"
+        with db.read(archive.engine) as conn:  # what /api/ws pushes to the viewer pages
+            pushed = [
+                e.payload["recall"]
+                for e in journal.since(conn, 0, limit=100_000)
+                if e.type == "archive.recall" and e.payload["recall"]["study_instance_uid"] == study
+            ]
+        assert [e["state"] for e in pushed][-2:] == ["retrieving", "done"]
         again = client.post("/api/storage/recall", json={"study_instance_uid": study})
         assert again.json()["state"] == "online"
 
