@@ -121,6 +121,7 @@ def restore(
     *,
     identity: Path | None = None,
     database: str | None = None,
+    files_only: bool = False,
 ) -> RestoreReport:
     """Bring the archive in ``source`` back into ``data_dir`` and the database of
     ``database_url`` (no core running on them; an empty one, or it is replaced): the run's
@@ -143,12 +144,8 @@ def restore(
         ).fetchall()
     stored_db = source / run[1]
     report = RestoreReport(stored_db)
-    plain = _database_plain(stored_db, run[3], bool(run[4]), identities, data_dir)
-    try:
-        backup.database_restore(run[2], plain, database_url)
-    finally:
-        if plain != stored_db:
-            plain.unlink(missing_ok=True)
+    if not files_only:  # files only: the database came back another way (PITR)
+        _put_database(stored_db, run, identities, data_dir, database_url)
     for relative, sha, encrypted in rows:
         stored = source / "files" / (relative + (".age" if encrypted else ""))
         try:
@@ -162,6 +159,21 @@ def restore(
             report.files += 1
     _settle(data_dir, database_url, report)
     return report
+
+
+def _put_database(
+    stored_db: Path,
+    run: tuple[object, ...],
+    identities: list[x25519.Identity],
+    data_dir: Path,
+    database_url: str,
+) -> None:
+    plain = _database_plain(stored_db, str(run[3]), bool(run[4]), identities, data_dir)
+    try:
+        backup.database_restore(str(run[2]), plain, database_url)
+    finally:
+        if plain != stored_db:
+            plain.unlink(missing_ok=True)
 
 
 def _settle(data_dir: Path, database_url: str, report: RestoreReport) -> None:

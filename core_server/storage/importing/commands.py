@@ -4,8 +4,8 @@
   show the patients and studies in ``DIR`` (a mounted disc, a folder), then store them: as
   our patient ``--as`` (the foreign IDs kept as other patient IDs), else with their own IDs;
 - ``storage backup DIR [--encrypt-to age1...]``: the database and the files, incrementally;
-- ``storage restore DIR [--identity KEYFILE] [--database NAME] [--force]``: into this
-  command's ``--data-dir`` and ``--database-url`` (a new machine's).
+- ``storage restore DIR [--identity KEYFILE] [--database NAME] [--force] [--files-only]``:
+  into this command's ``--data-dir`` and ``--database-url`` (a new machine's).
 """
 
 from __future__ import annotations
@@ -47,6 +47,11 @@ def add(parent: Any, leaf: Leaf) -> None:
     restoring.add_argument("--identity", type=Path, default=None, help="age key file")
     restoring.add_argument("--database", default=None, help="a run's database file name")
     restoring.add_argument("--force", action="store_true", help="replace a non-empty archive")
+    restoring.add_argument(
+        "--files-only",
+        action="store_true",
+        help="only the files: the database was recovered another way (PostgreSQL PITR)",
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings, engine: Engine) -> int | None:
@@ -123,7 +128,7 @@ def _restore(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
 
     held = Archive(engine, settings.storage_dir).statistics()["instances"]
     engine.dispose()  # the database is replaced underneath
-    if held and not args.force:
+    if held and not args.force and not args.files_only:
         raise SystemExit(
             f"storage restore: {settings.data_dir} holds {held} objects already (--force)"
         )
@@ -133,6 +138,7 @@ def _restore(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
         settings.effective_database_url,
         identity=args.identity,
         database=args.database,
+        files_only=args.files_only,
     )
     print(
         f"database from {report.database}; files {report.files}, bad {len(report.bad)}, "

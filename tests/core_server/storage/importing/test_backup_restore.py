@@ -150,6 +150,12 @@ def test_backup_then_restore_on_a_new_machine(
     )
     assert (new_dir / "ris" / "requisitions" / "kept.pdf").read_bytes() == b"%PDF-1.4 kept"
     assert not (new_dir / "ris" / "requisitions" / "removed.pdf").exists()  # gone at that run
+    # After a PostgreSQL point-in-time recovery only the files are wanted: into another folder
+    # for a database that has them all indexed (here the one just restored).
+    other = tmp_path / "files-only"
+    restore = ["storage", "restore", str(dest), "--identity", str(identity), "--files-only"]
+    assert cli_run(*restore, "--data-dir", str(other), "--database-url", new_url) == 0
+    assert not (other / "core.db").exists() and len(list((other / "storage").rglob("*.dcm"))) == 5
     second = RunningCore(new_dir, new_url).start()
     try:
         assert find(second, tmp_path / "find-after") == before
