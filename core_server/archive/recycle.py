@@ -41,6 +41,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.exc import IntegrityError
 
 from core_server import clock, db
 from core_server.archive import tables as t
@@ -145,9 +146,7 @@ def delete_objects(
     tables do not have it."""
     if level not in LEVELS:
         raise Invalid("storage.recycle.bad_level", level=level)
-    uids = [uid]
-    with db.write(engine) as conn:
-        entries = _delete(conn, level, uids, username, reason, rejection_code, rejection_note_uid)
+    entries = _retried(engine, level, [uid], username, reason, rejection_code, rejection_note_uid)
     if not entries:
         raise NotFound("storage.recycle.not_found", level=level, uid=uid)
     return entries[0]
@@ -163,16 +162,22 @@ def reject_instances(
 ) -> list[Entry]:
     """IOCM: move the instances a rejection note names into the bin, one entry per study
     (instances already gone are skipped)."""
-    with db.write(engine) as conn:
-        return _delete(
-            conn,
-            "instance",
-            list(sop_instance_uids),
-            "",
-            reason,
-            rejection_code,
-            rejection_note_uid,
-        )
+    uids = list(sop_instance_uids)
+    return _retried(engine, "instance", uids, "", reason, rejection_code, rejection_note_uid)
+
+
+def _retried(engine: Engine, level: str, uids: list[str], *args: str) -> list[Entry]:
+    """:func:`_delete` in one transaction, again if an image arrived for a series being
+    emptied (PostgreSQL's foreign key then fails the series' delete; the next try takes the
+    newcomer along)."""
+    for attempt in range(3):
+        try:
+            with db.write(engine) as conn:
+                return _delete(conn, level, uids, *args)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _delete(
