@@ -210,6 +210,8 @@ def copy_to(
     if area == ONLINE:
         raise Conflict("storage.tiers.area_online")
     target = registry.get(area)
+    if not registry.spec(area).enabled:  # a disabled area takes no new copies; reads go on
+        raise Conflict("storage.tiers.area_disabled", name=area)
     with db.read(engine) as conn:
         entry = instance(conn, sop_uid)
     with _source(engine, registry, entry) as path:

@@ -148,9 +148,19 @@ def test_areas_are_edited_and_kept_while_they_hold_copies(stored: Stored, tmp_pa
         archive.areas.create(spec)
     archive.areas.update("nas", {"rank": 3, "secret_key": ""})  # an empty secret keeps it
     assert archive.areas.spec("nas").rank == 3 and archive.areas.spec("nas").secret_key == "hidden"
-    copies.copy_to(engine, archive.areas, next(iter(stored.objects)), "nas")
+    first, second, _ = stored.objects
+    copies.copy_to(engine, archive.areas, first, "nas")
     with pytest.raises(Conflict):
         archive.areas.delete("nas")
+    archive.areas.update("nas", {"enabled": False})
+    with pytest.raises(Conflict) as refused:
+        copies.copy_to(engine, archive.areas, second, "nas")
+    assert refused.value.code == "storage.tiers.area_disabled"
+    assert copies.drop_online(engine, archive.areas, first)  # its copy still counts and reads
+    assert (
+        stored.archive.locate({"SOPInstanceUID": first})[0].path.read_bytes()
+        == (stored.objects[first])
+    )
 
 
 def test_storage_commitment_counts_a_verified_copy(stored: Stored, tmp_path: Path) -> None:
