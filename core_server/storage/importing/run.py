@@ -18,7 +18,7 @@ from typing import Any
 from pydicom.uid import generate_uid
 from sqlalchemy import Engine, insert, select, update
 
-from core_server import clock, db
+from core_server import db
 from core_server.archive import Archive
 from core_server.archive.importer import Coercion, as_part10, coerce
 from core_server.archive.ingest import Origin
@@ -85,9 +85,9 @@ def store_all(engine: Engine, archive: Archive, plan: Plan, progress: Callable[[
             )
         )
     series: dict[int, str] = {}  # exam id -> the series its wrapped documents go into
-    for number, row in enumerate(rows, start=1):
+    for row in rows:
         try:
-            data = _object_of(row, plan, series, number)
+            data = _object_of(row, plan, series, int(row.id))
             if data is None:
                 _mark(engine, row.id, "skipped")
                 continue
@@ -112,15 +112,20 @@ def _object_of(row: Any, plan: Plan, series: dict[int, str], number: int) -> byt
         return coerce(data, coercion, plan.when)
     if row.kind in ("picture", "pdf") and row.exam_id is not None:
         identity = plan.document_identity(int(row.exam_id))
-        series_uid = series.setdefault(int(row.exam_id), generate_uid())
+        # UIDs, number and time from the session and the file: a rerun makes the same bytes
+        # (a duplicate, not a second copy) of a document stored before a crash.
+        session = f"import-session:{plan.session_id}"
+        series_uid = series.setdefault(
+            int(row.exam_id), generate_uid(entropy_srcs=[session, f"exam:{row.exam_id}"])
+        )
         make = wrap.picture if row.kind == "picture" else wrap.pdf
         return make(
             path,
             identity,
             series_uid=series_uid,
-            sop_uid=generate_uid(),
+            sop_uid=generate_uid(entropy_srcs=[session, f"file:{row.id}"]),
             number=number,
-            when=clock.now(),
+            when=plan.when,
         )
     return None
 

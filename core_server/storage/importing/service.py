@@ -205,10 +205,14 @@ class ImportService:
         """Store the session (every foreign patient decided); ``wait=False`` runs it on a
         thread (the web), its progress published on ``storage.import``."""
         plan = self._plan(session_id)
-        with db.write(self.engine) as conn:
-            if sessions.session_row(conn, session_id).state == "running":
-                raise Conflict("storage.importing.running", session_id=session_id)
-            sessions.set_state(conn, session_id, "running")
+        with db.write(self.engine) as conn:  # one UPDATE: two stores at once, one runs
+            taken = conn.execute(
+                update(sessions_t)
+                .where(sessions_t.c.id == session_id, sessions_t.c.state != "running")
+                .values(state="running", error="")
+            ).rowcount
+        if not taken:
+            raise Conflict("storage.importing.running", session_id=session_id)
         if wait:
             self._run(plan, username)
         else:

@@ -22,6 +22,9 @@ from pydicom.uid import (
     ExplicitVRLittleEndian,
     JPEGBaseline8Bit,
 )
+from pydicom.valuerep import DA, TM
+
+from core_server import clock
 
 MANUFACTURER = "imaging-appliance"
 CHARSET = "ISO_IR 192"
@@ -74,6 +77,13 @@ def picture(
         study_time=identity.get("StudyTime") or None,
     )
     sc.SpecificCharacterSet = CHARSET
+    # Every time in the object is the import's (hospital time), so the same file wrapped again
+    # is the same bytes (highdicom stamps its own "now").
+    sc.ContentDate = DA(clock.dicom_date(when))
+    sc.ContentTime = TM(clock.dicom_time(when))
+    sc.DateOfSecondaryCapture, sc.TimeOfSecondaryCapture = sc.ContentDate, sc.ContentTime
+    for item in sc.get("ContributingEquipmentSequence") or []:
+        item.ContributionDateTime = clock.dicom_datetime(when)
     sc.PatientOrientation = ""  # type: ignore[assignment]  # type 2: a scanned letter or photo has no orientation
     sc.Laterality = ""  # type 2C (a paired body part): not known of a scan
     _common(sc, identity, when, "导入图片 Imported pictures")
@@ -107,8 +117,8 @@ def pdf(
     ds.ReferringPhysicianName = ""
     for keyword in IDENTITY + STUDY:
         setattr(ds, keyword, identity.get(keyword, ""))
-    ds.ContentDate, ds.ContentTime = when.strftime("%Y%m%d"), when.strftime("%H%M%S")
-    ds.AcquisitionDateTime = when.strftime("%Y%m%d%H%M%S")
+    ds.ContentDate, ds.ContentTime = clock.dicom_date(when), clock.dicom_time(when)
+    ds.AcquisitionDateTime = clock.dicom_datetime(when)
     ds.BurnedInAnnotation = "YES"
     ds.DocumentTitle = path.stem[:64]
     ds.ConceptNameCodeSequence = []

@@ -15,11 +15,11 @@ import httpx
 import pytest
 from PIL import Image
 from pydicom import dcmread
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core_server import db
 from core_server.ris import OrderIn, PatientIn, ProcedureRequest
-from core_server.storage.importing.tables import storage_import_uids
+from core_server.storage.importing.tables import storage_import_files, storage_import_uids
 from tests.conftest import RunningCore
 from tests.dicom_data import make_ct, testdata, write
 
@@ -136,11 +136,18 @@ def test_import_a_disc(core_on: RunningCore, tmp_path: Path) -> None:
             assert result.returncode == 0 and "Error" not in result.stderr, result.stderr
             assert dcmread(f.path).AccessionNumber == exam.accession_number
 
-    # Storing again finds everything there (an interrupted run is re-run this way).
+    # A run cut short before it recorded what it stored is run again: the same bytes come
+    # out (coercion time, kept UID mapping, documents' UIDs from the session), all duplicates.
     before = archive.statistics()["instances"]
-    service.decide(sid, by_id["U8-1"]["id"], decision="skip", username="admin")
+    with db.write(core_on.core.engine) as conn:
+        conn.execute(
+            update(storage_import_files)
+            .where(storage_import_files.c.state == "stored")
+            .values(state="pending")
+        )
     again = service.store(sid, username="admin")
     assert again["state"] == "done"
+    assert again["files"]["duplicate"] == 7 + 24 + 1 + 2, again
     assert archive.statistics()["instances"] == before
 
 
