@@ -301,6 +301,10 @@ class ImportService:
             identity["AccessionNumber"] = exam.accession_number
             if exam.requested_procedure_id:
                 identity["RequestedProcedureID"] = exam.requested_procedure_id
+        else:
+            # The other hospital's accession number means nothing here and could name one of
+            # our exams by chance (the RIS links by it): emptied, kept in Original Attributes.
+            identity["AccessionNumber"] = ""
         return identity
 
     def _document_identity(self, exam_id: int) -> dict[str, str]:

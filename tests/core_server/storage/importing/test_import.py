@@ -119,6 +119,10 @@ def test_import_a_disc(core_on: RunningCore, tmp_path: Path) -> None:
     assert changed.ModifiedAttributesSequence[0].PatientID == ARCHIBALD
     linked = ris.exam(exam.id)
     assert first.StudyInstanceUID in linked.studies
+    # Matched without an exam: the other hospital's accession number is not kept as ours.
+    gb = dcmread(next(f.path for f in images if f.study_instance_uid == ct_study(cd)))
+    assert gb.AccessionNumber == ""
+    assert gb.OriginalAttributesSequence[0].ModifiedAttributesSequence[0].AccessionNumber == "A001"
 
     # Peter: his own IDs, new UIDs, the mapping kept.
     peter = archive.locate({"PatientID": PETER})
