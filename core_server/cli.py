@@ -14,15 +14,12 @@ import argparse
 import getpass
 import json
 import logging
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 
 from core_server import auth, backup, clock, db, modalities, tls
 from core_server.archive import Archive
@@ -340,28 +337,9 @@ def _db(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
 
 def _backup(engine: Engine, settings: Settings, destination: Path | None) -> Path:
     stamp = clock.local().strftime("%Y%m%d-%H%M%S")
-    folder = settings.data_dir / "backups"
-    if db.is_sqlite(engine):
-        import sqlite3
-
-        target = destination or folder / f"core-{stamp}.db"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        source = sqlite3.connect(make_url(settings.effective_database_url).database or "")
-        copy = sqlite3.connect(target)
-        with copy:
-            source.backup(copy)
-        source.close()
-        copy.close()
-        return target
-    if shutil.which("pg_dump") is None:
-        raise FileNotFoundError("pg_dump is needed to back up PostgreSQL (apt: postgresql-client)")
-    target = destination or folder / f"core-{stamp}.pgdump"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    url = make_url(settings.effective_database_url).set(drivername="postgresql")
-    subprocess.run(
-        ["pg_dump", "--format=custom", f"--file={target}", url.render_as_string(False)],
-        check=True,
-    )
+    suffix = ".db" if db.is_sqlite(engine) else ".pgdump"
+    target = destination or settings.data_dir / "backups" / f"core-{stamp}{suffix}"
+    backup.database_copy(settings.effective_database_url, target)
     return target
 
 
