@@ -134,7 +134,9 @@ def run_one(engine: Engine, registry: Areas, owner: str, *, urgent_only: bool) -
         owner,
         LEASE,
         where=where,
-        order_by=(tasks.c.urgent.desc(), tasks.c.next_attempt_at),
+        # Urgent (land) first, then in the order made: rules by priority, so a copy that a
+        # later move counts on (min_verified) runs before it, also after a released claim.
+        order_by=(tasks.c.urgent.desc(),),
     )
     if claimed is None:
         return None
