@@ -70,6 +70,7 @@ def test_move_drops_online_only_with_enough_verified_copies(world: World) -> Non
     # A copy rule to near gives the second copy; the waiting moves then go through.
     _add(world, action="copy", area="near", priority=1)
     world.runner.evaluate()
+    assert _run(world) == 2  # the copies; the moves wait out their back-off
     for task in waiting:
         runner_tasks.requeue(world.engine, task["id"])
     _run(world)
