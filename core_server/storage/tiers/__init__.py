@@ -20,3 +20,7 @@ def install(lifecycle: Lifecycle, parts: Parts) -> None:
     lifecycle.tiers = service
     parts.on_startup.append(service.start)
     parts.on_shutdown.append(service.stop)
+    # The lifecycle rules' runner (helper B, docs/storage-rules.md): lifecycle.rules.
+    from core_server.storage.tiers.runner import install_rules
+
+    install_rules(lifecycle, parts)

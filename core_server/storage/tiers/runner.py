@@ -232,6 +232,20 @@ class RulesRunner:
             "last_prefetch": self.last_prefetch.as_json() if self.last_prefetch else None,
         }
 
+    def wake(self) -> None:
+        self._ticker.wake()
+
     def rules_changed(self) -> None:
         self._has_land = any(r.action == "land" for r in rules.listing(self.engine))
         self._evaluated_at = -1e12  # the next round in the window evaluates again
+
+
+def install_rules(lifecycle: Any, parts: Any) -> RulesRunner:
+    """Build the rules' runner on ``lifecycle.rules`` (web routes: :func:`of`), subscribed to
+    the bus, started and stopped with the web app."""
+    service = RulesRunner(parts.engine, parts.archive, parts.bus)
+    service.subscribe()
+    lifecycle.rules = service
+    parts.on_startup.append(service.start)
+    parts.on_shutdown.append(service.stop)
+    return service

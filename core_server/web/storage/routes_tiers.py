@@ -14,6 +14,7 @@ from core_server import auth
 from core_server.refusals import Conflict
 from core_server.storage.tiers.areas_service import Tiers, seal_set
 from core_server.web.security import require
+from core_server.web.storage import routes_tiers_rules
 
 router = APIRouter(prefix="/api/storage", tags=["storage"])
 Admin = Annotated[auth.User, Depends(require("admin"))]
@@ -144,3 +145,4 @@ def _check_quietly(checker: Any, sample: int | None, repair: bool) -> None:
 def install(app: FastAPI) -> None:
     """Include this part's routers."""
     app.include_router(router)
+    routes_tiers_rules.install(app)  # the lifecycle rules (helper B, docs/storage-rules.md)
