@@ -21,6 +21,7 @@ from core_server.archive import copies as c
 from core_server.archive.areas import check
 from core_server.refusals import Refusal
 from core_server.settings import Settings
+from core_server.storage.tiers import rules_commands
 
 Leaf = Callable[[Any, str, str], argparse.ArgumentParser]
 DEFAULT_SAMPLE = 1000
@@ -40,10 +41,13 @@ def add(parent: Any, leaf: Leaf) -> None:
     copying.add_argument("area")
     copying.add_argument("--drop-online", action="store_true", help="then remove online files")
     copying.add_argument("--min-verified", type=int, default=1)
+    rules_commands.add(parent, leaf)  # storage rules (helper B, docs/storage-rules.md)
 
 
 def run(args: argparse.Namespace, settings: Settings, engine: Engine) -> int | None:
     """Run ``args.action`` if it is this part's; None when it is another part's."""
+    if args.action == "rules":  # helper B's lifecycle rules
+        return rules_commands.run(args, settings, engine)
     if args.action not in ("check", "recall", "copy"):
         return None
     archive = Archive(engine, settings.storage_dir)
