@@ -128,4 +128,7 @@ def dry_run(request: Request, user: Admin, rule_id: int, first: int = 20) -> dic
 
 
 def install(app: FastAPI) -> None:
+    from core_server.web.storage import pages_tiers
+
     app.include_router(router)
+    pages_tiers.install(app)

@@ -80,3 +80,17 @@ def test_rules_rest(core_on: RunningCore, tmp_path: Path) -> None:
         assert client.delete(f"/api/storage/rules/{rule['id']}").status_code == 204
         assert client.get("/api/storage/rules").json() == []
     assert httpx.get(f"{core_on.base_url}/api/storage/rules").status_code == 401
+
+
+def test_rules_page_is_for_admins(core: RunningCore) -> None:
+    with core.api() as client:
+        page = client.get("/admin/storage/rules")
+        assert page.status_code == 200 and "tiers_rules.js" in page.text
+        assert client.get("/static/storage/tiers_rules.js").status_code == 200
+    assert httpx.get(
+        f"{core.base_url}/admin/storage/rules", follow_redirects=False
+    ).status_code in (
+        302,
+        303,
+        307,
+    )
