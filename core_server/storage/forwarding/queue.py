@@ -1,0 +1,287 @@
+"""The forwarding queue: one durable task per (destination, instance) in ``forwarding_tasks``,
+over the rules of :mod:`core_server.jobs` (a lease per claim, back-off, dead letter, re-queue,
+claims of a killed process released at start; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
+
+States: ``pending`` -> ``running`` (claimed) -> ``sent`` (stored by the peer) -> ``committed``
+(the peer's storage commitment said it keeps it; destinations without commitment stop at
+``sent``), or back to ``pending`` with a back-off, or ``dead`` after the last try.
+
+A worker claims a *batch*: the next due task, then the other due tasks of the same destination
+and study (up to ``limit``), so that one study goes over one association (one STOW-RS request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, insert, select, update
+
+from core_server import clock, db
+from core_server.jobs import DEAD, PENDING, Jobs, Retry
+from core_server.storage.forwarding.tables import forwarding_tasks as tasks
+
+RUNNING = "running"
+SENT = "sent"
+COMMITTED = "committed"
+STATES = (PENDING, RUNNING, SENT, COMMITTED, DEAD)
+JOBS = Jobs(tasks, claimed=RUNNING)
+OPEN = (PENDING, RUNNING)
+
+
+@dataclass(frozen=True)
+class Item:
+    """What a rule queues: one instance for one destination."""
+
+    destination_id: int
+    sop_instance_uid: str
+    sop_class_uid: str
+    study_instance_uid: str
+    reason: str = "new"
+    rule_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    id: int
+    destination_id: int
+    sop_instance_uid: str
+    sop_class_uid: str
+    study_instance_uid: str
+    attempt: int
+
+
+def enqueue(engine: Engine, items: Iterable[Item]) -> int:
+    """Queue ``items``, skipping an instance already waiting for the same destination (a
+    second change before the first send goes out once); how many were queued."""
+    items = list(items)
+    if not items:
+        return 0
+    now = clock.now()
+    queued = 0
+    with db.write(engine) as conn:
+        for destination_id in {i.destination_id for i in items}:
+            mine = [i for i in items if i.destination_id == destination_id]
+            waiting = set(
+                conn.execute(
+                    select(tasks.c.sop_instance_uid).where(
+                        tasks.c.destination_id == destination_id,
+                        tasks.c.status == PENDING,
+                        tasks.c.sop_instance_uid.in_([i.sop_instance_uid for i in mine]),
+                    )
+                ).scalars()
+            )
+            rows = [
+                {
+                    "destination_id": i.destination_id,
+                    "rule_id": i.rule_id,
+                    "sop_instance_uid": i.sop_instance_uid,
+                    "sop_class_uid": i.sop_class_uid,
+                    "study_instance_uid": i.study_instance_uid,
+                    "reason": i.reason,
+                    "created_at": now,
+                    "next_attempt_at": now,
+                }
+                for i in {i.sop_instance_uid: i for i in mine}.values()
+                if i.sop_instance_uid not in waiting
+            ]
+            if rows:
+                conn.execute(insert(tasks), rows)
+                queued += len(rows)
+    return queued
+
+
+def delivered(engine: Engine, destination_id: int, sop_uids: Iterable[str]) -> set[str]:
+    """Which of ``sop_uids`` already went (or wait to go) to the destination."""
+    uids = list(sop_uids)
+    found: set[str] = set()
+    with db.read(engine) as conn:
+        for start in range(0, len(uids), 500):
+            found.update(
+                conn.execute(
+                    select(tasks.c.sop_instance_uid).where(
+                        tasks.c.destination_id == destination_id,
+                        tasks.c.status != DEAD,
+                        tasks.c.sop_instance_uid.in_(uids[start : start + 500]),
+                    )
+                ).scalars()
+            )
+    return found
+
+
+def claim_batch(
+    engine: Engine,
+    owner: str,
+    lease: timedelta,
+    limit: int,
+    *,
+    destinations: Iterable[int] | None = None,
+) -> list[Task]:
+    """The next due task and up to ``limit - 1`` more of its destination and study, claimed."""
+    where = [] if destinations is None else [tasks.c.destination_id.in_(list(destinations))]
+    first = JOBS.claim_next(engine, owner, lease, where=where)
+    if first is None:
+        return []
+    batch = [_task(first.row, first.attempt)]
+    now = clock.now()
+    with db.write(engine) as conn:
+        query = (
+            select(tasks)
+            .where(
+                JOBS.claimable(now),
+                tasks.c.destination_id == first.row.destination_id,
+                tasks.c.study_instance_uid == first.row.study_instance_uid,
+                tasks.c.id != first.row.id,
+            )
+            .order_by(tasks.c.id)
+            .limit(limit - 1)
+        )
+        if not db.is_sqlite(engine):
+            query = query.with_for_update(skip_locked=True)
+        for row in conn.execute(query).all():
+            if JOBS.claim(conn, row.id, owner, lease, row.attempts):
+                batch.append(_task(row, row.attempts + 1))
+    return batch
+
+
+def record(
+    engine: Engine,
+    task: Task,
+    owner: str,
+    retry: Retry,
+    *,
+    status: str,
+    error: str = "",
+    transaction_uid: str = "",
+    give_up: bool = False,
+) -> str:
+    """A try's outcome: ``sent``/``committed``, or failed (``error``) with its back-off."""
+    now = clock.now()
+    if status in (SENT, COMMITTED):
+        values: dict[str, Any] = {"sent_at": now, "transaction_uid": transaction_uid}
+        if status == COMMITTED:
+            values["committed_at"] = now
+        JOBS.succeed(engine, task.id, owner, status, **values)
+        return status
+    return JOBS.fail(engine, task.id, task.attempt, owner, retry, error, give_up=give_up)
+
+
+def requeue(engine: Engine, task_id: int) -> bool:
+    """An admin's re-queue of a dead (or waiting) task: tried again now, its tries anew."""
+    return JOBS.requeue(engine, task_id)
+
+
+def requeue_dead(engine: Engine, destination_id: int | None = None) -> int:
+    where = [tasks.c.status == DEAD]
+    if destination_id is not None:
+        where.append(tasks.c.destination_id == destination_id)
+    with db.write(engine) as conn:
+        return int(
+            conn.execute(
+                update(tasks)
+                .where(*where)
+                .values(status=PENDING, attempts=0, next_attempt_at=clock.now())
+            ).rowcount
+        )
+
+
+def recommit(engine: Engine, destination_ids: list[int], older_than: timedelta) -> int:
+    """Tasks ``sent`` to a commitment destination whose report never came: sent again (a
+    second C-STORE of the same object is allowed) so that commitment is asked anew."""
+    if not destination_ids:
+        return 0
+    with db.write(engine) as conn:
+        return int(
+            conn.execute(
+                update(tasks)
+                .where(
+                    tasks.c.status == SENT,
+                    tasks.c.destination_id.in_(destination_ids),
+                    tasks.c.sent_at < clock.now() - older_than,
+                )
+                .values(status=PENDING, next_attempt_at=clock.now())
+            ).rowcount
+        )
+
+
+def sizes(engine: Engine) -> list[dict[str, Any]]:
+    """Per destination and status: how many tasks, and the oldest waiting one's age (s)."""
+    now = clock.now()
+    with db.read(engine) as conn:
+        rows = conn.execute(
+            select(
+                tasks.c.destination_id,
+                tasks.c.status,
+                func.count(),
+                func.min(tasks.c.created_at),
+            ).group_by(tasks.c.destination_id, tasks.c.status)
+        ).all()
+    return [
+        {
+            "destination_id": r[0],
+            "status": r[1],
+            "count": int(r[2]),
+            "oldest_age_seconds": (
+                round((now - r[3]).total_seconds(), 1) if r[3] and r[1] in OPEN else None
+            ),
+        }
+        for r in rows
+    ]
+
+
+def listed(
+    engine: Engine, *, status: str = "", destination_id: int | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    query = select(tasks).order_by(tasks.c.id.desc()).limit(limit)
+    if status:
+        query = query.where(tasks.c.status == status)
+    if destination_id is not None:
+        query = query.where(tasks.c.destination_id == destination_id)
+    with db.read(engine) as conn:
+        rows = conn.execute(query).all()
+    return [
+        {
+            "id": r.id,
+            "destination_id": r.destination_id,
+            "rule_id": r.rule_id,
+            "sop_instance_uid": r.sop_instance_uid,
+            "study_instance_uid": r.study_instance_uid,
+            "reason": r.reason,
+            "status": r.status,
+            "attempts": r.attempts,
+            "last_error": r.last_error,
+            "created_at": clock.iso(r.created_at),
+            "sent_at": clock.iso(r.sent_at) if r.sent_at else None,
+            "committed_at": clock.iso(r.committed_at) if r.committed_at else None,
+            "next_attempt_at": clock.iso(r.next_attempt_at),
+        }
+        for r in rows
+    ]
+
+
+def open_for(engine: Engine, destination_id: int, study_uid: str) -> int:
+    with db.read(engine) as conn:
+        return int(
+            conn.execute(
+                select(func.count()).where(
+                    and_(
+                        tasks.c.destination_id == destination_id,
+                        tasks.c.study_instance_uid == study_uid,
+                        tasks.c.status.in_(OPEN),
+                    )
+                )
+            ).scalar_one()
+        )
+
+
+def _task(row: Any, attempt: int) -> Task:
+    return Task(
+        row.id,
+        row.destination_id,
+        row.sop_instance_uid,
+        row.sop_class_uid,
+        row.study_instance_uid,
+        attempt,
+    )
