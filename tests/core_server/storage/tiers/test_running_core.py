@@ -169,6 +169,7 @@ def test_offline_set_is_asked_for(core: RunningCore, tmp_path: Path) -> None:
 
 
 def test_check_over_rest(core: RunningCore) -> None:
+    store_study(core.core.archive, 6)  # its own objects: xdist may run it on a fresh core
     with core.api() as client:
         started = client.post("/api/storage/check", json={"full": True, "repair": True})
         assert started.status_code == 202 and started.json()["mode"] == "full"
