@@ -29,9 +29,13 @@ class FilesystemArea:
         durable_copy(source, self._path(key))
         return key
 
+    def _readable(self, key: str) -> Path:
+        """Where ``key`` is read from (an offline set first checks that it is mounted)."""
+        return self._path(key)
+
     def get(self, key: str, target: Path) -> None:
         try:
-            with self._path(key).open("rb") as src, target.open("wb") as dst:
+            with self._readable(key).open("rb") as src, target.open("wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
         except FileNotFoundError as e:
             raise AreaError(f"area {self.name}: {key} is not there") from e
@@ -40,11 +44,11 @@ class FilesystemArea:
         self._path(key).unlink(missing_ok=True)
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        return self._readable(key).is_file()
 
     def check(self, key: str, size: int, sha256: str) -> bool:
         """Read back whole and hash (a filesystem has no checksum of its own)."""
-        path = self._path(key)
+        path = self._readable(key)
         try:
             return path.stat().st_size == size and sha256_of(path) == sha256
         except FileNotFoundError:
