@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core_server import clock, db
@@ -81,6 +81,9 @@ def _check_destination(d: Destination) -> None:
             raise Invalid("storage.forwarding.stow_no_commitment")
 
 
+Saved = TypeVar("Saved", "Destination", "Rule")
+
+
 def _values(item: Any) -> dict[str, Any]:
     return {f.name: getattr(item, f.name) for f in fields(item) if f.name != "id"}
 
@@ -128,17 +131,7 @@ def destination(engine: Engine, destination_id: int) -> Destination:
 
 def save_destination(engine: Engine, d: Destination) -> Destination:
     _check_destination(d)
-    try:
-        with db.write(engine) as conn:
-            if d.id:
-                conn.execute(update(dest_t).where(dest_t.c.id == d.id).values(**_values(d)))
-                return d
-            new_id = conn.execute(
-                insert(dest_t).values(**_values(d), created_at=clock.now()).returning(dest_t.c.id)
-            ).scalar_one()
-    except IntegrityError as exc:
-        raise Conflict("storage.forwarding.name_taken", name=d.name) from exc
-    return replace(d, id=int(new_id))
+    return _saved(engine, dest_t, d)
 
 
 def remove_destination(engine: Engine, destination_id: int) -> None:
@@ -182,17 +175,22 @@ def save_rule(engine: Engine, r: Rule) -> Rule:
     if not r.name.strip() or len(r.name) > 64:
         raise Invalid("storage.forwarding.bad_name")
     destination(engine, r.destination_id)
+    return _saved(engine, rule_t, r)
+
+
+def _saved(engine: Engine, table: Table, item: Saved) -> Saved:
+    """Update the row of ``item.id``, or insert a new one; a name taken is a 409."""
     try:
         with db.write(engine) as conn:
-            if r.id:
-                conn.execute(update(rule_t).where(rule_t.c.id == r.id).values(**_values(r)))
-                return r
+            if item.id:
+                conn.execute(update(table).where(table.c.id == item.id).values(**_values(item)))
+                return item
             new_id = conn.execute(
-                insert(rule_t).values(**_values(r), created_at=clock.now()).returning(rule_t.c.id)
+                insert(table).values(**_values(item), created_at=clock.now()).returning(table.c.id)
             ).scalar_one()
     except IntegrityError as exc:
-        raise Conflict("storage.forwarding.name_taken", name=r.name) from exc
-    return replace(r, id=int(new_id))
+        raise Conflict("storage.forwarding.name_taken", name=item.name) from exc
+    return replace(item, id=int(new_id))
 
 
 def remove_rule(engine: Engine, rule_id: int) -> None:
