@@ -5,32 +5,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-
 from core_server import db
 from core_server.jobs import Retry
 from core_server.storage.forwarding import config, queue, tables
+from tests.migrations import schema_differences
 
 
 def test_migration_matches_the_table_definitions(database_url: str) -> None:
-    engine = db.make_engine(database_url)
-    db.migrate(engine)
     names = {
-        f"'{t.name}'"
+        t.name
         for t in (tables.forwarding_destinations, tables.forwarding_rules, tables.forwarding_tasks)
     }
-    try:
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
-            differences = [
-                d
-                for d in compare_metadata(context, db.metadata)
-                if any(name in repr(d) for name in names)
-            ]
-    finally:
-        engine.dispose()
-    assert differences == []
+    assert schema_differences(database_url, names) == []
 
 
 def test_batch_claim_and_dead_letter(database_url: str) -> None:

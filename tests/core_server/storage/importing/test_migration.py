@@ -3,12 +3,10 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import Table
 
-from core_server import db
 from core_server.storage.importing import tables
+from tests.migrations import schema_differences
 
 
 def test_migrations_match_the_table_definitions(database_url: str) -> None:
@@ -19,16 +17,4 @@ def test_migrations_match_the_table_definitions(database_url: str) -> None:
         "storage_import_files",
         "storage_import_uids",
     }
-    engine = db.make_engine(database_url)
-    db.migrate(engine)
-    try:
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
-            differences = [
-                d
-                for d in compare_metadata(context, db.metadata)
-                if any(f"'{name}'" in repr(d) for name in names)
-            ]
-    finally:
-        engine.dispose()
-    assert differences == []
+    assert schema_differences(database_url, names) == []

@@ -3,11 +3,8 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-
-from core_server import db
 from core_server.storage.tiers import rules_tables as tables
+from tests.migrations import schema_differences
 
 NAMES = [
     tables.storage_rules.name,
@@ -18,16 +15,4 @@ NAMES = [
 
 
 def test_migration_matches_the_table_definitions(database_url: str) -> None:
-    engine = db.make_engine(database_url)
-    db.migrate(engine)
-    try:
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
-            differences = [
-                d
-                for d in compare_metadata(context, db.metadata)
-                if any(f"'{name}'" in repr(d) for name in NAMES)
-            ]
-    finally:
-        engine.dispose()
-    assert differences == []
+    assert schema_differences(database_url, NAMES) == []
