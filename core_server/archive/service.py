@@ -12,7 +12,15 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from core_server import clock, db
-from core_server.archive import commitment, copies, corrections, ingest, late_arrivals, query
+from core_server.archive import (
+    commitment,
+    copies,
+    corrections,
+    ingest,
+    late_arrivals,
+    query,
+    recycle,
+)
 from core_server.archive import recall as recalling
 from core_server.archive import tables as t
 from core_server.archive.areas.registry import Areas
@@ -81,6 +89,7 @@ class Archive:
                     "sop_instance_uid": stored.sop_instance_uid,
                     "series_instance_uid": stored.series_instance_uid,
                     "study_instance_uid": stored.study_instance_uid,
+                    "sop_class_uid": stored.sop_class_uid,
                     "outcome": stored.outcome,
                     "channel": origin.channel,
                     "ae_title": origin.ae_title,
@@ -199,6 +208,7 @@ class Archive:
                         select(t.instances.c.path).where(t.instances.c.received_at >= since)
                     )
                 } | {p for (p,) in conn.execute(select(t.replaced_instances.c.path))}
+                known |= recycle.binned_paths(conn)  # deleted: waiting in the bin
             for relative in recent:
                 if relative in known or relative in being_corrected:
                     continue
@@ -217,6 +227,7 @@ class Archive:
                 select(t.instances.c.path, t.instances.c.size, t.instances.c.sop_instance_uid)
             ).all()
             kept = {p for (p,) in conn.execute(select(t.replaced_instances.c.path))}
+            kept |= recycle.binned_paths(conn)  # in the recycle bin, not orphans
         absent = [(path, uid) for path, size, uid in rows if not self.storage.exists(path, size)]
         gone = copies.not_online(self.engine, [uid for _, uid in absent])  # moved, not lost
         missing = [path for path, uid in absent if uid not in gone]

@@ -79,6 +79,13 @@ def test_recovery_at_start_leaves_deleted_files_alone(recycle_bin: RecycleBin) -
     assert archive.storage.absolute(path).exists()
 
 
+def test_the_storage_check_counts_binned_files_as_kept(recycle_bin: RecycleBin) -> None:
+    archive = recycle_bin.archive
+    _, _, images = _study(archive)
+    recycle_bin.delete("instance", images["MR-1"], username="admin", reason="r")
+    assert archive.verify() == {"missing": [], "orphans": []}  # its file waits in the bin
+
+
 def test_erase_removes_the_copies_elsewhere(recycle_bin: RecycleBin, tmp_path: Path) -> None:
     archive = recycle_bin.archive
     (tmp_path / "nas").mkdir()
