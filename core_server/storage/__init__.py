@@ -39,6 +39,7 @@ class Lifecycle:
     """The parts' services, each set by its own ``install`` (typed by the part)."""
 
     tiers: Any = None
+    rules: Any = None  # the lifecycle rules' runner (storage/tiers/runner.py)
     compression: Any = None
     forwarding: Any = None
     recycle: Any = None

@@ -23,7 +23,7 @@ TASK_STATES = ("pending", "running", "done", "dead")
 
 def of(request: Request) -> RulesRunner:
     lifecycle = request.app.state.ctx.lifecycle
-    service = getattr(lifecycle, "rules", None) if lifecycle is not None else None
+    service = lifecycle.rules if lifecycle is not None else None
     if service is None:
         raise Conflict("storage.rules.not_running")
     return service  # type: ignore[no-any-return]
