@@ -23,6 +23,7 @@ from core_server.queueing import devices as queue_devices
 QUEUES = {
     "hl7_outbound": ("hl7_outbound_jobs", ("pending", "sending", "dead")),
     "report_output": ("report_output_objects", ("pending", "running", "dead")),
+    "forwarding": ("forwarding_tasks", ("pending", "running", "sent", "dead")),
 }
 WAITING = ("pending",)
 
