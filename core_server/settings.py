@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CORE_", extra="forbid")
 
     data_dir: Path = Field(Path("var"), description="Database, storage area and secrets")
+    storage_path: Path | None = Field(
+        None,
+        description="The online storage area's folder (default: data_dir/storage); in a "
+        "cluster, one shared path that every node mounts",
+    )
     host: str = Field("0.0.0.0", description="Address every listener binds to")
     http_port: int = Field(8080, description="HTTP port: REST API, web UI, DICOMweb")
     dicom_port: int = Field(11112, description="DICOM port (C-ECHO/STORE/FIND/MOVE/GET, commit)")
@@ -340,7 +345,7 @@ class Settings(BaseSettings):
 
     @property
     def storage_dir(self) -> Path:
-        return self.data_dir / "storage"
+        return self.storage_path or self.data_dir / "storage"
 
     @property
     def effective_database_url(self) -> str:
