@@ -206,6 +206,34 @@ def recommit(engine: Engine, destination_ids: list[int], older_than: timedelta) 
         )
 
 
+def committed(
+    engine: Engine, transaction_uid: str, committed_uids: Iterable[str], failed_uids: Iterable[str]
+) -> int:
+    """A storage commitment report that came after its association: the ``sent`` tasks of
+    ``transaction_uid`` it names committed, those it names failed sent again now; how many
+    tasks it changed."""
+    if not transaction_uid:
+        return 0
+    ok, bad = list(committed_uids), list(failed_uids)
+    now = clock.now()
+    changed = 0
+    where = [tasks.c.transaction_uid == transaction_uid, tasks.c.status == SENT]
+    with db.write(engine) as conn:
+        if ok:
+            changed += conn.execute(
+                update(tasks)
+                .where(*where, tasks.c.sop_instance_uid.in_(ok))
+                .values(status=COMMITTED, committed_at=now)
+            ).rowcount
+        if bad:
+            changed += conn.execute(
+                update(tasks)
+                .where(*where, tasks.c.sop_instance_uid.in_(bad))
+                .values(status=PENDING, next_attempt_at=now, last_error="commitment failed")
+            ).rowcount
+    return int(changed)
+
+
 def sizes(engine: Engine) -> list[dict[str, Any]]:
     """Per destination and status: how many tasks, and the oldest waiting one's age (s)."""
     now = clock.now()

@@ -1,0 +1,229 @@
+"""C-STORE of one batch (one study) to a DICOM destination over one pynetdicom association,
+then, for a destination with storage commitment, the N-ACTION of the Storage Commitment Push
+Model on the same association and a bounded wait for its N-EVENT-REPORT there.
+
+Proposed per SOP class of the batch: its stored syntaxes, the uncompressed ones, then the
+lossless ones the core can make. A file goes as stored when the peer took its syntax, else
+decompressed or compressed losslessly to the syntax it took (the codecs of
+``storage.compression``, as the retrieve path's ``dicom.sending.for_receiver`` does; that module
+is an adapter this layer may not import).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from pydicom import Dataset, dcmread
+from pydicom.uid import UID, generate_uid
+from pynetdicom import AE, evt
+from pynetdicom.sop_class import StorageCommitmentPushModel, Verification  # type: ignore
+
+from core_server.archive import InstanceFile
+from core_server.storage.compression import codecs
+from core_server.storage.forwarding.delivery import Delivery
+
+log = logging.getLogger(__name__)
+COMMITMENT_INSTANCE = UID("1.2.840.10008.1.20.1.1")  # the well-known Storage Commitment SOP
+TIMEOUT = 30.0  # seconds: connect, each answer
+MAX_CONTEXTS = 127  # 128 in all, one kept for storage commitment
+
+
+@dataclass(frozen=True)
+class Peer:
+    ae_title: str
+    host: str
+    port: int
+    calling: str = "PACS"
+    tls: ssl.SSLContext | None = None
+    commitment: bool = False
+    commit_wait: float = 30.0
+    timeout: float = TIMEOUT
+
+
+def _ae(peer: Peer) -> Any:
+    ae = AE(ae_title=peer.calling)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = peer.timeout
+    ae.connection_timeout = peer.timeout
+    return ae
+
+
+def _associate(ae: Any, peer: Peer, handlers: list[Any] | None = None) -> Any:
+    tls_args = (peer.tls, "") if peer.tls is not None else None
+    assoc = ae.associate(
+        peer.host,
+        peer.port,
+        ae_title=peer.ae_title,
+        tls_args=tls_args,
+        evt_handlers=handlers or [],
+    )
+    if not assoc.is_established:
+        why = "rejected" if assoc.is_rejected else "aborted" if assoc.is_aborted else "failed"
+        raise ConnectionRefusedError(
+            f"association with {peer.ae_title} at {peer.host}:{peer.port} {why}"
+        )
+    return assoc
+
+
+def echo(peer: Peer) -> str | None:
+    """C-ECHO: None when the peer answers Success, else what went wrong."""
+    ae = _ae(peer)
+    ae.add_requested_context(Verification)
+    assoc = _associate(ae, peer)
+    try:
+        status = assoc.send_c_echo()
+    finally:
+        assoc.release()
+    if not status or int(status.Status) != 0:
+        return f"C-ECHO answered {status.get('Status', 'nothing')}"
+    return None
+
+
+def proposals(files: list[InstanceFile]) -> dict[str, list[str]]:
+    """Per SOP class: its stored syntaxes, then uncompressed, then producible lossless ones."""
+    wanted: dict[str, list[str]] = {}
+    for f in files:
+        syntaxes = wanted.setdefault(f.sop_class_uid, [])
+        for syntax in (str(f.transfer_syntax_uid), *codecs.UNCOMPRESSED):
+            if syntax not in syntaxes:
+                syntaxes.append(syntax)
+    for syntaxes in wanted.values():
+        syntaxes.extend(s for s in codecs.LOSSLESS if s not in syntaxes)
+    return dict(list(wanted.items())[:MAX_CONTEXTS])
+
+
+def _for_peer(f: InstanceFile, accepted: str) -> Dataset:
+    """The object in the syntax the peer took for its class (raises CannotCompress)."""
+    ds = dcmread(f.path)
+    if accepted == str(f.transfer_syntax_uid):
+        return ds
+    if accepted in codecs.UNCOMPRESSED:
+        out = codecs.decompressed(ds)
+        if accepted != str(out.file_meta.TransferSyntaxUID):
+            out.file_meta.TransferSyntaxUID = UID(accepted)
+        return out
+    if accepted in codecs.LOSSLESS:
+        return codecs.compressed(ds, codecs.Target(accepted), lossy_source=True)
+    raise codecs.CannotCompress(f"cannot make {accepted} from {f.transfer_syntax_uid}")
+
+
+# C-STORE statuses after which another try will not help: the data set does not match the
+# SOP class (A9xx), or the object is refused as invalid, unsupported or not authorised.
+_FINAL = {0x0117, 0x0122, 0x0124}
+
+
+def _is_final(status: int) -> bool:
+    return status in _FINAL or status & 0xFF00 == 0xA900
+
+
+def send(peer: Peer, files: list[InstanceFile]) -> Delivery:
+    """C-STORE ``files`` (then ask storage commitment); what became of each."""
+    ae = _ae(peer)
+    for uid, syntaxes in proposals(files).items():
+        ae.add_requested_context(uid, syntaxes)
+    if peer.commitment:
+        ae.add_requested_context(StorageCommitmentPushModel)
+    report = _Report()
+    assoc = _associate(ae, peer, [(evt.EVT_N_EVENT_REPORT, report.handle)])
+    delivery = Delivery()
+    try:
+        accepted = {
+            str(c.abstract_syntax): str(c.transfer_syntax[0]) for c in assoc.accepted_contexts
+        }
+        for number, f in enumerate(files, start=1):
+            if not assoc.is_established:
+                delivery.error = f"{peer.ae_title} ended the association"
+                break
+            _store_one(assoc, f, accepted, number, delivery)
+        if peer.commitment and delivery.sent and assoc.is_established:
+            _commit(assoc, peer, files, delivery, report)
+    finally:
+        if assoc.is_established:
+            assoc.release()
+    return delivery
+
+
+def _store_one(
+    assoc: Any, f: InstanceFile, accepted: dict[str, str], number: int, delivery: Delivery
+) -> None:
+    uid = f.sop_instance_uid
+    syntax = accepted.get(f.sop_class_uid)
+    if syntax is None:
+        delivery.failed[uid] = (f"the peer refused SOP class {f.sop_class_uid}", True)
+        return
+    try:
+        ds = _for_peer(f, syntax)
+    except codecs.CannotCompress as exc:
+        delivery.failed[uid] = (f"cannot transcode for the peer: {exc}", True)
+        return
+    status = assoc.send_c_store(ds, msg_id=number % 65536)
+    if not status or "Status" not in status:
+        delivery.error = "no C-STORE answer (timeout or abort)"
+        return
+    code = int(status.Status)
+    if code == 0 or code & 0xF000 == 0xB000:
+        delivery.sent.add(uid)
+        return
+    comment = str(status.get("ErrorComment", "") or "")
+    delivery.failed[uid] = (f"C-STORE status 0x{code:04X} {comment}".strip(), _is_final(code))
+
+
+class _Report:
+    """The N-EVENT-REPORT the peer sends on the association, matched by Transaction UID."""
+
+    def __init__(self) -> None:
+        self.transaction_uid = ""
+        self.committed: set[str] = set()
+        self.failed: dict[str, str] = {}
+        self.came = threading.Event()
+
+    def handle(self, event: Any) -> tuple[int, None]:
+        info = event.event_information
+        if str(info.get("TransactionUID", "")) != self.transaction_uid:
+            return 0x0000, None  # another transaction's: kept for a late report
+        self.committed = {
+            str(item.ReferencedSOPInstanceUID) for item in info.get("ReferencedSOPSequence", [])
+        }
+        self.failed = {
+            str(
+                item.ReferencedSOPInstanceUID
+            ): f"commitment failed: 0x{int(item.get('FailureReason', 0)):04X}"
+            for item in info.get("FailedSOPSequence", [])
+        }
+        self.came.set()
+        return 0x0000, None
+
+
+def _commit(
+    assoc: Any, peer: Peer, files: list[InstanceFile], delivery: Delivery, report: _Report
+) -> None:
+    """N-ACTION for the stored objects, then wait a bounded time for the report."""
+    transaction = str(generate_uid())
+    report.transaction_uid = delivery.transaction_uid = transaction
+    request = Dataset()
+    request.TransactionUID = transaction
+    request.ReferencedSOPSequence = []
+    for f in files:
+        if f.sop_instance_uid in delivery.sent:
+            item = Dataset()
+            item.ReferencedSOPClassUID = f.sop_class_uid
+            item.ReferencedSOPInstanceUID = f.sop_instance_uid
+            request.ReferencedSOPSequence.append(item)
+    status, _reply = assoc.send_n_action(
+        request, 1, StorageCommitmentPushModel, COMMITMENT_INSTANCE
+    )
+    if not status or int(status.get("Status", 0xFFFF)) != 0:
+        log.warning("%s refused the storage commitment request: %s", peer.ae_title, status)
+        delivery.transaction_uid = ""  # asked again by recommit
+        return
+    if not report.came.wait(peer.commit_wait):
+        log.info("%s: no commitment report within %.0f s", peer.ae_title, peer.commit_wait)
+        return
+    delivery.committed = report.committed & delivery.sent
+    for uid, why in report.failed.items():
+        if uid in delivery.sent:
+            delivery.sent.discard(uid)
+            delivery.failed[uid] = (why, False)
