@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -31,6 +32,8 @@ from core_server.events import EventBus
 
 log = logging.getLogger(__name__)
 RETRIEVE_KEYS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+RETRIEVED = "archive.retrieved"  # {"study_instance_uids": [...]}: a retrieve read them
+RETRIEVED_EVERY = 60.0  # seconds: a study's retrieve is told at most once a minute
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Archive:
         self.bus = bus or EventBus()
         # The other storage areas (docs/storage-tiers.md); copies and recall go through it.
         self.areas = Areas(engine, self.storage)
+        self._retrieved: dict[str, float] = {}  # study -> when its retrieve was last told
 
     def store_instance(self, data: bytes, origin: ingest.Origin) -> ingest.Stored:
         """Store the bytes of a Part 10 object; see :mod:`core_server.archive.ingest`."""
@@ -113,11 +117,13 @@ class Archive:
         with db.read(self.engine) as conn:
             return query.count(conn, level, keys, fuzzy)
 
-    def locate(self, keys: Mapping[str, str]) -> list[InstanceFile]:
+    def locate(self, keys: Mapping[str, str], *, retrieve: bool = False) -> list[InstanceFile]:
         """The stored files a retrieve (C-MOVE, C-GET, WADO, discs) names by its unique keys,
         each with a local path: objects whose online file was removed are recalled first
         (``archive.recall`` events say "retrieving"); raises
-        :class:`~core_server.archive.areas.OfflineSet` when one is only on a set taken away."""
+        :class:`~core_server.archive.areas.OfflineSet` when one is only on a set taken away.
+        ``retrieve``: someone reads the study (not the core's own look-ups), which the
+        lifecycle's "oldest-read first" hears as ``archive.retrieved``."""
         unique = {k: str(keys[k]) for k in RETRIEVE_KEYS if keys.get(k)}
         if not unique:
             return []
@@ -126,6 +132,8 @@ class Archive:
         if gone:
             self._recall(answers, gone)
             answers = list(self.find(query.Level.IMAGE, unique))  # sizes, syntaxes of copies
+        if retrieve:
+            self._tell_retrieved(answers)
         return [
             InstanceFile(
                 answer["SOPClassUID"],
@@ -137,6 +145,22 @@ class Archive:
             )
             for answer in answers
         ]
+
+    def _tell_retrieved(self, answers: list[dict[str, Any]]) -> None:
+        """``archive.retrieved`` for the lifecycle's last-read times (oldest-read first): in
+        memory only, at most once a minute per study, so a WADO frame storm costs nothing."""
+        now = time.monotonic()
+        fresh = []
+        for study in {str(a.get("StudyInstanceUID") or "") for a in answers} - {""}:
+            if now - self._retrieved.get(study, -RETRIEVED_EVERY) >= RETRIEVED_EVERY:
+                self._retrieved[study] = now
+                fresh.append(study)
+        if len(self._retrieved) > 10_000:  # forget the old ones (a long-running core)
+            self._retrieved = {
+                k: v for k, v in self._retrieved.items() if now - v < RETRIEVED_EVERY
+            }
+        if fresh:
+            self.bus.publish(RETRIEVED, {"study_instance_uids": sorted(fresh)})
 
     def _recall(self, answers: list[dict[str, Any]], gone: set[str]) -> None:
         by_study: dict[str, list[str]] = {}

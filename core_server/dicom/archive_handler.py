@@ -185,7 +185,7 @@ class ArchiveHandler:
         if not self.permits("retrieve"):
             return status(NOT_AUTHORIZED, "calling AE title may not retrieve")
         try:
-            return self.archive.locate(find.query_keys(identifier))
+            return self.archive.locate(find.query_keys(identifier), retrieve=True)
         except Refusal as e:  # not online and not recallable now: "Offline: insert set X"
             log.warning("retrieve by %s refused: %s", self.calling, e)
             return status(NONE_DONE, e.text("en"))

@@ -53,7 +53,7 @@ def located(
         keys["SeriesInstanceUID"] = series
     if instance:
         keys["SOPInstanceUID"] = instance
-    files = archive_of(request).locate(keys)
+    files = archive_of(request).locate(keys, retrieve=True)
     if not files:
         raise HTTPException(404, "no such study, series or instance")
     return files

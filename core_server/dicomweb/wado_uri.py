@@ -45,7 +45,7 @@ def wado(request: Request, user: Reader) -> Response:
     for name in _UNSUPPORTED:
         if params.get(name):
             raise HTTPException(400, f"{name} is not supported")
-    files = archive_of(request).locate(keys)
+    files = archive_of(request).locate(keys, retrieve=True)
     if not files:
         raise HTTPException(404, "no such object")
     f = files[0]

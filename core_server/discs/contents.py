@@ -160,7 +160,7 @@ class DiscContents:
         for exam in (self.ris.exam(e) for e in job.exam_ids):
             for study in _studies(exam):
                 keys = {"StudyInstanceUID": study, "SOPInstanceUID": sop_instance_uid}
-                for stored in self.archive.locate(keys):
+                for stored in self.archive.locate(keys, retrieve=True):
                     return stored.path
         raise NotFound("discs.instance_not_found", sop_instance_uid=sop_instance_uid)
 
