@@ -101,10 +101,9 @@ def _for_peer(f: InstanceFile, accepted: str) -> Dataset:
     if accepted == str(f.transfer_syntax_uid):
         return ds
     if accepted in codecs.UNCOMPRESSED:
-        out = codecs.decompressed(ds)
-        if accepted != str(out.file_meta.TransferSyntaxUID):
-            out.file_meta.TransferSyntaxUID = UID(accepted)
-        return out
+        # One uncompressed syntax to the other: pynetdicom re-encodes the data set itself.
+        stored = str(f.transfer_syntax_uid) in codecs.UNCOMPRESSED
+        return ds if stored else codecs.decompressed(ds)
     if accepted in codecs.LOSSLESS:
         return codecs.compressed(ds, codecs.Target(accepted), lossy_source=True)
     raise codecs.CannotCompress(f"cannot make {accepted} from {f.transfer_syntax_uid}")

@@ -179,18 +179,14 @@ class Matcher:
         with db.read(self.engine) as conn:
             for start in range(0, len(uids), 500):
                 part = uids[start : start + 500]
-                found.update(
-                    conn.execute(
-                        select(ris_exams.c.study_instance_uid, ris_exams.c.department).where(
-                            ris_exams.c.study_instance_uid.in_(part)
-                        )
-                    ).tuples()
+                scheduled = select(ris_exams.c.study_instance_uid, ris_exams.c.department).where(
+                    ris_exams.c.study_instance_uid.in_(part)
                 )
-                found.update(
-                    conn.execute(
-                        select(ris_exam_studies.c.study_instance_uid, ris_exams.c.department)
-                        .join(ris_exams, ris_exam_studies.c.exam_fk == ris_exams.c.id)
-                        .where(ris_exam_studies.c.study_instance_uid.in_(part))
-                    ).tuples()
+                linked = (
+                    select(ris_exam_studies.c.study_instance_uid, ris_exams.c.department)
+                    .join(ris_exams, ris_exam_studies.c.exam_fk == ris_exams.c.id)
+                    .where(ris_exam_studies.c.study_instance_uid.in_(part))
                 )
+                for query in (scheduled, linked):
+                    found.update({str(u): str(d or "") for u, d in conn.execute(query).all()})
         return found
