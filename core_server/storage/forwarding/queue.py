@@ -119,26 +119,31 @@ def claim_batch(
     *,
     destinations: Iterable[int] | None = None,
 ) -> list[Task]:
-    """The next due task and up to ``limit - 1`` more of its destination and study, claimed."""
+    """The next due task and up to ``limit - 1`` more of its destination and study, claimed
+    in one transaction (so that two workers do not split a study between them)."""
     where = [] if destinations is None else [tasks.c.destination_id.in_(list(destinations))]
-    first = JOBS.claim_next(engine, owner, lease, where=where)
-    if first is None:
-        return []
-    batch = [_task(first.row, first.attempt)]
     now = clock.now()
+    locking = not db.is_sqlite(engine)
     with db.write(engine) as conn:
+        query = select(tasks).where(JOBS.claimable(now), *where).order_by(tasks.c.id).limit(1)
+        if locking:
+            query = query.with_for_update(skip_locked=True)
+        first = conn.execute(query).first()
+        if first is None or not JOBS.claim(conn, first.id, owner, lease, first.attempts):
+            return []
+        batch = [_task(first, first.attempts + 1)]
         query = (
             select(tasks)
             .where(
                 JOBS.claimable(now),
-                tasks.c.destination_id == first.row.destination_id,
-                tasks.c.study_instance_uid == first.row.study_instance_uid,
-                tasks.c.id != first.row.id,
+                tasks.c.destination_id == first.destination_id,
+                tasks.c.study_instance_uid == first.study_instance_uid,
+                tasks.c.id != first.id,
             )
             .order_by(tasks.c.id)
             .limit(limit - 1)
         )
-        if not db.is_sqlite(engine):
+        if locking:
             query = query.with_for_update(skip_locked=True)
         for row in conn.execute(query).all():
             if JOBS.claim(conn, row.id, owner, lease, row.attempts):
