@@ -11,7 +11,9 @@ sums the scrapes (the usual way), the core does not.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -49,12 +51,47 @@ HTTP_REQUEST_DURATION = Histogram(
     registry=None,
 )
 
+# The storage lifecycle (docs/storage.md, "Metrics").
+RECALLED_OBJECTS = Counter(
+    "pacs_storage_recalled_objects",
+    "Objects brought back online from another storage area, by outcome (done, failed)",
+    ["outcome"],
+    registry=None,
+)
+# Buckets from 0.1 s (one object from a NAS) to 300 s (a large study from a slow store).
+RECALL_DURATION = Histogram(
+    "pacs_storage_recall_duration_seconds",
+    "Time to bring one study's objects back online (one recall)",
+    buckets=(0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
+    registry=None,
+)
+COMPRESSION_SAVED_BYTES = Counter(
+    "pacs_compression_saved_bytes",
+    "Bytes the compression rules saved on the online area (old size minus new size)",
+    registry=None,
+)
+# Durable task counts, read from the database when Prometheus scrapes (see count_at_scrape).
+COMPRESSION_JOBS = Gauge(
+    "pacs_compression_jobs", "Compression jobs by status", ["status"], registry=None
+)
+STORAGE_RULE_TASKS = Gauge(
+    "pacs_storage_rule_tasks",
+    "Storage rule tasks (copy, move, delete) by state",
+    ["state"],
+    registry=None,
+)
+
 PROCESS_METRICS = (
     INSTANCES_STORED,
     STORED_BYTES,
     DICOM_ASSOCIATIONS,
     DICOM_ASSOCIATIONS_ACTIVE,
     HTTP_REQUEST_DURATION,
+    RECALLED_OBJECTS,
+    RECALL_DURATION,
+    COMPRESSION_SAVED_BYTES,
+    COMPRESSION_JOBS,
+    STORAGE_RULE_TASKS,
 )
 
 
@@ -84,6 +121,55 @@ def association_opened(path: str) -> None:
 
 def association_closed() -> None:
     DICOM_ASSOCIATIONS_ACTIVE.dec()
+
+
+def recalled(done: int, failed: int, seconds: float) -> None:
+    """One study's recall: how many objects came back, how many failed, how long it took."""
+    RECALLED_OBJECTS.labels("done").inc(done)
+    if failed:
+        RECALLED_OBJECTS.labels("failed").inc(failed)
+    RECALL_DURATION.observe(seconds)
+
+
+def compression_saved(old_size: int, new_size: int) -> None:
+    COMPRESSION_SAVED_BYTES.inc(max(0, old_size - new_size))
+
+
+class _Cached:
+    """A reader's answer kept for a second: one scrape reads each label's value from one
+    query, not one query per label."""
+
+    def __init__(self, reader: Callable[[], dict[str, int]]) -> None:
+        self.reader = reader
+        self._lock = threading.Lock()
+        self._at = -1e12
+        self._value: dict[str, int] = {}
+
+    def get(self, label: str) -> float:
+        with self._lock:
+            if time.monotonic() - self._at > 1.0:
+                try:
+                    self._value = self.reader()
+                except Exception:  # a scrape never fails on a database hiccup
+                    self._value = {}
+                self._at = time.monotonic()
+            return float(self._value.get(label, 0))
+
+
+def count_at_scrape(
+    gauge: Gauge, labels: tuple[str, ...], reader: Callable[[], dict[str, int]]
+) -> None:
+    """The gauge's values for ``labels`` come from ``reader()`` (label -> count) when
+    Prometheus scrapes, so they are never older than the scrape and nothing ticks for them.
+    The part that owns the counts installs its reader at start (the last one installed wins:
+    one core per process)."""
+    cached = _Cached(reader)
+    for label in labels:
+        gauge.labels(label).set_function(_reading(cached, label))
+
+
+def _reading(cached: _Cached, label: str) -> Callable[[], float]:
+    return lambda: cached.get(label)
 
 
 def register_process_metrics(registry: CollectorRegistry) -> None:

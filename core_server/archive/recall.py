@@ -7,12 +7,13 @@ study's state: ``retrieving``, then ``done`` or ``failed``."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from sqlalchemy import Engine
 
-from core_server import db
+from core_server import db, metrics
 from core_server.archive import copies as c
 from core_server.archive.areas import OfflineSet
 from core_server.archive.areas.registry import Areas
@@ -22,6 +23,7 @@ from core_server.refusals import Refusal
 log = logging.getLogger(__name__)
 TOPIC = "archive.recall"
 WORKERS = 16
+PROGRESS_EVERY = 1.0  # seconds between "retrieving n/N" events of one recall
 
 
 def restore(engine: Engine, registry: Areas, sop_uid: str, *, force: bool = False) -> bool:
@@ -60,13 +62,18 @@ def recall(
     _say(bus, study_instance_uid, "retrieving", len(missing), 0)
     failures: list[Exception] = []
     done = 0
+    started = told = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(missing)))) as pool:
         futures = [pool.submit(restore, engine, registry, uid) for uid in missing]
-        for future in futures:
+        for future in as_completed(futures):
             try:
                 done += int(future.result())
             except Exception as e:  # every object gets its try
                 failures.append(e)
+            if time.monotonic() - told >= PROGRESS_EVERY and done < len(missing):
+                told = time.monotonic()  # "retrieving n/N" for the UI, once a second at most
+                _say(bus, study_instance_uid, "retrieving", len(missing), done)
+    metrics.recalled(done, len(failures), time.monotonic() - started)
     if failures:
         log.warning(
             "recall of %s: %d of %d failed", study_instance_uid, len(failures), len(missing)

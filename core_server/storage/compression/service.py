@@ -25,7 +25,7 @@ from typing import Any
 from pydicom import dcmread
 from sqlalchemy import Engine, insert, update
 
-from core_server import clock, db, jobs
+from core_server import clock, db, jobs, metrics
 from core_server.archive import recompress
 from core_server.archive.storage import StorageArea
 from core_server.periodic import Periodic
@@ -39,6 +39,7 @@ QUEUE = jobs.Jobs(compression_jobs, claimed="running")
 RETRY = jobs.Retry(first=30, longest=3600, max_attempts=5)
 LEASE = timedelta(minutes=10)
 DONE, LEFT = "done", "left"
+STATES = (jobs.PENDING, "running", DONE, LEFT, jobs.DEAD)  # the jobs' statuses, for metrics
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Compression:
         self._looked_at = 0.0
 
     def start(self) -> None:
+        metrics.count_at_scrape(metrics.COMPRESSION_JOBS, STATES, self.counts)
         recompress.recover(self.engine, self.storage)
         QUEUE.release_gone(self.engine)
         self.worker.start()
@@ -166,6 +168,8 @@ class Compression:
                     next_attempt_at=now,
                 )
             )
+        self._maybe_due = True  # a job is due now: the worker looks at once, not in a minute
+        self.worker.wake()
 
     def run_one(self) -> bool:
         """Claim one due job and carry it out; False when none is due."""
@@ -221,6 +225,7 @@ class Compression:
                 new_size=replaced.new_size,
                 finished_at=clock.now(),
             )
+            metrics.compression_saved(replaced.old_size, replaced.new_size)
         return True
 
     def counts(self) -> dict[str, int]:

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, update
 from sqlalchemy.exc import IntegrityError
 
-from core_server import clock, db, jobs
+from core_server import clock, db, jobs, metrics
 from core_server.archive import Archive
 from core_server.events import EventBus
 from core_server.periodic import Periodic
@@ -75,6 +75,11 @@ class RulesRunner:
         self.bus.subscribe(RETRIEVED, self.on_read)
 
     def start(self) -> None:
+        metrics.count_at_scrape(
+            metrics.STORAGE_RULE_TASKS,
+            runner_tasks.STATES,
+            lambda: runner_tasks.counts(self.engine),
+        )
         released = runner_tasks.QUEUE.release_gone(self.engine)
         if released:
             log.warning("storage rules: %d task(s) a stopped core held are due again", released)

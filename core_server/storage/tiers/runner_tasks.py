@@ -155,9 +155,12 @@ def run_one(engine: Engine, registry: Areas, owner: str, *, urgent_only: bool) -
     return row
 
 
+STATES = (jobs.PENDING, "running", DONE, jobs.DEAD)
+
+
 def counts(engine: Engine) -> dict[str, int]:
     found = QUEUE.counts(engine)
-    return {state: found.get(state, 0) for state in (jobs.PENDING, "running", DONE, jobs.DEAD)}
+    return {state: found.get(state, 0) for state in STATES}
 
 
 def pending_bytes(engine: Engine) -> int:
