@@ -53,12 +53,18 @@ async function loadDestinations() {
       answer.textContent = result.ok ? t("storage.forwarding.page.answers") : t("storage.forwarding.page.no_answer", { error: result.error });
       answer.dataset.ok = String(result.ok);
     });
+    const toggle = button(d.enabled ? "storage.forwarding.page.disable" : "storage.forwarding.page.enable", async () => {
+      await api(`${BASE}/destinations/${d.id}`, { method: "PUT", json: { enabled: !d.enabled } });
+      await loadAll();
+    });
+    toggle.classList.add("toggle");
     const drop = button("storage.forwarding.page.delete", async () => {
       await api(`${BASE}/destinations/${d.id}`, { method: "DELETE" });
       await loadAll();
     });
     const row = el("tr", { className: "destination" }, text(d.name), text(t(`storage.forwarding.kind.${d.kind}`)),
-      text(address(d)), text(yes(d.commitment)), text(yes(d.enabled)), el("td", { className: "actions" }, test, drop), answer);
+      text(address(d)), text(yes(d.commitment)), el("td", { className: "enabled", textContent: yes(d.enabled) }),
+      el("td", { className: "actions" }, test, toggle, drop), answer);
     row.dataset.id = d.id;
     return row;
   }));
@@ -86,6 +92,11 @@ async function loadRules() {
       answer.dataset.queued = String(result.queued);
       await loadQueue();
     });
+    const toggle = button(r.enabled ? "storage.forwarding.page.disable" : "storage.forwarding.page.enable", async () => {
+      await api(`${BASE}/rules/${r.id}`, { method: "PUT", json: { enabled: !r.enabled } });
+      await loadRules();
+    });
+    toggle.classList.add("toggle");
     const drop = button("storage.forwarding.page.delete", async () => {
       await api(`${BASE}/rules/${r.id}`, { method: "DELETE" });
       await loadRules();
@@ -93,7 +104,7 @@ async function loadRules() {
     const on = [r.on_new && t("storage.forwarding.page.on_new"), r.on_changed && t("storage.forwarding.page.on_changed")];
     return el("tr", { className: "rule" }, text(r.name + (r.enabled ? "" : ` (${t("storage.forwarding.page.disabled")})`)),
       text(names[r.destination_id] || r.destination_id), text(conditions(r)), text(on.filter(Boolean).join(", ")),
-      el("td", { className: "actions" }, apply, drop), answer);
+      el("td", { className: "actions" }, apply, toggle, drop), answer);
   }));
 }
 

@@ -1,7 +1,8 @@
 """The forwarding page in headless Chromium, in Chinese: an admin adds a DICOM destination
-with the form and tests it (a real pynetdicom peer answers the C-ECHO), adds a rule for CT
-and applies it to the stored study (its objects queued, the queue's counts show them), sees a
-dead task's last error appear in the tasks table (polled) and re-queues it."""
+with the form and tests it (a real pynetdicom peer answers the C-ECHO), adds a rule for CT,
+applies it to the stored study (its objects queued, the queue's counts show them) and
+disables it, sees a dead task's last error appear in the tasks table (polled) and re-queues
+it."""
 
 from __future__ import annotations
 
@@ -89,6 +90,9 @@ def test_destination_rule_dead_task_and_requeue_in_the_page(
     expect(rule.locator(".answer")).to_have_attribute("data-queued", "2", timeout=WAIT)
     pending = page.locator(f"#queue tr[data-id='{destination_id}'] td[data-state=pending]")
     expect(pending).to_contain_text("2", timeout=WAIT)
+    rule.get_by_role("button", name="停用").click()  # saved by PUT, shown on the row
+    expect(rule).to_contain_text("已停用", timeout=WAIT)
+    expect(rule.get_by_role("button", name="启用")).to_be_visible()
 
     (task,) = queue.claim_batch(
         engine, "test", timedelta(minutes=5), 1, destinations=[destination_id]
