@@ -94,13 +94,18 @@ def _failed(answer: httpx.Response) -> dict[str, str]:
 
 
 def probe(d: Destination) -> str | None:
-    """An HTTP OPTIONS request to the STOW-RS URL: None when the server answers (any status
-    but an authentication refusal or a server error), else what went wrong."""
+    """A STOW-RS request holding no object: the server checks the credentials and the path,
+    then refuses the empty request (400 or 409, or 200 with nothing stored): None for that,
+    else what went wrong (refused credentials, no such path, a server error, no answer)."""
+    boundary = uuid.uuid4().hex
+    content_type = f'multipart/related; type="application/dicom"; boundary={boundary}'
     with _client(d) as client:
         try:
-            answer = client.request("OPTIONS", d.url)
+            answer = client.post(
+                d.url, content=f"--{boundary}--\r\n", headers={"Content-Type": content_type}
+            )
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"
-    if answer.status_code in (401, 403) or answer.status_code >= 500:
-        return f"HTTP {answer.status_code} {answer.reason_phrase}"
-    return None
+    if answer.status_code in (200, 202, 204, 400, 409, 415):
+        return None
+    return f"HTTP {answer.status_code} {answer.reason_phrase}"
