@@ -98,7 +98,7 @@ def test_enabled_flags_and_new_or_changed(source: Source) -> None:
     on = dicom_destination(source.engine, 1, name="on")
     off = dicom_destination(source.engine, 2, name="off", enabled=False)
     to_off = rule_to(source.engine, off, name="to-off")
-    disabled = rule_to(source.engine, on, name="disabled", enabled=False)
+    rule_to(source.engine, on, name="disabled", enabled=False)
     changes_only = rule_to(source.engine, on, name="changes", on_new=False)
     source.service.matcher.forget()
 
