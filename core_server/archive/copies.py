@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from core_server import clock, db
 from core_server.archive import tables as t
@@ -159,6 +159,64 @@ def not_online(engine: Engine, sop_uids: Iterable[str]) -> set[str]:
                 ).scalars()
             )
     return gone
+
+
+def count_not_online(engine: Engine) -> int:
+    n = at.archive_not_online
+    with db.read(engine) as conn:
+        return int(conn.execute(select(func.count()).select_from(n)).scalar_one())
+
+
+def studies_not_online(engine: Engine, study_uids: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """For those of these studies with objects whose online file is gone ("nearline"): study
+    -> (objects, objects online). Studies wholly online are left out."""
+    i, s, st, n = t.instances, t.series, t.studies, at.archive_not_online
+    found: dict[str, tuple[int, int]] = {}
+    with db.read(engine) as conn:
+        for batch in _chunks(study_uids):
+            rows = conn.execute(
+                select(
+                    st.c.study_instance_uid, func.count(i.c.id), func.count(n.c.sop_instance_uid)
+                )
+                .select_from(
+                    st.join(s, s.c.study_fk == st.c.id)
+                    .join(i, i.c.series_fk == s.c.id)
+                    .outerjoin(n, n.c.sop_instance_uid == i.c.sop_instance_uid)
+                )
+                .where(st.c.study_instance_uid.in_(batch))
+                .group_by(st.c.study_instance_uid)
+                .having(func.count(n.c.sop_instance_uid) > 0)
+            )
+            for uid, objects, gone in rows:
+                found[uid] = (int(objects), int(objects) - int(gone))
+    return found
+
+
+@dataclass(frozen=True)
+class Held:
+    """What one area (or one offline set of it) holds, from the index."""
+
+    area: str
+    volume: str
+    copies: int
+    verified: int
+    bytes: int
+
+
+def held(engine: Engine) -> list[Held]:
+    """Copies per area and offline set: how many, how many verified, their bytes."""
+    c = at.archive_copies
+    with db.read(engine) as conn:
+        rows = conn.execute(
+            select(
+                c.c.area,
+                c.c.volume,
+                func.count(),
+                func.count(c.c.verified_at),
+                func.coalesce(func.sum(c.c.size), 0),
+            ).group_by(c.c.area, c.c.volume)
+        ).all()
+    return [Held(a, v or "", int(n), int(ok), int(size)) for a, v, n, ok, size in rows]
 
 
 def ordered(registry: Areas, copies: Iterable[Copy]) -> list[Copy]:

@@ -4,6 +4,7 @@ objects have copies, a study's recall in the background, the consistency check."
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
@@ -51,6 +52,35 @@ class Tiers:
     def list_areas(self) -> list[dict[str, object]]:
         return [self.online_area()] + [s.public() for s in self.areas.specs()]
 
+    def usage(self) -> list[dict[str, object]]:
+        """Each area with what it holds (copies, verified, bytes; the online area's disk and
+        objects), an offline area's sets with whether each is there to read (mounted)."""
+        held = c.held(self.engine)
+        root = self.archive.storage.root
+        disk = shutil.disk_usage(root if root.exists() else root.parent)
+        online = {
+            **self.online_area(),
+            "objects": self.archive.count("IMAGE", {}),
+            "not_online": c.count_not_online(self.engine),
+            "disk_used": disk.used,
+            "disk_total": disk.total,
+        }
+        found: list[dict[str, object]] = [online]
+        for spec in self.areas.specs():
+            mine = [h for h in held if h.area == spec.name]
+            entry: dict[str, object] = {
+                **spec.public(),
+                "copies": sum(h.copies for h in mine),
+                "verified": sum(h.verified for h in mine),
+                "bytes": sum(h.bytes for h in mine),
+            }
+            if spec.kind == "offline":
+                label = spec.label or "SET-0001"
+                labels = sorted({h.volume for h in mine if h.volume} | {label})
+                entry["sets"] = [_set(spec.location, x, label, mine) for x in labels]
+            found.append(entry)
+        return found
+
     def create_area(self, values: dict[str, Any]) -> dict[str, object]:
         unknown = set(values) - _SPEC_FIELDS
         if unknown:
@@ -97,6 +127,17 @@ class Tiers:
             ],
         }
 
+    def nearline(self, study_uids: list[str]) -> dict[str, dict[str, object]]:
+        """Of these studies, those not wholly online: objects, how many online, the last
+        recall event (the study list shows them as nearline or "retrieving n/N")."""
+        found = c.studies_not_online(self.engine, study_uids)
+        with self._lock:
+            recalls = {uid: self._recalls.get(uid) for uid in found}
+        return {
+            uid: {"objects": objects, "online": online, "recall": recalls[uid]}
+            for uid, (objects, online) in found.items()
+        }
+
     def recall_study(self, study_uid: str) -> dict[str, object]:
         """Start bringing a study back online; the answer says how many objects come back
         (0: all online already) and ``archive.recall`` events follow its progress."""
@@ -137,6 +178,22 @@ class Tiers:
     def stop(self) -> None:
         self.check.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _set(location: str, label: str, current: str, held: list[c.Held]) -> dict[str, object]:
+    """One offline set: its copies, whether it is the one being filled, sealed, and there
+    (``present``: its folder is mounted under the area's location, so it can be read)."""
+    from core_server.archive.areas import offline
+
+    folder = Path(location) / label
+    return {
+        "label": label,
+        "current": label == current,
+        "copies": sum(h.copies for h in held if h.volume == label),
+        "bytes": sum(h.bytes for h in held if h.volume == label),
+        "sealed": (folder / offline.MANIFEST).exists(),
+        "present": folder.is_dir(),
+    }
 
 
 def seal_set(service: Tiers, name: str, next_label: str) -> dict[str, object]:

@@ -14,7 +14,7 @@ from core_server import auth
 from core_server.refusals import Conflict
 from core_server.storage.tiers.areas_service import Tiers, seal_set
 from core_server.web.security import require
-from core_server.web.storage import routes_tiers_rules
+from core_server.web.storage import pages_tiers_areas, pages_tiers_retrieve, routes_tiers_rules
 
 router = APIRouter(prefix="/api/storage", tags=["storage"])
 Admin = Annotated[auth.User, Depends(require("admin"))]
@@ -82,6 +82,12 @@ def list_areas(request: Request, _: Admin) -> list[dict[str, object]]:
     return tiers(request).list_areas()
 
 
+@router.get("/areas/usage")
+def areas_usage(request: Request, _: Admin) -> list[dict[str, object]]:
+    """The areas with what each holds (copies, verified, bytes; offline sets, mounted or not)."""
+    return tiers(request).usage()
+
+
 @router.post("/areas", status_code=201)
 def create_area(request: Request, body: AreaBody, _: Admin) -> dict[str, object]:
     return tiers(request).create_area(body.model_dump())
@@ -106,6 +112,17 @@ def seal(request: Request, name: str, body: SealBody, _: Admin) -> dict[str, obj
 @router.get("/studies/{study_instance_uid}/copies")
 def study_copies(request: Request, study_instance_uid: str, _: Reader) -> dict[str, object]:
     return tiers(request).study_copies(study_instance_uid)
+
+
+class StudiesBody(BaseModel):
+    study_instance_uids: list[Annotated[str, Field(max_length=64)]] = Field(max_length=500)
+
+
+@router.post("/studies/nearline")
+def nearline(request: Request, body: StudiesBody, _: Reader) -> dict[str, object]:
+    """Of the studies named (a page of the study list), those whose objects are not all
+    online, with their last recall: ``{"studies": {uid: {objects, online, recall}}}``."""
+    return {"studies": tiers(request).nearline(body.study_instance_uids)}
 
 
 @router.post("/recall", status_code=202)
@@ -146,3 +163,5 @@ def install(app: FastAPI) -> None:
     """Include this part's routers."""
     app.include_router(router)
     routes_tiers_rules.install(app)  # the lifecycle rules (helper B, docs/storage-rules.md)
+    pages_tiers_retrieve.install(app)  # "retrieving n/N", then the viewer
+    pages_tiers_areas.install(app)  # the areas admin page

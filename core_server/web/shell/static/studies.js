@@ -5,6 +5,7 @@ import { api, busy } from "/static/shared/api.js";
 import { dicomDate, hospitalDate } from "/static/shared/dates.js";
 import { el } from "/static/shared/dom.js";
 import { t } from "/static/shared/i18n.js";
+import { openUrl, showNearline } from "/static/storage/tiers_retrieving.js";
 
 const PAGE = 50;
 const form = document.getElementById("study-search");
@@ -30,8 +31,9 @@ function sex(code) {
   return { M: t("web.studies.sex_m"), F: t("web.studies.sex_f"), O: t("web.studies.sex_o") }[code] || "";
 }
 
+// The viewer, or the "retrieving" page for a study whose online copy is gone (nearline).
 function viewerUrl(study) {
-  return "/viewer?StudyInstanceUIDs=" + encodeURIComponent(study.study_instance_uid);
+  return openUrl(study.study_instance_uid);
 }
 
 function openStudy(study) {
@@ -95,6 +97,7 @@ async function search() {
   try {
     const answer = await api("/api/studies?" + params);
     rows.replaceChildren(...answer.studies.map(row));
+    showNearline(rows);
     const first = answer.total ? offset + 1 : 0;
     const last = offset + answer.studies.length;
     document.getElementById("page-info").textContent = answer.total

@@ -1,0 +1,47 @@
+"""The "retrieving" page (``/storage/retrieve?study=UID``): the study list opens a nearline
+study here; the page asks for its recall, shows "retrieving n/N" from the ``archive.recall``
+events of ``/api/ws``, then goes on to the viewer (docs/storage-tiers.md, "Recall and the UI")."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import Response
+
+from core_server import auth
+from core_server.web.security import require_page
+from core_server.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+# The roles that open images (routes_tiers.READERS; not imported, to keep the modules apart).
+ReaderPage = Annotated[
+    auth.User,
+    Depends(
+        require_page(
+            "admin",
+            "registrar",
+            "technician",
+            "reporting_doctor",
+            "reviewing_doctor",
+            "department_head",
+            "clinician",
+        )
+    ),
+]
+
+
+@router.get("/storage/retrieve")
+def retrieve_page(
+    request: Request, user: ReaderPage, study: Annotated[str, Query(max_length=64)] = ""
+) -> Response:
+    return render(
+        request,
+        "storage/tiers_retrieve.html",
+        {"study": study},
+        i18n_prefixes=("storage.tiers.retrieve.",),
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
