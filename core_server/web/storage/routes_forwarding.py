@@ -17,6 +17,7 @@ from sqlalchemy import Engine, String, Table
 from core_server import auth
 from core_server.refusals import Invalid, Refusal
 from core_server.storage.forwarding import config
+from core_server.storage.forwarding.service import Forwarding
 from core_server.storage.forwarding.tables import forwarding_destinations, forwarding_rules
 from core_server.web.security import require
 
@@ -71,10 +72,15 @@ def engine_of(request: Request) -> Engine:
     return found
 
 
-def service_of(request: Request) -> Any:
-    """The running forwarding service (``lifecycle.forwarding``), or a 503."""
+def running(request: Request) -> Forwarding | None:
     lifecycle = request.app.state.ctx.lifecycle
-    service = lifecycle.forwarding if lifecycle is not None else None
+    service: Forwarding | None = lifecycle.forwarding if lifecycle is not None else None
+    return service
+
+
+def service_of(request: Request) -> Forwarding:
+    """The running forwarding service (``lifecycle.forwarding``), or a 503."""
+    service = running(request)
     if service is None:
         raise Refusal("storage.forwarding.not_running", 503)
     return service
@@ -83,8 +89,7 @@ def service_of(request: Request) -> Any:
 def woken(request: Request, *, configured: bool = False) -> None:
     """Nudge the workers (a re-queued task, a destination or rule changed) when they run;
     after a change of the configuration the rules' matcher forgets its cached rules."""
-    lifecycle = request.app.state.ctx.lifecycle
-    service = lifecycle.forwarding if lifecycle is not None else None
+    service = running(request)
     if service is None:
         return
     if configured:
@@ -177,7 +182,7 @@ def apply_rule(request: Request, _: Admin, rule_id: int) -> dict[str, Any]:
     """Queue the studies already stored that the rule matches; how many objects."""
     service = service_of(request)
     config.rule(engine_of(request), rule_id)  # an unknown id is a 404
-    queued = int(service.apply_rule(rule_id))
+    queued = service.apply_rule(rule_id)
     return {"id": rule_id, "queued": queued}
 
 
