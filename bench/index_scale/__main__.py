@@ -1,0 +1,81 @@
+"""``python -m bench.index_scale build|queries|ingest`` (see ``docs/index-scale.md``).
+
+# the index, once (reused by later runs; a bigger --instances grows it)
+nice -n 19 ionice -c3 .venv/bin/python -m bench.index_scale build --instances 1000000
+# the query set through a running core, with the plans
+.venv/bin/python -m bench.index_scale queries --out bench/results/index-1m.json
+# the C-STORE rate on that database (and on an empty one with --database index_empty)
+.venv/bin/python -m bench.index_scale ingest --out bench/results/ingest-1m.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from bench.index_scale import cluster as pg
+from bench.index_scale import fill, queries, run
+from core_server import clock
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.index_scale", description=__doc__)
+    parser.add_argument("action", choices=("build", "queries", "ingest"))
+    parser.add_argument("--cluster-dir", type=Path, default=pg.DEFAULT_DIR)
+    parser.add_argument("--database", default="index_scale")
+    parser.add_argument("--instances", type=int, default=1_000_000, help="build: index size")
+    parser.add_argument("--years", type=int, default=3, help="build: the studies' period")
+    parser.add_argument("--day", default="", help="the worklist's day, YYYY-MM-DD (today)")
+    parser.add_argument("--repetitions", type=int, default=100)
+    parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per kind")
+    parser.add_argument("--only", default="", help="queries: kinds whose name contains this")
+    parser.add_argument("--store", type=int, default=400, help="ingest: instances sent")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    day = date.fromisoformat(args.day) if args.day else clock.today()
+    cluster = pg.PersistentCluster(args.cluster_dir)
+    cluster.start()
+    try:
+        url = cluster.ensure_database(args.database)
+        result = _act(args, cluster, url, day)
+    finally:
+        cluster.stop()
+    text = json.dumps(result, indent=2, ensure_ascii=False, default=str)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n", encoding="utf-8")
+    print(text if args.action != "queries" else json.dumps(result["timings"], indent=1))
+    return 0
+
+
+def _act(args: argparse.Namespace, cluster: pg.PersistentCluster, url: str, day: date) -> Any:
+    if args.action == "build":
+        report = fill.fill(url, args.instances, years=args.years, day=day)
+        return report.__dict__
+    if args.action == "ingest":
+        from bench.index_scale import ingest
+
+        return ingest.measure(url, args.store)
+    keys = queries.sample(url, day)
+    kinds = [k for k in queries.kinds(keys) if args.only in k.name]
+    with run.running_core(url) as core:
+        timings = run.time_kinds(core, kinds, args.repetitions, args.time_limit)
+        plans = run.explain(cluster, core, kinds)
+    return {"counts": _counts(url), "timings": timings, "plans": plans}
+
+
+def _counts(url: str) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        return {
+            table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
+            for table in fill.TABLES
+        }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
