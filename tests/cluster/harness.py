@@ -142,7 +142,22 @@ class CoreNode:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=30)
 
+    def migrate(self) -> None:
+        """``core-server db migrate`` with this node's settings (a rolling upgrade's step)."""
+        subprocess.run(
+            [
+                str(Path(sys.executable).parent / "core-server"),
+                "db",
+                "migrate",
+                f"--data-dir={self.data_dir}",
+                f"--database-url={self.database_url}",
+            ],
+            check=True,
+            capture_output=True,
+        )
+
     def stop(self) -> None:
+        """SIGTERM: the core's own orderly shutdown."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -227,9 +242,16 @@ class Haproxy:
         rows = self.servers()
         return {rows[(b, server)]["status"].split()[0] for b in BACKENDS}
 
-    def sessions(self, server: str) -> dict[str, int]:
+    def sessions(self, server: str, column: str = "stot") -> dict[str, int]:
+        """Sessions of ``server`` per backend: ``stot`` ever sent, ``scur`` open now."""
         rows = self.servers()
-        return {b: int(rows[(b, server)]["stot"]) for b in BACKENDS}
+        return {b: int(rows[(b, server)][column]) for b in BACKENDS}
+
+    def set_state(self, server: str, state: str) -> None:
+        """``drain`` (no new sessions, the open ones go on) or ``ready``, in every backend."""
+        for backend in BACKENDS:
+            answer = self.command(f"set server {backend}/{server} state {state}")
+            assert not answer.strip(), answer
 
 
 class Cluster:

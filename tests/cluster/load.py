@@ -136,7 +136,9 @@ class His(Sender):
         raise AssertionError(f"order {number} never acknowledged")
 
 
-def retried(client: httpx.Client, path: str, body: dict[str, Any]) -> httpx.Response:
+def retried(
+    sender: Sender, client: httpx.Client, path: str, body: dict[str, Any]
+) -> httpx.Response:
     """A POST resent with the same Idempotency-Key while the answer is lost (a node died:
     HAProxy's 502/503, or the connection)."""
     key = str(uuid.uuid4())
@@ -148,6 +150,7 @@ def retried(client: httpx.Client, path: str, body: dict[str, Any]) -> httpx.Resp
                 return answer
         except httpx.TransportError:
             pass
+        sender.failures += 1
         time.sleep(RETRY_PAUSE)
     raise AssertionError(f"POST {path} never answered")
 
@@ -166,9 +169,9 @@ class Caller(Sender):
             time.sleep(0.05)
             return
         _, accession = self.his.acknowledged[self.done]
-        answer = retried(self.client, "/api/queueing/check-in", {"accession": accession})
+        answer = retried(self, self.client, "/api/queueing/check-in", {"accession": accession})
         assert answer.status_code in (200, 201), answer.text
-        answer = retried(self.client, "/api/queueing/rooms/US1/call-next", {})
+        answer = retried(self, self.client, "/api/queueing/rooms/US1/call-next", {})
         assert answer.status_code == 200, answer.text
         self.called.append(answer.json()["ticket"]["id"])
         self.done += 1
