@@ -14,6 +14,8 @@ The API the lifecycle parts call (``registry`` is ``Archive.areas``, an
   their areas first with ``recheck``); False, and nothing changed, otherwise.
 - ``not_online(engine, sop_uids) -> set[str]``: which of them have no online file.
 - ``recall(engine, registry, sop_uids) -> int`` (in :mod:`core_server.archive.recall`).
+- ``drop_copy(engine, registry, sop_uid, area) -> str``: erase one copy, never the last
+  of an object not online (the rules' retention).
 - ``forget(engine, registry, sop_uids) -> int``: erase every other-area copy (the recycle
   bin's erase calls it).
 
@@ -366,6 +368,29 @@ def drop_online(
             )
         registry.online.remove(entry.path)
     return True
+
+
+def drop_copy(engine: Engine, registry: Areas, sop_uid: str, area: str) -> str:
+    """Erase the object's copy on ``area`` (the rules' copy retention), never its last one:
+    the object must be online or keep another verified copy. The index row goes before the
+    file, so a crash leaves at worst an unindexed file on the area, never an index entry
+    without its file. Returns a note ("" when erased)."""
+    with lock_of(sop_uid):
+        held = copies_of(engine, sop_uid)
+        mine = [c for c in held if c.area == area]
+        if not mine:
+            return "no copy there any more"
+        others = [c for c in held if c.area != area and c.verified]
+        if not_online(engine, [sop_uid]) and not others:
+            return "kept: the only copy of an object not online"
+        c = at.archive_copies
+        with db.write(engine) as conn:
+            conn.execute(delete(c).where((c.c.sop_instance_uid == sop_uid) & (c.c.area == area)))
+        try:
+            registry.get(area).delete(mine[0].key)
+        except (AreaError, OSError, NotFound) as e:
+            log.warning("copy %s on %s unindexed but not erased: %s", mine[0].key, area, e)
+    return ""
 
 
 def mark_online(conn: Connection, sop_uid: str, size: int, transfer_syntax_uid: str) -> None:

@@ -21,8 +21,7 @@ from sqlalchemy import Engine, func, insert, select
 
 from core_server import clock, db, jobs
 from core_server.archive import copies
-from core_server.archive.areas import AreaError, OfflineSet
-from core_server.archive.areas import tables as at
+from core_server.archive.areas import OfflineSet
 from core_server.archive.areas.registry import Areas
 from core_server.refusals import Conflict, NotFound
 from core_server.storage.tiers import rules_select
@@ -97,32 +96,8 @@ def execute(engine: Engine, registry: Areas, row: Any) -> str:
             raise NotYet(f"fewer than {row.min_verified} verified copies elsewhere")
         return ""
     if row.kind == "delete_copy":
-        return drop_copy(engine, registry, uid, area)
+        return copies.drop_copy(engine, registry, uid, area)
     raise Conflict("storage.rules.task_kind", kind=row.kind)
-
-
-def drop_copy(engine: Engine, registry: Areas, sop_uid: str, area: str) -> str:
-    """Erase the object's copy on ``area`` (retention), never its last one: the object must
-    be online or keep another verified copy. The index row goes before the file, so a crash
-    leaves at worst an unindexed file on the area, never an index entry without its file.
-
-    (The tiers API has no single-copy erase yet; this is the one write this part makes to
-    ``archive_copies``.)"""
-    with copies.lock_of(sop_uid):
-        mine = [c for c in copies.copies_of(engine, sop_uid) if c.area == area]
-        if not mine:
-            return "no copy there any more"
-        others = [c for c in copies.copies_of(engine, sop_uid) if c.area != area and c.verified]
-        if copies.not_online(engine, [sop_uid]) and not others:
-            return "kept: the only copy of an object not online"
-        c = at.archive_copies
-        with db.write(engine) as conn:
-            conn.execute(c.delete().where((c.c.sop_instance_uid == sop_uid) & (c.c.area == area)))
-        try:
-            registry.get(area).delete(mine[0].key)
-        except (AreaError, OSError, NotFound) as e:
-            log.warning("copy %s on %s unindexed but not erased: %s", mine[0].key, area, e)
-    return ""
 
 
 def run_one(engine: Engine, registry: Areas, owner: str, *, urgent_only: bool) -> Any | None:
