@@ -6,6 +6,11 @@ A round that raises is logged and the next round runs as planned; ``stop`` wakes
 once and waits for the round under way to finish. ``wake`` runs the next round now (a job
 queued, a print asked for) instead of at the end of the interval; ``at_start`` runs the first
 round as soon as the thread starts.
+
+``cluster=engine`` makes the round once in the cluster (``docs/cluster-state.md``): on
+PostgreSQL the node that takes the ticker's advisory lock runs it and the others skip it (and
+a scheduled round is skipped when another node began one within most of the interval); work
+already claimed row by row (durable jobs) and per-node work leave it out.
 """
 
 from __future__ import annotations
@@ -14,17 +19,28 @@ import logging
 import threading
 from collections.abc import Callable
 
+from sqlalchemy import Engine
+
+from core_server.cluster.once import ClusterOnce
+
 log = logging.getLogger(__name__)
 
 
 class Periodic:
     def __init__(
-        self, name: str, interval: float, task: Callable[[], object], *, at_start: bool = False
+        self,
+        name: str,
+        interval: float,
+        task: Callable[[], object],
+        *,
+        at_start: bool = False,
+        cluster: Engine | None = None,
     ) -> None:
         self.name = name
         self.interval = interval
         self.task = task
         self.at_start = at_start
+        self.once = ClusterOnce(cluster, name) if cluster is not None else None
         self._stop = threading.Event()
         self._woken = threading.Event()
         self._thread: threading.Thread | None = None
@@ -59,18 +75,23 @@ class Periodic:
             self._thread = None
         self._stop.clear()  # rounds run by hand (tests, the CLI) still go on
 
-    def run_once(self) -> None:
+    def run_once(self, *, scheduled: bool = False) -> None:
+        """One round now (``scheduled``: the timer's, which a cluster-once ticker skips when
+        another node ran one lately)."""
         try:
-            self.task()
+            if self.once is None:
+                self.task()
+            else:
+                self.once.run(self.task, interval=self.interval if scheduled else None)
         except Exception:
             log.exception("%s: a round failed; the next runs in %.0f s", self.name, self.interval)
 
     def _run(self) -> None:
         if self.at_start:
-            self.run_once()
+            self.run_once(scheduled=True)
         while not self._stop.is_set():
-            self._woken.wait(self.interval)
+            woken = self._woken.wait(self.interval)
             self._woken.clear()
             if self._stop.is_set():
                 break
-            self.run_once()
+            self.run_once(scheduled=not woken)

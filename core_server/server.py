@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from core_server import atna, auth, clock, db, dicomweb, storage, tls
+from core_server import atna, auth, clock, cluster, db, dicomweb, storage, tls
 from core_server.archive import Archive
 from core_server.dicom import DicomServer
 from core_server.events import EventBus
@@ -57,6 +57,7 @@ class Core:
     monitoring: Monitoring | None = None
     tls_renewal: Renewal | None = None
     lifecycle: storage.Lifecycle | None = None  # tiers, compression, forwarding, ...
+    relay: cluster.Relay | None = None  # the bus across nodes (docs/cluster-state.md)
 
 
 def build_core(settings: Settings) -> Core:
@@ -133,6 +134,7 @@ def create_app(settings: Settings) -> FastAPI:
     ctx.on_startup += [core.dicom.start, workers.start]
     ctx.on_shutdown += [workers.stop, core.dicom.stop]
     ctx.on_shutdown.append(core.engine.dispose)
+    core.relay = cluster.install(core.engine, core.bus, ctx.on_startup, ctx.on_shutdown)
     if core.queueing is not None:
         ctx.queueing = core.queueing
         ctx.on_startup.append(core.queueing.start_background)

@@ -46,7 +46,7 @@ class AtnaSender:
         self.settle = timedelta(0) if db.is_sqlite(engine) else timedelta(seconds=5)
         self.failures = 0
         self.next_try: datetime | None = None
-        self.ticker = Periodic("atna-sender", interval, self.tick)
+        self.ticker = Periodic("atna-sender", interval, self.tick, cluster=engine)
 
     def start(self) -> None:
         self._audit("application.start")

@@ -83,4 +83,4 @@ class Housekeeping:
 
 def ticker(housekeeping: Housekeeping) -> Periodic:
     """The thread that runs the housekeeping (started and stopped with the HL7 service)."""
-    return Periodic("hl7-housekeeping", TICK_SECONDS, housekeeping)
+    return Periodic("hl7-housekeeping", TICK_SECONDS, housekeeping, cluster=housekeeping.engine)

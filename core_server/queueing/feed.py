@@ -3,9 +3,11 @@
 A writer of this process hands its committed events over at once (the bus, after the commit):
 when they follow the last delivered one they go straight to the listeners, without a database
 read. Otherwise (another writer's commit came first, or other core processes wrote: they share
-the database, not the in-process bus) the feed's thread reads the journal after the last event
-it delivered, when woken and every ``poll_seconds``. Listeners get events strictly in sequence
-order, each once.
+the database) the feed's thread reads the journal after the last event it delivered, when
+woken and every ``poll_seconds``. Another node's commit wakes it too: the feed hears the
+journal topic with ``remote=True``, so the cluster relay hands it the other nodes' commits
+(``docs/cluster-state.md``) within milliseconds instead of the next poll. Listeners get events
+strictly in sequence order, each once.
 """
 
 from __future__ import annotations
@@ -37,10 +39,13 @@ class EventFeed:
         self._lock = threading.Lock()
         self._delivering = threading.Lock()  # one deliverer at a time keeps the order
         self.delivered = 0
-        bus.subscribe(TOPIC, self._on_commit)
+        bus.subscribe(TOPIC, self._on_commit, remote=True)
 
     def _on_commit(self, _topic: str, payload: dict[str, Any]) -> None:
         events: list[Event] = payload.get("events") or []
+        if events and not isinstance(events[0], Event):  # another node's: read the journal
+            self._ticker.wake()
+            return
         with self._delivering:
             if self._ticker.running and events and events[0].seq == self.delivered + 1:
                 self._hand_out(events)

@@ -93,7 +93,7 @@ class Housekeeping(ServiceBase):
         """The live event feed and the ticker."""
         self.feed.start()
         self._ticks = 0
-        self._ticker = Periodic("queue-ticker", interval, self.tick)
+        self._ticker = Periodic("queue-ticker", interval, self.tick, cluster=self.engine)
         self._ticker.start()
 
     def stop_background(self) -> None:

@@ -264,7 +264,7 @@ class CriticalValues(ServiceBase):
 
     def start_background(self, interval: float = TICK_SECONDS) -> None:
         if self._ticker is None:
-            self._ticker = Periodic("reporting-ticker", interval, self.tick)
+            self._ticker = Periodic("reporting-ticker", interval, self.tick, cluster=self.engine)
         self._ticker.start()
 
     def stop_background(self) -> None:

@@ -35,7 +35,7 @@ class Statistics:
     def __init__(self, engine: Engine, hospital_name: str = "") -> None:
         self.engine = engine
         self.hospital_name = hospital_name
-        self._ticker = Periodic("statistics-facts", TICK_SECONDS, self.catch_up)
+        self._ticker = Periodic("statistics-facts", TICK_SECONDS, self.catch_up, cluster=engine)
 
     def catch_up(self) -> int:
         """The facts table brought up to date with the histories (exams re-derived)."""

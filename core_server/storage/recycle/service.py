@@ -46,7 +46,9 @@ class RecycleBin:
         self.engine = engine
         self.archive = archive
         self.bus = bus
-        self.ticker = Periodic("recycle-erase", interval, self.erase_due, at_start=True)
+        self.ticker = Periodic(
+            "recycle-erase", interval, self.erase_due, at_start=True, cluster=engine
+        )
         bus.subscribe("archive.instance_stored", self.on_stored)
 
     def start(self) -> None:

@@ -22,7 +22,7 @@ class Checker:
         self.areas = areas
         self.sample = sample
         self._running = threading.Lock()
-        self.ticker = Periodic("storage-check", INTERVAL, self._daily)
+        self.ticker = Periodic("storage-check", INTERVAL, self._daily, cluster=engine)
 
     def run(self, *, sample: int | None, repair: bool) -> check.Report:
         """One check now (``sample`` None: every object); refused while one runs here."""

@@ -1,0 +1,92 @@
+"""Two whole cores on one PostgreSQL database and one storage path, as two cluster nodes: a
+call made on one node reaches a display connected to the other through the relay (the feed's
+own poll set to an hour, so only the relay's wake can deliver it), and sign-in backoff counted
+on one node holds on the other."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.sync.client import connect
+
+from core_server import auth
+from core_server.auth import signin
+from tests.conftest import RunningCore
+from tests.core_server.queueing.test_api import enrol, key, order_exam, setup_ct
+from tests.core_server.queueing.test_websocket import receive, until, ws_url
+from tests.postgres import Cluster
+
+
+@pytest.fixture(scope="module")
+def nodes(
+    postgres: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RunningCore, RunningCore]]:
+    url = postgres.new_database()
+    shared: Path = tmp_path_factory.mktemp("shared-storage")
+    a, b = (
+        RunningCore(tmp_path_factory.mktemp(f"node-{n}"), url, storage_path=shared) for n in "ab"
+    )
+    a.start()  # one after the other: both would also migrate together (test_migrate_once)
+    b.start()
+    for node in (a, b):  # only a wake from the relay delivers within the test's time
+        node.core.queueing.feed._ticker.interval = 3600
+    yield a, b
+    b.stop()
+    a.stop()
+
+
+def test_a_call_on_one_node_reaches_a_display_on_the_other(
+    nodes: tuple[RunningCore, RunningCore],
+) -> None:
+    a, b = nodes
+    setup_ct(a)
+    for n in range(2):
+        order_exam(a, f"X{n:03d}", f"跨节点{n}")
+        with b.api() as admin:
+            answer = admin.post("/api/queueing/check-in", json={"barcode": f"X{n:03d}"})
+            assert answer.status_code == 201, answer.text
+    caller = enrol(a, "ct1-caller", "caller", room="CT1")  # its key works on every node
+    on_b = httpx.Client(base_url=b.base_url, headers=dict(caller.headers))
+    on_a = httpx.Client(base_url=a.base_url, headers=dict(caller.headers))
+    screen = enrol(b, "hall-screen", "screen", screen="1F")
+    screen_key = screen.headers["Authorization"].split()[1]
+    with connect(ws_url(a, screen_key)) as display_a, connect(ws_url(b, screen_key)) as display_b:
+        assert receive(display_a)["type"] == receive(display_b)["type"] == "hello"
+        called = on_b.post("/api/queueing/rooms/CT1/call-next", headers=key())
+        assert called.status_code == 200, called.text
+        event = until(display_a, "ticket.called")  # called on B, shown by A
+        assert event["payload"]["ticket_id"] == called.json()["ticket"]["id"]
+        assert until(display_b, "ticket.called")["seq"] == event["seq"]
+        again = on_a.post("/api/queueing/rooms/CT1/call-next", headers=key())
+        assert again.status_code == 200, again.text
+        seen = until(display_b, "ticket.called")  # and the other way round
+        assert seen["payload"]["ticket_id"] == again.json()["ticket"]["id"]
+        assert seen["seq"] > event["seq"]
+    assert a.core.relay is not None and a.core.relay.received >= 1
+    assert b.core.relay is not None and b.core.relay.received >= 1
+
+
+def test_sign_in_backoff_counted_on_one_node_holds_on_the_other(
+    nodes: tuple[RunningCore, RunningCore],
+) -> None:
+    a, b = nodes
+    auth.create_user(a.core.engine, "reg9", "registrar-pass-9", "registrar")
+    for _ in range(signin.ACCOUNT_FREE_FAILURES):
+        bad = httpx.post(
+            a.base_url + "/api/auth/token", data={"username": "reg9", "password": "wrong"}
+        )
+        assert bad.status_code == 401
+    slowed = httpx.post(
+        b.base_url + "/api/auth/token", data={"username": "reg9", "password": "registrar-pass-9"}
+    )
+    assert slowed.status_code == 429
+    # Slowed (the account's backoff) or locked (this account from this address): both read
+    # the failures node A wrote to the audit trail.
+    assert slowed.json()["detail"]["code"] in {"auth.signin.throttled", "auth.signin.locked"}
+    other = httpx.post(
+        b.base_url + "/api/auth/token", data={"username": "admin", "password": "wrong"}
+    )
+    assert other.status_code == 401  # another account from the same address is not held
