@@ -12,14 +12,16 @@ is an adapter this layer may not import).
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydicom import Dataset, dcmread
 from pydicom.uid import UID, generate_uid
-from pynetdicom import AE, evt
+from pynetdicom import AE, _config, evt
 from pynetdicom.sop_class import StorageCommitmentPushModel, Verification  # type: ignore
 
 from core_server.archive import InstanceFile
@@ -27,6 +29,9 @@ from core_server.storage.compression import codecs
 from core_server.storage.forwarding.delivery import Delivery
 
 log = logging.getLogger(__name__)
+# A file sent as stored goes from its path in chunks, never decoded and re-encoded (this
+# changes only send_c_store calls given a path; the core makes none elsewhere).
+_config.STORE_SEND_CHUNKED_DATASET = True
 COMMITMENT_INSTANCE = UID("1.2.840.10008.1.20.1.1")  # the well-known Storage Commitment SOP
 TIMEOUT = 30.0  # seconds: connect, each answer
 MAX_CONTEXTS = 127  # 128 in all, one kept for storage commitment
@@ -51,6 +56,13 @@ def _ae(peer: Peer) -> Any:
     return ae
 
 
+def _nodelay(event: Any) -> None:
+    # Nagle would hold each small DIMSE message (a C-STORE's command, its answer) ~40 ms.
+    sock = getattr(getattr(event.assoc.dul, "socket", None), "socket", None)
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def _associate(ae: Any, peer: Peer, handlers: list[Any] | None = None) -> Any:
     tls_args = (peer.tls, "") if peer.tls is not None else None
     assoc = ae.associate(
@@ -58,7 +70,7 @@ def _associate(ae: Any, peer: Peer, handlers: list[Any] | None = None) -> Any:
         peer.port,
         ae_title=peer.ae_title,
         tls_args=tls_args,
-        evt_handlers=handlers or [],
+        evt_handlers=[(evt.EVT_CONN_OPEN, _nodelay), *(handlers or [])],
     )
     if not assoc.is_established:
         why = "rejected" if assoc.is_rejected else "aborted" if assoc.is_aborted else "failed"
@@ -95,11 +107,12 @@ def proposals(files: list[InstanceFile]) -> dict[str, list[str]]:
     return dict(list(wanted.items())[:MAX_CONTEXTS])
 
 
-def _for_peer(f: InstanceFile, accepted: str) -> Dataset:
-    """The object in the syntax the peer took for its class (raises CannotCompress)."""
-    ds = dcmread(f.path)
+def _for_peer(f: InstanceFile, accepted: str) -> Dataset | Path:
+    """The object in the syntax the peer took for its class: its file when that is the stored
+    one (raises CannotCompress)."""
     if accepted == str(f.transfer_syntax_uid):
-        return ds
+        return Path(f.path)
+    ds = dcmread(f.path)
     if accepted in codecs.UNCOMPRESSED:
         # One uncompressed syntax to the other: pynetdicom re-encodes the data set itself.
         stored = str(f.transfer_syntax_uid) in codecs.UNCOMPRESSED

@@ -163,7 +163,7 @@ class Forwarding:
             except Exception as exc:
                 log.warning("forwarding to %s: %s", d.name, exc)
                 delivery = Delivery(error=f"{type(exc).__name__}: {exc}")
-        outcome = {t.sop_instance_uid: self._record(t, delivery, missing) for t in batch}
+        outcome = self._recorded(batch, delivery, missing)
         log.info(
             "forwarding to %s: %d task(s): %s",
             d.name,
@@ -216,31 +216,38 @@ class Forwarding:
             commit_wait=self.commit_wait,
         )
 
-    def _record(self, task: Task, delivery: Delivery, missing: set[str]) -> str:
+    def _recorded(self, batch: list[Task], delivery: Delivery, missing: set[str]) -> dict[str, str]:
+        """Each task's outcome recorded: the stored ones in one transaction, failures one by
+        one with their back-off. SOP instance -> status."""
+        outcome: dict[str, str] = {}
+        for status, names in ((queue.COMMITTED, delivery.committed), (queue.SENT, delivery.sent)):
+            done = [
+                t
+                for t in batch
+                if t.sop_instance_uid in names
+                and t.sop_instance_uid not in outcome
+                and t.sop_instance_uid not in missing
+                and t.sop_instance_uid not in delivery.failed
+            ]
+            queue.record_done(self.engine, done, self.owner, status, delivery.transaction_uid)
+            outcome.update((t.sop_instance_uid, status) for t in done)
+        for task in batch:
+            if task.sop_instance_uid not in outcome:
+                outcome[task.sop_instance_uid] = self._failed(task, delivery, missing)
+        return outcome
+
+    def _failed(self, task: Task, delivery: Delivery, missing: set[str]) -> str:
         uid = task.sop_instance_uid
-
-        def outcome(status: str, error: str = "", give_up: bool = False) -> str:
-            return queue.record(
-                self.engine,
-                task,
-                self.owner,
-                self.retry,
-                status=status,
-                error=error,
-                transaction_uid=delivery.transaction_uid,
-                give_up=give_up,
-            )
-
         if uid in missing:
-            return outcome("failed", "no longer in the archive (deleted or rejected)", True)
-        if uid in delivery.committed:
-            return outcome(queue.COMMITTED)
-        if uid in delivery.failed:
+            error, final = "no longer in the archive (deleted or rejected)", True
+        elif uid in delivery.failed:
             error, final = delivery.failed[uid]
-            return outcome("failed", error, final)
-        if uid in delivery.sent:
-            return outcome(queue.SENT)
-        return outcome("failed", delivery.error or "not sent (the association ended first)")
+        else:
+            error = delivery.error or "not sent (the association ended first)"
+            final = False
+        return queue.record(
+            self.engine, task, self.owner, self.retry, status="failed", error=error, give_up=final
+        )
 
     # storage commitment answered later
     def on_report(self, transaction_uid: str, committed: list[str], failed: list[str]) -> int:
