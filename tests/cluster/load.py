@@ -56,9 +56,12 @@ class Modality(Sender):
     """C-STORE through HAProxy, up to ``per_association`` objects per association; an
     object counts as stored only when its C-STORE answered Success (0x0000)."""
 
-    def __init__(self, name: str, host: str, port: int, per_association: int = 5) -> None:
+    def __init__(
+        self, name: str, host: str, port: int, per_association: int = 5, pause: float = 0.05
+    ) -> None:
         super().__init__(name)
         self.host, self.port, self.per_association = host, port, per_association
+        self.pause = pause  # between objects: a modality's pace, leaving CPU to the rest
         self.ae = AE(ae_title=name[:16])
         self.ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
         self.ae.acse_timeout = self.ae.dimse_timeout = self.ae.network_timeout = 30
@@ -96,6 +99,7 @@ class Modality(Sender):
                     return
                 self.stored.append(ds.SOPInstanceUID)
                 self.pending.pop(0)
+                time.sleep(self.pause)
         finally:
             if assoc.is_established:
                 assoc.release()
