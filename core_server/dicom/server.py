@@ -104,11 +104,13 @@ class DicomServer:
         self.threaded: ThreadedPath | None = None
 
     def start(self) -> None:
+        self.reporter = Reporter(self.engine, self.ae_title, self.tls_files)
+        self.reporter.start()  # reports owed, whichever node was asked (docs/cluster-state.md)
         self.threaded = ThreadedPath(
             self.ae,
             self.handlers,
             self.archive.incoming,
-            Reporter(self.engine, self.ae_title, self.tls_files),
+            self.reporter,
             (self.host, self.port),
             self.printing,
         )
@@ -133,6 +135,7 @@ class DicomServer:
         if self.threaded is not None:
             self.threaded.close()
             self.threaded = None
+            self.reporter.stop()
 
     @property
     def running(self) -> bool:

@@ -1,20 +1,32 @@
 """Two whole cores on one PostgreSQL database and one storage path, as two cluster nodes: a
 call made on one node reaches a display connected to the other through the relay (the feed's
-own poll set to an hour, so only the relay's wake can deliver it), and sign-in backoff counted
-on one node holds on the other."""
+own poll set to an hour, so only the relay's wake can deliver it), sign-in backoff counted
+on one node holds on the other, and a storage commitment report owed by a node that died is
+sent by a live one."""
 
 from __future__ import annotations
 
+import queue
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from pydicom import Dataset
+from pydicom.uid import CTImageStorage, generate_uid
+from pynetdicom import AE, evt
+from pynetdicom.sop_class import StorageCommitmentPushModel
+from sqlalchemy import select, update
 from websockets.sync.client import connect
 
-from core_server import auth
+from core_server import auth, clock, db
 from core_server.auth import signin
-from tests.conftest import RunningCore
+from core_server.dicom import commitment_jobs as owed
+from tests.conftest import RunningCore, free_port
+from tests.core_server.dicom.clients import nodelay
+from tests.core_server.dicom.test_commitment import Report, receiver
 from tests.core_server.queueing.test_api import enrol, key, order_exam, setup_ct
 from tests.core_server.queueing.test_websocket import receive, until, ws_url
 from tests.postgres import Cluster
@@ -90,3 +102,53 @@ def test_sign_in_backoff_counted_on_one_node_holds_on_the_other(
         b.base_url + "/api/auth/token", data={"username": "admin", "password": "wrong"}
     )
     assert other.status_code == 401  # another account from the same address is not held
+
+
+def test_a_commitment_report_owed_by_a_dead_node_is_sent_by_another(
+    nodes: tuple[RunningCore, RunningCore],
+) -> None:
+    a, _ = nodes
+    reports: queue.Queue[Report] = queue.Queue()
+    ae = AE(ae_title="MODALITY")
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+    ae.add_supported_context(StorageCommitmentPushModel, scu_role=True, scp_role=True)
+    port = free_port()
+    server = ae.start_server(
+        ("127.0.0.1", port),
+        block=False,
+        evt_handlers=[(evt.EVT_CONN_OPEN, nodelay), (evt.EVT_N_EVENT_REPORT, receiver(reports))],
+    )
+    a.register("MODALITY", port=port)
+    found = Dataset()
+    found.TransactionUID = generate_uid()
+    found.RetrieveAETitle = a.ae_title
+    item = Dataset()
+    item.ReferencedSOPClassUID, item.ReferencedSOPInstanceUID = CTImageStorage, generate_uid()
+    found.FailedSOPSequence = [item]
+    engine = a.core.engine
+    # A node took the N-ACTION, wrote the report's row and died before sending it.
+    job_id = owed.owe(engine, "MODALITY", found, 2, owner="gone-host:4242:0")
+    with db.write(engine) as conn:
+        conn.execute(
+            update(owed.commitment_reports)
+            .where(owed.commitment_reports.c.id == job_id)
+            .values(claimed_until=clock.now() - timedelta(seconds=1))  # its lease ran out
+        )
+    try:
+        report = reports.get(timeout=60)  # a live node's runner took the row over
+        assert report.event_type == 2
+        assert report.dataset.TransactionUID == found.TransactionUID
+        assert report.calling_ae_title == a.ae_title
+        deadline = time.monotonic() + 30  # recorded once the association is released
+        while True:
+            with db.read(engine) as conn:
+                row = conn.execute(
+                    select(owed.commitment_reports).where(owed.commitment_reports.c.id == job_id)
+                ).one()
+            if row.status == owed.SENT or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert row.status == owed.SENT and row.attempts == 2
+        assert reports.empty()  # sent once, not by both nodes
+    finally:
+        server.shutdown()
