@@ -59,6 +59,8 @@ class Frontends:
     stats_socket: Path = Path("/run/haproxy/admin.sock")
     stats_bind: str | None = "127.0.0.1:8404"
     log: str = "/dev/log local0"
+    # The HIS addresses that may reach the MLLP ports (see _source_rule); () : anyone.
+    hl7_sources: tuple[str, ...] = ()
     extra_global: list[str] = field(default_factory=list)
 
 
@@ -85,6 +87,7 @@ def render(nodes: list[Node], front: Frontends) -> str:
             front.bind,
             front.hl7,
             [(n, n.hl7) for n in nodes],
+            front.hl7_sources,
         )
     )
     if front.tls_passthrough:
@@ -106,6 +109,7 @@ def render(nodes: list[Node], front: Frontends) -> str:
                 front.bind,
                 front.hl7_tls,
                 [(n, n.hl7_tls) for n in nodes],
+                front.hl7_sources,
             )
         )
     if front.stats_bind:
@@ -200,8 +204,27 @@ def _http(nodes: list[Node], front: Frontends) -> str:
     return "\n".join(lines)
 
 
+def _source_rule(sources: tuple[str, ...] | None) -> list[str]:
+    """Behind HAProxy the core sees HAProxy's address as every HIS's: its HL7 allow-list can
+    only go by MSH-3/MSH-4 then, so the addresses are checked here, before the node."""
+    if sources is None:
+        return []
+    if not sources:
+        return [
+            "    # Only the HIS may connect: --hl7-source ADDRESS/NET renders",
+            "    # tcp-request connection reject unless { src 10.1.0.0/16 }",
+        ]
+    return [f"    tcp-request connection reject unless {{ src {' '.join(sources)} }}"]
+
+
 def _tcp(
-    name: str, what: str, idle: int, bind: str, port: int, servers: list[tuple[Node, int]]
+    name: str,
+    what: str,
+    idle: int,
+    bind: str,
+    port: int,
+    servers: list[tuple[Node, int]],
+    sources: tuple[str, ...] | None = None,
 ) -> str:
     lines = [
         f"# {what}.",
@@ -209,6 +232,7 @@ def _tcp(
         "    mode tcp",
         "    option tcplog",
         f"    bind {bind}:{port}",
+        *_source_rule(sources),
         "    balance leastconn",
         f"    # An open association or MLLP connection may idle this long ({idle} s).",
         f"    timeout client {idle}s",
@@ -285,6 +309,12 @@ def add(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="DICOM TLS and MLLP TLS frontends passed through to the nodes",
     )
+    leaf.add_argument(
+        "--hl7-source",
+        action="append",
+        default=[],
+        help="address or network of a HIS that may use the MLLP ports (repeat)",
+    )
     leaf.add_argument("--stats-socket", type=Path, default=Path("/run/haproxy/admin.sock"))
     leaf.add_argument("--output", type=Path, help="write here instead of standard output")
 
@@ -295,6 +325,7 @@ def run(args: argparse.Namespace) -> int:
         tls_pem=args.tls_pem,
         tls_passthrough=args.tls_passthrough,
         stats_socket=args.stats_socket,
+        hl7_sources=tuple(args.hl7_source),
     )
     text = render(args.node, front)
     if args.output is None:

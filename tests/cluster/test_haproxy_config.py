@@ -67,6 +67,21 @@ def test_every_backend_is_checked_on_healthz_of_the_same_node(tmp_path: Path) ->
     assert "pacs_dicom_tls" not in text
 
 
+def test_only_the_his_reaches_the_mllp_ports(tmp_path: Path) -> None:
+    """The nodes see HAProxy's address for every HIS, so HAProxy checks the source."""
+    front = Frontends(
+        stats_socket=tmp_path / "s.sock",
+        log="stdout local0",
+        tls_passthrough=True,
+        hl7_sources=("10.1.0.0/16", "192.168.5.7"),
+    )
+    text = render([Node("a", "10.1.0.1")], front)
+    assert haproxy_check(text, tmp_path).returncode == 0
+    rule = "tcp-request connection reject unless { src 10.1.0.0/16 192.168.5.7 }"
+    assert text.count(rule) == 2  # MLLP and MLLP over TLS, not DICOM
+    assert text.index(rule) > text.index("listen pacs_hl7")
+
+
 def test_node_option_is_parsed() -> None:
     assert parse_node("core1=10.0.0.11") == Node("core1", "10.0.0.11")
     assert parse_node("core2=10.0.0.12:8081,104,2575") == Node("core2", "10.0.0.12", 8081, 104)

@@ -1,0 +1,189 @@
+"""1 node vs 3 nodes behind HAProxy on this machine (issue 16): C-STORE and QIDO-RS.
+
+Each size gets a fresh cluster from tests/cluster/harness.py (nodes on 127.0.0.2-4, one
+PostgreSQL database of the tests' throwaway server, one shared storage folder, Debian's
+HAProxy on 127.0.0.1 with the rendered configuration). Measured, in this order:
+
+- C-STORE through HAProxy: dcmtk ``storescu`` with ``--associations`` processes at once
+  (bench.measure.store), the bench corpus' 512x512 CT/MR slices (~525 kB);
+- with one node, the same on the node's own port (a second corpus set): HAProxy's cost;
+- QIDO-RS through HAProxy: ``--clients`` threads, each ``--queries`` study/series/instance
+  searches (by PatientID, by date range, a study's series, a series' instances).
+
+CPU is read from /proc for every node and HAProxy. Results as JSON (``--out``) and a table.
+
+    .venv/bin/python -m bench.cluster                      # 200 instances, sizes 1 and 3
+    .venv/bin/python -m bench.cluster --instances 400 --sizes 1,2,3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.corpus import Corpus, load_or_make
+from bench.measure import store
+from bench.procs import cpu_seconds
+from bench.servers import Target
+from tests.cluster.harness import Cluster
+from tests.postgres import Cluster as Postgres
+
+STORE_TIMEOUT = 900.0
+
+
+def _cpu(cluster: Cluster) -> dict[str, float]:
+    pids = {n.name: n.process.pid for n in cluster.nodes if n.process is not None}
+    if cluster.haproxy.process is not None:
+        pids["haproxy"] = cluster.haproxy.process.pid
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
+def _with_cpu(cluster: Cluster, work: Any) -> dict[str, Any]:
+    before = _cpu(cluster)
+    result = dict(work())
+    after = _cpu(cluster)
+    used = {name: round(after[name] - before[name], 2) for name in after}
+    result["cpu_s"] = used
+    result["nodes_cpu_s"] = round(sum(v for k, v in used.items() if k != "haproxy"), 2)
+    return result
+
+
+def _queries(corpus: Corpus) -> list[str]:
+    paths = []
+    for study in corpus.set("a").studies:
+        paths += [
+            f"/dicom-web/studies?PatientID={study.patient_id}",
+            f"/dicom-web/studies?StudyDate={study.study_date}-{study.study_date}&ModalitiesInStudy={study.modality}",
+            f"/dicom-web/studies/{study.study_uid}/series",
+            f"/dicom-web/studies/{study.study_uid}/series/{study.series_uid}/instances?limit=50",
+        ]
+    return paths
+
+
+def qido(cluster: Cluster, paths: list[str], clients: int, per_client: int) -> dict[str, Any]:
+    """``clients`` threads at once, each ``per_client`` searches through HAProxy."""
+    times: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def client(offset: int) -> None:
+        with cluster.admin() as api:
+            for i in range(per_client):
+                path = paths[(offset + i) % len(paths)]
+                started = time.perf_counter()
+                answer = api.get(path, headers={"Accept": "application/dicom+json"})
+                took = time.perf_counter() - started
+                with lock:
+                    times.append(took)
+                    if answer.status_code not in (200, 204):
+                        errors.append(f"{path}: {answer.status_code}")
+
+    threads = [threading.Thread(target=client, args=(i * 7,)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"QIDO failed: {errors[:3]}")
+    ordered = sorted(times)
+    return {
+        "clients": clients,
+        "queries": len(times),
+        "queries_per_s": round(len(times) / elapsed, 1),
+        "p50_ms": round(1000 * statistics.median(ordered), 1),
+        "p95_ms": round(1000 * ordered[int(0.95 * (len(ordered) - 1))], 1),
+    }
+
+
+def run_size(
+    size: int, corpus: Corpus, postgres: Postgres, folder: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    cluster = Cluster(folder / f"nodes-{size}", postgres.new_database(), size=size)
+    started = time.perf_counter()
+    cluster.start()
+    result: dict[str, Any] = {"nodes": size, "start_s": round(time.perf_counter() - started, 1)}
+    try:
+        first = cluster.nodes[0]
+        assert first.process is not None
+        proxy = Target(
+            "haproxy", "PACS", "127.0.0.1", cluster.haproxy.ports.dicom, first.process.pid
+        )
+        files = corpus.set("a").files
+        result["store_via_haproxy"] = _with_cpu(
+            cluster, lambda: store(proxy, files, args.associations, STORE_TIMEOUT)
+        )
+        if size == 1:
+            direct = Target("direct", "PACS", first.address, first.ports.dicom, first.process.pid)
+            files_b = corpus.set("b").files
+            result["store_direct"] = _with_cpu(
+                cluster, lambda: store(direct, files_b, args.associations, STORE_TIMEOUT)
+            )
+        paths = _queries(corpus)
+        qido(cluster, paths, 1, 10)  # warm: connections, the first plans
+        result["qido_via_haproxy"] = _with_cpu(
+            cluster, lambda: qido(cluster, paths, args.clients, args.queries)
+        )
+    finally:
+        cluster.stop()
+    return result
+
+
+def _table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| nodes | C-STORE inst/s (MB/s) | nodes' CPU s | HAProxy CPU s | QIDO q/s | p50 | p95 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        s, q = r["store_via_haproxy"], r["qido_via_haproxy"]
+        lines.append(
+            f"| {r['nodes']} | {s['instances_per_s']} ({s['mb_per_s']}) | {s['nodes_cpu_s']}"
+            f" | {s['cpu_s'].get('haproxy', 0)} | {q['queries_per_s']} | {q['p50_ms']} ms"
+            f" | {q['p95_ms']} ms |"
+        )
+        if "store_direct" in r:
+            d = r["store_direct"]
+            lines.append(
+                f"| {r['nodes']}, direct (no HAProxy) | {d['instances_per_s']} ({d['mb_per_s']})"
+                f" | {d['nodes_cpu_s']} | - | - | - | - |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.cluster", description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1,3", help="cluster sizes to measure (max 3)")
+    parser.add_argument("--instances", type=int, default=200, help="instances per corpus set")
+    parser.add_argument("--associations", type=int, default=4, help="storescu at once")
+    parser.add_argument("--clients", type=int, default=4, help="QIDO client threads")
+    parser.add_argument("--queries", type=int, default=100, help="QIDO searches per client")
+    parser.add_argument("--corpus-dir", type=Path, default=Path("/tmp/archive-bench-corpus"))
+    parser.add_argument("--out", type=Path, help="JSON results")
+    args = parser.parse_args(argv)
+    corpus = load_or_make(args.corpus_dir, args.instances)
+    postgres = Postgres()
+    postgres.start()
+    results = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-cluster-") as folder:
+            for size in (int(s) for s in args.sizes.split(",")):
+                results.append(run_size(size, corpus, postgres, Path(folder), args))
+                print(json.dumps(results[-1]), flush=True)
+    finally:
+        postgres.stop()
+    print(_table(results))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
