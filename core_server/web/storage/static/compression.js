@@ -25,7 +25,9 @@ function row(rule) {
     try { await api(`${BASE}/rules/${rule.id}`, { method: "DELETE" }); await load(); } catch (e) { showError(errorBox, e); }
   }));
   const syntax = names[rule.transfer_syntax_uid] || rule.transfer_syntax_uid;
-  return el("tr", { dataset: { rule: rule.id } },
+  const tr = el("tr", {});
+  tr.dataset.rule = rule.id; // dataset has only a getter: el() cannot assign it
+  tr.append(
     el("td", { textContent: rule.position }),
     el("td", { textContent: rule.name }),
     el("td", { textContent: t(`storage.compression.trigger.${rule.trigger}`) }),
@@ -33,6 +35,7 @@ function row(rule) {
     el("td", { textContent: rule.lossy ? `${syntax} (${rule.ratio}:1)` : syntax }),
     el("td", {}, enabled),
     el("td", {}, remove));
+  return tr;
 }
 
 async function save(rule, change) {
