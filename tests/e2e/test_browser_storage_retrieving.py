@@ -119,3 +119,17 @@ def test_nearline_study_is_retrieved_from_the_list(
     expect(popup.locator("#viewer")).to_have_text("viewer")
     assert copies.not_online(archive.engine, uids) == set()
     guard.assert_clean()
+
+
+def test_a_registrar_reaches_the_import_page_from_registration(
+    browser: Browser,  # noqa: F811
+    core: RunningCore,
+) -> None:
+    """The import page is a registrar's too: linked from the registration page (a seventh
+    header link would fold the registrar's work menu)."""
+    auth.create_user(core.core.engine, "desk", PASSWORD, "registrar")
+    page, guard = open_page(browser, core.base_url, "/ris/register", "desk", PASSWORD)
+    page.click("#import-disc")
+    page.wait_for_url("**/storage/import")
+    expect(page.locator("h1")).to_have_text("导入外院光盘或文件")
+    guard.assert_clean()
