@@ -13,7 +13,7 @@ HAProxy on 127.0.0.1 with the rendered configuration). Measured, in this order:
 CPU is read from /proc for every node and HAProxy. Results as JSON (``--out``) and a table.
 
     .venv/bin/python -m bench.cluster                      # 200 instances, sizes 1 and 3
-    .venv/bin/python -m bench.cluster --instances 400 --sizes 1,2,3
+    .venv/bin/python -m bench.cluster --instances 400 --queries 200 --rounds 3
 """
 
 from __future__ import annotations
@@ -136,23 +136,41 @@ def run_size(
     return result
 
 
+def _median(rounds: list[dict[str, Any]], part: str, key: str) -> float:
+    return round(statistics.median(r[part][key] for r in rounds), 1)
+
+
+def _per_op(rounds: list[dict[str, Any]], part: str, count: str) -> float:
+    """The nodes' CPU per object or query, ms (median over rounds)."""
+    return round(
+        statistics.median(1000 * r[part]["nodes_cpu_s"] / r[part][count] for r in rounds), 2
+    )
+
+
 def _table(results: list[dict[str, Any]]) -> str:
+    """Medians over the rounds, one row per size (and the direct row for one node)."""
     lines = [
-        "| nodes | C-STORE inst/s (MB/s) | nodes' CPU s | HAProxy CPU s | QIDO q/s | p50 | p95 |",
-        "|---|---|---|---|---|---|---|",
+        "| nodes | C-STORE inst/s | MB/s | nodes' CPU per object | QIDO q/s | p50 | p95 |"
+        " nodes' CPU per query |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in results:
-        s, q = r["store_via_haproxy"], r["qido_via_haproxy"]
+    for size in dict.fromkeys(r["nodes"] for r in results):
+        rounds = [r for r in results if r["nodes"] == size]
         lines.append(
-            f"| {r['nodes']} | {s['instances_per_s']} ({s['mb_per_s']}) | {s['nodes_cpu_s']}"
-            f" | {s['cpu_s'].get('haproxy', 0)} | {q['queries_per_s']} | {q['p50_ms']} ms"
-            f" | {q['p95_ms']} ms |"
+            f"| {size} | {_median(rounds, 'store_via_haproxy', 'instances_per_s')}"
+            f" | {_median(rounds, 'store_via_haproxy', 'mb_per_s')}"
+            f" | {_per_op(rounds, 'store_via_haproxy', 'instances')} ms"
+            f" | {_median(rounds, 'qido_via_haproxy', 'queries_per_s')}"
+            f" | {_median(rounds, 'qido_via_haproxy', 'p50_ms')} ms"
+            f" | {_median(rounds, 'qido_via_haproxy', 'p95_ms')} ms"
+            f" | {_per_op(rounds, 'qido_via_haproxy', 'queries')} ms |"
         )
-        if "store_direct" in r:
-            d = r["store_direct"]
+        if all("store_direct" in r for r in rounds):
             lines.append(
-                f"| {r['nodes']}, direct (no HAProxy) | {d['instances_per_s']} ({d['mb_per_s']})"
-                f" | {d['nodes_cpu_s']} | - | - | - | - |"
+                f"| {size}, direct (no HAProxy)"
+                f" | {_median(rounds, 'store_direct', 'instances_per_s')}"
+                f" | {_median(rounds, 'store_direct', 'mb_per_s')}"
+                f" | {_per_op(rounds, 'store_direct', 'instances')} ms | - | - | - | - |"
             )
     return "\n".join(lines)
 
@@ -164,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--associations", type=int, default=4, help="storescu at once")
     parser.add_argument("--clients", type=int, default=4, help="QIDO client threads")
     parser.add_argument("--queries", type=int, default=100, help="QIDO searches per client")
+    parser.add_argument("--rounds", type=int, default=1, help="sizes measured in turn N times")
     parser.add_argument("--corpus-dir", type=Path, default=Path("/tmp/archive-bench-corpus"))
     parser.add_argument("--out", type=Path, help="JSON results")
     args = parser.parse_args(argv)
@@ -173,8 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     try:
         with tempfile.TemporaryDirectory(prefix="bench-cluster-") as folder:
-            for size in (int(s) for s in args.sizes.split(",")):
-                results.append(run_size(size, corpus, postgres, Path(folder), args))
+            sizes = [int(s) for s in args.sizes.split(",")] * args.rounds  # interleaved
+            for number, size in enumerate(sizes):
+                round_folder = Path(folder) / str(number)
+                results.append(run_size(size, corpus, postgres, round_folder, args))
                 print(json.dumps(results[-1]), flush=True)
     finally:
         postgres.stop()

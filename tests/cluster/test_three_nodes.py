@@ -25,6 +25,9 @@ from tests.cluster.load import Caller, Display, His, Modality
 from tests.core_server.hl7.mllp import HisListener
 from tests.postgres import Cluster as Postgres
 
+# One cluster for both tests: under `pytest -n 2 --dist loadgroup` they stay on one worker.
+pytestmark = pytest.mark.xdist_group("cluster")
+
 QUEUE_SETUP = (
     ("/api/queueing/queues", {"code": "US", "name": "超声", "department": "超声科",
                               "modality": "US", "prefix": "US"}),
