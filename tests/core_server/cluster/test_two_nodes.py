@@ -1,12 +1,15 @@
 """Two whole cores on one PostgreSQL database and one storage path, as two cluster nodes: a
 call made on one node reaches a display connected to the other through the relay (the feed's
 own poll set to an hour, so only the relay's wake can deliver it), sign-in backoff counted
-on one node holds on the other, and a storage commitment report owed by a node that died is
-sent by a live one."""
+on one node holds on the other, a study stored on one node is moved by the other to a
+destination registered on the first, and a storage commitment report owed by a node that died
+is sent by a live one."""
 
 from __future__ import annotations
 
+import os
 import queue
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -25,8 +28,10 @@ from core_server import auth, clock, db
 from core_server.auth import signin
 from core_server.dicom import commitment_jobs as owed
 from tests.conftest import RunningCore, free_port
-from tests.core_server.dicom.clients import nodelay
+from tests.core_server.cluster.conftest import migrated_database
+from tests.core_server.dicom.clients import dcmtk, keys, nodelay, peer
 from tests.core_server.dicom.test_commitment import Report, receiver
+from tests.core_server.dicom.test_retrieve import sop_uids, store_study, wait_listening
 from tests.core_server.queueing.test_api import enrol, key, order_exam, setup_ct
 from tests.core_server.queueing.test_websocket import receive, until, ws_url
 from tests.postgres import Cluster
@@ -34,9 +39,9 @@ from tests.postgres import Cluster
 
 @pytest.fixture(scope="module")
 def nodes(
-    postgres: Cluster, tmp_path_factory: pytest.TempPathFactory
+    postgres: Cluster, pg_template: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[RunningCore, RunningCore]]:
-    url = postgres.new_database()
+    url = migrated_database(postgres, pg_template)
     shared: Path = tmp_path_factory.mktemp("shared-storage")
     a, b = (
         RunningCore(tmp_path_factory.mktemp(f"node-{n}"), url, storage_path=shared) for n in "ab"
@@ -152,3 +157,40 @@ def test_a_commitment_report_owed_by_a_dead_node_is_sent_by_another(
         assert reports.empty()  # sent once, not by both nodes
     finally:
         server.shutdown()
+
+
+def test_a_study_stored_on_one_node_is_moved_by_the_other(
+    nodes: tuple[RunningCore, RunningCore], tmp_path: Path
+) -> None:
+    a, b = nodes
+    study = store_study(a, tmp_path / "objects")  # its files on the shared storage path
+    port = free_port()
+    folder = tmp_path / "dest"
+    folder.mkdir()
+    storescp = subprocess.Popen(
+        ["storescp", "-aet", "DEST", "-od", str(folder), str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TCP_NODELAY": "1"},
+    )
+    try:
+        wait_listening(port, storescp)
+        a.register("DEST", port=port)  # registered on A: the table every node reads
+        a.register("MOVESCU", allow_retrieve=True)
+        log = dcmtk(
+            "movescu",
+            "-v",
+            "-S",
+            "-aem",
+            "DEST",
+            *keys(QueryRetrieveLevel="STUDY", StudyInstanceUID=study.study),
+            *peer(b),
+            check=False,
+        ).stderr
+        assert "Received Final Move Response (Success)" in log, log
+        received = sorted(p for p in folder.iterdir() if p.is_file())
+        assert sop_uids(received) == set(study.images.values())
+    finally:
+        storescp.terminate()
+        storescp.wait(10)
