@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from bench.index_scale import cluster as pg
-from bench.index_scale import fill, queries, run
+from bench.index_scale import fill, queries, report, run
 from core_server import clock
 
 
@@ -53,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _act(args: argparse.Namespace, cluster: pg.PersistentCluster, url: str, day: date) -> Any:
     if args.action == "build":
-        report = fill.fill(url, args.instances, years=args.years, day=day)
-        return report.__dict__
+        return fill.fill(url, args.instances, years=args.years, day=day).__dict__
     if args.action == "ingest":
         from bench.index_scale import ingest
 
@@ -62,9 +62,15 @@ def _act(args: argparse.Namespace, cluster: pg.PersistentCluster, url: str, day:
     keys = queries.sample(url, day)
     kinds = [k for k in queries.kinds(keys) if args.only in k.name]
     with run.running_core(url) as core:
-        timings = run.time_kinds(core, kinds, args.repetitions, args.time_limit)
+        assert core.target is not None
+        pid = core.target.pid
+        timings = run.time_kinds(core, kinds, args.repetitions, args.time_limit, pid)
         plans = run.explain(cluster, core, kinds)
-    return {"counts": _counts(url), "timings": timings, "plans": plans}
+    for name, listed in plans.items():
+        if name in timings:
+            timings[name]["database_ms"] = report.db_ms(listed)
+    meta = {"load_average": [round(x, 2) for x in os.getloadavg()], "day": day.isoformat()}
+    return {"meta": meta, "counts": _counts(url), "timings": timings, "plans": plans}
 
 
 def _counts(url: str) -> dict[str, int]:

@@ -175,6 +175,11 @@ def kinds(keys: Keys) -> list[Kind]:
         Kind("qido_studies_by_day_and_modality", "http", FIND_GOAL,
              lambda i: ("/dicom-web/studies", {"StudyDate": day_range(i),
                                                "ModalitiesInStudy": "CT"})),
+        Kind("qido_studies_month_page", "http", FIND_GOAL,
+             lambda i: ("/dicom-web/studies", {"StudyDate": _month(_pick(k.days, i)),
+                                               "limit": "50"})),
+        Kind("qido_studies_latest_page", "http", FIND_GOAL,
+             lambda i: ("/dicom-web/studies", {"limit": "50", "offset": str(50 * (i % 3))})),
         Kind("qido_series_of_study", "http", FIND_GOAL,
              lambda i: (f"/dicom-web/studies/{_pick(k.study_uids, i)}/series", {})),
         Kind("web_list_day_page1", "http", LIST_GOAL,
@@ -190,6 +195,11 @@ def kinds(keys: Keys) -> list[Kind]:
         Kind("web_list_pinyin_initials", "http", LIST_GOAL,
              lambda i: ("/api/studies", {"q": _pick(k.initials, i)})),
     ]  # fmt: skip
+
+
+def _month(day: str) -> str:
+    """``20250314`` -> ``20250301-20250331`` (a month's range; 31 is fine for DICOM's A-B)."""
+    return f"{day[:6]}01-{day[:6]}31"
 
 
 def figures(times: list[float], counts: list[int], goal: float) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from pynetdicom.sop_class import (
 from bench.index_scale.cluster import PersistentCluster
 from bench.index_scale.queries import Kind, figures, timed
 from bench.measure import _nodelay
+from bench.procs import cpu_seconds
 from bench.servers import BENCH_AE, HOST, CoreServer, Target
 
 MODELS = {
@@ -143,15 +144,17 @@ def running_core(url: str, keep: Path | None = None) -> Iterator[Core]:
 
 
 def time_kinds(
-    core: Core | Client, kinds: list[Kind], repetitions: int, time_limit: float
+    core: Core | Client, kinds: list[Kind], repetitions: int, time_limit: float, pid: int = 0
 ) -> dict[str, Any]:
     """p50/p95 of each kind over ``repetitions`` (at most ``time_limit`` s each), one untimed
-    warm-up each."""
+    warm-up each; with the core's ``pid``, its CPU time per query (all threads: what the query
+    costs the server, whatever else the machine runs)."""
     results: dict[str, Any] = {}
     for kind in kinds:
         try:
             core.ask(kind, -1)
             times, counts = [], []
+            cpu_before = cpu_seconds(pid) if pid else 0.0
             deadline = time.monotonic() + time_limit
             for i in range(repetitions):
                 if time.monotonic() > deadline:
@@ -160,6 +163,9 @@ def time_kinds(
                 times.append(took)
                 counts.append(found)
             results[kind.name] = figures(times, counts, kind.goal_ms)
+            if pid:
+                cpu = cpu_seconds(pid) - cpu_before
+                results[kind.name]["server_cpu_ms_per_query"] = round(1000 * cpu / len(times), 2)
         except Exception as exc:  # one failed kind must not hide the others' figures
             results[kind.name] = {"error": repr(exc)}
         print(f"  {kind.name:<36} {results[kind.name]}", flush=True)

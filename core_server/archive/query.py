@@ -384,18 +384,22 @@ def _add_derived(
 
 
 def _summary_statements() -> dict[Level, Select[Any]]:
-    """Built once: the grouped statements behind the derived attributes, per owner level."""
+    """Built once: the grouped statements behind the derived attributes, per owner level.
+    Instances are counted by ``series_fk`` (never NULL on a matched row, as ``id``), which the
+    (series_fk, instance_number) index holds: an index-only scan. Counting ``id`` read every
+    instance row and made PostgreSQL plan a parallel scan of all series at 10 M instances
+    (150 ms for a day's 100 studies; 7 ms now: docs/index-scale.md)."""
     _, st, se, i = (table.c for table in _TABLES)
     ids: Any = bindparam("ids", expanding=True)
     return {
-        Level.SERIES: select(i.series_fk, func.count(i.id))
+        Level.SERIES: select(i.series_fk, func.count(i.series_fk))
         .where(i.series_fk.in_(ids))
         .group_by(i.series_fk),
-        Level.STUDY: select(se.study_fk, se.id, se.modality, func.count(i.id))
+        Level.STUDY: select(se.study_fk, se.id, se.modality, func.count(i.series_fk))
         .select_from(t.series.outerjoin(t.instances, i.series_fk == se.id))
         .where(se.study_fk.in_(ids))
         .group_by(se.study_fk, se.id, se.modality),
-        Level.PATIENT: select(st.patient_fk, st.id, se.id, func.count(i.id))
+        Level.PATIENT: select(st.patient_fk, st.id, se.id, func.count(i.series_fk))
         .select_from(
             t.studies.outerjoin(t.series, se.study_fk == st.id).outerjoin(
                 t.instances, i.series_fk == se.id

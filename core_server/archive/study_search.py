@@ -149,7 +149,8 @@ def _series_summary(conn: Any, ids: list[int]) -> dict[int, tuple[list[str], int
         return {}
     found: dict[int, tuple[list[str], int, int]] = {}
     instances = (
-        select(func.count(t.instances.c.id))
+        # series_fk, not id: the index (series_fk, instance_number) answers it alone.
+        select(func.count(t.instances.c.series_fk))
         .where(t.instances.c.series_fk == t.series.c.id)
         .scalar_subquery()
     )
