@@ -8,6 +8,7 @@ its default two workers) against one storescu association, runs interleaved, med
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import subprocess
 import sys
@@ -50,6 +51,8 @@ def forward(service: Forwarding, items: list[queue.Item]) -> float:
         pass
     elapsed = time.perf_counter() - started
     counts = queue.JOBS.counts(service.engine)
+    if counts.get("pending"):  # a failed try waits out its back-off: say why
+        print({t["last_error"] for t in queue.listed(service.engine, status="pending")})
     assert counts.get("pending", 0) == counts.get("dead", 0) == 0, counts
     return elapsed
 
@@ -60,7 +63,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--size", type=int, default=256, help="image rows = columns (16-bit)")
     parser.add_argument("--studies", type=int, default=2, help="the files split into studies")
+    parser.add_argument("--workers", type=int, default=2, help="forwarding workers")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         studies = [generate_uid() for _ in range(args.studies)]
@@ -75,7 +80,9 @@ def main() -> None:
         db.migrate(engine)
         bus = EventBus()
         archive = Archive(engine, root / "storage", bus)
-        service = Forwarding(engine, archive, bus, ae_title="SOURCE", subscribe=False)
+        service = Forwarding(
+            engine, archive, bus, ae_title="SOURCE", subscribe=False, workers=args.workers
+        )
         for path in files:
             archive.store_instance(path.read_bytes(), Origin("import"))
         port = free_port()

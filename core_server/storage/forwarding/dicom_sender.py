@@ -15,6 +15,7 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,22 @@ def send(peer: Peer, files: list[InstanceFile]) -> Delivery:
     return delivery
 
 
+def _settle(assoc: Any) -> None:
+    """Hold pynetdicom's reactor before a request: its own pause (``send_c_store`` clears a
+    checkpoint, then waits for ``_is_paused``) can see a stale flag while the reactor is just
+    leaving its wait, and the reactor then takes the response off the queue ("Received
+    unexpected C-STORE service message", then a DIMSE timeout and an abort: pynetdicom issues
+    850, 875). Waiting until the reactor thread really waits on the checkpoint closes that."""
+    checkpoint = getattr(assoc, "_reactor_checkpoint", None)
+    waiters = getattr(getattr(checkpoint, "_cond", None), "_waiters", None)
+    if checkpoint is None or waiters is None:
+        return
+    checkpoint.clear()
+    deadline = time.monotonic() + 1.0
+    while not waiters and assoc.is_established and time.monotonic() < deadline:
+        time.sleep(0.0001)
+
+
 def _store_one(
     assoc: Any, f: InstanceFile, accepted: dict[str, str], number: int, delivery: Delivery
 ) -> None:
@@ -171,6 +188,7 @@ def _store_one(
     except codecs.CannotCompress as exc:
         delivery.failed[uid] = (f"cannot transcode for the peer: {exc}", True)
         return
+    _settle(assoc)
     status = assoc.send_c_store(ds, msg_id=number % 65536)
     if not status or "Status" not in status:
         delivery.error = "no C-STORE answer (timeout or abort)"
@@ -224,6 +242,7 @@ def _commit(
             item.ReferencedSOPClassUID = f.sop_class_uid
             item.ReferencedSOPInstanceUID = f.sop_instance_uid
             request.ReferencedSOPSequence.append(item)
+    _settle(assoc)
     status, _reply = assoc.send_n_action(
         request, 1, StorageCommitmentPushModel, COMMITMENT_INSTANCE
     )
