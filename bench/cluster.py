@@ -8,7 +8,9 @@ HAProxy on 127.0.0.1 with the rendered configuration). Measured, in this order:
   (bench.measure.store), the bench corpus' 512x512 CT/MR slices (~525 kB);
 - with one node, the same on the node's own port (a second corpus set): HAProxy's cost;
 - QIDO-RS through HAProxy: ``--clients`` threads, each ``--queries`` study/series/instance
-  searches (by PatientID, by date range, a study's series, a series' instances).
+  searches (by PatientID, by date range, a study's series, a series' instances);
+- ``--calls`` queue calls made on the first node, each timed until a screen on the last node
+  receives it (the cross-node event path; with one node, in-process).
 
 CPU is read from /proc for every node and HAProxy. Results as JSON (``--out``) and a table.
 
@@ -27,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from websockets.sync.client import connect
+
 from bench.corpus import Corpus, load_or_make
 from bench.measure import store
 from bench.procs import cpu_seconds
@@ -35,6 +39,12 @@ from tests.cluster.harness import Cluster
 from tests.postgres import Cluster as Postgres
 
 STORE_TIMEOUT = 900.0
+QUEUE_SETUP = (
+    ("/api/queueing/queues", {"code": "US", "name": "超声", "department": "超声科",
+                              "modality": "US", "prefix": "US"}),
+    ("/api/queueing/rooms", {"code": "US1", "name": "超声一室", "queues": ["US"],
+                             "min_call_interval_seconds": 0}),
+)  # fmt: skip
 
 
 def _cpu(cluster: Cluster) -> dict[str, float]:
@@ -103,6 +113,63 @@ def qido(cluster: Cluster, paths: list[str], clients: int, per_client: int) -> d
     }
 
 
+def call_latency(cluster: Cluster, calls: int) -> dict[str, Any]:
+    """A call made on the first node (REST, direct) until a screen connected to the last
+    node (direct) receives its ``ticket.called``: the cross-node event path of
+    docs/cluster-state.md (with one node, the same node: the in-process path)."""
+    caller, screen = cluster.nodes[0], cluster.nodes[-1]
+    with cluster.admin(caller.url) as api:
+        for path, body in QUEUE_SETUP:
+            assert api.post(path, json=body).status_code == 201
+        seen: dict[int, float] = {}
+        ready = threading.Event()
+        stop = threading.Event()
+        token = str(api.headers["Authorization"]).split()[1]
+
+        def listen() -> None:
+            url = screen.url.replace("http", "ws") + "/api/ws"
+            with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+                ready.set()
+                while not stop.is_set():
+                    try:
+                        event = json.loads(ws.recv(timeout=0.5))
+                    except TimeoutError:
+                        continue
+                    if event["type"] == "ticket.called":
+                        seen[int(event["payload"]["ticket_id"])] = time.perf_counter()
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        ready.wait(30)
+        latencies = []
+        for i in range(calls):
+            order = {
+                "patient": {"patient_id": f"EV{i}", "name": "李^四", "id_card_number": ""},
+                "placer_order_number": f"EV-{i}",
+                "placer_application": "HIS",
+                "procedures": [{"procedure_code": "US-ABD"}],
+            }
+            answer = api.post("/api/ris/orders", json=order)
+            accession = answer.json()["exams"][0]["accession_number"]
+            api.post("/api/queueing/check-in", json={"accession": accession}).raise_for_status()
+            sent = time.perf_counter()
+            called = api.post("/api/queueing/rooms/US1/call-next", json={})
+            ticket = int(called.json()["ticket"]["id"])
+            deadline = time.monotonic() + 30
+            while ticket not in seen and time.monotonic() < deadline:
+                time.sleep(0.001)
+            latencies.append(1000 * (seen[ticket] - sent))
+        stop.set()
+        listener.join(10)
+    ordered = sorted(latencies)
+    return {
+        "calls": calls,
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 1),
+        "max_ms": round(ordered[-1], 1),
+    }
+
+
 def run_size(
     size: int, corpus: Corpus, postgres: Postgres, folder: Path, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -131,6 +198,8 @@ def run_size(
         result["qido_via_haproxy"] = _with_cpu(
             cluster, lambda: qido(cluster, paths, args.clients, args.queries)
         )
+        if args.calls:
+            result["call_to_screen"] = call_latency(cluster, args.calls)
     finally:
         cluster.stop()
     return result
@@ -147,12 +216,21 @@ def _per_op(rounds: list[dict[str, Any]], part: str, count: str) -> float:
     )
 
 
+def _calls(rounds: list[dict[str, Any]]) -> str:
+    if not all("call_to_screen" in r for r in rounds):
+        return "-"
+    return (
+        f"{_median(rounds, 'call_to_screen', 'p50_ms')} /"
+        f" {_median(rounds, 'call_to_screen', 'p95_ms')} ms"
+    )
+
+
 def _table(results: list[dict[str, Any]]) -> str:
     """Medians over the rounds, one row per size (and the direct row for one node)."""
     lines = [
         "| nodes | C-STORE inst/s | MB/s | nodes' CPU per object | QIDO q/s | p50 | p95 |"
-        " nodes' CPU per query |",
-        "|---|---|---|---|---|---|---|---|",
+        " nodes' CPU per query | call to screen p50 / p95 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for size in dict.fromkeys(r["nodes"] for r in results):
         rounds = [r for r in results if r["nodes"] == size]
@@ -163,14 +241,15 @@ def _table(results: list[dict[str, Any]]) -> str:
             f" | {_median(rounds, 'qido_via_haproxy', 'queries_per_s')}"
             f" | {_median(rounds, 'qido_via_haproxy', 'p50_ms')} ms"
             f" | {_median(rounds, 'qido_via_haproxy', 'p95_ms')} ms"
-            f" | {_per_op(rounds, 'qido_via_haproxy', 'queries')} ms |"
+            f" | {_per_op(rounds, 'qido_via_haproxy', 'queries')} ms"
+            f" | {_calls(rounds)} |"
         )
         if all("store_direct" in r for r in rounds):
             lines.append(
                 f"| {size}, direct (no HAProxy)"
                 f" | {_median(rounds, 'store_direct', 'instances_per_s')}"
                 f" | {_median(rounds, 'store_direct', 'mb_per_s')}"
-                f" | {_per_op(rounds, 'store_direct', 'instances')} ms | - | - | - | - |"
+                f" | {_per_op(rounds, 'store_direct', 'instances')} ms | - | - | - | - | - |"
             )
     return "\n".join(lines)
 
@@ -182,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--associations", type=int, default=4, help="storescu at once")
     parser.add_argument("--clients", type=int, default=4, help="QIDO client threads")
     parser.add_argument("--queries", type=int, default=100, help="QIDO searches per client")
+    parser.add_argument("--calls", type=int, default=30, help="queue calls timed to a screen")
     parser.add_argument("--rounds", type=int, default=1, help="sizes measured in turn N times")
     parser.add_argument("--corpus-dir", type=Path, default=Path("/tmp/archive-bench-corpus"))
     parser.add_argument("--out", type=Path, help="JSON results")
