@@ -21,6 +21,7 @@ CPU is read from /proc for every node and HAProxy. Results as JSON (``--out``) a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import tempfile
@@ -39,6 +40,7 @@ from tests.cluster.harness import Cluster
 from tests.postgres import Cluster as Postgres
 
 STORE_TIMEOUT = 900.0
+POSTGRES: list[Postgres] = []  # the one server of this run, for its CPU figures
 QUEUE_SETUP = (
     ("/api/queueing/queues", {"code": "US", "name": "超声", "department": "超声科",
                               "modality": "US", "prefix": "US"}),
@@ -47,20 +49,45 @@ QUEUE_SETUP = (
 )  # fmt: skip
 
 
+def _postgres_pids(postgres: Postgres) -> list[int]:
+    """The server and its backends: the postmaster (first line of postmaster.pid) and its
+    children, from /proc (the backends of connections closed since are not counted)."""
+    master = int((postgres.dir / "data" / "postmaster.pid").read_text().split()[0])
+    pids = [master]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
 def _cpu(cluster: Cluster) -> dict[str, float]:
+    """CPU seconds so far of each node, HAProxy, and each PostgreSQL process (``pg:PID``)."""
     pids = {n.name: n.process.pid for n in cluster.nodes if n.process is not None}
     if cluster.haproxy.process is not None:
         pids["haproxy"] = cluster.haproxy.process.pid
-    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+    pids.update({f"pg:{pid}": pid for pid in _postgres_pids(POSTGRES[0])})
+    used = {}
+    for name, pid in pids.items():
+        with contextlib.suppress(OSError):  # a backend that just ended
+            used[name] = cpu_seconds(pid)
+    return used
 
 
 def _with_cpu(cluster: Cluster, work: Any) -> dict[str, Any]:
     before = _cpu(cluster)
     result = dict(work())
     after = _cpu(cluster)
-    used = {name: round(after[name] - before[name], 2) for name in after}
-    result["cpu_s"] = used
-    result["nodes_cpu_s"] = round(sum(v for k, v in used.items() if k != "haproxy"), 2)
+    # A PostgreSQL backend that ended meanwhile is not counted (the pools keep theirs).
+    used = {name: after[name] - before.get(name, 0.0) for name in after}
+    result["cpu_s"] = {k: round(v, 2) for k, v in used.items() if not k.startswith("pg:")}
+    result["cpu_s"]["postgres"] = round(sum(v for k, v in used.items() if k.startswith("pg:")), 2)
+    result["nodes_cpu_s"] = round(
+        sum(v for k, v in result["cpu_s"].items() if k not in ("haproxy", "postgres")), 2
+    )
     return result
 
 
@@ -209,10 +236,14 @@ def _median(rounds: list[dict[str, Any]], part: str, key: str) -> float:
     return round(statistics.median(r[part][key] for r in rounds), 1)
 
 
-def _per_op(rounds: list[dict[str, Any]], part: str, count: str) -> float:
-    """The nodes' CPU per object or query, ms (median over rounds)."""
+def _per_op(rounds: list[dict[str, Any]], part: str, count: str, who: str = "") -> float:
+    """The nodes' (or ``who``'s) CPU per object or query, ms (median over rounds)."""
     return round(
-        statistics.median(1000 * r[part]["nodes_cpu_s"] / r[part][count] for r in rounds), 2
+        statistics.median(
+            1000 * (r[part]["cpu_s"][who] if who else r[part]["nodes_cpu_s"]) / r[part][count]
+            for r in rounds
+        ),
+        2,
     )
 
 
@@ -228,8 +259,8 @@ def _calls(rounds: list[dict[str, Any]]) -> str:
 def _table(results: list[dict[str, Any]]) -> str:
     """Medians over the rounds, one row per size (and the direct row for one node)."""
     lines = [
-        "| nodes | C-STORE inst/s | MB/s | nodes' CPU per object | QIDO q/s | p50 | p95 |"
-        " nodes' CPU per query | call to screen p50 / p95 |",
+        "| nodes | C-STORE inst/s | MB/s | CPU per object: nodes / PostgreSQL | QIDO q/s | p50"
+        " | p95 | CPU per query: nodes / PostgreSQL | call to screen p50 / p95 |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for size in dict.fromkeys(r["nodes"] for r in results):
@@ -237,11 +268,13 @@ def _table(results: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {size} | {_median(rounds, 'store_via_haproxy', 'instances_per_s')}"
             f" | {_median(rounds, 'store_via_haproxy', 'mb_per_s')}"
-            f" | {_per_op(rounds, 'store_via_haproxy', 'instances')} ms"
+            f" | {_per_op(rounds, 'store_via_haproxy', 'instances')} /"
+            f" {_per_op(rounds, 'store_via_haproxy', 'instances', 'postgres')} ms"
             f" | {_median(rounds, 'qido_via_haproxy', 'queries_per_s')}"
             f" | {_median(rounds, 'qido_via_haproxy', 'p50_ms')} ms"
             f" | {_median(rounds, 'qido_via_haproxy', 'p95_ms')} ms"
-            f" | {_per_op(rounds, 'qido_via_haproxy', 'queries')} ms"
+            f" | {_per_op(rounds, 'qido_via_haproxy', 'queries')} /"
+            f" {_per_op(rounds, 'qido_via_haproxy', 'queries', 'postgres')} ms"
             f" | {_calls(rounds)} |"
         )
         if all("store_direct" in r for r in rounds):
@@ -249,7 +282,9 @@ def _table(results: list[dict[str, Any]]) -> str:
                 f"| {size}, direct (no HAProxy)"
                 f" | {_median(rounds, 'store_direct', 'instances_per_s')}"
                 f" | {_median(rounds, 'store_direct', 'mb_per_s')}"
-                f" | {_per_op(rounds, 'store_direct', 'instances')} ms | - | - | - | - | - |"
+                f" | {_per_op(rounds, 'store_direct', 'instances')} /"
+                f" {_per_op(rounds, 'store_direct', 'instances', 'postgres')} ms"
+                " | - | - | - | - | - |"
             )
     return "\n".join(lines)
 
@@ -269,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus = load_or_make(args.corpus_dir, args.instances)
     postgres = Postgres()
     postgres.start()
+    POSTGRES.append(postgres)
     results = []
     try:
         with tempfile.TemporaryDirectory(prefix="bench-cluster-") as folder:
