@@ -7,6 +7,7 @@ goal (ms, p95) and ``make(i)``, which builds repetition ``i``'s request from the
 
 from __future__ import annotations
 
+import calendar
 import statistics
 import time
 from collections.abc import Callable
@@ -198,8 +199,9 @@ def kinds(keys: Keys) -> list[Kind]:
 
 
 def _month(day: str) -> str:
-    """``20250314`` -> ``20250301-20250331`` (a month's range; 31 is fine for DICOM's A-B)."""
-    return f"{day[:6]}01-{day[:6]}31"
+    """``20250214`` -> ``20250201-20250228``: the day's month as a date range."""
+    last = calendar.monthrange(int(day[:4]), int(day[4:6]))[1]
+    return f"{day[:6]}01-{day[:6]}{last:02d}"
 
 
 def figures(times: list[float], counts: list[int], goal: float) -> dict[str, Any]:

@@ -111,3 +111,22 @@ def test_an_interrupted_fill_continues_where_it_stopped(postgres: Cluster, tmp_p
     grown = fill.fill(url, 1500, years=1)
     assert grown.added_instances > 0
     assert grown.counts["instances"] >= 1500 > first.counts["instances"]
+
+
+def test_archive_matching_plans_with_the_values(filled: tuple[str, RunningCore]) -> None:
+    """The archive's matching asks PostgreSQL for custom plans in its transaction: a generic
+    plan of a prepared statement walked the primary key for a day's StudyDate range."""
+    from core_server import db
+    from core_server.archive import query
+
+    url, _ = filled
+    engine = db.make_engine(url)
+    try:
+        with db.read(engine) as conn:
+            list(query.find(conn, "STUDY", {"StudyDate": "20200101-20301231"}, limit=1))
+            mode = conn.exec_driver_sql("SHOW plan_cache_mode").scalar()
+        with db.read(engine) as conn:  # SET LOCAL: the next transaction has the default
+            default = conn.exec_driver_sql("SHOW plan_cache_mode").scalar()
+    finally:
+        engine.dispose()
+    assert (mode, default) == ("force_custom_plan", "auto")
