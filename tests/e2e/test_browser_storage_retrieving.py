@@ -2,7 +2,8 @@
 "近线" (a wholly online study is not); its retrieve button asks for the recall and the mark
 follows the archive.recall events pushed by /api/ws ("取回失败" while its offline set is
 taken away, "已在线" once the set is back); opening it goes through the retrieving page,
-which names the set to insert, or recalls and then opens the viewer."""
+which names the set to insert, or recalls and then opens the viewer; the viewer's own address
+(how other pages open it) sends a nearline study through the retrieving page as well."""
 
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ def test_nearline_study_is_retrieved_from_the_list(
     shutil.move(vault / "SET-A", tmp_path / "SET-A")  # the set is taken away
     auth.create_user(core.core.engine, "reader", PASSWORD, "reporting_doctor")
     page, guard = open_page(browser, core.base_url, "/studies", "reader", PASSWORD)
-    page.context.route(
+    page.context.route(  # OHIF itself is not needed here: its page is a stand-in
         "**/viewer?*",
         lambda route: route.fulfill(body="<p id=viewer>viewer</p>", content_type="text/html"),
     )
@@ -117,6 +118,21 @@ def test_nearline_study_is_retrieved_from_the_list(
     popup = _popup_of(page, guard, study)
     popup.wait_for_url("**/viewer?StudyInstanceUIDs=*", timeout=30_000)
     expect(popup.locator("#viewer")).to_have_text("viewer")
+    assert copies.not_online(archive.engine, uids) == set()
+
+    # Opened elsewhere (the report editor, the technician's list) by the viewer's address:
+    # the viewer sends a nearline study through the retrieving page too.
+    _drop(archive, uids)
+    both = f"/viewer?StudyInstanceUIDs={study},{online_study}"
+    with core.api() as client:
+        sent = client.get(both, follow_redirects=False)
+        assert sent.status_code == 303
+        assert sent.headers["location"] == f"/storage/retrieve?study={study}%2C{online_study}"
+        straight = client.get(f"/viewer?StudyInstanceUIDs={online_study}", follow_redirects=False)
+        assert straight.headers["location"].startswith("/viewer/viewer?")
+    page.goto(core.base_url + sent.headers["location"])
+    page.wait_for_url("**/viewer?StudyInstanceUIDs=*", timeout=30_000)
+    expect(page.locator("#viewer")).to_have_text("viewer")
     assert copies.not_online(archive.engine, uids) == set()
     guard.assert_clean()
 

@@ -1,5 +1,6 @@
-"""The "retrieving" page (``/storage/retrieve?study=UID``): the study list opens a nearline
-study here; the page asks for its recall, shows "retrieving n/N" from the ``archive.recall``
+"""The "retrieving" page (``/storage/retrieve?study=UID[,UID...]``): the study list, and the
+viewer's ``/viewer?StudyInstanceUIDs=`` for whoever opens it, send a study that is not wholly
+online here; the page asks for its recall, shows "retrieving n/N" from the ``archive.recall``
 events of ``/api/ws``, then goes on to the viewer (docs/storage-tiers.md, "Recall and the UI")."""
 
 from __future__ import annotations
@@ -33,12 +34,14 @@ ReaderPage = Annotated[
 
 @router.get("/storage/retrieve")
 def retrieve_page(
-    request: Request, user: ReaderPage, study: Annotated[str, Query(max_length=64)] = ""
+    request: Request, user: ReaderPage, study: Annotated[str, Query(max_length=1400)] = ""
 ) -> Response:
+    """``study``: one Study Instance UID or several, comma-separated (a report's priors)."""
+    studies = [u for u in study.split(",") if u][:20]
     return render(
         request,
         "storage/tiers_retrieve.html",
-        {"study": study},
+        {"studies": ",".join(studies)},
         i18n_prefixes=("storage.tiers.retrieve.",),
     )
 

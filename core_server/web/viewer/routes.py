@@ -92,6 +92,9 @@ def _home_route(bundle: BundleFiles, viewer_user: ViewerUser) -> Callable[..., R
     def viewer_home(request: Request, _user: Annotated[User, Depends(viewer_user)]) -> Response:
         """``/viewer?StudyInstanceUIDs=...`` opens those studies; bare, OHIF's study list."""
         if request.query_params.get("StudyInstanceUIDs"):
+            retrieving = _nearline(request)
+            if retrieving:  # shown as "retrieving n/N" first (docs/storage-tiers.md)
+                return RedirectResponse(retrieving, status_code=303)
             return RedirectResponse(f"{PREFIX}/viewer?{request.url.query}", status_code=303)
         return _index(request, bundle)
 
@@ -116,6 +119,20 @@ def _file_route(bundle: BundleFiles, viewer_user: ViewerUser) -> Callable[..., R
         return files.file_response(request, found)
 
     return bundle_file
+
+
+def _nearline(request: Request) -> str:
+    """The retrieving page's address when a study named is not wholly online (its objects
+    moved to another storage area), else ""; ``recall=no`` opens the viewer at once."""
+    from core_server.archive import copies
+
+    if request.query_params.get("recall") == "no":
+        return ""
+    studies = [u for u in request.query_params["StudyInstanceUIDs"].split(",") if u][:20]
+    archive: Archive = request.app.state.ctx.archive
+    if not copies.studies_not_online(archive.engine, studies):
+        return ""
+    return "/storage/retrieve?" + urlencode({"study": ",".join(studies)})
 
 
 _GUARD_TAG = f'<script src="{PREFIX}/session-guard.js"></script>'

@@ -1,30 +1,37 @@
-// The "retrieving" page: opened for a study whose online copy is gone. It connects to the
-// live feed first (so no archive.recall event is missed), then asks for the recall; shows
-// "retrieving n/N" as the events come and opens the viewer when the study is back online.
-// A slow poll of the study's copies covers a lost socket.
+// The "retrieving" page: opened for studies not wholly online (one, or a report's priors).
+// It connects to the live feed first (so no archive.recall event is missed), then asks for
+// each study's recall; shows "retrieving n/N" (all studies together) as the events come and
+// opens the viewer when every study is back online. A slow poll of the studies' copies covers
+// a lost socket.
 import { api } from "/static/shared/api.js";
 import { t } from "/static/shared/i18n.js";
 import { liveEvents } from "/static/shared/ws.js";
 
 const box = document.getElementById("retrieve");
-const study = box.dataset.study;
+const studies = box.dataset.studies.split(",").filter(Boolean);
 const stateLine = document.getElementById("retrieve-state");
 const progress = document.getElementById("retrieve-progress");
 const errorBox = document.getElementById("error");
-const viewer = "/viewer?StudyInstanceUIDs=" + encodeURIComponent(study);
+const viewer = "/viewer?StudyInstanceUIDs=" + studies.map(encodeURIComponent).join(",");
+const states = new Map(studies.map((uid) => [uid, { done: 0, total: 0, online: false }]));
 let started = false;
 
-function show(state, done, total) {
-  box.dataset.state = state;
+function show() {
+  if (box.dataset.state === "failed") return;
+  const all = [...states.values()];
+  if (all.every((s) => s.online)) {
+    box.dataset.state = "online";
+    stateLine.textContent = t("storage.tiers.retrieve.online");
+    location.replace(viewer);
+    return;
+  }
+  const done = all.reduce((sum, s) => sum + (s.online ? s.total : s.done), 0);
+  const total = all.reduce((sum, s) => sum + s.total, 0);
+  box.dataset.state = "retrieving";
   box.dataset.done = done;
   progress.max = Math.max(total, 1);
   progress.value = done;
-  stateLine.textContent = t("storage.tiers.retrieve." + state, { done, total });
-}
-
-function online() {
-  show("online", 1, 1);
-  location.replace(viewer);
+  stateLine.textContent = t("storage.tiers.retrieve.retrieving", { done, total });
 }
 
 function failed(values) {
@@ -36,37 +43,46 @@ function failed(values) {
 }
 
 function onRecall(recall) {
-  if (recall.study_instance_uid !== study || box.dataset.state === "online") return;
-  if (recall.state === "done") online();
-  else if (recall.state === "failed") failed(recall);
-  else show("retrieving", recall.done || 0, recall.total || 0);
+  const state = states.get(recall.study_instance_uid);
+  if (!state || state.online) return;
+  if (recall.state === "failed") return failed(recall);
+  state.total = recall.total || state.total;
+  state.done = recall.done || 0;
+  state.online = recall.state === "done";
+  show();
 }
 
 async function start() {
   if (started) return;
   started = true;
-  try {
-    const answer = await api("/api/storage/recall", { method: "POST", json: { study_instance_uid: study } });
-    if (answer.state === "online") online();
-    else show("retrieving", 0, answer.total);
-  } catch (error) {
-    failed({ message: error.message, ...error.values });
+  for (const uid of studies) {
+    try {
+      const answer = await api("/api/storage/recall", { method: "POST", json: { study_instance_uid: uid } });
+      const state = states.get(uid);
+      if (answer.state === "online") state.online = true;
+      else state.total = Math.max(state.total, answer.total);
+    } catch (error) {
+      failed({ message: error.message, ...error.values });
+    }
   }
+  show();
   setInterval(poll, 3000);
 }
 
 async function poll() {
-  if (box.dataset.state === "online") return;
-  try {
-    const where = await api(`/api/storage/studies/${encodeURIComponent(study)}/copies`);
-    if (where.online === where.objects) online();
-    else if (where.recall) onRecall(where.recall);
-  } catch {
-    // the next poll tries again; the socket may be enough
+  for (const [uid, state] of states) {
+    if (state.online) continue;
+    try {
+      const where = await api(`/api/storage/studies/${encodeURIComponent(uid)}/copies`);
+      if (where.online === where.objects) onRecall({ study_instance_uid: uid, state: "done", total: where.objects });
+      else if (where.recall) onRecall(where.recall);
+    } catch {
+      // the next poll tries again; the socket may be enough
+    }
   }
 }
 
-if (!study) {
+if (!studies.length) {
   failed({ message: t("storage.tiers.retrieve.no_study") });
 } else {
   liveEvents(
