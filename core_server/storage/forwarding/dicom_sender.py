@@ -65,7 +65,7 @@ def _nodelay(event: Any) -> None:
 
 
 def _associate(ae: Any, peer: Peer, handlers: list[Any] | None = None) -> Any:
-    tls_args = (peer.tls, "") if peer.tls is not None else None
+    tls_args = (peer.tls, None) if peer.tls is not None else None
     assoc = ae.associate(
         peer.host,
         peer.port,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 from pydicom import Dataset
 from pynetdicom import AE, AllStoragePresentationContexts, evt
-from pynetdicom.sop_class import StorageCommitmentPushModel  # type: ignore
+from pynetdicom.sop_class import StorageCommitmentPushModel, Verification  # type: ignore
 from sqlalchemy import Engine
 
 from core_server import db
@@ -64,7 +65,7 @@ class Source:
         ]
 
 
-def _source(url: str, data_dir: Path, **options: Any) -> Iterator[Source]:
+def open_source(url: str, data_dir: Path, **options: Any) -> Iterator[Source]:
     engine = db.make_engine(url)
     db.migrate(engine)
     bus = EventBus()
@@ -83,13 +84,13 @@ def _source(url: str, data_dir: Path, **options: Any) -> Iterator[Source]:
 @pytest.fixture
 def source(database_url: str, tmp_path: Path) -> Iterator[Source]:
     """A source archive and its forwarding service, on SQLite and PostgreSQL in turn."""
-    yield from _source(database_url, tmp_path)
+    yield from open_source(database_url, tmp_path)
 
 
 @pytest.fixture
 def sqlite_source(tmp_path: Path) -> Iterator[Source]:
     """The same on SQLite only (tests of a sender, where the database plays no part)."""
-    yield from _source(f"sqlite:///{tmp_path / 'source.db'}", tmp_path)
+    yield from open_source(f"sqlite:///{tmp_path / 'source.db'}", tmp_path)
 
 
 def dicom_destination(engine: Engine, port: int, **options: Any) -> config.Destination:
@@ -120,12 +121,15 @@ class StoreSCP:
         self._lock = threading.Lock()
         self._server: Any = None
 
-    def start(self) -> StoreSCP:
+    def start(self, tls: ssl.SSLContext | None = None) -> StoreSCP:
         ae = AE(ae_title="DEST")
         ae.supported_contexts = AllStoragePresentationContexts
         ae.add_supported_context(StorageCommitmentPushModel)
+        ae.add_supported_context(Verification)
         handlers = [(evt.EVT_C_STORE, self._store), (evt.EVT_N_ACTION, self._action)]
-        self._server = ae.start_server(("127.0.0.1", self.port), block=False, evt_handlers=handlers)
+        self._server = ae.start_server(
+            ("127.0.0.1", self.port), block=False, evt_handlers=handlers, ssl_context=tls
+        )
         return self
 
     def stop(self) -> None:

@@ -1,11 +1,12 @@
 """Forwarding over C-STORE: a destination that is down, then back (the task waits out its
 back-off and goes once); dcmtk's storescp receives identical pixel data (a compressed object
 decompressed for it, as storescp takes uncompressed syntaxes only); dead letters after the
-last try and an admin's re-queue."""
+last try and an admin's re-queue; a registered modality's address over DICOM TLS."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 from pydicom import dcmread
@@ -13,14 +14,18 @@ from pydicom.uid import JPEGLSLossless
 from sqlalchemy import select
 
 from core_server import clock, db
+from core_server.modalities import Modality, add_modality
 from core_server.storage.compression import codecs
-from core_server.storage.forwarding import queue
+from core_server.storage.forwarding import config, queue
 from core_server.storage.forwarding.tables import forwarding_tasks
+from core_server.tls import Files, certificates
+from core_server.tls.contexts import server_context
 from tests.core_server.storage.forwarding.conftest import (
     Source,
     StoreSCP,
     Storescp,
     dicom_destination,
+    open_source,
     rule_to,
 )
 from tests.dicom_data import make_ct
@@ -107,3 +112,26 @@ def test_object_gone_is_a_dead_letter(source: Source, store_scp: StoreSCP) -> No
         row = conn.execute(select(forwarding_tasks)).one()
     assert row.status == "dead" and "no longer in the archive" in row.last_error
     assert not store_scp.received
+
+
+def test_registered_modality_over_tls(tmp_path: Path, store_scp: StoreSCP) -> None:
+    """A destination without a host goes to the registered modality of its AE title, over
+    DICOM TLS when the modality says so: the peer's certificate checked against the CA."""
+    files = Files(
+        tmp_path / "tls" / "server.pem",
+        tmp_path / "tls" / "server.key",
+        tmp_path / "tls" / "ca.pem",
+    )
+    certificates.init(files, ["localhost", "127.0.0.1"])
+    store_scp.start(tls=server_context(files, dicom=False))
+    for source in open_source(f"sqlite:///{tmp_path / 'tls.db'}", tmp_path, tls_files=files):
+        add_modality(source.engine, Modality("DEST", "127.0.0.1", store_scp.port, tls=True))
+        dest = config.save_destination(
+            source.engine, config.Destination("peer", "dicom", ae_title="DEST")
+        )
+        rule_to(source.engine, dest)
+        assert source.service.test(dest.id) is None  # C-ECHO over TLS
+        uids = source.study(2)
+        assert source.service.run_once() == 2
+        assert {t["status"] for t in _tasks(source)} == {"sent"}
+        assert sorted(store_scp.received) == sorted(uids)
