@@ -1,9 +1,10 @@
 """In headless Chromium, the study list and a study whose online copy is gone: it is marked
 "近线" (a wholly online study is not); its retrieve button asks for the recall and the mark
 follows the archive.recall events pushed by /api/ws ("取回失败" while its offline set is
-taken away, "已在线" once the set is back); opening it goes through the retrieving page,
-which names the set to insert, or recalls and then opens the viewer; the viewer's own address
-(how other pages open it) sends a nearline study through the retrieving page as well."""
+taken away, "已在线" once recalled); opening it goes through the retrieving page, which
+names the set to insert, tries again once it is back, recalls and then opens the viewer;
+the viewer's own address (how other pages open it) sends a nearline study through the
+retrieving page as well."""
 
 from __future__ import annotations
 
@@ -101,14 +102,22 @@ def test_nearline_study_is_retrieved_from_the_list(
     popup = _popup_of(page, guard, study)
     expect(popup.locator("#error")).to_contain_text("SET-A", timeout=30_000)
     popup.screenshot(path=str(artifacts / "retrieve-insert-set.png"), full_page=True)
+    shutil.move(tmp_path / "SET-A", vault / "SET-A")  # the set is put back: try again
+    popup.click("#retry")
+    popup.wait_for_url("**/viewer?StudyInstanceUIDs=*", timeout=30_000)
+    expect(popup.locator("#viewer")).to_have_text("viewer")
     popup.close()
-
-    shutil.move(tmp_path / "SET-A", vault / "SET-A")  # and put back
-    row.locator("button.retrieve").click()
-    expect(mark).to_have_text("已在线", timeout=30_000)
+    expect(mark).to_have_text("已在线", timeout=30_000)  # the list heard the same recall
     expect(row.locator("a.open-viewer")).to_have_attribute(
         "href", f"/viewer?StudyInstanceUIDs={study}"
     )
+    assert copies.not_online(archive.engine, uids) == set()
+
+    _drop(archive, uids)
+    page.reload()
+    expect(mark).to_have_text("近线")
+    row.locator("button.retrieve").click()
+    expect(mark).to_have_text("已在线", timeout=30_000)
     assert copies.not_online(archive.engine, uids) == set()
 
     _drop(archive, uids)

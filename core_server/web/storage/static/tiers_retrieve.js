@@ -2,7 +2,7 @@
 // It connects to the live feed first (so no archive.recall event is missed), then asks for
 // each study's recall; shows "retrieving n/N" (all studies together) as the events come and
 // opens the viewer when every study is back online. A slow poll of the studies' copies covers
-// a lost socket.
+// a lost socket; after a failure (an offline set to insert) "try again" asks once more.
 import { api } from "/static/shared/api.js";
 import { t } from "/static/shared/i18n.js";
 import { liveEvents } from "/static/shared/ws.js";
@@ -14,7 +14,9 @@ const progress = document.getElementById("retrieve-progress");
 const errorBox = document.getElementById("error");
 const viewer = "/viewer?StudyInstanceUIDs=" + studies.map(encodeURIComponent).join(",");
 const states = new Map(studies.map((uid) => [uid, { done: 0, total: 0, online: false }]));
+const retry = document.getElementById("retry");
 let started = false;
+let polling = false;
 
 function show() {
   if (box.dataset.state === "failed") return;
@@ -37,6 +39,9 @@ function show() {
 function failed(values) {
   box.dataset.state = "failed";
   errorBox.hidden = false;
+  retry.hidden = false;
+  stateLine.textContent = "";
+  progress.hidden = true;
   errorBox.textContent = values.label
     ? t("storage.tiers.retrieve.insert_set", { label: values.label })
     : t("storage.tiers.retrieve.failed", { reason: values.message || values.code || "" });
@@ -66,8 +71,19 @@ async function start() {
     }
   }
   show();
-  setInterval(poll, 3000);
+  if (!polling) setInterval(poll, 3000);
+  polling = true;
 }
+
+// After "insert set X" (or another failure): the operator fixed it, ask again.
+retry.addEventListener("click", () => {
+  retry.hidden = true;
+  errorBox.hidden = true;
+  progress.hidden = false;
+  box.dataset.state = "starting";
+  started = false;
+  start();
+});
 
 async function poll() {
   for (const [uid, state] of states) {
