@@ -202,29 +202,79 @@ def _store_one(
 
 
 class _Report:
-    """The N-EVENT-REPORT the peer sends on the association, matched by Transaction UID."""
+    """The N-EVENT-REPORT a batch waits for, matched by Transaction UID: on its own
+    association, or on one the peer opened to the core's AE (handed over by
+    :func:`deliver`)."""
 
     def __init__(self) -> None:
         self.transaction_uid = ""
         self.committed: set[str] = set()
         self.failed: dict[str, str] = {}
         self.came = threading.Event()
+        self.used = False  # applied by the batch that waited for it
+
+    def take(self, report: dict[str, Any]) -> None:
+        self.committed = {str(u) for u in report.get("committed") or []}
+        failed = [str(u) for u in report.get("failed") or []]
+        self.failed = report.get("reasons") or dict.fromkeys(failed, "commitment failed")
+        self.came.set()
 
     def handle(self, event: Any) -> tuple[int, None]:
-        info = event.event_information
-        if str(info.get("TransactionUID", "")) != self.transaction_uid:
-            return 0x0000, None  # another transaction's: kept for a late report
-        self.committed = {
-            str(item.ReferencedSOPInstanceUID) for item in info.get("ReferencedSOPSequence", [])
-        }
-        self.failed = {
-            str(
-                item.ReferencedSOPInstanceUID
-            ): f"commitment failed: 0x{int(item.get('FailureReason', 0)):04X}"
-            for item in info.get("FailedSOPSequence", [])
-        }
-        self.came.set()
+        report = read_report(event.event_information)
+        if report["transaction_uid"] == self.transaction_uid:
+            self.take(report)
+        else:
+            deliver(report)  # another batch's (a peer answering on any association)
         return 0x0000, None
+
+
+# Transactions whose batch is still under way in this process: a report for one of them that
+# comes on another association goes to the waiting batch, not to the tasks (not yet recorded).
+_WAITING: dict[str, _Report] = {}
+_LOCK = threading.Lock()
+
+
+def deliver(report: dict[str, Any]) -> bool:
+    """Hand a report (:func:`read_report`) to the batch of this process waiting for it;
+    False when none is (the caller records it on the tasks)."""
+    with _LOCK:
+        waiting = _WAITING.get(str(report.get("transaction_uid") or ""))
+    if waiting is None:
+        return False
+    waiting.take(report)
+    return True
+
+
+def finish(transaction_uid: str) -> _Report | None:
+    """The batch of ``transaction_uid`` is recorded: stop waiting; the report when it came
+    after the batch stopped waiting (for the caller to record on the tasks)."""
+    with _LOCK:
+        waiting = _WAITING.pop(transaction_uid, None)
+    if waiting is not None and waiting.came.is_set() and not waiting.used:
+        return waiting
+    return None
+
+
+def read_report(info: Dataset) -> dict[str, Any]:
+    """A Storage Commitment N-EVENT-REPORT's Event Information: its Transaction UID, the SOP
+    instances kept and those failed (with why); the payload of ``dicom.commitment_report``."""
+    failed = {
+        str(item.ReferencedSOPInstanceUID): (
+            f"commitment failed: 0x{int(item.get('FailureReason', 0) or 0):04X}"
+        )
+        for item in info.get("FailedSOPSequence", [])
+        if "ReferencedSOPInstanceUID" in item
+    }
+    return {
+        "transaction_uid": str(info.get("TransactionUID", "")),
+        "committed": [
+            str(item.ReferencedSOPInstanceUID)
+            for item in info.get("ReferencedSOPSequence", [])
+            if "ReferencedSOPInstanceUID" in item
+        ],
+        "failed": list(failed),
+        "reasons": failed,
+    }
 
 
 def _commit(
@@ -233,6 +283,8 @@ def _commit(
     """N-ACTION for the stored objects, then wait a bounded time for the report."""
     transaction = str(generate_uid())
     report.transaction_uid = delivery.transaction_uid = transaction
+    with _LOCK:
+        _WAITING[transaction] = report  # until the caller's finish()
     request = Dataset()
     request.TransactionUID = transaction
     request.ReferencedSOPSequence = []
@@ -248,11 +300,13 @@ def _commit(
     )
     if not status or int(status.get("Status", 0xFFFF)) != 0:
         log.warning("%s refused the storage commitment request: %s", peer.ae_title, status)
+        finish(transaction)
         delivery.transaction_uid = ""  # asked again by recommit
         return
     if not report.came.wait(peer.commit_wait):
         log.info("%s: no commitment report within %.0f s", peer.ae_title, peer.commit_wait)
         return
+    report.used = True
     delivery.committed = report.committed & delivery.sent
     for uid, why in report.failed.items():
         if uid in delivery.sent:

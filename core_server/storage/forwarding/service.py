@@ -29,6 +29,9 @@ from core_server.storage.forwarding.queue import Task
 
 log = logging.getLogger(__name__)
 TOPIC = "storage.forwarding"
+# A storage commitment report that came on an association the peer opened to the core's AE
+# (the DICOM listener publishes it: {"transaction_uid", "committed": [...], "failed": [...]}).
+REPORT_TOPIC = "dicom.commitment_report"
 INTERVAL = 10.0  # seconds between rounds (a task queued here wakes the worker at once)
 WORKERS = 2  # batches sent at the same time (to different destinations or studies)
 BATCH = 200  # tasks of one study per association / STOW-RS request
@@ -72,6 +75,7 @@ class Forwarding:
         if subscribe:
             bus.subscribe("archive.instance_stored", self.on_stored)
             bus.subscribe("archive.corrected", self.on_corrected)
+            bus.subscribe(REPORT_TOPIC, self.on_report_event)
 
     # lifecycle
     def start(self) -> None:
@@ -164,6 +168,8 @@ class Forwarding:
                 log.warning("forwarding to %s: %s", d.name, exc)
                 delivery = Delivery(error=f"{type(exc).__name__}: {exc}")
         outcome = self._recorded(batch, delivery, missing)
+        if delivery.transaction_uid:
+            self._late_report(delivery.transaction_uid)
         log.info(
             "forwarding to %s: %d task(s): %s",
             d.name,
@@ -250,6 +256,26 @@ class Forwarding:
         )
 
     # storage commitment answered later
+    def _late_report(self, transaction_uid: str) -> None:
+        from core_server.storage.forwarding import dicom_sender
+
+        late = dicom_sender.finish(transaction_uid)
+        if late is not None:  # came on another association while the batch was recorded
+            self.on_report(transaction_uid, sorted(late.committed), sorted(late.failed))
+
+    def on_report_event(self, _topic: str, payload: dict[str, Any]) -> None:
+        """A report the core's DICOM listener received (``dicom.commitment_report``): to the
+        batch still waiting for it, else on its tasks."""
+        from core_server.storage.forwarding import dicom_sender
+
+        if dicom_sender.deliver(payload):
+            return
+        self.on_report(
+            str(payload.get("transaction_uid") or ""),
+            [str(u) for u in payload.get("committed") or []],
+            [str(u) for u in payload.get("failed") or []],
+        )
+
     def on_report(self, transaction_uid: str, committed: list[str], failed: list[str]) -> int:
         """An N-EVENT-REPORT that came after the association ended (for the core's DICOM
         listener to hand over): its tasks committed; failed ones sent again. How many."""

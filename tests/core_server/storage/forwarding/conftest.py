@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from pydicom import Dataset
-from pynetdicom import AE, AllStoragePresentationContexts, evt
+from pynetdicom import AE, AllStoragePresentationContexts, build_role, evt
 from pynetdicom.sop_class import StorageCommitmentPushModel, Verification  # type: ignore
 from sqlalchemy import Engine
 
@@ -109,11 +109,15 @@ def rule_to(engine: Engine, destination: config.Destination, **conditions: Any) 
 class StoreSCP:
     """A pynetdicom storage SCP (AE title DEST) keeping what it receives, optionally the
     Storage Commitment SCP too: ``commit="same"`` answers N-EVENT-REPORT on the association
-    that asked; ``commit="never"`` accepts the request and never reports."""
+    that asked; ``commit="later"`` on a new association to ``report_to`` (host, port, AE
+    title: the core's DICOM listener); ``commit="never"`` accepts the request and never
+    reports."""
 
     def __init__(self, port: int, *, commit: str = "", delay: float = 0.0) -> None:
         self.port = port
         self.commit = commit
+        self.report_to: tuple[str, int, str] | None = None
+        self.reported: list[Any] = []  # the status of each report sent later
         self.delay = delay  # seconds per C-STORE (a slow peer, for a kill mid-batch)
         self.received: dict[str, Dataset] = {}
         self.stores = 0  # every C-STORE, duplicates included
@@ -150,12 +154,33 @@ class StoreSCP:
     def _action(self, event: Any) -> tuple[int, None]:
         info = event.action_information
         self.requests.append(info)
-        if self.commit == "same":
+        if self.commit in ("same", "later"):
             threading.Thread(target=self._report, args=(event.assoc, info), daemon=True).start()
         return 0x0000, None
 
     def _report(self, assoc: Any, info: Dataset) -> None:
         time.sleep(0.2)  # after the N-ACTION response has gone
+        report = self._report_of(info)
+        event_type = 2 if "FailedSOPSequence" in report else 1
+        if self.commit == "same":
+            assoc.send_n_event_report(
+                report, event_type, StorageCommitmentPushModel, COMMITMENT_INSTANCE
+            )
+            return
+        assert self.report_to is not None
+        host, port, ae_title = self.report_to
+        ae = AE(ae_title="DEST")
+        ae.add_requested_context(StorageCommitmentPushModel)
+        role = build_role(StorageCommitmentPushModel, scp_role=True)  # we are its SCP
+        later = ae.associate(host, port, ae_title=ae_title, ext_neg=[role])
+        assert later.is_established, "the core refused the report's association"
+        status, _ = later.send_n_event_report(
+            report, event_type, StorageCommitmentPushModel, COMMITMENT_INSTANCE
+        )
+        self.reported.append(status)
+        later.release()
+
+    def _report_of(self, info: Dataset) -> Dataset:
         report = Dataset()
         report.TransactionUID = info.TransactionUID
         report.ReferencedSOPSequence = []
@@ -168,12 +193,9 @@ class StoreSCP:
             if not kept:
                 answer.FailureReason = 0x0112  # no such object instance
             (report.ReferencedSOPSequence if kept else report.FailedSOPSequence).append(answer)
-        event_type = 2 if report.FailedSOPSequence else 1
         if not report.FailedSOPSequence:
             del report.FailedSOPSequence
-        assoc.send_n_event_report(
-            report, event_type, StorageCommitmentPushModel, COMMITMENT_INSTANCE
-        )
+        return report
 
 
 @pytest.fixture
