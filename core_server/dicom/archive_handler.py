@@ -231,3 +231,14 @@ class ArchiveHandler:
         if ris is None or self.peer is None:
             return NOT_AUTHORIZED, None
         return mpps.set_(ris, sop_instance_uid, modifications, self.calling)
+
+    def commitment_report(self, information: Dataset | None) -> Status:
+        """Handed to forwarding on the bus, which matches it by its Transaction UID."""
+        from core_server.storage.forwarding.dicom_sender import read_report
+        from core_server.storage.forwarding.service import REPORT_TOPIC
+
+        if information is None or "TransactionUID" not in information:
+            return PROCESSING_FAILURE
+        report = read_report(information)
+        self.archive.bus.publish(REPORT_TOPIC, {**report, "calling": self.calling})
+        return SUCCESS

@@ -107,6 +107,11 @@ class ThreadedHandler(AssociationHandler, Protocol):
 
     def mpps_set(self, sop_instance_uid: str, modifications: Dataset) -> tuple[Status, Any]: ...
 
+    def commitment_report(self, information: Dataset | None) -> Status:
+        """A Storage Commitment N-EVENT-REPORT on an association the peer opened: its answer
+        to a request the core made when forwarding (docs/storage-forwarding.md)."""
+        ...
+
 
 class HandlerFactory(Protocol):
     def __call__(self, calling_ae_title: str, address: str) -> ThreadedHandler: ...

@@ -98,6 +98,7 @@ class ThreadedPath:
             (evt.EVT_N_SET, self._printing_or(self._on_mpps_set, "RequestedSOPClassUID")),
             (evt.EVT_N_GET, self._printing_or(None, "RequestedSOPClassUID")),
             (evt.EVT_N_DELETE, self._printing_or(None, "RequestedSOPClassUID")),
+            (evt.EVT_N_EVENT_REPORT, self._on_event_report),
             (evt.EVT_CONN_CLOSE, self._closed),
         ]
 
@@ -218,6 +219,13 @@ class ThreadedPath:
         if accepted is not None:
             self.reporter.deliver_later(event.assoc, handler.calling, *accepted)
         return found, None
+
+    def _on_event_report(self, event: evt.Event) -> tuple[Status, None]:
+        try:
+            information = event.event_information
+        except Exception:  # a report whose information cannot be decoded
+            information = None
+        return self._handler(event).commitment_report(information), None
 
     def _on_mpps_create(self, event: evt.Event) -> tuple[Status, Any]:
         uid = str(event.request.AffectedSOPInstanceUID or "")
