@@ -38,7 +38,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from core_server import clock, db
+from core_server import clock, cluster, db
 from core_server.archive import tables as t
 from core_server.archive.areas import ONLINE, AreaError, OfflineSet
 from core_server.archive.areas import tables as at
@@ -94,6 +94,14 @@ class Online:
 def lock_of(sop_uid: str) -> threading.Lock:
     """The in-process lock a drop and a recall of the same object take in turn."""
     return _LOCKS[zlib.crc32(sop_uid.encode()) % len(_LOCKS)]
+
+
+@contextlib.contextmanager
+def object_held(engine: Engine, sop_uid: str) -> Iterator[None]:
+    """A drop and a recall of one object take turns: in this process, and across the
+    cluster's nodes (an advisory lock on PostgreSQL, docs/cluster-state.md)."""
+    with lock_of(sop_uid), cluster.held(engine, f"archive-object:{sop_uid}"):
+        yield
 
 
 def _chunks(uids: Iterable[str]) -> Iterator[list[str]]:
@@ -352,7 +360,7 @@ def drop_online(
 ) -> bool:
     """Remove the online file if ``min_verified`` verified copies exist on other areas."""
     min_verified = max(1, min_verified)
-    with lock_of(sop_uid):
+    with object_held(engine, sop_uid):
         with db.read(engine) as conn:
             entry = instance(conn, sop_uid)
         if not_online(engine, [sop_uid]):
@@ -375,7 +383,7 @@ def drop_copy(engine: Engine, registry: Areas, sop_uid: str, area: str) -> str:
     the object must be online or keep another verified copy. The index row goes before the
     file, so a crash leaves at worst an unindexed file on the area, never an index entry
     without its file. Returns a note ("" when erased)."""
-    with lock_of(sop_uid):
+    with object_held(engine, sop_uid):
         held = copies_of(engine, sop_uid)
         mine = [c for c in held if c.area == area]
         if not mine:

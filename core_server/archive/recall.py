@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from sqlalchemy import Engine
 
-from core_server import cluster, db, metrics
+from core_server import db, metrics
 from core_server.archive import copies as c
 from core_server.archive.areas import OfflineSet
 from core_server.archive.areas.registry import Areas
@@ -29,9 +29,8 @@ PROGRESS_EVERY = 1.0  # seconds between "retrieving n/N" events of one recall
 def restore(engine: Engine, registry: Areas, sop_uid: str, *, force: bool = False) -> bool:
     """Bring one object's online file back from a copy; False when it was online already
     (``force``: replace the online file anyway, for a repair of a missing or corrupt one)."""
-    # The cluster-wide lock too: another node recalling the same object waits, then finds it
-    # online (docs/cluster-state.md).
-    with c.lock_of(sop_uid), cluster.held(engine, object_lock(sop_uid)):
+    # Another node recalling the same object waits, then finds it online.
+    with c.object_held(engine, sop_uid):
         if not force and not c.not_online(engine, [sop_uid]):
             return False
         with db.read(engine) as conn:
@@ -45,11 +44,6 @@ def restore(engine: Engine, registry: Areas, sop_uid: str, *, force: bool = Fals
         with db.write(engine) as conn:
             c.mark_online(conn, sop_uid, copy.size, copy.transfer_syntax_uid)
         return True
-
-
-def object_lock(sop_uid: str) -> str:
-    """The name of an object's cluster-wide lock (a recall, and a drop of its online file)."""
-    return f"archive-object:{sop_uid}"
 
 
 def recall(

@@ -37,7 +37,9 @@ class Tiers:
         self._recalls: dict[str, dict[str, Any]] = {}  # study -> its last recall event
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="recall")
-        bus.subscribe(recalling.TOPIC, self._on_recall)
+        bus.subscribe(recalling.TOPIC, self._journal_recall)
+        # Every node's GET .../copies shows a recall that runs on another node.
+        bus.subscribe(recalling.TOPIC, self._note_recall, remote=True)
 
     # -- areas
     def online_area(self) -> dict[str, object]:
@@ -159,12 +161,15 @@ class Tiers:
         except Exception:
             log.exception("recall of %s failed", study_uid)
 
-    def _on_recall(self, _topic: str, payload: dict[str, Any]) -> None:
-        """Kept for GET .../copies, and written to the journal that /api/ws pushes."""
+    def _note_recall(self, _topic: str, payload: dict[str, Any]) -> None:
+        """Kept for GET .../copies."""
         study = str(payload.get("study_instance_uid") or "")
         if study:
             with self._lock:
                 self._recalls[study] = dict(payload)
+
+    def _journal_recall(self, _topic: str, payload: dict[str, Any]) -> None:
+        """Written (once, by the recalling node) to the journal that /api/ws pushes."""
         try:
             with db.write(self.engine) as conn:
                 event = journal.append(conn, recalling.TOPIC, {"recall": payload})
