@@ -10,11 +10,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from pydicom.uid import generate_uid
 
 from core_server.archive import Origin
-from core_server.dicom.handlers import ThreadedHandler
 from core_server.storage.forwarding import queue
 from core_server.storage.forwarding.service import REPORT_TOPIC
 from tests.conftest import RunningCore
@@ -92,10 +90,6 @@ def test_report_from_the_listener_commits(source: Source, store_scp: StoreSCP) -
     assert {t["status"] for t in queue.listed(source.engine)} == {"committed"}
 
 
-@pytest.mark.skipif(
-    not hasattr(ThreadedHandler, "commitment_report"),
-    reason="the core's DICOM listener does not hand N-EVENT-REPORT over yet (lead's diff)",
-)
 def test_report_on_a_new_association_to_the_core(tmp_path: Path, store_scp: StoreSCP) -> None:
     """The peer answers on an association it opens to the core's AE, while the batch still
     waits on its own: the running core's forwarding commits the tasks."""
