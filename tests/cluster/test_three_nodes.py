@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import hl7
+import httpx
 import psycopg
 import pytest
 
@@ -248,3 +249,32 @@ def check_outbound(cluster: Cluster, his_listener: HisListener) -> None:
         str(hl7.parse(m.decode("utf-8", "replace"))["MSH.F10"]) for m in his_listener.messages
     )
     assert jobs and received == Counter(jobs)  # each exactly once
+
+
+def test_a_signin_lock_holds_on_every_node_for_the_real_client(site: Site) -> None:
+    """HAProxy's X-Forwarded-For reaches the nodes and is believed (`trusted_proxies`): five
+    wrong passwords from 127.0.0.9 through HAProxy lock that account for 127.0.0.9, not for
+    HAProxy's address; and the lock holds on every node (it is read from the database)."""
+    cluster = site.cluster
+    with cluster.admin() as admin:
+        user = {"username": "locktest", "display_name": "锁定测试", "role": "registrar",
+                "password": "Lock-test-9x"}  # fmt: skip
+        assert admin.post("/api/users", json=user).status_code == 201
+        client = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.9"))
+        with client:
+            for _ in range(5):
+                wrong = {"username": "locktest", "password": "not-the-password"}
+                answer = client.post(f"{cluster.haproxy.url}/api/auth/token", data=wrong)
+                assert answer.status_code in (401, 429), answer.text
+        locks = admin.get("/api/auth/locks").json()
+        assert [(lock["username"], lock["address"]) for lock in locks] == [
+            ("locktest", "127.0.0.9")
+        ]
+        right = {"username": "locktest", "password": "Lock-test-9x"}
+        for node in cluster.nodes:  # as HAProxy would forward it to each
+            answer = httpx.post(
+                f"{node.url}/api/auth/token", data=right, headers={"X-Forwarded-For": "127.0.0.9"}
+            )
+            assert answer.status_code == 429, (node.name, answer.text)
+            assert answer.json()["detail"]["code"] == "auth.signin.locked"
+        assert admin.post("/api/auth/users/locktest/unlock").status_code in (200, 204)
