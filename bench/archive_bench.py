@@ -9,7 +9,6 @@ See bench/README.md for what each figure means.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import platform
@@ -27,7 +26,7 @@ from typing import Any
 from pydicom import Dataset
 
 from bench import corpus as corpus_mod
-from bench import measure, procs, report
+from bench import measure, procs, report, store_rounds
 from bench.corpus import Corpus, Study
 from bench.fill import FillReport, fill
 from bench.profile import Profiler, summarize
@@ -85,6 +84,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--profile-gil", action="store_true", help="with --profile: only the GIL holder"
+    )
+    parser.add_argument(
+        "--core-workers",
+        default="",
+        help="with --store-rounds: comma-separated CORE_DICOM_WORKERS settings, one core each"
+        " per round (e.g. 1,0; empty: the core's default)",
     )
     parser.add_argument(
         "--store-rounds",
@@ -177,7 +182,13 @@ def run(args: argparse.Namespace, corpus: Corpus) -> dict[str, Any]:
             wait_listening(destination, dest_port)
             peers = {BENCH_AE: dest_port, DEST_AE: dest_port}
             if args.store_rounds:
-                return _store_rounds(args, corpus, work, peers, results)
+                workers = [w.strip() for w in args.core_workers.split(",")]
+                results.update(
+                    store_rounds.run_rounds(
+                        args.store_rounds, workers, args.orthanc, corpus, work, peers, _attempt
+                    )
+                )
+                return results
             results["core"] = _bench_core(args, corpus, work, peers)
             if args.orthanc:
                 results["orthanc"] = _bench_orthanc(args, corpus, work, peers)
@@ -189,45 +200,6 @@ def run(args: argparse.Namespace, corpus: Corpus) -> dict[str, Any]:
         results["profile"] = {
             path.stem: summarize(path) for path in sorted(args.profile.glob("core-*.txt"))
         }
-    return results
-
-
-def _store_rounds(
-    args: argparse.Namespace,
-    corpus: Corpus,
-    work: Path,
-    peers: dict[str, int],
-    results: dict[str, Any],
-) -> dict[str, Any]:
-    """C-STORE only, in rounds: each round starts each archive afresh and stores set ``a`` on one
-    association, then set ``b`` on four, ours first, then Orthanc's. The rounds interleave the
-    two, so a slow spell of this shared machine's disk or CPUs weighs on both; the ratios are
-    per round, and their median is what is reported."""
-    rounds: list[dict[str, Any]] = []
-    for number in range(args.store_rounds):
-        figures: dict[str, Any] = {}
-        servers: list[Any] = [CoreServer(work / f"core-{number}", work / f"core-{number}.log")]
-        if args.orthanc:
-            servers.append(OrthancServer(work / f"orthanc-{number}", work / "o.log", peers))
-        for server in servers:
-            try:
-                target = server.start()
-                figures[target.label] = {
-                    key: _attempt(
-                        target,
-                        f"round {number + 1}: C-STORE, {count} association(s)",
-                        functools.partial(measure.store, target, files, count, STORE_TIMEOUT),
-                    )
-                    for key, files, count in (
-                        ("store_1", corpus.set("a").files, 1),
-                        ("store_4", corpus.set("b").files, 4),
-                    )
-                }
-            finally:
-                server.stop()
-        rounds.append(figures)
-    results["store_rounds"] = rounds
-    results["comparison"] = report.round_ratios(rounds)
     return results
 
 

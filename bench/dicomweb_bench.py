@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import httpx
 from bench import corpus as corpus_mod
 from bench import measure, procs
 from bench.corpus import Study
+from bench.profile import Profiler, summarize
 from bench.servers import HOST, CoreServer, OrthancServer, Target
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,6 +51,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--orthanc", action="store_true", help="also measure Orthanc + DICOMweb")
     parser.add_argument("--repetitions", type=int, default=30, help="repetitions per request")
     parser.add_argument("--metadata-repetitions", type=int, default=5)
+    parser.add_argument(
+        "--only", help="only the measurements whose name contains this (comma-separated)"
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy the core during each measurement, stacks in DIR"
+    )
     parser.add_argument("--out", type=Path, help="JSON results (default bench/results/...)")
     parser.add_argument(
         "--corpus-dir", type=Path, default=Path(tempfile.gettempdir()) / "archive-bench-corpus"
@@ -101,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     results.update(figures)
     results["meta"]["loadavg_end"] = os.getloadavg()
     results["comparison"] = _compare(results["core"], results.get("orthanc"))
+    if args.profile:
+        results["profile"] = {p.stem: summarize(p) for p in sorted(args.profile.glob("core-*.txt"))}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     _print(results["comparison"])
@@ -265,9 +275,14 @@ def _bench(
             ("frame_octet_stream", reps, 1, lambda u, i: frame(u, -1 - i, "frames/1", octet)),
             ("retrieve_100_instances", 3, 1, lambda u, i: _get(u.http, mr, dicom)),
         ]
+        wanted = [w for w in (args.only or "").split(",") if w]
         for key, repetitions, expected, request in phases:
+            if wanted and not any(w in key for w in wanted):
+                continue
+            profiled = args.profile / f"core-{key}.txt" if args.profile else None
             try:
-                measured = _latency(under, repetitions, request, expected)
+                with Profiler(under[0].target.pid, profiled) if profiled else nullcontext():
+                    measured = _latency(under, repetitions, request, expected)
             except Exception as exc:  # recorded; the other measurements still run
                 measured = {u.label: {"error": f"{type(exc).__name__}: {exc}"} for u in under}
             for u in under:

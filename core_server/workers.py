@@ -12,6 +12,7 @@ before the worker's Python starts), so none is ever left holding the port.
 from __future__ import annotations
 
 import ctypes
+import json
 import logging
 import os
 import shutil
@@ -89,12 +90,14 @@ class DicomWorkers:
         setpriv = shutil.which("setpriv")
         if setpriv is not None:
             command = [setpriv, "--pdeathsig", "TERM", "--", *command]
-        return subprocess.Popen(command, stdin=subprocess.DEVNULL)
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, env=self._environment())
 
     def _options(self) -> list[str]:
+        """The main process's settings as options; tables and lists go in the environment
+        (:meth:`_environment`), a command-line option being read as a plain string."""
         options = []
         for name, value in self.settings.model_dump().items():
-            if name in _NOT_PASSED or value is None:
+            if name in _NOT_PASSED or value is None or isinstance(value, dict | list):
                 continue
             flag = "--" + name.replace("_", "-")
             if isinstance(value, bool):
@@ -103,6 +106,16 @@ class DicomWorkers:
                 options.append(f"{flag}={value}")
         options.append(f"--dicom-workers={self.settings.dicom_processes}")
         return options
+
+    def _environment(self) -> dict[str, str]:
+        """The settings that are tables or lists, as JSON (how pydantic-settings reads them
+        from the environment); they were a string option before and the worker refused to
+        start, over and over."""
+        env = dict(os.environ)
+        for name, value in self.settings.model_dump().items():
+            if name not in _NOT_PASSED and isinstance(value, dict | list):
+                env[f"CORE_{name.upper()}"] = json.dumps(value)
+        return env
 
     def _supervise(self) -> None:
         while not self._stopping.wait(1.0):

@@ -1,0 +1,99 @@
+"""The disk's fsync ceiling under a folder: how many objects per second one writer can make
+durable there the way the archive does (``core_server.archive.storage.StorageArea.adopt``:
+write the file, fsync it, rename it, fsync the folder), with nothing else to do. C-STORE on one
+association waits for each answer, and each answer waits for these two syncs, so this is what
+one association could reach with free CPUs.
+
+    .venv/bin/python -m bench.fsync_ceiling [--dir DIR] [--objects 200] [--size 525000]
+
+Also measured: bare ``fdatasync`` of a 4 kB overwrite of one file (the journal's commit rate,
+the floor of any durable write).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+TIME_LIMIT = 30.0  # seconds per measurement
+
+
+def ceiling(folder: Path, objects: int = 200, size: int = 525_000) -> dict[str, Any]:
+    """Objects/s made durable as the archive makes them, and bare fdatasyncs/s, in ``folder``."""
+    work = Path(tempfile.mkdtemp(prefix="fsync-ceiling-", dir=folder))
+    try:
+        return {
+            "objects_per_s": _objects(work, objects, size),
+            "fdatasync_per_s": _fdatasyncs(work, objects),
+            "object_bytes": size,
+            "folder": str(folder),
+        }
+    finally:
+        for path in work.iterdir():
+            path.unlink()
+        work.rmdir()
+
+
+def _objects(work: Path, count: int, size: int) -> float:
+    data = os.urandom(size)
+    final = work / "final"
+    final.mkdir()
+    started = time.perf_counter()
+    done = 0
+    for done in range(1, count + 1):
+        part = work / f"{done}.part"
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(part, final / f"{done}.dcm")
+        folder = os.open(final, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+        if time.perf_counter() - started > TIME_LIMIT:
+            break
+    rate = done / (time.perf_counter() - started)
+    for path in final.iterdir():
+        path.unlink()
+    final.rmdir()
+    return round(rate, 1)
+
+
+def _fdatasyncs(work: Path, count: int) -> float:
+    path = work / "journal"
+    block = os.urandom(4096)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, block)
+        os.fsync(fd)
+        started = time.perf_counter()
+        done = 0
+        while done < count and time.perf_counter() - started < TIME_LIMIT:
+            os.pwrite(fd, block, 0)
+            os.fdatasync(fd)
+            done += 1
+        return round(done / (time.perf_counter() - started), 1)
+    finally:
+        os.close(fd)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.fsync_ceiling", description=__doc__)
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--objects", type=int, default=200)
+    parser.add_argument("--size", type=int, default=525_000)
+    args = parser.parse_args()
+    print(json.dumps(ceiling(args.dir, args.objects, args.size)))
+
+
+if __name__ == "__main__":
+    main()
