@@ -59,6 +59,10 @@ class Frontends:
     stats_socket: Path = Path("/run/haproxy/admin.sock")
     stats_bind: str | None = "127.0.0.1:8404"
     log: str = "/dev/log local0"
+    # Debian's package: HAProxy starts as root, binds, then drops to this user in this chroot
+    # (its unit binds /dev/log into it). None: stay as started (the tests, not root).
+    run_as: str | None = "haproxy"
+    chroot: Path | None = Path("/var/lib/haproxy")
     # The HIS addresses that may reach the MLLP ports (see _source_rule); () : anyone.
     hl7_sources: tuple[str, ...] = ()
     extra_global: list[str] = field(default_factory=list)
@@ -123,6 +127,8 @@ def _global(front: Frontends) -> str:
         "# `core-server cluster haproxy-config`; explained in docs/cluster.md).",
         "global",
         f"    log {front.log}",
+        *([f"    user {front.run_as}", f"    group {front.run_as}"] if front.run_as else []),
+        *([f"    chroot {front.chroot}"] if front.chroot else []),
         "    maxconn 4096",
         "    # `show servers state`, `show stat`: what the checks think of each node.",
         f"    stats socket {front.stats_socket} mode 600 level admin",

@@ -192,6 +192,8 @@ class Haproxy:
             stats_socket=self.socket_path,
             stats_bind=None,
             log="stdout format raw local0",
+            run_as=None,
+            chroot=None,
         )
         path = self.folder / "haproxy.cfg"
         path.write_text(render(self.nodes, front), encoding="utf-8")
