@@ -1,11 +1,13 @@
 """``python -m bench.index_scale build|queries|ingest`` (see ``docs/index-scale.md``).
 
-# the index, once (reused by later runs; a bigger --instances grows it)
-nice -n 19 ionice -c3 .venv/bin/python -m bench.index_scale build --instances 1000000
-# the query set through a running core, with the plans
-.venv/bin/python -m bench.index_scale queries --out bench/results/index-1m.json
-# the C-STORE rate on that database (and on an empty one with --database index_empty)
-.venv/bin/python -m bench.index_scale ingest --out bench/results/ingest-1m.json
+One command at a time: each starts the cluster in ``--cluster-dir`` and stops it at the end.
+
+- the index, once (reused by later runs; a bigger ``--instances`` grows it):
+  ``nice -n 19 ionice -c3 .venv/bin/python -m bench.index_scale build --instances 10000000``
+- the query set through a running core, with the plans:
+  ``.venv/bin/python -m bench.index_scale queries --out bench/results/index-10m.json``
+- the C-STORE rate on databases of each size, interleaved (the ingest curve):
+  ``.venv/bin/python -m bench.index_scale ingest --database index_empty,index_1m,index_scale``
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.index_scale", description=__doc__)
     parser.add_argument("action", choices=("build", "queries", "ingest"))
     parser.add_argument("--cluster-dir", type=Path, default=pg.DEFAULT_DIR)
-    parser.add_argument("--database", default="index_scale")
+    parser.add_argument(
+        "--database", default="index_scale", help="ingest: several, comma-separated"
+    )
     parser.add_argument("--instances", type=int, default=1_000_000, help="build: index size")
     parser.add_argument("--years", type=int, default=3, help="build: the studies' period")
     parser.add_argument("--day", default="", help="the worklist's day, YYYY-MM-DD (today)")
@@ -40,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     cluster = pg.PersistentCluster(args.cluster_dir)
     cluster.start()
     try:
-        url = cluster.ensure_database(args.database)
+        url = cluster.ensure_database(args.database.split(",")[0])
         result = _act(args, cluster, url, day)
     finally:
         cluster.stop()
@@ -58,7 +62,8 @@ def _act(args: argparse.Namespace, cluster: pg.PersistentCluster, url: str, day:
     if args.action == "ingest":
         from bench.index_scale import ingest
 
-        return ingest.measure(url, args.store)
+        urls = {name: cluster.ensure_database(name) for name in args.database.split(",")}
+        return ingest.curve(urls, args.store)
     keys = queries.sample(url, day)
     kinds = [k for k in queries.kinds(keys) if args.only in k.name]
     with run.running_core(url) as core:
