@@ -244,10 +244,12 @@ def _study(
         first_instance = ids["instances"]
         ids["instances"] += size
         rows = None if modality == "SR" else kind.rows
-        frames = 1 if modality != "US" or number % 4 else 60  # a US cine loop now and then
+        # NumberOfFrames only where the object has it (ingest stores None otherwise): a US
+        # cine loop in every fourth US series.
+        frames = 60 if modality == "US" and series_pk % 4 == 0 else None
         out.instances.extend(
             _line(i, series_pk, f"{d.UID_ROOT}.3.{i}", sop_class, i - first_instance + 1,
-                  "1.2.840.10008.1.2.1", None if rows is None else frames, rows, rows,
+                  "1.2.840.10008.1.2.1", frames, rows, rows,
                   f"index-scale/{modality}.dcm", 600_000 if rows else 4_000, at, station)
             for i in range(first_instance, first_instance + size)
         )  # fmt: skip
