@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy import Engine, and_, func, insert, select, text, update
 
 from core_server import clock, db
 from core_server.jobs import DEAD, PENDING, Jobs, Retry
@@ -29,6 +29,7 @@ COMMITTED = "committed"
 STATES = (PENDING, RUNNING, SENT, COMMITTED, DEAD)
 JOBS = Jobs(tasks, claimed=RUNNING)
 OPEN = (PENDING, RUNNING)
+CLAIM_LOCK = 1_400_001  # PostgreSQL advisory lock key of forwarding's batch claim
 
 
 @dataclass(frozen=True)
@@ -120,11 +121,15 @@ def claim_batch(
     destinations: Iterable[int] | None = None,
 ) -> list[Task]:
     """The next due task and up to ``limit - 1`` more of its destination and study, claimed
-    in one transaction (so that two workers do not split a study between them)."""
+    in one transaction. Claims take turns (SQLite's one writer; on PostgreSQL a transaction
+    advisory lock held for the few milliseconds of the claim), so that two workers never split
+    a study: with SKIP LOCKED alone the second would take the study's next row."""
     where = [] if destinations is None else [tasks.c.destination_id.in_(list(destinations))]
-    now = clock.now()
     locking = not db.is_sqlite(engine)
     with db.write(engine) as conn:
+        if locking:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK})
+        now = clock.now()
         query = select(tasks).where(JOBS.claimable(now), *where).order_by(tasks.c.id).limit(1)
         if locking:
             query = query.with_for_update(skip_locked=True)

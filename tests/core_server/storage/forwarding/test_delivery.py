@@ -5,6 +5,7 @@ last try and an admin's re-queue; a registered modality's address over DICOM TLS
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -135,3 +136,31 @@ def test_registered_modality_over_tls(tmp_path: Path, store_scp: StoreSCP) -> No
         assert source.service.run_once() == 2
         assert {t["status"] for t in _tasks(source)} == {"sent"}
         assert sorted(store_scp.received) == sorted(uids)
+
+
+def test_workers_never_split_a_study(source: Source) -> None:
+    """Eight threads claiming at once each get whole studies (one association per study)."""
+    dest = dicom_destination(source.engine, 1)
+    items = [
+        queue.Item(dest.id, f"1.2.{s}.{n}", "1.2.840.10008.5.1.4.1.1.2", f"9.{s}")
+        for s in range(20)
+        for n in range(5)
+    ]
+    assert queue.enqueue(source.engine, items) == 100
+    batches: list[list[queue.Task]] = []
+    start = threading.Barrier(8)
+
+    def claim(owner: str) -> None:
+        start.wait()
+        while batch := queue.claim_batch(source.engine, owner, timedelta(minutes=5), 50):
+            batches.append(batch)
+
+    threads = [threading.Thread(target=claim, args=(f"w{n}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    studies = [{t.study_instance_uid for t in batch} for batch in batches]
+    assert all(len(s) == 1 for s in studies)
+    assert sorted(next(iter(s)) for s in studies) == sorted(f"9.{s}" for s in range(20))
+    assert sum(len(b) for b in batches) == 100
