@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from pydicom import Dataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from pynetdicom import AE
+from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import connect
 
@@ -105,6 +107,33 @@ class Modality(Sender):
                 assoc.release()
             else:
                 time.sleep(RETRY_PAUSE)
+
+
+def find_instances(host: str, port: int, study_uid: str) -> set[str]:
+    """C-FIND at IMAGE level (study root): the SOP Instance UIDs the archive has for a study."""
+    ae = AE(ae_title="CHECKER")
+    ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 30
+    query = Dataset()
+    query.QueryRetrieveLevel = "IMAGE"
+    query.StudyInstanceUID = study_uid
+    query.SeriesInstanceUID = ""
+    query.SOPInstanceUID = ""
+    assoc = ae.associate(host, port, ae_title="PACS")
+    assert assoc.is_established, "C-FIND association refused"
+    found: set[str] = set()
+    try:
+        for status, identifier in assoc.send_c_find(
+            query, StudyRootQueryRetrieveInformationModelFind
+        ):
+            assert status is not None and "Status" in status, "C-FIND aborted"
+            if status.Status in (0xFF00, 0xFF01) and identifier is not None:
+                found.add(str(identifier.SOPInstanceUID))
+            else:
+                assert status.Status == 0x0000, f"C-FIND status {status.Status:#06x}"
+    finally:
+        assoc.release()
+    return found
 
 
 class His(Sender):

@@ -22,7 +22,7 @@ import psycopg
 import pytest
 
 from tests.cluster.harness import Cluster, CoreNode, wait_for
-from tests.cluster.load import Caller, Display, His, Modality
+from tests.cluster.load import Caller, Display, His, Modality, find_instances
 from tests.core_server.hl7.mllp import HisListener
 from tests.postgres import Cluster as Postgres
 
@@ -64,7 +64,8 @@ def rows(url: str, query: str) -> list[tuple[Any, ...]]:
 
 
 def set_up(cluster: Cluster, his_port: int) -> str:
-    """Queue, room, screen, a screen device (its key) and the HIS destination, via HAProxy."""
+    """Queue, room, screen, a screen device (its key), the HIS destination and the C-FIND
+    checker's AE title, via HAProxy."""
     with cluster.admin() as admin:
         for path, body in QUEUE_SETUP:
             assert admin.post(path, json=body).status_code == 201
@@ -73,6 +74,9 @@ def set_up(cluster: Cluster, his_port: int) -> str:
             json={"name": "HIS", "host": "127.0.0.1", "port": his_port, "retry_base_seconds": 1},
         )
         assert answer.status_code == 201, answer.text
+        # The checker's C-FIND: an unregistered AE title may only store.
+        checker = {"ae_title": "CHECKER", "host": "127.0.0.1", "port": 104}
+        assert admin.post("/api/modalities", json=checker).status_code == 201
         device = {"name": "hall-screen", "kind": "screen", "screen": "HALL"}
         answer = admin.post("/api/queueing/devices", json=device)
         assert answer.status_code == 201, answer.text
@@ -215,6 +219,11 @@ def check_objects(cluster: Cluster, modalities: list[Modality]) -> None:
             assert answer.status_code == 200
             found = {i["00080018"]["Value"][0] for i in answer.json()}
             assert set(modality.stored) <= found
+    proxy = cluster.haproxy  # and C-FIND through HAProxy's DICOM port
+    for modality in modalities:
+        assert set(modality.stored) <= find_instances(
+            "127.0.0.1", proxy.ports.dicom, modality.study_uid
+        )
 
 
 def check_orders(cluster: Cluster, his: His) -> None:
