@@ -61,8 +61,9 @@ bench: install
 	$(BIN)/python -m bench.archive_bench
 
 # Appliance images (docs/images.md): one per role with mkosi, into IMAGES_OUT. The build's own
-# tools are installed here, not by `make test`. images-test builds the display's image and
-# boots it in QEMU until queue-display.service is active, with a screenshot in test-artifacts/.
+# tools are installed here, not by `make test`. images-test builds the display's image (disk
+# route), boots it in QEMU (UEFI) until queue-display.service is active, with a screenshot in
+# test-artifacts/, then applies an A/B update to it and rolls it back.
 IMAGE_ROLES ?= core display caller printer kiosk capture
 IMAGES_OUT ?= images/out
 
@@ -72,8 +73,9 @@ images: install
 
 images-test: install
 	images/host/setup-host.sh
-	IMAGE_BUILD=rootfs images/build-image.sh display $(IMAGES_OUT)
-	IMAGES_TEST=1 IMAGES_DISPLAY=$$(ls -t $(IMAGES_OUT)/display/imaging-display_*.raw | head -1) \
+	images/build-image.sh display $(IMAGES_OUT)
+	image=$$(ls -t $(IMAGES_OUT)/display/imaging-display_*.raw | head -1); \
+		IMAGES_TEST=1 IMAGES_DISPLAY=$$image IMAGES_UPDATE=$$image \
 		$(BIN)/pytest -q -p no:cacheprovider tests/images
 
 clean:

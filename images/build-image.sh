@@ -2,18 +2,20 @@
 # Build one appliance image: images/build-image.sh ROLE [OUTPUT_DIR]
 # ROLE is one of images/roles/*.env. Output: OUTPUT_DIR/<role>/imaging-<role>_<version>.raw
 # plus the split root partition and kernel for systemd-sysupdate (see docs/images.md).
-# IMAGE_BUILD picks how the same recipe becomes a disk:
-#   disk   (default) mkosi makes the bootable disk: ESP + systemd-boot + UKI, squashfs root.
-#          Needs a kernel with vfat (a normal Debian 12 host): mkosi mounts the ESP.
-#   rootfs mkosi makes the OS tree (Format=directory), images/assemble-disk.sh turns it into a
-#          GPT disk with the squashfs root and no ESP, plus the kernel, initrd and command line
-#          for direct kernel boot (QEMU). Mounts nothing: what make images-test uses.
+# IMAGE_BUILD picks how the same recipe becomes a disk. disk and rootfs have mkosi make the OS
+# tree (Format=directory) and images/assemble-disk.sh the disk from it; they mount nothing:
+#   disk   (default) ESP (systemd-boot + UKI, written with mtools) + root A (squashfs) + empty
+#          root B for the A/B update; the UKI and the root are also the update's artefacts.
+#   rootfs the squashfs root alone, plus the kernel, initrd and command line for direct
+#          kernel boot (QEMU).
+#   mkosi  mkosi's own gpt_squashfs disk (ESP, systemd-boot, UKI): needs a kernel with vfat,
+#          mkosi 14 mounts the ESP. Not built on the machine without vfat.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tree=$(cd "$here/.." && pwd)
 role=${1:?usage: build-image.sh ROLE [OUTPUT_DIR]}
 build=${IMAGE_BUILD:-disk}
-case "$build" in disk | rootfs) ;; *) echo "IMAGE_BUILD is disk or rootfs, not $build" >&2; exit 2 ;; esac
+case "$build" in disk | rootfs | mkosi) ;; *) echo "IMAGE_BUILD is disk, rootfs or mkosi, not $build" >&2; exit 2 ;; esac
 out=$(realpath -m "${2:-$tree/images/out}")/$role
 [ -f "$here/roles/$role.env" ] || { echo "unknown role: $role" >&2; exit 2; }
 # shellcheck source=/dev/null
@@ -59,10 +61,12 @@ printf 'ROLE=%s\nPROGRAM=%s\nEXTRA=%s\nUNIT=%s\nVERSION=%s\n' "$role" "$PROGRAM"
 for f in "$work/extra/usr/lib/sysupdate.d/"*.conf; do sed -i "s/@ROLE@/$role/g" "$f"; done
 
 # mkosi takes a comma-separated list.
+# A role's EXCLUDE drops shared packages (the core's chrony conflicts with timesyncd).
 packages=$({ cat "$here/common/packages"; [ "$SCREEN" = yes ] && cat "$here/screen/packages"; echo "$PACKAGES"; } \
-	| tr -s ' \n' ',' | sed 's/^,//; s/,$//')
+	| tr -s ' \n' '\n\n' | grep -vxF -e '' $(for p in ${EXCLUDE:-}; do printf -- '-e %s ' "$p"; done) \
+	| paste -sd, -)
 rootfs=()
-if [ "$build" = rootfs ]; then
+if [ "$build" != mkosi ]; then
 	# The same recipe as an OS tree: still Bootable (the kernel, dracut and kernel-install run,
 	# into the tree's /boot instead of an ESP).
 	rootfs=(-e 's/^Format=.*/Format=directory/' -e '/^CompressFs=/d' -e '/^BootProtocols=/d'
@@ -77,15 +81,19 @@ start=$(date +%s)
 # Downloaded .debs kept between builds and roles.
 mkdir -p "$out/../cache"
 name="imaging-${role}_$version"
-if [ "$build" = disk ]; then
+if [ "$build" = mkosi ]; then
 	mkosi --force --output-dir "$out" --cache "$out/../cache" build
 else
 	tree_dir="$work/rootfs"
 	mkosi --force --output "$tree_dir" --cache "$out/../cache" build
-	"$here/assemble-disk.sh" "$tree_dir" "$out/$name" "$name"
+	"$here/assemble-disk.sh" "$tree_dir" "$out/$name" "$name" "$build"
 fi
 end=$(date +%s)
 rm -rf "$work"
+# The update folder's index (docs/images.md, Updates): every version's root and UKI here.
+if [ "$build" = disk ]; then
+	(cd "$out" && sha256sum -- *.root.raw *.efi >SHA256SUMS)
+fi
 image=$(ls "$out/$name.raw")
 printf '%s %s (%s): %s s, %s bytes\n' "$role" "$version" "$build" "$((end - start))" "$(stat -c %s "$image")" \
 	| tee -a "$out/../build-times.txt"

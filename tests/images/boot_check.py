@@ -99,9 +99,12 @@ def accelerator(image: Path) -> bool:
 
 
 def direct_kernel(image: Path) -> tuple[Path, Path, str] | None:
-    """The kernel, initrd and command line beside a rootfs-route image, if it has them."""
+    """The kernel, initrd and command line beside a rootfs-route image, if it has them (a
+    disk-route image has them too, and its UKI ``.efi``: that one boots through the ESP)."""
     # Not with_suffix: the version in the name has dots (imaging-display_20250101.123.raw).
     base = image.name.removesuffix(".raw")
+    if (image.parent / f"{base}.efi").exists():
+        return None
     kernel, initrd, cmdline = (
         image.parent / f"{base}.{x}" for x in ("vmlinuz", "initrd", "cmdline")
     )
@@ -126,20 +129,33 @@ def _firmware(image: Path, vars_file: Path) -> list[str]:
 
 
 def _qemu_command(
-    overlay: Path, firmware: list[str], serial: Path, monitor: Path, kvm: bool
+    overlay: Path,
+    firmware: list[str],
+    serial: Path,
+    monitor: Path,
+    kvm: bool,
+    credentials: dict[str, str] | None = None,
+    reboot: bool = False,
 ) -> list[str]:
+    """QEMU for one boot (``-no-reboot``), or, with ``reboot``, for a guest that reboots itself
+    (an update). ``credentials`` are systemd credentials (SMBIOS type 11) besides the
+    enrolment's; a ``.raw`` overlay is used as it is (the update test's writable copy)."""
     accel = ["-accel", "kvm", "-cpu", KVM_CPU] if kvm else ["-accel", "tcg", "-cpu", "max"]
+    smbios = []
+    for name, value in {"imaging.enrolment": NO_CORE, **(credentials or {})}.items():
+        smbios += ["-smbios", f"type=11,value=io.systemd.credential:{name}={value}"]
+    disk_format = "raw" if overlay.suffix == ".raw" else "qcow2"
     return [
         "qemu-system-x86_64",
         "-machine", "q35", *accel, "-m", "1536", "-smp", "2",
         *firmware,
-        "-drive", f"if=virtio,format=qcow2,file={overlay}",
+        "-drive", f"if=virtio,format={disk_format},file={overlay}",
         "-vga", "std", "-display", "none",
         "-nic", "user,model=virtio-net-pci",
-        "-smbios", f"type=11,value=io.systemd.credential:imaging.enrolment={NO_CORE}",
+        *smbios,
         "-serial", f"file:{serial}",
         "-monitor", f"unix:{monitor},server,nowait",
-        "-no-reboot",
+        *([] if reboot else ["-no-reboot"]),
     ]  # fmt: skip
 
 

@@ -1,0 +1,69 @@
+"""An A/B update applied in QEMU (tests/images/update_check.py): a disk-route image boots
+version A, installs version B from an update folder served by this host, reboots into B with
+the data partition kept, and boots A again once B's kernel is out of tries.
+
+Slow (a new version's squashfs, then three boots under TCG): skipped unless ``IMAGES_TEST=1``
+and ``IMAGES_UPDATE=path/to/imaging-<role>_<v>.raw`` (a disk-route image: ``IMAGE_BUILD=disk``,
+the default). ``IMAGES_UPDATE_UNIT`` is the role's unit (queue-display.service).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.images import update_check
+
+IMAGE = os.environ.get("IMAGES_UPDATE", "")
+pytestmark = [
+    pytest.mark.skipif(
+        os.environ.get("IMAGES_TEST") != "1" or not IMAGE, reason="set IMAGES_TEST=1, IMAGES_UPDATE"
+    ),
+    pytest.mark.timeout(5400),
+]
+
+TREE = Path(__file__).resolve().parents[2]
+ARTIFACTS = TREE / "test-artifacts" / "images"
+
+
+def test_update_goes_to_b_keeps_the_data_and_rolls_back_to_a(tmp_path: Path) -> None:
+    image = Path(IMAGE)
+    image_id, _, old = image.name.removesuffix(".raw").partition("_")
+    new = f"{old}.1"
+    updates = tmp_path / "updates"
+    env = {**os.environ, "SQUASHFS_ZSTD_LEVEL": "3", "TMPDIR": "/var/tmp"}
+    subprocess.run(
+        [str(TREE / "images" / "make-update.sh"), str(image), new, str(updates)],
+        check=True, env=env,
+    )  # fmt: skip
+    unit = os.environ.get("IMAGES_UPDATE_UNIT", "queue-display.service")
+
+    done = update_and_log(image, updates, unit)
+
+    first, rollback = done.console
+    # Run 1: A found B at the host, wrote it into the empty slot and rebooted into it.
+    assert f"imaging-update: running {image_id} {old}" in first
+    assert f"imaging-update: installed {new} into /dev/vda3" in first
+    in_b = first[first.index(f"imaging-update: running {image_id} {new}") :]
+    # The data partition was kept: B reads the history A wrote there before the update.
+    assert f"booted {old}\nbooted {new}" in in_b.replace("\r", "")
+    assert f"Started {unit}" in in_b
+    # B's kernel was put on the ESP with tries (+3), or already blessed once B booted.
+    assert any(k.startswith(f"{image_id}_{new}") for k in done.kernels)
+    assert f"{image_id}_{old}.efi" in done.kernels
+    # Run 2: B's kernel out of tries, systemd-boot starts A; B is not installed again.
+    assert f"imaging-update: running {image_id} {old}" in rollback
+    assert f"Started {unit}" in rollback
+    assert f"imaging-update: {new} did not boot here (no tries left): skipped" in rollback
+    assert f"booted {new}\nbooted {old}" in rollback.replace("\r", "")
+
+
+def update_and_log(image: Path, updates: Path, unit: str) -> update_check.Updated:
+    done = update_check.update_and_roll_back(image, updates, unit, ARTIFACTS)
+    with (ARTIFACTS / "boot-times.txt").open("a") as log:
+        times = ", ".join(f"{what} after {s:.0f} s" for what, s in done.seconds.items())
+        log.write(f"{image.name} update (UEFI): {times}\n")
+    return done
