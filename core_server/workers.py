@@ -25,6 +25,7 @@ from typing import Any
 from core_server import db, tls
 from core_server.archive import Archive
 from core_server.dicom import DicomServer
+from core_server.dicomweb.metadata_warm import MetadataWarmer
 from core_server.ris import Ris
 from core_server.settings import Settings
 
@@ -145,8 +146,11 @@ def run_worker(settings: Settings) -> None:
     ris = Ris(engine, archive.bus, archive, files_dir=settings.data_dir / "ris")
     ris.start()
     server = dicom_server(settings, archive, engine, ris)
+    warmer = MetadataWarmer(engine, archive)  # for the series this process stores
+    warmer.start()
     server.start()
     log.info("DICOM worker %s serving port %s", os.getpid(), server.port)
     stop.wait()
     server.stop()
+    warmer.stop()
     engine.dispose()

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from core_server.dicomweb import qido, stow, wado_rs, wado_uri
 from core_server.dicomweb.access import ROLE_CHECKS
+from core_server.dicomweb.metadata_warm import MetadataWarmer
 
 router = APIRouter(tags=["dicomweb"])
 router.include_router(qido.router, prefix="/dicom-web")
@@ -25,6 +26,10 @@ def install(app: FastAPI, require: Callable[..., Callable[..., Any]]) -> None:
     app.include_router(router)
     for placeholder, roles in ROLE_CHECKS.items():
         app.dependency_overrides[placeholder] = require(*roles)
+    ctx = app.state.ctx  # series metadata made ahead, once a modality is done (docs/one-node.md)
+    warmer = MetadataWarmer(ctx.engine, ctx.archive)
+    ctx.on_startup.append(warmer.start)
+    ctx.on_shutdown.append(warmer.stop)
 
 
 __all__ = ["install", "router"]
