@@ -272,6 +272,13 @@ def _bench(
                 lambda u, i: _json(u.http, f"{ct}/metadata"),
             ),
             ("rendered_frame", reps, 1, lambda u, i: frame(u, i, "rendered", "image/jpeg")),
+            # a viewer showing a slice again (the core caches rendered images; Orthanc does not)
+            (
+                "rendered_frame_again",
+                reps,
+                1,
+                lambda u, i: frame(u, 0, "rendered", "image/jpeg"),
+            ),
             ("frame_octet_stream", reps, 1, lambda u, i: frame(u, -1 - i, "frames/1", octet)),
             ("retrieve_100_instances", 3, 1, lambda u, i: _get(u.http, mr, dicom)),
         ]

@@ -4,6 +4,7 @@ to a viewport and encoded as JPEG or PNG (numpy and Pillow)."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -15,10 +16,15 @@ from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, pixel_array
 
 from core_server.dicomweb.instances import NotAvailable, frame_count, header
+from core_server.dicomweb.rendered_cache import FRAMES_BYTES, IMAGES_BYTES, ByteBudget
 
 MEDIA_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG"}
 THUMBNAIL_SIZE = (128, 128)
 _READ_WHOLE = 16 << 20  # bytes
+IMAGES: ByteBudget[bytes] = ByteBudget(IMAGES_BYTES, len)
+FRAMES: ByteBudget[tuple[Dataset, np.ndarray]] = ByteBudget(
+    FRAMES_BYTES, lambda found: int(found[1].nbytes) + 4096
+)
 
 
 class RenderError(ValueError):
@@ -72,10 +78,25 @@ def parse_viewport(value: str | None) -> tuple[int, int] | None:
 
 
 def render(path: Path, frame: int, rendering: Rendering) -> bytes:
-    """One frame (1-based) of a stored object as an image."""
+    """One frame (1-based) of a stored object as an image (cached: see
+    :mod:`~core_server.dicomweb.rendered_cache`)."""
+    st = path.stat()
+    stamp = (str(path), st.st_size, st.st_mtime_ns, frame)
+    image = IMAGES.get((stamp, rendering))
+    if image is None:
+        image = _encoded(_decoded(path, st.st_size, frame, stamp), rendering)
+        IMAGES.put((stamp, rendering), image)
+    return image
+
+
+def _decoded(path: Path, size: int, frame: int, stamp: Hashable) -> tuple[Dataset, np.ndarray]:
+    """The header and the stored values of one frame."""
+    found = FRAMES.get(stamp)
+    if found is not None:
+        return found
     # A small object is read once, header and pixels; from a large one (a cine loop) only the
     # header and the one frame.
-    small = path.stat().st_size <= _READ_WHOLE
+    small = size <= _READ_WHOLE
     ds = dcmread(path) if small else header(path)
     if "Rows" not in ds or (small and "PixelData" not in ds):
         raise NotAvailable("the object has no pixel data to render")
@@ -84,6 +105,15 @@ def render(path: Path, frame: int, rendering: Rendering) -> bytes:
         raise NotAvailable(f"frame {frame} does not exist: the object has {count}")
     # Colour is converted to RGB.
     pixels = pixel_array(ds if small else path, index=frame - 1 if count > 1 else None)
+    if "PixelData" in ds:
+        del ds.PixelData  # decoded now; the cached header need not hold it twice
+    pixels.flags.writeable = False  # shared by the requests that render it
+    FRAMES.put(stamp, (ds, pixels))
+    return ds, pixels
+
+
+def _encoded(decoded: tuple[Dataset, np.ndarray], rendering: Rendering) -> bytes:
+    ds, pixels = decoded
     image = Image.fromarray(_display(ds, pixels, rendering.window))
     if rendering.viewport:
         image.thumbnail(rendering.viewport, Image.Resampling.LANCZOS)
