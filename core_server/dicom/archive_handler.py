@@ -233,12 +233,12 @@ class ArchiveHandler:
         return mpps.set_(ris, sop_instance_uid, modifications, self.calling)
 
     def commitment_report(self, information: Dataset | None) -> Status:
-        """Handed to forwarding on the bus, which matches it by its Transaction UID."""
+        """Handed to forwarding, which matches it by its Transaction UID (in this process or
+        through the database: a DICOM worker process has no forwarding of its own)."""
         from core_server.storage.forwarding.dicom_sender import read_report
-        from core_server.storage.forwarding.service import REPORT_TOPIC
+        from core_server.storage.forwarding.service import take_report
 
         if information is None or "TransactionUID" not in information:
             return PROCESSING_FAILURE
-        report = read_report(information)
-        self.archive.bus.publish(REPORT_TOPIC, {**report, "calling": self.calling})
+        take_report(self.archive.engine, self.archive.bus, read_report(information))
         return SUCCESS

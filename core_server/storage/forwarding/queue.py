@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, select, text, update
+from sqlalchemy import Engine, and_, delete, func, insert, select, text, update
 
 from core_server import clock, db
 from core_server.jobs import DEAD, PENDING, Jobs, Retry
+from core_server.storage.forwarding.tables import forwarding_reports as reports
 from core_server.storage.forwarding.tables import forwarding_tasks as tasks
 
 RUNNING = "running"
@@ -264,6 +265,40 @@ def committed(
                 .values(status=PENDING, next_attempt_at=now, last_error="commitment failed")
             ).rowcount
     return int(changed)
+
+
+def keep_report(
+    engine: Engine, transaction_uid: str, committed_uids: list[str], failed_uids: list[str]
+) -> None:
+    """A report no ``sent`` task took: kept for its batch, which takes it once recorded."""
+    with db.write(engine) as conn:
+        conn.execute(delete(reports).where(reports.c.transaction_uid == transaction_uid))
+        conn.execute(
+            insert(reports).values(
+                transaction_uid=transaction_uid,
+                committed=committed_uids,
+                failed=failed_uids,
+                received_at=clock.now(),
+            )
+        )
+
+
+def kept_report(engine: Engine, transaction_uid: str) -> tuple[list[str], list[str]] | None:
+    """The kept report of ``transaction_uid`` (taken: removed), or None."""
+    with db.write(engine) as conn:
+        row = conn.execute(
+            delete(reports)
+            .where(reports.c.transaction_uid == transaction_uid)
+            .returning(reports.c.committed, reports.c.failed)
+        ).first()
+    return (list(row.committed), list(row.failed)) if row else None
+
+
+def forget_reports(engine: Engine, older_than: timedelta) -> int:
+    """Kept reports no batch ever took (an unknown or long-recorded transaction)."""
+    with db.write(engine) as conn:
+        cutoff = clock.now() - older_than
+        return int(conn.execute(delete(reports).where(reports.c.received_at < cutoff)).rowcount)
 
 
 def sizes(engine: Engine) -> list[dict[str, Any]]:

@@ -75,7 +75,6 @@ class Forwarding:
         if subscribe:
             bus.subscribe("archive.instance_stored", self.on_stored)
             bus.subscribe("archive.corrected", self.on_corrected)
-            bus.subscribe(REPORT_TOPIC, self.on_report_event)
 
     # lifecycle
     def start(self) -> None:
@@ -138,6 +137,7 @@ class Forwarding:
             committing = [d.id for d in config.destinations(self.engine) if d.commitment]
             if queue.recommit(self.engine, committing, self.recommit_after):
                 self.bus.publish(TOPIC, {"action": "recommit"})
+            queue.forget_reports(self.engine, self.recommit_after)
             with ThreadPoolExecutor(self.workers, thread_name_prefix="forwarding") as pool:
                 return sum(pool.map(lambda _: self._drain(), range(self.workers)))
 
@@ -257,24 +257,16 @@ class Forwarding:
 
     # storage commitment answered later
     def _late_report(self, transaction_uid: str) -> None:
+        """The batch of ``transaction_uid`` is recorded: the report that came meanwhile, on
+        another association to this process or to another (kept in the database)."""
         from core_server.storage.forwarding import dicom_sender
 
         late = dicom_sender.finish(transaction_uid)
-        if late is not None:  # came on another association while the batch was recorded
+        if late is not None:
             self.on_report(transaction_uid, sorted(late.committed), sorted(late.failed))
-
-    def on_report_event(self, _topic: str, payload: dict[str, Any]) -> None:
-        """A report the core's DICOM listener received (``dicom.commitment_report``): to the
-        batch still waiting for it, else on its tasks."""
-        from core_server.storage.forwarding import dicom_sender
-
-        if dicom_sender.deliver(payload):
-            return
-        self.on_report(
-            str(payload.get("transaction_uid") or ""),
-            [str(u) for u in payload.get("committed") or []],
-            [str(u) for u in payload.get("failed") or []],
-        )
+        kept = queue.kept_report(self.engine, transaction_uid)
+        if kept is not None:
+            self.on_report(transaction_uid, *kept)
 
     def on_report(self, transaction_uid: str, committed: list[str], failed: list[str]) -> int:
         """An N-EVENT-REPORT that came after the association ended (for the core's DICOM
@@ -284,3 +276,23 @@ class Forwarding:
             self.bus.publish(TOPIC, {"action": "committed", "tasks": done})
             self.wake()
         return done
+
+
+def take_report(engine: Engine, bus: EventBus, payload: dict[str, Any]) -> int:
+    """A storage commitment report the core's DICOM listener received, in whichever of the
+    cluster's processes (a DICOM worker, another node): to the batch of this process still
+    waiting for it, else on its ``sent`` tasks, else kept until its batch is recorded. How many
+    tasks it changed now."""
+    from core_server.storage.forwarding import dicom_sender
+
+    if dicom_sender.deliver(payload):
+        return 0
+    transaction_uid = str(payload.get("transaction_uid") or "")
+    committed = [str(u) for u in payload.get("committed") or []]
+    failed = [str(u) for u in payload.get("failed") or []]
+    done = queue.committed(engine, transaction_uid, committed, failed)
+    if done:
+        bus.publish(TOPIC, {"action": "committed", "tasks": done})
+    elif transaction_uid:
+        queue.keep_report(engine, transaction_uid, committed, failed)
+    return done

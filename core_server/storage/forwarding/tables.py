@@ -4,6 +4,7 @@ destination and instance, with :func:`core_server.jobs.job_columns`)."""
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -81,4 +82,16 @@ forwarding_tasks = Table(
     Index("ix_forwarding_tasks_due", "status", "next_attempt_at"),
     Index("ix_forwarding_tasks_destination", "destination_id", "status", "study_instance_uid"),
     Index("ix_forwarding_tasks_sop", "sop_instance_uid"),
+)
+
+# A commitment report no task could take yet: its batch was still being recorded, maybe by
+# another process (a DICOM worker or another node took the report's association). The batch
+# takes it when it is recorded.
+forwarding_reports = Table(
+    "forwarding_reports",
+    metadata,
+    Column("transaction_uid", String(64), primary_key=True),
+    Column("committed", JSON, nullable=False),
+    Column("failed", JSON, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
 )

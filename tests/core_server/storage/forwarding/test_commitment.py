@@ -14,7 +14,7 @@ from pydicom.uid import generate_uid
 
 from core_server.archive import Origin
 from core_server.storage.forwarding import queue
-from core_server.storage.forwarding.service import REPORT_TOPIC
+from core_server.storage.forwarding.service import take_report
 from tests.conftest import RunningCore
 from tests.core_server.storage.forwarding.conftest import (
     Source,
@@ -73,8 +73,8 @@ def test_unanswered_commitment_is_reported_later_or_asked_again(
 
 
 def test_report_from_the_listener_commits(source: Source, store_scp: StoreSCP) -> None:
-    """A report the core's DICOM listener publishes (``dicom.commitment_report``) after the
-    batch was recorded commits its tasks; one for an unknown transaction changes nothing."""
+    """A report the core's DICOM listener takes (``take_report``) after the batch was
+    recorded commits its tasks; one for an unknown transaction changes nothing."""
     store_scp.commit = "never"
     store_scp.start()
     source.service.commit_wait = 1.0
@@ -84,10 +84,27 @@ def test_report_from_the_listener_commits(source: Source, store_scp: StoreSCP) -
     assert source.service.run_once() == 2
     (request,) = store_scp.requests
     report = {"transaction_uid": "1.2.3", "committed": uids, "failed": []}
-    source.bus.publish(REPORT_TOPIC, report)
+    assert take_report(source.engine, source.bus, report) == 0
     assert {t["status"] for t in queue.listed(source.engine)} == {"sent"}
-    source.bus.publish(REPORT_TOPIC, {**report, "transaction_uid": str(request.TransactionUID)})
+    transaction = str(request.TransactionUID)
+    assert take_report(source.engine, source.bus, {**report, "transaction_uid": transaction}) == 2
     assert {t["status"] for t in queue.listed(source.engine)} == {"committed"}
+
+
+def test_report_before_its_batch_is_recorded_is_kept(source: Source) -> None:
+    """A report that reaches another process while the batch is still being recorded (its
+    tasks not yet ``sent``) is kept in the database; the batch takes it once recorded."""
+    dest = dicom_destination(source.engine, 9, commitment=True)
+    rule_to(source.engine, dest)
+    uids = source.study(2)
+    batch = queue.claim_batch(source.engine, "other-process", timedelta(minutes=5), 10)
+    assert sorted(t.sop_instance_uid for t in batch) == sorted(uids)
+    report = {"transaction_uid": "1.2.77", "committed": uids, "failed": []}
+    assert take_report(source.engine, source.bus, report) == 0  # still running: kept
+    assert queue.record_done(source.engine, batch, "other-process", queue.SENT, "1.2.77") == 2
+    source.service._late_report("1.2.77")
+    assert {t["status"] for t in queue.listed(source.engine)} == {"committed"}
+    assert queue.kept_report(source.engine, "1.2.77") is None  # taken once
 
 
 def test_report_on_a_new_association_to_the_core(tmp_path: Path, store_scp: StoreSCP) -> None:

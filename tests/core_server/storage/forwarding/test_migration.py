@@ -14,7 +14,12 @@ from tests.migrations import schema_differences
 def test_migration_matches_the_table_definitions(database_url: str) -> None:
     names = {
         t.name
-        for t in (tables.forwarding_destinations, tables.forwarding_rules, tables.forwarding_tasks)
+        for t in (
+            tables.forwarding_destinations,
+            tables.forwarding_rules,
+            tables.forwarding_tasks,
+            tables.forwarding_reports,
+        )
     }
     assert schema_differences(database_url, names) == []
 
