@@ -36,6 +36,7 @@ PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 STORE_TIMEOUT = 900.0
 TIME_LIMIT = 120.0  # per measurement
 SETTLE_LIMIT = 60.0  # seconds waiting for the servers to go idle after the store
+SETTLE_MIN = 4.0
 OCTET_STREAM = 'multipart/related; type="application/octet-stream"'
 DICOM_PARTS = 'multipart/related; type="application/dicom"'
 # (figure, lower is better?, target ratio core/orthanc or None)
@@ -306,7 +307,7 @@ def _bench(
 
 
 def _settle(pid: int) -> dict[str, float]:
-    """Wait (up to SETTLE_LIMIT) until the server uses under 5 % of a CPU over a second: the
+    """Wait (SETTLE_MIN to SETTLE_LIMIT) until the server uses under 5 % of a CPU over a second: the
     work it does after the store (the core encodes the new series' metadata) is then counted
     here, not in the first measurement that happens to run beside it."""
     started = time.monotonic()
@@ -314,7 +315,8 @@ def _settle(pid: int) -> dict[str, float]:
     while time.monotonic() - started < SETTLE_LIMIT:
         time.sleep(1.0)
         now = procs.cpu_seconds(pid)
-        if now - last < 0.05:
+        # (at least SETTLE_MIN: the core waits 2 s of quiet before making metadata ahead)
+        if now - last < 0.05 and time.monotonic() - started >= SETTLE_MIN:
             break
         last = now
     return {
