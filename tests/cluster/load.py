@@ -143,14 +143,18 @@ class His(Sender):
         super().__init__(name)
         self.host, self.port, self.deadline = host, port, deadline
         self.acknowledged: list[tuple[str, str]] = []  # (control ID, accession)
+        # AE "order exists already" to a resend: the dead node had applied the message but
+        # not yet recorded its ACK (docs/cluster.md, "Failure"); the order is there, once.
+        self.refused_as_existing: list[tuple[str, str]] = []
         self.count = 0
+        self.suffix = ""  # of control IDs: the same order under a new ID (its test)
 
     def step(self) -> None:
         self.count += 1
         number = f"{self.name}-{self.count:04d}"
-        accession = f"ACC{number}"
+        accession, control_id = f"ACC{number}", f"C{number}{self.suffix}"
         order = message(
-            msh("ORM^O01", f"C{number}", version="2.3.1"),
+            msh("ORM^O01", control_id, version="2.3.1"),
             pid(f"P{number}", "韩^梅梅"),
             segment("ORC", {1: "NW", 2: f"PL{number}^HIS"}),
             segment("OBR", {1: "1", 2: f"PL{number}^HIS", 4: "US-ABD", 18: accession}),
@@ -159,8 +163,15 @@ class His(Sender):
         while time.monotonic() < until:
             try:
                 (ack,) = send(self.port, order, host=self.host)
-                if ack_fields(ack)["code"] == "AA":
-                    self.acknowledged.append((f"C{number}", accession))
+                fields = ack_fields(ack)
+                if fields["code"] == "AA":
+                    self.acknowledged.append((control_id, accession))
+                    return
+                if (
+                    fields["code"] == "AE"
+                    and f"PL{number}" in fields.get("err_text", "") + fields["text"]
+                ):
+                    self.refused_as_existing.append((control_id, accession))
                     return
             except (OSError, EOFError, TimeoutError, ValueError):
                 pass  # the connection died with its node: resend the same message

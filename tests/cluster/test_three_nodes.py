@@ -148,7 +148,7 @@ def test_kill_one_of_three_nodes_under_load(site: Site) -> None:
     cluster, proxy = site.cluster, site.cluster.haproxy
     victim, _, witness = cluster.nodes
     load = Load(site, "K", screen_node=witness)
-    load.wait(3)
+    load.wait(2)
 
     victim.kill()
     killed = time.monotonic()
@@ -167,7 +167,7 @@ def test_kill_one_of_three_nodes_under_load(site: Site) -> None:
     victim.start().wait_healthy()
     cluster.wait_status(victim, "UP")
     back = time.monotonic() - killed
-    load.wait(3)
+    load.wait(2)
     load.stop_and_check(site)
     assert proxy.sessions(victim.name)["pacs_dicom"] > while_down["pacs_dicom"]  # served again
     assert sum(load.failures().values()) > 0  # the kill did hit something in flight
@@ -175,7 +175,8 @@ def test_kill_one_of_three_nodes_under_load(site: Site) -> None:
         f"\nkill -9: marked DOWN after {marked_down:.1f} s, UP again after {back:.1f} s;"
         f" retried attempts {load.failures()}; screen reconnects"
         f" {[d.reconnects for d in load.displays]}; acknowledged {load.progress()};"
-        f" HIS resending while the node was down: {his_blocked}"
+        f" HIS resending while the node was down: {his_blocked};"
+        f" orders answered AE 'exists already' after the restart: {load.his.refused_as_existing}"
     )
 
 
@@ -185,7 +186,7 @@ def test_rolling_upgrade_one_node_at_a_time(site: Site) -> None:
     it stops); a screen on the stopped node reconnects elsewhere and misses nothing."""
     cluster, proxy = site.cluster, site.cluster.haproxy
     load = Load(site, "R", screen_node=cluster.nodes[-1])
-    load.wait(2)
+    load.wait(1)
     before = load.failures()
     for node in cluster.nodes:
         proxy.set_state(node.name, "drain")
@@ -200,7 +201,7 @@ def test_rolling_upgrade_one_node_at_a_time(site: Site) -> None:
         node.start().wait_healthy()
         proxy.set_state(node.name, "ready")
         cluster.wait_status(node, "UP")
-        load.wait(2)
+        load.wait(1)
     after = load.failures()
     load.stop_and_check(site)
     assert after == before  # no sender saw a failure
@@ -232,7 +233,7 @@ def check_orders(cluster: Cluster, his: His) -> None:
         dict(rows(url, "SELECT control_id, count(*) FROM hl7_inbound_messages GROUP BY 1"))
     )
     exams = Counter(dict(rows(url, "SELECT accession_number, count(*) FROM ris_exams GROUP BY 1")))
-    for control_id, accession in his.acknowledged:
+    for control_id, accession in his.acknowledged + his.refused_as_existing:
         assert (messages[control_id], exams[accession]) == (1, 1), control_id
 
 
@@ -287,3 +288,14 @@ def test_a_signin_lock_holds_on_every_node_for_the_real_client(site: Site) -> No
             assert answer.status_code == 429, (node.name, answer.text)
             assert answer.json()["detail"]["code"] == "auth.signin.locked"
         assert admin.post("/api/auth/users/locktest/unlock").status_code in (200, 204)
+
+
+def test_the_his_sender_tells_an_order_that_exists(site: Site) -> None:
+    """The load's HIS takes AE "order exists already" for its own order as applied (see
+    His.refused_as_existing): that answer, as the core words it, names the placer number."""
+    his = His("EXH", "127.0.0.1", site.cluster.haproxy.ports.hl7)
+    his.step()  # order EXH-0001, acknowledged
+    his.count, his.suffix = 0, "-B"  # the same order under a new control ID
+    his.step()
+    assert his.acknowledged == [("CEXH-0001", "ACCEXH-0001")]
+    assert his.refused_as_existing == [("CEXH-0001-B", "ACCEXH-0001")]
