@@ -15,12 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from bench.index_scale import cluster as pg
 from bench.index_scale import fill, queries, report, run
+from bench.profile import Profiler, summarize
 from core_server import clock
 
 
@@ -36,9 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--day", default="", help="the worklist's day, YYYY-MM-DD (today)")
     parser.add_argument("--repetitions", type=int, default=100)
     parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per kind")
-    parser.add_argument("--only", default="", help="queries: kinds whose name contains this")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="queries: kinds whose name contains this (or one of these, comma-separated)",
+    )
     parser.add_argument("--store", type=int, default=400, help="ingest: instances sent")
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--profile", type=Path, help="queries: py-spy (GIL thread) on the core into this raw file"
+    )
     args = parser.parse_args(argv)
     day = date.fromisoformat(args.day) if args.day else clock.today()
     cluster = pg.PersistentCluster(args.cluster_dir)
@@ -65,15 +74,19 @@ def _act(args: argparse.Namespace, cluster: pg.PersistentCluster, url: str, day:
         urls = {name: cluster.ensure_database(name) for name in args.database.split(",")}
         return ingest.curve(urls, args.store)
     keys = queries.sample(url, day)
-    kinds = [k for k in queries.kinds(keys) if args.only in k.name]
+    only = args.only.split(",")
+    kinds = [k for k in queries.kinds(keys) if any(o in k.name for o in only)]
     with run.running_core(url) as core:
         assert core.target is not None
         pid = core.target.pid
-        timings = run.time_kinds(core, kinds, args.repetitions, args.time_limit, pid)
+        with Profiler(pid, args.profile, gil=True) if args.profile else nullcontext():
+            timings = run.time_kinds(core, kinds, args.repetitions, args.time_limit, pid)
         plans = run.explain(cluster, core, kinds)
     for name, listed in plans.items():
         if name in timings:
             timings[name]["database_ms"] = report.db_ms(listed)
+    if args.profile:
+        print(json.dumps(summarize(args.profile, top=40), indent=1))
     meta = {"load_average": [round(x, 2) for x in os.getloadavg()], "day": day.isoformat()}
     return {"meta": meta, "counts": _counts(url), "timings": timings, "plans": plans}
 

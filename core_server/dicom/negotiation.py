@@ -30,6 +30,7 @@ from pynetdicom.pdu_primitives import (
 )
 from pynetdicom.presentation import PresentationContext
 from pynetdicom.sop_class import (
+    ModalityWorklistInformationFind,
     PatientRootQueryRetrieveInformationModelFind,
     PatientRootQueryRetrieveInformationModelGet,
     PatientRootQueryRetrieveInformationModelMove,
@@ -55,7 +56,9 @@ RETRIEVE_MODELS = frozenset(
         StudyRootQueryRetrieveInformationModelMove,
     )
 )
-SERVED = STORAGE_CLASSES | RETRIEVE_MODELS | {str(Verification)}  # by the direct path
+# The worklist's C-FIND too (the server sends it to pynetdicom when it has no RIS).
+WORKLIST = str(ModalityWorklistInformationFind)
+SERVED = STORAGE_CLASSES | RETRIEVE_MODELS | {str(Verification), WORKLIST}  # by the direct path
 SYNTAXES = frozenset(str(s) for s in ALL_TRANSFER_SYNTAXES)
 # User information items the direct path understands; any other (user identity, extended
 # negotiation...) sends the association to pynetdicom.

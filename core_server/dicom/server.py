@@ -77,11 +77,12 @@ class DicomServer:
         self.printing = None if film_dpi is None else PrintService(archive, ris, dpi=film_dpi)
         if self.printing is not None:
             add_contexts(self.ae)
-        # Abstract syntaxes only pynetdicom serves: a request proposing one goes there whole.
+        # Abstract syntaxes only pynetdicom serves: a request proposing one goes there whole
+        # (the worklist with no RIS: pynetdicom rejects its context, as it always did).
         self.elsewhere = (
             frozenset(str(c.abstract_syntax) for c in self.ae.supported_contexts)
             - negotiation.SERVED
-        )
+        ) | (frozenset() if ris is not None else frozenset({negotiation.WORKLIST}))
         self.listener = Listener(host, port, self._route, artim=artim, share_port=share_port)
         # The DICOM TLS port (docs/tls.md): the same routes behind a handshake; cleartext off
         # leaves it alone.
@@ -186,7 +187,8 @@ def _build_ae(ae_title: str, max_pdu: int, timeout: float, *, worklist: bool) ->
         ae.add_supported_context(model)
     ae.add_supported_context(StorageCommitmentPushModel)
     if worklist:
-        # Not on the direct path: associations proposing these go to pynetdicom.
+        # The worklist's C-FIND is served by both paths; MPPS only by pynetdicom's (an
+        # association proposing it goes there).
         ae.add_supported_context(ModalityWorklistInformationFind)
         ae.add_supported_context(ModalityPerformedProcedureStep)
     return ae

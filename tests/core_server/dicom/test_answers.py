@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydicom import Dataset
 from pydicom.dataelem import DataElement
@@ -80,3 +82,38 @@ def test_iso_2022_and_binary_values_are_left_to_pydicom() -> None:
     assert answers.encode(_answer_of(binary), False) is None
     not_ascii = _study_answer(None, "张^三", "")  # no character set given for a Chinese name
     assert answers.encode(_answer_of(not_ascii), True) is None
+
+
+def _items(sequence: Any) -> list[list[tuple[int, str, object]]]:
+    return [
+        [
+            (int(e.tag), str(e.VR), _items(e.value) if e.VR == "SQ" else e.value)
+            for e in item.values()
+        ]
+        for item in sequence
+    ]
+
+
+@pytest.mark.parametrize("implicit", [True, False])
+@pytest.mark.parametrize("charset", [None, "GB18030", "ISO_IR 192"])
+def test_sequences_same_bytes_as_pydicom(implicit: bool, charset: str | None) -> None:
+    """A worklist answer's nested items (a step with its protocol code) and an empty
+    sequence: the bytes pydicom writes (defined lengths), and the same data set for it."""
+    ds = _study_answer(charset, "Zhang^San=张^三" if charset else "ZHANG^SAN", "")
+    code = Dataset()
+    code.CodeValue = "CT-CHEST"
+    code.CodeMeaning = "胸部 CT" if charset else "CT CHEST"
+    step = Dataset()
+    step.Modality = "CT"
+    step.ScheduledStationAETitle = "CT01"
+    step.ScheduledPerformingPhysicianName = None
+    step.ScheduledProtocolCodeSequence = Sequence([code])
+    ds.ScheduledProcedureStepSequence = Sequence([step, Dataset()])
+    answer = _answer_of(ds)
+    answer.elements = [
+        (tag, vr, _items(ds[tag].value) if vr == "SQ" and len(ds[tag].value) else value)
+        for tag, vr, value in answer.elements
+    ]
+    expected = encode(ds, implicit, True)
+    assert answers.encode(answer, implicit) == expected
+    assert encode(answer.dataset(), implicit, True) == expected

@@ -4,14 +4,19 @@ modality asks for, pinyin only for an ASCII-only modality, station/modality/date
 from __future__ import annotations
 
 from datetime import datetime
+from io import BytesIO
 from pathlib import Path
 
 import pytest
-from pydicom import dcmread
+from pydicom import Dataset, dcmread
+from pydicom.sequence import Sequence
+from pynetdicom.dsutils import decode, encode
+from pynetdicom.sop_class import ModalityPerformedProcedureStep, ModalityWorklistInformationFind
 
+from core_server.dicom import direct
 from core_server.ris import OrderIn, PatientIn, ProcedureRequest
 from tests.conftest import RunningCore
-from tests.core_server.dicom.clients import dcmtk, peer
+from tests.core_server.dicom.clients import associate, client_ae, dcmtk, peer
 
 STEP = "ScheduledProcedureStepSequence[0]"
 
@@ -154,3 +159,78 @@ def test_matching_and_access(core: RunningCore, scheduled: dict[str, str], tmp_p
     )
     assert not list(folder.glob("rsp*.dcm"))
     assert "Status: 0x124" in result.stderr + result.stdout
+
+
+def _steps_query(charset: str, *, every_key: bool) -> Dataset:
+    ds = Dataset()
+    ds.SpecificCharacterSet = charset
+    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex",
+                    "AccessionNumber", "StudyInstanceUID", "RequestedProcedureDescription",
+                    "ReferringPhysicianName"):  # fmt: skip
+        setattr(ds, keyword, "")
+    ds.RequestedProcedureCodeSequence = Sequence([Dataset()])  # every key of the code
+    step = Dataset()
+    if not every_key:
+        step.ScheduledStationAETitle = "CT01"
+        step.Modality = ""
+        step.ScheduledProcedureStepStartDate = ""
+        step.ScheduledProcedureStepDescription = ""
+        code = Dataset()
+        code.CodeValue = code.CodeMeaning = ""
+        step.ScheduledProtocolCodeSequence = Sequence([code])
+    ds.ScheduledProcedureStepSequence = Sequence([step])
+    return ds
+
+
+def _find(core: RunningCore, identifier: Dataset, *, with_mpps: bool) -> list[bytes]:
+    """The answers, re-encoded (explicit VR): one association proposing the worklist alone
+    (the direct path), or the worklist and MPPS (pynetdicom's path)."""
+    ae = client_ae("CT01")
+    ae.add_requested_context(ModalityWorklistInformationFind)
+    if with_mpps:
+        ae.add_requested_context(ModalityPerformedProcedureStep)
+    assoc = associate(ae, core)
+    try:
+        found = [
+            encode(answer, False, True)
+            for status, answer in assoc.send_c_find(identifier, ModalityWorklistInformationFind)
+            if status.Status == 0xFF00
+        ]
+    finally:
+        assoc.release()
+        ae.shutdown()
+    return found
+
+
+@pytest.mark.parametrize("charset", ["GB18030", "ISO_IR 192"])
+def test_both_paths_answer_the_same(
+    core: RunningCore,
+    scheduled: dict[str, str],
+    charset: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The direct path (answers encoded by :mod:`answers`, sequences included) and
+    pynetdicom's (pydicom's writer) answer the same data sets, in the query's character set."""
+    served: list[str] = []
+    original = direct.DirectAssociation.serve
+
+    def spy(self: direct.DirectAssociation) -> None:
+        served.append(self.calling)
+        original(self)
+
+    monkeypatch.setattr(direct.DirectAssociation, "serve", spy)
+    for every_key in (False, True):
+        query = _steps_query(charset, every_key=every_key)
+        fast = _find(core, query, with_mpps=False)
+        assert served and len(fast) == (1 if not every_key else 2)
+        served.clear()
+        assert fast == _find(core, query, with_mpps=True)
+        assert not served  # MPPS proposed: pynetdicom's path
+    (raw,) = _find(core, _steps_query(charset, every_key=False), with_mpps=False)
+    answer = decode(BytesIO(raw), False, True)
+    assert answer.SpecificCharacterSet == charset
+    assert str(answer.PatientName.ideographic) == "张^三"
+    step = answer.ScheduledProcedureStepSequence[0]
+    assert step.Modality == "CT"
+    assert step.ScheduledProtocolCodeSequence[0].CodeValue == "CT-CHEST"
+    assert answer.RequestedProcedureCodeSequence[0].CodingSchemeDesignator
