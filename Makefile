@@ -13,7 +13,7 @@ APT_PACKAGES := dcmtk postgresql chromium espeak-ng alsa-utils fonts-wqy-microhe
 STAMP_APT := $(VENV)/.apt-installed
 STAMP_PIP := $(VENV)/.pip-installed
 
-.PHONY: run test install viewer lint format bench clean images images-test
+.PHONY: run test install viewer lint format bench clean images images-test cluster-test
 
 run: install viewer
 	$(BIN)/core-server serve
@@ -59,6 +59,10 @@ format: install
 
 bench: install
 	$(BIN)/python -m bench.archive_bench
+
+# Three cores behind HAProxy (docs/cluster.md): kill -9, rolling upgrade; 2-5 min.
+cluster-test: install
+	$(BIN)/pytest -q -s -p no:cacheprovider tests/cluster
 
 # Appliance images (docs/images.md): one per role with mkosi, into IMAGES_OUT. The build's own
 # tools are installed here, not by `make test`. images-test builds the display's image (disk

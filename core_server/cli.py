@@ -6,6 +6,7 @@ core-server modality list | add AE HOST PORT | update AE ... | remove AE
 core-server db migrate | backup [DEST] | check
 core-server import PATH...
 core-server tls init [NAME...] | show | renew
+core-server cluster haproxy-config --node NAME=ADDRESS ...
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Engine, text
 
-from core_server import auth, backup, clock, db, modalities, tls
+from core_server import auth, backup, clock, cluster_commands, db, modalities, tls
 from core_server.archive import Archive
 from core_server.server import serve
 from core_server.settings import Settings
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     leaf(commands, "serve", "run the core server")
     leaf(commands, "dicom-worker")  # started by `serve` with --dicom-workers > 1
+    cluster_commands.add(commands)  # cluster haproxy-config (docs/cluster.md)
 
     users = group("users", "manage users")
     leaf(users, "list")
@@ -190,6 +192,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int | None:
         return 0
     if args.command == "tls":
         return _tls(args, settings)
+    if args.command == "cluster":
+        return cluster_commands.run(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     clock.set_zone(settings.timezone)  # what the admin commands print and name is hospital time
     engine = _engine(settings)
