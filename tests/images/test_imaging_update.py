@@ -103,3 +103,8 @@ def test_download_checks_the_sha256_and_the_slot_size(tmp_path: Path) -> None:
 def test_history_is_kept_across_runs(tmp_path: Path) -> None:
     up.remember("1", tmp_path / "state")
     assert up.remember("2", tmp_path / "state") == "booted 1\nbooted 2\n"
+
+
+def test_an_unreachable_source_is_waited_for_then_given_up(tmp_path: Path) -> None:
+    # A port nobody listens on: refused at once, retried until the wait is over.
+    assert up.fetch_sums("http://127.0.0.1:9/", wait=0.2, pause=0.05) is None

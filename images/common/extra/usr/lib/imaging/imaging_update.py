@@ -22,6 +22,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ ROOT_TYPE = "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"
 EMPTY = "_empty"
 TRIES = 3
 CHUNK = 1 << 20
+WAIT = 600  # seconds to wait for the update source at boot
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,21 @@ def install(
     return slot
 
 
+def fetch_sums(url: str, wait: float = WAIT, pause: float = 15) -> str | None:
+    """The source's SHA256SUMS; retried while the network comes up (a box booting with its
+    switch, a slow first boot), None when the source stays away: nothing to do this time."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}SHA256SUMS", timeout=60) as answer:
+                return str(answer.read().decode())
+        except OSError as error:
+            if time.monotonic() + pause > deadline:
+                print(f"imaging-update: no update source at {url}: {error}", flush=True)
+                return None
+        time.sleep(pause)
+
+
 def main(argv: list[str]) -> int:
     release = os_release()
     image_id, current = release["IMAGE_ID"], release["IMAGE_VERSION"]
@@ -203,8 +220,10 @@ def main(argv: list[str]) -> int:
     history = remember(current, Path("/var/lib/imaging-update"))
     print(f"imaging-update: running {image_id} {current}; history:\n{history}", flush=True)
     url = source_url(role)
-    with urllib.request.urlopen(f"{url}SHA256SUMS", timeout=60) as answer:
-        offered = available(answer.read().decode(), image_id)
+    sums = fetch_sums(url)
+    if sums is None:
+        return 0
+    offered = available(sums, image_id)
     esp = Path("/efi/EFI/Linux")
     bad = failed(sorted(p.name for p in esp.glob("*.efi")), image_id)
     for skipped in sorted(bad & set(offered)):
