@@ -16,12 +16,12 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from core_server.cluster import tables  # noqa: F401  (registers the tables)
-from core_server.cluster.locks import NODE, held, key_of
+from core_server.cluster.locks import NODE, held, key_of, try_held
 from core_server.cluster.once import ClusterOnce
 from core_server.cluster.relay import Relay
 from core_server.events import EventBus
 
-__all__ = ["NODE", "ClusterOnce", "Relay", "held", "install", "key_of"]
+__all__ = ["NODE", "ClusterOnce", "Relay", "held", "install", "key_of", "try_held"]
 
 
 def install(

@@ -49,6 +49,24 @@ def held(engine: Engine, name: str) -> Iterator[None]:
             release(conn, key)
 
 
+@contextmanager
+def try_held(engine: Engine, name: str) -> Iterator[bool | None]:
+    """Takes the cluster-wide lock ``name`` if it is free and holds it for the block: True
+    when taken, False when another session holds it (its holder is alive: a dead node's
+    session, and its locks, are gone), None on SQLite (no locks: the caller decides)."""
+    if engine.dialect.name != "postgresql":
+        yield None
+        return
+    with engine.connect() as conn:
+        if not try_hold(conn, name):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            release(conn, key_of(name))
+
+
 def try_hold(conn: Connection, name: str) -> bool:
     """Takes the session lock ``name`` on ``conn`` if free; True when taken."""
     got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key_of(name)}).scalar()

@@ -12,7 +12,9 @@ and only their header is logged. While a message is applied its row is claimed b
 process (``claimed_by``): a resend meanwhile gets AE 206 "being processed"; a core that
 restarts after a crash releases the claims of its dead predecessor at once
 (:meth:`Receiver.release_gone`), so the sender's retry is applied rather than told to wait
-for the lease (5 minutes) to run out.
+for the lease (5 minutes) to run out. On PostgreSQL the applying process also holds the
+message's cluster lock: a resend to another node that finds it free takes the message over at
+once (its applier died with its database session), wherever that applier ran.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import hl7
-from sqlalchemy import Engine, and_, insert, or_, select, update
+from sqlalchemy import Engine, and_, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
-from core_server import clock, db, jobs
+from core_server import clock, cluster, db, jobs
 from core_server.hl7 import charsets, senders
 from core_server.hl7.ack import build_ack, order_echoes
 from core_server.hl7.errors import MessageError
@@ -48,9 +50,11 @@ PROCESSING_LEASE = timedelta(minutes=5)
 _BUSY = b""
 
 
-def _claim(conn: Any, row_id: int, states: tuple[str, ...]) -> bool:
-    """Take a stored message for processing: one connection or process at a time."""
+def _claim(conn: Any, row_id: int, states: tuple[str, ...], holder_gone: bool = False) -> bool:
+    """Take a stored message for processing: one connection or process at a time
+    (``holder_gone``: the message's cluster lock was free, so whoever claimed it died)."""
     now = clock.now()
+    over = inbound.c.processed_at < now - PROCESSING_LEASE
     return bool(
         conn.execute(
             update(inbound)
@@ -58,10 +62,7 @@ def _claim(conn: Any, row_id: int, states: tuple[str, ...]) -> bool:
                 inbound.c.id == row_id,
                 or_(
                     inbound.c.status.in_(states),
-                    and_(
-                        inbound.c.status == "processing",
-                        inbound.c.processed_at < now - PROCESSING_LEASE,
-                    ),
+                    and_(inbound.c.status == "processing", true() if holder_gone else over),
                 ),
             )
             .values(status="processing", processed_at=now, claimed_by=jobs.this_process())
@@ -121,8 +122,19 @@ class Receiver:
         received = self._read(raw, peer)
         if not self._admitted(received):
             return self._refuse(received)
+        head = received.header
+        if head is None or not head.control_id:
+            return self._handle(received, peer, holder_gone=False)
+        # While a node applies a message it holds the message's cluster lock (PostgreSQL): a
+        # resend that finds the lock free and the message "processing" takes it over at once,
+        # its holder having died, instead of waiting out the lease.
+        name = f"hl7-inbound:{head.sending_application}|{head.sending_facility}|{head.control_id}"
+        with cluster.try_held(self.engine, name) as taken:
+            return self._handle(received, peer, holder_gone=taken is True)
+
+    def _handle(self, received: _Received, peer: str, *, holder_gone: bool) -> bytes:
         try:
-            row_id, recorded_ack = self._store(received)
+            row_id, recorded_ack = self._store(received, holder_gone)
         except Exception:
             log.exception("HL7 message from %s could not be stored; answered AE", peer)
             unstored = MessageError("AE", "207", "the message could not be stored; send it again")
@@ -262,7 +274,7 @@ class Receiver:
         received.problem = _header_problem(received.header)
         return received
 
-    def _store(self, received: _Received) -> tuple[int, bytes | None]:
+    def _store(self, received: _Received, holder_gone: bool = False) -> tuple[int, bytes | None]:
         """The row of this message (new, or the earlier one of a resend), claimed for
         processing; for a resend already answered, the ACK bytes recorded then; ``_BUSY``
         when the same message is being processed (by another connection or process)."""
@@ -300,7 +312,7 @@ class Receiver:
                             )
                             if earlier.ack is not None:
                                 return earlier.id, self._encode(earlier.ack, earlier.charset)
-                            if not _claim(conn, earlier.id, ("received", "failed")):
+                            if not _claim(conn, earlier.id, ("received", "failed"), holder_gone):
                                 return earlier.id, _BUSY
                             return earlier.id, None
                     row_id = conn.execute(insert(inbound).values(values)).inserted_primary_key

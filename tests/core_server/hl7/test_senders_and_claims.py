@@ -10,9 +10,9 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import Engine, insert, select
 
-from core_server import clock, db
+from core_server import clock, cluster, db
 from core_server.hl7 import outbound
 from core_server.hl7.outbound import Destination
 from core_server.hl7.senders import allows, list_senders
@@ -23,6 +23,7 @@ from tests.core_server.hl7.conftest import Hl7Setup, running
 from tests.core_server.hl7.mllp import HisListener, ack_fields, message, send, wait_for
 from tests.core_server.hl7.strict import assert_valid
 from tests.core_server.hl7.test_inbound import msh, pid
+from tests.postgres import Cluster
 
 
 def registration(control_id: str, patient_id: str, sender: str = "HIS") -> bytes:
@@ -136,24 +137,43 @@ def test_a_restarted_core_releases_its_dead_predecessors_claims(
             his.stop()
 
 
-def test_a_living_processs_claim_is_left_to_its_lease(hl7_on: Hl7Setup) -> None:
-    """A claim of a process that is alive (another core on this host) is not taken."""
-    raw = registration("K2", "K002")
+def _claimed(engine: Engine, raw: bytes, control_id: str, owner: str) -> None:
+    """The message stored and being applied by ``owner`` (claimed just now)."""
     now = clock.now()
-    with db.write(hl7_on.engine) as conn:
+    with db.write(engine) as conn:
         conn.execute(
             insert(inbound).values(
                 received_at=now,
                 sending_application="HIS",
                 sending_facility="HOSP",
-                control_id="K2",
+                control_id=control_id,
                 message_type="ADT^A04",
                 raw=raw,
                 status="processing",
                 processed_at=now,
-                claimed_by=owners.this_process(),
+                claimed_by=owner,
             )
         )
+
+
+def test_a_living_processs_claim_is_left_to_its_lease(hl7_on: Hl7Setup) -> None:
+    """A claim of a process that is alive (another core on this host; on PostgreSQL, one
+    that holds the message's cluster lock, as an applying node does) is not taken."""
+    raw = registration("K2", "K002")
+    _claimed(hl7_on.engine, raw, "K2", owners.this_process())
     assert hl7_on.service.receiver.release_gone() == 0
-    (answer,) = send(hl7_on.port, raw)
+    with cluster.try_held(hl7_on.engine, "hl7-inbound:HIS|HOSP|K2") as taken:
+        assert taken is not False
+        (answer,) = send(hl7_on.port, raw)
     assert ack_fields(answer)["code"] == "AE" and ack_fields(answer)["err_code"] == "206"
+
+
+def test_another_nodes_dead_claim_is_taken_over_at_once(postgres: Cluster) -> None:
+    """A node that died applying a message (on another host: its pid tells nothing) holds
+    its cluster lock no more: the HIS's resend is applied at once, not after the lease."""
+    raw = registration("K3", "K003")
+    with running(postgres.new_database()) as setup:
+        _claimed(setup.engine, raw, "K3", "other-host:4242:1:deadbeef")
+        (answer,) = send(setup.port, raw)
+        assert ack_fields(answer)["code"] == "AA", ack_fields(answer)
+        assert setup.ris.patient("K003", "HOSP").patient_id == "K003"
