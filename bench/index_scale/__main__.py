@@ -46,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", type=int, default=400, help="ingest: instances sent")
     parser.add_argument("--out", type=Path)
     parser.add_argument(
+        "--client",
+        choices=("raw", "pynetdicom"),
+        default="raw",
+        help="queries: the C-FIND requestor (raw: answers counted, not decoded)",
+    )
+    parser.add_argument(
         "--profile", type=Path, help="queries: py-spy (GIL thread) on the core into this raw file"
     )
     args = parser.parse_args(argv)
@@ -76,7 +82,7 @@ def _act(args: argparse.Namespace, cluster: pg.PersistentCluster, url: str, day:
     keys = queries.sample(url, day)
     only = args.only.split(",")
     kinds = [k for k in queries.kinds(keys) if any(o in k.name for o in only)]
-    with run.running_core(url) as core:
+    with run.running_core(url, raw=args.client == "raw") as core:
         assert core.target is not None
         pid = core.target.pid
         with Profiler(pid, args.profile, gil=True) if args.profile else nullcontext():
@@ -87,7 +93,12 @@ def _act(args: argparse.Namespace, cluster: pg.PersistentCluster, url: str, day:
             timings[name]["database_ms"] = report.db_ms(listed)
     if args.profile:
         print(json.dumps(summarize(args.profile, top=40), indent=1))
-    meta = {"load_average": [round(x, 2) for x in os.getloadavg()], "day": day.isoformat()}
+    meta = {
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "day": day.isoformat(),
+        "client": args.client,
+        "direct_path": os.environ.get("CORE_DICOM_DIRECT_PATH", "true"),
+    }
     return {"meta": meta, "counts": _counts(url), "timings": timings, "plans": plans}
 
 

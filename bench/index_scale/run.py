@@ -25,6 +25,7 @@ from pynetdicom.sop_class import (
 
 from bench.index_scale.cluster import PersistentCluster
 from bench.index_scale.queries import Kind, figures, timed
+from bench.index_scale.raw_find import RawFind
 from bench.measure import _nodelay
 from bench.procs import cpu_seconds
 from bench.servers import BENCH_AE, HOST, CoreServer, Target
@@ -40,11 +41,23 @@ ADMIN_PASSWORD = "index-scale-bench-1"
 
 class Client:
     """The bench's side: one association (Patient/Study Root and MWL C-FIND) and an
-    authenticated HTTP client, to a core at ``host``."""
+    authenticated HTTP client, to a core at ``host``; ``raw``: the association is
+    :class:`RawFind`'s (answers counted, not decoded), else pynetdicom's."""
 
-    def __init__(self, host: str, dicom_port: int, ae_title: str, base_url: str, token: str):
+    def __init__(
+        self,
+        host: str,
+        dicom_port: int,
+        ae_title: str,
+        base_url: str,
+        token: str,
+        raw: bool = False,
+    ):
         self.http = httpx.Client(
             base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=120
+        )
+        self.raw = (
+            RawFind(host, dicom_port, BENCH_AE, ae_title, list(MODELS.values())) if raw else None
         )
         ae = AE(ae_title=BENCH_AE)
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 120
@@ -61,6 +74,8 @@ class Client:
             raise RuntimeError("the core refused the bench's association")
 
     def close(self) -> None:
+        if self.raw is not None:
+            self.raw.close()
         if self.assoc.is_established:
             self.assoc.release()
         self._ae.shutdown()
@@ -75,6 +90,8 @@ class Client:
         return self._find(MODELS[model], identifier)
 
     def _find(self, model: str, identifier: Dataset) -> int:
+        if self.raw is not None:
+            return self.raw.find(identifier, model)
         found = 0
         for status, _ in self.assoc.send_c_find(identifier, model):
             code = getattr(status, "Status", None)
@@ -96,7 +113,8 @@ class Client:
 class Core:
     """``core-server serve`` on ``url``'s database, with the bench's :class:`Client`."""
 
-    def __init__(self, url: str, work: Path) -> None:
+    def __init__(self, url: str, work: Path, raw: bool = False) -> None:
+        self.raw = raw
         self.server = CoreServer(work / "data", work / "core.log")
         # The database outlives the run and keeps the admin its first run created.
         self.server.password = ADMIN_PASSWORD
@@ -119,7 +137,12 @@ class Core:
         )
         token.raise_for_status()
         self.client = Client(
-            HOST, self.target.port, self.target.ae_title, base, token.json()["access_token"]
+            HOST,
+            self.target.port,
+            self.target.ae_title,
+            base,
+            token.json()["access_token"],
+            raw=self.raw,
         )
 
     def stop(self) -> None:
@@ -133,9 +156,9 @@ class Core:
 
 
 @contextlib.contextmanager
-def running_core(url: str, keep: Path | None = None) -> Iterator[Core]:
+def running_core(url: str, keep: Path | None = None, raw: bool = False) -> Iterator[Core]:
     with tempfile.TemporaryDirectory(prefix="index-scale-") as temporary:
-        core = Core(url, keep or Path(temporary))
+        core = Core(url, keep or Path(temporary), raw=raw)
         try:
             core.start()
             yield core

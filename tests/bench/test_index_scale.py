@@ -130,3 +130,21 @@ def test_archive_matching_plans_with_the_values(filled: tuple[str, RunningCore])
     finally:
         engine.dispose()
     assert (mode, default) == ("force_custom_plan", "auto")
+
+
+def test_the_raw_requestor_counts_what_pynetdicom_finds(filled: tuple[str, RunningCore]) -> None:
+    """The bench's light C-FIND requestor (``--client raw``) counts as many answers as
+    pynetdicom's for every C-FIND and MWL kind, on the same association each."""
+    url, core = filled
+    core.register(run.BENCH_AE, "127.0.0.1", 11112)
+    peer = ("127.0.0.1", core.dicom_port, core.ae_title, core.base_url, core.token())
+    plain, raw = run.Client(*peer), run.Client(*peer, raw=True)
+    try:
+        keys = queries.sample(url, clock.today())
+        for kind in queries.kinds(keys):
+            if kind.service != "http":
+                for i in range(3):
+                    assert raw.ask(kind, i) == plain.ask(kind, i), kind.name
+    finally:
+        plain.close()
+        raw.close()
