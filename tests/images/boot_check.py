@@ -233,8 +233,10 @@ def boot(
     shot: Path,
     timeout: float = 600,
     settle: float = 5,
-    shown: Callable[[Image.Image], bool] = drawn,
+    shown: Callable[[Image.Image], bool] | None = drawn,
 ) -> Booted:
+    """Boot until ``unit`` is active, then (``shown`` not None: a screen role) until the screen
+    is the program's. A headless role (the core) passes ``shown=None``: no screenshot."""
     for tool in ("qemu-system-x86_64", "qemu-img"):
         if shutil.which(tool) is None:
             raise BootFailed(f"{tool} missing: apt-get install qemu-system-x86 qemu-utils ovmf")
@@ -255,7 +257,8 @@ def boot(
         try:
             console = _wait_for_unit(proc, serial, unit, timeout)
             active_after = time.monotonic() - start
-            _wait_for_picture(monitor, shot, settle, shown)
+            if shown is not None:
+                _wait_for_picture(monitor, shot, settle, shown)
             console = console_text(serial)
         finally:
             proc.terminate()

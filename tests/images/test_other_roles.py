@@ -1,0 +1,50 @@
+"""The other roles' images (the same recipe and route as the display's) boot in QEMU until
+their program's unit is active. Opt-in beyond ``IMAGES_TEST=1``, one variable per role naming a
+built image: ``IMAGES_CORE``, ``IMAGES_PRINTER``, ``IMAGES_KIOSK``, ``IMAGES_CAPTURE``
+(``images/build-image.sh <role> OUT`` builds one). The core has no screen: no screenshot; the
+device roles' screens are checked as drawn (any picture, not the text console).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.images import boot_check
+
+pytestmark = [
+    pytest.mark.skipif(os.environ.get("IMAGES_TEST") != "1", reason="set IMAGES_TEST=1"),
+    pytest.mark.timeout(3600),
+]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "images"
+ROLES = {
+    "core": ("IMAGES_CORE", "core-server.service", False),
+    "printer": ("IMAGES_PRINTER", "ticket-printer.service", True),
+    "kiosk": ("IMAGES_KIOSK", "kiosk-burner.service", True),
+    "capture": ("IMAGES_CAPTURE", "capture-station.service", True),
+}
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_role_image_boots_to_its_unit(role: str) -> None:
+    variable, unit, screen = ROLES[role]
+    if not os.environ.get(variable):
+        pytest.skip(f"set {variable}=<image>")
+    image = Path(os.environ[variable])
+    shot = ARTIFACTS / f"{role}.png"
+    shot.unlink(missing_ok=True)
+
+    booted = boot_check.boot(image, unit, shot, shown=boot_check.drawn if screen else None)
+    how = "direct kernel" if boot_check.direct_kernel(image) else "UEFI"
+    with (ARTIFACTS / "boot-times.txt").open("a") as log:
+        log.write(
+            f"{image.name} ({how}, {booted.accelerator}): {unit} active after"
+            f" {booted.seconds_to_active:.1f} s\n"
+        )
+
+    assert f"Started {unit}" in booted.console
+    if screen:
+        assert shot.exists()
