@@ -99,6 +99,7 @@ class _Received:
     message: hl7.Message | None = None
     header: Header | None = None
     problem: MessageError | None = None
+    retried: bool = False  # an earlier try of this message ended without an answer
 
 
 class Receiver:
@@ -148,6 +149,13 @@ class Receiver:
             log.info("HL7 duplicate %s from %s answered again", received.header, peer)
             return recorded_ack
         ack_code, problem, final = self._apply(received)
+        duplicate = problem is not None and (problem.ack_code, problem.code) == ("AE", "205")
+        if received.retried and duplicate:
+            # "Duplicate key" to a resend of this very message that was never answered: its
+            # earlier try (a core killed after applying it, before recording the ACK) made
+            # the record. The HIS is owed the AA it did not get.
+            log.info("HL7 %s: applied by its unanswered earlier try", received.header)
+            ack_code, problem = "AA", None
         ack = self._ack(received, ack_code, problem)
         try:
             self._record(row_id, ack_code, ack if final else None, problem)
@@ -314,6 +322,7 @@ class Receiver:
                                 return earlier.id, self._encode(earlier.ack, earlier.charset)
                             if not _claim(conn, earlier.id, ("received", "failed"), holder_gone):
                                 return earlier.id, _BUSY
+                            received.retried = True
                             return earlier.id, None
                     row_id = conn.execute(insert(inbound).values(values)).inserted_primary_key
                     assert row_id is not None

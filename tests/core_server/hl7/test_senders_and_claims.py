@@ -22,7 +22,7 @@ from core_server.jobs import owners
 from tests.core_server.hl7.conftest import Hl7Setup, running
 from tests.core_server.hl7.mllp import HisListener, ack_fields, message, send, wait_for
 from tests.core_server.hl7.strict import assert_valid
-from tests.core_server.hl7.test_inbound import msh, pid
+from tests.core_server.hl7.test_inbound import msh, pid, segment
 from tests.postgres import Cluster
 
 
@@ -177,3 +177,34 @@ def test_another_nodes_dead_claim_is_taken_over_at_once(postgres: Cluster) -> No
         (answer,) = send(setup.port, raw)
         assert ack_fields(answer)["code"] == "AA", ack_fields(answer)
         assert setup.ris.patient("K003", "HOSP").patient_id == "K003"
+
+
+def test_an_order_applied_before_its_ack_was_recorded_is_answered_aa(
+    database_url: str,
+) -> None:
+    """A core killed after it placed an order and before it recorded the ACK: the HIS's
+    resend meets the order it made (duplicate key), and is owed AA, not AE 205."""
+    orm = message(
+        msh("ORM^O01", "K4", version="2.3.1"),
+        pid("K004", "钱^七"),
+        segment("ORC", {1: "NW", 2: "ORD40^HIS"}),
+        segment("OBR", {1: "1", 2: "ORD40^HIS", 4: "CT-CHEST^胸部CT平扫^L", 18: "ACC40", 24: "CT"}),
+    )
+    with running(database_url) as setup:
+        (first,) = send(setup.port, orm)
+        assert ack_fields(first)["code"] == "AA", ack_fields(first)
+        with db.write(setup.engine) as conn:  # as the killed core left it: no ACK recorded
+            conn.execute(
+                inbound.update()
+                .where(inbound.c.control_id == "K4")
+                .values(status="processing", ack=None, ack_code=None, claimed_by=_dead_owner())
+            )
+        assert setup.service.receiver.release_gone() == 1
+        (again,) = send(setup.port, orm)
+        assert ack_fields(again)["code"] == "AA", ack_fields(again)
+        order = setup.ris.order(placer_order_number="ORD40", placer_application="HIS")
+        assert [e.accession_number for e in order.exams] == ["ACC40"]
+    with running(database_url) as setup:  # a true duplicate (another message) is still AE
+        other = orm.replace(b"|K4|", b"|K5|")
+        (answer,) = send(setup.port, other)
+        assert ack_fields(answer)["code"] == "AE" and ack_fields(answer)["err_code"] == "205"
