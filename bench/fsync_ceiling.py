@@ -6,7 +6,10 @@ one association could reach with free CPUs.
 
     .venv/bin/python -m bench.fsync_ceiling [--dir DIR] [--objects 200] [--size 525000]
 
-Also measured: bare ``fdatasync`` of a 4 kB overwrite of one file (the journal's commit rate,
+Also measured: the same objects written directly under their final names and fsynced, with no
+rename and no folder fsync (what Orthanc's ``SyncStorageArea`` does, as we read its
+``FilesystemStorage``: the new name is durable only as far as the file system commits it with
+the file), and bare ``fdatasync`` of a 4 kB overwrite of one file (the journal's commit rate,
 the floor of any durable write).
 """
 
@@ -29,6 +32,7 @@ def ceiling(folder: Path, objects: int = 200, size: int = 525_000) -> dict[str, 
     try:
         return {
             "objects_per_s": _objects(work, objects, size),
+            "in_place_per_s": _in_place(work, objects, size),
             "fdatasync_per_s": _fdatasyncs(work, objects),
             "object_bytes": size,
             "folder": str(folder),
@@ -61,6 +65,27 @@ def _objects(work: Path, count: int, size: int) -> float:
             os.close(folder)
         if time.perf_counter() - started > TIME_LIMIT:
             break
+    rate = done / (time.perf_counter() - started)
+    for path in final.iterdir():
+        path.unlink()
+    final.rmdir()
+    return round(rate, 1)
+
+
+def _in_place(work: Path, count: int, size: int) -> float:
+    data = os.urandom(size)
+    final = work / "in-place"
+    final.mkdir()
+    started = time.perf_counter()
+    done = 0
+    while done < count and time.perf_counter() - started < TIME_LIMIT:
+        fd = os.open(final / f"{done}.dcm", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        done += 1
     rate = done / (time.perf_counter() - started)
     for path in final.iterdir():
         path.unlink()
