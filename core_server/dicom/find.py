@@ -58,8 +58,7 @@ def _answer(
     """The answer: ``fields`` are the query's (tag, keyword, VR)."""
     # Only the values the answer carries decide its character set: the index holds more
     # (every name of the level), which the query may not have asked for.
-    asked = {keyword for _, keyword, _ in fields}
-    texts = [v for k, v in found.items() if k in asked and isinstance(v, str)]
+    texts = {v for _, k, _ in fields if isinstance(v := found.get(k), str)}
     answer = Answer(charset=answer_charset(terms, texts))
     for tag, keyword, vr in fields:
         if keyword in _NOT_ANSWERED:

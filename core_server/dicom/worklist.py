@@ -116,8 +116,9 @@ def answer(
     found = Answer(elements=_fill(fields, values, texts))
     if ascii_only:
         return found
-    charset = answer_charset(terms, texts)
-    if charset and any(not t.isascii() for t in texts):
+    distinct = set(texts)  # a name or description recurs in an answer: checked once
+    charset = answer_charset(terms, distinct)
+    if charset and any(not t.isascii() for t in distinct):
         found.charset = charset
     elif terms:
         found.charset = terms

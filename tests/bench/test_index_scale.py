@@ -77,9 +77,15 @@ def test_generated_rows_are_what_ingest_writes(filled: tuple[str, RunningCore]) 
     assert worklist == [(sum(fill.WORKLIST.values()),)]
 
 
-def test_every_query_kind_finds_through_the_core(filled: tuple[str, RunningCore]) -> None:
-    url, core = filled
-    core.register(run.BENCH_AE, "127.0.0.1", 11112)
+@pytest.fixture(scope="module")
+def registered(filled: tuple[str, RunningCore]) -> tuple[str, RunningCore]:
+    """The filled core with the bench's AE title registered (once per module)."""
+    filled[1].register(run.BENCH_AE, "127.0.0.1", 11112)
+    return filled
+
+
+def test_every_query_kind_finds_through_the_core(registered: tuple[str, RunningCore]) -> None:
+    url, core = registered
     client = run.Client("127.0.0.1", core.dicom_port, core.ae_title, core.base_url, core.token())
     try:
         keys = queries.sample(url, clock.today())
@@ -132,11 +138,12 @@ def test_archive_matching_plans_with_the_values(filled: tuple[str, RunningCore])
     assert (mode, default) == ("force_custom_plan", "auto")
 
 
-def test_the_raw_requestor_counts_what_pynetdicom_finds(filled: tuple[str, RunningCore]) -> None:
+def test_the_raw_requestor_counts_what_pynetdicom_finds(
+    registered: tuple[str, RunningCore],
+) -> None:
     """The bench's light C-FIND requestor (``--client raw``) counts as many answers as
     pynetdicom's for every C-FIND and MWL kind, on the same association each."""
-    url, core = filled
-    core.register(run.BENCH_AE, "127.0.0.1", 11112)
+    url, core = registered
     peer = ("127.0.0.1", core.dicom_port, core.ae_title, core.base_url, core.token())
     plain, raw = run.Client(*peer), run.Client(*peer, raw=True)
     try:
