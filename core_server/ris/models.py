@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from core_server import clock
 from core_server.names import PersonName
+from core_server.pinyin import to_pinyin
 from core_server.refusals import Refusal
 from core_server.ris import person
 
@@ -431,9 +433,42 @@ class WorklistItem(_Dict):
     exam: Exam
     patient: Patient
     attributes: dict[str, Any]
-    # The same for a modality that shows only ASCII: the pinyin name alone, the exam item's
-    # English name, other Chinese text in pinyin.
-    ascii_attributes: dict[str, Any] = field(default_factory=dict)
+    english: str = ""  # the exam item's English name, for the ASCII copy
+
+    @cached_property
+    def ascii_attributes(self) -> dict[str, Any]:
+        """The same for a modality that shows only ASCII: the pinyin name alone, the exam
+        item's English name, other Chinese text in pinyin. Made on first use (a worklist
+        query of other modalities never needs it)."""
+        return _ascii(self.attributes, self.english)
+
+
+_DESCRIPTIONS = {
+    "RequestedProcedureDescription",
+    "ScheduledProcedureStepDescription",
+    "CodeMeaning",
+}
+
+
+def _ascii(value: Any, english: str) -> Any:
+    """A copy for ASCII-only devices: names keep their alphabetic group, the exam item's
+    name becomes English, any other Chinese text its pinyin."""
+    if isinstance(value, dict):
+        return {
+            k: (
+                str(v).split("=")[0]
+                if k.endswith("Name") and isinstance(v, str)
+                else english
+                if k in _DESCRIPTIONS and english
+                else _ascii(v, english)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_ascii(v, english) for v in value]
+    if isinstance(value, str) and not value.isascii():
+        return to_pinyin(value).replace("^", " ")[:64]
+    return value
 
 
 @dataclass(frozen=True)

@@ -20,18 +20,12 @@ from typing import Any
 from sqlalchemy import Connection, or_, select
 
 from core_server import clock, db
-from core_server.pinyin import to_pinyin
 from core_server.ris import records, status
 from core_server.ris.base import RisCore
 from core_server.ris.models import Exam, Patient, RisError, WorklistItem
 from core_server.ris.tables import ris_exams, ris_orders, ris_patients, ris_procedures, ris_rooms
 
 CODING_SCHEME = "99RIS"  # private coding scheme of this RIS's exam items
-_DESCRIPTIONS = {
-    "RequestedProcedureDescription",
-    "ScheduledProcedureStepDescription",
-    "CodeMeaning",
-}
 
 
 def find(conn: Connection, keys: Mapping[str, str]) -> list[WorklistItem]:
@@ -82,30 +76,11 @@ def find(conn: Connection, keys: Mapping[str, str]) -> list[WorklistItem]:
         patient = patients[row.patient_fk]
         attributes = answer(exam, patient, row)
         if _matches(keys, attributes):
-            ascii_names = english.get(exam.procedure_code, "")
-            found.append(WorklistItem(exam, patient, attributes, _ascii(attributes, ascii_names)))
-    return found
-
-
-def _ascii(value: Any, english: str) -> Any:
-    """A copy for ASCII-only devices: names keep their alphabetic group, the exam item's
-    name becomes English, any other Chinese text its pinyin."""
-    if isinstance(value, dict):
-        return {
-            k: (
-                str(v).split("=")[0]
-                if k.endswith("Name") and isinstance(v, str)
-                else english
-                if k in _DESCRIPTIONS and english
-                else _ascii(v, english)
+            # (the ASCII copy is made only if an ASCII-only modality asks: WorklistItem)
+            found.append(
+                WorklistItem(exam, patient, attributes, english.get(exam.procedure_code, ""))
             )
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_ascii(v, english) for v in value]
-    if isinstance(value, str) and not value.isascii():
-        return to_pinyin(value).replace("^", " ")[:64]
-    return value
+    return found
 
 
 def answer(exam: Exam, patient: Patient, row: Any) -> dict[str, Any]:
