@@ -66,7 +66,7 @@ def test_admin_reads_the_system_page(
     (raised,) = core.app.state.monitoring.alerts.listing(clock.now() - timedelta(hours=1))
     expect(alert.locator("td").nth(2)).to_have_text(clock.shown(raised.raised_at))  # +08:00
     expect(alert.locator("td").nth(3)).to_have_text("未解除")
-    expect(tab.locator("#queues tbody tr")).to_have_count(2)
+    expect(tab.locator("#queues tbody tr")).to_have_count(3)
     expect(tab.locator("#devices tbody tr .offline")).to_have_text("离线")
     tab.screenshot(path=str(shots / "system.png"), full_page=True)
 
@@ -80,4 +80,4 @@ def test_system_page_and_its_api_are_for_admins(core: RunningCore) -> None:
     with core.api() as admin:
         data = admin.get("/api/monitoring/system").json()
         assert data["now"]["cpus"] >= 1
-        assert [q["name"] for q in data["queues"]] == ["hl7_outbound", "report_output"]
+        assert [q["name"] for q in data["queues"]] == ["hl7_outbound", "report_output", "forwarding"]

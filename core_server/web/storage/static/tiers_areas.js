@@ -80,6 +80,11 @@ function showSets(name) {
   document.getElementById("sets-title").textContent = t("storage.tiers.areas.sets_of", { name });
   document.querySelector("#sets tbody").replaceChildren(...area.sets.map((set) => {
     const state = set.current ? "filling" : set.present ? "present" : "insert_set";
+    const stateKey = set.current
+      ? "storage.tiers.areas.set_filling"
+      : set.present
+        ? "storage.tiers.areas.set_present"
+        : "storage.tiers.areas.set_insert_set";
     const tr = el("tr", {});
     tr.dataset.label = set.label;
     tr.dataset.state = state;
@@ -87,7 +92,7 @@ function showSets(name) {
       el("td", { textContent: set.label }),
       el("td", { className: "num", textContent: String(set.copies) }),
       el("td", { textContent: size(set.bytes) }),
-      el("td", { className: "state", textContent: t("storage.tiers.areas.set_" + state, { label: set.label }) + (set.sealed ? " · " + t("storage.tiers.areas.sealed") : "") }),
+      el("td", { className: "state", textContent: t(stateKey, { label: set.label }) + (set.sealed ? " · " + t("storage.tiers.areas.sealed") : "") }),
     );
     return tr;
   }));
