@@ -60,9 +60,10 @@ format: install
 bench: install
 	$(BIN)/python -m bench.archive_bench
 
-# Three cores behind HAProxy (docs/cluster.md): kill -9, rolling upgrade; 2-5 min.
+# Three cores behind HAProxy (docs/cluster.md): kill -9 (also in `make test`) and the rolling
+# upgrade (only here); 3-5 min.
 cluster-test: install
-	$(BIN)/pytest -q -s -p no:cacheprovider tests/cluster
+	CLUSTER_TEST=1 $(BIN)/pytest -q -s -p no:cacheprovider tests/cluster
 
 # Appliance images (docs/images.md): one per role with mkosi, into IMAGES_OUT. The build's own
 # tools are installed here, not by `make test`. images-test builds the display's image (disk
