@@ -80,4 +80,5 @@ def test_system_page_and_its_api_are_for_admins(core: RunningCore) -> None:
     with core.api() as admin:
         data = admin.get("/api/monitoring/system").json()
         assert data["now"]["cpus"] >= 1
-        assert [q["name"] for q in data["queues"]] == ["hl7_outbound", "report_output", "forwarding"]
+        queues = [q["name"] for q in data["queues"]]
+        assert queues == ["hl7_outbound", "report_output", "forwarding"]
