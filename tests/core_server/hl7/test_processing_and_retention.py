@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, Table, func, insert, select
+from sqlalchemy import Engine, Table, delete, func, insert, select
 
 from core_server import db
+from core_server.cluster.tables import cluster_tickers
 from core_server.hl7 import Hl7Service, add_destination
 from core_server.hl7.outbound import Destination
 from core_server.hl7.tables import hl7_inbound_messages as inbound
@@ -111,6 +112,9 @@ def test_housekeeping_removes_only_old_answered_messages_and_delivered_jobs(
             poll_seconds=0.05,
             retention_days=30,
         )
+        setup.service.stop()
+        with db.write(engine) as conn:  # on PostgreSQL the stopped service's round, just now,
+            conn.execute(delete(cluster_tickers))  # would make this one wait (cluster-once)
         keeping.start()  # its sender's first round does the housekeeping
         try:
             wait_for(lambda: _statuses(engine, jobs).get("sent") == 1)

@@ -95,7 +95,11 @@ def test_kill_minus_nine_mid_recompression(archive: Archive, database_url: str) 
         _restart_checks(archive, originals)
     while worker.run_one():
         pass
-    assert worker.counts().get("done", 0) == len(originals)
+    # A kill between the file's replacement and the job's "done" leaves that object already
+    # compressed: its job, run again, finds nothing to do ("left"), at most one per kill.
+    counts = worker.counts()
+    assert counts.get("done", 0) + counts.get("left", 0) == len(originals), counts
+    assert counts.get("left", 0) <= 3, counts
     _restart_checks(archive, originals)
     syntaxes = {f.transfer_syntax_uid for f in archive.locate({"PatientID": "P001"})}
     assert syntaxes == {str(JPEGLSLossless)}
