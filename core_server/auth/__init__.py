@@ -23,6 +23,7 @@ from core_server.auth.signin import (
 )
 from core_server.auth.users import (
     ROLES,
+    STAFF_ROLES,
     User,
     authenticate,
     create_user,
@@ -39,6 +40,7 @@ from core_server.auth.users import (
 
 __all__ = [
     "ROLES",
+    "STAFF_ROLES",
     "AuditAction",
     "AuditEvent",
     "AuthError",

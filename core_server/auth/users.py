@@ -32,6 +32,8 @@ ROLES = (
     "clinician",
     "device",
 )
+# Every role a person holds (all but the devices' key).
+STAFF_ROLES = tuple(role for role in ROLES if role != "device")
 
 _hasher = PasswordHasher()
 

@@ -29,15 +29,7 @@ from core_server.ris import NotFound as NoSuchExam
 from core_server.web.security import client_address, require, require_page
 from core_server.web.templating import PageLink, add_page_link, render
 
-STAFF = (
-    "admin",
-    "registrar",
-    "technician",
-    "reporting_doctor",
-    "reviewing_doctor",
-    "department_head",
-    "clinician",
-)
+STAFF = auth.STAFF_ROLES
 # Who sees and links films without exam: the administrator and the technicians who printed.
 LINKERS = ("admin", "technician")
 router = APIRouter(prefix="/api/film", tags=["film"])

@@ -15,21 +15,8 @@ from core_server.web.security import require_page
 from core_server.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-# The roles that open images (routes_tiers.READERS; not imported, to keep the modules apart).
-ReaderPage = Annotated[
-    auth.User,
-    Depends(
-        require_page(
-            "admin",
-            "registrar",
-            "technician",
-            "reporting_doctor",
-            "reviewing_doctor",
-            "department_head",
-            "clinician",
-        )
-    ),
-]
+# Who opens images, as routes_tiers.READERS: may see and ask for a recall.
+ReaderPage = Annotated[auth.User, Depends(require_page(*auth.STAFF_ROLES))]
 
 
 @router.get("/storage/retrieve")

@@ -19,15 +19,7 @@ from core_server.web.storage import pages_tiers_areas, pages_tiers_retrieve, rou
 router = APIRouter(prefix="/api/storage", tags=["storage"])
 Admin = Annotated[auth.User, Depends(require("admin"))]
 # Who opens images (viewer, report editor, disc desk) and so may see and ask for a recall.
-READERS = (
-    "admin",
-    "registrar",
-    "technician",
-    "reporting_doctor",
-    "reviewing_doctor",
-    "department_head",
-    "clinician",
-)
+READERS = auth.STAFF_ROLES
 Reader = Annotated[auth.User, Depends(require(*READERS))]
 
 
