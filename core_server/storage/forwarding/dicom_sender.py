@@ -257,7 +257,7 @@ def finish(transaction_uid: str) -> _Report | None:
 
 def read_report(info: Dataset) -> dict[str, Any]:
     """A Storage Commitment N-EVENT-REPORT's Event Information: its Transaction UID, the SOP
-    instances kept and those failed (with why); the payload of ``dicom.commitment_report``."""
+    instances kept and those failed (with why), as `service.take_report` takes it."""
     failed = {
         str(item.ReferencedSOPInstanceUID): (
             f"commitment failed: 0x{int(item.get('FailureReason', 0) or 0):04X}"

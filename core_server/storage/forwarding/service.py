@@ -29,9 +29,6 @@ from core_server.storage.forwarding.queue import Task
 
 log = logging.getLogger(__name__)
 TOPIC = "storage.forwarding"
-# A storage commitment report that came on an association the peer opened to the core's AE
-# (the DICOM listener publishes it: {"transaction_uid", "committed": [...], "failed": [...]}).
-REPORT_TOPIC = "dicom.commitment_report"
 INTERVAL = 10.0  # seconds between rounds (a task queued here wakes the worker at once)
 WORKERS = 2  # batches sent at the same time (to different destinations or studies)
 BATCH = 200  # tasks of one study per association / STOW-RS request
@@ -271,9 +268,8 @@ class Forwarding:
     def on_report(self, transaction_uid: str, committed: list[str], failed: list[str]) -> int:
         """An N-EVENT-REPORT that came after the association ended (for the core's DICOM
         listener to hand over): its tasks committed; failed ones sent again. How many."""
-        done = queue.committed(self.engine, transaction_uid, committed, failed)
+        done = _commit(self.engine, self.bus, transaction_uid, committed, failed)
         if done:
-            self.bus.publish(TOPIC, {"action": "committed", "tasks": done})
             self.wake()
         return done
 
@@ -290,9 +286,17 @@ def take_report(engine: Engine, bus: EventBus, payload: dict[str, Any]) -> int:
     transaction_uid = str(payload.get("transaction_uid") or "")
     committed = [str(u) for u in payload.get("committed") or []]
     failed = [str(u) for u in payload.get("failed") or []]
+    done = _commit(engine, bus, transaction_uid, committed, failed)
+    if not done and transaction_uid:
+        queue.keep_report(engine, transaction_uid, committed, failed)
+    return done
+
+
+def _commit(
+    engine: Engine, bus: EventBus, transaction_uid: str, committed: list[str], failed: list[str]
+) -> int:
+    """A report on its ``sent`` tasks (:func:`queue.committed`), told on the bus."""
     done = queue.committed(engine, transaction_uid, committed, failed)
     if done:
         bus.publish(TOPIC, {"action": "committed", "tasks": done})
-    elif transaction_uid:
-        queue.keep_report(engine, transaction_uid, committed, failed)
     return done
