@@ -56,9 +56,6 @@ from core_server.dicom.link import (
 from core_server.storage.compression import codecs
 
 log = logging.getLogger(__name__)
-_UNCOMPRESSED = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
-# The compressed syntaxes a retrieve may transcode to, in order (see bench/compression.py).
-TRANSCODE_ORDER = codecs.LOSSLESS
 # Explicit VRs with a 4-byte length (PS3.5 7.1.2), as file meta elements may use them.
 _LONG_VRS = frozenset((b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT"))
 Contexts = dict[str, list[PresentationContext]]  # SOP class -> accepted contexts
@@ -197,7 +194,7 @@ class Retrieval:
             kernel_timeouts(sock, self.timeout)
         link = Link(sock, self.link.max_pdu)
         proposed = []
-        for number, (uid, syntaxes) in enumerate(proposals(found).items()):
+        for number, (uid, syntaxes) in enumerate(codecs.proposals(found).items()):
             context = PresentationContext()
             context.context_id = 2 * number + 1
             context.abstract_syntax = UID(uid)
@@ -262,8 +259,8 @@ def _prepare(contexts: Contexts, instance: InstanceFile) -> tuple[int, memoryvie
 
 def _producible(usable: list[PresentationContext]) -> PresentationContext | None:
     """The accepted context whose syntax costs least to make: uncompressed (a decode only),
-    then the lossless syntaxes in :data:`TRANSCODE_ORDER`."""
-    for syntax in (*_UNCOMPRESSED, *TRANSCODE_ORDER):
+    then the lossless syntaxes in :data:`codecs.LOSSLESS`."""
+    for syntax in (*codecs.UNCOMPRESSED, *codecs.LOSSLESS):
         for context in usable:
             if str(context.transfer_syntax[0]) == syntax:
                 return context
@@ -378,53 +375,13 @@ def data_set_offset(data: bytes) -> int | None:
     return offset if offset == len(data) else None
 
 
-def proposals(found: list[InstanceFile]) -> dict[str, list[str]]:
-    """What to propose to a receiver of stored objects: per SOP class (at most 128), their
-    stored syntaxes, then uncompressed ones, then the lossless ones we can make (a receiver
-    picks the first it takes, so these come last)."""
-    wanted: dict[str, list[str]] = {}
-    for instance in found:
-        syntaxes = wanted.setdefault(instance.sop_class_uid, [])
-        for syntax in (str(instance.transfer_syntax_uid), *_UNCOMPRESSED):
-            if syntax not in syntaxes:
-                syntaxes.append(syntax)
-    for syntaxes in wanted.values():
-        syntaxes.extend(s for s in TRANSCODE_ORDER if s not in syntaxes)
-    return dict(list(wanted.items())[:128])
-
-
-def uncompressed(path: Any) -> Dataset:
-    """A stored object decompressed for a receiver that takes none of its compressed syntax.
-    A change of transfer syntax is the same object: it keeps its SOP Instance UID (pydicom 3
-    mints a new one by default)."""
-    from pydicom import dcmread
-
-    return codecs.decompressed(dcmread(path))
-
-
-def for_receiver(path: Any, stored: str, accepted: set[str]) -> Dataset:
-    """The stored object as a receiver that took ``accepted`` syntaxes (for its SOP class)
-    can have it: as stored, decompressed, or compressed losslessly (pynetdicom's path, which
-    encodes the data set itself). Raises :class:`codecs.CannotCompress` when none fits."""
-    from pydicom import dcmread
-
-    if not accepted or stored in accepted:
-        return dcmread(path)
-    if accepted & set(_UNCOMPRESSED):
-        return uncompressed(path)
-    for syntax in TRANSCODE_ORDER:
-        if syntax in accepted:
-            return codecs.compressed(dcmread(path), codecs.Target(syntax), lossy_source=True)
-    raise codecs.CannotCompress(f"no syntax of {sorted(accepted)} can be made from {stored}")
-
-
 def _converted(path: Any, syntax: UID) -> bytes:
     """The object's data set re-encoded in ``syntax`` (uncompressed, or a lossless one)."""
-    if str(syntax) in _UNCOMPRESSED:
-        dataset = uncompressed(path)
-    else:
-        from pydicom import dcmread
+    from pydicom import dcmread
 
+    if str(syntax) in codecs.UNCOMPRESSED:
+        dataset = codecs.decompressed(dcmread(path))
+    else:
         target = codecs.Target(str(syntax))
         dataset = codecs.compressed(dcmread(path), target, lossy_source=True)
     data = encode(dataset, syntax.is_implicit_VR, syntax.is_little_endian)

@@ -39,7 +39,7 @@ from core_server.dicom.handlers import (
     status,
 )
 from core_server.dicom.print_handlers import PrintService, is_print
-from core_server.dicom.sending import for_receiver, proposals
+from core_server.storage.compression import codecs
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ class ThreadedPath:
         destination = str(event.move_destination).strip()
         options: dict[str, Any] = {
             "ae_title": destination,
-            "contexts": [build_context(u, s) for u, s in proposals(found).items()],
+            "contexts": [build_context(u, s) for u, s in codecs.proposals(found).items()],
             "evt_handlers": [(evt.EVT_CONN_OPEN, nodelay), (evt.EVT_ACCEPTED, remember)],
             "max_pdu": self.ae.maximum_pdu_size,
         }
@@ -312,5 +312,4 @@ def _send(
 
 
 def _dataset_for(f: InstanceFile, accepted: set[str]) -> Dataset:
-    # As stored, decompressed, or compressed to a lossless syntax the peer took (sending.py).
-    return for_receiver(f.path, f.transfer_syntax_uid, {str(s) for s in accepted})
+    return codecs.for_receiver(f.path, f.transfer_syntax_uid, {str(s) for s in accepted})

@@ -5,9 +5,11 @@ the attributes a lossy compression must leave behind (PS3.3 C.7.6.1.1.5)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 from pydicom import Dataset, dcmread
@@ -105,6 +107,43 @@ def decompressed(ds: Dataset) -> Dataset:
         plugin = "pyjpegls" if str(syntax) in _JPEG_LS else ""
         ds.decompress(generate_instance_uid=False, decoding_plugin=plugin)
     return ds
+
+
+class _Stored(Protocol):
+    @property
+    def sop_class_uid(self) -> str: ...
+    @property
+    def transfer_syntax_uid(self) -> Any: ...
+
+
+def proposals(stored: Iterable[_Stored], limit: int = 128) -> dict[str, list[str]]:
+    """What to propose to a receiver of stored objects: per SOP class (at most ``limit``),
+    their stored syntaxes, then the uncompressed ones, then the lossless ones
+    :func:`for_receiver` can make (a receiver picks the first it takes, so these come last)."""
+    wanted: dict[str, list[str]] = {}
+    for instance in stored:
+        syntaxes = wanted.setdefault(instance.sop_class_uid, [])
+        for syntax in (str(instance.transfer_syntax_uid), *UNCOMPRESSED):
+            if syntax not in syntaxes:
+                syntaxes.append(syntax)
+    for syntaxes in wanted.values():
+        syntaxes.extend(s for s in LOSSLESS if s not in syntaxes)
+    return dict(list(wanted.items())[:limit])
+
+
+def for_receiver(path: str | Path, stored: str, accepted: set[str]) -> Dataset:
+    """The stored object as a receiver that took ``accepted`` syntaxes (for its SOP class)
+    can have it: as stored, decompressed, or compressed losslessly (the first of
+    :data:`LOSSLESS` it took). The one choice for every sender: C-GET/C-MOVE and forwarding.
+    Raises :class:`CannotCompress` when none fits."""
+    if not accepted or stored in accepted:
+        return dcmread(path)
+    if accepted & set(UNCOMPRESSED):
+        return decompressed(dcmread(path))
+    for syntax in LOSSLESS:
+        if syntax in accepted:
+            return compressed(dcmread(path), Target(syntax), lossy_source=True)
+    raise CannotCompress(f"no syntax of {sorted(accepted)} can be made from {stored}")
 
 
 def compressed(ds: Dataset, target: Target, *, lossy_source: bool = False) -> Dataset:

@@ -5,8 +5,7 @@ Model on the same association and a bounded wait for its N-EVENT-REPORT there.
 Proposed per SOP class of the batch: its stored syntaxes, the uncompressed ones, then the
 lossless ones the core can make. A file goes as stored when the peer took its syntax, else
 decompressed or compressed losslessly to the syntax it took (the codecs of
-``storage.compression``, as the retrieve path's ``dicom.sending.for_receiver`` does; that module
-is an adapter this layer may not import).
+``storage.compression``' ``for_receiver``, which the retrieve path uses too).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydicom import Dataset, dcmread
+from pydicom import Dataset
 from pydicom.uid import UID, generate_uid
 from pynetdicom import AE, _config, evt
 from pynetdicom.sop_class import StorageCommitmentPushModel, Verification  # type: ignore
@@ -95,32 +94,12 @@ def echo(peer: Peer) -> str | None:
     return None
 
 
-def proposals(files: list[InstanceFile]) -> dict[str, list[str]]:
-    """Per SOP class: its stored syntaxes, then uncompressed, then producible lossless ones."""
-    wanted: dict[str, list[str]] = {}
-    for f in files:
-        syntaxes = wanted.setdefault(f.sop_class_uid, [])
-        for syntax in (str(f.transfer_syntax_uid), *codecs.UNCOMPRESSED):
-            if syntax not in syntaxes:
-                syntaxes.append(syntax)
-    for syntaxes in wanted.values():
-        syntaxes.extend(s for s in codecs.LOSSLESS if s not in syntaxes)
-    return dict(list(wanted.items())[:MAX_CONTEXTS])
-
-
 def _for_peer(f: InstanceFile, accepted: str) -> Dataset | Path:
-    """The object in the syntax the peer took for its class: its file when that is the stored
-    one (raises CannotCompress)."""
+    """The object in the syntax the peer took for its class: its file (streamed as it is)
+    when that is the stored one (raises CannotCompress)."""
     if accepted == str(f.transfer_syntax_uid):
         return Path(f.path)
-    ds = dcmread(f.path)
-    if accepted in codecs.UNCOMPRESSED:
-        # One uncompressed syntax to the other: pynetdicom re-encodes the data set itself.
-        stored = str(f.transfer_syntax_uid) in codecs.UNCOMPRESSED
-        return ds if stored else codecs.decompressed(ds)
-    if accepted in codecs.LOSSLESS:
-        return codecs.compressed(ds, codecs.Target(accepted), lossy_source=True)
-    raise codecs.CannotCompress(f"cannot make {accepted} from {f.transfer_syntax_uid}")
+    return codecs.for_receiver(f.path, str(f.transfer_syntax_uid), {accepted})
 
 
 # C-STORE statuses after which another try will not help: the data set does not match the
@@ -135,7 +114,7 @@ def _is_final(status: int) -> bool:
 def send(peer: Peer, files: list[InstanceFile]) -> Delivery:
     """C-STORE ``files`` (then ask storage commitment); what became of each."""
     ae = _ae(peer)
-    for uid, syntaxes in proposals(files).items():
+    for uid, syntaxes in codecs.proposals(files, MAX_CONTEXTS).items():
         ae.add_requested_context(uid, syntaxes)
     if peer.commitment:
         ae.add_requested_context(StorageCommitmentPushModel)
