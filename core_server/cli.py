@@ -7,6 +7,7 @@ core-server db migrate | backup [DEST] | check
 core-server import PATH...
 core-server tls init [NAME...] | show | renew
 core-server cluster haproxy-config --node NAME=ADDRESS ...
+core-server updates init-key | export-key FILE | publish ROLE FOLDER | list | remove ROLE V
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from core_server.archive import Archive
 from core_server.server import serve
 from core_server.settings import Settings
 from core_server.storage import commands as storage_commands
+from core_server.updates import commands as updates_commands
 from core_server.workers import run_worker
 
 
@@ -150,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     renew.add_argument("names", nargs="*", help="new names (default: the current ones)")
 
     storage_commands.add(group("storage", "the archive's lifecycle (docs/storage.md)"), leaf)
+    updates_commands.add(commands, leaf)  # signed image updates (docs/updates.md)
 
     importing = leaf(commands, "import", "import DICOM files, folders or a DICOMDIR")
     importing.add_argument("paths", nargs="+", type=Path)
@@ -194,6 +197,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int | None:
         return _tls(args, settings)
     if args.command == "cluster":
         return cluster_commands.run(args)
+    if args.command == "updates":
+        clock.set_zone(settings.timezone)
+        return updates_commands.run(args, settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     clock.set_zone(settings.timezone)  # what the admin commands print and name is hospital time
     engine = _engine(settings)

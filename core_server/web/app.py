@@ -57,6 +57,7 @@ from core_server.web.shell import pages
 from core_server.web.statistics import pages as statistics_pages
 from core_server.web.statistics import routes as statistics_routes
 from core_server.web.statistics import turnaround as statistics_turnaround
+from core_server.web.updates import install as updates_install
 from core_server.web.viewer import routes as viewer_routes
 
 
@@ -150,5 +151,6 @@ def create_web_app(ctx: WebContext) -> FastAPI:
     film_compose.install(app)  # the film composer /film/compose (web/film)
     film_sheets.install(app)  # exams' film sheets, films without exam (web/film)
     storage_web.install(app)  # /api/storage and the lifecycle pages (web/storage)
+    updates_install(app)  # /updates/<role>/ for the boxes, /admin/updates (web/updates)
     app.include_router(viewer_routes.create_router(ctx.settings))
     return app

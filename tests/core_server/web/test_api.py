@@ -143,6 +143,8 @@ OPEN = {
     # polls with its secret; bounded per address and in all, nothing to lock anyone out with.
     ("POST", "/api/queueing/enrolment-codes"),
     ("GET", "/api/queueing/enrolment-codes/{secret}"),
+    # The boxes' update source (docs/updates.md): public files checked against a signature.
+    ("GET", "/updates/{role}/{name}"),
 }
 
 

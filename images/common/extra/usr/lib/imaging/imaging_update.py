@@ -10,21 +10,39 @@ systemd-bless-boot marks it good once the boot completes, and after three failed
 systemd-boot boots the old version again. The data partition is never touched.
 
 Source: the credential ``imaging.update-source`` (a URL), else
-``http://imaging-core:8080/updates/<role>/``. Every run appends the running version to
-``/var/lib/imaging-update/history`` (the data partition) and prints that history.
+``http://imaging-core:8080/updates/<role>/`` (the core serves it, docs/updates.md). Every run
+appends the running version to ``/var/lib/imaging-update/history`` (the data partition) and
+prints that history.
+
+``SHA256SUMS`` must carry a good detached signature ``SHA256SUMS.gpg`` (what systemd-sysupdate
+checks) by a key the box trusts: ``/etc/systemd/import-pubring.gpg`` (put into the read-only
+root when the image is built, where a later sysupdate looks too) or the credential
+``imaging.update-key``. Unsigned, badly signed or signed by another key: refused, the box
+keeps its version; only ``imaging.update-verify=no`` takes an unsigned source.
+
+Run at boot and by ``imaging-update.timer``; a new version is installed into the other slot at
+once (the running system is untouched) but the box reboots into it only inside the maintenance
+window (``IMAGING_UPDATE_WINDOW``, default ``02:00-05:00`` in ``IMAGING_UPDATE_TIMEZONE``,
+default Asia/Shanghai; credential ``imaging.update-window``; ``always`` reboots at once):
+outside it a transient timer reboots the box at the window's start.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
+import random
 import re
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
 ROOT_TYPE = "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"
@@ -32,6 +50,11 @@ EMPTY = "_empty"
 TRIES = 3
 CHUNK = 1 << 20
 WAIT = 600  # seconds to wait for the update source at boot
+KEYRING = Path("/etc/systemd/import-pubring.gpg")  # systemd-importd's own (sysupdate's) place
+WINDOW = "02:00-05:00"
+ZONE = "Asia/Shanghai"
+SPREAD = 1800  # seconds: the boxes of a hospital do not all reboot in the same minute
+REBOOT_UNIT = "imaging-update-reboot"
 
 
 @dataclass(frozen=True)
@@ -160,11 +183,18 @@ def download(url: str, target: Path, expected: str, limit: int | None = None) ->
         raise SystemExit(f"{url}: SHA256 {digest.hexdigest()} is not {expected}")
 
 
-def source_url(role: str) -> str:
+def credential(name: str) -> str | None:
+    """A systemd credential's text (the service's own, else the system's), or None."""
     for folder in (os.environ.get("CREDENTIALS_DIRECTORY"), "/run/credentials/@system"):
-        if folder and (Path(folder) / "imaging.update-source").is_file():
-            url = (Path(folder) / "imaging.update-source").read_text().strip()
-            return url if url.endswith("/") else url + "/"
+        if folder and (Path(folder) / name).is_file():
+            return (Path(folder) / name).read_text().strip()
+    return None
+
+
+def source_url(role: str) -> str:
+    url = credential("imaging.update-source")
+    if url:
+        return url if url.endswith("/") else url + "/"
     return f"http://imaging-core:8080/updates/{role}/"
 
 
@@ -213,29 +243,222 @@ def fetch_sums(url: str, wait: float = WAIT, pause: float = 15) -> str | None:
         time.sleep(pause)
 
 
+def dearmor(key: bytes) -> bytes:
+    """A public key as gpgv takes it: binary (an ASCII-armoured block is decoded; gpgv 2.2
+    reads no armour in a keyring)."""
+    text = key.decode("ascii", "replace")
+    if "-----BEGIN PGP PUBLIC KEY BLOCK-----" not in text:
+        return key
+    body = text.split("-----BEGIN PGP PUBLIC KEY BLOCK-----", 1)[1]
+    body = body.split("-----END PGP PUBLIC KEY BLOCK-----", 1)[0]
+    lines = [ln.strip() for ln in body.strip().splitlines()]
+    if "" in lines:  # armour headers end at the first empty line
+        lines = lines[lines.index("") + 1 :]
+    return base64.b64decode("".join(ln for ln in lines if ln and not ln.startswith("=")))
+
+
+def trusted_keys(keyring: Path = KEYRING) -> list[bytes]:
+    """The keys this box takes updates from: the image's keyring and the credential's key."""
+    keys = [keyring.read_bytes()] if keyring.is_file() else []
+    for folder in (os.environ.get("CREDENTIALS_DIRECTORY"), "/run/credentials/@system"):
+        path = Path(folder) / "imaging.update-key" if folder else None
+        if path and path.is_file():
+            keys.append(dearmor(path.read_bytes()))
+            break
+    return keys
+
+
+def check_signature(sums: bytes, signature: bytes | None, keys: list[bytes]) -> str | None:
+    """None when gpgv finds a good signature of ``sums`` by one of ``keys``; else why not."""
+    if signature is None:
+        return "SHA256SUMS is not signed (no SHA256SUMS.gpg)"
+    if not keys:
+        return "this box has no update key to check SHA256SUMS.gpg with"
+    with tempfile.TemporaryDirectory(prefix="imaging-update.") as tmp:
+        folder = Path(tmp)
+        (folder / "SHA256SUMS").write_bytes(sums)
+        (folder / "SHA256SUMS.gpg").write_bytes(signature)
+        command = ["gpgv", "--homedir", tmp, "--status-fd", "1"]
+        for number, key in enumerate(keys):
+            (folder / f"key{number}.gpg").write_bytes(key)
+            command += ["--keyring", str(folder / f"key{number}.gpg")]
+        command += [str(folder / "SHA256SUMS.gpg"), str(folder / "SHA256SUMS")]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        except FileNotFoundError:
+            return "gpgv is missing on this box"
+    status = done.stdout
+    if done.returncode == 0 and "[GNUPG:] VALIDSIG " in status:
+        return None
+    if "[GNUPG:] BADSIG " in status:
+        return "SHA256SUMS.gpg is a bad signature (SHA256SUMS altered)"
+    if "[GNUPG:] NO_PUBKEY " in status or "[GNUPG:] ERRSIG " in status:
+        return "SHA256SUMS.gpg is signed by a key this box does not trust"
+    return f"SHA256SUMS.gpg is not a valid signature ({done.stderr.strip()[-200:]})"
+
+
+def fetch_signature(url: str) -> bytes | None:
+    """The source's SHA256SUMS.gpg, None when it has none (404) or it cannot be read."""
+    try:
+        with urllib.request.urlopen(f"{url}SHA256SUMS.gpg", timeout=60) as answer:
+            return bytes(answer.read())
+    except (urllib.error.HTTPError, OSError):
+        return None
+
+
+@dataclass(frozen=True)
+class Window:
+    """The daily maintenance window in the hospital's zone (``end`` < ``start``: over
+    midnight); ``always``: no window, reboot at once."""
+
+    start: timedelta
+    end: timedelta
+    zone: tzinfo
+    always: bool = False
+
+
+def zone_of(name: str) -> tzinfo:
+    """The hospital's zone; a fixed +08:00 when the image has no tz database for it (China has
+    no summer time), UTC for an unknown name (said on the console)."""
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(name)
+    except (ImportError, ValueError, OSError):
+        if name in ("Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC"):
+            return timezone(timedelta(hours=8))
+        print(f"imaging-update: unknown time zone {name!r}: UTC", flush=True)
+        return UTC
+
+
+def parse_window(text: str, zone: tzinfo) -> Window:
+    if text.strip().lower() in ("always", "any", "now"):
+        return Window(timedelta(0), timedelta(hours=24), zone, always=True)
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", text)
+    if not match:
+        raise SystemExit(f"imaging-update: maintenance window {text!r} is not HH:MM-HH:MM")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59:
+        raise SystemExit(f"imaging-update: maintenance window {text!r} is not HH:MM-HH:MM")
+    return Window(timedelta(hours=h1, minutes=m1), timedelta(hours=h2, minutes=m2), zone)
+
+
+def window_of() -> Window:
+    zone = zone_of(os.environ.get("IMAGING_UPDATE_TIMEZONE") or ZONE)
+    text = credential("imaging.update-window") or os.environ.get("IMAGING_UPDATE_WINDOW")
+    return parse_window(text or WINDOW, zone)
+
+
+def in_window(now: datetime, window: Window) -> bool:
+    if window.always:
+        return True
+    local = now.astimezone(window.zone)
+    into = timedelta(hours=local.hour, minutes=local.minute, seconds=local.second)
+    if window.start <= window.end:
+        return window.start <= into < window.end
+    return into >= window.start or into < window.end
+
+
+def next_window(now: datetime, window: Window) -> datetime:
+    """When the window next opens (aware, UTC), ``now`` itself when it is open."""
+    if in_window(now, window):
+        return now.astimezone(UTC)
+    local = now.astimezone(window.zone)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    for day in range(2):
+        # Wall-clock arithmetic in the zone, then back to UTC (no summer time in China, but
+        # the sum must not jump an hour elsewhere either).
+        naive = (midnight + timedelta(days=day)).replace(tzinfo=None) + window.start
+        opens = naive.replace(tzinfo=window.zone)
+        if opens > local:
+            return opens.astimezone(UTC)
+    raise AssertionError("a daily window opens within two days")
+
+
+def staged(slots: list[Slot], kernels: list[str], image_id: str, current: str) -> str | None:
+    """A newer version already written into the other slot whose kernel still has tries: it
+    waits for a reboot; not downloaded again."""
+    bad = failed(kernels, image_id)
+    ready = set()
+    for slot in slots:
+        version = slot.label.removeprefix(f"{image_id}_")
+        ours = slot.label.startswith(f"{image_id}_") and version not in (current, *bad)
+        booting = f"{slot.label}.efi" in kernels or any(
+            k.startswith(f"{slot.label}+") for k in kernels
+        )
+        if ours and booting:
+            ready.add(version)
+    return newest(sorted(ready), current)
+
+
+def plan_reboot(version: str, window: Window, now: datetime | None = None) -> None:
+    """Reboot now inside the window; outside it, a transient timer at the window's start."""
+    now = now or datetime.now(UTC)
+    if in_window(now, window):
+        print(f"imaging-update: rebooting into {version} (maintenance window)", flush=True)
+        subprocess.run(["systemctl", "reboot"], check=True)
+        return
+    planned = subprocess.run(
+        ["systemctl", "is-active", "--quiet", f"{REBOOT_UNIT}.timer"], check=False
+    )
+    at = next_window(now, window) + timedelta(seconds=random.uniform(0, SPREAD))
+    shown = at.astimezone(window.zone).strftime("%Y-%m-%d %H:%M %Z")
+    if planned.returncode == 0:
+        print(f"imaging-update: {version} is installed; the reboot is already planned", flush=True)
+        return
+    calendar = at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    timer = [
+        f"--unit={REBOOT_UNIT}",
+        f"--on-calendar={calendar}",
+        "--timer-property=AccuracySec=1s",
+    ]
+    subprocess.run(["systemd-run", *timer, "/usr/bin/systemctl", "reboot"], check=True)
+    print(f"imaging-update: {version} is installed; reboot planned at {shown}", flush=True)
+
+
+def offered_sums(url: str, image_id: str) -> dict[str, dict[str, str]] | None:
+    """The versions SHA256SUMS offers, once its signature is good (or the source is set
+    unsigned); None when there is nothing to take this time (said on the console)."""
+    sums = fetch_sums(url)
+    if sums is None:
+        return None
+    if (credential("imaging.update-verify") or "yes").lower() in ("no", "false", "0"):
+        print(f"imaging-update: {url} is set as unsigned: no signature check", flush=True)
+    else:
+        reason = check_signature(sums.encode(), fetch_signature(url), trusted_keys())
+        if reason is not None:
+            print(f"imaging-update: REFUSED {url}: {reason}; keeping this version", flush=True)
+            return None
+    return available(sums, image_id)
+
+
 def main(argv: list[str]) -> int:
     release = os_release()
     image_id, current = release["IMAGE_ID"], release["IMAGE_VERSION"]
     role = image_id.removeprefix("imaging-")
     history = remember(current, Path("/var/lib/imaging-update"))
     print(f"imaging-update: running {image_id} {current}; history:\n{history}", flush=True)
+    window = window_of()
     url = source_url(role)
-    sums = fetch_sums(url)
-    if sums is None:
+    offered = offered_sums(url, image_id)
+    if offered is None:
         return 0
-    offered = available(sums, image_id)
     esp = Path("/efi/EFI/Linux")
-    bad = failed(sorted(p.name for p in esp.glob("*.efi")), image_id)
+    kernels = sorted(p.name for p in esp.glob("*.efi"))
+    bad = failed(kernels, image_id)
     for skipped in sorted(bad & set(offered)):
         print(f"imaging-update: {skipped} did not boot here (no tries left): skipped", flush=True)
     version = newest(list(offered), current, bad)
-    if version is None:
+    waiting = staged(root_slots(root_disk()), kernels, image_id, current)
+    if version is None and waiting is None:
         print(f"imaging-update: {current} is the newest at {url}", flush=True)
         return 0
-    slot = install(version, offered[version], url, image_id, current, esp)
-    print(f"imaging-update: installed {version} into {slot.node}", flush=True)
-    if "--reboot" in argv:
-        subprocess.run(["systemctl", "reboot"], check=True)
+    if version is not None and version != waiting:
+        slot = install(version, offered[version], url, image_id, current, esp)
+        print(f"imaging-update: installed {version} into {slot.node}", flush=True)
+        waiting = version
+    if "--reboot" in argv and waiting is not None:
+        plan_reboot(waiting, window)
     return 0
 
 
