@@ -39,7 +39,9 @@ for part in vmlinuz initrd; do
 	[ "$root.$part" -ef "$prefix.$part" ] || install -m 0644 "$root.$part" "$prefix.$part"
 done
 cmdline=$(sed -e 's/\(^\| \)rw\( \|$\)/ /g' -e 's/  */ /g' -e 's/^ //; s/ $//' "$root/etc/kernel/cmdline")
-printf 'root=PARTLABEL=%s rootfstype=squashfs ro %s\n' "$label" "$cmdline" >"$prefix.cmdline"
+# IMAGE_CMDLINE_EXTRA: more for a trial or debug kernel (the update test's B has
+# systemd.journald.forward_to_console=1: its journal on the serial console).
+printf 'root=PARTLABEL=%s rootfstype=squashfs ro %s%s\n' "$label" "$cmdline" "${IMAGE_CMDLINE_EXTRA:+ $IMAGE_CMDLINE_EXTRA}" >"$prefix.cmdline"
 
 # The root: the whole tree but /boot's copies of the kernel (the modules stay in /usr/lib),
 # plus /efi, where the ESP is mounted (fstab) for updates.

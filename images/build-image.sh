@@ -18,9 +18,8 @@ build=${IMAGE_BUILD:-disk}
 case "$build" in disk | rootfs | mkosi) ;; *) echo "IMAGE_BUILD is disk, rootfs or mkosi, not $build" >&2; exit 2 ;; esac
 out=$(realpath -m "${2:-$tree/images/out}")/$role
 [ -f "$here/roles/$role.env" ] || { echo "unknown role: $role" >&2; exit 2; }
-# shellcheck source=/dev/null
-. "$here/roles/$role.env"
-version=${IMAGE_VERSION:-$(date -u +%Y%m%d).$(git -C "$tree" rev-list --count HEAD)}
+ref=${IMAGE_REF:-HEAD}
+version=${IMAGE_VERSION:-$(date -u +%Y%m%d).$(git -C "$tree" rev-list --count "$ref")}
 work="$out/work"
 rm -rf "$work" && mkdir -p "$work/extra" "$out"
 
@@ -29,7 +28,13 @@ rm -rf "$work" && mkdir -p "$work/extra" "$out"
 # index. pygame is built from its sdist against Debian's SDL 2 (the PyPI wheel's bundled SDL has
 # no KMS/DRM back-end).
 src="$work/src"
-mkdir -p "$src" && git -C "$tree" archive HEAD | tar -x -C "$src"
+mkdir -p "$src" && git -C "$tree" archive "$ref" | tar -x -C "$src"
+# The rest of the recipe (role, extra tree, units, screen drop-in, post-install,
+# assemble-disk.sh) from that archive too (IMAGE_REF, default HEAD): a fresh clone builds the
+# same image, and nobody's uncommitted edits are in it.
+recipe="$src/images"
+# shellcheck source=/dev/null
+. "$recipe/roles/$role.env"
 wheels="$work/extra/opt/imaging/wheels"
 mkdir -p "$wheels"
 pip=${PIP:-$tree/.venv/bin/pip}
@@ -41,18 +46,18 @@ rm -f "$wheels"/pygame-*manylinux*.whl
 
 # The tree laid over the packages: shared files, the screen roles' files, the units as they
 # are in systemd/ (with their drop-in folders), and this role's name for the post-install.
-cp -a "$here/common/extra/." "$work/extra/"
+cp -a "$recipe/common/extra/." "$work/extra/"
 mkdir -p "$work/extra/usr/lib/systemd/system"
-cp "$tree/systemd/"*.service "$work/extra/usr/lib/systemd/system/"
-for d in "$tree/systemd/"*.service.d; do [ -d "$d" ] && cp -a "$d" "$work/extra/usr/lib/systemd/system/"; done
+cp "$src/systemd/"*.service "$work/extra/usr/lib/systemd/system/"
+for d in "$src/systemd/"*.service.d; do [ -d "$d" ] && cp -a "$d" "$work/extra/usr/lib/systemd/system/"; done
 units="$work/extra/usr/lib/systemd/system"
 if [ "$SCREEN" = yes ]; then
-	mkdir -p "$units/$UNIT.d" && cp "$here/screen/50-screen.conf" "$units/$UNIT.d/"
+	mkdir -p "$units/$UNIT.d" && cp "$recipe/screen/50-screen.conf" "$units/$UNIT.d/"
 fi
 if [ "$PROGRAM" != core-server ]; then
 	prefix=$(echo "$PROGRAM" | tr 'a-z-' 'A-Z_')
 	sed -e "s/@PROGRAM@/$PROGRAM/g" -e "s/@UNIT@/$UNIT/g" -e "s/@PREFIX@/$prefix/g" \
-		"$here/enrolment-seed.service.in" >"$units/imaging-enrolment-seed.service"
+		"$recipe/enrolment-seed.service.in" >"$units/imaging-enrolment-seed.service"
 fi
 mkdir -p "$work/extra/usr/lib/imaging"
 printf 'ROLE=%s\nPROGRAM=%s\nEXTRA=%s\nUNIT=%s\nVERSION=%s\n' "$role" "$PROGRAM" "$EXTRA" "$UNIT" "$version" \
@@ -62,7 +67,7 @@ for f in "$work/extra/usr/lib/sysupdate.d/"*.conf; do sed -i "s/@ROLE@/$role/g" 
 
 # mkosi takes a comma-separated list.
 # A role's EXCLUDE drops shared packages (the core's chrony conflicts with timesyncd).
-packages=$({ cat "$here/common/packages"; [ "$SCREEN" = yes ] && cat "$here/screen/packages"; echo "$PACKAGES"; } \
+packages=$({ cat "$recipe/common/packages"; [ "$SCREEN" = yes ] && cat "$recipe/screen/packages"; echo "$PACKAGES"; } \
 	| tr -s ' \n' '\n\n' | grep -vxF -e '' $(for p in ${EXCLUDE:-}; do printf -- '-e %s ' "$p"; done) \
 	| paste -sd, -)
 rootfs=()
@@ -73,8 +78,8 @@ if [ "$build" != mkosi ]; then
 		-e '/^SplitArtifacts=/d' -e '/^Checksum=/d')
 fi
 sed -e "s/@ROLE@/$role/g" -e "s/@VERSION@/$version/g" -e "s|@PACKAGES@|$packages|" "${rootfs[@]}" \
-	"$here/common/mkosi.default" >"$work/mkosi.default"
-cp "$here/common/postinst" "$work/mkosi.postinst"
+	"$recipe/common/mkosi.default" >"$work/mkosi.default"
+cp "$recipe/common/postinst" "$work/mkosi.postinst"
 
 cd "$work"
 start=$(date +%s)
@@ -86,7 +91,7 @@ if [ "$build" = mkosi ]; then
 else
 	tree_dir="$work/rootfs"
 	mkosi --force --output "$tree_dir" --cache "$out/../cache" build
-	"$here/assemble-disk.sh" "$tree_dir" "$out/$name" "$name" "$build"
+	"$recipe/assemble-disk.sh" "$tree_dir" "$out/$name" "$name" "$build"
 fi
 end=$(date +%s)
 rm -rf "$work"
