@@ -17,6 +17,7 @@ the screen through QEMU's monitor (``screendump``).
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import re
 import shutil
@@ -134,16 +135,21 @@ def _qemu_command(
     serial: Path,
     monitor: Path,
     kvm: bool,
-    credentials: dict[str, str] | None = None,
+    credentials: dict[str, str | bytes] | None = None,
     reboot: bool = False,
 ) -> list[str]:
     """QEMU for one boot (``-no-reboot``), or, with ``reboot``, for a guest that reboots itself
     (an update). ``credentials`` are systemd credentials (SMBIOS type 11) besides the
-    enrolment's; a ``.raw`` overlay is used as it is (the update test's writable copy)."""
+    enrolment's (bytes: passed base64, ``io.systemd.credential.binary``); a ``.raw`` overlay is
+    used as it is (the update test's writable copy)."""
     accel = ["-accel", "kvm", "-cpu", KVM_CPU] if kvm else ["-accel", "tcg", "-cpu", "max"]
     smbios = []
     for name, value in {"imaging.enrolment": NO_CORE, **(credentials or {})}.items():
-        smbios += ["-smbios", f"type=11,value=io.systemd.credential:{name}={value}"]
+        if isinstance(value, bytes):
+            text = base64.b64encode(value).decode()
+            smbios += ["-smbios", f"type=11,value=io.systemd.credential.binary:{name}={text}"]
+        else:
+            smbios += ["-smbios", f"type=11,value=io.systemd.credential:{name}={value}"]
     disk_format = "raw" if overlay.suffix == ".raw" else "qcow2"
     return [
         "qemu-system-x86_64",

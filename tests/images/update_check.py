@@ -41,6 +41,7 @@ class Updated:
     console: list[str] = field(default_factory=list)  # one text per QEMU run
     seconds: dict[str, float] = field(default_factory=dict)
     kernels: list[str] = field(default_factory=list)  # the ESP's EFI/Linux after the update
+    blessing: str | None = None  # systemd's line about systemd-bless-boot in B
 
 
 def _version(name: str) -> str:
@@ -105,6 +106,53 @@ def mark_failed(disk: Path, kernel: str) -> str:
     return failed
 
 
+def sign(updates: Path) -> bytes:
+    """Sign the folder's SHA256SUMS with a throwaway key, a detached signature
+    ``SHA256SUMS.gpg`` (what the core's ``updates publish`` writes); returns the key's public
+    part (binary), given to the box as its credential ``imaging.update-key``."""
+    with tempfile.TemporaryDirectory(prefix="update-key-") as home:
+        gpg = ["gpg", "--homedir", home, "--batch", "--quiet", "--pinentry-mode", "loopback",
+               "--passphrase", ""]  # fmt: skip
+        try:
+            subprocess.run(
+                [*gpg, "--quick-gen-key", "imaging update test <updates@imaging.invalid>",
+                 "ed25519", "sign", "never"],
+                check=True,
+            )  # fmt: skip
+            subprocess.run(
+                [*gpg, "--yes", "--detach-sign", "--output", str(updates / "SHA256SUMS.gpg"),
+                 str(updates / "SHA256SUMS")],
+                check=True,
+            )  # fmt: skip
+            return subprocess.run([*gpg, "--export"], check=True, capture_output=True).stdout
+        finally:
+            subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], check=False)
+
+
+# systemd's own lines about bless-boot: its status line, or the journal's (B's kernel has the
+# journal on the console: the test's make-update.sh adds systemd.journald.forward_to_console=1).
+BLESSED = re.compile(
+    r"Finished systemd-bless-boot\.service|Failed to start systemd-bless-boot\.service"
+    r"|systemd-bless-boot\.service: (Main process exited|Failed)"
+)
+
+
+def wait_for_blessing(
+    serial: Path, proc: subprocess.Popen[bytes], after: str, timeout: float
+) -> str | None:
+    """systemd-bless-boot's outcome in the boot after ``after`` (a mark the boot before it
+    printed): its line, or None if it never said (the ESP's file names tell the rest)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        text = boot_check.console_text(serial)
+        at = text.find(after)
+        found = BLESSED.search(text, at) if at >= 0 else None
+        if found:
+            return found.group(0)
+        time.sleep(2)
+    return None
+
+
 def _screen(monitor: Path, shot: Path, screen: bool) -> None:
     """The role's program is up: its picture on the screen. (systemd's "Started <unit>" line
     cannot tell: after an update's reboot the display's came after the boot's status output
@@ -127,6 +175,7 @@ def update_and_roll_back(
     new = _version(next(updates.glob("*.root.raw")).name.removesuffix(".root.raw"))
     kvm = boot_check.accelerator(image)
     result = Updated()
+    key = sign(updates)
     server = _serve(updates)
     url = f"http://{GUEST_HOST}:{server.server_address[1]}/"
     with tempfile.TemporaryDirectory(prefix="image-update-", dir="/var/tmp") as tmp:
@@ -138,7 +187,9 @@ def update_and_roll_back(
         firmware = boot_check._firmware(image, vars_file)
         command = boot_check._qemu_command(
             disk, firmware, serial, monitor, kvm,
-            credentials={"imaging.update-source": url}, reboot=True,
+            credentials={"imaging.update-source": url, "imaging.update-key": key,
+                         "imaging.update-window": "always"},
+            reboot=True,
         )  # fmt: skip
         try:
             start = time.monotonic()
@@ -151,6 +202,9 @@ def update_and_roll_back(
                          timeout)  # fmt: skip
                 result.seconds["rebooted into B"] = time.monotonic() - start
                 _screen(monitor, logs / "update-b.png", screen)
+                # B reached boot-complete.target: bless-boot renames its kernel (no +N-M).
+                installed = f"imaging-update: installed {new}"
+                result.blessing = wait_for_blessing(serial, proc, installed, 600)
             finally:
                 power_off(proc, monitor)
                 result.console.append(boot_check.console_text(serial))
