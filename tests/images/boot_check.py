@@ -43,6 +43,20 @@ KVM_CPU = "host,-arch-capabilities"
 NO_CORE = "http://imaging-core.invalid:8080 image-test-key-0123456789abcdef0123456789"
 
 
+TREE = Path(__file__).resolve().parents[2]
+
+
+def built(role: str) -> Path | None:
+    """The image to boot for ``role``: the one ``IMAGES_<ROLE>`` names, else the newest disk
+    ``make images`` left in ``IMAGES_OUT`` (default images/out) ``/<role>/``, else None."""
+    given = os.environ.get(f"IMAGES_{role.upper()}")
+    if given:
+        return Path(given)
+    out = Path(os.environ.get("IMAGES_OUT") or TREE / "images" / "out") / role
+    disks = [p for p in out.glob(f"imaging-{role}_*.raw") if not p.name.endswith(".root.raw")]
+    return max(disks, key=lambda p: p.stat().st_mtime) if disks else None
+
+
 class BootFailed(Exception):
     """The unit did not come up: the message says what the console showed."""
 

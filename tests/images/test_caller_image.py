@@ -17,10 +17,11 @@ from PIL import Image
 from caller_terminal import ui
 from tests.images import boot_check
 
+IMAGE = boot_check.built("caller")  # IMAGES_CALLER, else what make images built
 pytestmark = [
     pytest.mark.skipif(
-        os.environ.get("IMAGES_TEST") != "1" or not os.environ.get("IMAGES_CALLER"),
-        reason="set IMAGES_TEST=1 and IMAGES_CALLER=<image>",
+        os.environ.get("IMAGES_TEST") != "1" or IMAGE is None,
+        reason="set IMAGES_TEST=1 and IMAGES_CALLER=<image> (or make images)",
     ),
     pytest.mark.timeout(3600),
 ]
@@ -37,7 +38,8 @@ def _caller_screen(picture: Image.Image) -> bool:
 
 
 def test_caller_image_boots_to_its_screen() -> None:
-    image = Path(os.environ["IMAGES_CALLER"])
+    assert IMAGE is not None
+    image = IMAGE
     shot = ARTIFACTS / "caller-no-core.png"
     shot.unlink(missing_ok=True)
 

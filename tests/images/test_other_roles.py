@@ -1,8 +1,10 @@
 """The other roles' images (the same recipe and route as the display's) boot in QEMU until
 their program's unit is active. Opt-in beyond ``IMAGES_TEST=1``, one variable per role naming a
 built image: ``IMAGES_CORE``, ``IMAGES_PRINTER``, ``IMAGES_KIOSK``, ``IMAGES_CAPTURE``
-(``images/build-image.sh <role> OUT`` builds one). The core has no screen: no screenshot; the
-device roles' screens are checked as drawn (any picture, not the text console).
+(``images/build-image.sh <role> OUT`` builds one), else the newest that ``make images`` left in
+``IMAGES_OUT`` (``boot_check.built``); a role with neither is skipped. The core has no screen:
+no screenshot; the device roles' screens are checked as drawn (any picture, not the text
+console).
 """
 
 from __future__ import annotations
@@ -31,9 +33,9 @@ ROLES = {
 @pytest.mark.parametrize("role", list(ROLES))
 def test_role_image_boots_to_its_unit(role: str) -> None:
     variable, unit, screen = ROLES[role]
-    if not os.environ.get(variable):
-        pytest.skip(f"set {variable}=<image>")
-    image = Path(os.environ[variable])
+    image = boot_check.built(role)
+    if image is None:
+        pytest.skip(f"no {role} image built: set {variable}=<image> or make images")
     shot = ARTIFACTS / f"{role}.png"
     shot.unlink(missing_ok=True)
 

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.images import update_check
+from tests.images import boot_check, update_check
 
-IMAGE = os.environ.get("IMAGES_UPDATE", "")
+# IMAGES_UPDATE, else the display's disk that make images built (disk route: an ESP).
+IMAGE = os.environ.get("IMAGES_UPDATE") or str(boot_check.built("display") or "")
 pytestmark = [
     pytest.mark.skipif(
-        os.environ.get("IMAGES_TEST") != "1" or not IMAGE, reason="set IMAGES_TEST=1, IMAGES_UPDATE"
+        os.environ.get("IMAGES_TEST") != "1" or not IMAGE or not IMAGE.endswith(".raw"),
+        reason="set IMAGES_TEST=1, IMAGES_UPDATE (or make images)",
     ),
     pytest.mark.timeout(5400),
 ]
