@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from core_server.dicomweb import qido, stow, wado_rs, wado_uri
-from core_server.dicomweb.access import ROLE_CHECKS
+from core_server.dicomweb.access import CHECKS_STATE, ROLE_CHECKS
 from core_server.dicomweb.metadata_warm import MetadataWarmer
 
 router = APIRouter(tags=["dicomweb"])
@@ -22,10 +22,14 @@ router.include_router(wado_uri.router)
 
 def install(app: FastAPI, require: Callable[..., Callable[..., Any]]) -> None:
     """Serve DICOMweb on ``app``; ``require(*roles)`` makes the dependency that admits a
-    signed-in user holding one of the roles."""
+    signed-in user holding one of the roles, whose ``authorize(request)`` does the same
+    called directly (see :mod:`core_server.dicomweb.access`)."""
     app.include_router(router)
-    for placeholder, roles in ROLE_CHECKS.items():
-        app.dependency_overrides[placeholder] = require(*roles)
+    checks = {
+        roles: require(*roles).authorize  # type: ignore[attr-defined]
+        for roles in ROLE_CHECKS.values()
+    }
+    setattr(app.state, CHECKS_STATE, checks)
     ctx = app.state.ctx  # series metadata made ahead, once a modality is done (docs/one-node.md)
     warmer = MetadataWarmer(ctx.engine, ctx.archive)
     ctx.on_startup.append(warmer.start)

@@ -26,22 +26,38 @@ SEARCHERS = (*IMAGE_READERS, "registrar")
 SENDERS = ("admin", "technician", "device")
 
 
-# The routes depend on these; the server replaces them with the web adapter's role checks
-# (``core_server.web.security.require``: bearer token or session cookie), which this adapter
-# may not import (adapters are independent of each other). Unreplaced, they refuse everyone.
-def may_search() -> auth.User:
-    raise RuntimeError("DICOMweb authentication is not installed")
+# The routes depend on these; the server gives :func:`core_server.dicomweb.install` the web
+# adapter's role checks (``core_server.web.security.require``: bearer token or session cookie),
+# which this adapter may not import (adapters are independent of each other), and each
+# placeholder calls the check for its roles with the request. Not installed, they refuse
+# everyone. (Not ``app.dependency_overrides``: while any is set, FastAPI rebuilds every
+# dependency of every route of the app from its signature on each request, ~7 % of a frame.)
+CHECKS_STATE = "dicomweb_checks"  # app.state attribute: roles -> authorize(request) -> User
 
 
-def may_read_images() -> auth.User:
-    raise RuntimeError("DICOMweb authentication is not installed")
+def _admitted(request: Request, roles: tuple[str, ...]) -> auth.User:
+    checks = getattr(request.app.state, CHECKS_STATE, None)
+    if checks is None:
+        raise RuntimeError("DICOMweb authentication is not installed")
+    user: auth.User = checks[roles](request)
+    return user
 
 
-def may_send_images() -> auth.User:
-    raise RuntimeError("DICOMweb authentication is not installed")
+def may_search(request: Request) -> auth.User:
+    return _admitted(request, SEARCHERS)
+
+
+def may_read_images(request: Request) -> auth.User:
+    return _admitted(request, IMAGE_READERS)
+
+
+def may_send_images(request: Request) -> auth.User:
+    return _admitted(request, SENDERS)
 
 
 ROLE_CHECKS = {may_search: SEARCHERS, may_read_images: IMAGE_READERS, may_send_images: SENDERS}
+for _placeholder, _roles in ROLE_CHECKS.items():
+    _placeholder.roles = _roles  # type: ignore[attr-defined]  # read by the route-table test
 
 
 def archive_of(request: Request) -> Archive:

@@ -129,14 +129,31 @@ def _role_check(user: User, request: Request, roles: tuple[str, ...]) -> None:
 
 
 def require(*roles: str) -> Callable[..., User]:
-    """A dependency that admits a signed-in user holding one of ``roles``."""
+    """A dependency that admits a signed-in user holding one of ``roles``. Its ``authorize``
+    does the same given only the request: for an adapter whose routes cannot name the web's
+    dependencies (DICOMweb), without ``app.dependency_overrides`` (while any override is set,
+    FastAPI rebuilds every dependency of every route from its signature on each request)."""
 
     def check(request: Request, user: Annotated[User, Depends(current_user)]) -> User:
         _role_check(user, request, roles)
         return user
 
+    def authorize(request: Request) -> User:
+        user = _authenticate(request, presented_bearer(request))
+        if user is None:
+            raise SignedOut
+        _role_check(user, request, roles)
+        return user
+
     check.roles = roles  # type: ignore[attr-defined]  # read by the route-table test
+    check.authorize = authorize  # type: ignore[attr-defined]
     return check
+
+
+def presented_bearer(request: HTTPConnection) -> str | None:
+    """The ``Authorization: Bearer`` token, as :data:`bearer` reads it (None without one)."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
 
 
 def require_page(*roles: str, password_change: bool = False) -> Callable[..., User]:
