@@ -116,9 +116,16 @@ class UpdateStore:
         for name, digest in wanted.items():
             if name in kept and kept[name] != digest:
                 raise Conflict("updates.version_differs", name=name)
-        for name, digest in wanted.items():
-            if kept.get(name) != digest or not (folder / name).is_file():
-                _copy_checked(source / name, folder / name, digest)
+        copied: list[Path] = []
+        try:
+            for name, digest in wanted.items():
+                if kept.get(name) != digest or not (folder / name).is_file():
+                    _copy_checked(source / name, folder / name, digest)
+                    copied.append(folder / name)
+        except Exception:
+            for path in copied:  # a half-published version leaves nothing behind
+                path.unlink(missing_ok=True)
+            raise
         self._write_sums(role, {**kept, **wanted})
         return sorted({_version(n) for n in wanted}, key=version_key)
 

@@ -8,6 +8,8 @@ import { t } from "/static/shared/i18n.js";
 
 const errorBox = document.getElementById("error");
 const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const ROLES = ["core", "display", "caller", "printer", "kiosk", "capture"];  // images/roles
+const roleName = (role) => (ROLES.includes(role) ? `${t(`updates.role.${role}`)} · ${role}` : role);
 
 function row(role, version) {
   const remove = el("button", { type: "button", className: "secondary", textContent: t("updates.remove") });
@@ -19,7 +21,7 @@ function row(role, version) {
     } catch (error) { showError(errorBox, error); }
   }));
   const tr = el("tr", {},
-    el("td", { textContent: role.role }),
+    el("td", { textContent: roleName(role.role) }),
     el("td", { textContent: version.version }),
     el("td", { className: "num", textContent: mib(version.size) }),
     el("td", { textContent: when(version.published_at) }),
