@@ -6,9 +6,11 @@ update is test_update_image.py (opt-in)."""
 
 from __future__ import annotations
 
+import configparser
 import hashlib
 import http.server
 import importlib.util
+import shutil
 import subprocess
 import sys
 import threading
@@ -241,3 +243,33 @@ def test_a_version_written_and_waiting_for_its_reboot_is_not_fetched_again() -> 
     assert up.staged([a, b], [f"{ID}_1.efi", f"{ID}_2.efi"], ID, "2") is None  # running it
     empty = up.Slot("/dev/vda3", 3, "_empty", 1 << 29)
     assert up.staged([a, empty], [f"{ID}_1.efi"], ID, "1") is None
+
+
+UNITS = SCRIPT.parents[2] / "lib/systemd/system"
+
+
+def test_the_timer_and_service_verify_and_the_timer_comes_with_the_service(
+    tmp_path: Path,
+) -> None:
+    """systemd-analyze verify is clean for both units; the timer looks every 6 h at a random
+    moment, and enabling the service (the image's post-install) enables the timer too."""
+    for unit in ("imaging-update.service", "imaging-update.timer"):
+        shutil.copy(UNITS / unit, tmp_path / unit)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(tmp_path / "imaging-update.timer")],
+        capture_output=True,
+        text=True,
+        env={"SYSTEMD_LOG_LEVEL": "warning", "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    timer = configparser.ConfigParser(strict=False)
+    timer.read(UNITS / "imaging-update.timer")
+    assert dict(timer["Timer"]) == {
+        "onbootsec": "5min",
+        "onunitactivesec": "6h",
+        "randomizeddelaysec": "30min",
+        "accuracysec": "1min",
+    }
+    service = (UNITS / "imaging-update.service").read_text()
+    assert "Also=imaging-update.timer" in service
+    assert "IMAGING_UPDATE_WINDOW=02:00-05:00" in service
