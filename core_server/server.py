@@ -18,6 +18,7 @@ from core_server.dicom import DicomServer
 from core_server.events import EventBus
 from core_server.followup import Followup
 from core_server.hl7 import Hl7Service
+from core_server.jobs import takeover
 from core_server.monitoring import Monitoring, monitoring_for
 from core_server.periodic import Periodic
 from core_server.quality.service import Quality
@@ -131,6 +132,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     workers = DicomWorkers(settings, settings.dicom_processes - 1)
     ctx.listeners["dicom"] = lambda: core.dicom.running and workers.alive()
+    takeover.install(core.engine, ctx.on_startup, ctx.on_shutdown)  # before every claimer
     ctx.on_startup += [core.dicom.start, workers.start]
     ctx.on_shutdown += [workers.stop, core.dicom.stop]
     ctx.on_shutdown.append(core.engine.dispose)

@@ -1,8 +1,9 @@
-"""The cluster's own tables: the relayed events and the last round of each cluster-once ticker."""
+"""The cluster's own tables: the relayed events, the last round of each cluster-once ticker
+and the core processes that hold claims (their liveness)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, String, Table, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
 
 from core_server.db import BigId, UtcDateTime, metadata
 
@@ -27,4 +28,18 @@ cluster_tickers = Table(
     Column("node", String(64), nullable=False),
     Column("started_at", UtcDateTime, nullable=False),
     Column("finished_at", UtcDateTime, nullable=True),
+)
+
+# One row per core process that holds claims (jobs.owners.this_process()): who it is and, on
+# PostgreSQL, the key of the session advisory lock it holds while it lives (cluster/nodes.py).
+# A row whose lock nobody holds is a dead process: its claims are taken over.
+cluster_nodes = Table(
+    "cluster_nodes",
+    metadata,
+    Column("owner", String(64), primary_key=True),
+    Column("host", String(64), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("lock_key", BigInteger, nullable=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("seen_at", UtcDateTime, nullable=False),
 )

@@ -48,6 +48,17 @@ _STATUS = {"AA": "accepted", "AE": "error", "AR": "rejected"}
 PROCESSING_LEASE = timedelta(minutes=5)
 # _store's answer for a message another connection (or process) is applying right now.
 _BUSY = b""
+# A message being applied is a claim (status "processing", claimed_by): a dead applier's is
+# released as failed, by the take-over of any node (core_server.jobs.claims).
+CLAIMS = jobs.Claims(
+    inbound,
+    "processing",
+    lambda now: {
+        "status": "failed",
+        "error": "the core stopped while applying it; a resend applies it again",
+        "processed_at": now,
+    },
+)
 
 
 def _claim(conn: Any, row_id: int, states: tuple[str, ...], holder_gone: bool = False) -> bool:
@@ -184,26 +195,13 @@ class Receiver:
         return _STATUS[ack_code] if final else "failed"
 
     def release_gone(self) -> int:
-        """Messages a stopped process of this host was applying when it died: failed (no ACK
-        was sent, none is kept), so the sender's resend is applied afresh. Run at start."""
-        with db.read(self.engine) as conn:
-            held = conn.execute(
-                select(inbound.c.id, inbound.c.claimed_by).where(inbound.c.status == "processing")
-            ).all()
-        gone = [r.id for r in held if r.claimed_by and jobs.is_gone(r.claimed_by)]
+        """Messages a stopped process was applying when it died: failed (no ACK was sent,
+        none is kept), so the sender's resend is applied afresh. Run at start; any node's
+        take-over does the same for a process the database knows is dead (jobs.takeover)."""
+        gone = CLAIMS.release_gone(self.engine)
         if gone:
-            with db.write(self.engine) as conn:
-                conn.execute(
-                    update(inbound)
-                    .where(inbound.c.id.in_(gone), inbound.c.status == "processing")
-                    .values(
-                        status="failed",
-                        error="the core stopped while applying it; a resend applies it again",
-                        processed_at=clock.now(),
-                    )
-                )
-            log.warning("HL7: %d message(s) a stopped core was applying released", len(gone))
-        return len(gone)
+            log.warning("HL7: %d message(s) a stopped core was applying released", gone)
+        return gone
 
     def _admitted(self, received: _Received) -> bool:
         head = received.header

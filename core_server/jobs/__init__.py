@@ -10,18 +10,26 @@ and one domain never reads another's tables. A table takes part by having the co
 :func:`job_columns` (``status``, ``attempts``, ``next_attempt_at``, ``claimed_by``,
 ``claimed_until``, ``last_error``); :class:`Jobs` is bound to it. Ordering rules stay with the
 domain (HL7: one destination's messages in the order queued) as ``where`` conditions.
+
+A process that dies leaves its claims behind: :mod:`.takeover` (a cluster-once ticker) gives
+the claims of every process the database knows is dead (``cluster.nodes``) back at once, in
+every claimed table (:mod:`.claims`), instead of waiting out their leases.
 """
 
+from core_server.jobs.claims import Claims, registered
 from core_server.jobs.owners import is_gone, this_process
-from core_server.jobs.queue import DEAD, PENDING, Claimed, Jobs, Retry, job_columns
+from core_server.jobs.queue import DEAD, LOST, PENDING, Claimed, Jobs, Retry, job_columns
 
 __all__ = [
     "DEAD",
+    "LOST",
     "PENDING",
     "Claimed",
+    "Claims",
     "Jobs",
     "Retry",
     "is_gone",
     "job_columns",
+    "registered",
     "this_process",
 ]

@@ -4,8 +4,9 @@ A claim (a job being sent, an inbound HL7 message being applied) names its proce
 restarted core can release what its predecessor held at once, instead of letting the sender's
 retries meet "being processed" until the lease runs out. A process is gone when it ran on this
 host and no process with its id and start time is alive (a container's core is often pid 1
-after every restart: the start time tells them apart). A claim of another host is never
-judged: its lease decides.
+after every restart: the start time tells them apart). A claim of another host is not judged
+here: the database knows whether its process lives (``cluster.nodes``: the core registers
+under this name and holds a lock while it lives), and failing that its lease decides.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ A claim is a conditional UPDATE (the row must still be pending and due, or claim
 lease run out), so of several core processes exactly one gets a job; :meth:`Jobs.claim_next`
 picks the row with ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL so that processes
 looking at the same time take different rows instead of queueing on one (SQLite admits one
-writer at a time, which serialises them anyway). Only the claim's owner records the outcome.
+writer at a time, which serialises them anyway). Only the claim's owner records the outcome:
+a process judged dead whose claim was taken over finds its success or failure refused.
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ from sqlalchemy import (
 
 from core_server import clock, db
 from core_server.db import UtcDateTime
-from core_server.jobs import owners
+from core_server.jobs.claims import Claims
 
 PENDING = "pending"
 DEAD = "dead"
+# What fail() answers when the claim is no longer the caller's (taken over: nothing recorded).
+LOST = "lost"
 
 
 def job_columns() -> list[Column[Any]]:
@@ -83,13 +86,17 @@ class Claimed:
     attempt: int
 
 
-class Jobs:
-    """The job rules over ``table`` (one of a domain's, with :func:`job_columns`)."""
+def _pending_now(now: datetime) -> dict[str, Any]:
+    """A dead holder's job: pending and due at once (its try stays counted)."""
+    return {"status": PENDING, "claimed_by": None, "claimed_until": None, "next_attempt_at": now}
+
+
+class Jobs(Claims):
+    """The job rules over ``table`` (one of a domain's, with :func:`job_columns`); its claims
+    of dead processes are taken over (:class:`~core_server.jobs.claims.Claims`)."""
 
     def __init__(self, table: Table, *, claimed: str = "running") -> None:
-        self.table = table
-        self.claimed = claimed
-        self.c = table.c
+        super().__init__(table, claimed, _pending_now)
 
     def claimable(self, now: datetime) -> Any:
         """Due pending rows, and claimed ones whose holder's lease ran out (it died)."""
@@ -159,12 +166,14 @@ class Jobs:
         **values: Any,
     ) -> str:
         """Record the failed ``attempt``-th try: pending again after its back-off, or a dead
-        letter (out of tries, or ``give_up``: refused for good). Returns the new status."""
+        letter (out of tries, or ``give_up``: refused for good). Returns the new status, or
+        :data:`LOST` when ``owner`` no longer holds the claim (nothing recorded)."""
         dead = give_up or retry.gives_up(attempt)
         outcome: dict[str, Any] = {"status": DEAD if dead else PENDING, "last_error": error[:2000]}
         if not dead:
             outcome["next_attempt_at"] = clock.now() + timedelta(seconds=retry.delay(attempt))
-        self._record(engine, job_id, owner, {**outcome, **values})
+        if not self._record(engine, job_id, owner, {**outcome, **values}):
+            return LOST
         return str(outcome["status"])
 
     def requeue(self, engine: Engine, job_id: int, states: Iterable[str] = (DEAD, PENDING)) -> bool:
@@ -186,31 +195,6 @@ class Jobs:
                     update(self.table)
                     .where(self.c.status == PENDING, *where)
                     .values(next_attempt_at=clock.now())
-                ).rowcount
-            )
-
-    def release_gone(self, engine: Engine) -> int:
-        """Claims of processes of this host that are gone (a crash, a kill -9) made pending and
-        due again at once: called at start, so a restarted core does not wait out their
-        leases. Their try stays counted."""
-        with db.read(engine) as conn:
-            held = conn.execute(
-                select(self.c.id, self.c.claimed_by).where(self.c.status == self.claimed)
-            ).all()
-        gone = [row.id for row in held if row.claimed_by and owners.is_gone(row.claimed_by)]
-        if not gone:
-            return 0
-        with db.write(engine) as conn:
-            return int(
-                conn.execute(
-                    update(self.table)
-                    .where(self.c.id.in_(gone), self.c.status == self.claimed)
-                    .values(
-                        status=PENDING,
-                        claimed_by=None,
-                        claimed_until=None,
-                        next_attempt_at=clock.now(),
-                    )
                 ).rowcount
             )
 

@@ -53,4 +53,4 @@ def test_nodes_starting_together_migrate_once(postgres: Cluster, tmp_path: Path)
     with engine.connect() as conn:
         heads = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     engine.dispose()
-    assert "0160_cluster" in heads
+    assert "0165_cluster_nodes" in heads  # the cluster branch's head
