@@ -273,3 +273,19 @@ def test_the_timer_and_service_verify_and_the_timer_comes_with_the_service(
     service = (UNITS / "imaging-update.service").read_text()
     assert "Also=imaging-update.timer" in service
     assert "IMAGING_UPDATE_WINDOW=02:00-05:00" in service
+
+
+def test_the_history_counts_boots_not_timer_runs(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    up.remember("1", state, boot="boot-a")
+    assert up.remember("1", state, boot="boot-a") == "booted 1\n"  # the timer's run, same boot
+    assert up.remember("1", state, boot="boot-b") == "booted 1\nbooted 1\n"
+
+
+def test_a_staged_version_no_longer_offered_loses_its_kernel(tmp_path: Path) -> None:
+    esp = tmp_path / "esp"
+    esp.mkdir()
+    for name in (f"{ID}_1.efi", f"{ID}_2+3.efi", f"{ID}_20+3.efi"):
+        (esp / name).touch()
+    up.withdraw("2", ID, esp)
+    assert sorted(p.name for p in esp.iterdir()) == [f"{ID}_1.efi", f"{ID}_20+3.efi"]

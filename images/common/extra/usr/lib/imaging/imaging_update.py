@@ -198,12 +198,34 @@ def source_url(role: str) -> str:
     return f"http://imaging-core:8080/updates/{role}/"
 
 
-def remember(current: str, state: Path) -> str:
+def boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def remember(current: str, state: Path, boot: str | None = None) -> str:
+    """Append ``booted <version>`` once per boot (the timer runs the updater every 6 h; the
+    history counts boots, not runs) and return the whole history."""
     state.mkdir(parents=True, exist_ok=True)
-    history = state / "history"
-    with history.open("a") as log:
-        log.write(f"booted {current}\n")
+    history, last = state / "history", state / "last-boot"
+    mark = f"{boot_id() if boot is None else boot} {current}"
+    if not last.is_file() or last.read_text() != mark:
+        with history.open("a") as log:
+            log.write(f"booted {current}\n")
+        last.write_text(mark)
     return history.read_text()
+
+
+def withdraw(version: str, image_id: str, esp: Path) -> None:
+    """A staged version the source no longer offers (an admin removed it): its kernel goes
+    from the ESP, so no reboot, planned or not, starts it."""
+    for kernel in [
+        *esp.glob(f"{image_id}_{version}.efi"),
+        *esp.glob(f"{image_id}_{version}+*.efi"),
+    ]:
+        kernel.unlink()
 
 
 def install(
@@ -450,6 +472,10 @@ def main(argv: list[str]) -> int:
         print(f"imaging-update: {skipped} did not boot here (no tries left): skipped", flush=True)
     version = newest(list(offered), current, bad)
     waiting = staged(root_slots(root_disk()), kernels, image_id, current)
+    if waiting is not None and waiting not in offered:
+        withdraw(waiting, image_id, esp)
+        print(f"imaging-update: {waiting} is no longer offered: not booted", flush=True)
+        waiting = None
     if version is None and waiting is None:
         print(f"imaging-update: {current} is the newest at {url}", flush=True)
         return 0
