@@ -5,6 +5,7 @@ same Idempotency-Key, a screen reconnects and resumes from the last event it saw
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -12,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import hl7.mllp
 import httpx
 from pydicom import Dataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
@@ -20,7 +22,7 @@ from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import connect
 
-from tests.core_server.hl7.mllp import ack_fields, message, send
+from tests.core_server.hl7.mllp import HisListener, ack_fields, message, send
 from tests.core_server.hl7.test_inbound import msh, pid, segment
 from tests.dicom_data import make_ct
 
@@ -274,3 +276,30 @@ class Display:
         self.stopping.set()
         if self.thread is not None:
             self.thread.join(30)
+
+
+class HoldingHis(HisListener):
+    """A HIS that leaves the first message it gets unanswered until its sender goes away (the
+    connection closes: the sending node was killed), and answers every later one AA. The
+    first sender's claim stays held meanwhile, so a test can kill the node that holds it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = True
+
+    async def _connected(
+        self, reader: hl7.mllp.HL7StreamReader, writer: hl7.mllp.HL7StreamWriter
+    ) -> None:
+        if not self.holding:
+            await super()._connected(reader, writer)
+            return
+        self.holding = False
+        try:
+            block = await reader.readblock()
+            with self._lock:
+                self.received.append(block)
+            await reader.read()  # until the sender's end closes: no answer from us
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()

@@ -6,7 +6,9 @@ exactly once; every queue event reaches the screens (one on HAProxy, one on a no
 killed); every HL7 status message (a durable job) reaches the HIS exactly once; HAProxy marks
 the dead node down in every backend and sends it nothing until it is back. The senders retry
 as real ones do (tests/cluster/load.py): an association or MLLP connection that was on the
-killed node fails, and is sent again."""
+killed node fails, and is sent again. A status message the killed node was sending (its claim
+held: the HIS had not answered) is taken over and delivered by another node before the killed
+node comes back (docs/cluster-state.md, "Take-over")."""
 
 from __future__ import annotations
 
@@ -22,8 +24,10 @@ import httpx
 import psycopg
 import pytest
 
+from core_server import db
+from core_server.hl7 import outbound
 from tests.cluster.harness import Cluster, CoreNode, wait_for
-from tests.cluster.load import Caller, Display, His, Modality, find_instances
+from tests.cluster.load import Caller, Display, His, HoldingHis, Modality, find_instances
 from tests.core_server.hl7.mllp import HisListener
 from tests.postgres import Cluster as Postgres
 
@@ -145,9 +149,34 @@ class Load:
         check_outbound(site.cluster, site.his)
 
 
+def hold_a_job(cluster: Cluster, held: HisListener) -> tuple[CoreNode, int]:
+    """A status message to a HIS that does not answer it: the node whose sender claimed it
+    (and holds the claim, its lease 20 minutes) and the job's id."""
+    with cluster.admin() as admin:
+        destination = {"name": "HELD", "host": "127.0.0.1", "port": held.port,
+                       "ack_timeout_seconds": 600, "retry_base_seconds": 1}  # fmt: skip
+        assert admin.post("/api/hl7/destinations", json=destination).status_code == 201
+    engine = db.make_engine(cluster.nodes[0].database_url)
+    try:
+        job_id = outbound.enqueue(
+            engine, "HELD", "MSH|^~\\&|PACS||HIS||||ORM^O01|HELD-0001|P|2.3.1\rPID|1||P1\r"
+        )
+    finally:
+        engine.dispose()
+    query = f"SELECT claimed_by FROM hl7_outbound_jobs WHERE id = {job_id} AND status = 'sending'"
+    wait_for(lambda: held.messages and rows(cluster.nodes[0].database_url, query), "the claim")
+    ((owner,),) = rows(cluster.nodes[0].database_url, query)
+    pid = int(owner.split(":")[1])  # jobs.owners: host:pid:start:nonce
+    (holder,) = [n for n in cluster.nodes if n.process is not None and n.process.pid == pid]
+    return holder, job_id
+
+
 def test_kill_one_of_three_nodes_under_load(site: Site) -> None:
     cluster, proxy = site.cluster, site.cluster.haproxy
-    victim, _, witness = cluster.nodes
+    url = cluster.nodes[0].database_url
+    held = HoldingHis().start()
+    victim, held_job = hold_a_job(cluster, held)  # the node killed is the one holding it
+    witness = next(n for n in cluster.nodes if n is not victim)
     load = Load(site, "K", screen_node=witness)
     load.wait(2)
 
@@ -157,13 +186,18 @@ def test_kill_one_of_three_nodes_under_load(site: Site) -> None:
     marked_down = time.monotonic() - killed
     while_down = proxy.sessions(victim.name)
     failed_before = load.failures()
-    # The other two carry the C-STORE load. Not necessarily the HL7 one: a message the dead
-    # node was applying (claimed, no ACK sent) is answered AE "being processed" by the others
-    # until the node restarts and releases its predecessor's claims, or the claim's 5-minute
-    # lease lapses (docs/cluster.md, "Failure"); the HIS resends meanwhile, the caller waits.
+    # The other two carry the C-STORE and the HL7 load: the claims of the dead node (a
+    # message it was applying, a status message it was sending) are taken over by another
+    # node's take-over round, not left until its restart or their leases.
     load.wait(3, only=(Modality,))
     assert proxy.sessions(victim.name) == while_down  # nothing sent to the dead node
     his_blocked = load.his.failures > failed_before[load.his.name]
+    sent = f"SELECT status, attempts, ack_code FROM hl7_outbound_jobs WHERE id = {held_job}"
+    wait_for(lambda: rows(url, sent) == [("sent", 2, "AA")], "the held job sent elsewhere")
+    taken_over = time.monotonic() - killed  # and the killed node is not back yet:
+    assert victim.process is not None and victim.process.poll() is not None
+    held.stop()
+    assert [hl7.parse(m.decode())["MSH.F10"] for m in held.messages] == ["HELD-0001"] * 2
 
     victim.start().wait_healthy()
     cluster.wait_status(victim, "UP")
@@ -177,6 +211,7 @@ def test_kill_one_of_three_nodes_under_load(site: Site) -> None:
         f" retried attempts {load.failures()}; screen reconnects"
         f" {[d.reconnects for d in load.displays]}; acknowledged {load.progress()};"
         f" HIS resending while the node was down: {his_blocked};"
+        f" the job it held sent by another node after {taken_over:.1f} s;"
         f" orders answered AE 'exists already' after the restart: {load.his.refused_as_existing}"
     )
 
@@ -255,11 +290,16 @@ def check_events(cluster: Cluster, displays: list[Display]) -> None:
 def check_outbound(cluster: Cluster, his_listener: HisListener) -> None:
     url = cluster.nodes[0].database_url
 
+    to_his = (
+        "FROM hl7_outbound_jobs j JOIN hl7_destinations d ON d.id = j.destination_fk"
+        " WHERE d.name = 'HIS'"
+    )
+
     def all_sent() -> bool:
-        return rows(url, "SELECT count(*) FROM hl7_outbound_jobs WHERE status <> 'sent'") == [(0,)]
+        return rows(url, f"SELECT count(*) {to_his} AND j.status <> 'sent'") == [(0,)]
 
     wait_for(all_sent, "every status message delivered", timeout=120)
-    jobs = [r[0] for r in rows(url, "SELECT control_id FROM hl7_outbound_jobs")]
+    jobs = [r[0] for r in rows(url, f"SELECT j.control_id {to_his}")]
     received = Counter(
         str(hl7.parse(m.decode("utf-8", "replace"))["MSH.F10"]) for m in his_listener.messages
     )
