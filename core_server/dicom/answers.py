@@ -14,6 +14,7 @@ and the caller falls back to pydicom.
 
 from __future__ import annotations
 
+import operator
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ _BINARY = {"US": "<H", "UL": "<I", "SS": "<h", "SL": "<i"}
 _CODECS = {"": "ascii", "ISO_IR 6": "ascii", "ISO_IR 192": "utf_8", "GB18030": "gb18030"}
 _CODECS |= {"GBK": "gbk", "ISO_IR 100": "latin_1"}
 _CHARSET_TAG = 0x00080005
+_TAG = operator.itemgetter(0)
 _ITEM = struct.pack("<HH", 0xFFFE, 0xE000)
 _IMPLICIT = struct.Struct("<HHI")
 _EXPLICIT_SHORT = struct.Struct("<HH2sH")
@@ -86,7 +88,7 @@ def encode(answer: Answer, implicit: bool) -> bytes | None:
 
 def _elements(elements: list[tuple[int, str, Any]], implicit: bool, codec: str) -> bytes:
     parts = []
-    for tag, vr, value in sorted(elements, key=lambda e: e[0]):
+    for tag, vr, value in sorted(elements, key=_TAG):
         if vr == "SQ" and value:
             raw = b"".join(_item(item, implicit, codec) for item in value)
         else:
@@ -123,7 +125,9 @@ def _value(vr: str, value: Any, codec: str) -> bytes:
     if value is None or value == "":
         return b""
     if vr in _TEXT:
-        if isinstance(value, MultiValue | list | tuple):
+        if type(value) is str:  # the common case, before the (ABC) instance checks
+            text = value
+        elif isinstance(value, MultiValue | list | tuple):
             text = "\\".join(str(v) for v in value)
         else:
             text = str(value)

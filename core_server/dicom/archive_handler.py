@@ -172,14 +172,20 @@ class ArchiveHandler:
         if not self.permits("query"):
             yield status(NOT_AUTHORIZED, "calling AE title may not query"), None
             return
-        # One audit entry per request, not per answer; repeats coalesced (DicomAudit).
-        self.handlers.audit.query(self.calling, self.address, sop_class_uid, identifier)
-        ris = self.handlers.ris
-        if sop_class_uid == MODALITY_WORKLIST_FIND and ris is not None:
-            ascii_only = bool(self.peer and self.peer.ascii_only)
-            yield from worklist.find(ris, identifier, ascii_only=ascii_only, cancelled=cancelled)
-            return
-        yield from find.find(self.archive, self.handlers.ae_title, identifier, cancelled)
+        try:
+            ris = self.handlers.ris
+            if sop_class_uid == MODALITY_WORKLIST_FIND and ris is not None:
+                ascii_only = bool(self.peer and self.peer.ascii_only)
+                yield from worklist.find(
+                    ris, identifier, ascii_only=ascii_only, cancelled=cancelled
+                )
+                return
+            yield from find.find(self.archive, self.handlers.ae_title, identifier, cancelled)
+        finally:
+            # One audit entry per request, not per answer; repeats coalesced (DicomAudit).
+            # Written once the last answer is out (also after a cancel or a broken
+            # association), so the requestor does not wait for it.
+            self.handlers.audit.query(self.calling, self.address, sop_class_uid, identifier)
 
     def retrieve(self, identifier: Dataset) -> list[InstanceFile] | Status:
         if not self.permits("retrieve"):

@@ -24,12 +24,15 @@ def requested(identifier: Any) -> list[str]:
 
 def answer_charset(terms: list[str], values: Iterable[str]) -> list[str]:
     """Answer in the query's character set when it can carry every value, else UTF-8."""
-    if all(_encodable(tuple(terms), value) for value in values):
+    key = tuple(terms)
+    if all(value.isascii() or _encodable(key, value) for value in values):
         return terms
     return [UTF8]
 
 
+@lru_cache(maxsize=16384)
 def _encodable(terms: tuple[str, ...], value: str) -> bool:
+    # Cached: the same names and exam descriptions recur in every answer and every query.
     if value.isascii():
         return True
     codecs = _codecs(terms)

@@ -29,6 +29,7 @@ from pynetdicom.pdu_primitives import A_ASSOCIATE
 
 from core_server.archive import Incoming
 from core_server.dicom import answers, commands, negotiation
+from core_server.dicom.answer_pdus import AnswerPdus
 from core_server.dicom.handlers import (
     OUT_OF_RESOURCES,
     PENDING,
@@ -146,6 +147,12 @@ class DirectAssociation:
         sop_class = str(self.link.accepted[context_id].abstract_syntax)
         message_id = message.message_id
         pending: bytes | None = None  # every pending response has the same command set
+        batch = AnswerPdus(
+            self.link.sock,
+            context_id,
+            self.link.peer_max_pdu,
+            lambda command, data: self.link.send_encoded(context_id, command, data),
+        )
         for found, answer in self.handler.find(sop_class, identifier, self._cancelled):
             data = None
             if isinstance(answer, answers.Answer):
@@ -161,13 +168,17 @@ class DirectAssociation:
                     command = commands.find_response(sop_class, message_id, found, bool(data))
                     if found == PENDING and data:
                         pending = command
-                self.link.send_encoded(context_id, command, data or b"")
+                batch.add(command, data or b"")
+                if found != PENDING:
+                    batch.flush()  # the final status: everything goes now
                 continue
+            batch.flush()
             response = C_FIND()  # a status with an error comment
             response.MessageIDBeingRespondedTo = message_id
             response.AffectedSOPClassUID = self.link.accepted[context_id].abstract_syntax
             set_status(response, found)
             self.link.send(C_FIND_RSP(), response, context_id)
+        batch.flush()
 
     def _cancelled(self) -> bool:
         """Has the requestor sent a C-CANCEL (read between answers)?"""
