@@ -199,15 +199,24 @@ class Prepared:
         # columns: what an INSERT sets (its other columns are left to their defaults)
         compiled = statement.compile(dialect=dialect, column_keys=list(columns) or None)
         self.sql = str(compiled)
-        self.names: tuple[str, ...] = tuple(compiled.positiontup or compiled.binds)
+        # (the names in the SQL: ``binds`` also holds anonymous keys for literal values)
+        named = dict.fromkeys(compiled.bind_names.values())
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or named)
         self.positional = compiled.positiontup is not None
         self.convert = {
             name: converter
             for name in self.names
             if (converter := _bind_processor(compiled.binds[name].type, dialect)) is not None
         }
+        # the values the statement holds itself (``column == "instance"``), unless given
+        self.constants = {
+            name: bind.value
+            for name in self.names
+            if not (bind := compiled.binds[name]).required and bind.value is not None
+        }
 
     def params(self, values: dict[str, Any]) -> Any:
+        values = {**self.constants, **values} if self.constants else values
         converted = {
             name: converter(values[name]) if (converter := self.convert.get(name)) else values[name]
             for name in self.names

@@ -11,7 +11,8 @@ meanwhile (same UID, or same Patient ID and issuer) is joined instead and the re
 follow. An instance whose SOP Instance UID arrived again meanwhile is a 409, nothing changed.
 
 An instance rejected by an IOCM rejection note (``rejection_code`` set) is refused when it is
-sent again while it is in the bin (:func:`refuse_rejected`, called by ingest).
+sent again while it is in the bin (:data:`REJECTED`, which ingest asks in the transaction that
+would index it).
 """
 
 from __future__ import annotations
@@ -441,7 +442,7 @@ def holds_study(engine: Engine, study_instance_uid: str) -> bool:
         )
 
 
-_REJECTED = (
+REJECTED = (  # an instance in the bin by a rejection note: ingest refuses it again
     select(recycle_bin_rows.c.id)
     .select_from(
         recycle_bin_rows.join(
@@ -459,13 +460,6 @@ _BINNED_PATH = (
     .where(recycle_bin_rows.c.uid == bindparam("uid"), recycle_bin_rows.c.kind == "instance")
     .limit(1)
 )
-
-
-def refuse_rejected(engine: Engine, sop_instance_uid: str) -> None:
-    """Ingest's check: RejectedAgain for an instance an IOCM rejection note put in the bin."""
-    with db.read(engine) as conn:
-        if conn.execute(_REJECTED, {"uid": sop_instance_uid}).first() is not None:
-            raise RejectedAgain(sop_instance_uid)
 
 
 def in_bin(engine: Engine, sop_instance_uid: str) -> bool:
