@@ -136,13 +136,18 @@ class Core:
             timeout=60,
         )
         token.raise_for_status()
+        self._base, self._token = base, token.json()["access_token"]
+        self.reconnect()
+
+    def reconnect(self) -> None:
+        """A new association and HTTP client (the core drops an association idle for long:
+        the DICOM kinds' plans are asked after the HTTP kinds' timings)."""
+        assert self.target is not None
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                self.client.close()
         self.client = Client(
-            HOST,
-            self.target.port,
-            self.target.ae_title,
-            base,
-            token.json()["access_token"],
-            raw=self.raw,
+            HOST, self.target.port, self.target.ae_title, self._base, self._token, raw=self.raw
         )
 
     def stop(self) -> None:
@@ -212,8 +217,13 @@ def explain(
         with psycopg.connect(cluster.url("postgres", "postgresql"), autocommit=True) as conn:
             for kind in kinds:
                 conn.execute(f"DO $$BEGIN RAISE LOG '{_MARK}{kind.name}'; END$$")
-                with contextlib.suppress(Exception):
+                try:
                     core.ask(kind, 0)
+                except Exception:  # the association timed out while idle: once more
+                    if isinstance(core, Core):
+                        core.reconnect()
+                    with contextlib.suppress(Exception):
+                        core.ask(kind, 0)
                 time.sleep(0.2)
             conn.execute(f"DO $$BEGIN RAISE LOG '{_MARK}end'; END$$")
     finally:
