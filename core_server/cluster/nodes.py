@@ -221,14 +221,16 @@ class Liveness:
     def _seen(self) -> None:
         """The session checked (a round trip) and seen_at marked."""
         if self._conn is not None:
-            self._conn.execute(
+            marked = self._conn.execute(
                 "UPDATE cluster_nodes SET seen_at = now() WHERE owner = %s", (self.owner,)
-            )
-            return
-        with db.write(self.engine) as conn:
-            conn.execute(
-                update(nodes).where(nodes.c.owner == self.owner).values(seen_at=clock.now())
-            )
+            ).rowcount
+        else:
+            with db.write(self.engine) as conn:
+                marked = conn.execute(
+                    update(nodes).where(nodes.c.owner == self.owner).values(seen_at=clock.now())
+                ).rowcount
+        if not marked:  # the registration at start failed (SQLite), or the row went
+            self._register()
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None

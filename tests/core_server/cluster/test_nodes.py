@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 
 from core_server import db
 from core_server.cluster import nodes
@@ -104,7 +104,7 @@ def test_two_users_in_one_process_share_one_liveness(pg_engine: Engine) -> None:
 def test_on_sqlite_the_process_registers_and_nobody_is_dead(tmp_path: Path) -> None:
     engine = db.make_engine(f"sqlite:///{tmp_path / 'core.db'}")
     db.migrate(engine)
-    liveness = nodes.Liveness(engine, "host-a:55:5:alone")
+    liveness = nodes.Liveness(engine, "host-a:55:5:alone", check_seconds=0.1)
     liveness.start()
     try:
         with db.read(engine) as conn:
@@ -112,6 +112,9 @@ def test_on_sqlite_the_process_registers_and_nobody_is_dead(tmp_path: Path) -> N
         assert (row.owner, row.pid, row.lock_key) == ("host-a:55:5:alone", os.getpid(), None)
         assert nodes.dead_owners(engine) == set()
         assert [m.alive for m in nodes.members(engine)] == [True]
+        with db.write(engine) as conn:  # the row gone (a clean-up too eager): written again
+            conn.execute(delete(cluster_nodes))
+        wait_for(lambda: [m.owner for m in nodes.members(engine)] == [row.owner], "the row")
     finally:
         liveness.stop()
         engine.dispose()
