@@ -38,6 +38,9 @@ from core_server.cluster.tables import cluster_nodes as nodes
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 2.0  # how often a process looks at its own session (and marks seen_at)
+# SQLite has no session to look at: seen_at only, marked seldom (each mark is a commit on the
+# one-box appliance's only writer).
+SQLITE_SEEN_SECONDS = 30.0
 FORGET_AFTER = timedelta(hours=1)  # a dead process's row is kept this long after last seen
 # The liveness session: the server drops a silent client after about 5 + 2 * 3 s of
 # keepalives, or 10 s of unacknowledged data; the client notices a lost server the same way.
@@ -100,7 +103,7 @@ def dead_owners(engine: Engine) -> set[str]:
 def members(engine: Engine) -> list[Member]:
     """Every registered process, alive or not (on SQLite: alive when seen lately)."""
     dead = dead_owners(engine)
-    recent = clock.now() - timedelta(seconds=CHECK_SECONDS * 5)
+    recent = clock.now() - timedelta(seconds=SQLITE_SEEN_SECONDS * 3)
     with db.read(engine) as conn:
         rows = conn.execute(select(nodes).order_by(nodes.c.started_at)).all()
     return [
@@ -131,10 +134,11 @@ def forget(engine: Engine, older_than: timedelta = FORGET_AFTER) -> int:
 class Liveness:
     """This process alive in the database under ``owner`` while started (see the module)."""
 
-    def __init__(self, engine: Engine, owner: str, *, check_seconds: float = CHECK_SECONDS) -> None:
+    def __init__(self, engine: Engine, owner: str, *, check_seconds: float | None = None) -> None:
         self.engine = engine
         self.owner = owner
-        self.check_seconds = check_seconds
+        default = CHECK_SECONDS if _postgres(engine) else SQLITE_SEEN_SECONDS
+        self.check_seconds = default if check_seconds is None else check_seconds
         self.started_at = clock.now()
         self.reconnects = 0
         self._conn: psycopg.Connection[Any] | None = None
