@@ -17,13 +17,15 @@ const states = new Map(studies.map((uid) => [uid, { done: 0, total: 0, online: f
 const retry = document.getElementById("retry");
 let started = false;
 let polling = false;
+let leaving = false; // the viewer is being opened: a second replace() would abort the first
 
 function show() {
-  if (box.dataset.state === "failed") return;
+  if (leaving || box.dataset.state === "failed") return;
   const all = [...states.values()];
   if (all.every((s) => s.online)) {
     box.dataset.state = "online";
     stateLine.textContent = t("storage.tiers.retrieve.online");
+    leaving = true;
     location.replace(viewer);
     return;
   }
