@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # (the production database; the tests start a throwaway cluster of it), xorriso (disc images
 # and burning), dicom3tools (dciodvfy: the tests validate what we write with it), slapd + ldap-utils (the sign-in tests start their own OpenLDAP).
 APT_PACKAGES := dcmtk postgresql chromium espeak-ng alsa-utils fonts-wqy-microhei poppler-utils zbar-tools \
-	xorriso dicom3tools slapd ldap-utils haproxy
+	xorriso dicom3tools slapd ldap-utils haproxy gpg gpgv
 STAMP_APT := $(VENV)/.apt-installed
 STAMP_PIP := $(VENV)/.pip-installed
 

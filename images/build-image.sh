@@ -47,6 +47,13 @@ rm -f "$wheels"/pygame-*manylinux*.whl
 # The tree laid over the packages: shared files, the screen roles' files, the units as they
 # are in systemd/ (with their drop-in folders), and this role's name for the post-install.
 cp -a "$recipe/common/extra/." "$work/extra/"
+# The update signing key the boxes trust (docs/updates.md: `core-server updates export-key`),
+# in the read-only root where systemd-importd/sysupdate look first.
+if [ -n "${IMAGE_UPDATE_KEY:-}" ]; then
+	install -D -m 0644 "$(realpath "$IMAGE_UPDATE_KEY")" "$work/extra/etc/systemd/import-pubring.gpg"
+else
+	echo "IMAGE_UPDATE_KEY not set: the image trusts only an imaging.update-key credential" >&2
+fi
 mkdir -p "$work/extra/usr/lib/systemd/system"
 cp "$src/systemd/"*.service "$work/extra/usr/lib/systemd/system/"
 for d in "$src/systemd/"*.service.d; do [ -d "$d" ] && cp -a "$d" "$work/extra/usr/lib/systemd/system/"; done
