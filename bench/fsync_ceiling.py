@@ -19,7 +19,9 @@ import argparse
 import json
 import os
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,12 +113,116 @@ def _fdatasyncs(work: Path, count: int) -> float:
         os.close(fd)
 
 
+def concurrent(
+    folder: Path, writers: int = 4, objects: int = 200, size: int = 525_000
+) -> dict[str, Any]:
+    """``writers`` threads making objects durable in one folder at once (the four associations
+    of one study), the archive's way (each thread fsyncs the folder after its rename) and with
+    the folder's fsync grouped (one fsync covers every rename made before it started: a
+    thread whose rename came after the running fsync began waits for it, then starts the
+    next one unless another waiter already did). Objects/s over all writers."""
+    work = Path(tempfile.mkdtemp(prefix="fsync-concurrent-", dir=folder))
+    try:
+        return {
+            "writers": writers,
+            "each_fsyncs_per_s": _threads(work, writers, objects, size, _fsync_dir),
+            "grouped_per_s": _threads(work, writers, objects, size, _Grouped().sync),
+        }
+    finally:
+        for path in work.iterdir():
+            path.unlink()
+        work.rmdir()
+
+
+class _Grouped:
+    """A group commit of one folder's fsync (what ``core_server`` would need to do it)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Condition()
+        self.started = 0  # fsyncs begun
+        self.done = 0  # fsyncs finished (one at a time, so in order)
+        self.running = False
+
+    def sync(self, final: Path) -> None:
+        with self.lock:
+            needed = self.started + 1  # the first fsync that begins after our rename
+            while self.done < needed:
+                if self.running:
+                    self.lock.wait()
+                    continue
+                self.running = True
+                self.started += 1
+                mine = self.started
+                self.lock.release()
+                try:
+                    _fsync_dir(final)
+                    ok = True
+                except BaseException:
+                    ok = False  # the next waiter tries again; this thread raises
+                    raise
+                finally:
+                    self.lock.acquire()
+                    self.running = False
+                    if ok:
+                        self.done = mine
+                    self.lock.notify_all()
+
+
+def _threads(
+    work: Path, writers: int, count: int, size: int, sync: Callable[[Path], None]
+) -> float:
+    data = os.urandom(size)
+    final = work / "final"
+    final.mkdir()
+    each = count // writers
+
+    def write(number: int) -> None:
+        for i in range(each):
+            part = work / f"{number}-{i}.part"
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(part, final / f"{number}-{i}.dcm")
+            sync(final)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rate = each * writers / (time.perf_counter() - started)
+    for path in final.iterdir():
+        path.unlink()
+    final.rmdir()
+    return round(rate, 1)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.fsync_ceiling", description=__doc__)
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--objects", type=int, default=200)
     parser.add_argument("--size", type=int, default=525_000)
+    parser.add_argument(
+        "--writers", type=int, default=0, help="N threads at once, the folder fsync grouped or not"
+    )
+    parser.add_argument("--runs", type=int, default=1, help="with --writers: interleaved runs")
     args = parser.parse_args()
+    if args.writers:
+        for _ in range(args.runs):
+            print(json.dumps(concurrent(args.dir, args.writers, args.objects, args.size)))
+        return
     print(json.dumps(ceiling(args.dir, args.objects, args.size)))
 
 

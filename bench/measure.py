@@ -26,7 +26,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     Verification,
 )
 
-from bench.procs import bench_env, cpu_seconds, require_tool
+from bench.procs import bench_env, cpu_seconds, require_tool, tree_cpu_seconds
 from bench.servers import BENCH_AE, Target
 
 MB = 1_000_000
@@ -53,7 +53,7 @@ def store(target: Target, files: list[str], associations: int, timeout: float) -
     ]
     size = sum(Path(f).stat().st_size for f in files)
     storescu = require_tool("storescu")
-    cpu_before = cpu_seconds(target.pid)
+    cpu_before = tree_cpu_seconds(target.pid)  # with the DICOM worker processes
     children_before = _children_cpu()
     started = time.perf_counter()
     processes = [
@@ -77,7 +77,7 @@ def store(target: Target, files: list[str], associations: int, timeout: float) -
     ]
     outputs = _wait_all(processes, started + timeout)
     elapsed = time.perf_counter() - started
-    server_cpu = cpu_seconds(target.pid) - cpu_before
+    server_cpu = tree_cpu_seconds(target.pid) - cpu_before
     failed = [out for proc, out in zip(processes, outputs, strict=True) if proc.returncode]
     if failed:
         raise RuntimeError(f"storescu failed against {target.label}:\n{failed[0][-2000:]}")

@@ -35,6 +35,22 @@ def cpu_seconds(pid: int) -> float:
     return (utime + stime) / _CLOCK_TICKS
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """:func:`cpu_seconds` of a process and of every living descendant (a core's DICOM worker
+    processes); one that has exited is no longer counted."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += cpu_seconds(current)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited meanwhile
+    return total
+
+
 def wait_until(check: Callable[[], bool], timeout: float, what: str, step: float = 0.1) -> None:
     """Poll ``check`` until it is true; raise after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

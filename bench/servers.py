@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 
 from bench.procs import Managed, bench_env, free_port, port_open, require_tool, wait_until
+from tests.postgres import Cluster as Postgres
+from tests.postgres import _bin as _pg_bin
 
 HOST = "127.0.0.1"
 BENCH_AE = "BENCH"  # the bench's calling AE title
@@ -31,10 +33,17 @@ class Target:
 class CoreServer:
     """``core-server serve`` as a subprocess on free loopback ports."""
 
-    def __init__(self, data_dir: Path, log_path: Path, ae_title: str = "PACS") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        log_path: Path,
+        ae_title: str = "PACS",
+        database_url: str | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.log_path = log_path
         self.ae_title = ae_title
+        self.database_url = database_url  # None: SQLite in the data dir
         self.password = secrets.token_urlsafe(18)
         self.http_port = 0
         self._process: Managed | None = None
@@ -62,6 +71,8 @@ class CoreServer:
             self.ae_title,
         ]
         env = bench_env(CORE_ADMIN_PASSWORD=self.password)
+        if self.database_url:
+            env["CORE_DATABASE_URL"] = self.database_url
         self._process = process = Managed("core-server", argv, self.log_path, env)
         process.start()
         wait_until(lambda: self._healthy(process), timeout, "core-server /healthz", step=0.2)
@@ -153,6 +164,26 @@ class OrthancServer:
         if self._process is not None:
             self._process.stop()
             self._process = None
+
+
+class BenchPostgres(Postgres):
+    """A throwaway PostgreSQL cluster for the cores under test, with its durability settings
+    at PostgreSQL's defaults (the tests' cluster turns fsync off, which a hospital would not)."""
+
+    def start(self) -> None:
+        data = str(self.dir / "data")
+        self._run(
+            _pg_bin("initdb"), "-D", data, "--auth=trust", "--no-locale", "-E", "UTF8",
+            "-U", "postgres",
+        )  # fmt: skip
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+            "-c max_connections=200 -c shared_buffers=256MB"
+        )
+        self._run(
+            _pg_bin("pg_ctl"), "-D", data, "-o", options, "-w", "-l", str(self.dir / "log"),
+            "start",
+        )  # fmt: skip
 
 
 def storescp_destination(port: int, log_path: Path) -> Managed:

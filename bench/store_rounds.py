@@ -1,9 +1,10 @@
 """C-STORE rounds (``archive_bench --store-rounds N``): each round measures the disk's fsync
 ceiling (:mod:`bench.fsync_ceiling`, in the work folder, so the same disk), then starts each
 archive afresh and stores set ``a`` on one association and set ``b`` on four: ours (once per
-``--core-workers`` setting), then Orthanc's. The rounds interleave the archives, so a slow spell
-of this shared machine's disk or CPUs weighs on all of them; ratios are per round, and their
-median is what is reported."""
+``--core-workers`` setting; ``pg:N`` is N DICOM processes on PostgreSQL, one fresh database
+per core in a cluster the bench starts), then Orthanc's. The rounds interleave the archives,
+so a slow spell of this shared machine's disk or CPUs weighs on all of them; ratios are per
+round, and their median is what is reported."""
 
 from __future__ import annotations
 
@@ -20,15 +21,25 @@ from typing import Any
 from bench import measure, report
 from bench.corpus import Corpus
 from bench.fsync_ceiling import ceiling
-from bench.servers import CoreServer, OrthancServer, Target
+from bench.servers import BenchPostgres, CoreServer, OrthancServer, Target
 
 STORE_TIMEOUT = 900.0
 WORKER_START_TIMEOUT = 120.0
 Attempt = Callable[[Target, str, Callable[[], Any]], Any]
 
 
-def core_label(workers: str) -> str:
-    return "core" if workers == "" else f"core-w{workers}"
+def core_label(setting: str) -> str:
+    database, workers = _split(setting)
+    prefix = "core-pg" if database else "core"
+    return prefix if workers == "" else f"{prefix}-w{workers}"
+
+
+def _split(setting: str) -> tuple[str, str]:
+    """``pg:2`` -> ("pg", "2"); ``2`` -> ("", "2")."""
+    database, _, workers = setting.rpartition(":")
+    if database not in ("", "pg"):
+        raise ValueError(f"unknown database {database!r} in --core-workers {setting!r}")
+    return database, workers
 
 
 def run_rounds(
@@ -40,38 +51,63 @@ def run_rounds(
     peers: dict[str, int],
     attempt: Attempt,
 ) -> dict[str, Any]:
-    rounds: list[dict[str, Any]] = []
-    for number in range(rounds_wanted):
-        figures: dict[str, Any] = {"fsync_ceiling": ceiling(work, objects=150)}
-        print(f"round {number + 1}: fsync ceiling {figures['fsync_ceiling']}", flush=True)
-        servers: list[tuple[str, Any]] = [
-            (w, CoreServer(work / f"core-{number}-{w}", work / f"core-{number}-{w}.log"))
-            for w in workers
+    postgres = BenchPostgres() if any(_split(w)[0] for w in workers) else None
+    if postgres is not None:
+        postgres.start()
+    try:
+        rounds = [
+            _round(number, workers, orthanc, corpus, work, peers, attempt, postgres)
+            for number in range(rounds_wanted)
         ]
-        if orthanc:
-            servers.append(("", OrthancServer(work / f"orthanc-{number}", work / "o.log", peers)))
-        for setting, server in servers:
-            try:
-                with _dicom_workers(setting if isinstance(server, CoreServer) else ""):
-                    target = server.start()
-                if isinstance(server, CoreServer):
-                    target = dataclasses.replace(target, label=core_label(setting))
-                    _wait_for_workers(server.log_path, setting)
-                figures[target.label] = {
-                    key: attempt(
-                        target,
-                        f"round {number + 1}: C-STORE, {count} association(s)",
-                        functools.partial(measure.store, target, files, count, STORE_TIMEOUT),
-                    )
-                    for key, files, count in (
-                        ("store_1", corpus.set("a").files, 1),
-                        ("store_4", corpus.set("b").files, 4),
-                    )
-                }
-            finally:
-                server.stop()
-        rounds.append(figures)
+    finally:
+        if postgres is not None:
+            postgres.stop()
     return {"store_rounds": rounds, "comparison": comparison(rounds, workers)}
+
+
+def _round(
+    number: int,
+    workers: list[str],
+    orthanc: bool,
+    corpus: Corpus,
+    work: Path,
+    peers: dict[str, int],
+    attempt: Attempt,
+    postgres: BenchPostgres | None,
+) -> dict[str, Any]:
+    figures: dict[str, Any] = {"fsync_ceiling": ceiling(work, objects=150)}
+    print(f"round {number + 1}: fsync ceiling {figures['fsync_ceiling']}", flush=True)
+    servers: list[tuple[str, Any]] = [(w, _core(work, number, w, postgres)) for w in workers]
+    if orthanc:
+        servers.append(("", OrthancServer(work / f"orthanc-{number}", work / "o.log", peers)))
+    for setting, server in servers:
+        try:
+            processes = _split(setting)[1] if isinstance(server, CoreServer) else ""
+            with _dicom_workers(processes):
+                target = server.start()
+            if isinstance(server, CoreServer):
+                target = dataclasses.replace(target, label=core_label(setting))
+                _wait_for_workers(server.log_path, processes)
+            figures[target.label] = {
+                key: attempt(
+                    target,
+                    f"round {number + 1}: C-STORE, {count} association(s)",
+                    functools.partial(measure.store, target, files, count, STORE_TIMEOUT),
+                )
+                for key, files, count in (
+                    ("store_1", corpus.set("a").files, 1),
+                    ("store_4", corpus.set("b").files, 4),
+                )
+            }
+        finally:
+            server.stop()
+    return figures
+
+
+def _core(work: Path, number: int, setting: str, postgres: BenchPostgres | None) -> CoreServer:
+    name = f"core-{number}-{setting.replace(':', '-')}"
+    url = postgres.new_database() if postgres is not None and _split(setting)[0] else None
+    return CoreServer(work / name, work / f"{name}.log", database_url=url)
 
 
 def _wait_for_workers(log_path: Path, setting: str) -> None:
