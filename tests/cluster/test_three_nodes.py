@@ -153,8 +153,10 @@ def hold_a_job(cluster: Cluster, held: HisListener) -> tuple[CoreNode, int]:
     """A status message to a HIS that does not answer it: the node whose sender claimed it
     (and holds the claim, its lease 20 minutes) and the job's id."""
     with cluster.admin() as admin:
+        # Critical values only: the load's status messages do not go to this HIS.
         destination = {"name": "HELD", "host": "127.0.0.1", "port": held.port,
-                       "ack_timeout_seconds": 600, "retry_base_seconds": 1}  # fmt: skip
+                       "purposes": "critical_values", "ack_timeout_seconds": 600,
+                       "retry_base_seconds": 1}  # fmt: skip
         assert admin.post("/api/hl7/destinations", json=destination).status_code == 201
     engine = db.make_engine(cluster.nodes[0].database_url)
     try:
