@@ -12,7 +12,9 @@ import functools
 import hashlib
 import os
 import random
+import threading
 import time
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -69,7 +71,7 @@ class StorageArea:
                 raise
             _make_folder(final.parent)
             os.rename(incoming, final)
-        _fsync_dir(final.parent)
+        _folder_syncs.sync(final.parent)
 
     def write(self, relative: str, data: bytes) -> None:
         """Write bytes durably under their final name."""
@@ -227,9 +229,73 @@ def start_writeback(fd: int) -> bool:
     return bool(_sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE) == 0)
 
 
+class FolderSyncs:
+    """The folder's fsync after a rename, shared by the threads renaming into one folder at
+    the same time (a study's images on several associations): one fsync covers every rename
+    made before it began. A thread whose rename came while a fsync of its folder was under way
+    (which may not cover it) waits for that one, then starts the next unless another waiter
+    already did, and returns only after a fsync that began after its rename: as durable as
+    each thread syncing, with fewer journal commits. A failed fsync covers nobody: its caller
+    raises, the waiters try again."""
+
+    def __init__(self, sync: Callable[[Path], None] | None = None) -> None:
+        self._sync = sync or _fsync_dir
+        self._lock = threading.Lock()
+        self._folders: dict[Path, _Folder] = {}
+
+    def sync(self, folder: Path) -> None:
+        with self._lock:
+            state = self._folders.get(folder)
+            if state is None:
+                state = self._folders[folder] = _Folder(self._lock)
+            state.users += 1
+        try:
+            state.sync_after_now(lambda: self._sync(folder))
+        finally:
+            with self._lock:
+                state.users -= 1
+                if not state.users:  # nobody at this folder: forget it
+                    del self._folders[folder]
+
+
+class _Folder:
+    """One folder's fsyncs: how many began and how many ended (one at a time, in order)."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.ready = threading.Condition(lock)
+        self.started = 0
+        self.done = 0
+        self.running = False
+        self.users = 0
+
+    def sync_after_now(self, sync: Callable[[], None]) -> None:
+        with self.ready:
+            needed = self.started + 1  # the first fsync to begin from now on covers us
+            while self.done < needed:
+                if self.running:
+                    self.ready.wait()
+                    continue
+                self.running = True
+                self.started += 1
+                mine, ok = self.started, False
+                self.ready.release()
+                try:
+                    sync()
+                    ok = True
+                finally:
+                    self.ready.acquire()
+                    self.running = False
+                    if ok:
+                        self.done = mine
+                    self.ready.notify_all()
+
+
 def _fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_folder_syncs = FolderSyncs()
