@@ -43,6 +43,13 @@ if [ "$SCREEN" = yes ]; then
 fi
 "$pip" wheel -q -w "$wheels" "$src[$EXTRA]"
 rm -f "$wheels"/pygame-*manylinux*.whl
+# Every file the programs read beside their code (templates, scripts, messages) must be in the
+# wheel: one left out by the packaging only shows when the box's program starts (the core did).
+missing=$(comm -23 \
+	<(git -C "$tree" ls-tree -r --name-only "$ref" -- core_server device_kit queue_display caller_terminal \
+		ticket_printer kiosk_burner capture_station | grep -v -e '\.py$' -e '/README\.md$' | sort) \
+	<(unzip -Z1 "$(ls "$wheels"/imaging_appliance-*.whl)" | sort))
+[ -z "$missing" ] || { printf 'not in the wheel (MANIFEST.in, package-data):\n%s\n' "$missing" >&2; exit 1; }
 
 # The tree laid over the packages: shared files, the screen roles' files, the units as they
 # are in systemd/ (with their drop-in folders), and this role's name for the post-install.

@@ -2,7 +2,7 @@
 # The image build's own tools (make images runs this; make test does not need them).
 set -euo pipefail
 packages="mkosi debootstrap systemd-container systemd-boot dosfstools mtools squashfs-tools
-	e2fsprogs qemu-system-x86 qemu-utils ovmf fusefat
+	e2fsprogs qemu-system-x86 qemu-utils ovmf fusefat unzip gpg
 	gcc pkg-config python3-dev libsdl2-dev libsdl2-image-dev libsdl2-mixer-dev libsdl2-ttf-dev
 	libfreetype-dev libportmidi-dev"
 missing=$(for p in $packages; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
