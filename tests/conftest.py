@@ -13,6 +13,7 @@ import httpx
 import pytest
 import uvicorn
 
+from tests import postgres as pg
 from tests.postgres import Cluster
 
 os.environ.setdefault("TCP_NODELAY", "1")  # dcmtk tools read it: no Nagle delays
@@ -66,13 +67,72 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("postgres").new_database()
 
 
-class RunningCore:
-    """A whole core (HTTP + DICOM) in this process, on free loopback ports."""
+_SQLITE_TEMPLATE: list[Path] = []  # this process's migrated SQLite file, made once
+_SQLITE_LOCK = threading.Lock()
 
-    def __init__(self, data_dir: Path, database_url: str | None = None, **options: object) -> None:
+
+def _sqlite_template() -> Path:
+    from core_server import db
+
+    with _SQLITE_LOCK:
+        if not _SQLITE_TEMPLATE:
+            import tempfile
+
+            path = Path(tempfile.mkdtemp(prefix="sqlite-template-")) / "core.db"
+            engine = db.make_engine(f"sqlite:///{path}")
+            db.migrate(engine)
+            engine.dispose()
+            _SQLITE_TEMPLATE.append(path)
+        return _SQLITE_TEMPLATE[0]
+
+
+def give_schema(data_dir: Path, database_url: str | None) -> bool:
+    """Start a core's empty database as a copy of one migrated once per process, so that each
+    of the suite's hundreds of cores does not run every Alembic revision again (~2 s on SQLite,
+    ~4 s on PostgreSQL under load). The core still runs ``db.migrate`` at start (a no-op then);
+    an existing database, or one a test filled first, is left alone. Migrations themselves are
+    tested from empty by each domain's migration-vs-tables test, ``test_db.py``,
+    ``test_a_core_migrates_an_empty_database`` and the subprocess cores of the e2e tests."""
+    import sqlite3
+
+    if database_url is None:
+        target = data_dir / "core.db"
+    elif database_url.startswith("sqlite:///"):
+        path = database_url.removeprefix("sqlite:///")
+        if path.startswith(":memory:") or "?" in path:
+            return False
+        target = Path(path)
+    else:
+        return pg.give_schema(database_url)
+    if target.exists():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = sqlite3.connect(_sqlite_template())
+    copy = sqlite3.connect(target)
+    try:
+        source.backup(copy)  # the backup API: a consistent copy, WAL or not
+    finally:
+        copy.close()
+        source.close()
+    return True
+
+
+class RunningCore:
+    """A whole core (HTTP + DICOM) in this process, on free loopback ports. Its database, when
+    empty, starts from a migrated copy (``give_schema``) unless ``premigrated=False``."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        database_url: str | None = None,
+        premigrated: bool = True,
+        **options: object,
+    ) -> None:
         from core_server.server import create_app
         from core_server.settings import Settings
 
+        if premigrated:
+            give_schema(data_dir, database_url)
         self.settings = Settings(
             data_dir=data_dir,
             host="127.0.0.1",

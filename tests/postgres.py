@@ -9,8 +9,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import uuid
 from pathlib import Path
+
+# Every cluster of this process by port: RunningCore finds the cluster of its URL here.
+_CLUSTERS: dict[int, Cluster] = {}
 
 
 def _bin(name: str) -> str:
@@ -37,6 +41,10 @@ class Cluster:
         os.chmod(self.dir, 0o755)
         if self._as_postgres:
             shutil.chown(self.dir, "postgres", "postgres")
+        self._fresh: set[str] = set()  # made by new_database and not yet given a schema
+        self._template: str | None = None
+        self._lock = threading.Lock()
+        _CLUSTERS[self.port] = self
 
     def _run(self, *args: str) -> None:
         command = list(args)
@@ -66,6 +74,7 @@ class Cluster:
         )
 
     def stop(self) -> None:
+        _CLUSTERS.pop(self.port, None)
         try:
             self._run(_bin("pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop")
         finally:
@@ -76,8 +85,55 @@ class Cluster:
 
         name = f"t_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}" STRATEGY FILE_COPY')
+        self._fresh.add(name)
         return self.url(name, driver="postgresql+psycopg")
+
+    def give_schema(self, name: str) -> bool:
+        """Make the still empty database ``name`` a copy of one migrated once per session
+        (``CREATE DATABASE ... TEMPLATE``, a file copy of ~0.1 s instead of ~4 s of Alembic
+        revisions per core). False, untouched, when ``name`` is not a fresh empty database
+        of this cluster (a second core on it, or a test that put something in first)."""
+        import psycopg
+
+        with self._lock:
+            if name not in self._fresh:
+                return False
+            self._fresh.discard(name)
+            with psycopg.connect(self.url(name)) as conn:
+                tables = conn.execute(
+                    "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+                ).fetchone()
+            if tables is None or tables[0] != 0:
+                return False
+            template = self._migrated_template()
+            with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE "{name}"')
+                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+            return True
+
+    def _migrated_template(self) -> str:
+        if self._template is None:
+            from core_server import db
+
+            url = self.new_database()
+            self._fresh.discard(url.rsplit("/", 1)[1])
+            engine = db.make_engine(url)
+            db.migrate(engine)
+            engine.dispose()  # a template must have no sessions when copied
+            self._template = url.rsplit("/", 1)[1]
+        return self._template
 
     def url(self, database: str, driver: str = "postgresql") -> str:
         return f"{driver}://postgres@127.0.0.1:{self.port}/{database}"
+
+
+def give_schema(url: str) -> bool:
+    """``Cluster.give_schema`` for a URL of one of this process's clusters."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    cluster = _CLUSTERS.get(parsed.port or 0)
+    if cluster is None or parsed.host != "127.0.0.1" or parsed.database is None:
+        return False
+    return cluster.give_schema(parsed.database)
