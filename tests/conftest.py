@@ -223,3 +223,26 @@ def core_on(tmp_path: Path, database_url: str) -> Iterator[RunningCore]:
         yield running
     finally:
         running.stop()
+
+
+# Modules whose single tests run a minute or more (kill -9 and restart cycles). Under
+# ``-n 2 --dist loadgroup`` xdist hands out the biggest xdist_group first (the browser tests, to
+# one worker), then single tests in collection order: these go first to the other worker, so
+# that none of them starts in the last minutes while the other worker idles.
+SLOW_FIRST = (
+    "tests/e2e/test_crash_recovery.py",
+    "tests/e2e/test_disc_kiosk_crash.py",
+    "tests/e2e/test_hl7_restart.py",
+    "tests/e2e/test_queue_system.py",
+    "tests/e2e/test_dicom_workers.py",
+    "tests/e2e/test_capture_station_crash.py",
+    "tests/kiosk_burner/test_app_with_core.py",
+    "tests/core_server/discs/test_jobs_leases.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Whole slow modules to the front (a stable sort: the order in and between modules, which
+    keeps module-scoped fixtures built once, is otherwise as collected)."""
+    rank = {name: n for n, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
