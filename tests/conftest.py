@@ -241,8 +241,27 @@ SLOW_FIRST = (
 )
 
 
+def _shared_scope(item: pytest.Item) -> str | None:
+    """The module (or package) whose module- (package-) scoped fixture ``item`` uses."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    scopes = {defs[-1].scope for defs in info.name2fixturedefs.values() if defs}
+    path = item.nodeid.split("::", 1)[0]
+    if "package" in scopes:
+        return path.rsplit("/", 1)[0]
+    return path if "module" in scopes else None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Whole slow modules to the front (a stable sort: the order in and between modules, which
-    keeps module-scoped fixtures built once, is otherwise as collected)."""
+    """Whole slow modules to the front (a stable sort: the order in and between modules is
+    otherwise as collected). Under loadgroup, a module (package) whose tests share a module-
+    (package-) scoped fixture, usually a running core, becomes one xdist_group: else xdist
+    deals its tests to both workers one by one and each worker builds that core again."""
     rank = {name: n for n, name in enumerate(SLOW_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+    for item in items:
+        shared = _shared_scope(item)
+        if shared is not None and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(shared))
