@@ -108,7 +108,8 @@ class Cluster:
                 return False
             template = self._migrated_template()
             with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE "{name}"')
+                # FORCE: the backend of the check above may not have exited yet
+                conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
                 conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
             return True
 
