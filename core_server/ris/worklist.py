@@ -36,7 +36,9 @@ def find(conn: Connection, keys: Mapping[str, str]) -> list[WorklistItem]:
         .add_columns(
             ris_patients.c.birth_date.label("patient_birth_date"),
             ris_patients.c.sex.label("patient_sex"),
+            ris_procedures.c.name_en.label("procedure_name_en"),  # for the ASCII copy
         )
+        .outerjoin(ris_procedures, ris_procedures.c.code == ris_exams.c.procedure_code)
         .where(ris_exams.c.status.in_(status.ON_WORKLIST))
     )
     station = _value(keys, "ScheduledStationAETitle")
@@ -75,7 +77,6 @@ def find(conn: Connection, keys: Mapping[str, str]) -> list[WorklistItem]:
     columns = list(result.keys())
     pick = operator.itemgetter(*(columns.index(name) for name in _ANSWERED))
     rows = result.all()
-    english = dict(conn.execute(select(ris_procedures.c.code, ris_procedures.c.name_en)).all())
     found = []
     for row in rows:
         # The answer straight from the row (the patient's columns are joined in): exam and
@@ -88,7 +89,7 @@ def find(conn: Connection, keys: Mapping[str, str]) -> list[WorklistItem]:
             found.append(
                 WorklistItem(
                     attributes,
-                    english.get(values[2], ""),
+                    row.procedure_name_en or "",
                     functools.partial(records.exam, row),
                 )
             )
