@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core_server.archive.storage import FolderSyncs
+
 TIME_LIMIT = 30.0  # seconds per measurement
 
 
@@ -118,54 +120,19 @@ def concurrent(
 ) -> dict[str, Any]:
     """``writers`` threads making objects durable in one folder at once (the four associations
     of one study), the archive's way (each thread fsyncs the folder after its rename) and with
-    the folder's fsync grouped (one fsync covers every rename made before it started: a
-    thread whose rename came after the running fsync began waits for it, then starts the
-    next one unless another waiter already did). Objects/s over all writers."""
+    the folder's fsync grouped by the archive's own :class:`FolderSyncs`. Objects/s over all
+    writers."""
     work = Path(tempfile.mkdtemp(prefix="fsync-concurrent-", dir=folder))
     try:
         return {
             "writers": writers,
             "each_fsyncs_per_s": _threads(work, writers, objects, size, _fsync_dir),
-            "grouped_per_s": _threads(work, writers, objects, size, _Grouped().sync),
+            "grouped_per_s": _threads(work, writers, objects, size, FolderSyncs().sync),
         }
     finally:
         for path in work.iterdir():
             path.unlink()
         work.rmdir()
-
-
-class _Grouped:
-    """A group commit of one folder's fsync (what ``core_server`` would need to do it)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Condition()
-        self.started = 0  # fsyncs begun
-        self.done = 0  # fsyncs finished (one at a time, so in order)
-        self.running = False
-
-    def sync(self, final: Path) -> None:
-        with self.lock:
-            needed = self.started + 1  # the first fsync that begins after our rename
-            while self.done < needed:
-                if self.running:
-                    self.lock.wait()
-                    continue
-                self.running = True
-                self.started += 1
-                mine = self.started
-                self.lock.release()
-                try:
-                    _fsync_dir(final)
-                    ok = True
-                except BaseException:
-                    ok = False  # the next waiter tries again; this thread raises
-                    raise
-                finally:
-                    self.lock.acquire()
-                    self.running = False
-                    if ok:
-                        self.done = mine
-                    self.lock.notify_all()
 
 
 def _threads(
