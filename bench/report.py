@@ -38,7 +38,9 @@ ROWS = [
     Row("C-STORE 1 assoc", "inst/s", ("store_1", "instances_per_s"), True, 1.5),
     Row("C-STORE 1 assoc", "MB/s", ("store_1", "mb_per_s"), True),
     Row("C-STORE 1 assoc", "srv CPU ms/inst", ("store_1", "server_cpu_ms_per_instance"), False),
-    Row("C-STORE 4 assoc", "inst/s", ("store_4", "instances_per_s"), True, 1.2),
+    # Issue 16: 4 associations at least 2x Orthanc (1 association is judged against the
+    # disk's fsync ceiling, bench/fsync_ceiling.py; 1.5x is the earlier foundation target).
+    Row("C-STORE 4 assoc", "inst/s", ("store_4", "instances_per_s"), True, 2.0),
     Row("C-STORE 4 assoc", "MB/s", ("store_4", "mb_per_s"), True),
     Row("C-STORE 4 assoc", "srv CPU ms/inst", ("store_4", "server_cpu_ms_per_instance"), False),
     Row("new assoc + C-ECHO", "median ms", ("echo", "median_ms"), False),
