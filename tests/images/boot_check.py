@@ -67,6 +67,7 @@ class Booted:
     screenshot: Path
     accelerator: str
     seconds_to_active: float
+    answered: int | None = None  # the HTTP status the guest's program answered (http_port)
 
 
 def kvm_usable() -> bool:
@@ -153,6 +154,7 @@ def _qemu_command(
     kvm: bool,
     credentials: dict[str, str | bytes] | None = None,
     reboot: bool = False,
+    forwards: dict[int, int] | None = None,
 ) -> list[str]:
     """QEMU for one boot (``-no-reboot``), or, with ``reboot``, for a guest that reboots itself
     (an update). ``credentials`` are systemd credentials (SMBIOS type 11) besides the
@@ -167,13 +169,16 @@ def _qemu_command(
         else:
             smbios += ["-smbios", f"type=11,value=io.systemd.credential:{name}={value}"]
     disk_format = "raw" if overlay.suffix == ".raw" else "qcow2"
+    nic = "user,model=virtio-net-pci" + "".join(
+        f",hostfwd=tcp:127.0.0.1:{host}-:{guest}" for host, guest in (forwards or {}).items()
+    )
     return [
         "qemu-system-x86_64",
         "-machine", "q35", *accel, "-m", "1536", "-smp", "2",
         *firmware,
         "-drive", f"if=virtio,format={disk_format},file={overlay}",
         "-vga", "std", "-display", "none",
-        "-nic", "user,model=virtio-net-pci",
+        "-nic", nic,
         *smbios,
         "-serial", f"file:{serial}",
         "-monitor", f"unix:{monitor},server,nowait",
@@ -200,13 +205,44 @@ def console_text(serial: Path) -> str:
     return _ESCAPES.sub("", serial.read_text(errors="replace")) if serial.exists() else ""
 
 
-def _wait_for_unit(proc: subprocess.Popen[bytes], serial: Path, unit: str, timeout: float) -> str:
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_status(url: str) -> int | None:
+    """The status a web server answers (redirects not followed), None while none answers."""
+    import http.client
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    try:
+        connection.request("GET", parts.path or "/")
+        return connection.getresponse().status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        connection.close()
+
+
+def _wait_for_unit(
+    proc: subprocess.Popen[bytes],
+    serial: Path,
+    unit: str,
+    timeout: float,
+    ready: Callable[[], bool] | None = None,
+) -> str:
+    """The console once systemd says the unit started, or ``ready`` says the program answers:
+    systemd stops printing status lines while a getty holds the console (serial-getty on
+    ttyS0 starts before a slow unit is ready), so the Started line may never come."""
     started = f"Started {unit}"
     deadline = time.monotonic() + timeout
     text = ""
     while time.monotonic() < deadline:
         text = console_text(serial)
-        if started in text:
+        if started in text or (ready is not None and ready()):
             return text
         if f"Failed to start {unit}" in text or "Kernel panic" in text:
             raise BootFailed(f"{unit} failed; console:\n{text[-4000:]}")
@@ -256,9 +292,12 @@ def boot(
     timeout: float = 600,
     settle: float = 5,
     shown: Callable[[Image.Image], bool] | None = drawn,
+    http_port: int | None = None,
 ) -> Booted:
     """Boot until ``unit`` is active, then (``shown`` not None: a screen role) until the screen
-    is the program's. A headless role (the core) passes ``shown=None``: no screenshot."""
+    is the program's. A headless role (the core) passes ``shown=None``: no screenshot.
+    ``http_port``: the guest's web port, forwarded to this host; an HTTP answer there also
+    counts as active (``Booted.answered``)."""
     for tool in ("qemu-system-x86_64", "qemu-img"):
         if shutil.which(tool) is None:
             raise BootFailed(f"{tool} missing: apt-get install qemu-system-x86 qemu-utils ovmf")
@@ -274,11 +313,18 @@ def boot(
             check=True,
         )  # fmt: skip
         firmware = _firmware(image, vars_file)
+        host = free_port() if http_port else None
+        url = f"http://127.0.0.1:{host}/"
+        forwards = {host: http_port} if host and http_port else None
+        ready = (lambda: http_status(url) is not None) if forwards else None
         start = time.monotonic()
-        proc = subprocess.Popen(_qemu_command(overlay, firmware, serial, monitor, kvm))
+        command = _qemu_command(overlay, firmware, serial, monitor, kvm, forwards=forwards)
+        proc = subprocess.Popen(command)
+        answered = None
         try:
-            console = _wait_for_unit(proc, serial, unit, timeout)
+            console = _wait_for_unit(proc, serial, unit, timeout, ready)
             active_after = time.monotonic() - start
+            answered = http_status(url) if forwards else None
             if shown is not None:
                 _wait_for_picture(monitor, shot, settle, shown)
             console = console_text(serial)
@@ -287,7 +333,7 @@ def boot(
             proc.wait(timeout=30)
             if serial.exists():
                 shutil.copyfile(serial, shot.with_suffix(".console.log"))
-    return Booted(console, shot, "kvm" if kvm else "tcg", active_after)
+    return Booted(console, shot, "kvm" if kvm else "tcg", active_after, answered)
 
 
 def main(argv: list[str] | None = None) -> int:
