@@ -126,7 +126,12 @@ def test_cget_wado_and_rest_recall_bring_a_study_back(
         _move_to(core, uids, "cloud")
         asked = client.post("/api/storage/recall", json={"study_instance_uid": study})
         assert asked.status_code == 202 and asked.json()["state"] == "retrieving"
-        back = _wait(client, f"/api/storage/studies/{study}/copies", lambda b: b["online"] == 4)
+        # The objects are online a moment before the recall's own row says done: wait for both.
+        back = _wait(
+            client,
+            f"/api/storage/studies/{study}/copies",
+            lambda b: b["online"] == 4 and (b.get("recall") or {}).get("state") != "retrieving",
+        )
         assert back["recall"]["state"] == "done"
         with db.read(archive.engine) as conn:  # what /api/ws pushes to the viewer pages
             pushed = [
