@@ -49,7 +49,7 @@ missing=$(comm -23 \
 	<(git -C "$tree" ls-tree -r --name-only "$ref" -- core_server device_kit queue_display caller_terminal \
 		ticket_printer kiosk_burner capture_station | grep -v -e '\.py$' -e '/README\.md$' | sort) \
 	<(unzip -Z1 "$(ls "$wheels"/imaging_appliance-*.whl)" | sort))
-[ -z "$missing" ] || { printf 'not in the wheel (MANIFEST.in, package-data):\n%s\n' "$missing" >&2; exit 1; }
+[ -z "$missing" ] || { printf 'not in the wheel (pyproject.toml package-data):\n%s\n' "$missing" >&2; exit 1; }
 
 # The tree laid over the packages: shared files, the screen roles' files, the units as they
 # are in systemd/ (with their drop-in folders), and this role's name for the post-install.
