@@ -113,11 +113,16 @@ class StorageArea:
 
     def remove_partial(self, idle_seconds: float = 3600) -> int:
         """Delete incoming files a crash left behind (none was ever acknowledged). Only files
-        untouched for ``idle_seconds``: another core process may be receiving into the folder."""
+        untouched for ``idle_seconds``: another core process may be receiving into the folder,
+        and one it adopts (renames away) between the listing and its look-up is skipped."""
         removed = 0
         cutoff = time.time() - idle_seconds
         for path in self.incoming.iterdir():
-            if path.stat().st_mtime < cutoff:
+            try:
+                idle = path.stat().st_mtime < cutoff
+            except FileNotFoundError:
+                continue
+            if idle:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
