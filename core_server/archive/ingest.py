@@ -276,6 +276,11 @@ def _insert_or_replace(
     if conn.execute(_insert_new_instance(conn.dialect.name), new).first() is not None:
         return "stored"
     old = conn.execute(_OLD_INSTANCE, {"uid": parsed.sop_instance_uid}).one()
+    if old.path == values["path"]:
+        # This very file is indexed already: the storing node and another node's start-up
+        # recovery (a shared storage folder) each indexed it, one after the other. It is the
+        # object's one copy: not a duplicate to remove.
+        return "stored"
     if old.size == values["size"] and storage.same_content(old.path, values["path"]):
         return "duplicate"
     if not origin.replaces and not _sent_before(conn, storage, old, values):

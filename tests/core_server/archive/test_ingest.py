@@ -250,3 +250,31 @@ def test_file_names_differ_between_forked_processes() -> None:
     assert os.read(read, 64).decode() != storage._unique()
     os.close(read)
     os.close(write)
+
+
+def test_a_file_indexed_by_two_nodes_is_kept(archive: Archive) -> None:
+    """Several nodes on one storage folder: a restarting node's recovery may index a file that
+    another node has renamed into place and is indexing at that moment, in either order.
+    Neither may take the file for a duplicate and remove it: it is the object's one copy."""
+    ct = make_ct()
+    stored = archive.store_instance(encode(ct), ORIGIN)
+    (path,) = files(archive)
+    relative = str(path.relative_to(archive.storage.root))
+    again = ingest.index_file(archive.engine, archive.storage, relative)  # recovery, second
+    assert again.outcome == "stored" and path.exists()
+
+    # The other order: recovery indexed the adopted file first, then the storing node's own
+    # index transaction finds the row.
+    second = make_ct()
+    incoming = archive.storage.receive(encode(second))
+    relative = archive.storage.new_path(second.StudyInstanceUID, datetime.now(UTC))
+    archive.storage.adopt(incoming, relative)
+    ingest.index_file(archive.engine, archive.storage, relative)  # a node's recovery, first
+    parsed = ingest.parse(archive.storage.absolute(relative))
+    size = archive.storage.absolute(relative).stat().st_size
+    outcome, _ = ingest._index(
+        archive.engine, archive.storage, parsed, relative, size, datetime.now(UTC), ORIGIN
+    )
+    assert outcome == "stored" and archive.storage.absolute(relative).exists()
+    assert archive.verify() == {"missing": [], "orphans": []}
+    assert stored.outcome == "stored" and archive.statistics()["instances"] == 2
