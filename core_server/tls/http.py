@@ -79,6 +79,9 @@ class RedirectToHttps:
         return f"https://{host}{port}".encode() + path + (b"?" + query if query else b"")
 
 
+STOP_GRACE = 10  # seconds: a request under way finishes; a held connection does not wait
+
+
 def servers(
     app: App,
     *,
@@ -89,7 +92,10 @@ def servers(
     cleartext: bool,
     **options: Any,
 ) -> list[uvicorn.Server]:
-    """The uvicorn servers of the core, the one running the lifespan first."""
+    """The uvicorn servers of the core, the one running the lifespan first. A stop waits at
+    most :data:`STOP_GRACE` seconds for open connections: an idle HTTPS keep-alive connection
+    (a browser's) otherwise holds it for asyncio's 30 s TLS close timeout."""
+    options.setdefault("timeout_graceful_shutdown", STOP_GRACE)
     if context is None:
         return [uvicorn.Server(uvicorn.Config(app, host=host, port=http_port, **options))]
     secure = uvicorn.Config(Hsts(app), host=host, port=https_port, **options)
