@@ -85,11 +85,22 @@ def hl7_ts(at: datetime | None = None) -> str:
 
 
 def dicom_date(at: datetime | None = None) -> str:
-    return local(at).strftime("%Y%m%d")
+    return da(local(at))
 
 
 def dicom_time(at: datetime | None = None) -> str:
-    return local(at).strftime("%H%M%S")
+    return tm(local(at))
+
+
+def da(day: date) -> str:
+    """A day as a DICOM DA, as it is (``strftime`` costs three times this: the worklist
+    formats two per answer)."""
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
+
+
+def tm(at: datetime | time) -> str:
+    """A wall-clock time as a DICOM TM (seconds), as it is: pass a hospital time."""
+    return f"{at.hour:02d}{at.minute:02d}{at.second:02d}"
 
 
 def dicom_datetime(at: datetime | None = None) -> str:
