@@ -54,19 +54,9 @@ def _objects(work: Path, count: int, size: int) -> float:
     started = time.perf_counter()
     done = 0
     for done in range(1, count + 1):
-        part = work / f"{done}.part"
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        part = _written(work / f"{done}.part", data)
         os.rename(part, final / f"{done}.dcm")
-        folder = os.open(final, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        _fsync_dir(final)
         if time.perf_counter() - started > TIME_LIMIT:
             break
     rate = done / (time.perf_counter() - started)
@@ -83,12 +73,7 @@ def _in_place(work: Path, count: int, size: int) -> float:
     started = time.perf_counter()
     done = 0
     while done < count and time.perf_counter() - started < TIME_LIMIT:
-        fd = os.open(final / f"{done}.dcm", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _written(final / f"{done}.dcm", data)
         done += 1
     rate = done / (time.perf_counter() - started)
     for path in final.iterdir():
@@ -145,13 +130,7 @@ def _threads(
 
     def write(number: int) -> None:
         for i in range(each):
-            part = work / f"{number}-{i}.part"
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            part = _written(work / f"{number}-{i}.part", data)
             os.rename(part, final / f"{number}-{i}.dcm")
             sync(final)
 
@@ -166,6 +145,17 @@ def _threads(
         path.unlink()
     final.rmdir()
     return round(rate, 1)
+
+
+def _written(path: Path, data: bytes) -> Path:
+    """A new file with ``data``, fsynced."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return path
 
 
 def _fsync_dir(folder: Path) -> None:
