@@ -9,36 +9,20 @@ from __future__ import annotations
 import configparser
 import hashlib
 import http.server
-import importlib.util
 import shutil
 import subprocess
-import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from core_server.updates.signing import SigningKey, init_key, sign
+from tests.core_server.updates.helpers import UPDATER, updater
 
-SCRIPT = (
-    Path(__file__).resolve().parents[2] / "images/common/extra/usr/lib/imaging/imaging_update.py"
-)
 ID = "imaging-display"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("imaging_update", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-up = _load()
+up = updater()
 
 
 def test_versions_compare_as_numbers_then_text() -> None:
@@ -245,7 +229,7 @@ def test_a_version_written_and_waiting_for_its_reboot_is_not_fetched_again() -> 
     assert up.staged([a, empty], [f"{ID}_1.efi"], ID, "1") is None
 
 
-UNITS = SCRIPT.parents[2] / "lib/systemd/system"
+UNITS = UPDATER.parents[2] / "lib/systemd/system"
 
 
 def test_the_timer_and_service_verify_and_the_timer_comes_with_the_service(
