@@ -26,7 +26,7 @@ HAPROXY = "/usr/sbin/haproxy"
 ADMIN_PASSWORD = "admin-password-1"  # tests/conftest.py's
 NODE_ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 # What every node must share besides the database: see docs/cluster.md, "What a node needs".
-SHARED_IN_DATA_DIR = ("tls", "ris", "report_layouts", "imports")
+SHARED_IN_DATA_DIR = ("tls", "ris", "report_layouts", "imports", "updates")
 BACKENDS = ("pacs_http", "pacs_dicom", "pacs_hl7")
 
 

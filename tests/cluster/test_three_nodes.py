@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import hl7
@@ -26,9 +27,12 @@ import pytest
 
 from core_server import db
 from core_server.hl7 import outbound
+from core_server.updates.signing import SigningKey, init_key
+from core_server.updates.store import UpdateStore
 from tests.cluster.harness import Cluster, CoreNode, wait_for
 from tests.cluster.load import Caller, Display, His, HoldingHis, Modality, find_instances
 from tests.core_server.hl7.mllp import HisListener
+from tests.core_server.updates.helpers import update_folder
 from tests.postgres import Cluster as Postgres
 
 # One cluster for both tests: under `pytest -n 2 --dist loadgroup` they stay on one worker.
@@ -346,3 +350,21 @@ def test_the_his_sender_tells_an_order_that_exists(site: Site) -> None:
     his.step()
     assert his.acknowledged == [("CEXH-0001", "ACCEXH-0001")]
     assert his.refused_as_existing == [("CEXH-0001-B", "ACCEXH-0001")]
+
+
+def test_an_update_published_on_one_node_is_served_by_every_node(
+    site: Site, tmp_path: Path
+) -> None:
+    """`data_dir/updates` and the signing key (`data_dir/tls`) are shared (docs/cluster.md):
+    a version published on the first node is offered, signed, by each node and by HAProxy."""
+    first = site.cluster.nodes[0].data_dir
+    store = UpdateStore(first / "updates", SigningKey.beside(first / "tls"))
+    if not store.key.present():
+        init_key(store.key, "集群测试")
+    store.publish("display", update_folder(tmp_path / "src", "display", "20261208.7"))
+    sums = (first / "updates" / "display" / "SHA256SUMS").read_bytes()
+    for base in [node.url for node in site.cluster.nodes] + [site.cluster.haproxy.url]:
+        for name, body in (("SHA256SUMS", sums), ("SHA256SUMS.gpg", None)):
+            answer = httpx.get(f"{base}/updates/display/{name}")
+            assert answer.status_code == 200, (base, name, answer.text)
+            assert body is None or answer.content == body
